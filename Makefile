@@ -1,0 +1,155 @@
+# mailspec -- see README.md. Targets:
+#   make            build/mailspec and build/libmailspec.a
+#   make test       install deps, unit tests (ASan+UBSan), fuzz corpus replay, e2e
+#   make unit       unit tests only (ASan+UBSan build)
+#   make e2e        pytest end-to-end tests only
+#   make fuzz       libFuzzer targets into build/fuzz/ (clang)
+#   make fuzz-run TARGET=name SECONDS=n
+#   make fuzz-smoke every target for FUZZ_SMOKE_SECONDS each
+#   make lint       clang-format check, banned functions, cppcheck
+#   make bench      benchmarks (bench/)
+#   make clean
+
+CC ?= cc
+BUILD ?= build
+PYTHON ?= /usr/bin/python3
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wvla -Wformat=2 -Wimplicit-fallthrough -Wconversion -Wno-sign-conversion
+BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
+               -Iparsers/include -Iconformance
+OPT ?= -O2 -g
+CFLAGS ?=
+ALL_CFLAGS = $(BASE_CFLAGS) $(OPT) $(CFLAGS) -MMD -MP
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+
+LIB_SRCS := $(sort $(wildcard parsers/common/*.c parsers/smtp/*.c parsers/pop3/*.c \
+                              parsers/imap/*.c))
+RUN_SRCS := $(sort $(filter-out conformance/main.c,$(wildcard conformance/*.c)))
+UNIT_HARNESS := $(sort $(wildcard tests/unit/harness*.c))
+UNIT_SRCS := $(sort $(filter-out $(UNIT_HARNESS),$(wildcard tests/unit/test_*.c)))
+FUZZ_SRCS := $(sort $(wildcard fuzz/*_fuzzer.c))
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_COMMON := $(sort $(filter-out $(FUZZ_SRCS) fuzz/standalone.c,$(wildcard fuzz/*.c)))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+RUN_OBJS := $(RUN_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBS := -lssl -lcrypto
+
+.SECONDARY:
+
+.PHONY: all test unit e2e deps fuzz fuzz-run fuzz-smoke fuzz-replay lint bench clean \
+        format coverage demo
+
+all: $(BUILD)/mailspec $(BUILD)/libmailspec.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libmailspec.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/librunner.a: $(RUN_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mailspec: $(BUILD)/obj/conformance/main.o $(BUILD)/librunner.a $(BUILD)/libmailspec.a
+	$(CC) $(OPT) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# ---- sanitizer build for unit tests and corpus replay ----
+SAN_BUILD := $(BUILD)/san
+SAN_LIB_OBJS := $(LIB_SRCS:%.c=$(SAN_BUILD)/obj/%.o)
+SAN_RUN_OBJS := $(RUN_SRCS:%.c=$(SAN_BUILD)/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(SAN_BUILD)/unit/%)
+REPLAY_BINS := $(FUZZ_NAMES:%=$(SAN_BUILD)/replay/%)
+
+$(SAN_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -Itests/unit -Ifuzz -MMD -MP -c $< -o $@
+
+$(SAN_BUILD)/unit/%: $(SAN_BUILD)/obj/tests/unit/%.o $(UNIT_HARNESS:%.c=$(SAN_BUILD)/obj/%.o) \
+                     $(FUZZ_COMMON:%.c=$(SAN_BUILD)/obj/%.o) $(SAN_RUN_OBJS) $(SAN_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(SAN_BUILD)/replay/%: $(SAN_BUILD)/obj/fuzz/%.o $(SAN_BUILD)/obj/fuzz/standalone.o \
+                       $(FUZZ_COMMON:%.c=$(SAN_BUILD)/obj/%.o) $(SAN_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^
+
+unit: $(UNIT_BINS)
+	@set -e; pass=0; fail=0; for t in $(UNIT_BINS); do \
+	  echo "== $$t"; \
+	  if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; then \
+	    pass=$$((pass+1)); else fail=$$((fail+1)); fi; \
+	done; echo "unit: $$pass passed, $$fail failed"; test $$fail -eq 0
+
+# Replay every seed and regression input through every target under sanitizers.
+fuzz-replay: $(REPLAY_BINS)
+	@set -e; for t in $(FUZZ_NAMES); do \
+	  dirs=""; for d in corpus/fuzz/$$t corpus/regressions/$$t; do \
+	    if [ -d $$d ]; then dirs="$$dirs $$d"; fi; done; \
+	  if [ -z "$$dirs" ]; then echo "fuzz-replay: $$t has no corpus" >&2; exit 1; fi; \
+	  $(SAN_BUILD)/replay/$$t $$dirs; \
+	done
+
+e2e: all
+	cd tests/e2e && MAILSPEC=$(CURDIR)/$(BUILD)/mailspec $(PYTHON) -m pytest -q -ra .
+
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) fuzz-replay
+	$(MAKE) e2e
+
+# ---- libFuzzer ----
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) -Ifuzz -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	  -fno-sanitize-recover=all -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_COMMON:%.c=$(FUZZ_BUILD)/obj/%.o) \
+                 $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+
+fuzz: $(FUZZ_BINS)
+
+SECONDS ?= 60
+fuzz-run: $(FUZZ_BUILD)/$(TARGET)
+	@test -n "$(TARGET)" || { echo "usage: make fuzz-run TARGET=name SECONDS=n" >&2; exit 2; }
+	scripts/fuzz-run $(TARGET) $(SECONDS)
+
+FUZZ_SMOKE_SECONDS ?= 20
+fuzz-smoke: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_NAMES); do scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
+
+# ---- quality ----
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^parsers/common/ctype.c$$')
+
+lint:
+	scripts/lint
+
+format:
+	clang-format -i $(C_FILES)
+
+bench:
+	$(MAKE) -C bench
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

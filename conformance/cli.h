@@ -1,0 +1,23 @@
+/* The mailspec command line: one function per subcommand. */
+#ifndef MAILSPEC_CLI_H
+#define MAILSPEC_CLI_H
+
+#include <stddef.h>
+
+/* Exit codes shared by every subcommand (DESIGN.md contracts). */
+enum {
+    MS_EXIT_OK = 0,    /* everything valid / every MUST passed */
+    MS_EXIT_FAIL = 1,  /* something invalid / a test failed */
+    MS_EXIT_USAGE = 2, /* usage, I/O or connection error */
+};
+
+int ms_cmd_parse(int argc, char **argv);
+
+/*
+ * Read a whole file ("-" or NULL: stdin) into a malloc'd buffer, NUL added
+ * after len bytes (not part of the data). Returns 0, or -1 with a message
+ * printed to stderr.
+ */
+int ms_read_file(const char *path, char **out, size_t *len);
+
+#endif

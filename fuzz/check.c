@@ -1,0 +1,213 @@
+/* Split-invariance and round-trip checks (see check.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static void grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t nc = *cap ? *cap : 4096;
+    while (nc < need)
+        nc *= 2;
+    char *nb = realloc(*buf, nc);
+    if (!nb)
+        abort(); /* test code: no way to go on */
+    *buf = nb;
+    *cap = nc;
+}
+
+static void append(struct ms_run *r, const char *p, size_t n)
+{
+    grow(&r->text, &r->cap, r->len + n + 1);
+    memcpy(r->text + r->len, p, n);
+    r->len += n;
+    r->text[r->len] = '\0';
+}
+
+void ms_run_render(struct ms_run *r, const struct ms_kind *k, const void *view,
+                   const struct ms_error *err, uint64_t offset, uint64_t length)
+{
+    static char line[1 << 20];
+    static char body[1 << 20];
+    struct ms_out o, b;
+
+    ms_out_init(&o, line, sizeof(line));
+    if (r->prefix)
+        ms_out_str(&o, r->prefix);
+    if (view) {
+        if (r->with_offsets) {
+            ms_out_u64(&o, offset);
+            ms_out_str(&o, "+");
+            ms_out_u64(&o, length);
+            ms_out_str(&o, " ");
+        }
+        ms_out_init(&b, body, sizeof(body));
+        k->json(view, &b);
+        /* json() emits ",key:value" members: drop the leading comma. */
+        ms_out_str(&o, "{");
+        if (b.len > 0 && body[0] == ',')
+            ms_out_bytes(&o, body + 1, b.len - 1);
+        else
+            ms_out_bytes(&o, body, b.len);
+        ms_out_str(&o, "}");
+        if (b.overflow)
+            ms_out_str(&o, " (json overflow)");
+        if (r->collect) {
+            grow(&r->written, &r->wcap, r->wlen + 65536);
+            ssize_t w = k->write ? k->write(view, r->written + r->wlen, r->wcap - r->wlen) : -1;
+            if (w < 0)
+                r->writable = 0;
+            else
+                r->wlen += (size_t)w;
+        }
+    } else {
+        ms_out_u64(&o, offset);
+        ms_out_str(&o, " ERR ");
+        ms_out_u64(&o, err->offset);
+        ms_out_str(&o, " ");
+        ms_out_str(&o, err->rule ? err->rule : "(null rule)");
+        ms_out_str(&o, ": ");
+        ms_out_str(&o, err->reason ? err->reason : "(null reason)");
+        r->writable = 0;
+    }
+    ms_out_str(&o, "\n");
+    append(r, line, o.len);
+}
+
+static void emit(void *ctx, const struct ms_kind *k, const void *view,
+                 const struct ms_error *err, uint64_t offset, uint64_t length)
+{
+    ms_run_render(ctx, k, view, err, offset, length);
+}
+
+void ms_run_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
+                 size_t len, const size_t *cuts, size_t ncuts, ms_place_fn place,
+                 char *sbuf, size_t scap, struct ms_run *out)
+{
+    void *state = calloc(1, k->state_size + 1);
+    void *view = calloc(1, k->view_size + 1);
+    struct ms_stream s;
+    size_t prev = 0;
+
+    if (!state || !view)
+        abort();
+    append(out, "", 0);
+    ms_stream_init(&s, k, lim, state, view, sbuf, scap, emit, out);
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        if (end > prev)
+            ms_stream_feed(&s, place ? place(in + prev, end - prev) : in + prev, end - prev);
+        prev = end;
+    }
+    ms_stream_end(&s);
+    out->messages = (size_t)s.messages;
+    out->errors = (size_t)s.errors;
+    free(state);
+    free(view);
+}
+
+void ms_run_free(struct ms_run *r)
+{
+    free(r->text);
+    free(r->written);
+    memset(r, 0, sizeof(*r));
+}
+
+static char *describe(const char *what, const struct ms_run *a, const struct ms_run *b)
+{
+    size_t n = strlen(what) + a->len + b->len + 64;
+    char *m = malloc(n);
+    if (m)
+        snprintf(m, n, "%s\n--- expected\n%s--- got\n%s", what, a->text, b->text);
+    return m;
+}
+
+static char *compare_split(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
+                           size_t len, const size_t *cuts, size_t ncuts, ms_place_fn place,
+                           char *sbuf, size_t scap, const struct ms_run *whole,
+                           const char *what)
+{
+    struct ms_run r = {0};
+    char *msg = NULL;
+
+    r.with_offsets = 1;
+    ms_run_kind(k, lim, in, len, cuts, ncuts, place, sbuf, scap, &r);
+    if (strcmp(r.text, whole->text) != 0)
+        msg = describe(what, whole, &r);
+    ms_run_free(&r);
+    return msg;
+}
+
+char *ms_check_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
+                    size_t len, int every_split, ms_place_fn place, char *sbuf, size_t scap,
+                    struct ms_run *whole)
+{
+    char *msg = NULL;
+    char what[96];
+
+    memset(whole, 0, sizeof(*whole));
+    whole->with_offsets = 1;
+    whole->writable = 1;
+    whole->collect = 1;
+    ms_run_kind(k, lim, in, len, NULL, 0, place, sbuf, scap, whole);
+
+    size_t step = 1;
+    if (!every_split && len > 64)
+        step = len / 16 + 1;
+    for (size_t cut = 1; cut < len && !msg; cut += step) {
+        snprintf(what, sizeof(what), "split at %zu differs from the whole run", cut);
+        msg = compare_split(k, lim, in, len, &cut, 1, place, sbuf, scap, whole, what);
+    }
+    if (!msg && len > 1 && (every_split || len <= 4096)) {
+        size_t *cuts = malloc(len * sizeof(*cuts));
+        if (!cuts)
+            abort();
+        for (size_t i = 1; i < len; i++)
+            cuts[i - 1] = i;
+        msg = compare_split(k, lim, in, len, cuts, len - 1, place, sbuf, scap, whole,
+                            "byte-by-byte run differs from the whole run");
+        free(cuts);
+    }
+    if (!msg && whole->writable && whole->errors == 0 && whole->messages > 0) {
+        struct ms_run a = {0}, b = {0};
+        ms_run_kind(k, lim, in, len, NULL, 0, place, sbuf, scap, &a);
+        ms_run_kind(k, lim, whole->written, whole->wlen, NULL, 0, place, sbuf, scap, &b);
+        if (strcmp(a.text, b.text) != 0)
+            msg = describe("parse(write(parse(x))) differs from parse(x)", &a, &b);
+        ms_run_free(&a);
+        ms_run_free(&b);
+    }
+    return msg;
+}
+
+int ms_fuzz_kind(const struct ms_kind *k, const uint8_t *data, size_t size)
+{
+    static char *sbuf;
+    static size_t scap;
+    struct ms_limits lim;
+    struct ms_run whole;
+
+    ms_limits_default(&lim);
+    /* Small limits so the fuzzer reaches them with short inputs. */
+    lim.imap_literal = 4096;
+    lim.imap_message = 65536;
+    lim.imap_line = 8192;
+    lim.smtp_bdat_chunk = 4096;
+    if (!sbuf) {
+        scap = ms_stream_buffer_size(&lim);
+        sbuf = malloc(scap);
+        if (!sbuf)
+            abort();
+    }
+    char *msg = ms_check_kind(k, &lim, (const char *)data, size, 0, NULL, sbuf, scap, &whole);
+    ms_run_free(&whole);
+    if (msg) {
+        fprintf(stderr, "property violated: %s\n", msg);
+        free(msg);
+        abort();
+    }
+    return 0;
+}

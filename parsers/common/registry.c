@@ -1,0 +1,26 @@
+/* The protocols libmailspec knows, for the CLI, tests and fuzzers. */
+#include <string.h>
+
+#include "mailspec/stream.h"
+
+/*
+ * Each protocol directory defines one struct ms_proto (parsers/<p>/proto.c)
+ * and adds one line here.
+ */
+
+static const struct ms_proto *const protos[] = {
+    NULL,
+};
+
+const struct ms_proto *const *ms_protos(void)
+{
+    return protos;
+}
+
+const struct ms_proto *ms_proto_find(const char *name)
+{
+    for (size_t i = 0; protos[i]; i++)
+        if (strcmp(protos[i]->name, name) == 0)
+            return protos[i];
+    return NULL;
+}

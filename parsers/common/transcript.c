@@ -1,0 +1,134 @@
+/*
+ * The .session transcript reader (DESIGN.md "`.session` files"): one item a
+ * line, "C: " and "S: " lines with escapes, "#" comments, "@" directives.
+ * Shared by `mailspec parse ... session`, the runner and the recorder.
+ */
+#include <string.h>
+
+#include "mailspec/stream.h"
+
+static int hexval(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+static int fail(struct ms_error *err, size_t offset, const char *reason)
+{
+    err->offset = offset;
+    err->rule = "mailspec session format";
+    err->reason = reason;
+    err->skip = 0;
+    return MS_FAIL;
+}
+
+/* Decode escapes of line[0..n) into scratch; returns decoded length or MS_FAIL. */
+static ssize_t unescape(const char *line, size_t n, size_t base, char *scratch, size_t cap,
+                        struct ms_error *err)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if (o >= cap)
+            return fail(err, base + i, "line longer than the reader's buffer");
+        if (ch != '\\') {
+            scratch[o++] = (char)ch;
+            continue;
+        }
+        if (i + 1 >= n)
+            return fail(err, base + i, "backslash at the end of the line (write \\\\)");
+        switch (line[++i]) {
+        case '\\':
+            scratch[o++] = '\\';
+            break;
+        case 'r':
+            scratch[o++] = '\r';
+            break;
+        case 'n':
+            scratch[o++] = '\n';
+            break;
+        case 't':
+            scratch[o++] = '\t';
+            break;
+        case 'x': {
+            int hi = i + 1 < n ? hexval((unsigned char)line[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval((unsigned char)line[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return fail(err, base + i - 1, "\\x needs two hex digits");
+            scratch[o++] = (char)(hi * 16 + lo);
+            i += 2;
+            break;
+        }
+        default:
+            return fail(err, base + i - 1, "unknown escape (use \\\\ \\r \\n \\t \\xHH)");
+        }
+    }
+    return (ssize_t)o;
+}
+
+int ms_transcript_next(const char *text, size_t len, size_t *pos, struct ms_titem *item,
+                       char *scratch, size_t cap, struct ms_error *err)
+{
+    size_t p = *pos;
+
+    if (p == 0)
+        item->line = 0;
+    while (p < len) {
+        const char *nl = memchr(text + p, '\n', len - p);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t next = nl ? end + 1 : len;
+        size_t n = end - p;
+        const char *line = text + p;
+        size_t base = p;
+
+        item->line++;
+        if (n > 0 && line[n - 1] == '\r')
+            n--; /* a file with CRLF line ends reads the same */
+        p = next;
+        if (n == 0 || line[0] == '#')
+            continue;
+        if (line[0] == '@') {
+            item->type = MS_T_DIRECTIVE;
+            item->data = line + 1;
+            item->len = n - 1;
+            *pos = p;
+            return 1;
+        }
+        if (n < 2 || (line[0] != 'C' && line[0] != 'S') || line[1] != ':') {
+            *pos = p;
+            return fail(err, base, "expected \"C: \", \"S: \", \"#\" or \"@\" at the start of the line");
+        }
+        item->type = line[0] == 'C' ? MS_T_CLIENT : MS_T_SERVER;
+        size_t skip = 2;
+        if (n > 2) {
+            if (line[2] != ' ') {
+                *pos = p;
+                return fail(err, base + 2, "expected one space after the colon");
+            }
+            skip = 3;
+        }
+        ssize_t d = unescape(line + skip, n - skip, base + skip, scratch, cap, err);
+        if (d < 0) {
+            *pos = p;
+            return MS_FAIL;
+        }
+        if ((size_t)d + 2 > cap) {
+            *pos = p;
+            return fail(err, base, "line longer than the reader's buffer");
+        }
+        scratch[d] = '\r';
+        scratch[d + 1] = '\n';
+        item->data = scratch;
+        item->len = (size_t)d + 2;
+        *pos = p;
+        return 1;
+    }
+    *pos = p;
+    return 0;
+}
