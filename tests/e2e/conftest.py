@@ -1,0 +1,50 @@
+"""Shared pytest fixtures for the end-to-end tests.
+
+MAILSPEC (set by `make e2e`) is the binary under test.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MAILSPEC = os.environ.get("MAILSPEC", os.path.join(ROOT, "build", "mailspec"))
+
+
+@pytest.fixture(scope="session")
+def mailspec():
+    """Path of the mailspec binary (built by `make`)."""
+    assert os.access(MAILSPEC, os.X_OK), f"{MAILSPEC} not built: run make"
+    return MAILSPEC
+
+
+class Parsed:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout.decode("utf-8")
+        self.stderr = proc.stderr.decode("utf-8", "replace")
+        self.messages = [json.loads(line) for line in self.stdout.splitlines() if line]
+
+    @property
+    def valid(self):
+        return [m for m in self.messages if m["valid"]]
+
+    @property
+    def errors(self):
+        return [m for m in self.messages if not m["valid"]]
+
+
+def run_mailspec(args, data=None, timeout=60):
+    """Run mailspec with args, feeding data (bytes) on stdin; returns Parsed."""
+    proc = subprocess.run([MAILSPEC] + list(args), input=data, capture_output=True,
+                          timeout=timeout)
+    return Parsed(proc)
+
+
+@pytest.fixture
+def parse():
+    """parse(proto, kind, data_bytes, *options) -> Parsed (stdin input)."""
+    def _parse(proto, kind, data, *options):
+        return run_mailspec(["parse", proto, kind, *options], data)
+    return _parse
