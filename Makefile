@@ -131,11 +131,11 @@ fuzz: $(FUZZ_BINS)
 SECONDS ?= 60
 fuzz-run: $(FUZZ_BUILD)/$(TARGET)
 	@test -n "$(TARGET)" || { echo "usage: make fuzz-run TARGET=name SECONDS=n" >&2; exit 2; }
-	scripts/fuzz-run $(TARGET) $(SECONDS)
+	BUILD=$(BUILD) scripts/fuzz-run $(TARGET) $(SECONDS)
 
 FUZZ_SMOKE_SECONDS ?= 20
 fuzz-smoke: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_NAMES); do scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
+	@set -e; for t in $(FUZZ_NAMES); do BUILD=$(BUILD) scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
 
 # ---- quality ----
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^parsers/common/ctype.c$$')
