@@ -1,0 +1,37 @@
+#!/bin/bash -eu
+# Build every fuzz target the way ClusterFuzzLite / OSS-Fuzz expect:
+# compile with $CC $CFLAGS, link with $CXX $CXXFLAGS $LIB_FUZZING_ENGINE, and
+# put each target in $OUT with its .dict, .options and seed corpus zip.
+# Verified locally with: scripts/cflite-check (same variables, clang).
+SRC_DIR=${SRC:-.}/mailspec
+[ -d "$SRC_DIR/parsers" ] || SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRC_DIR"
+WORK=${WORK:-/tmp}/mailspec-cflite
+rm -rf "$WORK"
+mkdir -p "$WORK" "$OUT"
+
+INC="-Iparsers/include -Ifuzz"
+STD="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE"
+objs=()
+for src in parsers/common/*.c parsers/smtp/*.c parsers/pop3/*.c parsers/imap/*.c fuzz/check.c; do
+    [ -f "$src" ] || continue
+    obj="$WORK/$(echo "$src" | tr / _).o"
+    $CC $CFLAGS $STD $INC -c "$src" -o "$obj"
+    objs+=("$obj")
+done
+
+for src in fuzz/*_fuzzer.c; do
+    name=$(basename "$src" .c)
+    $CC $CFLAGS $STD $INC -c "$src" -o "$WORK/$name.o"
+    $CXX $CXXFLAGS $LIB_FUZZING_ENGINE "$WORK/$name.o" "${objs[@]}" -o "$OUT/$name"
+    [ -f "fuzz/dict/$name.dict" ] && cp "fuzz/dict/$name.dict" "$OUT/$name.dict"
+    [ -f "fuzz/$name.options" ] && cp "fuzz/$name.options" "$OUT/$name.options"
+    seeds=()
+    for d in "corpus/fuzz/$name" "corpus/regressions/$name"; do
+        [ -d "$d" ] && seeds+=("$d")
+    done
+    if [ ${#seeds[@]} -gt 0 ]; then
+        rm -f "$OUT/${name}_seed_corpus.zip"
+        zip -q -j -r "$OUT/${name}_seed_corpus.zip" "${seeds[@]}"
+    fi
+done
