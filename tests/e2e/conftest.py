@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from lab import lab  # noqa: F401  (session-scoped fixture: the local Dovecot/Postfix lab)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAILSPEC = os.environ.get("MAILSPEC", os.path.join(ROOT, "build", "mailspec"))
 
