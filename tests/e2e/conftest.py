@@ -26,7 +26,11 @@ class Parsed:
         self.rc = proc.returncode
         self.stdout = proc.stdout.decode("utf-8")
         self.stderr = proc.stderr.decode("utf-8", "replace")
-        self.messages = [json.loads(line) for line in self.stdout.splitlines() if line]
+
+    @property
+    def messages(self):
+        """The JSON objects printed by `mailspec parse`, one per line."""
+        return [json.loads(line) for line in self.stdout.splitlines() if line]
 
     @property
     def valid(self):
