@@ -7,6 +7,7 @@
 #   make fuzz-run TARGET=name SECONDS=n
 #   make fuzz-smoke every target for FUZZ_SMOKE_SECONDS each
 #   make lint       clang-format check, banned functions, cppcheck
+#   make coverage   line/branch coverage of parsers/ from unit tests + corpora
 #   make bench      benchmarks (bench/)
 #   make clean
 
@@ -136,6 +137,42 @@ fuzz-run: $(FUZZ_BUILD)/$(TARGET)
 FUZZ_SMOKE_SECONDS ?= 20
 fuzz-smoke: $(FUZZ_BINS)
 	@set -e; for t in $(FUZZ_NAMES); do BUILD=$(BUILD) scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
+
+# ---- coverage (clang source-based): unit tests + every corpus, parsers/ only ----
+COV_BUILD := $(BUILD)/cov
+COV_FLAGS := -O0 -g -fprofile-instr-generate -fcoverage-mapping
+COV_LIB_OBJS := $(LIB_SRCS:%.c=$(COV_BUILD)/obj/%.o)
+COV_RUN_OBJS := $(RUN_SRCS:%.c=$(COV_BUILD)/obj/%.o)
+COV_UNIT := $(UNIT_SRCS:tests/unit/%.c=$(COV_BUILD)/unit/%)
+COV_REPLAY := $(FUZZ_NAMES:%=$(COV_BUILD)/replay/%)
+
+$(COV_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(BASE_CFLAGS) $(COV_FLAGS) -Itests/unit -Ifuzz -MMD -MP -c $< -o $@
+
+$(COV_BUILD)/unit/%: $(COV_BUILD)/obj/tests/unit/%.o $(UNIT_HARNESS:%.c=$(COV_BUILD)/obj/%.o) \
+                     $(FUZZ_COMMON:%.c=$(COV_BUILD)/obj/%.o) $(COV_RUN_OBJS) $(COV_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(COV_FLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(COV_BUILD)/replay/%: $(COV_BUILD)/obj/fuzz/%.o $(COV_BUILD)/obj/fuzz/standalone.o \
+                       $(FUZZ_COMMON:%.c=$(COV_BUILD)/obj/%.o) $(COV_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(COV_FLAGS) -o $@ $^
+
+coverage: $(COV_UNIT) $(COV_REPLAY)
+	@rm -rf $(COV_BUILD)/prof && mkdir -p $(COV_BUILD)/prof
+	@for t in $(COV_UNIT); do LLVM_PROFILE_FILE=$(COV_BUILD)/prof/%p-%m.profraw $$t >/dev/null 2>&1 || \
+	  echo "coverage: $$t failed (run make unit)" >&2; done
+	@for t in $(FUZZ_NAMES); do dirs=""; for d in corpus/fuzz/$$t corpus/regressions/$$t; do \
+	  [ -d $$d ] && dirs="$$dirs $$d"; done; \
+	  LLVM_PROFILE_FILE=$(COV_BUILD)/prof/%p-%m.profraw $(COV_BUILD)/replay/$$t $$dirs 2>/dev/null; done
+	llvm-profdata merge -sparse $(COV_BUILD)/prof/*.profraw -o $(COV_BUILD)/all.profdata
+	llvm-cov report $(firstword $(COV_UNIT)) $(patsubst %,-object %,$(wordlist 2,999,$(COV_UNIT)) $(COV_REPLAY)) \
+	  -instr-profile=$(COV_BUILD)/all.profdata $(LIB_SRCS) | tee $(COV_BUILD)/report.txt
+	llvm-cov show $(firstword $(COV_UNIT)) $(patsubst %,-object %,$(wordlist 2,999,$(COV_UNIT)) $(COV_REPLAY)) \
+	  -instr-profile=$(COV_BUILD)/all.profdata -format=html -output-dir=$(COV_BUILD)/html $(LIB_SRCS)
+	@echo "coverage: $(COV_BUILD)/report.txt, $(COV_BUILD)/html/index.html"
 
 # ---- quality ----
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^parsers/common/ctype.c$$')
