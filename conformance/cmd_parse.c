@@ -22,21 +22,20 @@ struct printer {
 
 static void parse_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mailspec parse PROTO KIND [OPTIONS] [FILE]\n\n"
-            "Frame and parse protocol bytes from FILE (or stdin) with the strict\n"
-            "parsers and print one JSON object per message or error.\n\n"
-            "  PROTO   smtp, pop3 or imap\n"
-            "  KIND    commands  client-to-server bytes\n"
-            "          replies   server-to-client bytes\n"
-            "          session   a .session transcript (C:/S: lines), both directions\n\n"
-            "Options:\n"
-            "  -q, --quiet           print nothing; the exit status tells\n"
-            "  --lenient FLAG        accept one deviation (reported as a quirk); repeatable\n"
-            "  --limit NAME=VALUE    change a limit (see --list-limits)\n"
-            "  --list-limits         print the limits and their defaults\n"
-            "  -h, --help            this help\n\n"
-            "Lenient flags:\n");
+    fprintf(f, "usage: mailspec parse PROTO KIND [OPTIONS] [FILE]\n\n"
+               "Frame and parse protocol bytes from FILE (or stdin) with the strict\n"
+               "parsers and print one JSON object per message or error.\n\n"
+               "  PROTO   smtp, pop3 or imap\n"
+               "  KIND    commands  client-to-server bytes\n"
+               "          replies   server-to-client bytes\n"
+               "          session   a .session transcript (C:/S: lines), both directions\n\n"
+               "Options:\n"
+               "  -q, --quiet           print nothing; the exit status tells\n"
+               "  --lenient FLAG        accept one deviation (reported as a quirk); repeatable\n"
+               "  --limit NAME=VALUE    change a limit (see --list-limits)\n"
+               "  --list-limits         print the limits and their defaults\n"
+               "  -h, --help            this help\n\n"
+               "Lenient flags:\n");
     for (size_t i = 0; ms_lenient_help[2 * i]; i++)
         fprintf(f, "  %-14s %s\n", ms_lenient_help[2 * i], ms_lenient_help[2 * i + 1]);
     fprintf(f, "\nExit status: 0 every message valid, 1 any message invalid or the input\n"
@@ -201,8 +200,8 @@ out:
     return rc;
 }
 
-static int parse_session(const struct ms_proto *p, const struct ms_limits *lim,
-                         const char *path, struct printer *pr)
+static int parse_session(const struct ms_proto *p, const struct ms_limits *lim, const char *path,
+                         struct printer *pr)
 {
     size_t cap = ms_stream_buffer_size(lim);
     char *text = NULL, *cbuf = malloc(cap), *sbuf = malloc(cap), *scratch = NULL;
@@ -232,8 +231,7 @@ static int parse_session(const struct ms_proto *p, const struct ms_limits *lim,
             break;
         if (r < 0) {
             /* A malformed transcript is a usage error: the file is not a session. */
-            fprintf(stderr, "mailspec: %s:%zu: %s\n", path ? path : "stdin", item.line,
-                    err.reason);
+            fprintf(stderr, "mailspec: %s:%zu: %s\n", path ? path : "stdin", item.line, err.reason);
             goto out;
         }
         if (item.type == MS_T_DIRECTIVE)
@@ -343,8 +341,7 @@ int ms_cmd_parse(int argc, char **argv)
         pr.is_session = 1;
         rc = parse_session(p, &lim, pos[2], &pr);
     } else {
-        fprintf(stderr, "mailspec parse: unknown kind '%s' (commands, replies, session)\n",
-                pos[1]);
+        fprintf(stderr, "mailspec parse: unknown kind '%s' (commands, replies, session)\n", pos[1]);
         rc = MS_EXIT_USAGE;
     }
     free(pr.out);

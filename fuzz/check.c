@@ -77,15 +77,15 @@ void ms_run_render(struct ms_run *r, const struct ms_kind *k, const void *view,
     append(r, line, o.len);
 }
 
-static void emit(void *ctx, const struct ms_kind *k, const void *view,
-                 const struct ms_error *err, uint64_t offset, uint64_t length)
+static void emit(void *ctx, const struct ms_kind *k, const void *view, const struct ms_error *err,
+                 uint64_t offset, uint64_t length)
 {
     ms_run_render(ctx, k, view, err, offset, length);
 }
 
-void ms_run_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
-                 size_t len, const size_t *cuts, size_t ncuts, ms_place_fn place,
-                 char *sbuf, size_t scap, struct ms_run *out)
+void ms_run_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in, size_t len,
+                 const size_t *cuts, size_t ncuts, ms_place_fn place, char *sbuf, size_t scap,
+                 struct ms_run *out)
 {
     void *state = calloc(1, k->state_size + 1);
     void *view = calloc(1, k->view_size + 1);
@@ -127,8 +127,7 @@ static char *describe(const char *what, const struct ms_run *a, const struct ms_
 
 static char *compare_split(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
                            size_t len, const size_t *cuts, size_t ncuts, ms_place_fn place,
-                           char *sbuf, size_t scap, const struct ms_run *whole,
-                           const char *what)
+                           char *sbuf, size_t scap, const struct ms_run *whole, const char *what)
 {
     struct ms_run r = {0};
     char *msg = NULL;

@@ -27,9 +27,9 @@ struct ms_run {
 typedef const char *(*ms_place_fn)(const char *data, size_t len);
 
 /* Feed in[0..len) split at cuts[0..ncuts) (ascending, within (0, len)). */
-void ms_run_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
-                 size_t len, const size_t *cuts, size_t ncuts, ms_place_fn place,
-                 char *sbuf, size_t scap, struct ms_run *out);
+void ms_run_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in, size_t len,
+                 const size_t *cuts, size_t ncuts, ms_place_fn place, char *sbuf, size_t scap,
+                 struct ms_run *out);
 void ms_run_free(struct ms_run *r);
 
 /* Append one message or error line to a run (used by session rendering). */

@@ -85,8 +85,7 @@ enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max, uint64_t
     return MS_OK;
 }
 
-enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule,
-                          const char *reason)
+enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule, const char *reason)
 {
     if (c->err) {
         c->err->offset = pos;
@@ -157,8 +156,8 @@ size_t ms_cursor_span(struct ms_cursor *c, uint32_t cls, size_t max, struct ms_s
     return i - start;
 }
 
-enum ms_status ms_cursor_token(struct ms_cursor *c, uint32_t cls, size_t max,
-                               struct ms_slice *out, const char *rule, const char *reason)
+enum ms_status ms_cursor_token(struct ms_cursor *c, uint32_t cls, size_t max, struct ms_slice *out,
+                               const char *rule, const char *reason)
 {
     size_t start = c->pos;
     size_t n = ms_cursor_span(c, cls, max, out);
@@ -171,8 +170,8 @@ enum ms_status ms_cursor_token(struct ms_cursor *c, uint32_t cls, size_t max,
     return MS_OK;
 }
 
-enum ms_status ms_cursor_number(struct ms_cursor *c, size_t max_digits, uint64_t max,
-                                uint64_t *out, const char *rule)
+enum ms_status ms_cursor_number(struct ms_cursor *c, size_t max_digits, uint64_t max, uint64_t *out,
+                                const char *rule)
 {
     size_t start = c->pos;
     struct ms_slice d;
@@ -194,8 +193,8 @@ void ms_cursor_rest(struct ms_cursor *c, struct ms_slice *out)
     c->pos = c->len;
 }
 
-ssize_t ms_line_find(const char *buf, size_t len, size_t max, uint32_t lenient,
-                     size_t *text_len, int *bare_lf, struct ms_error *err, const char *rule)
+ssize_t ms_line_find(const char *buf, size_t len, size_t max, uint32_t lenient, size_t *text_len,
+                     int *bare_lf, struct ms_error *err, const char *rule)
 {
     size_t scan = len < max ? len : max;
     const char *lf = memchr(buf, '\n', scan);
@@ -398,7 +397,10 @@ void ms_out_json_quirks(struct ms_out *o, const struct ms_quirks *qs)
 
 /* ---- limits and flags by name (for command lines and config) ---- */
 
-#define LIMIT(f) {#f, offsetof(struct ms_limits, f), sizeof(((struct ms_limits *)0)->f)}
+#define LIMIT(f)                                                                                   \
+    {                                                                                              \
+#f, offsetof(struct ms_limits, f), sizeof(((struct ms_limits *)0)->f)                      \
+    }
 static const struct {
     const char *name;
     size_t off;
@@ -415,11 +417,11 @@ static const struct {
 #undef LIMIT
 
 const char *const ms_limit_names[] = {
-    "smtp_command_line", "smtp_text_line",    "smtp_reply_line",    "smtp_local_part",
-    "smtp_domain",       "smtp_path",         "smtp_reply_lines",   "smtp_params",
-    "smtp_sasl_line",    "smtp_bdat_chunk",   "pop3_command_line",  "pop3_response_line",
-    "pop3_text_line",    "pop3_sasl_line",    "imap_line",          "imap_literal",
-    "imap_message",      "imap_depth",        "imap_items",         NULL,
+    "smtp_command_line", "smtp_text_line",  "smtp_reply_line",   "smtp_local_part",
+    "smtp_domain",       "smtp_path",       "smtp_reply_lines",  "smtp_params",
+    "smtp_sasl_line",    "smtp_bdat_chunk", "pop3_command_line", "pop3_response_line",
+    "pop3_text_line",    "pop3_sasl_line",  "imap_line",         "imap_literal",
+    "imap_message",      "imap_depth",      "imap_items",        NULL,
 };
 
 enum ms_status ms_limits_set(struct ms_limits *lim, const char *name, uint64_t value)
@@ -481,9 +483,8 @@ const char *const ms_lenient_help[] = {
 
 uint32_t ms_lenient_flag(const char *name)
 {
-    static const uint32_t bits[] = {MS_LENIENT_BARE_LF, MS_LENIENT_KEYWORD_CASE,
-                                    MS_LENIENT_SPACES, MS_LENIENT_8BIT,
-                                    MS_LENIENT_LONG_LINES};
+    static const uint32_t bits[] = {MS_LENIENT_BARE_LF, MS_LENIENT_KEYWORD_CASE, MS_LENIENT_SPACES,
+                                    MS_LENIENT_8BIT, MS_LENIENT_LONG_LINES};
 
     for (size_t i = 0; ms_lenient_help[2 * i]; i++)
         if (strcmp(ms_lenient_help[2 * i], name) == 0)
@@ -494,10 +495,10 @@ uint32_t ms_lenient_flag(const char *name)
 size_t ms_stream_buffer_size(const struct ms_limits *lim)
 {
     size_t n = 64 * 1024;
-    size_t cand[] = {lim->smtp_command_line, lim->smtp_text_line, lim->smtp_reply_line,
-                     lim->smtp_sasl_line,    lim->pop3_command_line,
-                     lim->pop3_response_line, lim->pop3_text_line, lim->pop3_sasl_line,
-                     lim->imap_line,          lim->imap_message};
+    size_t cand[] = {lim->smtp_command_line, lim->smtp_text_line,    lim->smtp_reply_line,
+                     lim->smtp_sasl_line,    lim->pop3_command_line, lim->pop3_response_line,
+                     lim->pop3_text_line,    lim->pop3_sasl_line,    lim->imap_line,
+                     lim->imap_message};
 
     for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
         if (cand[i] > n)

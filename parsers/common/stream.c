@@ -9,9 +9,8 @@
 
 #include "mailspec/stream.h"
 
-void ms_stream_init(struct ms_stream *s, const struct ms_kind *kind,
-                    const struct ms_limits *lim, void *state, void *view, char *buf,
-                    size_t cap, ms_emit_fn emit, void *ctx)
+void ms_stream_init(struct ms_stream *s, const struct ms_kind *kind, const struct ms_limits *lim,
+                    void *state, void *view, char *buf, size_t cap, ms_emit_fn emit, void *ctx)
 {
     memset(s, 0, sizeof(*s));
     s->kind = kind;
@@ -62,8 +61,7 @@ static size_t step(struct ms_stream *s, const char *buf, size_t len, int *partia
             s->messages++;
             s->in_msg = 0;
             if (s->emit)
-                s->emit(s->ctx, s->kind, s->view, NULL, s->msg_start,
-                        s->offset + n - s->msg_start);
+                s->emit(s->ctx, s->kind, s->view, NULL, s->msg_start, s->offset + n - s->msg_start);
         }
         return n;
     }
@@ -192,10 +190,9 @@ static void emit_server(void *ctx, const struct ms_kind *k, const void *view,
     session_emit(ctx, 1, k, view, err, offset, length);
 }
 
-void ms_session_init(struct ms_session *ss, const struct ms_proto *p,
-                     const struct ms_limits *lim, void *cstate, void *cview, char *cbuf,
-                     size_t ccap, void *sstate, void *sview, char *sbuf, size_t scap,
-                     ms_session_emit_fn emit, void *ctx)
+void ms_session_init(struct ms_session *ss, const struct ms_proto *p, const struct ms_limits *lim,
+                     void *cstate, void *cview, char *cbuf, size_t ccap, void *sstate, void *sview,
+                     char *sbuf, size_t scap, ms_session_emit_fn emit, void *ctx)
 {
     memset(ss, 0, sizeof(*ss));
     ss->proto = p;
@@ -205,8 +202,7 @@ void ms_session_init(struct ms_session *ss, const struct ms_proto *p,
     ms_stream_init(&ss->s, p->replies, lim, sstate, sview, sbuf, scap, emit_server, ss);
 }
 
-void ms_session_feed(struct ms_session *ss, int is_server, size_t line, const char *data,
-                     size_t n)
+void ms_session_feed(struct ms_session *ss, int is_server, size_t line, const char *data, size_t n)
 {
     ss->line = line;
     ms_stream_feed(is_server ? &ss->s : &ss->c, data, n);

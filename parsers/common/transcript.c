@@ -102,7 +102,8 @@ int ms_transcript_next(const char *text, size_t len, size_t *pos, struct ms_tite
         }
         if (n < 2 || (line[0] != 'C' && line[0] != 'S') || line[1] != ':') {
             *pos = p;
-            return fail(err, base, "expected \"C: \", \"S: \", \"#\" or \"@\" at the start of the line");
+            return fail(err, base,
+                        "expected \"C: \", \"S: \", \"#\" or \"@\" at the start of the line");
         }
         item->type = line[0] == 'C' ? MS_T_CLIENT : MS_T_SERVER;
         size_t skip = 2;

@@ -24,8 +24,8 @@ static char *region_end(struct region *g, size_t need)
     if (want > g->size) {
         if (g->base)
             munmap(g->base, g->size + page);
-        g->base = mmap(NULL, want + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        g->base =
+            mmap(NULL, want + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         assert_true(g->base != MAP_FAILED);
         assert_int_equal(mprotect(g->base + want, page, PROT_NONE), 0);
         g->size = want;
@@ -122,8 +122,7 @@ const char *ms_check_session(const struct ms_proto *p, const struct ms_limits *l
     int rc;
 
     r.with_offsets = 1;
-    ms_session_init(&ss, p, lim, cst, cv, cbuf, cap, sst, sv, sbuf, cap, emit_session_render,
-                    &r);
+    ms_session_init(&ss, p, lim, cst, cv, cbuf, cap, sst, sv, sbuf, cap, emit_session_render, &r);
     while ((rc = ms_transcript_next(transcript, len, &pos, &item, scratch, len + 3, &err)) > 0)
         if (item.type != MS_T_DIRECTIVE)
             ms_session_feed(&ss, item.type == MS_T_SERVER, item.line, item.data, item.len);

@@ -39,7 +39,7 @@ const char *ms_check_str(const struct ms_kind *k, uint32_t lenient, const char *
 extern size_t ms_last_messages, ms_last_errors;
 
 /* Assert that haystack contains needle (with a readable failure). */
-#define ms_assert_has(hay, needle) ms_assert_has_((hay), (needle), __FILE__, __LINE__)
+#define ms_assert_has(hay, needle)   ms_assert_has_((hay), (needle), __FILE__, __LINE__)
 #define ms_assert_lacks(hay, needle) ms_assert_lacks_((hay), (needle), __FILE__, __LINE__)
 void ms_assert_has_(const char *hay, const char *needle, const char *file, int line);
 void ms_assert_lacks_(const char *hay, const char *needle, const char *file, int line);

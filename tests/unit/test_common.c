@@ -86,9 +86,8 @@ static void test_line_find(void **st)
                      MS_FAIL);
     assert_int_equal(err.offset, 2);
     assert_string_equal(err.reason, "bare LF: lines end with CRLF");
-    assert_int_equal(ms_line_find(ms_guarded("ab\ncd", 5), 5, 10, MS_LENIENT_BARE_LF, &tl, &bare,
-                                  &err, "r"),
-                     3);
+    assert_int_equal(
+        ms_line_find(ms_guarded("ab\ncd", 5), 5, 10, MS_LENIENT_BARE_LF, &tl, &bare, &err, "r"), 3);
     assert_int_equal(bare, 1);
     assert_int_equal(tl, 2);
     assert_int_equal(ms_line_find(ms_guarded("a\rb\r\n", 5), 5, 10, 0, &tl, &bare, &err, "r"),
@@ -242,7 +241,7 @@ static ssize_t toy_write(const void *view, char *out, size_t cap)
 }
 
 static const struct ms_kind toy = {
-    "toy", "lines", sizeof(struct toy_state), sizeof(struct toy_view), NULL, toy_parse,
+    "toy",    "lines",   sizeof(struct toy_state), sizeof(struct toy_view), NULL, toy_parse,
     toy_json, toy_write,
 };
 
@@ -278,6 +277,103 @@ static void test_driver(void **st)
                            "3+4 {\"line\":\"cd\",\"pieces\":0}\n");
     r = ms_check_str(&toy, 0, "");
     assert_string_equal(r, "");
+}
+
+/* The driver with a buffer too small for a message: an error, then recovery. */
+static size_t seen_msgs, seen_errs;
+static uint64_t last_err_offset;
+static void count_emit(void *ctx, const struct ms_kind *k, const void *view,
+                       const struct ms_error *err, uint64_t offset, uint64_t length)
+{
+    (void)ctx;
+    (void)k;
+    (void)offset;
+    (void)length;
+    if (view)
+        seen_msgs++;
+    else {
+        seen_errs++;
+        last_err_offset = err->offset;
+    }
+}
+
+static void test_driver_small_buffer(void **st)
+{
+    struct ms_limits lim;
+    struct toy_state ts;
+    struct toy_view tv;
+    char buf[4];
+    struct ms_stream s;
+    (void)st;
+    ms_limits_default(&lim);
+    seen_msgs = seen_errs = 0;
+    ms_stream_init(&s, &toy, &lim, &ts, &tv, buf, sizeof(buf), count_emit, NULL);
+    /* fed byte by byte, "abcdef" cannot be buffered in 4 bytes */
+    const char *in = "abcdef\r\nok\r\n";
+    for (size_t i = 0; i < strlen(in); i++)
+        ms_stream_feed(&s, in + i, 1);
+    assert_int_equal(ms_stream_end(&s), 0);
+    assert_int_equal(seen_errs, 1);
+    assert_int_equal(last_err_offset, 4);
+    assert_int_equal(seen_msgs, 1);
+    /* the same in one chunk larger than the buffer */
+    seen_msgs = seen_errs = 0;
+    ms_stream_init(&s, &toy, &lim, &ts, &tv, buf, sizeof(buf), count_emit, NULL);
+    ms_stream_feed(&s, "ok\r\nabcdef", 10);
+    ms_stream_feed(&s, "\r\nok\r\n", 6);
+    assert_int_equal(ms_stream_end(&s), 0);
+    assert_int_equal(seen_msgs, 2);
+    assert_int_equal(seen_errs, 1);
+}
+
+static void test_quirks(void **st)
+{
+    struct ms_quirks qs = {0};
+    char buf[4096];
+    struct ms_out o;
+    (void)st;
+    for (int i = 0; i < MS_QUIRKS_MAX + 3; i++)
+        ms_quirk_add(&qs, (size_t)i, "RFC x", "why");
+    assert_int_equal(qs.n, MS_QUIRKS_MAX);
+    assert_int_equal(qs.dropped, 3);
+    ms_out_init(&o, buf, sizeof(buf));
+    ms_out_json_quirks(&o, &qs);
+    buf[o.len] = '\0';
+    ms_assert_has(buf, ",\"quirks\":[{\"offset\":0,\"rule\":\"RFC x\",\"reason\":\"why\"}");
+    ms_assert_has(buf, "\"quirks_dropped\":3");
+    /* no quirks: nothing printed */
+    struct ms_quirks none = {0};
+    ms_out_init(&o, buf, sizeof(buf));
+    ms_out_json_quirks(&o, &none);
+    assert_int_equal(o.len, 0);
+}
+
+/* A toy protocol whose replies count the commands seen (session hooks). */
+static int commands_seen;
+static void toy_command_seen(void *reply_state, const void *command_view)
+{
+    (void)reply_state;
+    assert_non_null(command_view);
+    commands_seen++;
+}
+
+static const struct ms_proto toy_proto = {"toy", &toy, &toy, toy_command_seen, NULL};
+
+static void test_session(void **st)
+{
+    struct ms_limits lim;
+    (void)st;
+    ms_limits_default(&lim);
+    commands_seen = 0;
+    const char *r =
+        ms_check_session(&toy_proto, &lim, "@test t\nS: hi\nC: a\nS: <x\nS: >\nC: !\nC: b\n");
+    assert_string_equal(r, "S 0+4 {\"line\":\"hi\",\"pieces\":0}\n"
+                           "C 0+3 {\"line\":\"a\",\"pieces\":0}\n"
+                           "S 4+7 {\"line\":\">\",\"pieces\":2}\n"
+                           "C 3 ERR 3 toy: bang\n"
+                           "C 6+3 {\"line\":\"b\",\"pieces\":0}\n");
+    /* the hook saw the two valid commands, not the error */
+    assert_int_equal(commands_seen, 2);
 }
 
 static void test_limits(void **st)
@@ -327,10 +423,17 @@ static void test_ctype(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_number),     cmocka_unit_test(test_cursor),
-        cmocka_unit_test(test_line_find),  cmocka_unit_test(test_json),
-        cmocka_unit_test(test_transcript), cmocka_unit_test(test_driver),
-        cmocka_unit_test(test_limits),     cmocka_unit_test(test_ctype),
+        cmocka_unit_test(test_number),
+        cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_line_find),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_transcript),
+        cmocka_unit_test(test_driver),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_ctype),
+        cmocka_unit_test(test_driver_small_buffer),
+        cmocka_unit_test(test_quirks),
+        cmocka_unit_test(test_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,8 +128,7 @@ void ms_limits_default(struct ms_limits *lim);
  * Set a limit by its field name ("smtp_command_line", ...). Returns MS_OK, or
  * MS_FAIL for an unknown name or a value out of the field's range.
  */
-MS_MUST_USE enum ms_status ms_limits_set(struct ms_limits *lim, const char *name,
-                                         uint64_t value);
+MS_MUST_USE enum ms_status ms_limits_set(struct ms_limits *lim, const char *name, uint64_t value);
 MS_MUST_USE enum ms_status ms_limits_get(const struct ms_limits *lim, const char *name,
                                          uint64_t *value);
 /* Names of the settable limits, NULL-terminated. */
@@ -148,23 +147,23 @@ enum {
     MS_C_DIGIT = 1u << 0,
     MS_C_ALPHA = 1u << 1,
     MS_C_HEX = 1u << 2,
-    MS_C_VCHAR = 1u << 3,         /* %x21-7E */
-    MS_C_ATEXT = 1u << 4,         /* RFC 5322 3.2.3 atext */
-    MS_C_LDH = 1u << 5,           /* ALPHA / DIGIT / "-" */
-    MS_C_SMTP_QTEXT = 1u << 6,    /* RFC 5321 4.1.2 qtextSMTP */
-    MS_C_XCHAR = 1u << 7,         /* RFC 3461 4 xchar */
-    MS_C_ESMTP_VALUE = 1u << 8,   /* RFC 5321 4.1.2 esmtp-value chars */
-    MS_C_IMAP_ATOM = 1u << 9,     /* RFC 9051 ATOM-CHAR */
-    MS_C_IMAP_ASTRING = 1u << 10, /* ASTRING-CHAR */
-    MS_C_IMAP_TAG = 1u << 11,     /* tag chars: ASTRING-CHAR except "+" */
-    MS_C_IMAP_LIST = 1u << 12,    /* list-char */
-    MS_C_TEXT = 1u << 13,         /* any byte except NUL, CR, LF */
-    MS_C_BASE64 = 1u << 14,       /* ALPHA / DIGIT / "+" / "/" */
-    MS_C_CTL = 1u << 15,          /* %x00-1F / %x7F */
+    MS_C_VCHAR = 1u << 3,          /* %x21-7E */
+    MS_C_ATEXT = 1u << 4,          /* RFC 5322 3.2.3 atext */
+    MS_C_LDH = 1u << 5,            /* ALPHA / DIGIT / "-" */
+    MS_C_SMTP_QTEXT = 1u << 6,     /* RFC 5321 4.1.2 qtextSMTP */
+    MS_C_XCHAR = 1u << 7,          /* RFC 3461 4 xchar */
+    MS_C_ESMTP_VALUE = 1u << 8,    /* RFC 5321 4.1.2 esmtp-value chars */
+    MS_C_IMAP_ATOM = 1u << 9,      /* RFC 9051 ATOM-CHAR */
+    MS_C_IMAP_ASTRING = 1u << 10,  /* ASTRING-CHAR */
+    MS_C_IMAP_TAG = 1u << 11,      /* tag chars: ASTRING-CHAR except "+" */
+    MS_C_IMAP_LIST = 1u << 12,     /* list-char */
+    MS_C_TEXT = 1u << 13,          /* any byte except NUL, CR, LF */
+    MS_C_BASE64 = 1u << 14,        /* ALPHA / DIGIT / "+" / "/" */
+    MS_C_CTL = 1u << 15,           /* %x00-1F / %x7F */
     MS_C_IMAP_QSPECIAL = 1u << 16, /* DQUOTE / "\" */
-    MS_C_SPACE = 1u << 17,        /* SP / HTAB */
-    MS_C_8BIT = 1u << 18,         /* %x80-FF */
-    MS_C_IMAP_TEXT = 1u << 19,    /* TEXT-CHAR: %x01-7F except CR LF */
+    MS_C_SPACE = 1u << 17,         /* SP / HTAB */
+    MS_C_8BIT = 1u << 18,          /* %x80-FF */
+    MS_C_IMAP_TEXT = 1u << 19,     /* TEXT-CHAR: %x01-7F except CR LF */
 };
 
 extern const uint32_t ms_ctype[256];
@@ -192,8 +191,7 @@ int ms_slice_eq(struct ms_slice s, const char *lit);
  * as an unsigned value no greater than max. Returns MS_OK, or MS_FAIL on an
  * empty input, a non-digit, or a value above max (no wrap-around, ever).
  */
-MS_MUST_USE enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max,
-                                           uint64_t *out);
+MS_MUST_USE enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max, uint64_t *out);
 
 /* ---- bounded read cursor ---- */
 /*
@@ -242,12 +240,11 @@ static inline const char *ms_cursor_ptr(const struct ms_cursor *c)
 
 /* Record an error at the cursor (or at pos) and return MS_FAIL. */
 enum ms_status ms_fail(struct ms_cursor *c, const char *rule, const char *reason);
-enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule,
-                          const char *reason);
+enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule, const char *reason);
 
 /* Consume byte ch or fail naming it. */
-MS_MUST_USE enum ms_status ms_cursor_expect(struct ms_cursor *c, unsigned char ch,
-                                            const char *rule, const char *reason);
+MS_MUST_USE enum ms_status ms_cursor_expect(struct ms_cursor *c, unsigned char ch, const char *rule,
+                                            const char *reason);
 /* Consume the literal (case-insensitively) or fail. */
 MS_MUST_USE enum ms_status ms_cursor_expect_ci(struct ms_cursor *c, const char *lit,
                                                const char *rule, const char *reason);
@@ -262,22 +259,22 @@ MS_MUST_USE enum ms_status ms_cursor_token(struct ms_cursor *c, uint32_t cls, si
                                            struct ms_slice *out, const char *rule,
                                            const char *reason);
 /* Read digits (at most max_digits) as a number <= max, or fail. */
-MS_MUST_USE enum ms_status ms_cursor_number(struct ms_cursor *c, size_t max_digits,
-                                            uint64_t max, uint64_t *out, const char *rule);
+MS_MUST_USE enum ms_status ms_cursor_number(struct ms_cursor *c, size_t max_digits, uint64_t max,
+                                            uint64_t *out, const char *rule);
 /* Take everything up to the end of the cursor. */
 void ms_cursor_rest(struct ms_cursor *c, struct ms_slice *out);
 
-#define MS_GUARD(expr)                                                                     \
-    do {                                                                                   \
-        enum ms_status ms_guard_st_ = (expr);                                              \
-        if (ms_guard_st_ != MS_OK)                                                         \
-            return ms_guard_st_;                                                           \
+#define MS_GUARD(expr)                                                                             \
+    do {                                                                                           \
+        enum ms_status ms_guard_st_ = (expr);                                                      \
+        if (ms_guard_st_ != MS_OK)                                                                 \
+            return ms_guard_st_;                                                                   \
     } while (0)
 
-#define MS_ENSURE(cond, c, rule, reason)                                                   \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            return ms_fail((c), (rule), (reason));                                         \
+#define MS_ENSURE(cond, c, rule, reason)                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return ms_fail((c), (rule), (reason));                                                 \
     } while (0)
 
 /* ---- lines ---- */

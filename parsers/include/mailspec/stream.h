@@ -70,7 +70,7 @@ struct ms_stream {
     const struct ms_limits *lim;
     void *state;
     void *view;
-    char *buf;      /* bytes of the incomplete message */
+    char *buf; /* bytes of the incomplete message */
     size_t cap;
     size_t len;
     uint64_t offset;    /* stream offset of the next unparsed byte (buf[0]) */
@@ -83,9 +83,8 @@ struct ms_stream {
 };
 
 /* state and view must hold kind->state_size and kind->view_size bytes. */
-void ms_stream_init(struct ms_stream *s, const struct ms_kind *kind,
-                    const struct ms_limits *lim, void *state, void *view, char *buf,
-                    size_t cap, ms_emit_fn emit, void *ctx);
+void ms_stream_init(struct ms_stream *s, const struct ms_kind *kind, const struct ms_limits *lim,
+                    void *state, void *view, char *buf, size_t cap, ms_emit_fn emit, void *ctx);
 void ms_stream_feed(struct ms_stream *s, const char *data, size_t n);
 /* End of input. Returns 1 (and emits an error) if it ended inside a message. */
 int ms_stream_end(struct ms_stream *s);
@@ -111,18 +110,16 @@ struct ms_titem {
  * Returns 1 with an item, 0 at the end, MS_FAIL on a malformed line (err:
  * offset in the file, reason; item->line set).
  */
-MS_MUST_USE int ms_transcript_next(const char *text, size_t len, size_t *pos,
-                                   struct ms_titem *item, char *scratch, size_t cap,
-                                   struct ms_error *err);
+MS_MUST_USE int ms_transcript_next(const char *text, size_t len, size_t *pos, struct ms_titem *item,
+                                   char *scratch, size_t cap, struct ms_error *err);
 
 /*
  * A session: two streams, client->server and server->client, fed from a
  * transcript in order, telling each other what they saw (ms_proto hooks).
  * emit receives each message/error; is_server says which direction.
  */
-typedef void (*ms_session_emit_fn)(void *ctx, int is_server, size_t line,
-                                   const struct ms_kind *k, const void *view,
-                                   const struct ms_error *err, uint64_t offset,
+typedef void (*ms_session_emit_fn)(void *ctx, int is_server, size_t line, const struct ms_kind *k,
+                                   const void *view, const struct ms_error *err, uint64_t offset,
                                    uint64_t length);
 
 struct ms_session {
@@ -134,12 +131,10 @@ struct ms_session {
 };
 
 /* Memory for both directions is the caller's (sizes from the kinds). */
-void ms_session_init(struct ms_session *ss, const struct ms_proto *p,
-                     const struct ms_limits *lim, void *cstate, void *cview, char *cbuf,
-                     size_t ccap, void *sstate, void *sview, char *sbuf, size_t scap,
-                     ms_session_emit_fn emit, void *ctx);
-void ms_session_feed(struct ms_session *ss, int is_server, size_t line, const char *data,
-                     size_t n);
+void ms_session_init(struct ms_session *ss, const struct ms_proto *p, const struct ms_limits *lim,
+                     void *cstate, void *cview, char *cbuf, size_t ccap, void *sstate, void *sview,
+                     char *sbuf, size_t scap, ms_session_emit_fn emit, void *ctx);
+void ms_session_feed(struct ms_session *ss, int is_server, size_t line, const char *data, size_t n);
 /* Returns 1 if either direction ended inside a message. */
 int ms_session_end(struct ms_session *ss);
 
