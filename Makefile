@@ -9,6 +9,7 @@
 #   make lint       clang-format check, banned functions, cppcheck
 #   make coverage   line/branch coverage of parsers/ from unit tests + corpora
 #   make bench      benchmarks (bench/)
+#   make demo       start the lab, certify IMAP/POP3/SMTP on all transports, reports
 #   make clean
 
 CC ?= cc
@@ -185,6 +186,10 @@ format:
 
 bench:
 	$(MAKE) -C bench
+
+# Certify the local lab's IMAP, POP3 and SMTP over every transport (scripts/demo).
+demo: deps all
+	BUILD=$(BUILD) scripts/demo
 
 clean:
 	rm -rf $(BUILD)
