@@ -1,0 +1,101 @@
+/*
+ * IMAP message framing (RFC 9051 4.3 literal, 7888 literal+/literal-, 3516
+ * literal8): one CRLF line, or several lines joined by literals.
+ *
+ * Stateless and linear: each call scans the message from its start, one
+ * memchr per line, and jumps over literal bytes without reading them. Every
+ * decision depends only on bytes that must be present for it, in a fixed
+ * order, so the result (and any error offset) is the same in every chunking.
+ */
+#include <string.h>
+
+#include "mailspec/imap_framer.h"
+
+#define RULE_LINE    "RFC 9051 4 CRLF"
+#define RULE_LITERAL "RFC 9051 9 literal"
+
+static ssize_t frame_fail(struct ms_error *err, size_t offset, const char *rule, const char *reason)
+{
+    err->offset = offset;
+    err->rule = rule;
+    err->reason = reason;
+    err->skip = 0;
+    return MS_FAIL;
+}
+
+/*
+ * If the line text buf[start..end) ends with a literal announcement, return 1
+ * and its size in *size; *num_at is where the number starts. Return 0 for no
+ * announcement, MS_FAIL for a size over 32 bits. "{n}" and "~{n}" (server and
+ * client), "{n+}" and "{n-}" (client only).
+ */
+static int literal_announced(const char *buf, size_t start, size_t end, enum ms_imap_side side,
+                             uint64_t *size, size_t *num_at)
+{
+    size_t i = end;
+
+    if (i - start < 3 || buf[i - 1] != '}')
+        return 0;
+    i--;
+    if (side == MS_IMAP_CLIENT && (buf[i - 1] == '+' || buf[i - 1] == '-'))
+        i--;
+    size_t digits_end = i;
+    while (i > start && ms_is_digit((unsigned char)buf[i - 1]))
+        i--;
+    if (i == digits_end || i == start || buf[i - 1] != '{')
+        return 0;
+    *num_at = i;
+    /* RFC 9051 number: 32-bit; more than 10 digits can only be bigger (or
+     * padded with zeros, which we refuse rather than scan without bound). */
+    if (digits_end - i > 10 || ms_number_parse(buf + i, digits_end - i, UINT32_MAX, size) != MS_OK)
+        return MS_FAIL;
+    return 1;
+}
+
+ssize_t ms_imap_frame(const struct ms_limits *lim, enum ms_imap_side side, const char *buf,
+                      size_t len, struct ms_error *err)
+{
+    size_t pos = 0; /* start of the current line */
+    size_t msg_max = lim->imap_message;
+
+    for (;;) {
+        /* The line may extend to the line limit or the message limit. */
+        size_t line_end_max = pos + lim->imap_line;
+        size_t scan_end = line_end_max < msg_max ? line_end_max : msg_max;
+        size_t avail = len < scan_end ? len : scan_end;
+        const char *lf = avail > pos ? memchr(buf + pos, '\n', avail - pos) : NULL;
+
+        if (!lf) {
+            if (len < scan_end)
+                return MS_PARTIAL;
+            if (scan_end == line_end_max && line_end_max <= msg_max)
+                return frame_fail(err, scan_end, RULE_LINE, "line longer than the limit");
+            return frame_fail(err, scan_end, RULE_LINE, "message longer than the limit");
+        }
+        size_t lf_at = (size_t)(lf - buf);
+        if (lf_at == pos || buf[lf_at - 1] != '\r')
+            return frame_fail(err, lf_at, RULE_LINE, "bare LF: lines end with CRLF");
+        const char *cr = memchr(buf + pos, '\r', lf_at - 1 - pos);
+        if (cr)
+            return frame_fail(err, (size_t)(cr - buf), RULE_LINE, "bare CR inside a line");
+        size_t next = lf_at + 1;
+
+        uint64_t size = 0;
+        size_t num_at = 0;
+        int lit = literal_announced(buf, pos, lf_at - 1, side, &size, &num_at);
+        if (lit == 0)
+            return (ssize_t)next;
+        if (lit < 0)
+            return frame_fail(err, num_at, RULE_LITERAL,
+                              "literal size above 4294967295 (32-bit number)");
+        if (size > lim->imap_literal)
+            return frame_fail(err, num_at, RULE_LITERAL, "literal larger than the limit");
+        /* The literal and at least a CRLF must fit in the message. */
+        if (next > msg_max || size + 2 > msg_max - next)
+            return frame_fail(err, num_at, RULE_LITERAL,
+                              "message with this literal is longer than the limit");
+        if (len - next < size)
+            return MS_PARTIAL;
+        pos = next + (size_t)size;
+    }
+}
