@@ -8,7 +8,9 @@
  * and adds one line here.
  */
 
+extern const struct ms_proto ms_pop3_proto;
 static const struct ms_proto *const protos[] = {
+    &ms_pop3_proto,
     NULL,
 };
 

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "stream.h"
+#include "pop3.h"
 
 #define MAILSPEC_VERSION "0.1.0"
 
