@@ -1,0 +1,835 @@
+/*
+ * Self-contained HTML report from JSON reports (report_html.h), and the small
+ * JSON reader it uses.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "report_html.h"
+
+/* ------------------------------------------------------------ JSON reader -- */
+
+struct jr {
+    const char *p;
+    size_t len, pos;
+    char *err;
+    size_t errcap;
+    int failed;
+};
+
+static void *jr_fail(struct jr *r, const char *why)
+{
+    if (!r->failed && r->errcap)
+        snprintf(r->err, r->errcap, "offset %zu: %s", r->pos, why);
+    r->failed = 1;
+    return NULL;
+}
+
+static void jr_ws(struct jr *r)
+{
+    while (r->pos < r->len && (r->p[r->pos] == ' ' || r->p[r->pos] == '\t' ||
+                               r->p[r->pos] == '\n' || r->p[r->pos] == '\r'))
+        r->pos++;
+}
+
+void ms_json_free(struct ms_json *v)
+{
+    while (v) {
+        struct ms_json *next = v->next;
+        ms_json_free(v->child);
+        free(v->key);
+        free(v->str);
+        free(v);
+        v = next;
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int jr_hex4(struct jr *r, uint32_t *out)
+{
+    uint32_t v = 0;
+    if (r->len - r->pos < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(r->p[r->pos + (size_t)i]);
+        if (h < 0)
+            return -1;
+        v = (v << 4) | (uint32_t)h;
+    }
+    r->pos += 4;
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A string at r->pos (on the opening quote): decoded into a new buffer. */
+static char *jr_string(struct jr *r, size_t *outlen)
+{
+    size_t start = ++r->pos, n = 0;
+    /* Decoded text is never longer than the escaped text. */
+    size_t end = start;
+    while (end < r->len && r->p[end] != '"') {
+        if (r->p[end] == '\\')
+            end++;
+        end++;
+    }
+    if (end >= r->len)
+        return jr_fail(r, "unterminated string");
+    char *s = malloc(end - start + 1);
+    if (!s)
+        return jr_fail(r, "out of memory");
+    while (r->pos < end) {
+        unsigned char c = (unsigned char)r->p[r->pos];
+        if (c < 0x20) {
+            free(s);
+            return jr_fail(r, "control character in string");
+        }
+        if (c != '\\') {
+            s[n++] = (char)c;
+            r->pos++;
+            continue;
+        }
+        r->pos++;
+        char e = r->p[r->pos++];
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            s[n++] = e;
+            break;
+        case 'b':
+            s[n++] = '\b';
+            break;
+        case 'f':
+            s[n++] = '\f';
+            break;
+        case 'n':
+            s[n++] = '\n';
+            break;
+        case 'r':
+            s[n++] = '\r';
+            break;
+        case 't':
+            s[n++] = '\t';
+            break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (jr_hex4(r, &cp) != 0) {
+                free(s);
+                return jr_fail(r, "bad \\u escape");
+            }
+            if (cp >= 0xD800 && cp < 0xDC00 && end - r->pos >= 6 && r->p[r->pos] == '\\' &&
+                r->p[r->pos + 1] == 'u') {
+                size_t save = r->pos;
+                r->pos += 2;
+                if (jr_hex4(r, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000)
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                else
+                    r->pos = save;
+            }
+            if (cp >= 0xD800 && cp < 0xE000)
+                cp = 0xFFFD; /* lone surrogate */
+            /* \uXXXX is 6 bytes of input; UTF-8 needs at most 4 (a pair: 12 -> 4). */
+            n += put_utf8(s + n, cp);
+            break;
+        }
+        default:
+            free(s);
+            return jr_fail(r, "bad escape in string");
+        }
+    }
+    r->pos = end + 1;
+    s[n] = '\0';
+    *outlen = n;
+    return s;
+}
+
+static struct ms_json *jr_value(struct jr *r, unsigned depth);
+
+static struct ms_json *jr_new(struct jr *r, enum ms_json_type t)
+{
+    struct ms_json *v = calloc(1, sizeof(*v));
+    if (!v)
+        return jr_fail(r, "out of memory");
+    v->type = t;
+    return v;
+}
+
+static struct ms_json *jr_container(struct jr *r, unsigned depth, int is_obj)
+{
+    struct ms_json *v = jr_new(r, is_obj ? MS_JSON_OBJECT : MS_JSON_ARRAY), **tail;
+    char close = is_obj ? '}' : ']';
+
+    if (!v)
+        return NULL;
+    if (depth >= MS_JSON_MAX_DEPTH) {
+        free(v);
+        return jr_fail(r, "nesting too deep");
+    }
+    tail = &v->child;
+    r->pos++;
+    jr_ws(r);
+    if (r->pos < r->len && r->p[r->pos] == close) {
+        r->pos++;
+        return v;
+    }
+    for (;;) {
+        char *key = NULL;
+        size_t klen;
+        jr_ws(r);
+        if (is_obj) {
+            if (r->pos >= r->len || r->p[r->pos] != '"') {
+                ms_json_free(v);
+                return jr_fail(r, "expected a member name");
+            }
+            key = jr_string(r, &klen);
+            if (!key) {
+                ms_json_free(v);
+                return NULL;
+            }
+            jr_ws(r);
+            if (r->pos >= r->len || r->p[r->pos] != ':') {
+                free(key);
+                ms_json_free(v);
+                return jr_fail(r, "expected ':'");
+            }
+            r->pos++;
+        }
+        struct ms_json *e = jr_value(r, depth + 1);
+        if (!e) {
+            free(key);
+            ms_json_free(v);
+            return NULL;
+        }
+        e->key = key;
+        *tail = e;
+        tail = &e->next;
+        v->count++;
+        jr_ws(r);
+        if (r->pos < r->len && r->p[r->pos] == ',') {
+            r->pos++;
+            continue;
+        }
+        if (r->pos < r->len && r->p[r->pos] == close) {
+            r->pos++;
+            return v;
+        }
+        ms_json_free(v);
+        return jr_fail(r, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static struct ms_json *jr_value(struct jr *r, unsigned depth)
+{
+    struct ms_json *v;
+
+    jr_ws(r);
+    if (r->pos >= r->len)
+        return jr_fail(r, "expected a value");
+    char c = r->p[r->pos];
+    if (c == '{' || c == '[')
+        return jr_container(r, depth, c == '{');
+    if (c == '"') {
+        size_t n;
+        char *s = jr_string(r, &n);
+        if (!s)
+            return NULL;
+        v = jr_new(r, MS_JSON_STRING);
+        if (!v) {
+            free(s);
+            return NULL;
+        }
+        v->str = s;
+        v->len = n;
+        return v;
+    }
+    static const struct {
+        const char *lit;
+        enum ms_json_type t;
+        int b;
+    } words[] = {{"true", MS_JSON_BOOL, 1}, {"false", MS_JSON_BOOL, 0}, {"null", MS_JSON_NULL, 0}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t wl = strlen(words[i].lit);
+        if (r->len - r->pos >= wl && memcmp(r->p + r->pos, words[i].lit, wl) == 0) {
+            r->pos += wl;
+            v = jr_new(r, words[i].t);
+            if (v)
+                v->boolean = words[i].b;
+            return v;
+        }
+    }
+    /* number = [ "-" ] int [ frac ] [ exp ] (RFC 8259 6); kept as text. */
+    size_t s = r->pos;
+    if (r->pos < r->len && r->p[r->pos] == '-')
+        r->pos++;
+    size_t digits = r->pos;
+    while (r->pos < r->len && r->p[r->pos] >= '0' && r->p[r->pos] <= '9')
+        r->pos++;
+    if (r->pos == digits)
+        return jr_fail(r, "unexpected character");
+    if (r->pos < r->len && r->p[r->pos] == '.') {
+        r->pos++;
+        size_t f = r->pos;
+        while (r->pos < r->len && r->p[r->pos] >= '0' && r->p[r->pos] <= '9')
+            r->pos++;
+        if (r->pos == f)
+            return jr_fail(r, "digits expected after '.'");
+    }
+    if (r->pos < r->len && (r->p[r->pos] == 'e' || r->p[r->pos] == 'E')) {
+        r->pos++;
+        if (r->pos < r->len && (r->p[r->pos] == '+' || r->p[r->pos] == '-'))
+            r->pos++;
+        size_t f = r->pos;
+        while (r->pos < r->len && r->p[r->pos] >= '0' && r->p[r->pos] <= '9')
+            r->pos++;
+        if (r->pos == f)
+            return jr_fail(r, "digits expected in exponent");
+    }
+    v = jr_new(r, MS_JSON_NUMBER);
+    if (!v)
+        return NULL;
+    v->len = r->pos - s;
+    v->str = malloc(v->len + 1);
+    if (!v->str) {
+        free(v);
+        return jr_fail(r, "out of memory");
+    }
+    memcpy(v->str, r->p + s, v->len);
+    v->str[v->len] = '\0';
+    return v;
+}
+
+struct ms_json *ms_json_parse(const char *text, size_t len, char *err, size_t errcap)
+{
+    struct jr r = {text, len, 0, err, errcap, 0};
+    struct ms_json *v = jr_value(&r, 0);
+
+    if (!v)
+        return NULL;
+    jr_ws(&r);
+    if (r.pos != r.len) {
+        ms_json_free(v);
+        return jr_fail(&r, "trailing data after the value");
+    }
+    return v;
+}
+
+const struct ms_json *ms_json_get(const struct ms_json *obj, const char *key)
+{
+    if (!obj || obj->type != MS_JSON_OBJECT)
+        return NULL;
+    for (const struct ms_json *m = obj->child; m; m = m->next)
+        if (m->key && strcmp(m->key, key) == 0)
+            return m;
+    return NULL;
+}
+
+const char *ms_json_gets(const struct ms_json *obj, const char *key, const char *dflt)
+{
+    const struct ms_json *v = ms_json_get(obj, key);
+    if (v && (v->type == MS_JSON_STRING || v->type == MS_JSON_NUMBER))
+        return v->str;
+    return dflt;
+}
+
+/* ------------------------------------------------------------ HTML writer -- */
+
+/* Text as HTML: markup characters escaped, controls other than LF/TAB shown
+ * as \xHH so a transcript's CR, NUL or ESC bytes are visible, not lost. */
+static void h_esc(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        case '\n':
+        case '\t':
+            fputc(c, f);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7F)
+                fprintf(f, "<span class=ctl>\\x%02X</span>", c);
+            else
+                fputc(c, f);
+        }
+    }
+}
+
+static void h_str(FILE *f, const char *s)
+{
+    h_esc(f, s, strlen(s));
+}
+
+static void h_jstr(FILE *f, const struct ms_json *obj, const char *key, const char *dflt)
+{
+    h_str(f, ms_json_gets(obj, key, dflt));
+}
+
+/* pass, fail, xfail (allow-listed failure), xpass, skip, error. */
+static const char *test_result(const struct ms_json *t)
+{
+    const char *r = ms_json_gets(t, "result", "error");
+    const struct ms_json *x = ms_json_get(t, "expected_failure");
+    int expected = x && (x->type == MS_JSON_STRING || (x->type == MS_JSON_BOOL && x->boolean));
+
+    if (strcmp(r, "fail") == 0)
+        return expected ? "xfail" : "fail";
+    if (strcmp(r, "pass") == 0)
+        return expected ? "xpass" : "pass";
+    if (strcmp(r, "skip") == 0 || strcmp(r, "xfail") == 0 || strcmp(r, "xpass") == 0)
+        return r;
+    return "error";
+}
+
+static void h_result(FILE *f, const char *res)
+{
+    fprintf(f, "<span class=\"r %s\">%s</span>", res, res);
+}
+
+/* The transcript: a string, or a list of strings/objects (rendered generically
+ * so a richer runner format still shows). */
+static void h_transcript(FILE *f, const struct ms_json *v, unsigned depth)
+{
+    if (!v || depth > 8)
+        return;
+    switch (v->type) {
+    case MS_JSON_STRING:
+    case MS_JSON_NUMBER:
+        h_esc(f, v->str, v->len);
+        break;
+    case MS_JSON_BOOL:
+        fputs(v->boolean ? "true" : "false", f);
+        break;
+    case MS_JSON_ARRAY:
+        for (const struct ms_json *e = v->child; e; e = e->next) {
+            h_transcript(f, e, depth + 1);
+            if (e->type != MS_JSON_STRING || !e->len || e->str[e->len - 1] != '\n')
+                fputc('\n', f);
+        }
+        break;
+    case MS_JSON_OBJECT:
+        for (const struct ms_json *e = v->child; e; e = e->next) {
+            if (e != v->child)
+                fputc(' ', f);
+            if (e->type != MS_JSON_STRING ||
+                (strcmp(e->key, "text") != 0 && strcmp(e->key, "data") != 0)) {
+                h_str(f, e->key);
+                fputc('=', f);
+            }
+            h_transcript(f, e, depth + 1);
+        }
+        break;
+    case MS_JSON_NULL:
+    default:
+        break;
+    }
+}
+
+static const struct ms_json *tests_of(const struct ms_json *rep)
+{
+    const struct ms_json *t = ms_json_get(rep, "tests");
+    return t && t->type == MS_JSON_ARRAY ? t : NULL;
+}
+
+static const struct ms_json *find_test(const struct ms_json *rep, const char *id)
+{
+    const struct ms_json *ts = tests_of(rep);
+    for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next)
+        if (strcmp(ms_json_gets(t, "id", ""), id) == 0)
+            return t;
+    return NULL;
+}
+
+/* "5321 4.1.1.1" -> the document "5321" (n bytes). */
+static size_t rfc_doc(const char *rfc)
+{
+    size_t n = 0;
+    while (rfc[n] && rfc[n] != ' ')
+        n++;
+    return n;
+}
+
+static void column_name(FILE *f, const struct ms_json *rep)
+{
+    h_jstr(f, rep, "protocol", "?");
+    fputc(' ', f);
+    h_jstr(f, rep, "transport", "?");
+    fputs("<br><small>", f);
+    h_jstr(f, rep, "host", "?");
+    fputc(':', f);
+    h_jstr(f, rep, "port", "?");
+    fputs("</small>", f);
+}
+
+static unsigned must_failures(const struct ms_json *rep)
+{
+    unsigned n = 0;
+    const struct ms_json *ts = tests_of(rep);
+    for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
+        const char *r = test_result(t);
+        if (strcmp(ms_json_gets(t, "level", ""), "MUST") == 0 &&
+            (strcmp(r, "fail") == 0 || strcmp(r, "error") == 0))
+            n++;
+    }
+    return n;
+}
+
+static void count_results(const struct ms_json *rep, unsigned c[6])
+{
+    static const char *const names[6] = {"pass", "fail", "xfail", "xpass", "skip", "error"};
+    const struct ms_json *ts = tests_of(rep);
+    memset(c, 0, 6 * sizeof(c[0]));
+    for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
+        const char *r = test_result(t);
+        for (int i = 0; i < 6; i++)
+            if (strcmp(r, names[i]) == 0)
+                c[i]++;
+    }
+}
+
+static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
+{
+    fputs("<h2 id=summary>Summary</h2>\n<table class=sum><tr><th>Report</th><th>Protocol</th>"
+          "<th>Server</th><th>Transport</th><th>TLS</th><th>pass</th><th>fail</th>"
+          "<th>xfail</th><th>xpass</th><th>skip</th><th>error</th><th>Verdict</th></tr>\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        const struct ms_json *tls = ms_json_get(reps[i], "tls");
+        const struct ms_json *ver = ms_json_get(tls, "verified");
+        unsigned c[6], mf = must_failures(reps[i]);
+        count_results(reps[i], c);
+        fprintf(f, "<tr><td><a href=\"#rep%zu\">#%zu</a></td><td>", i + 1, i + 1);
+        h_jstr(f, reps[i], "protocol", "?");
+        fputs("</td><td>", f);
+        h_jstr(f, reps[i], "host", "?");
+        fputc(':', f);
+        h_jstr(f, reps[i], "port", "?");
+        fputs("</td><td>", f);
+        h_jstr(f, reps[i], "transport", "?");
+        fputs("</td><td>", f);
+        if (tls && tls->type == MS_JSON_OBJECT && ms_json_gets(tls, "version", NULL)) {
+            h_jstr(f, tls, "version", "");
+            fputc(' ', f);
+            h_jstr(f, tls, "cipher", "");
+            if (ver && ver->type == MS_JSON_BOOL)
+                fputs(ver->boolean ? " <span class=\"r pass\">certificate verified</span>"
+                                   : " <span class=\"r fail\">certificate NOT verified</span>",
+                      f);
+        } else {
+            fputs("none", f);
+        }
+        fputs("</td>", f);
+        for (int k = 0; k < 6; k++)
+            fprintf(f, "<td class=n>%u</td>", c[k]);
+        if (mf)
+            fprintf(f, "<td><span class=\"r fail\">%u MUST-level failure%s</span></td></tr>\n", mf,
+                    mf == 1 ? "" : "s");
+        else
+            fputs("<td><span class=\"r pass\">every MUST passed</span></td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void h_matrix(FILE *f, const struct ms_json *const *reps, size_t n)
+{
+    fputs("<h2 id=matrix>Compliance matrix</h2>\n<table class=matrix><tr><th>Test</th>"
+          "<th>Level</th><th>RFC</th>",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "<th><a href=\"#rep%zu\">", i + 1);
+        column_name(f, reps[i]);
+        fputs("</a></th>", f);
+    }
+    fputs("</tr>\n", f);
+    /* Rows: every test id, in order of first appearance across reports. */
+    for (size_t i = 0; i < n; i++) {
+        const struct ms_json *ts = tests_of(reps[i]);
+        for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
+            const char *id = ms_json_gets(t, "id", "");
+            int seen = 0;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = find_test(reps[j], id) != NULL;
+            for (const struct ms_json *u = ts->child; u != t && !seen; u = u->next)
+                seen = strcmp(ms_json_gets(u, "id", ""), id) == 0;
+            if (seen)
+                continue;
+            fputs("<tr><td class=id title=\"", f);
+            h_jstr(f, t, "title", "");
+            fputs("\">", f);
+            h_str(f, id);
+            fputs("</td><td>", f);
+            h_jstr(f, t, "level", "");
+            fputs("</td><td>", f);
+            h_jstr(f, t, "rfc", "");
+            fputs("</td>", f);
+            for (size_t j = 0; j < n; j++) {
+                const struct ms_json *tj = find_test(reps[j], id);
+                fputs("<td>", f);
+                if (tj) {
+                    fprintf(f, "<a href=\"#r%zu-", j + 1);
+                    h_str(f, id);
+                    fputs("\">", f);
+                    h_result(f, test_result(tj));
+                    fputs("</a>", f);
+                } else {
+                    fputs("<span class=na>&ndash;</span>", f);
+                }
+                fputs("</td>", f);
+            }
+            fputs("</tr>\n", f);
+        }
+    }
+    fputs("</table>\n", f);
+}
+
+static int level_rank(const char *lvl)
+{
+    if (strcmp(lvl, "MUST") == 0)
+        return 0;
+    if (strcmp(lvl, "SHOULD") == 0)
+        return 1;
+    if (strcmp(lvl, "MAY") == 0)
+        return 2;
+    return 3;
+}
+
+static void h_test(FILE *f, size_t ri, const struct ms_json *t)
+{
+    const char *res = test_result(t);
+    const char *msg = ms_json_gets(t, "message", "");
+    const struct ms_json *tr = ms_json_get(t, "transcript");
+
+    fprintf(f, "<details class=\"t %s\" id=\"r%zu-", res, ri + 1);
+    h_jstr(f, t, "id", "");
+    fputs("\"><summary>", f);
+    h_result(f, res);
+    fputs(" <code>", f);
+    h_jstr(f, t, "id", "");
+    fputs("</code> ", f);
+    h_jstr(f, t, "title", "");
+    fputs(" <small>(RFC ", f);
+    h_jstr(f, t, "rfc", "?");
+    fputs(")</small></summary>\n", f);
+    if (*msg) {
+        fputs("<p class=msg>", f);
+        h_str(f, msg);
+        fputs("</p>\n", f);
+    }
+    const char *xf = ms_json_gets(t, "expected_failure", NULL);
+    if (xf) {
+        fputs("<p class=msg>Allow-listed (--expect-fail): ", f);
+        h_str(f, xf);
+        fputs("</p>\n", f);
+    }
+    if (tr && tr->type != MS_JSON_NULL) {
+        fputs("<pre>", f);
+        h_transcript(f, tr, 0);
+        fputs("</pre>\n", f);
+    }
+    fputs("</details>\n", f);
+}
+
+static void h_report(FILE *f, size_t ri, const struct ms_json *rep)
+{
+    const struct ms_json *ts = tests_of(rep);
+
+    fprintf(f, "<h2 id=rep%zu>#%zu ", ri + 1, ri + 1);
+    h_jstr(f, rep, "protocol", "?");
+    fputs(" over ", f);
+    h_jstr(f, rep, "transport", "?");
+    fputs(" &mdash; ", f);
+    h_jstr(f, rep, "host", "?");
+    fputc(':', f);
+    h_jstr(f, rep, "port", "?");
+    fputs("</h2>\n", f);
+    /* Group by RFC document (first appearance order), then by level. */
+    for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
+        const char *rfc = ms_json_gets(t, "rfc", "");
+        size_t dl = rfc_doc(rfc);
+        int seen = 0;
+        for (const struct ms_json *u = ts->child; u != t && !seen; u = u->next) {
+            const char *ur = ms_json_gets(u, "rfc", "");
+            seen = rfc_doc(ur) == dl && strncmp(ur, rfc, dl) == 0;
+        }
+        if (seen)
+            continue;
+        fputs("<h3>", f);
+        if (dl) {
+            fputs("RFC ", f);
+            h_esc(f, rfc, dl);
+        } else {
+            fputs("No RFC given", f);
+        }
+        fputs("</h3>\n", f);
+        for (int rank = 0; rank < 4; rank++) {
+            int header = 0;
+            for (const struct ms_json *u = t; u; u = u->next) {
+                const char *ur = ms_json_gets(u, "rfc", "");
+                const char *lvl = ms_json_gets(u, "level", "");
+                if (rfc_doc(ur) != dl || strncmp(ur, rfc, dl) != 0 || level_rank(lvl) != rank)
+                    continue;
+                if (!header) {
+                    fputs("<h4>", f);
+                    h_str(f, rank < 3 ? lvl : "Other levels");
+                    fputs("</h4>\n", f);
+                    header = 1;
+                }
+                h_test(f, ri, u);
+            }
+        }
+    }
+}
+
+static const char html_css[] =
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}"
+    "th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+    "th{background:#f0f0f0}td.n{text-align:right}td.id{font-family:monospace}"
+    ".r{display:inline-block;padding:0 .4em;border-radius:3px;font-weight:600;"
+    "font-family:monospace}"
+    ".pass{background:#d6f5d6;color:#135e13}.fail{background:#fbd3d3;color:#8a1010}"
+    ".xfail{background:#ffe8c2;color:#7a4b00}.xpass{background:#e2e8ff;color:#223c8a}"
+    ".skip{background:#eee;color:#555}.error{background:#ecd6f5;color:#5a1377}"
+    "details.t{margin:.2em 0;border-left:4px solid #ccc;padding-left:.5em}"
+    "details.t.fail,details.t.error{border-color:#d33}"
+    "details.t.pass{border-color:#3a3}details.t.skip{border-color:#aaa}"
+    "pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:90%}"
+    ".ctl{color:#999}.msg{margin:.3em 0 .3em 1em}.na{color:#bbb}";
+
+int ms_html_write(FILE *f, const struct ms_json *const *reps, size_t n, char *err, size_t errcap)
+{
+    static const char *const required[] = {"protocol", "host", "port", "transport", "tests"};
+
+    for (size_t i = 0; i < n; i++) {
+        if (!reps[i] || reps[i]->type != MS_JSON_OBJECT) {
+            snprintf(err, errcap, "report %zu is not a JSON object", i + 1);
+            return -1;
+        }
+        for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++)
+            if (!ms_json_get(reps[i], required[k])) {
+                snprintf(err, errcap, "report %zu lacks \"%s\"", i + 1, required[k]);
+                return -1;
+            }
+        if (!tests_of(reps[i])) {
+            snprintf(err, errcap, "report %zu: \"tests\" is not a list", i + 1);
+            return -1;
+        }
+    }
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=en><head><meta charset=\"utf-8\">"
+            "<title>mailspec compliance report</title><style>%s</style></head><body>\n"
+            "<h1>mailspec compliance report</h1>\n<p>%zu report%s. Levels are the RFC's own "
+            "words for the behaviour checked (RFC 2119). Only MUST-level failures make a "
+            "server non-compliant; <b>xfail</b> marks a failure allow-listed with "
+            "<code>--expect-fail</code>, <b>xpass</b> an allow-listed test that passed.</p>\n"
+            "<p><a href=\"#summary\">Summary</a> &middot; <a href=\"#matrix\">Compliance "
+            "matrix</a></p>\n",
+            html_css, n, n == 1 ? "" : "s");
+    h_summary(f, reps, n);
+    h_matrix(f, reps, n);
+    for (size_t i = 0; i < n; i++)
+        h_report(f, i, reps[i]);
+    fputs("</body></html>\n", f);
+    if (ferror(f)) {
+        snprintf(err, errcap, "write error: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int ms_html_from_files(const char *out, const char *const *paths, size_t n)
+{
+    struct ms_json **reps = calloc(n ? n : 1, sizeof(*reps));
+    char err[256];
+    int rc = -1;
+    FILE *f = NULL;
+
+    if (!reps) {
+        fprintf(stderr, "mailspec: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (ms_read_file(paths[i], &text, &len) != 0)
+            goto done;
+        reps[i] = ms_json_parse(text, len, err, sizeof(err));
+        free(text);
+        if (!reps[i]) {
+            fprintf(stderr, "mailspec: %s: not JSON: %s\n", paths[i], err);
+            goto done;
+        }
+    }
+    f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
+    if (!f) {
+        fprintf(stderr, "mailspec: cannot write %s: %s\n", out, strerror(errno));
+        goto done;
+    }
+    if (ms_html_write(f, (const struct ms_json *const *)reps, n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mailspec: %s: %s\n", out, err);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (f && f != stdout && fclose(f) != 0 && rc == 0) {
+        fprintf(stderr, "mailspec: cannot write %s: %s\n", out, strerror(errno));
+        rc = -1;
+    }
+    if (f == stdout && fflush(stdout) != 0)
+        rc = -1;
+    for (size_t i = 0; i < n; i++)
+        ms_json_free(reps[i]);
+    free(reps);
+    return rc;
+}
