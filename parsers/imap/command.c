@@ -1,0 +1,1055 @@
+/*
+ * IMAP client commands: stream state (AUTHENTICATE, IDLE, UTF8=ACCEPT),
+ * command dispatch (RFC 9051 9 command), JSON rendering and the writer.
+ * Argument grammar lives in command_lex.c, command_fetch.c, command_search.c.
+ */
+#include <string.h>
+
+#include "command_internal.h"
+#include "mailspec/imap_framer.h"
+
+#define R_COMMAND "RFC 9051 9 command"
+#define R_TAG     "RFC 9051 9 tag"
+#define R_BASE64  "RFC 9051 9 base64"
+
+/* ---- per-command argument grammars ---- */
+
+static enum ms_status a_none(struct ms_icp *p)
+{
+    (void)p;
+    return MS_OK;
+}
+
+/* authenticate = "AUTHENTICATE" SP auth-type [SP initial-resp] (RFC 9051, 4959)
+ * initial-resp = (base64 / "=") */
+static enum ms_status check_base64(struct ms_cursor *c, size_t start, size_t end)
+{
+    size_t n = end - start, pad = 0;
+
+    for (size_t i = start; i < end; i++) {
+        unsigned char ch = c->p[i];
+        if (ch == '=') {
+            if (i + 2 < end || (i + 2 == end && c->p[i + 1] != '='))
+                return ms_fail_at(c, i, R_BASE64, "\"=\" padding only at the end");
+            pad++;
+            continue;
+        }
+        if (!ms_is(ch, MS_C_BASE64))
+            return ms_fail_at(c, i, R_BASE64, "expected base64 (A-Z a-z 0-9 + / =)");
+    }
+    if (n % 4 != 0)
+        return ms_fail_at(c, end, R_BASE64, "base64 length is not a multiple of 4");
+    (void)pad;
+    return MS_OK;
+}
+
+static enum ms_status a_authenticate(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 authenticate"));
+    MS_GUARD(ms_icp_atom(p, 0, "RFC 9051 9 auth-type", "expected a SASL mechanism name"));
+    if (ms_cursor_eof(c))
+        return MS_OK;
+    MS_GUARD(ms_icp_sp(p, "RFC 4959 7 authenticate"));
+    size_t start = c->pos;
+    if (ms_cursor_accept(c, '=') && ms_cursor_eof(c)) {
+        /* "=": an empty initial response */
+    } else {
+        c->pos = start;
+        ms_cursor_span(c, MS_C_BASE64, c->len - c->pos, NULL);
+        while (ms_cursor_accept(c, '='))
+            ;
+        if (c->pos == start)
+            return ms_fail(c, "RFC 4959 7 initial-resp", "expected base64 or \"=\"");
+        MS_GUARD(check_base64(c, start, c->pos));
+    }
+    uint32_t n = ms_icp_node(p, 0, MS_IMAP_N_BASE64);
+    if (!n)
+        return MS_FAIL;
+    p->v->nodes[n].text.ptr = (const char *)c->p + start;
+    p->v->nodes[n].text.len = c->pos - start;
+    return MS_OK;
+}
+
+/* login = "LOGIN" SP userid SP password; both astring */
+static enum ms_status a_login(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 login"));
+    MS_GUARD(ms_icp_string(p, 0, MS_IMAP_N_STRING, MS_ICP_ASTRING, "RFC 9051 9 userid", NULL));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 login"));
+    return ms_icp_string(p, 0, MS_IMAP_N_STRING, MS_ICP_ASTRING, "RFC 9051 9 password", NULL);
+}
+
+/* enable = "ENABLE" 1*(SP capability)  (RFC 5161) */
+static enum ms_status a_enable(struct ms_icp *p)
+{
+    do {
+        MS_GUARD(ms_icp_sp(p, "RFC 5161 4 enable"));
+        MS_GUARD(ms_icp_atom(p, 0, "RFC 9051 9 capability", "expected a capability name"));
+    } while (!ms_cursor_eof(&p->c));
+    return MS_OK;
+}
+
+static enum ms_status a_mailbox(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    return ms_icp_mailbox(p, 0);
+}
+
+/* rename = "RENAME" SP mailbox SP mailbox */
+static enum ms_status a_rename(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 rename"));
+    return ms_icp_mailbox(p, 0);
+}
+
+/*
+ * select = "SELECT" SP mailbox [select-params]
+ * select-params = SP "(" select-param *(SP select-param) ")"
+ * select-param = "CONDSTORE" / "QRESYNC" SP "(" uidvalidity SP mod-sequence-value
+ *                [SP known-uids] [SP seq-match-data] ")"          (RFC 7162 3.1.8, 3.2.5)
+ * seq-match-data = "(" known-sequence-set SP known-uid-set ")"
+ */
+static enum ms_status a_select(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 7162 7 select-param";
+
+    MS_GUARD(a_mailbox(p));
+    if (ms_cursor_eof(c))
+        return MS_OK;
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 select-params"));
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 select-params", "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+    if (!l)
+        return MS_FAIL;
+    static const char *const params[] = {"CONDSTORE", "QRESYNC", NULL};
+    unsigned seen = 0;
+    for (;;) {
+        size_t at = c->pos;
+        int k = ms_icp_keyword(p, params);
+        if (k < 0)
+            return ms_fail(c, r, "unknown SELECT parameter (CONDSTORE and QRESYNC are modelled)");
+        if (seen & (1u << k))
+            return ms_fail_at(c, at, r, "parameter given twice");
+        seen |= 1u << k;
+        MS_GUARD(ms_icp_kw_node(p, l, params[k]));
+        if (k == 1) {
+            MS_GUARD(ms_icp_sp(p, r));
+            MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" after QRESYNC"));
+            uint32_t q = ms_icp_node(p, l, MS_IMAP_N_LIST);
+            if (!q)
+                return MS_FAIL;
+            MS_GUARD(ms_icp_number_node(p, q, 1, UINT32_MAX, "RFC 9051 9 uidvalidity"));
+            MS_GUARD(ms_icp_sp(p, r));
+            MS_GUARD(ms_icp_number_node(p, q, 1, INT64_MAX, "RFC 7162 7 mod-sequence-value"));
+            int known = 0;
+            while (ms_cursor_accept(c, ' ')) {
+                if (ms_cursor_accept(c, '(')) {
+                    uint32_t m = ms_icp_node(p, q, MS_IMAP_N_LIST);
+                    if (!m)
+                        return MS_FAIL;
+                    MS_GUARD(ms_icp_seqset(p, m));
+                    MS_GUARD(ms_icp_sp(p, "RFC 7162 7 seq-match-data"));
+                    MS_GUARD(ms_icp_seqset(p, m));
+                    MS_GUARD(
+                        ms_cursor_expect(c, ')', "RFC 7162 7 seq-match-data", "expected \")\""));
+                    break;
+                }
+                if (known)
+                    return ms_fail(c, r, "expected \"(\" (seq-match-data)");
+                known = 1;
+                MS_GUARD(ms_icp_seqset(p, q));
+            }
+            MS_GUARD(ms_cursor_expect(c, ')', r, "expected \")\" closing QRESYNC"));
+        }
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 9051 9 select-params", "expected SP or \")\""));
+    }
+}
+
+static const char *const status_atts[] = {
+    "MESSAGES", "UIDNEXT",       "UIDVALIDITY", "UNSEEN",    "DELETED", "SIZE",
+    "RECENT",   "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID", NULL,
+};
+
+/* "(" status-att *(SP status-att) ")" */
+static enum ms_status status_list(struct ms_icp *p, uint32_t parent, const char *rule)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(ms_cursor_expect(c, '(', rule, "expected \"(\""));
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        int k = ms_icp_keyword(p, status_atts);
+        if (k < 0)
+            return ms_fail(c, "RFC 9051 9 status-att", "unknown status attribute");
+        MS_GUARD(ms_icp_kw_node(p, l, status_atts[k]));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', rule, "expected SP or \")\""));
+    }
+}
+
+/* status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")" */
+static enum ms_status a_status(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 status"));
+    return status_list(p, 0, "RFC 9051 9 status");
+}
+
+/* lsub = "LSUB" SP mailbox SP list-mailbox (RFC 3501) */
+static enum ms_status a_lsub(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(ms_icp_sp(p, "RFC 3501 9 lsub"));
+    return ms_icp_pattern(p, 0);
+}
+
+/*
+ * list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]
+ * (RFC 5258 6, RFC 6154 6, RFC 5819 4; RFC 9051 9)
+ */
+static enum ms_status a_list(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5258 6 list-select-opts";
+
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 list"));
+    if (ms_cursor_accept(c, '(')) {
+        static const char *const sel[] = {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE",
+                                          NULL};
+        unsigned seen = 0;
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+        if (!l)
+            return MS_FAIL;
+        if (!ms_cursor_accept(c, ')')) {
+            for (;;) {
+                int k = ms_icp_keyword(p, sel);
+                if (k < 0)
+                    return ms_fail(c, r, "unknown selection option");
+                seen |= 1u << k;
+                MS_GUARD(ms_icp_kw_node(p, l, sel[k]));
+                if (ms_cursor_accept(c, ')'))
+                    break;
+                MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+            }
+        }
+        /* RFC 5258 3.1: RECURSIVEMATCH needs a base option (SUBSCRIBED / SPECIAL-USE). */
+        if ((seen & 4u) && !(seen & (1u | 8u)))
+            return ms_fail(c, r, "RECURSIVEMATCH without SUBSCRIBED or another base option");
+        MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list"));
+    }
+    MS_GUARD(ms_icp_mailbox(p, 0));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 list"));
+    if (ms_cursor_accept(c, '(')) {
+        /* patterns = "(" list-mailbox *(SP list-mailbox) ")" */
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+        if (!l)
+            return MS_FAIL;
+        uint32_t save = p->v->nodes[0].tail;
+        (void)save;
+        for (;;) {
+            MS_GUARD(ms_icp_pattern(p, l));
+            if (ms_cursor_accept(c, ')'))
+                break;
+            MS_GUARD(ms_cursor_expect(c, ' ', "RFC 5258 6 patterns", "expected SP or \")\""));
+        }
+    } else {
+        MS_GUARD(ms_icp_pattern(p, 0));
+    }
+    if (ms_cursor_eof(c))
+        return MS_OK;
+    MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
+    MS_GUARD(ms_cursor_expect_ci(c, "RETURN", "RFC 5258 6 list-return-opts", "expected RETURN"));
+    MS_GUARD(ms_icp_kw_node(p, 0, "RETURN"));
+    MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 5258 6 list-return-opts", "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+    if (!l)
+        return MS_FAIL;
+    if (ms_cursor_accept(c, ')'))
+        return MS_OK;
+    static const char *const ret[] = {"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS", NULL};
+    for (;;) {
+        int k = ms_icp_keyword(p, ret);
+        if (k < 0)
+            return ms_fail(c, "RFC 5258 6 return-option", "unknown LIST return option");
+        MS_GUARD(ms_icp_kw_node(p, l, ret[k]));
+        if (k == 3) {
+            MS_GUARD(ms_icp_sp(p, "RFC 5819 4 return-option"));
+            MS_GUARD(status_list(p, l, "RFC 5819 4 return-option"));
+        }
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 5258 6 list-return-opts", "expected SP or \")\""));
+    }
+}
+
+/*
+ * append = "APPEND" SP mailbox 1*append-message          (RFC 3502 MULTIAPPEND, 9051)
+ * append-message = append-opts SP append-data
+ * append-opts = [SP flag-list] [SP date-time]
+ * append-data = literal / literal8                        (RFC 3516)
+ */
+static enum ms_status a_append(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(a_mailbox(p));
+    do {
+        MS_GUARD(ms_icp_sp(p, "RFC 9051 9 append"));
+        if (ms_cursor_peek(c) == '(') {
+            MS_GUARD(ms_icp_flag_list(p, 0));
+            MS_GUARD(ms_icp_sp(p, "RFC 9051 9 append"));
+        }
+        if (ms_cursor_peek(c) == '"') {
+            MS_GUARD(ms_icp_datetime(p, 0));
+            MS_GUARD(ms_icp_sp(p, "RFC 9051 9 append"));
+        }
+        int ch = ms_cursor_peek(c);
+        if (ch != '{' && ch != '~')
+            return ms_fail(c, "RFC 9051 9 append-data",
+                           "expected the message as a literal ({n} or ~{n})");
+        MS_GUARD(ms_icp_string(p, 0, MS_IMAP_N_MESSAGE, MS_ICP_STRING | (1u << MS_IMAP_F_LITERAL8),
+                               "RFC 9051 9 append-data", NULL));
+    } while (!ms_cursor_eof(c));
+    return MS_OK;
+}
+
+static enum ms_status a_seqset_mailbox(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    MS_GUARD(ms_icp_seqset(p, 0));
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    return ms_icp_mailbox(p, 0);
+}
+
+static enum ms_status a_expunge(struct ms_icp *p)
+{
+    /* uid-expunge = "UID" SP "EXPUNGE" SP sequence-set (RFC 4315, 9051) */
+    if (!p->v->uid)
+        return MS_OK;
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 uid-expunge"));
+    return ms_icp_seqset(p, 0);
+}
+
+static enum ms_status a_search(struct ms_icp *p)
+{
+    return ms_icp_search(p, 0);
+}
+
+static enum ms_status a_fetch(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 fetch"));
+    MS_GUARD(ms_icp_seqset(p, 0));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 fetch"));
+    return ms_icp_fetch_atts(p, 0);
+}
+
+/*
+ * store = "STORE" SP sequence-set [store-modifiers] SP store-att-flags
+ * store-modifiers = SP "(" "UNCHANGEDSINCE" SP mod-sequence-valzer ")"   (RFC 7162 3.1.3)
+ * store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))
+ */
+static enum ms_status a_store(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 9051 9 store-att-flags";
+
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 store"));
+    MS_GUARD(ms_icp_seqset(p, 0));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 store"));
+    if (ms_cursor_accept(c, '(')) {
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+        if (!l)
+            return MS_FAIL;
+        MS_GUARD(ms_cursor_expect_ci(c, "UNCHANGEDSINCE", "RFC 7162 7 store-modifier",
+                                     "expected UNCHANGEDSINCE"));
+        MS_GUARD(ms_icp_kw_node(p, l, "UNCHANGEDSINCE"));
+        MS_GUARD(ms_icp_sp(p, "RFC 7162 7 store-modifier"));
+        MS_GUARD(ms_icp_number_node(p, l, 0, INT64_MAX, "RFC 7162 7 mod-sequence-valzer"));
+        MS_GUARD(ms_cursor_expect(c, ')', "RFC 7162 7 store-modifiers", "expected \")\""));
+        MS_GUARD(ms_icp_sp(p, "RFC 9051 9 store"));
+    }
+    static const char *const ops[] = {"FLAGS",  "FLAGS.SILENT",  "+FLAGS", "+FLAGS.SILENT",
+                                      "-FLAGS", "-FLAGS.SILENT", NULL};
+    int k = ms_icp_keyword(p, ops);
+    if (k < 0)
+        return ms_fail(c, r, "expected [+|-]FLAGS[.SILENT]");
+    MS_GUARD(ms_icp_kw_node(p, 0, ops[k]));
+    MS_GUARD(ms_icp_sp(p, r));
+    if (ms_cursor_peek(c) == '(')
+        return ms_icp_flag_list(p, 0);
+    for (;;) {
+        MS_GUARD(ms_icp_flag(p, 0));
+        if (ms_cursor_eof(c))
+            return MS_OK;
+        MS_GUARD(ms_icp_sp(p, r));
+    }
+}
+
+/*
+ * id = "ID" SP id-params-list                                        (RFC 2971 4)
+ * id-params-list = "(" string SP nstring *(SP string SP nstring) ")" / nil
+ * At most 30 pairs, fields up to 30 octets, values up to 1024 (RFC 2971 3.3).
+ */
+static enum ms_status a_id(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 2971 4 id-params-list";
+
+    MS_GUARD(ms_icp_sp(p, "RFC 2971 4 id"));
+    if (ms_cursor_accept_ci(c, "NIL")) {
+        uint32_t n = ms_icp_node(p, 0, MS_IMAP_N_NIL);
+        return n ? MS_OK : MS_FAIL;
+    }
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" or NIL"));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (unsigned pairs = 0;; pairs++) {
+        uint32_t f, v;
+        size_t at = c->pos;
+        if (pairs == 30)
+            return ms_fail(c, "RFC 2971 3.3 id", "more than 30 field-value pairs");
+        MS_GUARD(ms_icp_string(p, l, MS_IMAP_N_STRING, MS_ICP_STRING, r, &f));
+        if (p->v->nodes[f].text.len > 30)
+            return ms_fail_at(c, at, "RFC 2971 3.3 id", "field longer than 30 octets");
+        MS_GUARD(ms_icp_sp(p, r));
+        at = c->pos;
+        MS_GUARD(ms_icp_string(p, l, MS_IMAP_N_STRING, MS_ICP_STRING | MS_ICP_NIL, r, &v));
+        if (p->v->nodes[v].text.len > 1024)
+            return ms_fail_at(c, at, "RFC 2971 3.3 id", "value longer than 1024 octets");
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+}
+
+struct cmd_def {
+    const char *name;
+    uint8_t cmd;
+    uint8_t uid_ok; /* may follow "UID" */
+    enum ms_status (*args)(struct ms_icp *p);
+};
+
+static const struct cmd_def cmds[] = {
+    {"CAPABILITY", MS_IMAP_CMD_CAPABILITY, 0, a_none},
+    {"NOOP", MS_IMAP_CMD_NOOP, 0, a_none},
+    {"LOGOUT", MS_IMAP_CMD_LOGOUT, 0, a_none},
+    {"STARTTLS", MS_IMAP_CMD_STARTTLS, 0, a_none},
+    {"AUTHENTICATE", MS_IMAP_CMD_AUTHENTICATE, 0, a_authenticate},
+    {"LOGIN", MS_IMAP_CMD_LOGIN, 0, a_login},
+    {"ENABLE", MS_IMAP_CMD_ENABLE, 0, a_enable},
+    {"SELECT", MS_IMAP_CMD_SELECT, 0, a_select},
+    {"EXAMINE", MS_IMAP_CMD_EXAMINE, 0, a_select},
+    {"CREATE", MS_IMAP_CMD_CREATE, 0, a_mailbox},
+    {"DELETE", MS_IMAP_CMD_DELETE, 0, a_mailbox},
+    {"RENAME", MS_IMAP_CMD_RENAME, 0, a_rename},
+    {"SUBSCRIBE", MS_IMAP_CMD_SUBSCRIBE, 0, a_mailbox},
+    {"UNSUBSCRIBE", MS_IMAP_CMD_UNSUBSCRIBE, 0, a_mailbox},
+    {"LIST", MS_IMAP_CMD_LIST, 0, a_list},
+    {"LSUB", MS_IMAP_CMD_LSUB, 0, a_lsub},
+    {"NAMESPACE", MS_IMAP_CMD_NAMESPACE, 0, a_none},
+    {"STATUS", MS_IMAP_CMD_STATUS, 0, a_status},
+    {"APPEND", MS_IMAP_CMD_APPEND, 0, a_append},
+    {"IDLE", MS_IMAP_CMD_IDLE, 0, a_none},
+    {"CHECK", MS_IMAP_CMD_CHECK, 0, a_none},
+    {"CLOSE", MS_IMAP_CMD_CLOSE, 0, a_none},
+    {"UNSELECT", MS_IMAP_CMD_UNSELECT, 0, a_none},
+    {"EXPUNGE", MS_IMAP_CMD_EXPUNGE, 1, a_expunge},
+    {"SEARCH", MS_IMAP_CMD_SEARCH, 1, a_search},
+    {"FETCH", MS_IMAP_CMD_FETCH, 1, a_fetch},
+    {"STORE", MS_IMAP_CMD_STORE, 1, a_store},
+    {"COPY", MS_IMAP_CMD_COPY, 1, a_seqset_mailbox},
+    {"MOVE", MS_IMAP_CMD_MOVE, 1, a_seqset_mailbox},
+    {"ID", MS_IMAP_CMD_ID, 0, a_id},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+const char *ms_imap_cmd_name(enum ms_imap_cmd cmd)
+{
+    for (size_t i = 0; i < NCMDS; i++)
+        if (cmds[i].cmd == cmd)
+            return cmds[i].name;
+    return NULL;
+}
+
+void ms_imap_command_exchange_end(struct ms_imap_command_state *st)
+{
+    st->mode = MS_IMAP_CS_COMMAND;
+}
+
+/* command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF */
+static enum ms_status parse_command(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    struct ms_imap_command *v = p->v;
+    struct ms_slice name;
+
+    int ch = ms_cursor_peek(c);
+    if (ch < 0 || !ms_is((unsigned char)ch, MS_C_IMAP_TAG))
+        return ms_fail(c, R_TAG,
+                       ch == '+' ? "\"+\" is not allowed in a tag"
+                                 : "expected a tag (ASTRING-CHAR except \"+\")");
+    ms_cursor_span(c, MS_C_IMAP_TAG, c->len, &v->tag);
+    ch = ms_cursor_peek(c);
+    if (ch == '+')
+        return ms_fail(c, R_TAG, "\"+\" is not allowed in a tag");
+    if (ch != ' ')
+        return ms_fail(c, R_TAG,
+                       ch < 0 ? "expected SP and a command after the tag"
+                              : "character not allowed in a tag");
+    c->pos++;
+    size_t at = c->pos;
+    ms_cursor_span(c, MS_C_IMAP_ATOM, c->len, &name);
+    if (name.len == 0)
+        return ms_fail(c, R_COMMAND, "expected a command name");
+    if (ms_slice_ieq(name, "UID")) {
+        v->uid = 1;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 9051 9 uid", "expected SP after UID"));
+        at = c->pos;
+        ms_cursor_span(c, MS_C_IMAP_ATOM, c->len, &name);
+    }
+    const struct cmd_def *d = NULL;
+    for (size_t i = 0; i < NCMDS && !d; i++)
+        if (ms_slice_ieq(name, cmds[i].name))
+            d = &cmds[i];
+    if (!d)
+        return ms_fail_at(c, at, v->uid ? "RFC 9051 9 uid" : R_COMMAND,
+                          v->uid ? "expected COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE after UID"
+                                 : "unknown command");
+    if (v->uid && !d->uid_ok)
+        return ms_fail_at(c, at, "RFC 9051 9 uid",
+                          "expected COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE after UID");
+    v->cmd = d->cmd;
+    MS_GUARD(d->args(p));
+    if (!ms_cursor_eof(c))
+        return ms_fail(c, R_COMMAND,
+                       ms_cursor_peek(c) == ' ' && ms_cursor_left(c) == 1
+                           ? "trailing SP before CRLF"
+                           : "expected CRLF (end of the command)");
+    return MS_OK;
+}
+
+static void view_reset(struct ms_imap_command *v)
+{
+    v->msg = MS_IMAP_MSG_COMMAND;
+    v->cmd = MS_IMAP_CMD_NONE;
+    v->uid = 0;
+    v->tag.ptr = NULL;
+    v->tag.len = 0;
+    v->line.ptr = NULL;
+    v->line.len = 0;
+    memset(&v->quirks, 0, sizeof(v->quirks));
+    memset(&v->nodes[0], 0, sizeof(v->nodes[0]));
+    v->nnodes = 1;
+}
+
+/* Inside AUTHENTICATE: a line without SP is a SASL response (base64, or "*"). */
+static ssize_t parse_sasl(struct ms_imap_command_state *st, const struct ms_limits *lim,
+                          const char *buf, size_t len, struct ms_imap_command *v, int *done,
+                          struct ms_error *err, int *is_command)
+{
+    size_t tl;
+    int bare;
+    ssize_t n = ms_line_find(buf, len, lim->imap_line, lim->lenient, &tl, &bare, err,
+                             "RFC 9051 6.2.2 authenticate");
+    *is_command = 0;
+    if (n <= 0)
+        return n;
+    if (memchr(buf, ' ', tl)) {
+        /* Base64 has no SP and every command has one: the exchange is over. */
+        *is_command = 1;
+        return 0;
+    }
+    view_reset(v);
+    v->line.ptr = buf;
+    v->line.len = tl;
+    if (bare)
+        ms_quirk_add(&v->quirks, tl, "RFC 9051 9 CRLF", "bare LF ends the line");
+    if (tl == 1 && buf[0] == '*') {
+        v->msg = MS_IMAP_MSG_SASL_CANCEL;
+        st->mode = MS_IMAP_CS_COMMAND;
+    } else {
+        struct ms_cursor c;
+        ms_cursor_init(&c, buf, tl, err, R_BASE64);
+        if (check_base64(&c, 0, tl) != MS_OK) {
+            err->skip = (size_t)n;
+            return MS_FAIL;
+        }
+        v->msg = MS_IMAP_MSG_SASL;
+    }
+    *done = 1;
+    return n;
+}
+
+/* Inside IDLE: "DONE" (RFC 2177 3, RFC 9051 6.3.13). */
+static ssize_t parse_done(struct ms_imap_command_state *st, const struct ms_limits *lim,
+                          const char *buf, size_t len, struct ms_imap_command *v, int *done,
+                          struct ms_error *err)
+{
+    size_t tl;
+    int bare;
+    ssize_t n = ms_line_find(buf, len, lim->imap_line, lim->lenient, &tl, &bare, err,
+                             "RFC 9051 6.3.13 idle");
+    if (n <= 0)
+        return n;
+    /* Like servers that answer anything else with BAD, IDLE ends either way. */
+    st->mode = MS_IMAP_CS_COMMAND;
+    if (!ms_slice_ieq((struct ms_slice){buf, tl}, "DONE")) {
+        err->offset = 0;
+        err->rule = "RFC 9051 9 idle";
+        err->reason = "expected DONE to end IDLE";
+        err->skip = (size_t)n;
+        return MS_FAIL;
+    }
+    view_reset(v);
+    v->msg = MS_IMAP_MSG_DONE;
+    v->line.ptr = buf;
+    v->line.len = tl;
+    if (bare)
+        ms_quirk_add(&v->quirks, tl, "RFC 9051 9 CRLF", "bare LF ends the line");
+    *done = 1;
+    return n;
+}
+
+static ssize_t cmd_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                         void *view, int *done, struct ms_error *err)
+{
+    struct ms_imap_command_state *st = state;
+    struct ms_imap_command *v = view;
+
+    *done = 0;
+    if (st->mode == MS_IMAP_CS_IDLE)
+        return parse_done(st, lim, buf, len, v, done, err);
+    if (st->mode == MS_IMAP_CS_AUTH) {
+        int is_command;
+        ssize_t r = parse_sasl(st, lim, buf, len, v, done, err, &is_command);
+        if (!is_command)
+            return r;
+    }
+    ssize_t n = ms_imap_frame(lim, MS_IMAP_CLIENT, buf, len, err);
+    if (n == MS_FAIL)
+        st->mode = MS_IMAP_CS_COMMAND;
+    if (n <= 0)
+        return n;
+    /* Complete: from here on the state may change. */
+    st->mode = MS_IMAP_CS_COMMAND;
+    view_reset(v);
+    size_t end = (size_t)n;
+    if (end >= 2 && buf[end - 2] == '\r')
+        end -= 2;
+    else {
+        end -= 1;
+        ms_quirk_add(&v->quirks, end, "RFC 9051 9 CRLF", "bare LF ends the command");
+    }
+    struct ms_icp p;
+    ms_cursor_init(&p.c, buf, end, err, R_COMMAND);
+    p.lim = lim;
+    p.v = v;
+    p.st = st;
+    if (parse_command(&p) != MS_OK) {
+        err->skip = (size_t)n;
+        return MS_FAIL;
+    }
+    switch (v->cmd) {
+    case MS_IMAP_CMD_AUTHENTICATE:
+        st->mode = MS_IMAP_CS_AUTH;
+        break;
+    case MS_IMAP_CMD_IDLE:
+        st->mode = MS_IMAP_CS_IDLE;
+        break;
+    case MS_IMAP_CMD_ENABLE:
+        /* RFC 6855 3: once UTF8=ACCEPT is enabled, mailbox names are UTF-8. */
+        for (uint32_t i = v->nodes[0].child; i; i = v->nodes[i].next)
+            if (ms_slice_ieq(v->nodes[i].text, "UTF8=ACCEPT"))
+                st->utf8 = 1;
+        break;
+    default:
+        break;
+    }
+    *done = 1;
+    return (ssize_t)n;
+}
+
+static void cmd_init(void *state, const struct ms_limits *lim)
+{
+    struct ms_imap_command_state *st = state;
+    (void)lim;
+    st->mode = MS_IMAP_CS_COMMAND;
+    st->utf8 = 0;
+}
+
+/* ---- JSON ---- */
+
+/* A string's value: quoted strings with their escapes removed. */
+static void json_text(struct ms_out *o, struct ms_slice s, int quoted)
+{
+    char tmp[512 * 6 + 8];
+    struct ms_out t;
+    size_t i = 0;
+
+    ms_out_bytes(o, "\"", 1);
+    while (i < s.len) {
+        size_t j = i;
+        /* A run without backslashes, at most 512 bytes, not cutting UTF-8. */
+        while (j < s.len && j - i < 512 && !(quoted && s.ptr[j] == '\\'))
+            j++;
+        while (j < s.len && j > i && ((unsigned char)s.ptr[j] & 0xC0) == 0x80)
+            j--;
+        if (j == i && quoted && s.ptr[j] == '\\') {
+            if (j + 1 < s.len) {
+                ms_out_bytes(o, s.ptr[j + 1] == '"' ? "\\\"" : "\\\\", 2);
+                i = j + 2;
+            } else {
+                i = j + 1;
+            }
+            continue;
+        }
+        if (j == i)
+            j = i + 1;
+        ms_out_init(&t, tmp, sizeof(tmp));
+        ms_out_json_str(&t, s.ptr + i, j - i);
+        ms_out_bytes(o, tmp + 1, t.len - 2);
+        i = j;
+    }
+    ms_out_bytes(o, "\"", 1);
+}
+
+static const char *const form_names[] = {"atom", "quoted", "literal", "literal+", "literal8"};
+
+static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i);
+
+static void json_children(struct ms_out *o, const struct ms_imap_command *v, uint32_t i)
+{
+    ms_out_bytes(o, "[", 1);
+    for (uint32_t k = v->nodes[i].child; k; k = v->nodes[k].next) {
+        if (k != v->nodes[i].child)
+            ms_out_bytes(o, ",", 1);
+        json_node(o, v, k);
+    }
+    ms_out_bytes(o, "]", 1);
+}
+
+static void json_kw(struct ms_out *o, const struct ms_imap_node *n)
+{
+    if (n->kw)
+        ms_out_json_str(o, n->kw, strlen(n->kw));
+    else
+        ms_out_json_slice(o, n->text);
+}
+
+static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i)
+{
+    const struct ms_imap_node *n = &v->nodes[i];
+
+    switch (n->type) {
+    case MS_IMAP_N_LIST:
+        ms_out_str(o, "{\"list\":");
+        json_children(o, v, i);
+        break;
+    case MS_IMAP_N_ATOM:
+        ms_out_str(o, "{\"atom\":");
+        json_kw(o, n);
+        break;
+    case MS_IMAP_N_NUMBER:
+        ms_out_str(o, "{\"number\":");
+        ms_out_u64(o, n->num);
+        break;
+    case MS_IMAP_N_STRING:
+    case MS_IMAP_N_MAILBOX:
+        ms_out_str(o, n->type == MS_IMAP_N_STRING ? "{\"string\":" : "{\"mailbox\":");
+        json_text(o, n->text, n->form == MS_IMAP_F_QUOTED);
+        ms_out_str(o, ",\"form\":\"");
+        ms_out_str(o, form_names[n->form]);
+        ms_out_str(o, "\"");
+        break;
+    case MS_IMAP_N_MESSAGE:
+        ms_out_str(o, "{\"message\":");
+        ms_out_u64(o, n->text.len);
+        ms_out_str(o, ",\"form\":\"");
+        ms_out_str(o, form_names[n->form]);
+        ms_out_str(o, "\"");
+        break;
+    case MS_IMAP_N_NIL:
+        ms_out_str(o, "{\"nil\":null");
+        break;
+    case MS_IMAP_N_SEQSET:
+        ms_out_str(o, "{\"seqset\":");
+        ms_out_json_slice(o, n->text);
+        break;
+    case MS_IMAP_N_FLAG:
+        ms_out_str(o, "{\"flag\":");
+        ms_out_json_slice(o, n->text);
+        break;
+    case MS_IMAP_N_FETCH:
+        ms_out_str(o, "{\"fetch\":");
+        json_kw(o, n);
+        if (n->flags & MS_IMAP_NF_SECTION) {
+            ms_out_str(o, ",\"section\":{");
+            int comma = 0;
+            if (n->text.len) {
+                ms_out_str(o, "\"part\":");
+                ms_out_json_slice(o, n->text);
+                comma = 1;
+            }
+            if (n->kw2) {
+                ms_out_str(o, comma ? ",\"text\":" : "\"text\":");
+                ms_out_json_str(o, n->kw2, strlen(n->kw2));
+            }
+            if (n->flags & MS_IMAP_NF_HEADERS) {
+                ms_out_str(o, ",\"headers\":");
+                json_children(o, v, i);
+            }
+            ms_out_str(o, "}");
+        }
+        if (n->flags & MS_IMAP_NF_PARTIAL) {
+            ms_out_str(o, ",\"partial\":{\"offset\":");
+            ms_out_u64(o, n->num);
+            ms_out_str(o, ",\"length\":");
+            ms_out_u64(o, n->num2);
+            ms_out_str(o, "}");
+        }
+        break;
+    case MS_IMAP_N_SEARCH:
+        ms_out_str(o, "{\"search\":");
+        json_kw(o, n);
+        if (n->nchild) {
+            ms_out_str(o, ",\"args\":");
+            json_children(o, v, i);
+        }
+        break;
+    case MS_IMAP_N_DATE:
+        ms_out_str(o, "{\"date\":");
+        ms_out_json_slice(o, n->text);
+        if (n->form == MS_IMAP_F_QUOTED)
+            ms_out_str(o, ",\"form\":\"quoted\"");
+        break;
+    case MS_IMAP_N_DATETIME:
+        ms_out_str(o, "{\"datetime\":");
+        ms_out_json_slice(o, n->text);
+        break;
+    case MS_IMAP_N_BASE64:
+        ms_out_str(o, "{\"base64\":");
+        ms_out_json_slice(o, n->text);
+        break;
+    default:
+        ms_out_str(o, "{\"unknown\":null");
+        break;
+    }
+    ms_out_str(o, "}");
+}
+
+static void cmd_json(const void *view, struct ms_out *o)
+{
+    const struct ms_imap_command *v = view;
+
+    switch (v->msg) {
+    case MS_IMAP_MSG_SASL:
+        ms_out_str(o, ",\"type\":\"sasl\",\"data\":");
+        ms_out_json_slice(o, v->line);
+        break;
+    case MS_IMAP_MSG_SASL_CANCEL:
+        ms_out_str(o, ",\"type\":\"sasl-cancel\"");
+        break;
+    case MS_IMAP_MSG_DONE:
+        ms_out_str(o, ",\"type\":\"done\"");
+        break;
+    default: {
+        const char *name = ms_imap_cmd_name((enum ms_imap_cmd)v->cmd);
+        ms_out_str(o, ",\"type\":\"command\",\"tag\":");
+        ms_out_json_slice(o, v->tag);
+        ms_out_str(o, ",\"command\":");
+        ms_out_json_str(o, name ? name : "", name ? strlen(name) : 0);
+        if (v->uid)
+            ms_out_str(o, ",\"uid\":true");
+        if (v->nodes[0].nchild) {
+            ms_out_str(o, ",\"args\":");
+            json_children(o, v, 0);
+        }
+        break;
+    }
+    }
+    ms_out_json_quirks(o, &v->quirks);
+}
+
+/* ---- writer ---- */
+
+static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i);
+
+static void w_children(struct ms_out *o, const struct ms_imap_command *v, uint32_t i)
+{
+    for (uint32_t k = v->nodes[i].child; k; k = v->nodes[k].next) {
+        if (k != v->nodes[i].child)
+            ms_out_bytes(o, " ", 1);
+        w_node(o, v, k);
+    }
+}
+
+static void w_kw(struct ms_out *o, const struct ms_imap_node *n)
+{
+    if (n->kw)
+        ms_out_str(o, n->kw);
+    else
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+}
+
+static void w_string(struct ms_out *o, const struct ms_imap_node *n)
+{
+    switch (n->form) {
+    case MS_IMAP_F_QUOTED:
+        ms_out_bytes(o, "\"", 1);
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+        ms_out_bytes(o, "\"", 1);
+        return;
+    case MS_IMAP_F_LITERAL:
+    case MS_IMAP_F_LITERAL_PLUS:
+    case MS_IMAP_F_LITERAL8:
+        ms_out_str(o, n->form == MS_IMAP_F_LITERAL8 ? "~{" : "{");
+        ms_out_u64(o, n->text.len);
+        ms_out_str(o, n->form == MS_IMAP_F_LITERAL_PLUS ? "+}\r\n" : "}\r\n");
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+        return;
+    default:
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+        return;
+    }
+}
+
+static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i)
+{
+    const struct ms_imap_node *n = &v->nodes[i];
+
+    switch (n->type) {
+    case MS_IMAP_N_LIST:
+        ms_out_bytes(o, "(", 1);
+        w_children(o, v, i);
+        ms_out_bytes(o, ")", 1);
+        break;
+    case MS_IMAP_N_ATOM:
+        w_kw(o, n);
+        break;
+    case MS_IMAP_N_NUMBER:
+        ms_out_u64(o, n->num);
+        break;
+    case MS_IMAP_N_STRING:
+    case MS_IMAP_N_MAILBOX:
+    case MS_IMAP_N_MESSAGE:
+        w_string(o, n);
+        break;
+    case MS_IMAP_N_NIL:
+        ms_out_str(o, "NIL");
+        break;
+    case MS_IMAP_N_SEQSET:
+    case MS_IMAP_N_FLAG:
+    case MS_IMAP_N_BASE64:
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+        break;
+    case MS_IMAP_N_FETCH:
+        w_kw(o, n);
+        if (n->flags & MS_IMAP_NF_SECTION) {
+            ms_out_bytes(o, "[", 1);
+            ms_out_bytes(o, n->text.ptr, n->text.len);
+            if (n->kw2) {
+                if (n->text.len)
+                    ms_out_bytes(o, ".", 1);
+                ms_out_str(o, n->kw2);
+            }
+            if (n->flags & MS_IMAP_NF_HEADERS) {
+                ms_out_bytes(o, " (", 2);
+                w_children(o, v, i);
+                ms_out_bytes(o, ")", 1);
+            }
+            ms_out_bytes(o, "]", 1);
+        }
+        if (n->flags & MS_IMAP_NF_PARTIAL) {
+            ms_out_bytes(o, "<", 1);
+            ms_out_u64(o, n->num);
+            ms_out_bytes(o, ".", 1);
+            ms_out_u64(o, n->num2);
+            ms_out_bytes(o, ">", 1);
+        }
+        break;
+    case MS_IMAP_N_SEARCH:
+        w_kw(o, n);
+        for (uint32_t k = n->child; k; k = v->nodes[k].next) {
+            ms_out_bytes(o, " ", 1);
+            w_node(o, v, k);
+        }
+        break;
+    case MS_IMAP_N_DATE:
+        if (n->form == MS_IMAP_F_QUOTED)
+            ms_out_bytes(o, "\"", 1);
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+        if (n->form == MS_IMAP_F_QUOTED)
+            ms_out_bytes(o, "\"", 1);
+        break;
+    case MS_IMAP_N_DATETIME:
+        ms_out_bytes(o, "\"", 1);
+        ms_out_bytes(o, n->text.ptr, n->text.len);
+        ms_out_bytes(o, "\"", 1);
+        break;
+    default:
+        o->overflow = 1; /* cannot happen: refuse rather than write garbage */
+        break;
+    }
+}
+
+static ssize_t cmd_write(const void *view, char *out, size_t cap)
+{
+    const struct ms_imap_command *v = view;
+    struct ms_out o;
+
+    /* A view with quirks is not RFC-clean: its canonical form would parse
+     * to a different view (without the quirks), so it is not written. */
+    if (v->quirks.n || v->quirks.dropped)
+        return MS_FAIL;
+    ms_out_init(&o, out, cap);
+    switch (v->msg) {
+    case MS_IMAP_MSG_SASL:
+        ms_out_bytes(&o, v->line.ptr, v->line.len);
+        break;
+    case MS_IMAP_MSG_SASL_CANCEL:
+        ms_out_str(&o, "*");
+        break;
+    case MS_IMAP_MSG_DONE:
+        ms_out_str(&o, "DONE");
+        break;
+    default: {
+        const char *name = ms_imap_cmd_name((enum ms_imap_cmd)v->cmd);
+        if (!name || v->tag.len == 0)
+            return MS_FAIL;
+        ms_out_bytes(&o, v->tag.ptr, v->tag.len);
+        ms_out_str(&o, v->uid ? " UID " : " ");
+        ms_out_str(&o, name);
+        for (uint32_t k = v->nodes[0].child; k; k = v->nodes[k].next) {
+            ms_out_bytes(&o, " ", 1);
+            w_node(&o, v, k);
+        }
+        break;
+    }
+    }
+    ms_out_str(&o, "\r\n");
+    if (o.overflow)
+        return MS_FAIL;
+    return (ssize_t)o.len;
+}
+
+const struct ms_kind ms_imap_commands_kind = {
+    "imap",
+    "commands",
+    sizeof(struct ms_imap_command_state),
+    sizeof(struct ms_imap_command),
+    cmd_init,
+    cmd_parse,
+    cmd_json,
+    cmd_write,
+};
