@@ -1,0 +1,898 @@
+/*
+ * make bench: throughput of mailspec's framers and parsers on deterministic
+ * generated streams, against a memchr line scan (the floor) and libetpan's
+ * IMAP response parser (the baseline), on the same bytes in the same run.
+ *
+ * Everything goes through the public interface: ms_proto_find(name) and its
+ * kinds, driven by ms_stream_feed in 64 KiB chunks (as reads from a socket
+ * would arrive). A protocol that is not registered yet is reported as such;
+ * no figure is ever made up.
+ *
+ * usage: bench [--quick] [--runs N] [--size-mb N] [--json FILE]
+ *              [--mailspec PATH] [--data-dir DIR]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "etpan.h"
+#include "gen.h"
+#include "mailspec/imap_framer.h"
+#include "mailspec/mailspec.h"
+
+/*
+ * The IMAP framer may not be linked in yet (it is being written): a weak
+ * reference lets the bench build and say so instead of failing to link.
+ */
+extern __typeof__(ms_imap_frame) ms_imap_frame __attribute__((weak));
+
+#define MAX_RUNS          16
+#define CHUNK             (64 * 1024)
+#define SLOW_PASS_SECONDS 5.0 /* one timed run only when a pass is this slow */
+
+enum framer { FR_NONE, FR_LINES, FR_IMAP_SERVER, FR_IMAP_CLIENT };
+
+enum method { M_MEMCHR, M_FRAMER, M_PARSER, M_LIBETPAN, M_CLI, M_COUNT };
+static const char *const method_names[M_COUNT] = {"memchr", "framer", "parser", "libetpan", "cli"};
+
+struct result {
+    int ran;          /* figures below are valid */
+    char status[320]; /* "ok", or why there is no figure */
+    int runs;
+    double secs[MAX_RUNS];
+    double median;
+    uint64_t bytes;    /* bytes processed per run */
+    uint64_t messages; /* units per run: lines, frames, messages, responses */
+    uint64_t errors;
+    char first_error[640]; /* the first error reported, with its input line */
+};
+
+struct stream {
+    const char *name;
+    const char *proto;
+    const char *kind; /* "commands" or "replies" */
+    const char *what;
+    enum framer framer;
+    int etpan;
+    int cli;
+    struct bbuf data;
+    /* POP3 replies: the exchanges and the matching command stream */
+    struct pop3_exchange *ex;
+    size_t nex;
+    struct bbuf cmds;
+    struct result res[M_COUNT];
+};
+
+static struct ms_limits g_lim;
+static char *g_sbuf;
+static size_t g_scap;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+    double t[MAX_RUNS];
+    memcpy(t, v, (size_t)n * sizeof(double));
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+static double mbs(const struct result *r)
+{
+    return r->ran && r->median > 0 ? (double)r->bytes / r->median / 1e6 : 0;
+}
+
+static double msgs_per_s(const struct result *r)
+{
+    return r->ran && r->median > 0 ? (double)r->messages / r->median : 0;
+}
+
+/* Quote the input line around offset off into out, for error reports. */
+static void describe_at(const struct bbuf *d, uint64_t off, char *out, size_t cap)
+{
+    size_t o = off < d->len ? (size_t)off : d->len;
+    size_t s = o, e = o;
+    while (s > 0 && d->p[s - 1] != '\n' && o - s < 160)
+        s--;
+    while (e < d->len && d->p[e] != '\r' && d->p[e] != '\n' && e - o < 160)
+        e++;
+    size_t n = 0;
+    for (size_t i = s; i < e && n + 5 < cap; i++) {
+        unsigned char c = (unsigned char)d->p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[n++] = (char)c;
+        else
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
+    }
+    out[n] = '\0';
+}
+
+/* ---- the passes: each returns 0 and fills units/errors, or -1 ---- */
+
+struct pass_ctx {
+    struct stream *st;
+    uint64_t units;
+    uint64_t errors;
+    uint64_t err_offset;
+    const char *err_rule, *err_reason;
+    int have_err;
+};
+
+static int pass_memchr(struct pass_ctx *c)
+{
+    const char *p = c->st->data.p, *end = p + c->st->data.len;
+    uint64_t n = 0;
+    while (p < end) {
+        const char *lf = memchr(p, '\n', (size_t)(end - p));
+        if (!lf)
+            break;
+        n++;
+        p = lf + 1;
+    }
+    c->units = n;
+    return 0;
+}
+
+static int pass_lines(struct pass_ctx *c)
+{
+    const char *p = c->st->data.p;
+    size_t len = c->st->data.len, pos = 0;
+    uint64_t n = 0;
+    while (pos < len) {
+        struct ms_error err = {0, NULL, NULL, 0};
+        size_t tl;
+        int bare = 0;
+        ssize_t r = ms_line_find(p + pos, len - pos, 1000, 0, &tl, &bare, &err, "bench");
+        if (r <= 0) {
+            c->errors++;
+            if (!c->have_err) {
+                c->have_err = 1;
+                c->err_offset = pos + err.offset;
+                c->err_rule = r == MS_PARTIAL ? "bench" : err.rule;
+                c->err_reason = r == MS_PARTIAL ? "input ends inside a line" : err.reason;
+            }
+            break;
+        }
+        pos += (size_t)r;
+        n++;
+    }
+    c->units = n;
+    return 0;
+}
+
+static int pass_imap_frame(struct pass_ctx *c)
+{
+    const char *p = c->st->data.p;
+    size_t len = c->st->data.len, pos = 0;
+    uint64_t n = 0;
+    enum ms_imap_side side = c->st->framer == FR_IMAP_CLIENT ? MS_IMAP_CLIENT : MS_IMAP_SERVER;
+    while (pos < len) {
+        struct ms_error err = {0, NULL, NULL, 0};
+        ssize_t r = ms_imap_frame(&g_lim, side, p + pos, len - pos, &err);
+        if (r <= 0) {
+            c->errors++;
+            if (!c->have_err) {
+                c->have_err = 1;
+                c->err_offset = pos + err.offset;
+                c->err_rule = r == MS_PARTIAL ? "bench" : err.rule;
+                c->err_reason = r == MS_PARTIAL ? "input ends inside a message" : err.reason;
+            }
+            break;
+        }
+        pos += (size_t)r;
+        n++;
+    }
+    c->units = n;
+    return 0;
+}
+
+static void on_emit(void *ctx, const struct ms_kind *k, const void *view,
+                    const struct ms_error *err, uint64_t offset, uint64_t length)
+{
+    struct pass_ctx *c = ctx;
+    (void)k;
+    (void)view;
+    (void)length;
+    if (err && !c->have_err) {
+        c->have_err = 1;
+        c->err_offset = err->offset;
+        c->err_rule = err->rule;
+        c->err_reason = err->reason;
+        (void)offset;
+    }
+}
+
+static const struct ms_kind *kind_of(const struct stream *st)
+{
+    const struct ms_proto *p = ms_proto_find(st->proto);
+    if (!p)
+        return NULL;
+    return strcmp(st->kind, "commands") == 0 ? p->commands : p->replies;
+}
+
+static void *g_state, *g_view;
+
+static int pass_parser(struct pass_ctx *c)
+{
+    const struct ms_kind *k = kind_of(c->st);
+    struct ms_stream s;
+    const char *p = c->st->data.p;
+    size_t len = c->st->data.len;
+
+    ms_stream_init(&s, k, &g_lim, g_state, g_view, g_sbuf, g_scap, on_emit, c);
+    for (size_t off = 0; off < len; off += CHUNK)
+        ms_stream_feed(&s, p + off, len - off < CHUNK ? len - off : CHUNK);
+    (void)ms_stream_end(&s); /* an open message counts in s.errors */
+    c->units = s.messages;
+    c->errors = s.errors;
+    return 0;
+}
+
+/* ---- POP3 replies: each reply is told the command it answers ---- */
+
+static char *g_cmd_views; /* parsed command views, view_size each */
+static uint64_t g_ncmd_views;
+static size_t g_cmd_view_size;
+
+static void on_cmd(void *ctx, const struct ms_kind *k, const void *view, const struct ms_error *err,
+                   uint64_t offset, uint64_t length)
+{
+    struct pass_ctx *c = ctx;
+    (void)offset;
+    (void)length;
+    if (view) {
+        memcpy(g_cmd_views + g_ncmd_views * k->view_size, view, k->view_size);
+        g_ncmd_views++;
+    } else if (err && !c->have_err) {
+        c->have_err = 1;
+        c->err_offset = err->offset;
+        c->err_rule = err->rule;
+        c->err_reason = err->reason;
+    }
+}
+
+/* Parse the POP3 command stream once (untimed) to get the views. */
+static int pop3_prepare(struct stream *st, char *why, size_t cap)
+{
+    const struct ms_proto *p = ms_proto_find("pop3");
+    struct pass_ctx c = {st, 0, 0, 0, NULL, NULL, 0};
+    struct ms_stream s;
+    uint64_t ncmd = 0;
+
+    if (!p->commands) {
+        snprintf(why, cap, "pop3 commands kind not registered yet (needed to drive replies)");
+        return -1;
+    }
+    for (size_t i = 0; i < st->cmds.len; i++)
+        ncmd += st->cmds.p[i] == '\n';
+    g_cmd_view_size = p->commands->view_size;
+    free(g_cmd_views);
+    g_cmd_views = calloc(ncmd + 1, g_cmd_view_size);
+    g_ncmd_views = 0;
+    void *state = calloc(1, p->commands->state_size + 1);
+    void *view = calloc(1, p->commands->view_size + 1);
+    if (!g_cmd_views || !state || !view) {
+        snprintf(why, cap, "out of memory");
+        free(state);
+        free(view);
+        return -1;
+    }
+    ms_stream_init(&s, p->commands, &g_lim, state, view, g_sbuf, g_scap, on_cmd, &c);
+    ms_stream_feed(&s, st->cmds.p, st->cmds.len);
+    int open = ms_stream_end(&s);
+    free(state);
+    free(view);
+    if (s.errors || open || g_ncmd_views != ncmd) {
+        char line[400];
+        describe_at(&st->cmds, c.err_offset, line, sizeof(line));
+        snprintf(why, cap,
+                 "the matching pop3 command stream did not parse (%llu of %llu commands; "
+                 "first error at %llu: %s: %s; line: %s)",
+                 (unsigned long long)g_ncmd_views, (unsigned long long)ncmd,
+                 (unsigned long long)c.err_offset, c.err_rule ? c.err_rule : "?",
+                 c.err_reason ? c.err_reason : "?", line);
+        return -1;
+    }
+    return 0;
+}
+
+static int pass_pop3_replies(struct pass_ctx *c)
+{
+    const struct ms_proto *p = ms_proto_find("pop3");
+    const struct ms_kind *k = p->replies;
+    struct stream *st = c->st;
+    struct ms_stream s;
+    uint64_t msgs = 0, errs = 0;
+    int started = 0;
+
+    for (size_t i = 0; i < st->nex; i++) {
+        const struct pop3_exchange *e = &st->ex[i];
+        if (e->new_session || !started) {
+            /* a new connection: fresh reply state */
+            if (started) {
+                (void)ms_stream_end(&s);
+                msgs += s.messages;
+                errs += s.errors;
+            }
+            ms_stream_init(&s, k, &g_lim, g_state, g_view, g_sbuf, g_scap, on_emit, c);
+            /* the driver's offsets restart per session: keep them absolute */
+            s.offset = e->off;
+            started = 1;
+        }
+        if (e->cmd >= 0 && p->command_seen)
+            p->command_seen(s.state, g_cmd_views + (size_t)e->cmd * g_cmd_view_size);
+        ms_stream_feed(&s, st->data.p + e->off, e->len);
+    }
+    if (started) {
+        (void)ms_stream_end(&s);
+        msgs += s.messages;
+        errs += s.errors;
+    }
+    c->units = msgs;
+    c->errors = errs;
+    return 0;
+}
+
+/* ---- running a pass several times ---- */
+
+typedef int (*pass_fn)(struct pass_ctx *);
+
+static void measure(struct stream *st, enum method m, pass_fn fn, int runs)
+{
+    struct result *r = &st->res[m];
+    struct pass_ctx c;
+
+    /* untimed warm-up: page in the input, warm the caches, learn the counts */
+    memset(&c, 0, sizeof(c));
+    c.st = st;
+    double t0 = now();
+    fn(&c);
+    double warm = now() - t0;
+    r->messages = c.units;
+    r->errors = c.errors;
+    r->bytes = st->data.len;
+    if (c.have_err) {
+        char line[400];
+        describe_at(&st->data, c.err_offset, line, sizeof(line));
+        snprintf(r->first_error, sizeof(r->first_error), "offset %llu: %s: %s; line: %s",
+                 (unsigned long long)c.err_offset, c.err_rule ? c.err_rule : "?",
+                 c.err_reason ? c.err_reason : "?", line);
+    }
+    if (warm > SLOW_PASS_SECONDS)
+        runs = 1; /* keep make bench bounded in time */
+    for (int i = 0; i < runs; i++) {
+        memset(&c, 0, sizeof(c));
+        c.st = st;
+        t0 = now();
+        fn(&c);
+        r->secs[r->runs++] = now() - t0;
+    }
+    r->median = median(r->secs, r->runs);
+    r->ran = 1;
+    snprintf(r->status, sizeof(r->status), "%s",
+             r->errors ? "ok (with errors, see first_error)" : "ok");
+}
+
+__attribute__((format(printf, 3, 4))) static void skip(struct stream *st, enum method m,
+                                                       const char *fmt, ...)
+{
+    struct result *r = &st->res[m];
+    va_list ap;
+    r->ran = 0;
+    va_start(ap, fmt);
+    vsnprintf(r->status, sizeof(r->status), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the CLI: mailspec parse PROTO KIND --quiet FILE ---- */
+
+static int write_file(const char *path, const struct bbuf *b)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = write(fd, b->p + off, b->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return close(fd);
+}
+
+/* Run the CLI once; returns its exit status (or -1) and the wall time. */
+static int run_cli(const char *exe, const struct stream *st, const char *file, double *secs)
+{
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        execl(exe, exe, "parse", st->proto, st->kind, "--quiet", file, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *secs = now() - t0;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return -1;
+}
+
+static void measure_cli(struct stream *st, const char *exe, const char *dir, int runs)
+{
+    struct result *r = &st->res[M_CLI];
+    char file[4096];
+    double t;
+
+    snprintf(file, sizeof(file), "%s/%s.txt", dir, st->name);
+    if (write_file(file, &st->data) != 0) {
+        skip(st, M_CLI, "skipped: cannot write %s", file);
+        return;
+    }
+    int rc = run_cli(exe, st, file, &t); /* warm-up, and the validity verdict */
+    r->bytes = st->data.len;
+    r->messages = st->res[M_PARSER].messages;
+    if (rc < 0 || rc == 2 || rc == 127) {
+        char why[64];
+        snprintf(why, sizeof(why), "%d", rc);
+        skip(st, M_CLI, "skipped: mailspec parse exited with status %s", why);
+        return;
+    }
+    r->errors = rc != 0;
+    if (t > SLOW_PASS_SECONDS)
+        runs = 1;
+    for (int i = 0; i < runs; i++) {
+        run_cli(exe, st, file, &t);
+        r->secs[r->runs++] = t;
+    }
+    r->median = median(r->secs, r->runs);
+    r->ran = 1;
+    snprintf(r->status, sizeof(r->status), "ok (exit %d%s)", rc,
+             rc == 0 ? ", every message valid" : ", some message invalid");
+}
+
+/* ---- output ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+struct goal {
+    const char *name;
+    const char *stream;
+    enum method num, den;
+    double target;
+    double ratio;
+    int known;
+    char why[200];
+};
+
+static struct stream *find_stream(struct stream *s, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s[i].name, name) == 0)
+            return &s[i];
+    return NULL;
+}
+
+static void eval_goal(struct goal *g, struct stream *ss, size_t n)
+{
+    struct stream *st = find_stream(ss, n, g->stream);
+    g->known = 0;
+    if (!st) {
+        snprintf(g->why, sizeof(g->why), "stream not generated");
+        return;
+    }
+    const struct result *a = &st->res[g->num], *b = &st->res[g->den];
+    if (!a->ran || !b->ran) {
+        snprintf(g->why, sizeof(g->why), "%s: %s",
+                 !a->ran ? method_names[g->num] : method_names[g->den],
+                 !a->ran ? a->status : b->status);
+        return;
+    }
+    if (a->errors || b->errors) {
+        snprintf(g->why, sizeof(g->why), "not comparable: %s reported errors",
+                 a->errors ? method_names[g->num] : method_names[g->den]);
+        g->ratio = mbs(a) / mbs(b);
+        return;
+    }
+    g->ratio = mbs(a) / mbs(b);
+    g->known = 1;
+    snprintf(g->why, sizeof(g->why), "%s", g->ratio >= g->target ? "met" : "missed");
+}
+
+static void machine(char *model, size_t cap, long *cpus)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(model, cap, "unknown");
+    *cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c += 2;
+                c[strcspn(c, "\n")] = '\0';
+                snprintf(model, cap, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void print_table(struct stream *ss, size_t n)
+{
+    printf("\n%-20s %-9s %10s %12s %12s %8s  %s\n", "stream", "method", "MB/s", "msgs/s",
+           "median ms", "errors", "note");
+    printf("%.*s\n", 100,
+           "-----------------------------------------------------------------"
+           "-----------------------------------------------------------");
+    for (size_t i = 0; i < n; i++) {
+        struct stream *st = &ss[i];
+        printf("%s: %s (%.2f MB, %s %s)\n", st->name, st->what, (double)st->data.len / 1e6,
+               st->proto, st->kind);
+        for (int m = 0; m < M_COUNT; m++) {
+            const struct result *r = &st->res[m];
+            if (!r->status[0])
+                continue;
+            if (r->ran)
+                printf("%-20s %-9s %10.1f %12.0f %12.2f %8llu  %s\n", "", method_names[m], mbs(r),
+                       msgs_per_s(r), r->median * 1e3, (unsigned long long)r->errors, r->status);
+            else
+                printf("%-20s %-9s %10s %12s %12s %8s  %s\n", "", method_names[m], "-", "-", "-",
+                       "-", r->status);
+            if (r->first_error[0])
+                printf("%-20s   first error: %s\n", "", r->first_error);
+        }
+    }
+}
+
+static int write_json(const char *path, struct stream *ss, size_t n, struct goal *goals,
+                      size_t ngoals, int quick, int runs, const char *runner, const char *source)
+{
+    FILE *f = fopen(path, "w");
+    char model[256], date[64];
+    long cpus;
+    time_t t = time(NULL);
+    struct tm tm;
+
+    if (!f)
+        return -1;
+    machine(model, sizeof(model), &cpus);
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f, "{\n  \"date\": \"%s\",\n  \"machine\": {\"cpus\": %ld, \"model\": ", date, cpus);
+    json_str(f, model);
+    fprintf(f, "},\n  \"source\": ");
+    json_str(f, source);
+    fprintf(f,
+            ",\n  \"quick\": %s,\n  \"runs\": %d,\n  \"chunk_bytes\": %d,\n"
+            "  \"units\": \"MB = 10^6 bytes; time = median wall clock (CLOCK_MONOTONIC)\",\n"
+            "  \"streams\": [\n",
+            quick ? "true" : "false", runs, CHUNK);
+    for (size_t i = 0; i < n; i++) {
+        struct stream *st = &ss[i];
+        fprintf(f,
+                "    {\"name\": \"%s\", \"proto\": \"%s\", \"kind\": \"%s\", \"what\": ", st->name,
+                st->proto, st->kind);
+        json_str(f, st->what);
+        fprintf(f, ", \"bytes\": %zu,\n     \"results\": {", st->data.len);
+        int first = 1;
+        for (int m = 0; m < M_COUNT; m++) {
+            const struct result *r = &st->res[m];
+            if (!r->status[0])
+                continue;
+            fprintf(f, "%s\n       \"%s\": {\"status\": ", first ? "" : ",", method_names[m]);
+            first = 0;
+            json_str(f, r->status);
+            if (r->ran) {
+                fprintf(f,
+                        ", \"runs\": %d, \"median_s\": %.6f, \"mb_per_s\": %.2f, "
+                        "\"messages\": %llu, \"messages_per_s\": %.0f, \"errors\": %llu, "
+                        "\"secs\": [",
+                        r->runs, r->median, mbs(r), (unsigned long long)r->messages, msgs_per_s(r),
+                        (unsigned long long)r->errors);
+                for (int k = 0; k < r->runs; k++)
+                    fprintf(f, "%s%.6f", k ? ", " : "", r->secs[k]);
+                fprintf(f, "]");
+            }
+            if (r->first_error[0]) {
+                fprintf(f, ", \"first_error\": ");
+                json_str(f, r->first_error);
+            }
+            fprintf(f, "}");
+        }
+        fprintf(f, "}}%s\n", i + 1 < n ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"goals\": [\n");
+    for (size_t i = 0; i < ngoals; i++) {
+        struct goal *g = &goals[i];
+        fprintf(f, "    {\"name\": ");
+        json_str(f, g->name);
+        fprintf(f,
+                ", \"stream\": \"%s\", \"ratio_of\": \"%s/%s MB/s\", \"target\": %.2f, "
+                "\"ratio\": ",
+                g->stream, method_names[g->num], method_names[g->den], g->target);
+        if (g->ratio > 0)
+            fprintf(f, "%.3f", g->ratio);
+        else
+            fprintf(f, "null");
+        fprintf(f, ", \"met\": %s, \"status\": ",
+                g->known ? (g->ratio >= g->target ? "true" : "false") : "null");
+        json_str(f, g->why);
+        fprintf(f, "}%s\n", i + 1 < ngoals ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"runner\": ");
+    json_str(f, runner);
+    fprintf(f, "\n}\n");
+    return fclose(f);
+}
+
+/* ---- main ---- */
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench [--quick] [--runs N] [--size-mb N] [--json FILE] "
+                    "[--mailspec PATH] [--data-dir DIR] [--runner TEXT] [--source TEXT]\n");
+}
+
+int main(int argc, char **argv)
+{
+    int quick = getenv("BENCH_QUICK") && strcmp(getenv("BENCH_QUICK"), "0") != 0;
+    int runs = 0;
+    double size_mb = 0;
+    const char *json = "bench/results.json", *exe = NULL, *dir = "build/bench/data";
+    const char *runner = "skipped: not measured";
+    const char *source = "unknown";
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            uint64_t v;
+            i++;
+            if (ms_number_parse(argv[i], strlen(argv[i]), MAX_RUNS, &v) != MS_OK) {
+                usage();
+                return 2;
+            }
+            runs = (int)v;
+        } else if (strcmp(argv[i], "--size-mb") == 0 && i + 1 < argc)
+            size_mb = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json = argv[++i];
+        else if (strcmp(argv[i], "--mailspec") == 0 && i + 1 < argc)
+            exe = argv[++i];
+        else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--runner") == 0 && i + 1 < argc)
+            runner = argv[++i];
+        else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
+            source = argv[++i];
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (runs <= 0)
+        runs = quick ? 3 : 5;
+    if (runs > MAX_RUNS)
+        runs = MAX_RUNS;
+    if (size_mb <= 0)
+        size_mb = quick ? 0.25 : 8;
+    size_t target = (size_t)(size_mb * 1e6);
+
+    ms_limits_default(&g_lim);
+    g_scap = ms_stream_buffer_size(&g_lim);
+    g_sbuf = malloc(g_scap);
+    g_state = calloc(1, 1 << 20);
+    g_view = calloc(1, 1 << 20);
+    if (!g_sbuf || !g_state || !g_view) {
+        fprintf(stderr, "bench: out of memory\n");
+        return 2;
+    }
+
+    struct stream ss[] = {
+        {.name = "imap-fetch-envelope",
+         .proto = "imap",
+         .kind = "replies",
+         .what = "Dovecot-like UID FETCH (FLAGS INTERNALDATE ENVELOPE BODYSTRUCTURE)",
+         .framer = FR_IMAP_SERVER,
+         .etpan = 1,
+         .cli = 1},
+        {.name = "imap-fetch-literal",
+         .proto = "imap",
+         .kind = "replies",
+         .what = "FETCH n (UID n BODY[] {4096} ...)",
+         .framer = FR_IMAP_SERVER,
+         .etpan = 1,
+         .cli = 1},
+        {.name = "imap-commands",
+         .proto = "imap",
+         .kind = "commands",
+         .what = "client FETCH/UID FETCH/SEARCH/STORE/APPEND with literals",
+         .framer = FR_IMAP_CLIENT,
+         .cli = 1},
+        {.name = "smtp-commands",
+         .proto = "smtp",
+         .kind = "commands",
+         .what = "busy MX client side: EHLO, MAIL SIZE/BODY, many RCPT, dot-stuffed DATA",
+         .framer = FR_LINES,
+         .cli = 1},
+        {.name = "smtp-replies",
+         .proto = "smtp",
+         .kind = "replies",
+         .what = "Postfix-like: multi-line EHLO, 250 2.1.0, 354, queued as",
+         .framer = FR_LINES,
+         .cli = 1},
+        {.name = "pop3-commands",
+         .proto = "pop3",
+         .kind = "commands",
+         .what = "USER/PASS/STAT/LIST/UIDL/RETR/DELE/QUIT sessions",
+         .framer = FR_LINES,
+         .cli = 1},
+        {.name = "pop3-replies",
+         .proto = "pop3",
+         .kind = "replies",
+         .what = "Dovecot-like LIST/UIDL listings and dot-stuffed RETR, told each command",
+         .framer = FR_LINES},
+    };
+    size_t n = sizeof(ss) / sizeof(ss[0]);
+
+    printf("bench: parsers from %s\n", source);
+    printf("bench: generating inputs (%.2f MB each, seeded)...\n", size_mb);
+    fflush(stdout);
+    gen_imap_fetch_envelope(&ss[0].data, target, 0x1001);
+    gen_imap_fetch_literal(&ss[1].data, target, 0x1002);
+    gen_imap_commands(&ss[2].data, target, 0x1003);
+    gen_smtp(&ss[3].data, NULL, target, 0x1004);
+    gen_smtp(NULL, &ss[4].data, target, 0x1005);
+    gen_pop3(&ss[5].data, NULL, NULL, NULL, target, 0x1006);
+    gen_pop3(&ss[6].cmds, &ss[6].data, &ss[6].ex, &ss[6].nex, target, 0x1007);
+
+    if (exe && access(exe, X_OK) != 0)
+        exe = NULL;
+    if (exe)
+        mkdir(dir, 0755);
+
+    for (size_t i = 0; i < n; i++) {
+        struct stream *st = &ss[i];
+        const struct ms_kind *k = kind_of(st);
+        printf("bench: %s ...\n", st->name);
+        fflush(stdout);
+        measure(st, M_MEMCHR, pass_memchr, runs);
+        if (st->framer == FR_LINES)
+            measure(st, M_FRAMER, pass_lines, runs);
+        else if (ms_imap_frame)
+            measure(st, M_FRAMER, pass_imap_frame, runs);
+        else
+            skip(st, M_FRAMER, "%s", "not available yet: ms_imap_frame is not linked in");
+        if (!k) {
+            skip(st, M_PARSER, "not registered yet: ms_proto_find(\"%s\") has no such kind",
+                 st->proto);
+        } else if (k->state_size > (1 << 20) || k->view_size > (1 << 20)) {
+            skip(st, M_PARSER, "%s", "skipped: state or view larger than the bench's 1 MiB");
+        } else if (st->ex) {
+            char why[300];
+            if (pop3_prepare(st, why, sizeof(why)) == 0)
+                measure(st, M_PARSER, pass_pop3_replies, runs);
+            else
+                skip(st, M_PARSER, "skipped: %s", why);
+        } else {
+            measure(st, M_PARSER, pass_parser, runs);
+        }
+        if (st->etpan) {
+            struct etpan_result er;
+            struct result *r = &st->res[M_LIBETPAN];
+            int rc = etpan_bench(st->data.p, st->data.len, runs, &er);
+            r->bytes = st->data.len;
+            r->messages = er.messages;
+            if (rc == 0 && er.bytes == st->data.len) {
+                r->runs = er.runs;
+                memcpy(r->secs, er.secs, sizeof(double) * (size_t)er.runs);
+                r->median = median(r->secs, r->runs);
+                r->ran = 1;
+                snprintf(r->status, sizeof(r->status), "ok (libetpan 1.9.4, forked)");
+            } else {
+                skip(st, M_LIBETPAN, "failed: %s",
+                     er.error[0] ? er.error : "did not consume the whole input");
+            }
+        }
+        if (st->cli) {
+            if (!exe)
+                skip(st, M_CLI, "%s", "skipped: build/bench/mailspec not built");
+            else if (!k)
+                skip(st, M_CLI, "skipped: %s not registered yet", st->proto);
+            else
+                measure_cli(st, exe, dir, runs);
+        }
+    }
+
+    struct goal goals[] = {
+        {"IMAP ENVELOPE/BODYSTRUCTURE: parser vs libetpan", "imap-fetch-envelope", M_PARSER,
+         M_LIBETPAN, 20, 0, 0, ""},
+        {"IMAP 4 KiB literals: parser vs libetpan", "imap-fetch-literal", M_PARSER, M_LIBETPAN, 2,
+         0, 0, ""},
+        {"SMTP commands: parser vs memchr", "smtp-commands", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
+        {"SMTP replies: parser vs memchr", "smtp-replies", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
+        {"POP3 commands: parser vs memchr", "pop3-commands", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
+        {"POP3 replies: parser vs memchr", "pop3-replies", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
+        {"CLI parse imap replies vs library (same speed within noise)", "imap-fetch-envelope",
+         M_CLI, M_PARSER, 0.9, 0, 0, ""},
+    };
+    size_t ngoals = sizeof(goals) / sizeof(goals[0]);
+    for (size_t i = 0; i < ngoals; i++)
+        eval_goal(&goals[i], ss, n);
+
+    print_table(ss, n);
+    printf("\ngoals:\n");
+    for (size_t i = 0; i < ngoals; i++) {
+        if (goals[i].ratio > 0)
+            printf("  %-60s %8.3fx  (goal >= %.2fx)  %s\n", goals[i].name, goals[i].ratio,
+                   goals[i].target, goals[i].why);
+        else
+            printf("  %-60s %8s   (goal >= %.2fx)  unknown: %s\n", goals[i].name, "-",
+                   goals[i].target, goals[i].why);
+    }
+    printf("\nrunner: %s\n", runner);
+    if (write_json(json, ss, n, goals, ngoals, quick, runs, runner, source) != 0) {
+        fprintf(stderr, "bench: cannot write %s: %s\n", json, strerror(errno));
+        return 2;
+    }
+    printf("bench: wrote %s\n", json);
+    for (size_t i = 0; i < n; i++) {
+        bbuf_free(&ss[i].data);
+        bbuf_free(&ss[i].cmds);
+        free(ss[i].ex);
+    }
+    free(g_cmd_views);
+    free(g_sbuf);
+    free(g_state);
+    free(g_view);
+    return 0;
+}
