@@ -1,0 +1,118 @@
+/*
+ * The recorder's .session writer: turns the two byte streams of a proxied
+ * connection into C:/S: lines, in the order the bytes flowed.
+ *
+ * A line is everything up to and including CRLF (a bare LF or CR stays in the
+ * line as \n or \r, so the bytes are kept exactly). Bytes without their CRLF
+ * yet are held back until the CRLF comes; if the other direction speaks
+ * first, the connection ends, TLS starts, or the line grows past
+ * MS_REC_PARTIAL_MAX, they are written as they are, preceded by "@nocrlf"
+ * (the next line is sent/expected without the CRLF the reader adds).
+ * Holding back joins lines that TCP split into several segments, which is
+ * what a reader of the file wants; the byte stream stays identical.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+
+int ms_rec_writer_init(struct ms_rec_writer *w, enum ms_rec_proto proto, int raw,
+                       ms_rec_sink_fn sink, void *ctx)
+{
+    memset(w, 0, sizeof(*w));
+    ms_rec_san_init(&w->san, proto, raw);
+    w->sink = sink;
+    w->ctx = ctx;
+    w->last_dir = -1;
+    /* worst case: every byte becomes \xHH, plus the prefix and variables */
+    w->render_cap = 4 * MS_REC_PARTIAL_MAX + 1024;
+    w->render = malloc(w->render_cap);
+    return w->render ? 0 : -1;
+}
+
+void ms_rec_writer_free(struct ms_rec_writer *w)
+{
+    free(w->render);
+    w->render = NULL;
+}
+
+static void sink(struct ms_rec_writer *w, const char *p, size_t n)
+{
+    if (!w->error && w->sink(w->ctx, p, n) != 0)
+        w->error = 1;
+}
+
+/* Render line[0..n) of direction d (crlf: it ended with CRLF, not included). */
+static void emit(struct ms_rec_writer *w, int d, const char *line, size_t n, int crlf)
+{
+    struct ms_out o;
+
+    ms_out_init(&o, w->render, w->render_cap);
+    ms_out_str(&o, d ? "S: " : "C: ");
+    ms_rec_sanitize(&w->san, d, line, n, crlf, &o);
+    if (o.overflow) {
+        /* cannot happen within render_cap; never write a cut line */
+        ms_out_init(&o, w->render, w->render_cap);
+        ms_out_str(&o, "# mailspec record: a line did not fit the render buffer");
+    } else if (o.len == 3) {
+        o.len = 2; /* "C:" alone is an empty line */
+    }
+    if (!crlf)
+        sink(w, "@nocrlf", 7);
+    sink(w, o.buf, o.len);
+    if (d == 1 && w->san.tls_go)
+        w->tls_go = 1;
+}
+
+static void flush_dir(struct ms_rec_writer *w, int d)
+{
+    if (w->pend_len[d]) {
+        emit(w, d, w->pend[d], w->pend_len[d], 0);
+        w->pend_len[d] = 0;
+    }
+}
+
+void ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n)
+{
+    int d = is_server ? 1 : 0;
+
+    if (w->last_dir >= 0 && w->last_dir != d)
+        flush_dir(w, !d);
+    w->last_dir = d;
+    for (size_t i = 0; i < n;) {
+        const char *lf = memchr(b + i, '\n', n - i);
+        size_t take = lf ? (size_t)(lf - (b + i)) + 1 : n - i;
+        size_t room = MS_REC_PARTIAL_MAX - w->pend_len[d];
+        if (take > room)
+            take = room;
+        memcpy(w->pend[d] + w->pend_len[d], b + i, take);
+        w->pend_len[d] += take;
+        i += take;
+        size_t len = w->pend_len[d];
+        if (len >= 2 && w->pend[d][len - 1] == '\n' && w->pend[d][len - 2] == '\r') {
+            emit(w, d, w->pend[d], len - 2, 1);
+            w->pend_len[d] = 0;
+        } else if (len == MS_REC_PARTIAL_MAX) {
+            /* a CR at the end may be the first half of CRLF: keep it */
+            if (w->pend[d][len - 1] == '\r') {
+                emit(w, d, w->pend[d], len - 1, 0);
+                w->pend[d][0] = '\r';
+                w->pend_len[d] = 1;
+            } else {
+                flush_dir(w, d);
+            }
+        }
+    }
+}
+
+void ms_rec_writer_flush(struct ms_rec_writer *w)
+{
+    flush_dir(w, 0);
+    flush_dir(w, 1);
+}
+
+void ms_rec_writer_line(struct ms_rec_writer *w, const char *text)
+{
+    ms_rec_writer_flush(w);
+    sink(w, text, strlen(text));
+}
