@@ -9,8 +9,10 @@
  */
 
 extern const struct ms_proto ms_pop3_proto;
+extern const struct ms_proto ms_smtp_proto;
 static const struct ms_proto *const protos[] = {
     &ms_pop3_proto,
+    &ms_smtp_proto,
     NULL,
 };
 

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "stream.h"
 #include "pop3.h"
+#include "smtp.h"
 
 #define MAILSPEC_VERSION "0.1.0"
 
