@@ -1,0 +1,129 @@
+/*
+ * Fuzz target: the session-script parser and matcher (parsers/common/script.c).
+ *
+ * Malformed scripts are expected and fine (the parser must reject them with a
+ * line and column inside the input). Properties checked, abort() on violation:
+ *  - determinism: parsing the same bytes twice gives the same steps and parts;
+ *  - error positions lie inside the input;
+ *  - round trip: every S: pattern written back with ms_script_pattern_text
+ *    parses to the same pieces;
+ *  - every S: pattern matches the line made of its literals with every
+ *    wildcard empty.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mailspec/script.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void same_scripts(const struct ms_script *a, const struct ms_script *b)
+{
+    if (a->nsteps != b->nsteps || a->nparts != b->nparts || a->nvars != b->nvars ||
+        a->level != b->level || a->transports != b->transports || a->lenient != b->lenient)
+        abort();
+    for (size_t i = 0; i < a->nsteps; i++)
+        if (a->steps[i].type != b->steps[i].type || a->steps[i].line != b->steps[i].line ||
+            a->steps[i].nparts != b->steps[i].nparts || a->steps[i].arg != b->steps[i].arg)
+            abort();
+    for (size_t i = 0; i < a->nparts; i++) {
+        const struct ms_part *x = &a->parts[i], *y = &b->parts[i];
+        if (x->kind != y->kind || x->var != y->var || x->capture != y->capture || x->len != y->len)
+            abort();
+        if (x->kind == MS_PART_LIT && memcmp(a->bytes + x->off, b->bytes + y->off, x->len) != 0)
+            abort();
+    }
+}
+
+/* The S: pattern of step st, written back and parsed alone, has the same pieces. */
+static void round_trip(const struct ms_script *s, const struct ms_step *st)
+{
+    static char text[1 << 20];
+    struct ms_out o;
+    struct ms_script_error err;
+
+    ms_out_init(&o, text, sizeof(text));
+    /* Variables the step compares (set earlier in the script) are set first
+     * here too, one capture line each, so the line parses alone the same way. */
+    size_t pre = 0;
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *x = &s->parts[st->part0 + i];
+        if (x->kind == MS_PART_VAR && !x->capture && x->var >= MS_VAR_BUILTINS) {
+            ms_out_str(&o, "S: ${");
+            ms_out_str(&o, s->vars[x->var]);
+            ms_out_str(&o, "}\n");
+            pre++;
+        }
+    }
+    ms_out_bytes(&o, "S: ", 3);
+    ms_script_pattern_text(s, st, &o);
+    if (o.overflow)
+        return;
+    struct ms_script *r = ms_script_parse(text, o.len, &err);
+    if (!r) {
+        if (err.reason && strcmp(err.reason, "out of memory") == 0)
+            return;
+        abort();
+    }
+    if (r->nsteps != pre + 1 || r->steps[pre].nparts != st->nparts)
+        abort();
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *x = &s->parts[st->part0 + i], *y = &r->parts[r->steps[pre].part0 + i];
+        if (x->kind != y->kind || x->len != y->len)
+            abort();
+        if (x->kind == MS_PART_LIT && memcmp(s->bytes + x->off, r->bytes + y->off, x->len) != 0)
+            abort();
+        if (x->kind == MS_PART_VAR && strcmp(s->vars[x->var], r->vars[y->var]) != 0)
+            abort();
+    }
+    ms_script_free(r);
+}
+
+/* Literals with every wildcard and unbound variable empty must match. */
+static void self_match(const struct ms_script *s, const struct ms_step *st)
+{
+    static char line[1 << 20];
+    static struct ms_vars vs;
+    size_t n = 0;
+
+    ms_vars_init(&vs);
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *pt = &s->parts[st->part0 + i];
+        if (pt->kind != MS_PART_LIT)
+            continue;
+        if (pt->len > sizeof(line) - n)
+            return;
+        memcpy(line + n, s->bytes + pt->off, pt->len);
+        n += pt->len;
+    }
+    if (ms_script_match(s, st, &vs, line, n) != 1)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct ms_script_error e1, e2;
+    struct ms_script *a = ms_script_parse((const char *)data, size, &e1);
+    struct ms_script *b = ms_script_parse((const char *)data, size, &e2);
+
+    if (!a || !b) {
+        if (a || b)
+            abort(); /* one parse succeeded, the other did not */
+        if (e1.line != e2.line || e1.col != e2.col || e1.reason != e2.reason || !e1.reason)
+            abort();
+        /* line 1 col 1 is allowed for an empty script; otherwise inside the input */
+        if (strcmp(e1.reason, "out of memory") != 0 && e1.line > 1 + size)
+            abort();
+        return 0;
+    }
+    same_scripts(a, b);
+    for (size_t i = 0; i < a->nsteps; i++)
+        if (a->steps[i].type == MS_STEP_EXPECT) {
+            round_trip(a, &a->steps[i]);
+            self_match(a, &a->steps[i]);
+        }
+    ms_script_free(a);
+    ms_script_free(b);
+    return 0;
+}

@@ -1,0 +1,733 @@
+/*
+ * The session-script parser and pattern matcher (docs/session-format.md).
+ *
+ * A script is checked completely before it runs: every line is classified,
+ * every escape decoded, every directive and its argument validated, every
+ * block closed, and every variable a C: line sends is known to be set
+ * (builtin or captured by an earlier S: line). Errors carry line and column.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mailspec/script.h"
+
+static const char *const builtin_vars[MS_VAR_BUILTINS] = {"user", "password", "host"};
+
+struct parser {
+    struct ms_script *s;
+    struct ms_script_error *err;
+    size_t steps_cap, parts_cap, bytes_cap;
+    uint8_t known[MS_SCRIPT_MAX_VARS]; /* set before this point of the script */
+    int block;                         /* 0, MS_STEP_SEGMENT or MS_STEP_UNORDERED */
+    size_t block_line;
+    int tls_in_conn;
+    int have_id, have_title, have_rfc, have_level, have_transport, have_protocol;
+    size_t id_off, title_off, rfc_off, protocol_off; /* metadata strings in bytes */
+};
+
+static struct ms_script *fail_at(struct parser *p, size_t line, size_t col, const char *reason)
+{
+    p->err->line = line;
+    p->err->col = col;
+    p->err->reason = reason;
+    return NULL;
+}
+
+static int set_err(struct parser *p, size_t line, size_t col, const char *reason)
+{
+    p->err->line = line;
+    p->err->col = col;
+    p->err->reason = reason;
+    return -1;
+}
+
+static int lit_eq(const char *p, size_t n, const char *lit, size_t litlen)
+{
+    return n == litlen && memcmp(p, lit, n) == 0;
+}
+#define LIT_EQ(p, n, lit) lit_eq((p), (n), (lit), sizeof(lit) - 1)
+
+static int hexval(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+static int is_space(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+static int name_char(unsigned char ch)
+{
+    return ms_is(ch, MS_C_ALPHA | MS_C_DIGIT) || ch == '_' || ch == '-' || ch == '.';
+}
+
+static struct ms_step *new_step(struct parser *p, uint8_t type, size_t line, size_t col)
+{
+    if (p->s->nsteps >= MS_SCRIPT_MAX_STEPS) {
+        set_err(p, line, col, "too many steps in one script");
+        return NULL;
+    }
+    if (p->s->nsteps == p->steps_cap) {
+        size_t ncap = p->steps_cap ? p->steps_cap * 2 : 64;
+        struct ms_step *ns = realloc(p->s->steps, ncap * sizeof(*ns));
+        if (!ns) {
+            set_err(p, line, col, "out of memory");
+            return NULL;
+        }
+        p->s->steps = ns;
+        p->steps_cap = ncap;
+    }
+    struct ms_step *st = &p->s->steps[p->s->nsteps++];
+    memset(st, 0, sizeof(*st));
+    st->type = type;
+    st->line = line;
+    st->col = col;
+    st->part0 = p->s->nparts;
+    return st;
+}
+
+static struct ms_part *new_part(struct parser *p, struct ms_step *st, uint8_t kind, size_t line,
+                                size_t col)
+{
+    if (st->nparts >= MS_SCRIPT_MAX_PARTS) {
+        set_err(p, line, col, "too many literal and ${...} pieces in one line");
+        return NULL;
+    }
+    if (p->s->nparts == p->parts_cap) {
+        size_t ncap = p->parts_cap ? p->parts_cap * 2 : 128;
+        struct ms_part *np = realloc(p->s->parts, ncap * sizeof(*np));
+        if (!np) {
+            set_err(p, line, col, "out of memory");
+            return NULL;
+        }
+        p->s->parts = np;
+        p->parts_cap = ncap;
+    }
+    struct ms_part *pt = &p->s->parts[p->s->nparts++];
+    memset(pt, 0, sizeof(*pt));
+    pt->kind = kind;
+    pt->off = p->s->nbytes;
+    st->nparts++;
+    return pt;
+}
+
+/* bytes has room for every decoded byte plus one NUL per line (sized up front). */
+static void put_byte(struct parser *p, char ch)
+{
+    if (p->s->nbytes < p->bytes_cap)
+        p->s->bytes[p->s->nbytes++] = ch;
+}
+
+/* Copy raw[0..n) as a NUL-terminated metadata string; returns its offset. */
+static size_t put_string(struct parser *p, const char *raw, size_t n)
+{
+    size_t off = p->s->nbytes;
+    for (size_t i = 0; i < n; i++)
+        put_byte(p, raw[i]);
+    put_byte(p, '\0');
+    return off;
+}
+
+static int find_var(struct parser *p, const char *name, size_t n, size_t line, size_t col)
+{
+    struct ms_script *s = p->s;
+
+    for (size_t i = 0; i < s->nvars; i++)
+        if (lit_eq(name, n, s->vars[i], strnlen(s->vars[i], MS_SCRIPT_MAX_NAME)))
+            return (int)i;
+    if (s->nvars >= MS_SCRIPT_MAX_VARS)
+        return set_err(p, line, col, "too many distinct variables");
+    memcpy(s->vars[s->nvars], name, n);
+    s->vars[s->nvars][n] = '\0';
+    return (int)s->nvars++;
+}
+
+/*
+ * Parse the pattern raw[0..n) (col = column of raw[0]) into parts of st.
+ * type: SEND (no wildcards, variables must be known), EXPECT (first use of an
+ * unknown variable captures it), ALLOW/FORBID (no captures).
+ */
+static int parse_pattern(struct parser *p, struct ms_step *st, const char *raw, size_t n,
+                         size_t line, size_t col)
+{
+    struct ms_part *lit = NULL;
+    uint8_t captured[MS_SCRIPT_MAX_VARS] = {0};
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)raw[i];
+        if (ch == '$' && i + 1 < n && raw[i + 1] == '{') {
+            const char *close = memchr(raw + i + 2, '}', n - i - 2);
+            if (!close)
+                return set_err(p, line, col + i, "\"${\" without a closing \"}\"");
+            const char *name = raw + i + 2;
+            size_t nl = (size_t)(close - name);
+            lit = NULL;
+            if (nl == 1 && name[0] == '*') {
+                if (st->type == MS_STEP_SEND)
+                    return set_err(p, line, col + i,
+                                   "${*} matches server text; a C: line "
+                                   "cannot send it");
+                if (!new_part(p, st, MS_PART_ANY, line, col + i))
+                    return -1;
+                i += 3;
+                continue;
+            }
+            if (nl == 0 || nl > MS_SCRIPT_MAX_NAME)
+                return set_err(p, line, col + i + 2, "variable name must be 1 to 32 characters");
+            for (size_t k = 0; k < nl; k++)
+                if (!name_char((unsigned char)name[k]))
+                    return set_err(p, line, col + i + 2 + k,
+                                   "variable names use letters, digits, '_', '-' and '.'");
+            int v = find_var(p, name, nl, line, col + i);
+            if (v < 0)
+                return -1;
+            struct ms_part *pt = new_part(p, st, MS_PART_VAR, line, col + i);
+            if (!pt)
+                return -1;
+            pt->var = (uint16_t)v;
+            if (!p->known[v]) {
+                if (st->type != MS_STEP_EXPECT)
+                    return set_err(p, line, col + i,
+                                   st->type == MS_STEP_SEND
+                                       ? "variable is not set here: not a builtin (user, "
+                                         "password, host) and not captured by an earlier S: line"
+                                       : "@allow and @forbid cannot capture a variable");
+                if (captured[v])
+                    return set_err(p, line, col + i,
+                                   "variable captured twice in one line (use two names)");
+                captured[v] = 1;
+                pt->capture = 1;
+            }
+            i += 2 + nl;
+            continue;
+        }
+        char out = (char)ch;
+        if (ch == '\\') {
+            if (i + 1 >= n)
+                return set_err(p, line, col + i, "backslash at the end of the line (write \\\\)");
+            switch (raw[i + 1]) {
+            case '\\':
+                out = '\\';
+                break;
+            case 'r':
+                out = '\r';
+                break;
+            case 'n':
+                out = '\n';
+                break;
+            case 't':
+                out = '\t';
+                break;
+            case 'x': {
+                int hi = i + 2 < n ? hexval((unsigned char)raw[i + 2]) : -1;
+                int lo = i + 3 < n ? hexval((unsigned char)raw[i + 3]) : -1;
+                if (hi < 0 || lo < 0)
+                    return set_err(p, line, col + i, "\\x needs two hex digits");
+                out = (char)(hi * 16 + lo);
+                i += 2;
+                break;
+            }
+            default:
+                return set_err(p, line, col + i, "unknown escape (use \\\\ \\r \\n \\t \\xHH)");
+            }
+            i++;
+        }
+        if (!lit) {
+            lit = new_part(p, st, MS_PART_LIT, line, col + i);
+            if (!lit)
+                return -1;
+        }
+        put_byte(p, out);
+        lit->len++;
+    }
+    for (size_t v = 0; v < MS_SCRIPT_MAX_VARS; v++)
+        if (captured[v])
+            p->known[v] = 1;
+    return 0;
+}
+
+static int meta_once(struct parser *p, int *flag, size_t line)
+{
+    if (*flag)
+        return set_err(p, line, 1, "metadata directive given twice");
+    *flag = 1;
+    return 0;
+}
+
+static int parse_transports(struct parser *p, const char *a, size_t n, size_t line, size_t col)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        while (i < n && (is_space(a[i]) || a[i] == ','))
+            i++;
+        size_t w = i;
+        while (i < n && !is_space(a[i]) && a[i] != ',')
+            i++;
+        if (w == i)
+            break;
+        if (LIT_EQ(a + w, i - w, "none") || LIT_EQ(a + w, i - w, "plain"))
+            p->s->transports |= MS_TRANSPORT_NONE;
+        else if (LIT_EQ(a + w, i - w, "starttls"))
+            p->s->transports |= MS_TRANSPORT_STARTTLS;
+        else if (LIT_EQ(a + w, i - w, "implicit"))
+            p->s->transports |= MS_TRANSPORT_IMPLICIT;
+        else
+            return set_err(p, line, col + w, "@transport takes none, starttls and/or implicit");
+    }
+    if (!p->s->transports)
+        return set_err(p, line, col, "@transport needs at least one of none, starttls, implicit");
+    return 0;
+}
+
+/* One directive: name[0..nn) at column 2, argument a[0..an) at column acol. */
+static int directive(struct parser *p, const char *name, size_t nn, const char *a, size_t an,
+                     size_t line, size_t acol)
+{
+    struct ms_script *s = p->s;
+    struct ms_step *st;
+    int no_arg = 0, need_arg = 0;
+    uint8_t flow = 0;
+
+    if (LIT_EQ(name, nn, "tls"))
+        flow = MS_STEP_TLS, no_arg = 1;
+    else if (LIT_EQ(name, nn, "segment"))
+        flow = MS_STEP_SEGMENT, no_arg = 1;
+    else if (LIT_EQ(name, nn, "unordered"))
+        flow = MS_STEP_UNORDERED, no_arg = 1;
+    else if (LIT_EQ(name, nn, "end"))
+        flow = MS_STEP_END, no_arg = 1;
+    else if (LIT_EQ(name, nn, "close"))
+        flow = MS_STEP_CLOSE, no_arg = 1;
+    else if (LIT_EQ(name, nn, "connection"))
+        flow = MS_STEP_CONNECTION, no_arg = 1;
+    else if (LIT_EQ(name, nn, "sleep"))
+        flow = MS_STEP_SLEEP, need_arg = 1;
+    else if (LIT_EQ(name, nn, "requires"))
+        flow = MS_STEP_REQUIRES, need_arg = 1;
+    else if (LIT_EQ(name, nn, "allow"))
+        flow = MS_STEP_ALLOW, need_arg = 1;
+    else if (LIT_EQ(name, nn, "forbid"))
+        flow = MS_STEP_FORBID, need_arg = 1;
+    else if (LIT_EQ(name, nn, "test") || LIT_EQ(name, nn, "title") || LIT_EQ(name, nn, "rfc") ||
+             LIT_EQ(name, nn, "protocol") || LIT_EQ(name, nn, "level") ||
+             LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk"))
+        need_arg = 1;
+    else
+        return set_err(p, line, 2, "unknown directive");
+
+    if (no_arg && an)
+        return set_err(p, line, acol, "this directive takes no argument");
+    if (need_arg && !an)
+        return set_err(p, line, 2 + nn, "this directive needs an argument");
+
+    if (flow) {
+        if (p->block && flow != MS_STEP_END)
+            return set_err(p, line, 1,
+                           "only C: lines (in @segment) or S: lines (in "
+                           "@unordered) may appear before @end");
+        switch (flow) {
+        case MS_STEP_END:
+            if (!p->block)
+                return set_err(p, line, 1, "@end without @segment or @unordered");
+            p->block = 0;
+            break;
+        case MS_STEP_SEGMENT:
+        case MS_STEP_UNORDERED:
+            p->block = flow;
+            p->block_line = line;
+            break;
+        case MS_STEP_TLS:
+            if (p->tls_in_conn)
+                return set_err(p, line, 1, "@tls twice in one connection");
+            p->tls_in_conn = 1;
+            s->has_tls = 1;
+            break;
+        case MS_STEP_CONNECTION:
+            p->tls_in_conn = 0;
+            break;
+        default:
+            break;
+        }
+        st = new_step(p, flow, line, 1);
+        if (!st)
+            return -1;
+        if (flow == MS_STEP_SLEEP) {
+            uint64_t ms;
+            if (ms_number_parse(a, an, MS_SCRIPT_MAX_SLEEP_MS, &ms) != MS_OK)
+                return set_err(p, line, acol, "@sleep takes milliseconds, 0 to 60000");
+            st->arg = ms;
+        } else if (flow == MS_STEP_REQUIRES) {
+            for (size_t i = 0; i < an; i++)
+                if (is_space(a[i]))
+                    return set_err(p, line, acol + i, "@requires takes one capability word");
+            struct ms_part *pt = new_part(p, st, MS_PART_LIT, line, acol);
+            if (!pt)
+                return -1;
+            for (size_t i = 0; i < an; i++)
+                put_byte(p, a[i]);
+            pt->len = an;
+        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID) {
+            return parse_pattern(p, st, a, an, line, acol);
+        }
+        return 0;
+    }
+
+    if (LIT_EQ(name, nn, "test")) {
+        if (meta_once(p, &p->have_id, line))
+            return -1;
+        for (size_t i = 0; i < an; i++)
+            if (!ms_is((unsigned char)a[i], MS_C_VCHAR))
+                return set_err(p, line, acol + i, "a test id is one word of visible ASCII");
+        p->id_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "title")) {
+        if (meta_once(p, &p->have_title, line))
+            return -1;
+        p->title_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "rfc")) {
+        if (meta_once(p, &p->have_rfc, line))
+            return -1;
+        p->rfc_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "protocol")) {
+        if (meta_once(p, &p->have_protocol, line))
+            return -1;
+        if (!LIT_EQ(a, an, "smtp") && !LIT_EQ(a, an, "pop3") && !LIT_EQ(a, an, "imap"))
+            return set_err(p, line, acol, "@protocol takes smtp, pop3 or imap");
+        p->protocol_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "level")) {
+        if (meta_once(p, &p->have_level, line))
+            return -1;
+        if (LIT_EQ(a, an, "MUST"))
+            s->level = MS_LEVEL_MUST;
+        else if (LIT_EQ(a, an, "SHOULD"))
+            s->level = MS_LEVEL_SHOULD;
+        else if (LIT_EQ(a, an, "MAY"))
+            s->level = MS_LEVEL_MAY;
+        else
+            return set_err(p, line, acol, "@level takes MUST, SHOULD or MAY");
+    } else if (LIT_EQ(name, nn, "transport")) {
+        if (meta_once(p, &p->have_transport, line))
+            return -1;
+        return parse_transports(p, a, an, line, acol);
+    } else if (LIT_EQ(name, nn, "quirk")) {
+        char flag[40];
+        if (an >= sizeof(flag))
+            return set_err(p, line, acol, "unknown lenient flag (see mailspec parse --help)");
+        memcpy(flag, a, an);
+        flag[an] = '\0';
+        uint32_t f = ms_lenient_flag(flag);
+        if (!f)
+            return set_err(p, line, acol, "unknown lenient flag (see mailspec parse --help)");
+        s->lenient |= f;
+    } else {
+        return set_err(p, line, 2, "unknown directive");
+    }
+    return 0;
+}
+
+static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
+{
+    if (ln[0] == '@') {
+        size_t nn = 0;
+        while (1 + nn < n && ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA))
+            nn++;
+        if (nn == 0)
+            return set_err(p, line, 2, "expected a directive name after '@'");
+        size_t i = 1 + nn;
+        if (i < n && !is_space(ln[i]))
+            return set_err(p, line, i + 1, "unknown directive");
+        while (i < n && is_space(ln[i]))
+            i++;
+        size_t end = n;
+        while (end > i && is_space(ln[end - 1]))
+            end--;
+        return directive(p, ln + 1, nn, ln + i, end - i, line, i + 1);
+    }
+    if (n < 2 || (ln[0] != 'C' && ln[0] != 'S') || ln[1] != ':')
+        return set_err(p, line, 1,
+                       "expected \"C: \", \"S: \", \"#\" or \"@\" at the start of "
+                       "the line");
+    size_t skip = 2;
+    if (n > 2) {
+        if (ln[2] != ' ')
+            return set_err(p, line, 3, "expected one space after the colon");
+        skip = 3;
+    }
+    uint8_t type = ln[0] == 'C' ? MS_STEP_SEND : MS_STEP_EXPECT;
+    if (p->block == MS_STEP_SEGMENT && type != MS_STEP_SEND)
+        return set_err(p, line, 1, "only C: lines may appear inside @segment");
+    if (p->block == MS_STEP_UNORDERED && type != MS_STEP_EXPECT)
+        return set_err(p, line, 1, "only S: lines may appear inside @unordered");
+    struct ms_step *st = new_step(p, type, line, 1);
+    if (!st)
+        return -1;
+    return parse_pattern(p, st, ln + skip, n - skip, line, skip + 1);
+}
+
+struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script_error *err)
+{
+    struct parser p;
+    size_t lines = 1;
+
+    memset(&p, 0, sizeof(p));
+    p.err = err;
+    err->line = 0;
+    err->col = 0;
+    err->reason = NULL;
+    if (len > MS_SCRIPT_MAX_BYTES)
+        return fail_at(&p, 1, 1, "script larger than 4 MiB");
+    for (const char *q = text; q && (size_t)(q - text) < len;) {
+        q = memchr(q, '\n', len - (size_t)(q - text));
+        if (q) {
+            lines++;
+            q++;
+        }
+    }
+    p.s = calloc(1, sizeof(*p.s));
+    if (!p.s)
+        return fail_at(&p, 0, 0, "out of memory");
+    p.bytes_cap = len + lines + 8;
+    p.s->bytes = malloc(p.bytes_cap);
+    if (!p.s->bytes) {
+        ms_script_free(p.s);
+        return fail_at(&p, 0, 0, "out of memory");
+    }
+    /* Offset 0 is the empty string for absent metadata. */
+    put_byte(&p, '\0');
+    for (size_t i = 0; i < MS_VAR_BUILTINS; i++) {
+        size_t n = 0;
+        while (builtin_vars[i][n])
+            n++;
+        memcpy(p.s->vars[i], builtin_vars[i], n + 1);
+        p.known[i] = 1;
+    }
+    p.s->nvars = MS_VAR_BUILTINS;
+
+    size_t pos = 0, line = 0;
+    int rc = 0;
+    while (pos < len && rc == 0) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t n = end - pos;
+        const char *ln = text + pos;
+        line++;
+        pos = nl ? end + 1 : len;
+        if (n > 0 && ln[n - 1] == '\r')
+            n--; /* CRLF files read the same (as ms_transcript_next) */
+        if (n == 0 || ln[0] == '#')
+            continue;
+        rc = parse_line(&p, ln, n, line);
+    }
+    if (rc == 0 && p.block)
+        rc = set_err(&p, p.block_line, 1, "block opened here is not closed with @end");
+    if (rc == 0 && p.s->nsteps == 0)
+        rc = set_err(&p, line ? line : 1, 1, "script has no C:, S: or flow lines");
+    if (rc != 0) {
+        ms_script_free(p.s);
+        return NULL;
+    }
+    /* Metadata offsets become pointers now that bytes no longer moves. */
+    struct ms_script *s = p.s;
+    s->id = s->bytes + p.id_off;
+    s->title = s->bytes + p.title_off;
+    s->rfc = s->bytes + p.rfc_off;
+    s->protocol = s->bytes + p.protocol_off;
+    return s;
+}
+
+void ms_script_free(struct ms_script *s)
+{
+    if (!s)
+        return;
+    free(s->steps);
+    free(s->parts);
+    free(s->bytes);
+    free(s);
+}
+
+/* ---- variables and matching ---- */
+
+void ms_vars_init(struct ms_vars *vs)
+{
+    memset(vs->v, 0, sizeof(vs->v));
+    vs->used = 0;
+}
+
+enum ms_status ms_vars_set(struct ms_vars *vs, size_t i, const char *p, size_t n)
+{
+    if (i >= MS_SCRIPT_MAX_VARS || n > sizeof(vs->buf) - vs->used)
+        return MS_FAIL;
+    if (n)
+        memcpy(vs->buf + vs->used, p, n);
+    vs->v[i].off = vs->used;
+    vs->v[i].len = n;
+    vs->v[i].bound = 1;
+    vs->used += n;
+    return MS_OK;
+}
+
+static int is_star(const struct ms_part *pt, const struct ms_vars *vs)
+{
+    return pt->kind == MS_PART_ANY || (pt->kind == MS_PART_VAR && !vs->v[pt->var].bound);
+}
+
+static struct ms_slice part_bytes(const struct ms_script *s, const struct ms_part *pt,
+                                  const struct ms_vars *vs)
+{
+    struct ms_slice r;
+    if (pt->kind == MS_PART_LIT) {
+        r.ptr = s->bytes + pt->off;
+        r.len = pt->len;
+    } else {
+        r.ptr = vs->buf + vs->v[pt->var].off;
+        r.len = vs->v[pt->var].len;
+    }
+    return r;
+}
+
+int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct ms_vars *vs,
+                    const char *line, size_t len)
+{
+    const struct ms_part *parts = st->nparts ? s->parts + st->part0 : NULL;
+    size_t np = st->nparts;
+    size_t cap_start[MS_SCRIPT_MAX_PARTS], cap_end[MS_SCRIPT_MAX_PARTS];
+    size_t pi = 0, ti = 0, star_ti = 0;
+    size_t star_pi = SIZE_MAX;
+
+    /*
+     * Glob matching with backtracking to the last wildcard only: O(len * parts).
+     * Wildcards before the last one keep the shortest extent that lets the
+     * rest match, which makes captures leftmost-shortest.
+     */
+    for (;;) {
+        if (pi == np) {
+            if (ti == len)
+                break;
+        } else if (is_star(&parts[pi], vs)) {
+            star_pi = pi;
+            star_ti = ti;
+            cap_start[pi] = ti;
+            cap_end[pi] = ti;
+            pi++;
+            continue;
+        } else {
+            struct ms_slice b = part_bytes(s, &parts[pi], vs);
+            if (b.len <= len - ti && (b.len == 0 || memcmp(line + ti, b.ptr, b.len) == 0)) {
+                ti += b.len;
+                pi++;
+                continue;
+            }
+        }
+        if (star_pi == SIZE_MAX || star_ti >= len)
+            return 0;
+        star_ti++;
+        cap_end[star_pi] = star_ti;
+        ti = star_ti;
+        pi = star_pi + 1;
+    }
+    /* The last wildcard, when it ends the pattern, takes the rest of the line. */
+    if (np > 0 && is_star(&parts[np - 1], vs))
+        cap_end[np - 1] = len;
+    size_t need = 0;
+    for (size_t i = 0; i < np; i++)
+        if (parts[i].kind == MS_PART_VAR && !vs->v[parts[i].var].bound)
+            need += cap_end[i] - cap_start[i];
+    if (need > sizeof(vs->buf) - vs->used)
+        return MS_FAIL;
+    for (size_t i = 0; i < np; i++)
+        if (parts[i].kind == MS_PART_VAR && !vs->v[parts[i].var].bound)
+            if (ms_vars_set(vs, parts[i].var, line + cap_start[i], cap_end[i] - cap_start[i]) !=
+                MS_OK)
+                return MS_FAIL;
+    return 1;
+}
+
+ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
+                         const struct ms_vars *vs, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *pt = &s->parts[st->part0 + i];
+        if (pt->kind == MS_PART_ANY || (pt->kind == MS_PART_VAR && !vs->v[pt->var].bound))
+            return MS_FAIL;
+        struct ms_slice b = part_bytes(s, pt, vs);
+        if (b.len > cap - o)
+            return MS_FAIL;
+        if (b.len)
+            memcpy(out + o, b.ptr, b.len);
+        o += b.len;
+    }
+    if (cap - o < 2)
+        return MS_FAIL;
+    out[o++] = '\r';
+    out[o++] = '\n';
+    return (ssize_t)o;
+}
+
+/* Bytes as .session text: printable ASCII as is, the rest escaped. */
+void ms_script_escape(struct ms_out *o, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        char e[4];
+        if (ch == '\\') {
+            ms_out_bytes(o, "\\\\", 2);
+        } else if (ch == '\r') {
+            ms_out_bytes(o, "\\r", 2);
+        } else if (ch == '\n') {
+            ms_out_bytes(o, "\\n", 2);
+        } else if (ch == '\t') {
+            ms_out_bytes(o, "\\t", 2);
+        } else if (ch == '$' && i + 1 < n && p[i + 1] == '{') {
+            ms_out_bytes(o, "\\x24", 4);
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            e[0] = '\\';
+            e[1] = 'x';
+            e[2] = hex[ch >> 4];
+            e[3] = hex[ch & 15];
+            ms_out_bytes(o, e, 4);
+        } else {
+            ms_out_bytes(o, &p[i], 1);
+        }
+    }
+}
+
+void ms_script_pattern_text(const struct ms_script *s, const struct ms_step *st, struct ms_out *o)
+{
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *pt = &s->parts[st->part0 + i];
+        if (pt->kind == MS_PART_LIT) {
+            ms_script_escape(o, s->bytes + pt->off, pt->len);
+        } else if (pt->kind == MS_PART_ANY) {
+            ms_out_bytes(o, "${*}", 4);
+        } else {
+            ms_out_bytes(o, "${", 2);
+            ms_out_bytes(o, s->vars[pt->var], strnlen(s->vars[pt->var], MS_SCRIPT_MAX_NAME));
+            ms_out_bytes(o, "}", 1);
+        }
+    }
+}
+
+const char *ms_level_name(unsigned level)
+{
+    switch (level) {
+    case MS_LEVEL_MUST:
+        return "MUST";
+    case MS_LEVEL_SHOULD:
+        return "SHOULD";
+    case MS_LEVEL_MAY:
+        return "MAY";
+    default:
+        return "?";
+    }
+}

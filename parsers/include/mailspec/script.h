@@ -1,0 +1,145 @@
+/*
+ * Session scripts: a .session file (DESIGN.md contract) read as a test.
+ *
+ * The parser turns the whole file into a flat list of steps (send, expect,
+ * TLS upgrade, blocks, close, sleep, new connection, ...) plus metadata, and
+ * checks it completely before anything runs: a malformed script is an error
+ * naming its line and column. Patterns in S: lines are literal text with
+ * ${*} (any text), and ${name} (a variable: sent in C: lines, captured or
+ * compared in S: lines). See docs/session-format.md.
+ *
+ * libc only (the fuzz target links it without the runner). The parser
+ * allocates the script with malloc; the matcher does not allocate.
+ */
+#ifndef MAILSPEC_SCRIPT_H
+#define MAILSPEC_SCRIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* Hard bounds: a script beyond them is rejected, never truncated. */
+#define MS_SCRIPT_MAX_BYTES    (4u * 1024 * 1024) /* the file */
+#define MS_SCRIPT_MAX_STEPS    8192
+#define MS_SCRIPT_MAX_PARTS    32 /* literal/variable pieces of one line */
+#define MS_SCRIPT_MAX_VARS     64 /* distinct variable names, builtins included */
+#define MS_SCRIPT_MAX_NAME     32
+#define MS_SCRIPT_MAX_SLEEP_MS 60000u
+#define MS_SCRIPT_VAR_BYTES    16384 /* all variable values of one run together */
+
+/* Builtin variables, set from the command line (always indices 0..2). */
+enum { MS_VAR_USER = 0, MS_VAR_PASSWORD = 1, MS_VAR_HOST = 2, MS_VAR_BUILTINS = 3 };
+
+enum ms_step_type {
+    MS_STEP_SEND = 1,   /* C: line: parts, CRLF appended */
+    MS_STEP_EXPECT,     /* S: line: pattern, matched against one server line */
+    MS_STEP_TLS,        /* @tls: TLS handshake on the open connection */
+    MS_STEP_SEGMENT,    /* @segment: the following C: lines are written at once */
+    MS_STEP_UNORDERED,  /* @unordered: the following S: lines in any order */
+    MS_STEP_END,        /* @end: closes @segment or @unordered */
+    MS_STEP_CLOSE,      /* @close: the server must close the connection */
+    MS_STEP_SLEEP,      /* @sleep MS: arg = milliseconds */
+    MS_STEP_CONNECTION, /* @connection: close, open a new connection */
+    MS_STEP_REQUIRES,   /* @requires CAP: skip unless a server line so far has CAP */
+    MS_STEP_ALLOW,      /* @allow PATTERN: skip unexpected lines that match */
+    MS_STEP_FORBID,     /* @forbid PATTERN: fail on unexpected lines that match */
+};
+
+enum ms_part_kind {
+    MS_PART_LIT = 1, /* literal bytes */
+    MS_PART_ANY,     /* ${*} */
+    MS_PART_VAR,     /* ${name}; capture marks the first use of an unbound name in an S: line */
+};
+
+struct ms_part {
+    uint8_t kind;
+    uint8_t capture; /* MS_PART_VAR: this occurrence binds the variable */
+    uint16_t var;    /* index into ms_script.vars */
+    size_t off, len; /* MS_PART_LIT: bytes at script->bytes + off */
+};
+
+struct ms_step {
+    uint8_t type;  /* enum ms_step_type */
+    size_t line;   /* 1-based */
+    size_t col;    /* 1-based, where the item starts */
+    size_t part0;  /* first part in script->parts */
+    size_t nparts; /* SEND/EXPECT/ALLOW/FORBID: pattern; REQUIRES: one literal */
+    uint64_t arg;  /* SLEEP: milliseconds */
+};
+
+enum ms_level { MS_LEVEL_MUST = 0, MS_LEVEL_SHOULD = 1, MS_LEVEL_MAY = 2 };
+
+/* Bits of ms_script.transports: the --tls modes the test applies to. */
+enum { MS_TRANSPORT_NONE = 1, MS_TRANSPORT_STARTTLS = 2, MS_TRANSPORT_IMPLICIT = 4 };
+
+struct ms_script {
+    /* Metadata, NUL-terminated strings inside bytes ("" when absent). */
+    const char *id, *title, *rfc, *protocol;
+    uint8_t level;      /* enum ms_level; MUST when absent */
+    uint8_t transports; /* 0 when absent: applies to every transport */
+    uint8_t has_tls;    /* the script has an @tls step */
+    uint32_t lenient;   /* MS_LENIENT_* flags from @quirk lines */
+    struct ms_step *steps;
+    size_t nsteps;
+    struct ms_part *parts;
+    size_t nparts;
+    char vars[MS_SCRIPT_MAX_VARS][MS_SCRIPT_MAX_NAME + 1];
+    size_t nvars;
+    char *bytes; /* decoded literals and metadata */
+    size_t nbytes;
+};
+
+struct ms_script_error {
+    size_t line, col; /* 1-based; col counts bytes */
+    const char *reason;
+};
+
+/*
+ * Parse text[0..len) (need not be NUL-terminated). Returns a script to free
+ * with ms_script_free, or NULL with err filled in (reason "out of memory" when
+ * malloc failed).
+ */
+struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script_error *err);
+void ms_script_free(struct ms_script *s);
+
+/* Variable values during one run; capture binds, later uses compare. */
+struct ms_vars {
+    struct {
+        size_t off, len;
+        uint8_t bound;
+    } v[MS_SCRIPT_MAX_VARS];
+    char buf[MS_SCRIPT_VAR_BYTES];
+    size_t used;
+};
+
+void ms_vars_init(struct ms_vars *vs);
+/* Bind variable i to p[0..n). MS_FAIL when the value space is exhausted. */
+MS_MUST_USE enum ms_status ms_vars_set(struct ms_vars *vs, size_t i, const char *p, size_t n);
+
+/*
+ * Match line[0..len) (without CRLF) against a step's pattern. On a match,
+ * returns 1 and binds the captures into vs; on no match returns 0 and vs is
+ * unchanged. Returns MS_FAIL when a capture does not fit into vs.
+ * Leftmost-shortest: a wildcard or capture takes as little as the rest allows.
+ */
+MS_MUST_USE int ms_script_match(const struct ms_script *s, const struct ms_step *st,
+                                struct ms_vars *vs, const char *line, size_t len);
+
+/*
+ * Render a C: step with its variables into out (cap bytes), CRLF appended.
+ * Returns the length, or MS_FAIL when a variable is unbound or cap is too small.
+ */
+MS_MUST_USE ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
+                                     const struct ms_vars *vs, char *out, size_t cap);
+
+/* The pattern of a step as script text (escaped, with ${...}); for messages. */
+void ms_script_pattern_text(const struct ms_script *s, const struct ms_step *st, struct ms_out *o);
+
+/* Bytes as .session text (printable ASCII as is, \\ \r \n \t \xHH otherwise). */
+void ms_script_escape(struct ms_out *o, const char *p, size_t n);
+
+/* "MUST", "SHOULD", "MAY" */
+const char *ms_level_name(unsigned level);
+
+#endif

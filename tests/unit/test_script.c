@@ -1,0 +1,280 @@
+/* Unit tests of the session-script parser and matcher (parsers/common/script.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "mailspec/script.h"
+
+static struct ms_script *parse_ok(const char *text)
+{
+    struct ms_script_error err;
+    struct ms_script *s = ms_script_parse(text, strlen(text), &err);
+    if (!s)
+        fail_msg("unexpected script error %zu:%zu: %s", err.line, err.col, err.reason);
+    return s;
+}
+
+/* Parse must fail at line:col with a reason containing needle. */
+static void parse_bad(const char *text, size_t line, size_t col, const char *needle)
+{
+    struct ms_script_error err;
+    struct ms_script *s = ms_script_parse(text, strlen(text), &err);
+    if (s) {
+        ms_script_free(s);
+        fail_msg("script parsed but must fail: %s", text);
+    }
+    assert_non_null(err.reason);
+    if (err.line != line || err.col != col)
+        fail_msg("error at %zu:%zu (%s), expected %zu:%zu", err.line, err.col, err.reason, line,
+                 col);
+    ms_assert_has(err.reason, needle);
+}
+
+static void test_metadata_and_steps(void **st)
+{
+    (void)st;
+    struct ms_script *s = parse_ok("# comment\n"
+                                   "@test imap.starttls.injection\n"
+                                   "@title Plaintext pipelined after STARTTLS is discarded\n"
+                                   "@rfc 9051 6.2.1\n"
+                                   "@level SHOULD\n"
+                                   "@transport starttls, none\n"
+                                   "@protocol imap\n"
+                                   "@quirk bare-lf\n"
+                                   "\n"
+                                   "S: * OK ${*}\r\n"
+                                   "@segment\n"
+                                   "C: a1 STARTTLS\n"
+                                   "C: a2 NOOP\n"
+                                   "@end\n"
+                                   "S: a1 OK ${*}\n"
+                                   "@tls\n"
+                                   "@sleep 250\n"
+                                   "@requires IMAP4rev1\n"
+                                   "C: a3 LOGIN ${user} ${password}\n"
+                                   "@close\n");
+    assert_string_equal(s->id, "imap.starttls.injection");
+    assert_string_equal(s->title, "Plaintext pipelined after STARTTLS is discarded");
+    assert_string_equal(s->rfc, "9051 6.2.1");
+    assert_string_equal(s->protocol, "imap");
+    assert_int_equal(s->level, MS_LEVEL_SHOULD);
+    assert_int_equal(s->transports, MS_TRANSPORT_STARTTLS | MS_TRANSPORT_NONE);
+    assert_true(s->lenient & MS_LENIENT_BARE_LF);
+    assert_int_equal(s->has_tls, 1);
+    static const uint8_t want[] = {MS_STEP_EXPECT,   MS_STEP_SEGMENT, MS_STEP_SEND, MS_STEP_SEND,
+                                   MS_STEP_END,      MS_STEP_EXPECT,  MS_STEP_TLS,  MS_STEP_SLEEP,
+                                   MS_STEP_REQUIRES, MS_STEP_SEND,    MS_STEP_CLOSE};
+    assert_int_equal(s->nsteps, sizeof(want));
+    for (size_t i = 0; i < sizeof(want); i++)
+        assert_int_equal(s->steps[i].type, want[i]);
+    assert_int_equal(s->steps[0].line, 10);
+    assert_int_equal(s->steps[7].arg, 250);
+
+    struct ms_vars vs;
+    char out[256];
+    ms_vars_init(&vs);
+    /* user/password unset: the C: line cannot be rendered */
+    assert_int_equal(ms_script_render(s, &s->steps[9], &vs, out, sizeof(out)), MS_FAIL);
+    assert_int_equal(ms_vars_set(&vs, MS_VAR_USER, "alice", 5), MS_OK);
+    assert_int_equal(ms_vars_set(&vs, MS_VAR_PASSWORD, "s3cret", 6), MS_OK);
+    ssize_t n = ms_script_render(s, &s->steps[9], &vs, out, sizeof(out));
+    assert_int_equal(n, 23);
+    assert_memory_equal(out, "a3 LOGIN alice s3cret\r\n", 23);
+    /* too small an output buffer is an error, not a cut */
+    assert_int_equal(ms_script_render(s, &s->steps[9], &vs, out, 22), MS_FAIL);
+    ms_script_free(s);
+}
+
+static void test_defaults(void **st)
+{
+    (void)st;
+    struct ms_script *s = parse_ok("S: +OK\nC: QUIT");
+    assert_string_equal(s->id, "");
+    assert_string_equal(s->protocol, "");
+    assert_int_equal(s->level, MS_LEVEL_MUST);
+    assert_int_equal(s->transports, 0);
+    assert_int_equal(s->nsteps, 2);
+    assert_string_equal(ms_level_name(s->level), "MUST");
+    ms_script_free(s);
+}
+
+static void test_errors(void **st)
+{
+    (void)st;
+    parse_bad("S: ok\nX: bad\n", 2, 1, "expected \"C: \"");
+    parse_bad("S:ok\n", 1, 3, "one space");
+    parse_bad("C: a \\q\n", 1, 6, "unknown escape");
+    parse_bad("C: a \\x4\n", 1, 6, "two hex digits");
+    parse_bad("C: a \\", 1, 6, "backslash at the end");
+    parse_bad("@frobnicate\n", 1, 2, "unknown directive");
+    parse_bad("@tls now\n", 1, 6, "no argument");
+    parse_bad("@sleep\n", 1, 7, "needs an argument");
+    parse_bad("@sleep 60001\n", 1, 8, "0 to 60000");
+    parse_bad("@sleep -1\n", 1, 8, "0 to 60000");
+    parse_bad("@level must\nS: x\n", 1, 8, "MUST, SHOULD or MAY");
+    parse_bad("@transport tcp\nS: x\n", 1, 12, "none, starttls");
+    parse_bad("@quirk nonsense\nS: x\n", 1, 8, "lenient flag");
+    parse_bad("@test a\n@test b\nS: x\n", 2, 1, "twice");
+    parse_bad("@test a b\nS: x\n", 1, 8, "one word");
+    parse_bad("@protocol http\nS: x\n", 1, 11, "smtp, pop3 or imap");
+    parse_bad("C: LOGIN ${who}\n", 1, 10, "not set here");
+    parse_bad("C: x ${*}\n", 1, 6, "cannot send");
+    parse_bad("S: x ${a\n", 1, 6, "without a closing");
+    parse_bad("S: x ${}\n", 1, 8, "1 to 32");
+    parse_bad("S: x ${a b}\n", 1, 9, "letters, digits");
+    parse_bad("S: ${a} ${a}\n", 1, 9, "captured twice");
+    parse_bad("@allow * ${v}\nS: x\n", 1, 10, "cannot capture");
+    parse_bad("@segment\nS: x\n@end\n", 2, 1, "only C: lines");
+    parse_bad("@unordered\nC: x\n@end\n", 2, 1, "only S: lines");
+    parse_bad("@segment\nC: x\n", 1, 1, "not closed");
+    parse_bad("S: x\n@end\n", 2, 1, "@end without");
+    parse_bad("@segment\n@tls\n@end\n", 2, 1, "before @end");
+    parse_bad("S: x\n@tls\n@tls\n", 3, 1, "twice in one connection");
+    parse_bad("# only a comment\n", 1, 1, "no C:, S:");
+    parse_bad("", 1, 1, "no C:, S:");
+    parse_bad("@requires A B\nS: x\n", 1, 12, "one capability word");
+    parse_bad("S: x\n@ tls\n", 2, 2, "directive name");
+    /* @tls may come again after @connection */
+    struct ms_script *s = parse_ok("S: x\n@tls\n@connection\nS: y\n@tls\n");
+    assert_int_equal(s->nsteps, 5);
+    ms_script_free(s);
+    /* a captured variable may be sent later */
+    s = parse_ok("S: * OK [UIDVALIDITY ${uv}] x\nC: a SELECT ${uv}\n");
+    ms_script_free(s);
+}
+
+static int match(struct ms_script *s, size_t step, struct ms_vars *vs, const char *line)
+{
+    return ms_script_match(s, &s->steps[step], vs, line, strlen(line));
+}
+
+static void test_match(void **st)
+{
+    (void)st;
+    struct ms_vars vs;
+    struct ms_script *s = parse_ok("S: * OK ${*}\n"                     /* 0 */
+                                   "S: * OK [UIDVALIDITY ${uv}] ${*}\n" /* 1 */
+                                   "S: a1 OK [UIDVALIDITY ${uv}]\n"     /* 2 */
+                                   "S: ${a}-${b}\n"                     /* 3 */
+                                   "S: exact \\x41\\t\n"                /* 4 */
+                                   "S: ${*}x${*}y\n"                    /* 5 */
+                                   "S: \n"                              /* 6 */
+                                   "S: \\x24{user} ${user}\n");         /* 7 */
+    ms_vars_init(&vs);
+    assert_int_equal(match(s, 0, &vs, "* OK Dovecot ready."), 1);
+    assert_int_equal(match(s, 0, &vs, "* OK"), 0); /* the space is literal */
+    assert_int_equal(match(s, 0, &vs, "* OK "), 1);
+    assert_int_equal(match(s, 0, &vs, "* NO x"), 0);
+    assert_int_equal(match(s, 0, &vs, "* OK x "), 1);
+
+    assert_int_equal(match(s, 1, &vs, "* OK [UIDVALIDITY 1234] UIDs valid"), 1);
+    assert_true(vs.v[s->steps[1].nparts ? s->parts[s->steps[1].part0 + 1].var : 0].bound);
+    /* later use compares */
+    assert_int_equal(match(s, 2, &vs, "a1 OK [UIDVALIDITY 999]"), 0);
+    assert_int_equal(match(s, 2, &vs, "a1 OK [UIDVALIDITY 1234]"), 1);
+
+    /* leftmost-shortest captures */
+    assert_int_equal(match(s, 3, &vs, "x-y-z"), 1);
+    size_t va = s->parts[s->steps[3].part0].var, vb = s->parts[s->steps[3].part0 + 2].var;
+    assert_int_equal(vs.v[va].len, 1);
+    assert_memory_equal(vs.buf + vs.v[va].off, "x", 1);
+    assert_int_equal(vs.v[vb].len, 3);
+    assert_memory_equal(vs.buf + vs.v[vb].off, "y-z", 3);
+
+    assert_int_equal(match(s, 4, &vs, "exact A\t"), 1);
+    assert_int_equal(match(s, 4, &vs, "exact A\t "), 0);
+    assert_int_equal(match(s, 4, &vs, "exact A"), 0);
+
+    assert_int_equal(match(s, 5, &vs, "aaxbbxccy"), 1);
+    assert_int_equal(match(s, 5, &vs, "aaxbbxccyz"), 0);
+    assert_int_equal(match(s, 5, &vs, "y"), 0);
+
+    assert_int_equal(match(s, 6, &vs, ""), 1);
+    assert_int_equal(match(s, 6, &vs, " "), 0);
+
+    /* ${user} is a builtin: compared when set */
+    assert_int_equal(ms_vars_set(&vs, MS_VAR_USER, "bob", 3), MS_OK);
+    assert_int_equal(match(s, 7, &vs, "${user} bob"), 1);
+    assert_int_equal(match(s, 7, &vs, "${user} alice"), 0);
+
+    /* pattern text round-trips the escapes */
+    char buf[128];
+    struct ms_out o;
+    ms_out_init(&o, buf, sizeof(buf));
+    ms_script_pattern_text(s, &s->steps[4], &o);
+    ms_out_bytes(&o, "", 1);
+    assert_string_equal(buf, "exact A\\t");
+    ms_out_init(&o, buf, sizeof(buf));
+    ms_script_pattern_text(s, &s->steps[7], &o);
+    ms_out_bytes(&o, "", 1);
+    assert_string_equal(buf, "\\x24{user} ${user}");
+    ms_script_free(s);
+}
+
+static void test_match_capture_space(void **st)
+{
+    (void)st;
+    struct ms_vars vs;
+    struct ms_script *s = parse_ok("S: ${v}\n");
+    char big[MS_SCRIPT_VAR_BYTES + 1];
+    memset(big, 'x', sizeof(big));
+    ms_vars_init(&vs);
+    /* a capture that does not fit is an error, not a silent cut */
+    assert_int_equal(ms_script_match(s, &s->steps[0], &vs, big, sizeof(big)), MS_FAIL);
+    ms_vars_init(&vs);
+    assert_int_equal(ms_script_match(s, &s->steps[0], &vs, big, sizeof(big) - 1), 1);
+    ms_script_free(s);
+}
+
+/* Long lines, many steps: linear behaviour and hard bounds. */
+static void test_bounds(void **st)
+{
+    (void)st;
+    struct ms_script_error err;
+    size_t n = (MS_SCRIPT_MAX_STEPS + 1) * 5;
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < MS_SCRIPT_MAX_STEPS + 1; i++)
+        memcpy(text + i * 5, "S: x\n", 5);
+    struct ms_script *s = ms_script_parse(text, n, &err);
+    assert_null(s);
+    ms_assert_has(err.reason, "too many steps");
+    assert_int_equal(err.line, MS_SCRIPT_MAX_STEPS + 1);
+    s = ms_script_parse(text, n - 5, &err);
+    assert_non_null(s);
+    assert_int_equal(s->nsteps, MS_SCRIPT_MAX_STEPS);
+    ms_script_free(s);
+    free(text);
+
+    char line[3 + 3 * (MS_SCRIPT_MAX_PARTS + 1) + 2];
+    size_t o = 0;
+    memcpy(line, "S: ", 3);
+    o = 3;
+    for (size_t i = 0; i < (MS_SCRIPT_MAX_PARTS + 1) / 2 + 1; i++) {
+        memcpy(line + o, "a${*}", 5);
+        o += 5;
+        if (o + 5 >= sizeof(line))
+            break;
+    }
+    s = ms_script_parse(line, o, &err);
+    assert_null(s);
+    ms_assert_has(err.reason, "too many literal");
+    /* a script that is not NUL-terminated is read within its length */
+    const char *g = ms_guarded("S: abc", 6);
+    s = ms_script_parse(g, 6, &err);
+    assert_non_null(s);
+    ms_script_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metadata_and_steps),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_match_capture_space),
+        cmocka_unit_test(test_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
