@@ -70,6 +70,7 @@ struct stream {
     size_t nex;
     struct bbuf cmds;
     struct result res[M_COUNT];
+    int selected; /* not excluded by --only */
 };
 
 static struct ms_limits g_lim;
@@ -522,8 +523,8 @@ static void eval_goal(struct goal *g, struct stream *ss, size_t n)
 {
     struct stream *st = find_stream(ss, n, g->stream);
     g->known = 0;
-    if (!st) {
-        snprintf(g->why, sizeof(g->why), "stream not generated");
+    if (!st || !st->selected) {
+        snprintf(g->why, sizeof(g->why), "stream not run");
         return;
     }
     const struct result *a = &st->res[g->num], *b = &st->res[g->den];
@@ -575,6 +576,8 @@ static void print_table(struct stream *ss, size_t n)
            "-----------------------------------------------------------");
     for (size_t i = 0; i < n; i++) {
         struct stream *st = &ss[i];
+        if (!st->selected)
+            continue;
         printf("%s: %s (%.2f MB, %s %s)\n", st->name, st->what, (double)st->data.len / 1e6,
                st->proto, st->kind);
         for (int m = 0; m < M_COUNT; m++) {
@@ -616,8 +619,13 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
             "  \"units\": \"MB = 10^6 bytes; time = median wall clock (CLOCK_MONOTONIC)\",\n"
             "  \"streams\": [\n",
             quick ? "true" : "false", runs, CHUNK);
+    int first_stream = 1;
     for (size_t i = 0; i < n; i++) {
         struct stream *st = &ss[i];
+        if (!st->selected)
+            continue;
+        fprintf(f, "%s", first_stream ? "" : ",\n");
+        first_stream = 0;
         fprintf(f,
                 "    {\"name\": \"%s\", \"proto\": \"%s\", \"kind\": \"%s\", \"what\": ", st->name,
                 st->proto, st->kind);
@@ -648,9 +656,9 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
             }
             fprintf(f, "}");
         }
-        fprintf(f, "}}%s\n", i + 1 < n ? "," : "");
+        fprintf(f, "}}");
     }
-    fprintf(f, "  ],\n  \"goals\": [\n");
+    fprintf(f, "\n  ],\n  \"goals\": [\n");
     for (size_t i = 0; i < ngoals; i++) {
         struct goal *g = &goals[i];
         fprintf(f, "    {\"name\": ");
@@ -678,8 +686,9 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench [--quick] [--runs N] [--size-mb N] [--json FILE] "
-                    "[--mailspec PATH] [--data-dir DIR] [--runner TEXT] [--source TEXT]\n");
+    fprintf(stderr,
+            "usage: bench [--quick] [--runs N] [--size-mb N] [--json FILE] "
+            "[--mailspec PATH] [--data-dir DIR] [--runner TEXT] [--source TEXT] [--only NAMES]\n");
 }
 
 int main(int argc, char **argv)
@@ -690,6 +699,7 @@ int main(int argc, char **argv)
     const char *json = "bench/results.json", *exe = NULL, *dir = "build/bench/data";
     const char *runner = "skipped: not measured";
     const char *source = "unknown";
+    const char *only = NULL;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
@@ -714,6 +724,8 @@ int main(int argc, char **argv)
             runner = argv[++i];
         else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
             source = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else {
             usage();
             return 2;
@@ -803,6 +815,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         struct stream *st = &ss[i];
         const struct ms_kind *k = kind_of(st);
+        if (only && !strstr(only, st->name) && !strstr(st->name, only))
+            continue;
+        st->selected = 1;
         printf("bench: %s ...\n", st->name);
         fflush(stdout);
         measure(st, M_MEMCHR, pass_memchr, runs);
@@ -813,8 +828,9 @@ int main(int argc, char **argv)
         else
             skip(st, M_FRAMER, "%s", "not available yet: ms_imap_frame is not linked in");
         if (!k) {
-            skip(st, M_PARSER, "not registered yet: ms_proto_find(\"%s\") has no such kind",
-                 st->proto);
+            skip(st, M_PARSER, "not registered yet: %s",
+                 ms_proto_find(st->proto) ? "the protocol has no such kind"
+                                          : "ms_proto_find() does not know the protocol");
         } else if (k->state_size > (1 << 20) || k->view_size > (1 << 20)) {
             skip(st, M_PARSER, "%s", "skipped: state or view larger than the bench's 1 MiB");
         } else if (st->ex) {
