@@ -483,11 +483,14 @@ static void status_failed(struct ms_pop3_reply_state *st, const char *buf, size_
         st->greeting_done = 1;
         return;
     }
-    if (tl >= 2 && buf[0] == '+' && buf[1] == ' ' && cmd == MS_POP3_AUTH)
-        return; /* a bad continuation: AUTH still waits */
+    int ok = tl >= 3 && buf[0] == '+' && ms_lower((unsigned char)buf[1]) == 'o' &&
+             ms_lower((unsigned char)buf[2]) == 'k';
+    int err = tl >= 4 && buf[0] == '-' && ms_lower((unsigned char)buf[1]) == 'e' &&
+              ms_lower((unsigned char)buf[2]) == 'r' && ms_lower((unsigned char)buf[3]) == 'r';
+    if (cmd == MS_POP3_AUTH && !ok && !err)
+        return; /* a bad continuation: AUTH still waits for its final status */
     pop(st);
-    if (tl >= 3 && buf[0] == '+' && ms_lower((unsigned char)buf[1]) == 'o' &&
-        ms_lower((unsigned char)buf[2]) == 'k' && opens_multiline(cmd, has_arg)) {
+    if (ok && opens_multiline(cmd, has_arg)) {
         st->multi = (uint8_t)cmd;
         st->multi_arg = (uint8_t)has_arg;
     }
@@ -664,6 +667,7 @@ static void rep_json(const void *view, struct ms_out *o)
         break;
     case MS_POP3_R_CONTINUE:
         ms_out_str(o, "\"continue\"");
+        json_answers(o, v);
         ms_out_json_key(o, "data");
         ms_out_json_slice(o, v->data);
         break;
