@@ -545,6 +545,22 @@ static void eval_goal(struct goal *g, struct stream *ss, size_t n)
     snprintf(g->why, sizeof(g->why), "%s", g->ratio >= g->target ? "met" : "missed");
 }
 
+/* The 1-minute load average: the machine is shared, so say how busy it was. */
+static double loadavg(void)
+{
+    char line[128];
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fgets(line, sizeof(line), f))
+            l = strtod(line, NULL);
+        fclose(f);
+    }
+    return l;
+}
+
+static double g_load_start, g_load_end;
+
 static void machine(char *model, size_t cap, long *cpus)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -612,6 +628,8 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
     fprintf(f, "{\n  \"date\": \"%s\",\n  \"machine\": {\"cpus\": %ld, \"model\": ", date, cpus);
     json_str(f, model);
+    fprintf(f, ", \"loadavg_1min_start\": %.2f, \"loadavg_1min_end\": %.2f", g_load_start,
+            g_load_end);
     fprintf(f, "},\n  \"source\": ");
     json_str(f, source);
     fprintf(f,
@@ -796,7 +814,9 @@ int main(int argc, char **argv)
     };
     size_t n = sizeof(ss) / sizeof(ss[0]);
 
-    printf("bench: parsers from %s\n", source);
+    g_load_start = loadavg();
+    printf("bench: parsers from %s; load average %.2f on %ld CPUs\n", source, g_load_start,
+           sysconf(_SC_NPROCESSORS_ONLN));
     printf("bench: generating inputs (%.2f MB each, seeded)...\n", size_mb);
     fflush(stdout);
     gen_imap_fetch_envelope(&ss[0].data, target, 0x1001);
@@ -885,6 +905,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ngoals; i++)
         eval_goal(&goals[i], ss, n);
 
+    g_load_end = loadavg();
     print_table(ss, n);
     printf("\ngoals:\n");
     for (size_t i = 0; i < ngoals; i++) {
@@ -896,6 +917,7 @@ int main(int argc, char **argv)
                    goals[i].target, goals[i].why);
     }
     printf("\nrunner: %s\n", runner);
+    printf("load average (1 min): %.2f at start, %.2f at end\n", g_load_start, g_load_end);
     if (write_json(json, ss, n, goals, ngoals, quick, runs, runner, source) != 0) {
         fprintf(stderr, "bench: cannot write %s: %s\n", json, strerror(errno));
         return 2;
