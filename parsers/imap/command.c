@@ -57,9 +57,8 @@ static enum ms_status a_authenticate(struct ms_icp *p)
         /* "=": an empty initial response */
     } else {
         c->pos = start;
-        ms_cursor_span(c, MS_C_BASE64, c->len - c->pos, NULL);
-        while (ms_cursor_accept(c, '='))
-            ;
+        while (!ms_cursor_eof(c) && (ms_is(c->p[c->pos], MS_C_BASE64) || c->p[c->pos] == '='))
+            c->pos++;
         if (c->pos == start)
             return ms_fail(c, "RFC 4959 7 initial-resp", "expected base64 or \"=\"");
         MS_GUARD(check_base64(c, start, c->pos));
