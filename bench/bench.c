@@ -700,13 +700,53 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
     return fclose(f);
 }
 
+/* The same table as markdown, for docs/performance.md. */
+static int write_markdown(const char *path, struct stream *ss, size_t n, struct goal *goals,
+                          size_t ngoals, const char *source)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "Source: %s. Load average %.2f at start, %.2f at end.\n\n", source, g_load_start,
+            g_load_end);
+    fprintf(f, "| stream | MB | method | MB/s | messages/s | median ms | errors | note |\n");
+    fprintf(f, "|---|---:|---|---:|---:|---:|---:|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        struct stream *st = &ss[i];
+        if (!st->selected)
+            continue;
+        for (int m = 0; m < M_COUNT; m++) {
+            const struct result *r = &st->res[m];
+            if (!r->status[0])
+                continue;
+            if (r->ran)
+                fprintf(f, "| %s | %.1f | %s | %.1f | %.0f | %.2f | %llu | %s |\n", st->name,
+                        (double)st->data.len / 1e6, method_names[m], mbs(r), msgs_per_s(r),
+                        r->median * 1e3, (unsigned long long)r->errors, r->status);
+            else
+                fprintf(f, "| %s | %.1f | %s | - | - | - | - | %s |\n", st->name,
+                        (double)st->data.len / 1e6, method_names[m], r->status);
+        }
+    }
+    fprintf(f, "\n| goal | ratio | target | status |\n|---|---:|---:|---|\n");
+    for (size_t i = 0; i < ngoals; i++) {
+        if (goals[i].ratio > 0)
+            fprintf(f, "| %s | %.3f | >= %.2f | %s |\n", goals[i].name, goals[i].ratio,
+                    goals[i].target, goals[i].why);
+        else
+            fprintf(f, "| %s | - | >= %.2f | unknown: %s |\n", goals[i].name, goals[i].target,
+                    goals[i].why);
+    }
+    return fclose(f);
+}
+
 /* ---- main ---- */
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: bench [--quick] [--runs N] [--size-mb N] [--json FILE] "
-            "[--mailspec PATH] [--data-dir DIR] [--runner TEXT] [--source TEXT] [--only NAMES]\n");
+    fprintf(stderr, "usage: bench [--quick] [--runs N] [--size-mb N] [--json FILE] "
+                    "[--mailspec PATH] [--data-dir DIR] [--runner TEXT] [--source TEXT] [--only "
+                    "NAMES] [--markdown FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -718,6 +758,7 @@ int main(int argc, char **argv)
     const char *runner = "skipped: not measured";
     const char *source = "unknown";
     const char *only = NULL;
+    const char *markdown = NULL;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
@@ -744,6 +785,8 @@ int main(int argc, char **argv)
             source = argv[++i];
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--markdown") == 0 && i + 1 < argc)
+            markdown = argv[++i];
         else {
             usage();
             return 2;
@@ -923,6 +966,13 @@ int main(int argc, char **argv)
         return 2;
     }
     printf("bench: wrote %s\n", json);
+    if (markdown) {
+        if (write_markdown(markdown, ss, n, goals, ngoals, source) != 0) {
+            fprintf(stderr, "bench: cannot write %s: %s\n", markdown, strerror(errno));
+            return 2;
+        }
+        printf("bench: wrote %s\n", markdown);
+    }
     for (size_t i = 0; i < n; i++) {
         bbuf_free(&ss[i].data);
         bbuf_free(&ss[i].cmds);
