@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"parse", ms_cmd_parse, "frame and parse protocol bytes, print JSON per message"},
+    {"record", ms_cmd_record, "proxy a real client and server, write .session files"},
 };
 
 static void usage(FILE *f)

@@ -115,4 +115,34 @@ void ms_rec_writer_flush(struct ms_rec_writer *w);
 /* A directive or comment line, after flushing partial lines. */
 void ms_rec_writer_line(struct ms_rec_writer *w, const char *text);
 
+/* ---- the proxy (record.c) ---- */
+
+enum ms_rec_tls { MS_REC_TLS_NONE = 0, MS_REC_TLS_STARTTLS, MS_REC_TLS_IMPLICIT };
+
+struct ms_rec_options {
+    const char *listen_host;
+    unsigned listen_port;
+    const char *connect_host; /* also the name verified in the server's certificate */
+    unsigned connect_port;
+    enum ms_rec_proto proto;
+    enum ms_rec_tls tls;
+    const char *out; /* a file, or a directory (one file per connection) */
+    int out_is_dir;
+    const char *cert, *key; /* our certificate toward the client */
+    const char *cafile;     /* trust for the server's certificate */
+    int insecure;           /* do not verify the server's certificate */
+    int raw;                /* no rewriting */
+    unsigned max_sessions;  /* 0: until SIGINT/SIGTERM */
+    unsigned timeout;       /* seconds without traffic before a session ends */
+    unsigned concurrency;   /* sessions at once */
+    int quiet;
+};
+
+/*
+ * Listen, proxy and record until max_sessions connections have been recorded
+ * or SIGINT/SIGTERM. Returns MS_EXIT_OK, or MS_EXIT_USAGE when listening
+ * failed or any session could not reach the server (messages on stderr).
+ */
+int ms_record_run(const struct ms_rec_options *o);
+
 #endif

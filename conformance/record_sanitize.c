@@ -301,6 +301,28 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
                 continue;
             }
         }
+        /* \Recent goes to the first session that sees a message (RFC 3501 2.3.2) */
+        if (n - i >= 7 && memcmp(p + i, "\\Recent", 7) == 0 &&
+            (i + 7 == n || p[i + 7] == ' ' || p[i + 7] == ')') && i > 0 &&
+            (p[i - 1] == ' ' || p[i - 1] == '(')) {
+            size_t b = p[i - 1] == ' ' ? i - 1 : i;
+            size_t e = (b == i && i + 7 < n && p[i + 7] == ' ') ? i + 8 : i + 7;
+            ms_rec_escape(o, p + from, b - from);
+            lit(o, "${*}");
+            i = from = e;
+            continue;
+        }
+        if (i == 2 && n > 9 && p[0] == '*' && p[1] == ' ' && ms_is_digit((unsigned char)p[2])) {
+            size_t e = i;
+            while (e < n && ms_is_digit((unsigned char)p[e]))
+                e++;
+            if (n - e == 7 && ieq(p + e, 7, " RECENT")) {
+                ms_rec_escape(o, p + from, i - from);
+                lit(o, "${*}");
+                i = from = e;
+                continue;
+            }
+        }
         if (starts_ci(p + i, n - i, "INTERNALDATE \"")) {
             size_t j = i + 14, e = j;
             while (e < n && p[e] != '"')

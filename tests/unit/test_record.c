@@ -245,6 +245,15 @@ static void test_imap_volatile(void **st)
     assert_string_equal(t, "S: * OK ${*}\nS: * 1 FETCH (BODY[] {40}\n"
                            "S: X-Note: UIDVALIDITY 12 (0.1 secs).\nS: )\n"
                            "S: * 2 FETCH (FLAGS (\\\\Seen) UID 9)\n");
+    /* \Recent and RECENT depend on which session saw the message first */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "S* 4 RECENT\r\n* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n",
+            "S* 2 FETCH (FLAGS (\\Recent))\r\n* 3 FETCH (FLAGS (\\Recent \\Seen) UID 3)\r\n",
+            "S* 4 FETCH (FLAGS (\\Recently))\r\n* 4 RECENTLY\r\n");
+    assert_string_equal(t, "S: * OK ${*}\nS: * ${*} RECENT\n"
+                           "S: * 1 FETCH (FLAGS (\\\\Seen${*}))\n"
+                           "S: * 2 FETCH (FLAGS (${*}))\n"
+                           "S: * 3 FETCH (FLAGS (${*}\\\\Seen) UID 3)\n"
+                           "S: * 4 FETCH (FLAGS (\\\\Recently))\nS: * 4 RECENTLY\n");
     /* negative: numbers that only look alike stay */
     t = REC(MS_REC_IMAP, "S* OK x\r\n", "S* OK [XUIDNEXT 5] no\r\n", "Sa OK took (many secs).\r\n");
     assert_string_equal(t, "S: * OK ${*}\nS: * OK [XUIDNEXT 5] no\nS: a OK took (many secs).\n");
