@@ -177,8 +177,13 @@ int etpan_bench(const char *buf, size_t len, int runs, struct etpan_result *res)
             double t1 = now();
             if (rc != 0)
                 break;
-            if (i > 0)
+            if (i > 0) {
                 r.secs[r.runs++] = t1 - t0;
+            } else if (t1 - t0 > 0 && 0.25 / (t1 - t0) > runs) {
+                /* a short pass gets more runs, as mailspec's do (bench.c) */
+                double want = 0.25 / (t1 - t0);
+                runs = want > ETPAN_MAX_RUNS ? ETPAN_MAX_RUNS : (int)want;
+            }
         }
         r.messages += skip ? 1 : 0; /* the greeting line, counted as one message */
         r.bytes = consumed + skip;
