@@ -124,7 +124,7 @@ static enum ms_status type_ehlo(struct ms_cursor *c, const struct ms_limits *lim
     const char *sp = t0.len ? memchr(t0.ptr, ' ', t0.len) : NULL;
     size_t dl = sp ? (size_t)(sp - t0.ptr) : t0.len;
 
-    if (!strict && v->nlines < 2)
+    if (!strict && (v->nlines < 2 || dl == 0))
         return MS_OK;
     v->ehlo_domain = (struct ms_slice){t0.ptr, dl};
     v->ehlo_greet = sp ? (struct ms_slice){sp + 1, t0.len - dl - 1} : (struct ms_slice){t0.ptr, 0};
