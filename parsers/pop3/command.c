@@ -304,7 +304,10 @@ static void cmd_json(const void *view, struct ms_out *o)
     }
     ms_out_str(o, "\"command\"");
     ms_out_json_key(o, "command");
-    ms_out_json_str(o, ms_pop3_cmd_name(v->cmd), strlen(ms_pop3_cmd_name(v->cmd)));
+    /* names are static ASCII literals without quotes or escapes */
+    ms_out_str(o, "\"");
+    ms_out_str(o, ms_pop3_cmd_name(v->cmd));
+    ms_out_str(o, "\"");
     switch (v->cmd) {
     case MS_POP3_LIST:
     case MS_POP3_UIDL:

@@ -420,8 +420,8 @@ static ssize_t multi_line(struct ms_pop3_reply_state *st, const struct ms_limits
         } else {
             v->type = MS_POP3_R_END;
             v->entries = st->lines;
-            v->raw = (struct ms_slice){buf, (size_t)n};
         }
+        v->raw = (struct ms_slice){buf, (size_t)n}; /* the "." line */
         st->multi = 0;
         st->lines = st->octets = st->wire = 0;
         memset(&st->bq, 0, sizeof(st->bq));
@@ -612,9 +612,10 @@ static void json_answers(struct ms_out *o, const struct ms_pop3_reply *v)
 {
     if (v->answers == MS_POP3_NONE)
         return;
-    const char *n = ms_pop3_cmd_name(v->answers);
     ms_out_json_key(o, "answers");
-    ms_out_json_str(o, n, strlen(n));
+    ms_out_str(o, "\"");
+    ms_out_str(o, ms_pop3_cmd_name(v->answers));
+    ms_out_str(o, "\"");
 }
 
 static void rep_json(const void *view, struct ms_out *o)
@@ -739,7 +740,10 @@ static ssize_t rep_write(const void *view, char *out, size_t cap)
         /* The body was streamed: only an empty one can be written back. */
         if (v->lines)
             return MS_FAIL;
-        ms_out_str(&o, ".\r\n");
+        if (v->quirks.n || v->quirks.dropped)
+            ms_out_bytes(&o, v->raw.ptr, v->raw.len);
+        else
+            ms_out_str(&o, ".\r\n");
     } else if (v->quirks.n || v->quirks.dropped) {
         ms_out_bytes(&o, v->raw.ptr, v->raw.len);
     } else {
