@@ -3,5 +3,6 @@
 #define MAILSPEC_IMAP_H
 
 #include "imap_framer.h"
+#include "imap_command.h"
 
 #endif
