@@ -1,0 +1,74 @@
+/*
+ * Transports for the runner: plain TCP (IPv4/IPv6 via getaddrinfo), TLS on
+ * an open connection (STARTTLS/STLS upgrade or implicit TLS) with OpenSSL 3.
+ *
+ * Every wait is bounded by a deadline (poll); nothing here blocks forever.
+ */
+#ifndef MAILSPEC_TRANSPORT_H
+#define MAILSPEC_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum ms_tls_mode { MS_TLS_NONE = 0, MS_TLS_STARTTLS = 1, MS_TLS_IMPLICIT = 2 };
+
+struct ms_tls_opts {
+    const char *cafile; /* NULL: the system store */
+    const char *cert;   /* client certificate (PEM), or NULL */
+    const char *key;    /* its key (PEM); NULL: in cert */
+    const char *sni;    /* server name to send and verify; NULL: the host */
+    int insecure;       /* do not verify the chain or the name */
+    int min_version;    /* 0, 12 or 13 */
+};
+
+/* What the handshake gave; copied into the reports. */
+struct ms_tls_info {
+    int used;         /* a handshake completed */
+    char version[16]; /* "TLSv1.3" */
+    char cipher[64];
+    int verified; /* chain and host name verified */
+    char verify_error[128];
+    char subject[256];  /* peer certificate subject (one line) */
+    char not_after[64]; /* peer certificate expiry, "Jan  1 00:00:00 2030 GMT" */
+};
+
+struct ms_conn {
+    int fd;
+    void *ssl; /* SSL *, or NULL on a plain connection */
+    void *ctx; /* SSL_CTX * */
+    struct ms_tls_info tls;
+};
+
+/* Monotonic milliseconds. */
+uint64_t ms_now_ms(void);
+
+/*
+ * Connect to host:port (numeric or name, IPv4 or IPv6) by the deadline.
+ * Returns 0, or -1 with a message in err.
+ */
+int ms_conn_open(struct ms_conn *c, const char *host, const char *port, uint64_t deadline,
+                 char *err, size_t errcap);
+
+/* TLS handshake on the open connection. host: for SNI and the name check. */
+int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o, uint64_t deadline,
+                char *err, size_t errcap);
+
+/* Write all of buf by the deadline. Returns 0 or -1 (err). */
+int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadline, char *err,
+                  size_t errcap);
+
+/*
+ * Read up to cap bytes, waiting until the deadline. Returns bytes read (> 0),
+ * 0 on an orderly close, -1 on an error (err), -2 on timeout.
+ * *stop, when non-NULL and set, also ends the wait (returns -2).
+ */
+ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline,
+                     volatile int *stop, char *err, size_t errcap);
+
+/* Bytes TLS has already decrypted and buffered (read them without polling). */
+int ms_conn_pending(const struct ms_conn *c);
+
+void ms_conn_close(struct ms_conn *c);
+
+#endif
