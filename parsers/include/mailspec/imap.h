@@ -3,6 +3,7 @@
 #define MAILSPEC_IMAP_H
 
 #include "imap_framer.h"
+#include "imap_response.h"
 #include "imap_command.h"
 
 #endif

@@ -1,0 +1,1186 @@
+/*
+ * IMAP server responses (RFC 9051 7 and 9 "response"): the grammar's tokens,
+ * status responses with their response codes, and the untagged data other
+ * than FETCH (response_fetch.c). JSON and the writer are in response_out.c.
+ *
+ * One framed response is parsed with a cursor bounded to it; every token is a
+ * slice into the input, every structure a node in the view's arena.
+ */
+#include <string.h>
+
+#include "response_internal.h"
+
+#define RULE_RESPONSE "RFC 9051 9 response"
+#define RULE_TEXT     "RFC 9051 9 resp-text"
+#define RULE_CODE     "RFC 9051 9 resp-text-code"
+#define RULE_TAG      "RFC 9051 9 tag"
+#define RULE_CRLF     "RFC 9051 9 CRLF"
+#define RULE_SEQSET   "RFC 9051 9 sequence-set"
+#define RULE_FLAG     "RFC 9051 9 flag"
+#define RULE_MAILBOX  "RFC 9051 9 mailbox-list"
+#define RULE_CONT     "RFC 9051 7.5 continue-req"
+
+/* ---- arena ---- */
+
+enum ms_status ms_imap_r_node(struct rp *p, uint8_t type, uint8_t role, uint32_t *idx)
+{
+    struct ms_imap_response *r = p->r;
+
+    if (r->nnodes >= p->max_nodes)
+        return ms_fail(&p->c, "mailspec imap_items",
+                       "more items in the response than the limit (imap_items)");
+    uint32_t i = ++r->nnodes;
+    struct ms_imap_node *n = &r->nodes[i];
+    n->type = type;
+    n->role = role;
+    n->flags = 0;
+    n->next = 0;
+    n->child = 0;
+    n->aux = 0;
+    n->num = 0;
+    n->s.ptr = NULL;
+    n->s.len = 0;
+    *idx = i;
+    return MS_OK;
+}
+
+void ms_imap_r_append(struct rp *p, struct rp_chain *ch, uint32_t idx)
+{
+    if (ch->last)
+        p->r->nodes[ch->last].next = idx;
+    else
+        ch->first = idx;
+    ch->last = idx;
+}
+
+/* A node holding a slice, appended to ch. */
+static enum ms_status slice_node(struct rp *p, uint8_t type, uint8_t role, const char *ptr,
+                                 size_t len, struct rp_chain *ch)
+{
+    uint32_t i = 0;
+    MS_GUARD(ms_imap_r_node(p, type, role, &i));
+    p->r->nodes[i].s.ptr = ptr;
+    p->r->nodes[i].s.len = len;
+    ms_imap_r_append(p, ch, i);
+    return MS_OK;
+}
+
+/* ---- tokens ---- */
+
+enum ms_status ms_imap_r_sp(struct rp *p)
+{
+    return ms_cursor_expect(&p->c, ' ', RULE_SP, "expected SP");
+}
+
+/* "(" with the nesting limit (RFC 9051 sets none; lim->imap_depth does). */
+enum ms_status ms_imap_r_open(struct rp *p, const char *rule)
+{
+    MS_GUARD(ms_cursor_expect(&p->c, '(', rule, "expected \"(\""));
+    if (++p->depth > p->lim->imap_depth)
+        return ms_fail_at(&p->c, p->c.pos - 1, "mailspec imap_depth",
+                          "parentheses nested deeper than the limit (imap_depth)");
+    return MS_OK;
+}
+
+enum ms_status ms_imap_r_close(struct rp *p, const char *rule)
+{
+    MS_GUARD(ms_cursor_expect(&p->c, ')', rule, "expected \")\""));
+    p->depth--;
+    return MS_OK;
+}
+
+/* "NIL" as a whole token (not the start of an atom such as "NILS"). */
+int ms_imap_r_nil(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+
+    if (ms_cursor_left(c) < 3 || ms_lower(c->p[c->pos]) != 'n' ||
+        ms_lower(c->p[c->pos + 1]) != 'i' || ms_lower(c->p[c->pos + 2]) != 'l')
+        return 0;
+    int after = ms_cursor_peek_at(c, 3);
+    if (after >= 0 && ms_is((unsigned char)after, MS_C_IMAP_ASTRING))
+        return 0;
+    c->pos += 3;
+    return 1;
+}
+
+/* number (32-bit) or number64 (63-bit), optionally nz (RFC 9051 9). */
+enum ms_status ms_imap_r_number(struct rp *p, int nz, int wide, const char *rule, uint64_t *v)
+{
+    size_t start = p->c.pos;
+
+    MS_GUARD(
+        ms_cursor_number(&p->c, wide ? 19 : 10, wide ? (uint64_t)INT64_MAX : UINT32_MAX, v, rule));
+    if (nz && *v == 0)
+        return ms_fail_at(&p->c, start, rule, "expected a non-zero number (nz-number)");
+    return MS_OK;
+}
+
+enum ms_status ms_imap_r_num_node(struct rp *p, int nz, int wide, const char *rule,
+                                  struct rp_chain *ch)
+{
+    uint64_t v = 0;
+    uint32_t i = 0;
+    MS_GUARD(ms_imap_r_number(p, nz, wide, rule, &v));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NUMBER, MS_IMAP_R_NONE, &i));
+    p->r->nodes[i].num = v;
+    ms_imap_r_append(p, ch, i);
+    return MS_OK;
+}
+
+/* Length of a valid UTF-8 sequence (RFC 3629 4) of 2..4 bytes at p, or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char b = s[0];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+
+    if (b >= 0xC2 && b <= 0xDF)
+        need = 2;
+    else if (b >= 0xE0 && b <= 0xEF) {
+        need = 3;
+        lo = b == 0xE0 ? 0xA0 : 0x80;
+        hi = b == 0xED ? 0x9F : 0xBF;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 4;
+        lo = b == 0xF0 ? 0x90 : 0x80;
+        hi = b == 0xF4 ? 0x8F : 0xBF;
+    } else
+        return 0;
+    if (n < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return need;
+}
+
+/*
+ * quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR is a TEXT-CHAR other than
+ * DQUOTE and "\", "\" DQUOTE, "\\", or UTF-8 (RFC 9051 9). Only those two
+ * escapes exist; NUL, CR and LF cannot appear at all.
+ */
+static enum ms_status quoted_body(struct rp *p, const char *rule, struct ms_slice *out)
+{
+    struct ms_cursor *c = &p->c;
+    const unsigned char *s = c->p;
+    size_t i = c->pos + 1, end = c->len;
+
+    for (;;) {
+        if (i >= end)
+            return ms_fail_at(c, i, rule, "unterminated quoted string");
+        unsigned char ch = s[i];
+        if ((ms_ctype[ch] & (MS_C_IMAP_TEXT | MS_C_IMAP_QSPECIAL)) == MS_C_IMAP_TEXT) {
+            i++;
+            continue;
+        }
+        if (ch == '"')
+            break;
+        if (ch == '\\') {
+            if (i + 1 >= end || (s[i + 1] != '"' && s[i + 1] != '\\'))
+                return ms_fail_at(c, i, RULE_QUOTED,
+                                  "only \\\" and \\\\ may be escaped in a quoted string");
+            i += 2;
+            continue;
+        }
+        if (ch >= 0x80) {
+            size_t u = utf8_seq(s + i, end - i);
+            if (u == 0)
+                return ms_fail_at(c, i, RULE_QUOTED,
+                                  "8-bit byte in a quoted string that is not UTF-8");
+            i += u;
+            continue;
+        }
+        if (ch == 0)
+            return ms_fail_at(c, i, RULE_QUOTED, "NUL in a quoted string");
+        return ms_fail_at(c, i, rule, "CR or LF in a quoted string");
+    }
+    out->ptr = (const char *)s + c->pos + 1;
+    out->len = i - c->pos - 1;
+    c->pos = i + 1;
+    return MS_OK;
+}
+
+/*
+ * literal = "{" number64 "}" CRLF *CHAR8 (CHAR8 excludes NUL);
+ * literal8 = "~{" number64 "}" CRLF *OCTET (RFC 3516). The framer already
+ * bounded the size by imap_literal; the bytes are skipped, not copied.
+ */
+static enum ms_status literal_body(struct rp *p, int is8, struct ms_slice *out)
+{
+    struct ms_cursor *c = &p->c;
+    uint64_t n = 0;
+
+    c->pos += is8 ? 2 : 1;
+    MS_GUARD(ms_cursor_number(c, 10, UINT32_MAX, &n, RULE_LITERAL));
+    MS_GUARD(ms_cursor_expect(c, '}', RULE_LITERAL, "expected \"}\" after the literal size"));
+    if (ms_cursor_left(c) < 2 || c->p[c->pos] != '\r' || c->p[c->pos + 1] != '\n')
+        return ms_fail(c, RULE_LITERAL, "expected CRLF after a literal's \"{n}\"");
+    c->pos += 2;
+    if (ms_cursor_left(c) < n)
+        return ms_fail(c, RULE_LITERAL, "literal shorter than its announced size");
+    out->ptr = ms_cursor_ptr(c);
+    out->len = (size_t)n;
+    if (!is8) {
+        const char *nul = memchr(out->ptr, 0, out->len);
+        if (nul)
+            return ms_fail_at(c, c->pos + (size_t)(nul - out->ptr), RULE_LITERAL,
+                              "NUL in a literal (CHAR8 excludes it; only literal8 may hold it)");
+    }
+    c->pos += (size_t)n;
+    return MS_OK;
+}
+
+/* string = quoted / literal; allow8: literal8 too (BINARY[] data). */
+enum ms_status ms_imap_r_string(struct rp *p, int allow8, const char *rule, struct rp_chain *ch)
+{
+    struct ms_slice s;
+    int b = ms_cursor_peek(&p->c);
+
+    if (b == '"') {
+        MS_GUARD(quoted_body(p, rule, &s));
+        return slice_node(p, MS_IMAP_N_QUOTED, MS_IMAP_R_NONE, s.ptr, s.len, ch);
+    }
+    if (b == '{') {
+        MS_GUARD(literal_body(p, 0, &s));
+        return slice_node(p, MS_IMAP_N_LITERAL, MS_IMAP_R_NONE, s.ptr, s.len, ch);
+    }
+    if (b == '~' && allow8 && ms_cursor_peek_at(&p->c, 1) == '{') {
+        MS_GUARD(literal_body(p, 1, &s));
+        return slice_node(p, MS_IMAP_N_LITERAL8, MS_IMAP_R_NONE, s.ptr, s.len, ch);
+    }
+    return ms_fail(&p->c, rule, "expected a string (quoted or literal)");
+}
+
+enum ms_status ms_imap_r_nstring(struct rp *p, const char *rule, struct rp_chain *ch)
+{
+    if (ms_imap_r_nil(p)) {
+        uint32_t i = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &i));
+        ms_imap_r_append(p, ch, i);
+        return MS_OK;
+    }
+    int b = ms_cursor_peek(&p->c);
+    if (b != '"' && b != '{')
+        return ms_fail(&p->c, rule, "expected a string or NIL");
+    return ms_imap_r_string(p, 0, rule, ch);
+}
+
+/* An atom stopped by an 8-bit byte: say so rather than "expected SP". */
+static enum ms_status no_8bit(struct rp *p, const char *rule)
+{
+    int b = ms_cursor_peek(&p->c);
+    if (b >= 0x80)
+        return ms_fail(&p->c, rule, "8-bit byte in an atom (ATOM-CHAR is US-ASCII)");
+    return MS_OK;
+}
+
+/* astring = 1*ASTRING-CHAR / string */
+enum ms_status ms_imap_r_astring(struct rp *p, const char *rule, struct rp_chain *ch)
+{
+    int b = ms_cursor_peek(&p->c);
+    if (b == '"' || b == '{')
+        return ms_imap_r_string(p, 0, rule, ch);
+    struct ms_slice s;
+    MS_GUARD(ms_cursor_token(&p->c, MS_C_IMAP_ASTRING, SIZE_MAX, &s, rule,
+                             "expected an astring (atom, quoted or literal)"));
+    MS_GUARD(no_8bit(p, rule));
+    return slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, s.ptr, s.len, ch);
+}
+
+enum ms_status ms_imap_r_atom(struct rp *p, uint8_t role, const char *rule, struct rp_chain *ch)
+{
+    struct ms_slice s;
+    MS_GUARD(ms_cursor_token(&p->c, MS_C_IMAP_ATOM, SIZE_MAX, &s, rule, "expected an atom"));
+    MS_GUARD(no_8bit(p, rule));
+    return slice_node(p, MS_IMAP_N_ATOM, role, s.ptr, s.len, ch);
+}
+
+/*
+ * sequence-set = (seq-number / seq-range) ["," sequence-set], seq-number =
+ * nz-number / "*" (RFC 9051 9); uid-set the same without "*" (RFC 4315 4).
+ * Kept as one ATOM slice.
+ */
+enum ms_status ms_imap_r_seqset(struct rp *p, int allow_star, const char *rule, struct rp_chain *ch)
+{
+    struct ms_cursor *c = &p->c;
+    size_t start = c->pos;
+    uint64_t v = 0;
+
+    for (;;) {
+        for (int k = 0; k < 2; k++) {
+            if (allow_star && ms_cursor_accept(c, '*')) {
+                /* "*" */
+            } else {
+                MS_GUARD(ms_imap_r_number(p, 1, 0, rule, &v));
+            }
+            if (k == 0 && !ms_cursor_accept(c, ':'))
+                break;
+        }
+        if (!ms_cursor_accept(c, ','))
+            break;
+    }
+    return slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_SEQSET, (const char *)c->p + start,
+                      c->pos - start, ch);
+}
+
+/* flag = "\" atom / atom (keyword); flag-perm adds "\*" (RFC 9051 9). */
+static enum ms_status flag(struct rp *p, int perm, struct rp_chain *ch)
+{
+    struct ms_cursor *c = &p->c;
+    size_t start = c->pos;
+
+    if (ms_cursor_accept(c, '\\')) {
+        if (perm && ms_cursor_accept(c, '*'))
+            return slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, (const char *)c->p + start, 2, ch);
+    }
+    struct ms_slice s;
+    MS_GUARD(ms_cursor_token(c, MS_C_IMAP_ATOM, SIZE_MAX, &s, RULE_FLAG, "expected a flag"));
+    MS_GUARD(no_8bit(p, RULE_FLAG));
+    return slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, (const char *)c->p + start, c->pos - start,
+                      ch);
+}
+
+/* "(" [flag *(SP flag)] ")" */
+enum ms_status ms_imap_r_flag_list(struct rp *p, int perm, const char *rule, struct rp_chain *ch)
+{
+    uint32_t l = 0;
+    struct rp_chain kids = {0, 0};
+
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    if (ms_cursor_peek(&p->c) != ')') {
+        do {
+            MS_GUARD(flag(p, perm, &kids));
+        } while (ms_cursor_accept(&p->c, ' '));
+    }
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, ch, l);
+    return MS_OK;
+}
+
+/*
+ * tagged-ext-val (RFC 9051 9, 4466 2.1): sequence-set / number64 / astring /
+ * "(" [values] ")". Numbers followed by ":" or "," are sequence sets.
+ */
+enum ms_status ms_imap_r_ext_value(struct rp *p, const char *rule, struct rp_chain *ch)
+{
+    struct ms_cursor *c = &p->c;
+    int b = ms_cursor_peek(c);
+
+    if (b == '(') {
+        uint32_t l = 0;
+        struct rp_chain kids = {0, 0};
+        MS_GUARD(ms_imap_r_open(p, rule));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+        if (ms_cursor_peek(c) != ')') {
+            do {
+                MS_GUARD(ms_imap_r_ext_value(p, rule, &kids));
+            } while (ms_cursor_accept(c, ' '));
+        }
+        MS_GUARD(ms_imap_r_close(p, rule));
+        p->r->nodes[l].child = kids.first;
+        ms_imap_r_append(p, ch, l);
+        return MS_OK;
+    }
+    if (b >= 0 && (ms_is_digit((unsigned char)b) || b == '*')) {
+        size_t save = c->pos;
+        ms_cursor_span(c, MS_C_DIGIT, SIZE_MAX, NULL);
+        int nb = ms_cursor_peek(c);
+        c->pos = save;
+        if (b == '*' || nb == ':' || nb == ',')
+            return ms_imap_r_seqset(p, 1, rule, ch);
+        if (nb < 0 || !ms_is((unsigned char)nb, MS_C_IMAP_ASTRING))
+            return ms_imap_r_num_node(p, 0, 1, rule, ch);
+    }
+    if (ms_imap_r_nil(p)) {
+        uint32_t i = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &i));
+        ms_imap_r_append(p, ch, i);
+        return MS_OK;
+    }
+    return ms_imap_r_astring(p, rule, ch);
+}
+
+/* ---- resp-text ---- */
+
+/* text = 1*(TEXT-CHAR / UTF8-2 / UTF8-3 / UTF8-4), up to the CRLF. */
+static enum ms_status text_run(struct rp *p, const char *rule, struct ms_slice *out)
+{
+    struct ms_cursor *c = &p->c;
+    size_t i = c->pos, end = c->len;
+
+    while (i < end) {
+        unsigned char ch = c->p[i];
+        if (ms_ctype[ch] & MS_C_IMAP_TEXT) {
+            i++;
+            continue;
+        }
+        if (ch == '\r')
+            break;
+        if (ch >= 0x80) {
+            size_t u = utf8_seq(c->p + i, end - i);
+            if (u == 0)
+                return ms_fail_at(c, i, rule, "8-bit byte in text that is not UTF-8");
+            i += u;
+            continue;
+        }
+        return ms_fail_at(c, i, rule, ch == 0 ? "NUL in text" : "LF in text");
+    }
+    out->ptr = (const char *)c->p + c->pos;
+    out->len = i - c->pos;
+    c->pos = i;
+    return MS_OK;
+}
+
+static int name_is(struct ms_slice s, const char *lit)
+{
+    return ms_slice_ieq(s, lit);
+}
+
+static const char *const nullary_codes[] = {
+    "ALERT",
+    "PARSE",
+    "READ-ONLY",
+    "READ-WRITE",
+    "TRYCREATE",
+    "UIDNOTSTICKY",
+    "UNAVAILABLE",
+    "AUTHENTICATIONFAILED",
+    "AUTHORIZATIONFAILED",
+    "EXPIRED",
+    "PRIVACYREQUIRED",
+    "CONTACTADMIN",
+    "NOPERM",
+    "INUSE",
+    "EXPUNGEISSUED",
+    "CORRUPTION",
+    "SERVERBUG",
+    "CLIENTBUG",
+    "CANNOT",
+    "LIMIT",
+    "OVERQUOTA",
+    "ALREADYEXISTS",
+    "NONEXISTENT",
+    "NOTSAVED",
+    "HASCHILDREN",
+    "CLOSED",
+    "UNKNOWN-CTE",
+    "NOMODSEQ",
+    NULL,
+};
+
+/* capability *(SP capability) ...; one of them must name the protocol. */
+static enum ms_status capabilities(struct rp *p, const char *rule, int need_rev,
+                                   struct rp_chain *kids)
+{
+    size_t start = p->c.pos;
+    int rev = 0;
+
+    while (ms_cursor_accept(&p->c, ' ')) {
+        MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, kids));
+        struct ms_slice s = p->r->nodes[kids->last].s;
+        if (name_is(s, "IMAP4rev1") || name_is(s, "IMAP4rev2"))
+            rev = 1;
+    }
+    if (need_rev && !rev)
+        return ms_fail_at(&p->c, start, rule, "capability list without IMAP4rev1 or IMAP4rev2");
+    return MS_OK;
+}
+
+/* resp-text-code (RFC 9051 7.1 and 9; RFC 4315 3; RFC 7162 3.1, 3.2). */
+static enum ms_status resp_code(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+    uint32_t code = 0;
+    struct rp_chain top = {0, 0}, kids = {0, 0};
+
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_SEQ, MS_IMAP_R_CODE, &code));
+    ms_imap_r_append(p, &top, code);
+    MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, RULE_CODE, &kids));
+    struct ms_slice name = p->r->nodes[kids.last].s;
+
+    for (size_t i = 0; nullary_codes[i]; i++) {
+        if (name_is(name, nullary_codes[i])) {
+            p->r->nodes[code].child = kids.first;
+            p->r->code = code;
+            return MS_OK;
+        }
+    }
+    if (name_is(name, "BADCHARSET")) {
+        /* "BADCHARSET" [SP "(" charset *(SP charset) ")"], charset = atom / quoted */
+        if (ms_cursor_accept(c, ' ')) {
+            uint32_t l = 0;
+            struct rp_chain cs = {0, 0};
+            MS_GUARD(ms_imap_r_open(p, RULE_CODE));
+            MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+            do {
+                if (ms_cursor_peek(c) == '"')
+                    MS_GUARD(ms_imap_r_string(p, 0, RULE_CODE, &cs));
+                else
+                    MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, RULE_CODE, &cs));
+            } while (ms_cursor_accept(c, ' '));
+            MS_GUARD(ms_imap_r_close(p, RULE_CODE));
+            p->r->nodes[l].child = cs.first;
+            ms_imap_r_append(p, &kids, l);
+        }
+    } else if (name_is(name, "CAPABILITY")) {
+        MS_GUARD(capabilities(p, "RFC 9051 9 capability-data", 1, &kids));
+    } else if (name_is(name, "PERMANENTFLAGS")) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_flag_list(p, 1, "RFC 9051 9 flag-perm", &kids));
+    } else if (name_is(name, "UIDNEXT") || name_is(name, "UIDVALIDITY") ||
+               name_is(name, "UNSEEN")) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_num_node(p, 1, 0, RULE_CODE, &kids));
+    } else if (name_is(name, "APPENDUID")) {
+        /* RFC 4315 / 9051: "APPENDUID" SP nz-number SP append-uid */
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_num_node(p, 1, 0, "RFC 9051 9 resp-code-apnd", &kids));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_seqset(p, 0, "RFC 9051 9 resp-code-apnd", &kids));
+    } else if (name_is(name, "COPYUID")) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_num_node(p, 1, 0, "RFC 9051 9 resp-code-copy", &kids));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_seqset(p, 0, "RFC 9051 9 resp-code-copy", &kids));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_seqset(p, 0, "RFC 9051 9 resp-code-copy", &kids));
+    } else if (name_is(name, "HIGHESTMODSEQ")) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_num_node(p, 1, 1, "RFC 7162 7 mod-sequence-value", &kids));
+    } else if (name_is(name, "MODIFIED")) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_seqset(p, 1, "RFC 7162 7 resp-text-code", &kids));
+    } else if (ms_cursor_accept(c, ' ')) {
+        /* atom [SP 1*<any TEXT-CHAR except "]">] */
+        size_t start = c->pos;
+        while (c->pos < c->len && (ms_ctype[c->p[c->pos]] & MS_C_IMAP_TEXT) && c->p[c->pos] != ']')
+            c->pos++;
+        if (c->pos == start)
+            return ms_fail(c, RULE_CODE, "expected text after the response code's SP");
+        MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_TEXT, (const char *)c->p + start,
+                            c->pos - start, &kids));
+    }
+    p->r->nodes[code].child = kids.first;
+    p->r->code = code;
+    return MS_OK;
+}
+
+/* resp-text = ["[" resp-text-code "]" SP] [text] (RFC 9051 9) */
+static enum ms_status resp_text(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+
+    if (ms_cursor_accept(c, '[')) {
+        MS_GUARD(resp_code(p));
+        MS_GUARD(ms_cursor_expect(c, ']', RULE_CODE, "expected \"]\" after the response code"));
+        MS_GUARD(ms_cursor_expect(c, ' ', RULE_TEXT, "expected SP after \"]\""));
+    }
+    return text_run(p, RULE_TEXT, &p->r->text);
+}
+
+/* continue-req = "+" SP (resp-text / base64) CRLF (RFC 9051 7.5) */
+static enum ms_status continuation(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+    struct ms_imap_response *r = p->r;
+
+    r->kind = MS_IMAP_CONTINUE;
+    r->type = MS_IMAP_CONT;
+    c->pos++;
+    MS_GUARD(ms_cursor_expect(c, ' ', RULE_CONT, "expected SP after \"+\""));
+    /* base64 = *(4base64-char) [base64-terminal]: all base64 chars, a
+     * multiple of 4 long, "=" padding only at the end. Otherwise text. */
+    size_t i = c->pos, end = c->len;
+    while (i < end && ms_is(c->p[i], MS_C_BASE64))
+        i++;
+    size_t pad = 0;
+    while (i < end && c->p[i] == '=' && pad < 2) {
+        i++;
+        pad++;
+    }
+    size_t n = i - c->pos;
+    if (n > 0 && n % 4 == 0 && i < end && c->p[i] == '\r') {
+        r->base64 = 1;
+        r->text.ptr = (const char *)c->p + c->pos;
+        r->text.len = n;
+        c->pos = i;
+        return MS_OK;
+    }
+    return resp_text(p);
+}
+
+/* ---- untagged data (RFC 9051 7.2-7.4) ---- */
+
+static enum ms_status list_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+
+    /* "(" [mbx-list-flags] ")": each flag "\" atom */
+    uint32_t l = 0;
+    struct rp_chain flags = {0, 0};
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_open(p, RULE_MAILBOX));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    if (ms_cursor_peek(c) != ')') {
+        do {
+            size_t start = c->pos;
+            MS_GUARD(ms_cursor_expect(c, '\\', "RFC 9051 9 mbx-list-flags",
+                                      "expected a mailbox flag (\"\\\" atom)"));
+            struct ms_slice s;
+            MS_GUARD(ms_cursor_token(c, MS_C_IMAP_ATOM, SIZE_MAX, &s, "RFC 9051 9 mbx-list-flags",
+                                     "expected a mailbox flag (\"\\\" atom)"));
+            MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, (const char *)c->p + start,
+                                c->pos - start, &flags));
+        } while (ms_cursor_accept(c, ' '));
+    }
+    MS_GUARD(ms_imap_r_close(p, RULE_MAILBOX));
+    p->r->nodes[l].child = flags.first;
+    ms_imap_r_append(p, data, l);
+    MS_GUARD(ms_imap_r_sp(p));
+    /* (DQUOTE QUOTED-CHAR DQUOTE / nil): exactly one character */
+    if (!ms_imap_r_nil(p)) {
+        if (ms_cursor_peek(c) != '"')
+            return ms_fail(c, RULE_MAILBOX, "expected the hierarchy delimiter (quoted) or NIL");
+        size_t start = c->pos;
+        struct ms_slice s;
+        MS_GUARD(quoted_body(p, RULE_MAILBOX, &s));
+        size_t one = s.len == 0 ? 0 : (s.ptr[0] == '\\' ? 2 : 1);
+        if (s.len > 0 && (unsigned char)s.ptr[0] >= 0x80)
+            one = utf8_seq((const unsigned char *)s.ptr, s.len);
+        if (s.len == 0 || one != s.len)
+            return ms_fail_at(c, start, RULE_MAILBOX,
+                              "hierarchy delimiter must be exactly one character (QUOTED-CHAR)");
+        MS_GUARD(slice_node(p, MS_IMAP_N_QUOTED, MS_IMAP_R_NONE, s.ptr, s.len, data));
+    } else {
+        uint32_t n = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &n));
+        ms_imap_r_append(p, data, n);
+    }
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    if (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) == '(') {
+        /* mbox-list-extended = "(" [item *(SP item)] ")",
+         * item = mbox-list-extended-item-tag SP tagged-ext-val (RFC 5258 / 9051) */
+        c->pos++;
+        uint32_t x = 0;
+        struct rp_chain items = {0, 0};
+        MS_GUARD(ms_imap_r_open(p, "RFC 9051 9 mbox-list-extended"));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &x));
+        if (ms_cursor_peek(c) != ')') {
+            do {
+                uint32_t it = 0;
+                struct rp_chain kv = {0, 0};
+                MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_SEQ, MS_IMAP_R_ATTR, &it));
+                MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mbox-list-extended-item-tag", &kv));
+                MS_GUARD(ms_imap_r_sp(p));
+                MS_GUARD(ms_imap_r_ext_value(p, "RFC 9051 9 tagged-ext-val", &kv));
+                p->r->nodes[it].child = kv.first;
+                ms_imap_r_append(p, &items, it);
+            } while (ms_cursor_accept(c, ' '));
+        }
+        MS_GUARD(ms_imap_r_close(p, "RFC 9051 9 mbox-list-extended"));
+        p->r->nodes[x].child = items.first;
+        ms_imap_r_append(p, data, x);
+    }
+    return MS_OK;
+}
+
+/* Namespace = nil / "(" 1*Namespace-Descr ")" (RFC 2342 5, RFC 9051 9) */
+static enum ms_status nspace(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+    const char *rule = "RFC 9051 9 namespace-descr";
+
+    if (ms_imap_r_nil(p)) {
+        uint32_t n = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &n));
+        ms_imap_r_append(p, data, n);
+        return MS_OK;
+    }
+    uint32_t l = 0;
+    struct rp_chain descrs = {0, 0};
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    do {
+        uint32_t d = 0;
+        struct rp_chain f = {0, 0};
+        MS_GUARD(ms_imap_r_open(p, rule));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &d));
+        MS_GUARD(ms_imap_r_string(p, 0, rule, &f));
+        MS_GUARD(ms_imap_r_sp(p));
+        if (ms_imap_r_nil(p)) {
+            uint32_t n = 0;
+            MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &n));
+            ms_imap_r_append(p, &f, n);
+        } else {
+            size_t start = c->pos;
+            MS_GUARD(ms_imap_r_string(p, 0, rule, &f));
+            struct ms_imap_node *dn = &p->r->nodes[f.last];
+            if (dn->type != MS_IMAP_N_QUOTED || dn->s.len == 0 ||
+                dn->s.len != (dn->s.ptr[0] == '\\' ? 2u : 1u))
+                return ms_fail_at(c, start, rule,
+                                  "hierarchy delimiter must be one quoted character or NIL");
+        }
+        /* Namespace-Response-Extensions: *(SP string SP "(" string *(SP string) ")") */
+        while (ms_cursor_accept(c, ' ')) {
+            MS_GUARD(ms_imap_r_string(p, 0, rule, &f));
+            MS_GUARD(ms_imap_r_sp(p));
+            uint32_t v = 0;
+            struct rp_chain vals = {0, 0};
+            MS_GUARD(ms_imap_r_open(p, rule));
+            MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &v));
+            do {
+                MS_GUARD(ms_imap_r_string(p, 0, rule, &vals));
+            } while (ms_cursor_accept(c, ' '));
+            MS_GUARD(ms_imap_r_close(p, rule));
+            p->r->nodes[v].child = vals.first;
+            ms_imap_r_append(p, &f, v);
+        }
+        MS_GUARD(ms_imap_r_close(p, rule));
+        p->r->nodes[d].child = f.first;
+        ms_imap_r_append(p, &descrs, d);
+    } while (ms_cursor_peek(c) == '(');
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = descrs.first;
+    p->r->nodes[l].flags = 1; /* 1*Namespace-Descr: no SP between them */
+    ms_imap_r_append(p, data, l);
+    return MS_OK;
+}
+
+/* status-att-val (RFC 9051 9, 3501 MESSAGES/RECENT, 7162 HIGHESTMODSEQ, 8438 SIZE) */
+static enum ms_status status_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+    const char *rule = "RFC 9051 9 status-att-val";
+
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    MS_GUARD(ms_imap_r_sp(p));
+    uint32_t l = 0;
+    struct rp_chain atts = {0, 0};
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    if (ms_cursor_peek(c) != ')') {
+        do {
+            uint32_t a = 0;
+            struct rp_chain kv = {0, 0};
+            MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_SEQ, MS_IMAP_R_ATTR, &a));
+            size_t at = c->pos;
+            MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, &kv));
+            struct ms_slice n = p->r->nodes[kv.last].s;
+            MS_GUARD(ms_imap_r_sp(p));
+            if (name_is(n, "MESSAGES") || name_is(n, "UNSEEN") || name_is(n, "DELETED") ||
+                name_is(n, "RECENT"))
+                MS_GUARD(ms_imap_r_num_node(p, 0, 0, rule, &kv));
+            else if (name_is(n, "UIDNEXT") || name_is(n, "UIDVALIDITY"))
+                MS_GUARD(ms_imap_r_num_node(p, 1, 0, rule, &kv));
+            else if (name_is(n, "SIZE") || name_is(n, "DELETED-STORAGE"))
+                MS_GUARD(ms_imap_r_num_node(p, 0, 1, rule, &kv));
+            else if (name_is(n, "HIGHESTMODSEQ"))
+                MS_GUARD(ms_imap_r_num_node(p, 0, 1, "RFC 7162 7 mod-sequence-valzer", &kv));
+            else if (name_is(n, "APPENDLIMIT")) {
+                if (ms_imap_r_nil(p)) {
+                    uint32_t z = 0;
+                    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &z));
+                    ms_imap_r_append(p, &kv, z);
+                } else
+                    MS_GUARD(ms_imap_r_num_node(p, 0, 1, "RFC 7889 4 append-limit", &kv));
+            } else if (name_is(n, "MAILBOXID"))
+                MS_GUARD(ms_imap_r_ext_value(p, "RFC 8474 7 objectid", &kv));
+            else
+                return ms_fail_at(c, at, rule, "unknown STATUS attribute");
+            p->r->nodes[a].child = kv.first;
+            ms_imap_r_append(p, &atts, a);
+        } while (ms_cursor_accept(c, ' '));
+    }
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = atts.first;
+    ms_imap_r_append(p, data, l);
+    return MS_OK;
+}
+
+/* "SEARCH" *(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"] */
+static enum ms_status search_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+    size_t first = 0, last = 0;
+    uint64_t v = 0;
+
+    while (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) != '(') {
+        c->pos++;
+        if (!first)
+            first = c->pos;
+        MS_GUARD(ms_imap_r_number(p, 1, 0, "RFC 9051 9 mailbox-data", &v));
+        last = c->pos;
+    }
+    if (first)
+        MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NUMLIST, (const char *)c->p + first,
+                            last - first, data));
+    if (ms_cursor_accept(c, ' ')) {
+        const char *rule = "RFC 7162 7 search-sort-mod-seq";
+        uint32_t l = 0;
+        struct rp_chain kids = {0, 0};
+        MS_GUARD(ms_imap_r_open(p, rule));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+        size_t at = c->pos;
+        MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, &kids));
+        if (!name_is(p->r->nodes[kids.last].s, "MODSEQ"))
+            return ms_fail_at(c, at, rule, "expected MODSEQ");
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_num_node(p, 1, 1, rule, &kids));
+        MS_GUARD(ms_imap_r_close(p, rule));
+        p->r->nodes[l].child = kids.first;
+        ms_imap_r_append(p, data, l);
+    }
+    return MS_OK;
+}
+
+/* esearch-response (RFC 9051 9, RFC 4731 3.1) */
+static enum ms_status esearch_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+    const char *rule = "RFC 9051 9 esearch-response";
+
+    if (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) == '(') {
+        /* search-correlator = SP "(" "TAG" SP tag-string ")" */
+        c->pos++;
+        uint32_t l = 0;
+        struct rp_chain kids = {0, 0};
+        MS_GUARD(ms_imap_r_open(p, rule));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_CORRELATOR, &l));
+        size_t at = c->pos;
+        MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, &kids));
+        if (!name_is(p->r->nodes[kids.last].s, "TAG"))
+            return ms_fail_at(c, at, "RFC 9051 9 search-correlator", "expected TAG");
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 tag-string", &kids));
+        MS_GUARD(ms_imap_r_close(p, rule));
+        p->r->nodes[l].child = kids.first;
+        ms_imap_r_append(p, data, l);
+    }
+    int first = 1;
+    while (ms_cursor_accept(c, ' ')) {
+        uint32_t a = 0;
+        struct rp_chain kv = {0, 0};
+        size_t at = c->pos;
+        MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, &kv));
+        struct ms_slice n = p->r->nodes[kv.last].s;
+        if (first && name_is(n, "UID")) {
+            first = 0;
+            ms_imap_r_append(p, data, kv.first);
+            continue;
+        }
+        first = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_SEQ, MS_IMAP_R_ATTR, &a));
+        MS_GUARD(ms_imap_r_sp(p));
+        if (name_is(n, "MIN") || name_is(n, "MAX"))
+            MS_GUARD(ms_imap_r_num_node(p, 1, 0, rule, &kv));
+        else if (name_is(n, "ALL"))
+            MS_GUARD(ms_imap_r_seqset(p, 0, rule, &kv));
+        else if (name_is(n, "COUNT"))
+            MS_GUARD(ms_imap_r_num_node(p, 0, 0, rule, &kv));
+        else if (name_is(n, "MODSEQ"))
+            MS_GUARD(ms_imap_r_num_node(p, 1, 1, rule, &kv));
+        else if (name_is(n, "UID"))
+            return ms_fail_at(c, at, rule, "UID must come first, once");
+        else
+            MS_GUARD(ms_imap_r_ext_value(p, "RFC 9051 9 search-ret-data-ext", &kv));
+        p->r->nodes[a].child = kv.first;
+        ms_imap_r_append(p, data, a);
+    }
+    return MS_OK;
+}
+
+/* "ID" SP id-params-list; "(" *(string SP nstring) ")" / nil (RFC 2971 4) */
+static enum ms_status id_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+    const char *rule = "RFC 2971 4 id-params-list";
+
+    MS_GUARD(ms_imap_r_sp(p));
+    if (ms_imap_r_nil(p)) {
+        uint32_t n = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &n));
+        ms_imap_r_append(p, data, n);
+        return MS_OK;
+    }
+    uint32_t l = 0;
+    struct rp_chain kids = {0, 0};
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_PARAMS, &l));
+    if (ms_cursor_peek(c) != ')') {
+        do {
+            MS_GUARD(ms_imap_r_string(p, 0, rule, &kids));
+            MS_GUARD(ms_imap_r_sp(p));
+            MS_GUARD(ms_imap_r_nstring(p, rule, &kids));
+        } while (ms_cursor_accept(c, ' '));
+    }
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, data, l);
+    return MS_OK;
+}
+
+/* "VANISHED" [SP "(EARLIER)"] SP known-uids (RFC 7162 3.2.10) */
+static enum ms_status vanished_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(ms_imap_r_sp(p));
+    if (ms_cursor_peek(c) == '(') {
+        if (!ms_cursor_accept_ci(c, "(EARLIER)"))
+            return ms_fail(c, "RFC 7162 7 expunged-resp", "expected (EARLIER)");
+        uint32_t l = 0, e = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, &e));
+        p->r->nodes[e].s.ptr = ms_cursor_ptr(c) - 8;
+        p->r->nodes[e].s.len = 7;
+        p->r->nodes[l].child = e;
+        ms_imap_r_append(p, data, l);
+        MS_GUARD(ms_imap_r_sp(p));
+    }
+    return ms_imap_r_seqset(p, 1, "RFC 7162 7 known-uids", data);
+}
+
+/* ---- the response ---- */
+
+struct keyword {
+    const char *name;
+    uint8_t type;
+};
+
+static const struct keyword untagged_words[] = {
+    {"OK", MS_IMAP_OK},
+    {"NO", MS_IMAP_NO},
+    {"BAD", MS_IMAP_BAD},
+    {"BYE", MS_IMAP_BYE},
+    {"PREAUTH", MS_IMAP_PREAUTH},
+    {"CAPABILITY", MS_IMAP_CAPABILITY},
+    {"ENABLED", MS_IMAP_ENABLED},
+    {"LIST", MS_IMAP_LIST},
+    {"LSUB", MS_IMAP_LSUB},
+    {"NAMESPACE", MS_IMAP_NAMESPACE},
+    {"STATUS", MS_IMAP_STATUS},
+    {"SEARCH", MS_IMAP_SEARCH},
+    {"ESEARCH", MS_IMAP_ESEARCH},
+    {"FLAGS", MS_IMAP_FLAGS},
+    {"VANISHED", MS_IMAP_VANISHED},
+    {"ID", MS_IMAP_ID},
+    {NULL, 0},
+};
+
+static const struct keyword numbered_words[] = {
+    {"EXISTS", MS_IMAP_EXISTS},
+    {"RECENT", MS_IMAP_RECENT},
+    {"EXPUNGE", MS_IMAP_EXPUNGE},
+    {"FETCH", MS_IMAP_FETCH},
+    {NULL, 0},
+};
+
+static uint8_t keyword_find(const struct keyword *t, struct ms_slice s)
+{
+    for (size_t i = 0; t[i].name; i++)
+        if (name_is(s, t[i].name))
+            return t[i].type;
+    return 0;
+}
+
+static enum ms_status untagged(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+    struct ms_imap_response *r = p->r;
+    struct rp_chain data = {0, 0};
+    struct ms_slice word;
+
+    r->kind = MS_IMAP_UNTAGGED;
+    r->tag.ptr = (const char *)c->p;
+    r->tag.len = 1;
+    c->pos++;
+    MS_GUARD(ms_cursor_expect(c, ' ', RULE_RESPONSE, "expected SP after \"*\""));
+    int b = ms_cursor_peek(c);
+    if (b >= 0 && ms_is_digit((unsigned char)b)) {
+        /* message-data = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att));
+         * mailbox-data: number SP "EXISTS" / number SP "RECENT" */
+        size_t at = c->pos;
+        MS_GUARD(ms_imap_r_number(p, 0, 0, RULE_NUMBER, &r->number));
+        MS_GUARD(ms_imap_r_sp(p));
+        size_t wat = c->pos;
+        MS_GUARD(ms_cursor_token(c, MS_C_IMAP_ATOM, SIZE_MAX, &word, RULE_RESPONSE,
+                                 "expected EXISTS, RECENT, EXPUNGE or FETCH"));
+        r->type = keyword_find(numbered_words, word);
+        if (!r->type)
+            return ms_fail_at(c, wat, RULE_RESPONSE, "expected EXISTS, RECENT, EXPUNGE or FETCH");
+        if ((r->type == MS_IMAP_EXPUNGE || r->type == MS_IMAP_FETCH) && r->number == 0)
+            return ms_fail_at(c, at, "RFC 9051 9 message-data",
+                              "expected a non-zero number (nz-number)");
+        if (r->type == MS_IMAP_FETCH) {
+            MS_GUARD(ms_imap_r_sp(p));
+            MS_GUARD(ms_imap_r_msg_atts(p, &data));
+        }
+        r->data = data.first;
+        return MS_OK;
+    }
+    size_t wat = c->pos;
+    MS_GUARD(ms_cursor_token(c, MS_C_IMAP_ATOM, SIZE_MAX, &word, RULE_RESPONSE,
+                             "expected a response keyword"));
+    r->type = keyword_find(untagged_words, word);
+    switch (r->type) {
+    case MS_IMAP_OK:
+    case MS_IMAP_NO:
+    case MS_IMAP_BAD:
+    case MS_IMAP_BYE:
+    case MS_IMAP_PREAUTH:
+        MS_GUARD(ms_cursor_expect(c, ' ', RULE_TEXT, "expected SP before resp-text"));
+        MS_GUARD(resp_text(p));
+        break;
+    case MS_IMAP_CAPABILITY:
+        MS_GUARD(capabilities(p, "RFC 9051 9 capability-data", 1, &data));
+        break;
+    case MS_IMAP_ENABLED:
+        MS_GUARD(capabilities(p, "RFC 9051 9 enable-data", 0, &data));
+        break;
+    case MS_IMAP_FLAGS:
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_flag_list(p, 0, "RFC 9051 9 flag-list", &data));
+        break;
+    case MS_IMAP_LIST:
+    case MS_IMAP_LSUB:
+        MS_GUARD(list_data(p, &data));
+        break;
+    case MS_IMAP_NAMESPACE:
+        for (int i = 0; i < 3; i++) {
+            MS_GUARD(ms_imap_r_sp(p));
+            MS_GUARD(nspace(p, &data));
+        }
+        break;
+    case MS_IMAP_STATUS:
+        MS_GUARD(status_data(p, &data));
+        break;
+    case MS_IMAP_SEARCH:
+        MS_GUARD(search_data(p, &data));
+        break;
+    case MS_IMAP_ESEARCH:
+        MS_GUARD(esearch_data(p, &data));
+        break;
+    case MS_IMAP_VANISHED:
+        MS_GUARD(vanished_data(p, &data));
+        break;
+    case MS_IMAP_ID:
+        MS_GUARD(id_data(p, &data));
+        break;
+    default:
+        if (!(p->lim->lenient & MS_LENIENT_IMAP_UNKNOWN))
+            return ms_fail_at(c, wat, RULE_RESPONSE, "unknown untagged response");
+        /* The whole line after "* ", literals included, kept raw. */
+        r->type = MS_IMAP_UNKNOWN;
+        ms_quirk_add(&r->quirks, wat, RULE_RESPONSE, "unknown untagged response accepted");
+        r->text.ptr = (const char *)c->p + wat;
+        r->text.len = c->len - 2 - wat;
+        c->pos = c->len - 2;
+        break;
+    }
+    r->data = data.first;
+    return MS_OK;
+}
+
+static enum ms_status tagged(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+    struct ms_imap_response *r = p->r;
+    struct ms_slice word;
+
+    r->kind = MS_IMAP_TAGGED;
+    MS_GUARD(ms_cursor_token(c, MS_C_IMAP_TAG, SIZE_MAX, &r->tag, RULE_TAG,
+                             "expected a tag, \"*\" or \"+\""));
+    MS_GUARD(ms_cursor_expect(c, ' ', RULE_RESPONSE, "expected SP after the tag"));
+    size_t wat = c->pos;
+    MS_GUARD(ms_cursor_token(c, MS_C_IMAP_ATOM, SIZE_MAX, &word, "RFC 9051 9 resp-cond-state",
+                             "expected OK, NO or BAD"));
+    r->type = keyword_find(untagged_words, word);
+    if (r->type != MS_IMAP_OK && r->type != MS_IMAP_NO && r->type != MS_IMAP_BAD)
+        return ms_fail_at(c, wat, "RFC 9051 9 resp-cond-state", "expected OK, NO or BAD");
+    MS_GUARD(ms_cursor_expect(c, ' ', RULE_TEXT, "expected SP before resp-text"));
+    return resp_text(p);
+}
+
+static enum ms_status response(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+    int b = ms_cursor_peek(c);
+
+    if (b == '+')
+        MS_GUARD(continuation(p));
+    else if (b == '*')
+        MS_GUARD(untagged(p));
+    else
+        MS_GUARD(tagged(p));
+    /* The framer guarantees a final CRLF; anything before it is an error. */
+    if (ms_cursor_left(c) != 2 || c->p[c->pos] != '\r')
+        return ms_fail(c, RULE_CRLF,
+                       ms_cursor_left(c) > 2 && c->p[c->pos] == '\r'
+                           ? "bytes after CRLF (a line ending in {n} announces a literal)"
+                           : "expected CRLF at the end of the response");
+    c->pos += 2;
+    return MS_OK;
+}
+
+ssize_t ms_imap_response_parse(const struct ms_limits *lim, const char *buf, size_t len,
+                               struct ms_imap_response *r, struct ms_error *err)
+{
+    ssize_t n = ms_imap_frame(lim, MS_IMAP_SERVER, buf, len, err);
+    if (n <= 0)
+        return n;
+
+    struct rp p;
+    ms_cursor_init(&p.c, buf, (size_t)n, err, RULE_RESPONSE);
+    p.r = r;
+    p.lim = lim;
+    p.depth = 0;
+    p.max_nodes = lim->imap_items < MS_IMAP_NODES ? (uint32_t)lim->imap_items : MS_IMAP_NODES;
+    r->kind = 0;
+    r->type = 0;
+    r->base64 = 0;
+    r->tag.ptr = NULL;
+    r->tag.len = 0;
+    r->number = 0;
+    r->code = 0;
+    r->text.ptr = NULL;
+    r->text.len = 0;
+    r->data = 0;
+    r->nnodes = 0;
+    r->quirks.n = 0;
+    r->quirks.dropped = 0;
+    if (response(&p) != MS_OK) {
+        err->skip = (size_t)n;
+        return MS_FAIL;
+    }
+    return n;
+}
+
+static ssize_t replies_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                             void *view, int *done, struct ms_error *err)
+{
+    (void)state;
+    ssize_t n = ms_imap_response_parse(lim, buf, len, view, err);
+    if (n > 0)
+        *done = 1;
+    return n;
+}
+
+static void replies_json(const void *view, struct ms_out *out)
+{
+    ms_imap_response_json(view, out);
+}
+
+static ssize_t replies_write(const void *view, char *out, size_t cap)
+{
+    return ms_imap_response_write(view, out, cap);
+}
+
+const struct ms_kind ms_imap_replies_kind = {
+    "imap",       "replies",     1, sizeof(struct ms_imap_response), NULL, replies_parse,
+    replies_json, replies_write,
+};
