@@ -624,8 +624,12 @@ static void print_table(struct stream *ss, size_t n)
         struct stream *st = &ss[i];
         if (!st->selected)
             continue;
-        printf("%s: %s (%.2f MB, %s %s)\n", st->name, st->what, (double)st->data.len / 1e6,
-               st->proto, st->kind);
+        const struct ms_kind *k = kind_of(st);
+        printf("%s: %s (%.2f MB, %s %s", st->name, st->what, (double)st->data.len / 1e6, st->proto,
+               st->kind);
+        if (k)
+            printf("; state %zu B, view %zu B", k->state_size, k->view_size);
+        printf(")\n");
         for (int m = 0; m < M_COUNT; m++) {
             const struct result *r = &st->res[m];
             if (!r->status[0])
@@ -678,7 +682,11 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
                 "    {\"name\": \"%s\", \"proto\": \"%s\", \"kind\": \"%s\", \"what\": ", st->name,
                 st->proto, st->kind);
         json_str(f, st->what);
-        fprintf(f, ", \"bytes\": %zu,\n     \"results\": {", st->data.len);
+        fprintf(f, ", \"bytes\": %zu,", st->data.len);
+        if (kind_of(st))
+            fprintf(f, " \"state_size\": %zu, \"view_size\": %zu,", kind_of(st)->state_size,
+                    kind_of(st)->view_size);
+        fprintf(f, "\n     \"results\": {");
         int first = 1;
         for (int m = 0; m < M_COUNT; m++) {
             const struct result *r = &st->res[m];
@@ -769,6 +777,25 @@ static int write_markdown(const char *path, struct stream *ss, size_t n, struct 
                     goals[i].why);
     }
     return fclose(f);
+}
+
+/* --only a,b: a stream is run when its name contains one of the words. */
+static int selected_by(const char *only, const char *name)
+{
+    while (*only) {
+        size_t n = strcspn(only, ",");
+        char word[64];
+        if (n > 0 && n < sizeof(word)) {
+            memcpy(word, only, n);
+            word[n] = '\0';
+            if (strstr(name, word))
+                return 1;
+        }
+        only += n;
+        if (*only == ',')
+            only++;
+    }
+    return 0;
 }
 
 /* ---- main ---- */
@@ -909,7 +936,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         struct stream *st = &ss[i];
         const struct ms_kind *k = kind_of(st);
-        if (only && !strstr(only, st->name) && !strstr(st->name, only))
+        if (only && !selected_by(only, st->name))
             continue;
         st->selected = 1;
         printf("bench: %s ...\n", st->name);
