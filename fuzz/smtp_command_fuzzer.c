@@ -1,0 +1,16 @@
+/*
+ * libFuzzer target: SMTP commands (client-to-server bytes): command
+ * lines, the SASL lines after AUTH, DATA content and BDAT chunks.
+ * Checked for split invariance and the parse/write/parse round trip
+ * (fuzz/check.h).
+ */
+#include <stdint.h>
+
+#include "check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return ms_fuzz_kind(&ms_smtp_commands_kind, data, size);
+}

@@ -1,0 +1,16 @@
+/*
+ * libFuzzer target: SMTP replies (server-to-client bytes), single and
+ * multi-line, enhanced status codes, EHLO keywords.
+ * Checked for split invariance and the parse/write/parse round trip
+ * (fuzz/check.h).
+ */
+#include <stdint.h>
+
+#include "check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return ms_fuzz_kind(&ms_smtp_replies_kind, data, size);
+}
