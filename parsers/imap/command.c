@@ -63,7 +63,7 @@ static enum ms_status a_authenticate(struct ms_icp *p)
             return ms_fail(c, "RFC 4959 7 initial-resp", "expected base64 or \"=\"");
         MS_GUARD(check_base64(c, start, c->pos));
     }
-    uint32_t n = ms_icp_node(p, 0, MS_IMAP_N_BASE64);
+    uint32_t n = ms_icp_node(p, 0, MS_IMAP_CN_BASE64);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
@@ -75,9 +75,9 @@ static enum ms_status a_authenticate(struct ms_icp *p)
 static enum ms_status a_login(struct ms_icp *p)
 {
     MS_GUARD(ms_icp_sp(p, "RFC 9051 9 login"));
-    MS_GUARD(ms_icp_string(p, 0, MS_IMAP_N_STRING, MS_ICP_ASTRING, "RFC 9051 9 userid", NULL));
+    MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_STRING, MS_ICP_ASTRING, "RFC 9051 9 userid", NULL));
     MS_GUARD(ms_icp_sp(p, "RFC 9051 9 login"));
-    return ms_icp_string(p, 0, MS_IMAP_N_STRING, MS_ICP_ASTRING, "RFC 9051 9 password", NULL);
+    return ms_icp_string(p, 0, MS_IMAP_CN_STRING, MS_ICP_ASTRING, "RFC 9051 9 password", NULL);
 }
 
 /* enable = "ENABLE" 1*(SP capability)  (RFC 5161) */
@@ -121,7 +121,7 @@ static enum ms_status a_select(struct ms_icp *p)
         return MS_OK;
     MS_GUARD(ms_icp_sp(p, "RFC 9051 9 select-params"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 select-params", "expected \"(\""));
-    uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     static const char *const params[] = {"CONDSTORE", "QRESYNC", NULL};
@@ -138,7 +138,7 @@ static enum ms_status a_select(struct ms_icp *p)
         if (k == 1) {
             MS_GUARD(ms_icp_sp(p, r));
             MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" after QRESYNC"));
-            uint32_t q = ms_icp_node(p, l, MS_IMAP_N_LIST);
+            uint32_t q = ms_icp_node(p, l, MS_IMAP_CN_LIST);
             if (!q)
                 return MS_FAIL;
             MS_GUARD(ms_icp_number_node(p, q, 1, UINT32_MAX, "RFC 9051 9 uidvalidity"));
@@ -147,7 +147,7 @@ static enum ms_status a_select(struct ms_icp *p)
             int known = 0;
             while (ms_cursor_accept(c, ' ')) {
                 if (ms_cursor_accept(c, '(')) {
-                    uint32_t m = ms_icp_node(p, q, MS_IMAP_N_LIST);
+                    uint32_t m = ms_icp_node(p, q, MS_IMAP_CN_LIST);
                     if (!m)
                         return MS_FAIL;
                     MS_GUARD(ms_icp_seqset(p, m));
@@ -181,7 +181,7 @@ static enum ms_status status_list(struct ms_icp *p, uint32_t parent, const char 
     struct ms_cursor *c = &p->c;
 
     MS_GUARD(ms_cursor_expect(c, '(', rule, "expected \"(\""));
-    uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     for (;;) {
@@ -225,7 +225,7 @@ static enum ms_status a_list(struct ms_icp *p)
         static const char *const sel[] = {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE",
                                           NULL};
         unsigned seen = 0;
-        uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
         if (!ms_cursor_accept(c, ')')) {
@@ -249,7 +249,7 @@ static enum ms_status a_list(struct ms_icp *p)
     MS_GUARD(ms_icp_sp(p, "RFC 9051 9 list"));
     if (ms_cursor_accept(c, '(')) {
         /* patterns = "(" list-mailbox *(SP list-mailbox) ")" */
-        uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
         uint32_t save = p->v->nodes[0].tail;
@@ -270,7 +270,7 @@ static enum ms_status a_list(struct ms_icp *p)
     MS_GUARD(ms_icp_kw_node(p, 0, "RETURN"));
     MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 5258 6 list-return-opts", "expected \"(\""));
-    uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     if (ms_cursor_accept(c, ')'))
@@ -316,7 +316,8 @@ static enum ms_status a_append(struct ms_icp *p)
         if (ch != '{' && ch != '~')
             return ms_fail(c, "RFC 9051 9 append-data",
                            "expected the message as a literal ({n} or ~{n})");
-        MS_GUARD(ms_icp_string(p, 0, MS_IMAP_N_MESSAGE, MS_ICP_STRING | (1u << MS_IMAP_F_LITERAL8),
+        MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_MESSAGE,
+                               MS_ICP_STRING | (1u << MS_IMAP_CF_LITERAL8),
                                "RFC 9051 9 append-data", NULL));
     } while (!ms_cursor_eof(c));
     return MS_OK;
@@ -366,7 +367,7 @@ static enum ms_status a_store(struct ms_icp *p)
     MS_GUARD(ms_icp_seqset(p, 0));
     MS_GUARD(ms_icp_sp(p, "RFC 9051 9 store"));
     if (ms_cursor_accept(c, '(')) {
-        uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
         MS_GUARD(ms_cursor_expect_ci(c, "UNCHANGEDSINCE", "RFC 7162 7 store-modifier",
@@ -406,11 +407,11 @@ static enum ms_status a_id(struct ms_icp *p)
 
     MS_GUARD(ms_icp_sp(p, "RFC 2971 4 id"));
     if (ms_cursor_accept_ci(c, "NIL")) {
-        uint32_t n = ms_icp_node(p, 0, MS_IMAP_N_NIL);
+        uint32_t n = ms_icp_node(p, 0, MS_IMAP_CN_NIL);
         return n ? MS_OK : MS_FAIL;
     }
     MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" or NIL"));
-    uint32_t l = ms_icp_node(p, 0, MS_IMAP_N_LIST);
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     for (unsigned pairs = 0;; pairs++) {
@@ -418,12 +419,12 @@ static enum ms_status a_id(struct ms_icp *p)
         size_t at = c->pos;
         if (pairs == 30)
             return ms_fail(c, "RFC 2971 3.3 id", "more than 30 field-value pairs");
-        MS_GUARD(ms_icp_string(p, l, MS_IMAP_N_STRING, MS_ICP_STRING, r, &f));
+        MS_GUARD(ms_icp_string(p, l, MS_IMAP_CN_STRING, MS_ICP_STRING, r, &f));
         if (p->v->nodes[f].text.len > 30)
             return ms_fail_at(c, at, "RFC 2971 3.3 id", "field longer than 30 octets");
         MS_GUARD(ms_icp_sp(p, r));
         at = c->pos;
-        MS_GUARD(ms_icp_string(p, l, MS_IMAP_N_STRING, MS_ICP_STRING | MS_ICP_NIL, r, &v));
+        MS_GUARD(ms_icp_string(p, l, MS_IMAP_CN_STRING, MS_ICP_STRING | MS_ICP_NIL, r, &v));
         if (p->v->nodes[v].text.len > 1024)
             return ms_fail_at(c, at, "RFC 2971 3.3 id", "value longer than 1024 octets");
         if (ms_cursor_accept(c, ')'))
@@ -738,7 +739,7 @@ static void json_children(struct ms_out *o, const struct ms_imap_command *v, uin
     ms_out_bytes(o, "]", 1);
 }
 
-static void json_kw(struct ms_out *o, const struct ms_imap_node *n)
+static void json_kw(struct ms_out *o, const struct ms_imap_cnode *n)
 {
     if (n->kw)
         ms_out_json_str(o, n->kw, strlen(n->kw));
@@ -748,51 +749,51 @@ static void json_kw(struct ms_out *o, const struct ms_imap_node *n)
 
 static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i)
 {
-    const struct ms_imap_node *n = &v->nodes[i];
+    const struct ms_imap_cnode *n = &v->nodes[i];
 
     switch (n->type) {
-    case MS_IMAP_N_LIST:
+    case MS_IMAP_CN_LIST:
         ms_out_str(o, "{\"list\":");
         json_children(o, v, i);
         break;
-    case MS_IMAP_N_ATOM:
+    case MS_IMAP_CN_ATOM:
         ms_out_str(o, "{\"atom\":");
         json_kw(o, n);
         break;
-    case MS_IMAP_N_NUMBER:
+    case MS_IMAP_CN_NUMBER:
         ms_out_str(o, "{\"number\":");
         ms_out_u64(o, n->num);
         break;
-    case MS_IMAP_N_STRING:
-    case MS_IMAP_N_MAILBOX:
-        ms_out_str(o, n->type == MS_IMAP_N_STRING ? "{\"string\":" : "{\"mailbox\":");
-        json_text(o, n->text, n->form == MS_IMAP_F_QUOTED);
+    case MS_IMAP_CN_STRING:
+    case MS_IMAP_CN_MAILBOX:
+        ms_out_str(o, n->type == MS_IMAP_CN_STRING ? "{\"string\":" : "{\"mailbox\":");
+        json_text(o, n->text, n->form == MS_IMAP_CF_QUOTED);
         ms_out_str(o, ",\"form\":\"");
         ms_out_str(o, form_names[n->form]);
         ms_out_str(o, "\"");
         break;
-    case MS_IMAP_N_MESSAGE:
+    case MS_IMAP_CN_MESSAGE:
         ms_out_str(o, "{\"message\":");
         ms_out_u64(o, n->text.len);
         ms_out_str(o, ",\"form\":\"");
         ms_out_str(o, form_names[n->form]);
         ms_out_str(o, "\"");
         break;
-    case MS_IMAP_N_NIL:
+    case MS_IMAP_CN_NIL:
         ms_out_str(o, "{\"nil\":null");
         break;
-    case MS_IMAP_N_SEQSET:
+    case MS_IMAP_CN_SEQSET:
         ms_out_str(o, "{\"seqset\":");
         ms_out_json_slice(o, n->text);
         break;
-    case MS_IMAP_N_FLAG:
+    case MS_IMAP_CN_FLAG:
         ms_out_str(o, "{\"flag\":");
         ms_out_json_slice(o, n->text);
         break;
-    case MS_IMAP_N_FETCH:
+    case MS_IMAP_CN_FETCH:
         ms_out_str(o, "{\"fetch\":");
         json_kw(o, n);
-        if (n->flags & MS_IMAP_NF_SECTION) {
+        if (n->flags & MS_IMAP_CNF_SECTION) {
             ms_out_str(o, ",\"section\":{");
             int comma = 0;
             if (n->text.len) {
@@ -804,13 +805,13 @@ static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_
                 ms_out_str(o, comma ? ",\"text\":" : "\"text\":");
                 ms_out_json_str(o, n->kw2, strlen(n->kw2));
             }
-            if (n->flags & MS_IMAP_NF_HEADERS) {
+            if (n->flags & MS_IMAP_CNF_HEADERS) {
                 ms_out_str(o, ",\"headers\":");
                 json_children(o, v, i);
             }
             ms_out_str(o, "}");
         }
-        if (n->flags & MS_IMAP_NF_PARTIAL) {
+        if (n->flags & MS_IMAP_CNF_PARTIAL) {
             ms_out_str(o, ",\"partial\":{\"offset\":");
             ms_out_u64(o, n->num);
             ms_out_str(o, ",\"length\":");
@@ -818,7 +819,7 @@ static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_
             ms_out_str(o, "}");
         }
         break;
-    case MS_IMAP_N_SEARCH:
+    case MS_IMAP_CN_SEARCH:
         ms_out_str(o, "{\"search\":");
         json_kw(o, n);
         if (n->nchild) {
@@ -826,17 +827,17 @@ static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_
             json_children(o, v, i);
         }
         break;
-    case MS_IMAP_N_DATE:
+    case MS_IMAP_CN_DATE:
         ms_out_str(o, "{\"date\":");
         ms_out_json_slice(o, n->text);
-        if (n->form == MS_IMAP_F_QUOTED)
+        if (n->form == MS_IMAP_CF_QUOTED)
             ms_out_str(o, ",\"form\":\"quoted\"");
         break;
-    case MS_IMAP_N_DATETIME:
+    case MS_IMAP_CN_DATETIME:
         ms_out_str(o, "{\"datetime\":");
         ms_out_json_slice(o, n->text);
         break;
-    case MS_IMAP_N_BASE64:
+    case MS_IMAP_CN_BASE64:
         ms_out_str(o, "{\"base64\":");
         ms_out_json_slice(o, n->text);
         break;
@@ -893,7 +894,7 @@ static void w_children(struct ms_out *o, const struct ms_imap_command *v, uint32
     }
 }
 
-static void w_kw(struct ms_out *o, const struct ms_imap_node *n)
+static void w_kw(struct ms_out *o, const struct ms_imap_cnode *n)
 {
     if (n->kw)
         ms_out_str(o, n->kw);
@@ -901,20 +902,20 @@ static void w_kw(struct ms_out *o, const struct ms_imap_node *n)
         ms_out_bytes(o, n->text.ptr, n->text.len);
 }
 
-static void w_string(struct ms_out *o, const struct ms_imap_node *n)
+static void w_string(struct ms_out *o, const struct ms_imap_cnode *n)
 {
     switch (n->form) {
-    case MS_IMAP_F_QUOTED:
+    case MS_IMAP_CF_QUOTED:
         ms_out_bytes(o, "\"", 1);
         ms_out_bytes(o, n->text.ptr, n->text.len);
         ms_out_bytes(o, "\"", 1);
         return;
-    case MS_IMAP_F_LITERAL:
-    case MS_IMAP_F_LITERAL_PLUS:
-    case MS_IMAP_F_LITERAL8:
-        ms_out_str(o, n->form == MS_IMAP_F_LITERAL8 ? "~{" : "{");
+    case MS_IMAP_CF_LITERAL:
+    case MS_IMAP_CF_LITERAL_PLUS:
+    case MS_IMAP_CF_LITERAL8:
+        ms_out_str(o, n->form == MS_IMAP_CF_LITERAL8 ? "~{" : "{");
         ms_out_u64(o, n->text.len);
-        ms_out_str(o, n->form == MS_IMAP_F_LITERAL_PLUS ? "+}\r\n" : "}\r\n");
+        ms_out_str(o, n->form == MS_IMAP_CF_LITERAL_PLUS ? "+}\r\n" : "}\r\n");
         ms_out_bytes(o, n->text.ptr, n->text.len);
         return;
     default:
@@ -925,36 +926,36 @@ static void w_string(struct ms_out *o, const struct ms_imap_node *n)
 
 static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i)
 {
-    const struct ms_imap_node *n = &v->nodes[i];
+    const struct ms_imap_cnode *n = &v->nodes[i];
 
     switch (n->type) {
-    case MS_IMAP_N_LIST:
+    case MS_IMAP_CN_LIST:
         ms_out_bytes(o, "(", 1);
         w_children(o, v, i);
         ms_out_bytes(o, ")", 1);
         break;
-    case MS_IMAP_N_ATOM:
+    case MS_IMAP_CN_ATOM:
         w_kw(o, n);
         break;
-    case MS_IMAP_N_NUMBER:
+    case MS_IMAP_CN_NUMBER:
         ms_out_u64(o, n->num);
         break;
-    case MS_IMAP_N_STRING:
-    case MS_IMAP_N_MAILBOX:
-    case MS_IMAP_N_MESSAGE:
+    case MS_IMAP_CN_STRING:
+    case MS_IMAP_CN_MAILBOX:
+    case MS_IMAP_CN_MESSAGE:
         w_string(o, n);
         break;
-    case MS_IMAP_N_NIL:
+    case MS_IMAP_CN_NIL:
         ms_out_str(o, "NIL");
         break;
-    case MS_IMAP_N_SEQSET:
-    case MS_IMAP_N_FLAG:
-    case MS_IMAP_N_BASE64:
+    case MS_IMAP_CN_SEQSET:
+    case MS_IMAP_CN_FLAG:
+    case MS_IMAP_CN_BASE64:
         ms_out_bytes(o, n->text.ptr, n->text.len);
         break;
-    case MS_IMAP_N_FETCH:
+    case MS_IMAP_CN_FETCH:
         w_kw(o, n);
-        if (n->flags & MS_IMAP_NF_SECTION) {
+        if (n->flags & MS_IMAP_CNF_SECTION) {
             ms_out_bytes(o, "[", 1);
             ms_out_bytes(o, n->text.ptr, n->text.len);
             if (n->kw2) {
@@ -962,14 +963,14 @@ static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i
                     ms_out_bytes(o, ".", 1);
                 ms_out_str(o, n->kw2);
             }
-            if (n->flags & MS_IMAP_NF_HEADERS) {
+            if (n->flags & MS_IMAP_CNF_HEADERS) {
                 ms_out_bytes(o, " (", 2);
                 w_children(o, v, i);
                 ms_out_bytes(o, ")", 1);
             }
             ms_out_bytes(o, "]", 1);
         }
-        if (n->flags & MS_IMAP_NF_PARTIAL) {
+        if (n->flags & MS_IMAP_CNF_PARTIAL) {
             ms_out_bytes(o, "<", 1);
             ms_out_u64(o, n->num);
             ms_out_bytes(o, ".", 1);
@@ -977,21 +978,21 @@ static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i
             ms_out_bytes(o, ">", 1);
         }
         break;
-    case MS_IMAP_N_SEARCH:
+    case MS_IMAP_CN_SEARCH:
         w_kw(o, n);
         for (uint32_t k = n->child; k; k = v->nodes[k].next) {
             ms_out_bytes(o, " ", 1);
             w_node(o, v, k);
         }
         break;
-    case MS_IMAP_N_DATE:
-        if (n->form == MS_IMAP_F_QUOTED)
+    case MS_IMAP_CN_DATE:
+        if (n->form == MS_IMAP_CF_QUOTED)
             ms_out_bytes(o, "\"", 1);
         ms_out_bytes(o, n->text.ptr, n->text.len);
-        if (n->form == MS_IMAP_F_QUOTED)
+        if (n->form == MS_IMAP_CF_QUOTED)
             ms_out_bytes(o, "\"", 1);
         break;
-    case MS_IMAP_N_DATETIME:
+    case MS_IMAP_CN_DATETIME:
         ms_out_bytes(o, "\"", 1);
         ms_out_bytes(o, n->text.ptr, n->text.len);
         ms_out_bytes(o, "\"", 1);

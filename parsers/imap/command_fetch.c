@@ -37,7 +37,7 @@ static enum ms_status header_list(struct ms_icp *p, uint32_t parent)
     if (ms_cursor_peek(c) == ')')
         return ms_fail(c, "RFC 9051 9 header-list", "header list is empty");
     for (;;) {
-        MS_GUARD(ms_icp_string(p, parent, MS_IMAP_N_STRING, MS_ICP_ASTRING,
+        MS_GUARD(ms_icp_string(p, parent, MS_IMAP_CN_STRING, MS_ICP_ASTRING,
                                "RFC 9051 9 header-fld-name", NULL));
         if (ms_cursor_accept(c, ')'))
             return MS_OK;
@@ -46,7 +46,7 @@ static enum ms_status header_list(struct ms_icp *p, uint32_t parent)
 }
 
 /* section-part = nz-number *("." nz-number) */
-static enum ms_status section_part(struct ms_icp *p, struct ms_imap_node *nd, uint32_t idx)
+static enum ms_status section_part(struct ms_icp *p, struct ms_imap_cnode *nd, uint32_t idx)
 {
     struct ms_cursor *c = &p->c;
     size_t start = c->pos;
@@ -79,7 +79,7 @@ static enum ms_status section(struct ms_icp *p, uint32_t idx, int binary)
     const char *rule = binary ? "RFC 3516 4.2 section-binary" : R_SECTION;
 
     MS_GUARD(ms_cursor_expect(c, '[', rule, "expected \"[\""));
-    p->v->nodes[idx].flags |= MS_IMAP_NF_SECTION;
+    p->v->nodes[idx].flags |= MS_IMAP_CNF_SECTION;
     if (ms_cursor_accept(c, ']'))
         return MS_OK;
     int ch = ms_cursor_peek(c);
@@ -112,7 +112,7 @@ static enum ms_status section(struct ms_icp *p, uint32_t idx, int binary)
     p->v->nodes[idx].kw2 = texts[t];
     if (t <= 1) {
         MS_GUARD(ms_icp_sp(p, "RFC 9051 9 section-msgtext"));
-        p->v->nodes[idx].flags |= MS_IMAP_NF_HEADERS;
+        p->v->nodes[idx].flags |= MS_IMAP_CNF_HEADERS;
         MS_GUARD(header_list(p, idx));
     }
     return ms_cursor_expect(c, ']', rule, "expected \"]\"");
@@ -130,8 +130,8 @@ static enum ms_status partial(struct ms_icp *p, uint32_t idx)
                               "expected \".\" and a length (<offset.length>)"));
     MS_GUARD(ms_icp_number(p, 1, INT64_MAX, "RFC 9051 9 partial", &n));
     MS_GUARD(ms_cursor_expect(c, '>', "RFC 9051 9 partial", "expected \">\""));
-    struct ms_imap_node *nd = &p->v->nodes[idx];
-    nd->flags |= MS_IMAP_NF_PARTIAL;
+    struct ms_imap_cnode *nd = &p->v->nodes[idx];
+    nd->flags |= MS_IMAP_CNF_PARTIAL;
     nd->num = o;
     nd->num2 = n;
     return MS_OK;
@@ -144,7 +144,7 @@ static enum ms_status fetch_att(struct ms_icp *p, uint32_t parent)
 
     if (k < 0)
         return ms_fail(c, R_FETCH, "unknown FETCH attribute");
-    uint32_t idx = ms_icp_node(p, parent, MS_IMAP_N_FETCH);
+    uint32_t idx = ms_icp_node(p, parent, MS_IMAP_CN_FETCH);
     if (!idx)
         return MS_FAIL;
     p->v->nodes[idx].kw = atts[k];
@@ -191,7 +191,7 @@ enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent)
     struct ms_cursor *c = &p->c;
 
     if (ms_cursor_accept(c, '(')) {
-        uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+        uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
         for (;;) {
@@ -212,7 +212,7 @@ enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent)
         return MS_OK;
     MS_GUARD(ms_icp_sp(p, "RFC 7162 3.1.4 fetch-modifiers"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 7162 3.1.4 fetch-modifiers", "expected \"(\""));
-    uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     int changed = 0, vanished = 0;

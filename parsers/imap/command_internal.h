@@ -49,11 +49,11 @@ int ms_icp_at_delim(const struct ms_icp *p);
 MS_MUST_USE enum ms_status ms_icp_number(struct ms_icp *p, uint64_t min, uint64_t max,
                                          const char *rule, uint64_t *out);
 
-/* String forms; allowed is a mask of 1u << MS_IMAP_F_*. */
+/* String forms; allowed is a mask of 1u << MS_IMAP_CF_*. */
 #define MS_ICP_ASTRING                                                                             \
-    ((1u << MS_IMAP_F_ATOM) | (1u << MS_IMAP_F_QUOTED) | (1u << MS_IMAP_F_LITERAL) |               \
-     (1u << MS_IMAP_F_LITERAL_PLUS))
-#define MS_ICP_STRING   (MS_ICP_ASTRING & ~(1u << MS_IMAP_F_ATOM))
+    ((1u << MS_IMAP_CF_ATOM) | (1u << MS_IMAP_CF_QUOTED) | (1u << MS_IMAP_CF_LITERAL) |            \
+     (1u << MS_IMAP_CF_LITERAL_PLUS))
+#define MS_ICP_STRING   (MS_ICP_ASTRING & ~(1u << MS_IMAP_CF_ATOM))
 #define MS_ICP_NIL      (1u << 7) /* NIL allowed (nstring): makes a NIL node */
 #define MS_ICP_LISTCHAR (1u << 6) /* atom form uses list-char (LIST patterns) */
 

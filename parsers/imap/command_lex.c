@@ -10,7 +10,7 @@
 uint32_t ms_icp_node(struct ms_icp *p, uint32_t parent, uint8_t type)
 {
     struct ms_imap_command *v = p->v;
-    struct ms_imap_node *par = &v->nodes[parent];
+    struct ms_imap_cnode *par = &v->nodes[parent];
 
     if (v->nnodes >= MS_IMAP_CMD_NODES) {
         ms_fail(&p->c, R_LIMIT, "command has more items than the view holds (2048)");
@@ -21,7 +21,7 @@ uint32_t ms_icp_node(struct ms_icp *p, uint32_t parent, uint8_t type)
         return 0;
     }
     uint32_t i = v->nnodes++;
-    struct ms_imap_node *n = &v->nodes[i];
+    struct ms_imap_cnode *n = &v->nodes[i];
     memset(n, 0, sizeof(*n));
     n->type = type;
     if (par->nchild == 0)
@@ -88,7 +88,7 @@ enum ms_status ms_icp_number_node(struct ms_icp *p, uint32_t parent, uint64_t mi
 {
     uint64_t v;
     MS_GUARD(ms_icp_number(p, min, max, rule, &v));
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_NUMBER);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_NUMBER);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].num = v;
@@ -97,7 +97,7 @@ enum ms_status ms_icp_number_node(struct ms_icp *p, uint32_t parent, uint64_t mi
 
 enum ms_status ms_icp_kw_node(struct ms_icp *p, uint32_t parent, const char *kw)
 {
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_ATOM);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_ATOM);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].kw = kw;
@@ -108,7 +108,7 @@ enum ms_status ms_icp_atom(struct ms_icp *p, uint32_t parent, const char *rule, 
 {
     struct ms_slice s;
     MS_GUARD(ms_cursor_token(&p->c, MS_C_IMAP_ATOM, p->lim->imap_line, &s, rule, reason));
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_ATOM);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_ATOM);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].text = s;
@@ -216,19 +216,19 @@ static enum ms_status read_literal(struct ms_icp *p, unsigned allowed, uint8_t *
     const char *rule = eight ? R_LITERAL8 : R_LITERAL;
     uint64_t n;
 
-    if (eight && !(allowed & (1u << MS_IMAP_F_LITERAL8)))
+    if (eight && !(allowed & (1u << MS_IMAP_CF_LITERAL8)))
         return ms_fail_at(c, start, R_LITERAL8, "literal8 (~{n}) is only allowed for APPEND data");
     MS_GUARD(ms_cursor_expect(c, '{', rule, "expected {"));
     size_t num_at = c->pos;
     MS_GUARD(ms_cursor_number(c, 20, UINT32_MAX, &n, rule));
     if (n > p->lim->imap_literal)
         return ms_fail_at(c, num_at, R_LIMIT, "literal larger than the limit (imap_literal)");
-    *form = eight ? MS_IMAP_F_LITERAL8 : MS_IMAP_F_LITERAL;
+    *form = eight ? MS_IMAP_CF_LITERAL8 : MS_IMAP_CF_LITERAL;
     if (ms_cursor_peek(c) == '+') {
         if (eight)
             return ms_fail(c, R_LITERAL8, "literal8 has no non-synchronizing form");
         c->pos++;
-        *form = MS_IMAP_F_LITERAL_PLUS;
+        *form = MS_IMAP_CF_LITERAL_PLUS;
     } else if (ms_cursor_peek(c) == '-') {
         /* RFC 7888 LITERAL- restricts {n+} to n <= 4096; "{n-}" is no syntax. */
         return ms_fail(c, "RFC 7888 4 literal",
@@ -257,12 +257,12 @@ enum ms_status ms_icp_string(struct ms_icp *p, uint32_t parent, uint8_t type, un
 {
     struct ms_cursor *c = &p->c;
     struct ms_slice s = {NULL, 0};
-    uint8_t form = MS_IMAP_F_ATOM;
+    uint8_t form = MS_IMAP_CF_ATOM;
     int ch = ms_cursor_peek(c);
 
     if (ch == '"') {
         MS_GUARD(read_quoted(p, &s));
-        form = MS_IMAP_F_QUOTED;
+        form = MS_IMAP_CF_QUOTED;
     } else if (ch == '{' || ch == '~') {
         MS_GUARD(read_literal(p, allowed, &form, &s));
         if (!(allowed & (1u << form)))
@@ -272,23 +272,23 @@ enum ms_status ms_icp_string(struct ms_icp *p, uint32_t parent, uint8_t type, un
         size_t start = c->pos;
         ms_cursor_span(c, cls, c->len - c->pos, &s);
         if ((allowed & MS_ICP_NIL) && ms_slice_ieq(s, "NIL")) {
-            uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_NIL);
+            uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_NIL);
             if (!n)
                 return MS_FAIL;
             if (idx)
                 *idx = n;
             return MS_OK;
         }
-        if (s.len == 0 || !(allowed & (1u << MS_IMAP_F_ATOM))) {
+        if (s.len == 0 || !(allowed & (1u << MS_IMAP_CF_ATOM))) {
             c->pos = start;
             if (ch >= 0x80)
                 return ms_fail(c, rule, "8-bit byte outside a quoted string or literal");
             return ms_fail(c, rule,
-                           (allowed & (1u << MS_IMAP_F_ATOM))
+                           (allowed & (1u << MS_IMAP_CF_ATOM))
                                ? "expected an atom, a quoted string or a literal"
                                : "expected a quoted string or a literal");
         }
-        form = MS_IMAP_F_ATOM;
+        form = MS_IMAP_CF_ATOM;
     }
     uint32_t n = ms_icp_node(p, parent, type);
     if (!n)
@@ -344,12 +344,12 @@ static int sw_next(struct strwalk *w, size_t *at)
  * be whole UTF-16 units with zero padding bits, and pair surrogates.
  * With UTF8=ACCEPT (RFC 6855 3) names are UTF-8 instead.
  */
-static enum ms_status check_mailbox(struct ms_icp *p, const struct ms_imap_node *nd)
+static enum ms_status check_mailbox(struct ms_icp *p, const struct ms_imap_cnode *nd)
 {
     struct ms_cursor *c = &p->c;
     size_t base = (size_t)((const unsigned char *)nd->text.ptr - c->p);
     struct strwalk w = {(const unsigned char *)nd->text.ptr, nd->text.len, 0,
-                        nd->form == MS_IMAP_F_QUOTED};
+                        nd->form == MS_IMAP_CF_QUOTED};
     size_t at = 0;
     int ch;
 
@@ -421,14 +421,14 @@ static enum ms_status check_mailbox(struct ms_icp *p, const struct ms_imap_node 
 enum ms_status ms_icp_mailbox(struct ms_icp *p, uint32_t parent)
 {
     uint32_t n;
-    MS_GUARD(ms_icp_string(p, parent, MS_IMAP_N_MAILBOX, MS_ICP_ASTRING, R_MAILBOX, &n));
+    MS_GUARD(ms_icp_string(p, parent, MS_IMAP_CN_MAILBOX, MS_ICP_ASTRING, R_MAILBOX, &n));
     return check_mailbox(p, &p->v->nodes[n]);
 }
 
 enum ms_status ms_icp_pattern(struct ms_icp *p, uint32_t parent)
 {
     uint32_t n;
-    MS_GUARD(ms_icp_string(p, parent, MS_IMAP_N_MAILBOX, MS_ICP_ASTRING | MS_ICP_LISTCHAR,
+    MS_GUARD(ms_icp_string(p, parent, MS_IMAP_CN_MAILBOX, MS_ICP_ASTRING | MS_ICP_LISTCHAR,
                            "RFC 9051 9 list-mailbox", &n));
     return check_mailbox(p, &p->v->nodes[n]);
 }
@@ -475,7 +475,7 @@ enum ms_status ms_icp_seqset(struct ms_icp *p, uint32_t parent)
     if (ch == ':' || ch == ',' || ch == '$' || ch == '*' ||
         (ch >= 0 && ms_is_digit((unsigned char)ch)))
         return ms_fail(c, R_SEQSET, "expected \",\" or the end of the sequence set");
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_SEQSET);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_SEQSET);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
@@ -538,10 +538,10 @@ enum ms_status ms_icp_date(struct ms_icp *p, uint32_t parent)
     size_t end = c->pos;
     if (q)
         MS_GUARD(ms_cursor_expect(c, '"', R_DATE, "expected DQUOTE after the date"));
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_DATE);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_DATE);
     if (!n)
         return MS_FAIL;
-    p->v->nodes[n].form = q ? MS_IMAP_F_QUOTED : MS_IMAP_F_ATOM;
+    p->v->nodes[n].form = q ? MS_IMAP_CF_QUOTED : MS_IMAP_CF_ATOM;
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
     p->v->nodes[n].text.len = end - start;
     return MS_OK;
@@ -580,7 +580,7 @@ enum ms_status ms_icp_datetime(struct ms_icp *p, uint32_t parent)
     MS_GUARD(two_digits(p, 59, R_DATETIME, "expected a 4-digit zone (minutes 00-59)"));
     size_t end = c->pos;
     MS_GUARD(ms_cursor_expect(c, '"', R_DATETIME, "expected DQUOTE after the date-time"));
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_DATETIME);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_DATETIME);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
@@ -601,7 +601,7 @@ enum ms_status ms_icp_flag(struct ms_icp *p, uint32_t parent)
     ms_cursor_accept(c, '\\');
     if (ms_cursor_span(c, MS_C_IMAP_ATOM, c->len - c->pos, &s) == 0)
         return ms_fail(c, R_FLAG, "expected a flag (atom or \"\\\" atom)");
-    uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_FLAG);
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_FLAG);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
@@ -615,7 +615,7 @@ enum ms_status ms_icp_flag_list(struct ms_icp *p, uint32_t parent)
     struct ms_cursor *c = &p->c;
 
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 flag-list", "expected \"(\""));
-    uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     if (ms_cursor_accept(c, ')'))

@@ -52,7 +52,7 @@ static enum ms_status modseq(struct ms_icp *p, uint32_t k)
     if (ms_cursor_peek(c) == '"') {
         uint32_t n;
         size_t at = c->pos;
-        MS_GUARD(ms_icp_string(p, k, MS_IMAP_N_STRING, 1u << MS_IMAP_F_QUOTED,
+        MS_GUARD(ms_icp_string(p, k, MS_IMAP_CN_STRING, 1u << MS_IMAP_CF_QUOTED,
                                "RFC 7162 7 entry-name", &n));
         struct ms_slice s = p->v->nodes[n].text;
         if (s.len <= 7 || !ms_slice_ieq((struct ms_slice){s.ptr, 7}, "/flags/"))
@@ -78,7 +78,7 @@ static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned dep
     MS_GUARD(ms_icp_depth(p, depth));
     if (ch == '(') {
         c->pos++;
-        uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+        uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
         for (;;) {
@@ -93,7 +93,7 @@ static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned dep
     int i = ms_icp_keyword(p, keys);
     if (i < 0)
         return ms_fail(c, R_SEARCH, "unknown search key");
-    uint32_t k = ms_icp_node(p, parent, MS_IMAP_N_SEARCH);
+    uint32_t k = ms_icp_node(p, parent, MS_IMAP_CN_SEARCH);
     if (!k)
         return MS_FAIL;
     p->v->nodes[k].kw = keys[i];
@@ -102,7 +102,7 @@ static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned dep
     MS_GUARD(ms_icp_sp(p, R_SEARCH));
     switch (key_arg[i]) {
     case K_ASTRING:
-        return ms_icp_string(p, k, MS_IMAP_N_STRING, MS_ICP_ASTRING, R_SEARCH, NULL);
+        return ms_icp_string(p, k, MS_IMAP_CN_STRING, MS_ICP_ASTRING, R_SEARCH, NULL);
     case K_DATE:
         return ms_icp_date(p, k);
     case K_KEYWORD:
@@ -111,10 +111,10 @@ static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned dep
                            "KEYWORD takes a keyword, not a system flag");
         return ms_icp_flag(p, k);
     case K_HEADER:
-        MS_GUARD(ms_icp_string(p, k, MS_IMAP_N_STRING, MS_ICP_ASTRING, "RFC 9051 9 header-fld-name",
-                               NULL));
+        MS_GUARD(ms_icp_string(p, k, MS_IMAP_CN_STRING, MS_ICP_ASTRING,
+                               "RFC 9051 9 header-fld-name", NULL));
         MS_GUARD(ms_icp_sp(p, R_SEARCH));
-        return ms_icp_string(p, k, MS_IMAP_N_STRING, MS_ICP_ASTRING, R_SEARCH, NULL);
+        return ms_icp_string(p, k, MS_IMAP_CN_STRING, MS_ICP_ASTRING, R_SEARCH, NULL);
     case K_NUMBER64:
         return ms_icp_number_node(p, k, 0, INT64_MAX, R_NUMBER64);
     case K_NZ:
@@ -152,7 +152,7 @@ enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent)
         MS_GUARD(ms_icp_kw_node(p, parent, "RETURN"));
         c->pos++;
         MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 search-return-opts", "expected \"(\""));
-        uint32_t l = ms_icp_node(p, parent, MS_IMAP_N_LIST);
+        uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
         if (!ms_cursor_accept(c, ')')) {
@@ -183,10 +183,10 @@ enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent)
         c->pos++;
         /* charset = atom / quoted */
         if (ms_cursor_peek(c) == '"') {
-            MS_GUARD(ms_icp_string(p, parent, MS_IMAP_N_STRING, 1u << MS_IMAP_F_QUOTED,
+            MS_GUARD(ms_icp_string(p, parent, MS_IMAP_CN_STRING, 1u << MS_IMAP_CF_QUOTED,
                                    "RFC 9051 9 charset", NULL));
         } else {
-            uint32_t n = ms_icp_node(p, parent, MS_IMAP_N_STRING);
+            uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_STRING);
             if (!n)
                 return MS_FAIL;
             MS_GUARD(ms_cursor_token(c, MS_C_IMAP_ATOM, c->len - c->pos, &p->v->nodes[n].text,

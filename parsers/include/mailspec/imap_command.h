@@ -66,43 +66,43 @@ enum ms_imap_cmd {
 };
 
 /* Node types of the argument tree. */
-enum ms_imap_node_type {
-    MS_IMAP_N_LIST = 0, /* "(" children ")"; node 0: the top-level arguments */
-    MS_IMAP_N_ATOM,     /* a keyword (kw, canonical upper case) or an atom (text) */
-    MS_IMAP_N_NUMBER,   /* number / number64: num */
-    MS_IMAP_N_STRING,   /* astring / string / nstring: text, form */
-    MS_IMAP_N_MAILBOX,  /* a mailbox name or LIST pattern: text, form */
-    MS_IMAP_N_MESSAGE,  /* APPEND message data: text (the literal), form */
-    MS_IMAP_N_NIL,      /* NIL */
-    MS_IMAP_N_SEQSET,   /* sequence-set (validated): text */
-    MS_IMAP_N_FLAG,     /* flag: text ("\Seen", "$Junk", ...) */
-    MS_IMAP_N_FETCH,    /* fetch-att: kw, section, partial */
-    MS_IMAP_N_SEARCH,   /* search-key: kw, children are its arguments */
-    MS_IMAP_N_DATE,     /* date: text (without quotes), form */
-    MS_IMAP_N_DATETIME, /* date-time: text (without quotes) */
-    MS_IMAP_N_BASE64,   /* SASL initial response: text ("=" for empty) */
+enum ms_imap_cnode_type {
+    MS_IMAP_CN_LIST = 0, /* "(" children ")"; node 0: the top-level arguments */
+    MS_IMAP_CN_ATOM,     /* a keyword (kw, canonical upper case) or an atom (text) */
+    MS_IMAP_CN_NUMBER,   /* number / number64: num */
+    MS_IMAP_CN_STRING,   /* astring / string / nstring: text, form */
+    MS_IMAP_CN_MAILBOX,  /* a mailbox name or LIST pattern: text, form */
+    MS_IMAP_CN_MESSAGE,  /* APPEND message data: text (the literal), form */
+    MS_IMAP_CN_NIL,      /* NIL */
+    MS_IMAP_CN_SEQSET,   /* sequence-set (validated): text */
+    MS_IMAP_CN_FLAG,     /* flag: text ("\Seen", "$Junk", ...) */
+    MS_IMAP_CN_FETCH,    /* fetch-att: kw, section, partial */
+    MS_IMAP_CN_SEARCH,   /* search-key: kw, children are its arguments */
+    MS_IMAP_CN_DATE,     /* date: text (without quotes), form */
+    MS_IMAP_CN_DATETIME, /* date-time: text (without quotes) */
+    MS_IMAP_CN_BASE64,   /* SASL initial response: text ("=" for empty) */
 };
 
 /* How a string was written. */
-enum ms_imap_form {
-    MS_IMAP_F_ATOM = 0,     /* 1*ASTRING-CHAR (or list-char for patterns) */
-    MS_IMAP_F_QUOTED,       /* DQUOTE ... DQUOTE; text is the raw inside, escapes kept */
-    MS_IMAP_F_LITERAL,      /* {n} CRLF: text is the n bytes */
-    MS_IMAP_F_LITERAL_PLUS, /* {n+} CRLF (LITERAL+ / LITERAL-, RFC 7888) */
-    MS_IMAP_F_LITERAL8,     /* ~{n} CRLF (BINARY, RFC 3516) */
+enum ms_imap_cform {
+    MS_IMAP_CF_ATOM = 0,     /* 1*ASTRING-CHAR (or list-char for patterns) */
+    MS_IMAP_CF_QUOTED,       /* DQUOTE ... DQUOTE; text is the raw inside, escapes kept */
+    MS_IMAP_CF_LITERAL,      /* {n} CRLF: text is the n bytes */
+    MS_IMAP_CF_LITERAL_PLUS, /* {n+} CRLF (LITERAL+ / LITERAL-, RFC 7888) */
+    MS_IMAP_CF_LITERAL8,     /* ~{n} CRLF (BINARY, RFC 3516) */
 };
 
 /* Node flags. */
 enum {
-    MS_IMAP_NF_SECTION = 1u << 0, /* FETCH: has [section] */
-    MS_IMAP_NF_PARTIAL = 1u << 1, /* FETCH: has <offset.length> */
-    MS_IMAP_NF_HEADERS = 1u << 2, /* FETCH: section has a header list (children) */
+    MS_IMAP_CNF_SECTION = 1u << 0, /* FETCH: has [section] */
+    MS_IMAP_CNF_PARTIAL = 1u << 1, /* FETCH: has <offset.length> */
+    MS_IMAP_CNF_HEADERS = 1u << 2, /* FETCH: section has a header list (children) */
 };
 
-struct ms_imap_node {
-    uint8_t type;   /* enum ms_imap_node_type */
-    uint8_t form;   /* enum ms_imap_form, strings and dates */
-    uint8_t flags;  /* MS_IMAP_NF_* */
+struct ms_imap_cnode {
+    uint8_t type;   /* enum ms_imap_cnode_type */
+    uint8_t form;   /* enum ms_imap_cform, strings and dates */
+    uint8_t flags;  /* MS_IMAP_CNF_* */
     uint32_t child; /* first child node index, 0 = none */
     uint32_t next;  /* next sibling index, 0 = none */
     uint32_t nchild;
@@ -124,7 +124,7 @@ struct ms_imap_command {
     struct ms_slice line; /* SASL: the base64 line (without CRLF) */
     struct ms_quirks quirks;
     uint32_t nnodes;
-    struct ms_imap_node nodes[MS_IMAP_CMD_NODES];
+    struct ms_imap_cnode nodes[MS_IMAP_CMD_NODES];
 };
 
 /* Per-stream state of the client side. */
