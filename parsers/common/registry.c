@@ -8,9 +8,11 @@
  * and adds one line here.
  */
 
+extern const struct ms_proto ms_imap_proto;
 extern const struct ms_proto ms_pop3_proto;
 extern const struct ms_proto ms_smtp_proto;
 static const struct ms_proto *const protos[] = {
+    &ms_imap_proto,
     &ms_pop3_proto,
     &ms_smtp_proto,
     NULL,

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "stream.h"
+#include "imap.h"
 #include "pop3.h"
 #include "smtp.h"
 
