@@ -1,0 +1,16 @@
+/*
+ * libFuzzer target: IMAP server responses (greeting, status responses with
+ * codes, continuation requests, untagged data, FETCH with ENVELOPE,
+ * BODYSTRUCTURE, sections and literals). Checked for split invariance and the
+ * parse/write/parse round trip (fuzz/check.h).
+ */
+#include <stdint.h>
+
+#include "check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return ms_fuzz_kind(&ms_imap_replies_kind, data, size);
+}
