@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"parse", ms_cmd_parse, "frame and parse protocol bytes, print JSON per message"},
     {"record", ms_cmd_record, "proxy a real client and server, write .session files"},
+    {"replay", ms_cmd_replay, "run .session scripts against a server, report per test"},
 };
 
 static void usage(FILE *f)

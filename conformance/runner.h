@@ -1,0 +1,64 @@
+/*
+ * The runner: executes one parsed session script against a server and
+ * produces one test result. Reusable by `mailspec replay` and `certify`.
+ *
+ * Server bytes are split into CRLF lines (bounded) for matching and fed, in
+ * the same order, with the client's bytes, to the protocol's strict parsers
+ * (ms_session), so a reply that breaks the grammar fails the test citing the
+ * RFC rule even when the script's pattern matches.
+ */
+#ifndef MAILSPEC_RUNNER_H
+#define MAILSPEC_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailspec/common.h"
+#include "mailspec/script.h"
+#include "transport.h"
+
+enum ms_result { MS_RES_PASS = 0, MS_RES_FAIL = 1, MS_RES_SKIP = 2, MS_RES_ERROR = 3 };
+
+struct ms_run_opts {
+    const char *protocol; /* NULL: from the script's @protocol */
+    const char *host;
+    const char *port;
+    enum ms_tls_mode tls;
+    struct ms_tls_opts tlso;
+    const char *user, *password;
+    unsigned timeout_ms;  /* each expectation (and connect, handshake, close) */
+    size_t max_line;      /* longest server line accepted; 0: 4 MiB */
+    struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
+    volatile int *stop;   /* set (e.g. by SIGINT) to abandon the run */
+};
+
+/* Fill in defaults: port from protocol and tls, timeout 10 s, runner limits. */
+void ms_run_opts_default(struct ms_run_opts *o);
+/* The well-known port for a protocol and mode ("143", "993", ...), or NULL. */
+const char *ms_default_port(const char *protocol, enum ms_tls_mode tls);
+
+struct ms_test_result {
+    char *file;
+    char *id, *title, *rfc, *protocol;
+    unsigned level; /* enum ms_level */
+    enum ms_result result;
+    char *message;    /* why it failed/was skipped/errored; "" on pass */
+    char *transcript; /* the dialogue so far, as .session text */
+    size_t fail_line; /* script line of the failure, 0 if none */
+    struct ms_tls_info tls;
+    uint64_t duration_ms;
+    int interrupted; /* stopped by opts->stop */
+};
+
+/*
+ * Run script s (read from file, for messages) with o. Always fills r (free
+ * with ms_test_result_free); never blocks past the timeouts.
+ */
+void ms_run_script(const struct ms_script *s, const char *file, const struct ms_run_opts *o,
+                   struct ms_test_result *r);
+void ms_test_result_free(struct ms_test_result *r);
+
+const char *ms_result_name(enum ms_result r);
+const char *ms_tls_mode_name(enum ms_tls_mode m);
+
+#endif
