@@ -49,6 +49,8 @@ struct result {
     char status[320]; /* "ok", or why there is no figure */
     int runs;
     double secs[MAX_RUNS];
+    double cpu[MAX_RUNS]; /* CPU time of each run (user + system) */
+    double cpu_median;
     double median;
     uint64_t bytes;    /* bytes processed per run */
     uint64_t messages; /* units per run: lines, frames, messages, responses */
@@ -77,6 +79,14 @@ static struct ms_limits g_lim;
 static char *g_sbuf;
 static size_t g_scap;
 
+/* CPU time of this thread: what a run costs, whatever else the machine runs. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -101,6 +111,11 @@ static double median(const double *v, int n)
 static double mbs(const struct result *r)
 {
     return r->ran && r->median > 0 ? (double)r->bytes / r->median / 1e6 : 0;
+}
+
+static double cpu_mbs(const struct result *r)
+{
+    return r->ran && r->cpu_median > 0 ? (double)r->bytes / r->cpu_median / 1e6 : 0;
 }
 
 static double msgs_per_s(const struct result *r)
@@ -223,12 +238,28 @@ static void on_emit(void *ctx, const struct ms_kind *k, const void *view,
     }
 }
 
-static const struct ms_kind *kind_of(const struct stream *st)
+/*
+ * The IMAP kinds are public symbols (imap_command.h, imap_response.h) before
+ * "imap" is in the registry. While it is not, the bench uses them directly --
+ * still the kind's own parse through ms_stream_feed -- and says so.
+ */
+extern const struct ms_kind ms_imap_commands_kind __attribute__((weak));
+extern const struct ms_kind ms_imap_replies_kind __attribute__((weak));
+
+static const struct ms_kind *registered_kind(const struct stream *st)
 {
     const struct ms_proto *p = ms_proto_find(st->proto);
     if (!p)
         return NULL;
     return strcmp(st->kind, "commands") == 0 ? p->commands : p->replies;
+}
+
+static const struct ms_kind *kind_of(const struct stream *st)
+{
+    const struct ms_kind *k = registered_kind(st);
+    if (k || strcmp(st->proto, "imap") != 0)
+        return k;
+    return strcmp(st->kind, "commands") == 0 ? &ms_imap_commands_kind : &ms_imap_replies_kind;
 }
 
 static void *g_state, *g_view;
@@ -412,11 +443,14 @@ static void measure(struct stream *st, enum method m, pass_fn fn, int runs)
     for (int i = 0; i < runs; i++) {
         memset(&c, 0, sizeof(c));
         c.st = st;
+        double c0 = cpu_now();
         t0 = now();
         fn(&c);
-        r->secs[r->runs++] = now() - t0;
+        r->secs[r->runs] = now() - t0;
+        r->cpu[r->runs++] = cpu_now() - c0;
     }
     r->median = median(r->secs, r->runs);
+    r->cpu_median = median(r->cpu, r->runs);
     r->ran = 1;
     snprintf(r->status, sizeof(r->status), "%s",
              r->errors ? "ok (with errors, see first_error)" : "ok");
@@ -454,9 +488,11 @@ static int write_file(const char *path, const struct bbuf *b)
     return close(fd);
 }
 
-/* Run the CLI once; returns its exit status (or -1) and the wall time. */
-static int run_cli(const char *exe, const struct stream *st, const char *file, double *secs)
+/* Run the CLI once; returns its exit status (or -1), the wall and CPU time. */
+static int run_cli(const char *exe, const struct stream *st, const char *file, double *secs,
+                   double *cpu)
 {
+    struct rusage ru;
     double t0 = now();
     pid_t pid = fork();
     if (pid < 0)
@@ -471,9 +507,12 @@ static int run_cli(const char *exe, const struct stream *st, const char *file, d
         _exit(127);
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    memset(&ru, 0, sizeof(ru));
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
         ;
     *secs = now() - t0;
+    *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return -1;
@@ -483,14 +522,14 @@ static void measure_cli(struct stream *st, const char *exe, const char *dir, int
 {
     struct result *r = &st->res[M_CLI];
     char file[4096];
-    double t;
+    double t, cpu;
 
     snprintf(file, sizeof(file), "%s/%s.txt", dir, st->name);
     if (write_file(file, &st->data) != 0) {
         skip(st, M_CLI, "skipped: cannot write %s", file);
         return;
     }
-    int rc = run_cli(exe, st, file, &t); /* warm-up, and the validity verdict */
+    int rc = run_cli(exe, st, file, &t, &cpu); /* warm-up, and the validity verdict */
     r->bytes = st->data.len;
     r->messages = st->res[M_PARSER].messages;
     if (rc < 0 || rc == 2 || rc == 127) {
@@ -505,10 +544,12 @@ static void measure_cli(struct stream *st, const char *exe, const char *dir, int
     else
         runs = adapt_runs(runs, t);
     for (int i = 0; i < runs; i++) {
-        run_cli(exe, st, file, &t);
-        r->secs[r->runs++] = t;
+        run_cli(exe, st, file, &t, &cpu);
+        r->secs[r->runs] = t;
+        r->cpu[r->runs++] = cpu;
     }
     r->median = median(r->secs, r->runs);
+    r->cpu_median = median(r->cpu, r->runs);
     r->ran = 1;
     snprintf(r->status, sizeof(r->status), "ok (exit %d%s)", rc,
              rc == 0 ? ", every message valid" : ", some message invalid");
@@ -536,7 +577,8 @@ struct goal {
     const char *stream;
     enum method num, den;
     double target;
-    double ratio;
+    double ratio;     /* of wall-clock MB/s: the figure the goal is judged on */
+    double cpu_ratio; /* of CPU-time MB/s: a cross-check on a busy machine */
     int known;
     char why[200];
 };
@@ -571,8 +613,27 @@ static void eval_goal(struct goal *g, struct stream *ss, size_t n)
         return;
     }
     g->ratio = mbs(a) / mbs(b);
+    g->cpu_ratio = cpu_mbs(b) > 0 ? cpu_mbs(a) / cpu_mbs(b) : 0;
     g->known = 1;
-    snprintf(g->why, sizeof(g->why), "%s", g->ratio >= g->target ? "met" : "missed");
+    /*
+     * On a loaded machine a long pass (libetpan, the CLI) is preempted in
+     * every run while a short one often is not, which inflates or deflates
+     * wall-clock ratios. A goal counts as met only when the CPU-time ratio
+     * agrees.
+     */
+    int wall_ok = g->ratio >= g->target, cpu_ok = g->cpu_ratio >= g->target;
+    if (wall_ok && cpu_ok)
+        snprintf(g->why, sizeof(g->why), "met");
+    else if (wall_ok)
+        snprintf(g->why, sizeof(g->why),
+                 "missed: met on wall clock only, the CPU-time ratio is %.3f (machine load)",
+                 g->cpu_ratio);
+    else if (cpu_ok)
+        snprintf(g->why, sizeof(g->why),
+                 "missed on wall clock; the CPU-time ratio %.3f meets it (machine load?)",
+                 g->cpu_ratio);
+    else
+        snprintf(g->why, sizeof(g->why), "missed");
 }
 
 /* The 1-minute load average: the machine is shared, so say how busy it was. */
@@ -615,8 +676,8 @@ static void machine(char *model, size_t cap, long *cpus)
 
 static void print_table(struct stream *ss, size_t n)
 {
-    printf("\n%-20s %-9s %10s %12s %12s %8s  %s\n", "stream", "method", "MB/s", "msgs/s",
-           "median ms", "errors", "note");
+    printf("\n%-20s %-9s %10s %10s %12s %10s %7s  %s\n", "stream", "method", "MB/s", "cpu MB/s",
+           "msgs/s", "median ms", "errors", "note");
     printf("%.*s\n", 100,
            "-----------------------------------------------------------------"
            "-----------------------------------------------------------");
@@ -635,11 +696,12 @@ static void print_table(struct stream *ss, size_t n)
             if (!r->status[0])
                 continue;
             if (r->ran)
-                printf("%-20s %-9s %10.1f %12.0f %12.2f %8llu  %s\n", "", method_names[m], mbs(r),
-                       msgs_per_s(r), r->median * 1e3, (unsigned long long)r->errors, r->status);
+                printf("%-20s %-9s %10.1f %10.1f %12.0f %10.2f %7llu  %s\n", "", method_names[m],
+                       mbs(r), cpu_mbs(r), msgs_per_s(r), r->median * 1e3,
+                       (unsigned long long)r->errors, r->status);
             else
-                printf("%-20s %-9s %10s %12s %12s %8s  %s\n", "", method_names[m], "-", "-", "-",
-                       "-", r->status);
+                printf("%-20s %-9s %10s %10s %12s %10s %7s  %s\n", "", method_names[m], "-", "-",
+                       "-", "-", "-", r->status);
             if (r->first_error[0])
                 printf("%-20s   first error: %s\n", "", r->first_error);
         }
@@ -698,10 +760,11 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
             if (r->ran) {
                 fprintf(f,
                         ", \"runs\": %d, \"median_s\": %.6f, \"min_s\": %.6f, "
+                        "\"cpu_median_s\": %.6f, \"cpu_mb_per_s\": %.2f, "
                         "\"mb_per_s\": %.2f, \"messages\": %llu, \"messages_per_s\": %.0f, "
                         "\"errors\": %llu, \"secs\": [",
-                        r->runs, r->median, minimum(r->secs, r->runs), mbs(r),
-                        (unsigned long long)r->messages, msgs_per_s(r),
+                        r->runs, r->median, minimum(r->secs, r->runs), r->cpu_median, cpu_mbs(r),
+                        mbs(r), (unsigned long long)r->messages, msgs_per_s(r),
                         (unsigned long long)r->errors);
                 for (int k = 0; k < r->runs; k++)
                     fprintf(f, "%s%.6f", k ? ", " : "", r->secs[k]);
@@ -728,8 +791,13 @@ static int write_json(const char *path, struct stream *ss, size_t n, struct goal
             fprintf(f, "%.3f", g->ratio);
         else
             fprintf(f, "null");
+        fprintf(f, ", \"cpu_ratio\": ");
+        if (g->cpu_ratio > 0)
+            fprintf(f, "%.3f", g->cpu_ratio);
+        else
+            fprintf(f, "null");
         fprintf(f, ", \"met\": %s, \"status\": ",
-                g->known ? (g->ratio >= g->target ? "true" : "false") : "null");
+                g->known ? (strcmp(g->why, "met") == 0 ? "true" : "false") : "null");
         json_str(f, g->why);
         fprintf(f, "}%s\n", i + 1 < ngoals ? "," : "");
     }
@@ -748,8 +816,9 @@ static int write_markdown(const char *path, struct stream *ss, size_t n, struct 
         return -1;
     fprintf(f, "Source: %s. Load average %.2f at start, %.2f at end.\n\n", source, g_load_start,
             g_load_end);
-    fprintf(f, "| stream | MB | method | MB/s | messages/s | median ms | errors | note |\n");
-    fprintf(f, "|---|---:|---|---:|---:|---:|---:|---|\n");
+    fprintf(f, "| stream | MB | method | MB/s | CPU MB/s | messages/s | median ms | errors | "
+               "note |\n");
+    fprintf(f, "|---|---:|---|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n; i++) {
         struct stream *st = &ss[i];
         if (!st->selected)
@@ -759,21 +828,22 @@ static int write_markdown(const char *path, struct stream *ss, size_t n, struct 
             if (!r->status[0])
                 continue;
             if (r->ran)
-                fprintf(f, "| %s | %.1f | %s | %.1f | %.0f | %.2f | %llu | %s |\n", st->name,
-                        (double)st->data.len / 1e6, method_names[m], mbs(r), msgs_per_s(r),
-                        r->median * 1e3, (unsigned long long)r->errors, r->status);
+                fprintf(f, "| %s | %.1f | %s | %.1f | %.1f | %.0f | %.2f | %llu | %s |\n", st->name,
+                        (double)st->data.len / 1e6, method_names[m], mbs(r), cpu_mbs(r),
+                        msgs_per_s(r), r->median * 1e3, (unsigned long long)r->errors, r->status);
             else
-                fprintf(f, "| %s | %.1f | %s | - | - | - | - | %s |\n", st->name,
+                fprintf(f, "| %s | %.1f | %s | - | - | - | - | - | %s |\n", st->name,
                         (double)st->data.len / 1e6, method_names[m], r->status);
         }
     }
-    fprintf(f, "\n| goal | ratio | target | status |\n|---|---:|---:|---|\n");
+    fprintf(f, "\n| goal | ratio (wall) | ratio (CPU) | target | status |\n"
+               "|---|---:|---:|---:|---|\n");
     for (size_t i = 0; i < ngoals; i++) {
         if (goals[i].ratio > 0)
-            fprintf(f, "| %s | %.3f | >= %.2f | %s |\n", goals[i].name, goals[i].ratio,
-                    goals[i].target, goals[i].why);
+            fprintf(f, "| %s | %.3f | %.3f | >= %.2f | %s |\n", goals[i].name, goals[i].ratio,
+                    goals[i].cpu_ratio, goals[i].target, goals[i].why);
         else
-            fprintf(f, "| %s | - | >= %.2f | unknown: %s |\n", goals[i].name, goals[i].target,
+            fprintf(f, "| %s | - | - | >= %.2f | unknown: %s |\n", goals[i].name, goals[i].target,
                     goals[i].why);
     }
     return fclose(f);
@@ -962,6 +1032,15 @@ int main(int argc, char **argv)
                 skip(st, M_PARSER, "skipped: %s", why);
         } else {
             measure(st, M_PARSER, pass_parser, runs);
+            if (!registered_kind(st)) {
+                struct result *r = &st->res[M_PARSER];
+                char note[sizeof(r->status)];
+                snprintf(note, sizeof(note),
+                         "%s; via the public ms_imap_%s_kind: \"imap\" is "
+                         "not in the registry yet",
+                         r->status, st->kind);
+                memcpy(r->status, note, sizeof(note));
+            }
         }
         if (st->etpan) {
             struct etpan_result er;
@@ -972,7 +1051,9 @@ int main(int argc, char **argv)
             if (rc == 0 && er.bytes == st->data.len) {
                 r->runs = er.runs;
                 memcpy(r->secs, er.secs, sizeof(double) * (size_t)er.runs);
+                memcpy(r->cpu, er.cpu, sizeof(double) * (size_t)er.runs);
                 r->median = median(r->secs, r->runs);
+                r->cpu_median = median(r->cpu, r->runs);
                 r->ran = 1;
                 snprintf(r->status, sizeof(r->status), "ok (libetpan 1.9.4, forked)");
             } else {
@@ -983,25 +1064,30 @@ int main(int argc, char **argv)
         if (st->cli) {
             if (!exe)
                 skip(st, M_CLI, "%s", "skipped: build/bench/mailspec not built");
-            else if (!k)
-                skip(st, M_CLI, "skipped: %s not registered yet", st->proto);
+            else if (!registered_kind(st))
+                skip(st, M_CLI, "skipped: %s %s not registered yet", st->proto, st->kind);
             else
                 measure_cli(st, exe, dir, runs);
         }
     }
 
+#define GOAL(n, s, a, b, t)                                                                        \
+    {                                                                                              \
+        .name = (n), .stream = (s), .num = (a), .den = (b), .target = (t)                          \
+    }
     struct goal goals[] = {
-        {"IMAP ENVELOPE/BODYSTRUCTURE: parser vs libetpan", "imap-fetch-envelope", M_PARSER,
-         M_LIBETPAN, 20, 0, 0, ""},
-        {"IMAP 4 KiB literals: parser vs libetpan", "imap-fetch-literal", M_PARSER, M_LIBETPAN, 2,
-         0, 0, ""},
-        {"SMTP commands: parser vs memchr", "smtp-commands", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
-        {"SMTP replies: parser vs memchr", "smtp-replies", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
-        {"POP3 commands: parser vs memchr", "pop3-commands", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
-        {"POP3 replies: parser vs memchr", "pop3-replies", M_PARSER, M_MEMCHR, 0.25, 0, 0, ""},
-        {"CLI parse imap replies vs library (same speed within noise)", "imap-fetch-envelope",
-         M_CLI, M_PARSER, 0.9, 0, 0, ""},
+        GOAL("IMAP ENVELOPE/BODYSTRUCTURE: parser vs libetpan", "imap-fetch-envelope", M_PARSER,
+             M_LIBETPAN, 20),
+        GOAL("IMAP 4 KiB literals: parser vs libetpan", "imap-fetch-literal", M_PARSER, M_LIBETPAN,
+             2),
+        GOAL("SMTP commands: parser vs memchr", "smtp-commands", M_PARSER, M_MEMCHR, 0.25),
+        GOAL("SMTP replies: parser vs memchr", "smtp-replies", M_PARSER, M_MEMCHR, 0.25),
+        GOAL("POP3 commands: parser vs memchr", "pop3-commands", M_PARSER, M_MEMCHR, 0.25),
+        GOAL("POP3 replies: parser vs memchr", "pop3-replies", M_PARSER, M_MEMCHR, 0.25),
+        GOAL("CLI parse imap replies vs library (same speed within noise)", "imap-fetch-envelope",
+             M_CLI, M_PARSER, 0.9),
     };
+#undef GOAL
     size_t ngoals = sizeof(goals) / sizeof(goals[0]);
     for (size_t i = 0; i < ngoals; i++)
         eval_goal(&goals[i], ss, n);
@@ -1011,8 +1097,8 @@ int main(int argc, char **argv)
     printf("\ngoals:\n");
     for (size_t i = 0; i < ngoals; i++) {
         if (goals[i].ratio > 0)
-            printf("  %-60s %8.3fx  (goal >= %.2fx)  %s\n", goals[i].name, goals[i].ratio,
-                   goals[i].target, goals[i].why);
+            printf("  %-60s %8.3fx  (CPU time: %.3fx)  (goal >= %.2fx)  %s\n", goals[i].name,
+                   goals[i].ratio, goals[i].cpu_ratio, goals[i].target, goals[i].why);
         else
             printf("  %-60s %8s   (goal >= %.2fx)  unknown: %s\n", goals[i].name, "-",
                    goals[i].target, goals[i].why);

@@ -10,6 +10,7 @@
 struct etpan_result {
     int runs;                    /* timed runs that completed */
     double secs[ETPAN_MAX_RUNS]; /* wall clock of each run */
+    double cpu[ETPAN_MAX_RUNS];  /* CPU time of each run */
     uint64_t messages;           /* responses parsed in one run */
     uint64_t bytes;              /* bytes consumed in one run */
     char error[256];             /* empty when every run parsed everything */
