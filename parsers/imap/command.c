@@ -487,6 +487,16 @@ void ms_imap_command_exchange_end(struct ms_imap_command_state *st)
     st->mode = MS_IMAP_CS_COMMAND;
 }
 
+void ms_imap_command_tagged_reply(struct ms_imap_command_state *st, const char *tag, size_t tag_len)
+{
+    if (st->mode == MS_IMAP_CS_COMMAND)
+        return;
+    /* A reply to an earlier pipelined command does not end the exchange. */
+    if (st->tag_len && (tag_len != st->tag_len || memcmp(tag, st->tag, tag_len) != 0))
+        return;
+    st->mode = MS_IMAP_CS_COMMAND;
+}
+
 /* command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF */
 static enum ms_status parse_command(struct ms_icp *p)
 {
@@ -662,10 +672,13 @@ static ssize_t cmd_parse(void *state, const struct ms_limits *lim, const char *b
     }
     switch (v->cmd) {
     case MS_IMAP_CMD_AUTHENTICATE:
-        st->mode = MS_IMAP_CS_AUTH;
-        break;
     case MS_IMAP_CMD_IDLE:
-        st->mode = MS_IMAP_CS_IDLE;
+        st->mode = v->cmd == MS_IMAP_CMD_IDLE ? MS_IMAP_CS_IDLE : MS_IMAP_CS_AUTH;
+        st->tag_len = 0;
+        if (v->tag.len <= MS_IMAP_CMD_TAG_KEEP) {
+            memcpy(st->tag, v->tag.ptr, v->tag.len);
+            st->tag_len = (uint8_t)v->tag.len;
+        }
         break;
     case MS_IMAP_CMD_ENABLE:
         /* RFC 6855 3: once UTF8=ACCEPT is enabled, mailbox names are UTF-8. */

@@ -705,6 +705,35 @@ static void test_status_select_id(void **st)
     EXPECT("a ENABLE\r\n", "0 ERR 8 RFC 5161 4 enable: expected SP\n");
 }
 
+static void test_session(void **st)
+{
+    (void)st;
+    struct ms_limits lim;
+    const struct ms_proto *p = ms_proto_find("imap");
+    assert_non_null(p);
+    ms_limits_default(&lim);
+    /* The tagged reply to AUTHENTICATE ends the exchange (reply_seen hook):
+     * a later line without SP is a bad command, not a SASL line. */
+    const char *r = ms_check_session(p, &lim,
+                                     "S: * OK ready\n"
+                                     "C: z NOOP\n"
+                                     "C: a AUTHENTICATE X\n"
+                                     "S: z OK done\n"
+                                     "S: + \n"
+                                     "C: QUJD\n"
+                                     "S: a OK logged in\n"
+                                     "C: QUJD\n");
+    ms_assert_has(r, "C 26+6 {\"type\":\"sasl\",\"data\":\"QUJD\"}\n");
+    ms_assert_has(r, "C 32 ERR 36 RFC 9051 9 tag: expected SP and a command after the tag\n");
+    ms_assert_lacks(r, "C 32+6");
+    /* Without the reply, the same line is still a SASL line. */
+    r = ms_check_session(p, &lim, "C: a AUTHENTICATE X\nC: QUJD\nC: QUJD\n");
+    ms_assert_has(r, "C 24+6 {\"type\":\"sasl\",\"data\":\"QUJD\"}\n");
+    /* IDLE: the tagged reply (server ended IDLE) means no DONE is expected. */
+    r = ms_check_session(p, &lim, "C: a IDLE\nS: + idling\nS: a OK done\nC: b NOOP\n");
+    ms_assert_has(r, "C 8+8 " CMD("b", "NOOP") "}\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_append),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_status_select_id),
+        cmocka_unit_test(test_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,19 +134,33 @@ enum ms_imap_cstate_mode {
     MS_IMAP_CS_IDLE = 2, /* inside IDLE: "DONE" */
 };
 
+#define MS_IMAP_CMD_TAG_KEEP 64
 struct ms_imap_command_state {
     uint8_t mode; /* enum ms_imap_cstate_mode */
     uint8_t utf8; /* ENABLE UTF8=ACCEPT sent: mailbox names are UTF-8 */
+    /* The tag of the AUTHENTICATE/IDLE in progress (a copy: the command's
+     * bytes are gone by the time the reply comes); tag_len 0 when longer
+     * than MS_IMAP_CMD_TAG_KEEP (then any tagged reply ends the exchange). */
+    uint8_t tag_len;
+    char tag[MS_IMAP_CMD_TAG_KEEP];
 };
 
 /* The canonical name of a command ("FETCH"), or NULL. */
 const char *ms_imap_cmd_name(enum ms_imap_cmd cmd);
 
 /*
- * Tell the command side that the exchange it is in has ended (a tagged reply
- * to AUTHENTICATE or IDLE arrived): back to commands. For session hooks.
+ * Tell the command side that the exchange it is in has ended: back to
+ * commands. For session hooks.
  */
 void ms_imap_command_exchange_end(struct ms_imap_command_state *st);
+
+/*
+ * Session hook (struct ms_proto reply_seen): a tagged reply (tag, tag_len)
+ * arrived. If it answers the AUTHENTICATE or IDLE in progress, the exchange
+ * is over; other replies change nothing. Uses only the reply's tag.
+ */
+void ms_imap_command_tagged_reply(struct ms_imap_command_state *st, const char *tag,
+                                  size_t tag_len);
 
 /* ("imap", "commands") */
 extern const struct ms_kind ms_imap_commands_kind;
