@@ -146,6 +146,10 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
         return -1;
     }
     c->ctx = ctx;
+    /* Many servers close after BYE/QUIT without close_notify; the protocols
+     * frame their own messages, so a bare EOF is a close, and an EOF inside
+     * a message is caught by the framing (OpenSSL 3 would report an error). */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (o->min_version == 13)
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
     else
