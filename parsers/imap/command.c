@@ -752,10 +752,18 @@ static void json_children(struct ms_out *o, const struct ms_imap_command *v, uin
     ms_out_bytes(o, "]", 1);
 }
 
+/* Our own keyword tables: plain ASCII, nothing to escape. */
+static void json_static(struct ms_out *o, const char *s)
+{
+    ms_out_bytes(o, "\"", 1);
+    ms_out_str(o, s);
+    ms_out_bytes(o, "\"", 1);
+}
+
 static void json_kw(struct ms_out *o, const struct ms_imap_cnode *n)
 {
     if (n->kw)
-        ms_out_json_str(o, n->kw, strlen(n->kw));
+        json_static(o, n->kw);
     else
         ms_out_json_slice(o, n->text);
 }
@@ -816,7 +824,7 @@ static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_
             }
             if (n->kw2) {
                 ms_out_str(o, comma ? ",\"text\":" : "\"text\":");
-                ms_out_json_str(o, n->kw2, strlen(n->kw2));
+                json_static(o, n->kw2);
             }
             if (n->flags & MS_IMAP_CNF_HEADERS) {
                 ms_out_str(o, ",\"headers\":");
@@ -881,7 +889,7 @@ static void cmd_json(const void *view, struct ms_out *o)
         ms_out_str(o, ",\"type\":\"command\",\"tag\":");
         ms_out_json_slice(o, v->tag);
         ms_out_str(o, ",\"command\":");
-        ms_out_json_str(o, name ? name : "", name ? strlen(name) : 0);
+        json_static(o, name ? name : "");
         if (v->uid)
             ms_out_str(o, ",\"uid\":true");
         if (v->nodes[0].nchild) {
