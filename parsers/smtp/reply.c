@@ -274,9 +274,11 @@ static ssize_t reply_parse_state(struct ms_smtp_rstate *rs, const struct ms_limi
     ssize_t n = frame(rs, lim, buf, len, err);
     int expect = rs->expect_ehlo;
 
-    if (n <= 0)
+    if (n == MS_PARTIAL)
         return n;
     rs->expect_ehlo = 0;
+    if (n < 0)
+        return n;
     if (parse_lines(lim, expect, buf, (size_t)n, v, err) != MS_OK) {
         err->skip = (size_t)n;
         return MS_FAIL;
