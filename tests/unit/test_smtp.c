@@ -773,6 +773,68 @@ static void test_sessions(void **st)
     ms_assert_has(r, "RFC 5321 4.1.2 Domain");
 }
 
+/* The writers: canonical bytes, quirky views written as received. */
+static const char *write_one(const struct ms_kind *k, uint32_t lenient, const char *in)
+{
+    static char out[1024];
+    static unsigned char state[sizeof(struct ms_smtp_cstate) + sizeof(struct ms_smtp_rstate)];
+    static struct ms_smtp_command cv;
+    static struct ms_smtp_reply rv;
+    void *view = k == CMDS ? (void *)&cv : (void *)&rv;
+    struct ms_limits lim;
+    struct ms_error err = {0, NULL, NULL, 0};
+    int done = 0;
+
+    memset(state, 0, sizeof(state));
+    ms_limits_default(&lim);
+    lim.lenient = lenient;
+    ssize_t n = k->parse(state, &lim, in, strlen(in), view, &done, &err);
+    assert_true(n > 0);
+    assert_int_equal(done, 1);
+    ssize_t w = k->write(view, out, sizeof(out) - 1);
+    assert_true(w > 0);
+    out[w] = '\0';
+    /* too small a buffer is an error, never a cut */
+    assert_int_equal(k->write(view, out, (size_t)w - 1), MS_FAIL);
+    out[w] = '\0';
+    return out;
+}
+
+static void test_writers(void **st)
+{
+    (void)st;
+    assert_string_equal(write_one(CMDS, 0, "mail from:<a@b.org> size=10 X\r\n"),
+                        "MAIL FROM:<a@b.org> size=10 X\r\n");
+    assert_string_equal(write_one(CMDS, 0, "rcpt to:<postmaster>\r\n"), "RCPT TO:<postmaster>\r\n");
+    assert_string_equal(write_one(CMDS, 0, "bdat 007 last\r\n"), "BDAT 7 LAST\r\n");
+    assert_string_equal(write_one(CMDS, 0, "auth PLAIN =\r\n"), "AUTH PLAIN =\r\n");
+    assert_string_equal(write_one(CMDS, 0, "vrfy x SMTPUTF8\r\n"), "VRFY x SMTPUTF8\r\n");
+    assert_string_equal(write_one(CMDS, MS_LENIENT_SPACES, "MAIL FROM: <a@b.org>\r\n"),
+                        "MAIL FROM: <a@b.org>\r\n");
+    assert_string_equal(write_one(REPS, 0, "250-a\r\n250 \r\n"), "250-a\r\n250\r\n");
+    assert_string_equal(write_one(REPS, MS_LENIENT_BARE_LF, "250 a\n"), "250 a\n");
+}
+
+static void test_reply_api(void **st)
+{
+    struct ms_limits lim;
+    struct ms_smtp_reply v;
+    struct ms_error err = {0, NULL, NULL, 0};
+    (void)st;
+    ms_limits_default(&lim);
+    const char *in = ms_guarded("250-a\r\n250 2.0.0 b\r\nxx", 22);
+    assert_int_equal(ms_smtp_reply_parse(&lim, in, 22, &v, &err), 20);
+    assert_int_equal(v.code, 250);
+    assert_int_equal(v.nlines, 2);
+    assert_int_equal(v.lines[1].enhanced.len, 5);
+    in = ms_guarded("250-a\r\n250 b", 12);
+    assert_int_equal(ms_smtp_reply_parse(&lim, in, 12, &v, &err), MS_PARTIAL);
+    in = ms_guarded("250-a\r\n550 b\r\n", 14);
+    assert_int_equal(ms_smtp_reply_parse(&lim, in, 14, &v, &err), MS_FAIL);
+    assert_int_equal(err.offset, 7);
+    assert_int_equal(err.skip, 14);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_smuggling),  cmocka_unit_test(test_bdat),
         cmocka_unit_test(test_auth),       cmocka_unit_test(test_replies),
         cmocka_unit_test(test_ehlo_reply), cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_writers),    cmocka_unit_test(test_reply_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
