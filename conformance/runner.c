@@ -372,6 +372,24 @@ static int literal_too_big(const struct rt *t, const char *p, size_t n, uint64_t
 }
 
 /*
+ * Not a protocol line at all: a NUL byte, or control bytes in number (a
+ * single stray control character is left to the grammar: that is a
+ * conformance failure, not noise).
+ */
+static int is_binary(const char *p, size_t n)
+{
+    size_t ctl = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == 0)
+            return 1;
+        if (ch < 0x20 && ch != '\t' && ch != '\r')
+            ctl++;
+    }
+    return ctl >= 4;
+}
+
+/*
  * The next server line (without its line end) in *p and *n.
  * Returns 1, 0 on a clean close at a line boundary, -1 with the result set,
  * -2 on timeout (result not set: the caller words it).
@@ -400,11 +418,19 @@ static int get_line(struct rt *t, uint64_t dl, size_t sline, const char **p, siz
             tr_line(t, "S: ", t->rbuf, len);
             if (bare)
                 tr_note(t, "the line above ended with a bare LF");
-            if (memchr(t->rbuf, '\0', len)) {
+            if (is_binary(t->rbuf, len)) {
                 finish(t, MS_RES_ERROR, sline,
-                       "%s:%zu: the server sent binary data (a NUL byte) that cannot be framed "
-                       "as a protocol line",
+                       "%s:%zu: the server sent binary data (NUL or many control bytes) that "
+                       "cannot be framed as protocol lines",
                        t->file, sline);
+                return -1;
+            }
+            uint64_t lit;
+            if (literal_too_big(t, t->rbuf, len, &lit)) {
+                finish(t, MS_RES_ERROR, sline,
+                       "%s:%zu: the server announced a literal of %llu bytes, over the "
+                       "runner's limit of %u (imap_literal)",
+                       t->file, sline, (unsigned long long)lit, t->lim.imap_literal);
                 return -1;
             }
             if (t->strict) {
@@ -415,14 +441,6 @@ static int get_line(struct rt *t, uint64_t dl, size_t sline, const char **p, siz
                            t->gram_msg);
                     return -1;
                 }
-            }
-            uint64_t lit;
-            if (literal_too_big(t, t->rbuf, len, &lit)) {
-                finish(t, MS_RES_ERROR, sline,
-                       "%s:%zu: the server announced a literal of %llu bytes, over the "
-                       "runner's limit of %u (imap_literal)",
-                       t->file, sline, (unsigned long long)lit, t->lim.imap_literal);
-                return -1;
             }
             if (t->seen.len + len + 1 <= t->seen.max) {
                 sb_add(&t->seen, t->rbuf, len);

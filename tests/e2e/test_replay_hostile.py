@@ -1,0 +1,134 @@
+"""Hostile servers: each must give that test a clear `error` within its
+timeout, never a crash or a hang, with the runner's memory under 64 MiB."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+import hostile
+from conftest import MAILSPEC
+
+MAX_RSS_KIB = 64 * 1024
+
+
+def run_rss(args, timeout):
+    """Like run_measured, but reaps the child with wait4 to get its max RSS."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen([MAILSPEC, *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    err = b""
+    deadline = t0 + timeout
+    os.set_blocking(proc.stderr.fileno(), False)
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        try:
+            chunk = proc.stderr.read()
+            if chunk:
+                err += chunk
+        except (BlockingIOError, TypeError):
+            pass
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            pytest.fail("mailspec hung (killed after %ss)" % timeout)
+        time.sleep(0.05)
+    rest = proc.stderr.read() or b""
+    err += rest
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.err = err.decode("utf-8", "replace")
+    return proc, time.monotonic() - t0, ru.ru_maxrss
+
+
+def session(tmp_path, proto, text):
+    p = tmp_path / ("%s.session" % proto)
+    p.write_text("@protocol %s\n%s" % (proto, text))
+    return str(p)
+
+
+IMAP = "S: * OK ${*}\nC: a1 FETCH 1 BODY[]\nS: * 1 FETCH ${*}\nS: a1 OK ${*}\n"
+SMTP = "S: 220 ${*}\nC: EHLO x\n@allow 250-${*}\nS: 250 ${*}\n"
+
+
+@pytest.mark.parametrize("handler,proto,script,needle", [
+    (hostile.never_ends_line, "imap", IMAP, "longer than"),
+    (hostile.huge_literal, "imap", IMAP, "literal"),
+    (hostile.drip, "imap", IMAP, "timed out"),
+    (hostile.garbage, "smtp", SMTP, ""),
+    (hostile.close_mid_response, "smtp", SMTP, "middle of"),
+    (hostile.silent, "smtp", SMTP, "timed out"),
+])
+def test_hostile_server_gives_error(tmp_path, handler, proto, script, needle):
+    out = tmp_path / "r.json"
+    with hostile.Server(handler, certdir=str(tmp_path)) as srv:
+        proc, secs, rss = run_rss(["replay", "--port", srv.port, "--timeout", "3",
+                                   "--json", out, session(tmp_path, proto, script)], timeout=30)
+    assert proc.returncode == 2, proc.err
+    t = json.loads(out.read_text())["tests"][0]
+    assert t["result"] == "error", t
+    assert needle in t["message"], t["message"]
+    assert secs < 3 + 5, secs  # its timeout plus slack
+    assert rss < MAX_RSS_KIB, "max RSS %d KiB" % rss
+
+
+def test_tls_handshake_failure(tmp_path):
+    out = tmp_path / "r.json"
+    with hostile.Server(hostile.not_tls, certdir=str(tmp_path)) as srv:
+        proc, secs, rss = run_rss(["replay", "--port", srv.port, "--tls", "implicit",
+                                   "--insecure", "--timeout", "3", "--json", out,
+                                   session(tmp_path, "imap", IMAP)], timeout=30)
+    assert proc.returncode == 2, proc.err
+    t = json.loads(out.read_text())["tests"][0]
+    assert t["result"] == "error" and "TLS" in t["message"], t
+    assert secs < 8 and rss < MAX_RSS_KIB
+
+
+def test_tls_handshake_stall(tmp_path):
+    """A server that accepts TCP and never answers the ClientHello."""
+    out = tmp_path / "r.json"
+    with hostile.Server(hostile.silent, certdir=str(tmp_path)) as srv:
+        proc, secs, _ = run_rss(["replay", "--port", srv.port, "--tls", "implicit", "--insecure",
+                                 "--timeout", "2", "--json", out,
+                                 session(tmp_path, "imap", IMAP)], timeout=30)
+    assert proc.returncode == 2
+    t = json.loads(out.read_text())["tests"][0]
+    assert t["result"] == "error" and "timed out" in t["message"], t
+    assert secs < 7
+
+
+def test_several_hostile_in_parallel(tmp_path):
+    """--jobs with hostile servers: all errors, bounded time and memory."""
+    handlers = [hostile.never_ends_line, hostile.huge_literal, hostile.drip, hostile.silent]
+    servers = [hostile.Server(h, certdir=str(tmp_path)) for h in handlers]
+    for s in servers:
+        s.__enter__()
+    try:
+        # one invocation per server, four scripts each, all at once
+        procs = []
+        for i, s in enumerate(servers):
+            d = tmp_path / ("d%d" % i)
+            d.mkdir()
+            scripts = [session(d, "imap", IMAP)]
+            for k in range(3):
+                p = d / ("extra%d.session" % k)
+                p.write_text("@protocol imap\n" + IMAP)
+                scripts.append(str(p))
+            procs.append(subprocess.Popen(
+                [MAILSPEC, "replay", "--port", str(s.port), "--jobs", "4", "--timeout", "3",
+                 "--json", str(d / "r.json"), *scripts],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        t0 = time.monotonic()
+        for i, p in enumerate(procs):
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            assert p.returncode == 2
+            assert ru.ru_maxrss < MAX_RSS_KIB, ru.ru_maxrss
+            r = json.loads((tmp_path / ("d%d" % i) / "r.json").read_text())
+            assert [t["result"] for t in r["tests"]] == ["error"] * 4
+        assert time.monotonic() - t0 < 15
+    finally:
+        for s in servers:
+            s.stop()
