@@ -618,8 +618,6 @@ void gen_smtp(struct bbuf *cmds, struct bbuf *replies, size_t target, uint64_t s
 {
     struct rng r = {seed};
     struct bbuf *lead = cmds ? cmds : replies;
-    struct bbuf scratch = {0};
-
     if (!lead)
         return;
     while (lead->len < target) {
@@ -667,10 +665,6 @@ void gen_smtp(struct bbuf *cmds, struct bbuf *replies, size_t target, uint64_t s
                 puts_(cmds, "DATA\r\n");
                 message(&r, cmds, size, 1);
                 puts_(cmds, ".\r\n");
-            } else {
-                /* keep the PRNG in step with the command stream */
-                scratch.len = 0;
-                message(&r, &scratch, size, 1);
             }
             if (replies) {
                 puts_(replies, "354 End data with <CR><LF>.<CR><LF>\r\n");
@@ -692,7 +686,6 @@ void gen_smtp(struct bbuf *cmds, struct bbuf *replies, size_t target, uint64_t s
         if (replies)
             puts_(replies, "221 2.0.0 Bye\r\n");
     }
-    bbuf_free(&scratch);
 }
 
 /* ---- POP3 ---- */
