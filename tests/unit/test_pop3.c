@@ -9,12 +9,12 @@ static const struct ms_kind *const CMD = &ms_pop3_commands_kind;
 
 /* ---- a replies kind whose init sets the pending commands (every split) ---- */
 
-static char g_pending[256];
+static char g_pending[1024];
 static struct ms_kind g_rep;
 
 static void rep_init_pending(void *state, const struct ms_limits *lim)
 {
-    char spec[256];
+    char spec[1024];
     char *save = NULL;
 
     ms_pop3_replies_kind.init(state, lim);
@@ -735,6 +735,22 @@ static void test_rep_pipelining(void **st)
         ms_pop3_replies_expect(&rs, MS_POP3_NOOP, 0);
     assert_int_equal(rs.count, MS_POP3_PENDING_MAX);
     assert_int_equal(rs.lost, 3);
+    /* through the parser: the 65th command (LIST) is lost, its +OK is single-line */
+    char spec[1024], in[1024];
+    size_t sp = 0, ip = 0;
+    for (int i = 0; i < MS_POP3_PENDING_MAX; i++) {
+        memcpy(spec + sp, "NOOP ", 5);
+        sp += 5;
+        memcpy(in + ip, "+OK\r\n", 5);
+        ip += 5;
+    }
+    memcpy(spec + sp, "LIST", 5);
+    memcpy(in + ip, "+OK\r\n1 2\r\n", 11);
+    in[ip + 11] = '\0';
+    const char *lost = rep(spec, 0, in);
+    ms_assert_has(lost, "315+5 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"NOOP\"");
+    ms_assert_has(lost, "320+5 {\"type\":\"status\",\"status\":\"+OK\",\"text\":\"\"}\n");
+    ms_assert_has(lost, "325 ERR 325 RFC 1939 3: expected +OK or -ERR (upper case)\n");
     ms_pop3_replies_expect(&rs, MS_POP3_SASL_RESPONSE, 0); /* not a command: ignored */
     ms_pop3_replies_expect(&rs, MS_POP3_NONE, 0);
     assert_int_equal(rs.lost, 3);
@@ -875,6 +891,27 @@ static void test_session_sasl(void **st)
     ms_assert_has(r, "{\"type\":\"end\",\"answers\":\"LIST\",\"entries\":1}");
 }
 
+static void cmd_init_sasl(void *state, const struct ms_limits *lim)
+{
+    ms_pop3_commands_kind.init(state, lim);
+    ms_pop3_commands_expect_sasl(state, 1);
+}
+
+static void test_cmd_expect_sasl(void **st)
+{
+    (void)st;
+    /* a caller that saw a "+ " continuation: the next line is a SASL response */
+    struct ms_kind k = ms_pop3_commands_kind;
+    k.init = cmd_init_sasl;
+    const char *r = ms_check_str(&k, 0, "QUIT\r\nQUIT\r\n");
+    assert_string_equal(r, "0+6 {\"type\":\"sasl_response\",\"data\":\"QUIT\"}\n"
+                           "6+6 {\"type\":\"command\",\"command\":\"QUIT\"}\n");
+    /* a bad SASL line also ends the wait */
+    r = ms_check_str(&k, 0, "US ER\r\nUSER x\r\n");
+    assert_string_equal(r, "0 ERR 2 RFC 5034 4: a SASL response is base64 or \"*\"\n"
+                           "7+8 {\"type\":\"command\",\"command\":\"USER\",\"name\":\"x\"}\n");
+}
+
 static void test_writers(void **st)
 {
     (void)st;
@@ -932,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_rep_bad_status_framing),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_session_sasl),
+        cmocka_unit_test(test_cmd_expect_sasl),
         cmocka_unit_test(test_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
