@@ -703,16 +703,17 @@ static int has_word_ci(const char *hay, size_t n, const char *w)
 {
     size_t wl = strlen(w);
     for (size_t i = 0; i + wl <= n; i++) {
-        if (i > 0 && (ms_is((unsigned char)hay[i - 1], MS_C_ALPHA | MS_C_DIGIT) ||
-                      hay[i - 1] == '-' || hay[i - 1] == '+'))
+        /* "250-STARTTLS", "* CAPABILITY IMAP4rev1", "AUTH=PLAIN" */
+        if (i > 0 &&
+            (ms_is((unsigned char)hay[i - 1], MS_C_ALPHA | MS_C_DIGIT) || hay[i - 1] == '='))
             continue;
         size_t k = 0;
         while (k < wl && ms_lower((unsigned char)hay[i + k]) == ms_lower((unsigned char)w[k]))
             k++;
         if (k < wl)
             continue;
-        if (i + wl < n &&
-            (ms_is((unsigned char)hay[i + wl], MS_C_ALPHA | MS_C_DIGIT) || hay[i + wl] == '-'))
+        if (i + wl < n && (ms_is((unsigned char)hay[i + wl], MS_C_ALPHA | MS_C_DIGIT) ||
+                           hay[i + wl] == '-' || hay[i + wl] == '='))
             continue;
         return 1;
     }

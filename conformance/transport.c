@@ -201,7 +201,11 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
             return -1;
         }
         if (w < 0) {
-            ssl_err(err, errcap, "TLS handshake failed");
+            if (ERR_peek_error() == 0)
+                snprintf(err, errcap, "TLS handshake failed: the server closed the connection "
+                                      "or sent data that is not TLS");
+            else
+                ssl_err(err, errcap, "TLS handshake failed");
             return -1;
         }
     }
