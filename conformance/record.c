@@ -154,6 +154,17 @@ static int start_tls(struct session *s, char *err, size_t errcap)
 
 enum { RELAY_OK = 0, RELAY_SERVER_ERROR = 1 };
 
+/*
+ * Whether TLS holds bytes that poll() cannot see. SSL_has_pending, not
+ * SSL_pending: a record read but not yet decrypted (e.g. the client's first
+ * command arriving with its Finished message during the handshake) counts
+ * too; missing it stalls the relay until the timeout.
+ */
+static int tls_buffered(const struct ms_conn *c)
+{
+    return c->ssl ? SSL_has_pending(c->ssl) : 0;
+}
+
 static int relay(struct session *s)
 {
     static char buf[1 << 16];
@@ -161,7 +172,7 @@ static int relay(struct session *s)
     struct pollfd p[2];
 
     for (;;) {
-        int ready[2] = {ms_conn_pending(&s->client), ms_conn_pending(&s->server)};
+        int ready[2] = {tls_buffered(&s->client), tls_buffered(&s->server)};
         if (!ready[0] && !ready[1]) {
             p[0] = (struct pollfd){s->client.fd, POLLIN, 0};
             p[1] = (struct pollfd){s->server.fd, POLLIN, 0};
@@ -187,10 +198,16 @@ static int relay(struct session *s)
             struct ms_conn *from = d ? &s->server : &s->client;
             struct ms_conn *to = d ? &s->client : &s->server;
             uint64_t deadline = ms_now_ms() + (uint64_t)s->o->timeout * 1000u;
+            /*
+             * Deadline "now": poll() above does the waiting. A readable TLS
+             * socket may carry no application data (a session ticket, a part
+             * of a record); waiting for data there would stall the other
+             * direction.
+             */
             ssize_t n =
-                ms_conn_read(from, buf, sizeof(buf), deadline, &stop_flag, err, sizeof(err));
+                ms_conn_read(from, buf, sizeof(buf), ms_now_ms(), &stop_flag, err, sizeof(err));
             if (n == -2 && !stop_flag)
-                continue; /* readable, but not a whole TLS record yet */
+                continue;
             if (n <= 0) {
                 ms_rec_writer_flush(&s->w);
                 if (stop_flag)
