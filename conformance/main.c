@@ -13,6 +13,7 @@ static const struct {
     {"parse", ms_cmd_parse, "frame and parse protocol bytes, print JSON per message"},
     {"record", ms_cmd_record, "proxy a real client and server, write .session files"},
     {"replay", ms_cmd_replay, "run .session scripts against a server, report per test"},
+    {"certify", ms_cmd_certify, "run a conformance suite against a server, write reports"},
 };
 
 static void usage(FILE *f)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "mailspec/common.h"
 #include "report_html.h"
 
 /* ------------------------------------------------------------ JSON reader -- */
@@ -367,6 +368,119 @@ const char *ms_json_gets(const struct ms_json *obj, const char *key, const char 
     if (v && (v->type == MS_JSON_STRING || v->type == MS_JSON_NUMBER))
         return v->str;
     return dflt;
+}
+
+struct ms_json *ms_json_new_string(const char *s)
+{
+    struct ms_json *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    v->type = MS_JSON_STRING;
+    v->str = strdup(s);
+    v->len = v->str ? strlen(s) : 0;
+    if (!v->str) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+struct ms_json *ms_json_new_number(uint64_t n)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)n);
+    struct ms_json *v = ms_json_new_string(buf);
+    if (v)
+        v->type = MS_JSON_NUMBER;
+    return v;
+}
+
+struct ms_json *ms_json_new_bool(int b)
+{
+    struct ms_json *v = calloc(1, sizeof(*v));
+    if (v) {
+        v->type = MS_JSON_BOOL;
+        v->boolean = b != 0;
+    }
+    return v;
+}
+
+int ms_json_set(struct ms_json *obj, const char *key, struct ms_json *v)
+{
+    struct ms_json **pp;
+
+    if (!v)
+        return -1;
+    if (!obj || obj->type != MS_JSON_OBJECT || v->next || v->key) {
+        ms_json_free(v);
+        return -1;
+    }
+    v->key = strdup(key);
+    if (!v->key) {
+        ms_json_free(v);
+        return -1;
+    }
+    for (pp = &obj->child; *pp; pp = &(*pp)->next)
+        if ((*pp)->key && strcmp((*pp)->key, key) == 0) {
+            struct ms_json *old = *pp;
+            v->next = old->next;
+            old->next = NULL;
+            *pp = v;
+            ms_json_free(old);
+            return 0;
+        }
+    *pp = v;
+    obj->count++;
+    return 0;
+}
+
+static void jw_str(FILE *f, const char *s, size_t n)
+{
+    size_t cap = 6 * n + 3;
+    char *buf = malloc(cap);
+    struct ms_out o;
+
+    if (!buf) {
+        fputs("\"\"", f);
+        return;
+    }
+    ms_out_init(&o, buf, cap);
+    ms_out_json_str(&o, s, n);
+    fwrite(o.buf, 1, o.len, f);
+    free(buf);
+}
+
+void ms_json_write(FILE *f, const struct ms_json *v)
+{
+    switch (v->type) {
+    case MS_JSON_NULL:
+        fputs("null", f);
+        break;
+    case MS_JSON_BOOL:
+        fputs(v->boolean ? "true" : "false", f);
+        break;
+    case MS_JSON_NUMBER:
+        fwrite(v->str, 1, v->len, f);
+        break;
+    case MS_JSON_STRING:
+        jw_str(f, v->str, v->len);
+        break;
+    case MS_JSON_ARRAY:
+    case MS_JSON_OBJECT:
+    default:
+        fputc(v->type == MS_JSON_OBJECT ? '{' : '[', f);
+        for (const struct ms_json *e = v->child; e; e = e->next) {
+            if (e != v->child)
+                fputc(',', f);
+            if (v->type == MS_JSON_OBJECT) {
+                jw_str(f, e->key ? e->key : "", e->key ? strlen(e->key) : 0);
+                fputc(':', f);
+            }
+            ms_json_write(f, e);
+        }
+        fputc(v->type == MS_JSON_OBJECT ? '}' : ']', f);
+        break;
+    }
 }
 
 /* ------------------------------------------------------------ HTML writer -- */

@@ -11,6 +11,7 @@
 #define MAILSPEC_REPORT_HTML_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum ms_json_type {
@@ -42,6 +43,16 @@ void ms_json_free(struct ms_json *v);
 const struct ms_json *ms_json_get(const struct ms_json *obj, const char *key);
 /* A string member's text, or dflt when missing or not a string/number. */
 const char *ms_json_gets(const struct ms_json *obj, const char *key, const char *dflt);
+
+/* Nodes to build or extend a document (NULL when out of memory). */
+struct ms_json *ms_json_new_string(const char *s);
+struct ms_json *ms_json_new_number(uint64_t v);
+struct ms_json *ms_json_new_bool(int b);
+/* Set member key of obj to v (replacing an existing one; v is owned by obj
+ * afterwards, freed on failure). Returns 0, or -1. */
+int ms_json_set(struct ms_json *obj, const char *key, struct ms_json *v);
+/* Serialize (compact; strings through ms_out_json_str). */
+void ms_json_write(FILE *f, const struct ms_json *v);
 
 /*
  * Write the HTML page for n parsed reports: summary, compliance matrix (test

@@ -142,11 +142,20 @@ class _Conn:
                     self.send("503 5.5.1 send EHLO first")
                 elif self.mail:
                     self.send("503 5.5.1 nested MAIL command")
-                elif not arg.upper().startswith("FROM:<"):
+                elif not arg.upper().startswith("FROM:<") or ">" not in arg:
                     self.send("501 5.5.4 syntax: MAIL FROM:<address>")
                 else:
-                    self.mail = True
-                    self.send("250 2.1.0 ok")
+                    params = arg[arg.index(">") + 1:].split()
+                    bad = [p for p in params
+                           if p.split("=")[0].upper() not in ("SIZE", "BODY")]
+                    size = [p for p in params if p.upper().startswith("SIZE=")]
+                    if bad:
+                        self.send("555 5.5.4 unsupported parameter " + bad[0])
+                    elif size and (not size[0][5:].isdigit() or int(size[0][5:]) > 1000000):
+                        self.send("552 5.3.4 message size exceeds fixed maximum")
+                    else:
+                        self.mail = True
+                        self.send("250 2.1.0 ok")
             elif verb == "RCPT":
                 if not self.mail:
                     self.send("503 5.5.1 need MAIL first")
@@ -168,6 +177,10 @@ class _Conn:
                 self.send("250 2.0.0 ok")
             elif verb == "NOOP":
                 self.send("250 2.0.0 ok")
+            elif verb == "VRFY":
+                self.send("252 2.1.5 cannot verify, but will accept")
+            elif verb == "HELP":
+                self.send("214 2.0.0 see RFC 5321")
             elif verb == "QUIT":
                 self.send("221 2.0.0 bye")
                 return
