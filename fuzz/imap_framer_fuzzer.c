@@ -3,7 +3,8 @@
  *
  * Properties, with abort() on violation:
  *  - stream level: framing through the stream driver gives the same frames
- *    and errors in every chunking (ms_fuzz_kind over a "frames" kind);
+ *    and errors in every chunking (ms_fuzz_kind over a "frames" kind), for
+ *    the stateless ms_imap_frame and the resumable ms_imap_frame_resume;
  *  - prefix level: for the first message of the input, every prefix of it is
  *    either MS_PARTIAL or the very same result (same length, or same error
  *    offset and reason); a complete message is never reported before all of
@@ -35,18 +36,45 @@ static ssize_t frame_parse(enum ms_imap_side side, const struct ms_limits *lim, 
     return n;
 }
 
-static ssize_t server_parse(void *state, const struct ms_limits *lim, const char *buf,
-                            size_t len, void *view, int *done, struct ms_error *err)
+static ssize_t server_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                            void *view, int *done, struct ms_error *err)
 {
     (void)state;
     return frame_parse(MS_IMAP_SERVER, lim, buf, len, view, done, err);
 }
 
-static ssize_t client_parse(void *state, const struct ms_limits *lim, const char *buf,
-                            size_t len, void *view, int *done, struct ms_error *err)
+static ssize_t client_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                            void *view, int *done, struct ms_error *err)
 {
     (void)state;
     return frame_parse(MS_IMAP_CLIENT, lim, buf, len, view, done, err);
+}
+
+/* The resumable framer, as the stream kinds use it: state carries the scan. */
+static ssize_t server_parse_r(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                              void *view, int *done, struct ms_error *err)
+{
+    struct frame_view *v = view;
+    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_SERVER, buf, len, state, err);
+    if (n > 0) {
+        v->msg.ptr = buf;
+        v->msg.len = (size_t)n;
+        *done = 1;
+    }
+    return n;
+}
+
+static ssize_t client_parse_r(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                              void *view, int *done, struct ms_error *err)
+{
+    struct frame_view *v = view;
+    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_CLIENT, buf, len, state, err);
+    if (n > 0) {
+        v->msg.ptr = buf;
+        v->msg.len = (size_t)n;
+        *done = 1;
+    }
+    return n;
 }
 
 static void frame_json(const void *view, struct ms_out *o)
@@ -66,12 +94,32 @@ static ssize_t frame_write(const void *view, char *out, size_t cap)
 }
 
 static const struct ms_kind server_frames = {
-    "imap", "server-frames", 1, sizeof(struct frame_view), NULL, server_parse, frame_json,
+    "imap", "server-frames", 1,          sizeof(struct frame_view),
+    NULL,   server_parse,    frame_json, frame_write,
+};
+static const struct ms_kind server_frames_r = {
+    "imap",
+    "server-frames",
+    sizeof(struct ms_imap_frame_state),
+    sizeof(struct frame_view),
+    NULL,
+    server_parse_r,
+    frame_json,
+    frame_write,
+};
+static const struct ms_kind client_frames_r = {
+    "imap",
+    "client-frames",
+    sizeof(struct ms_imap_frame_state),
+    sizeof(struct frame_view),
+    NULL,
+    client_parse_r,
+    frame_json,
     frame_write,
 };
 static const struct ms_kind client_frames = {
-    "imap", "client-frames", 1, sizeof(struct frame_view), NULL, client_parse, frame_json,
-    frame_write,
+    "imap", "client-frames", 1,          sizeof(struct frame_view),
+    NULL,   client_parse,    frame_json, frame_write,
 };
 
 static ssize_t frame_copy(const struct ms_limits *lim, enum ms_imap_side side, const uint8_t *d,
@@ -86,8 +134,8 @@ static ssize_t frame_copy(const struct ms_limits *lim, enum ms_imap_side side, c
     return r;
 }
 
-static void check_prefixes(const struct ms_limits *lim, enum ms_imap_side side,
-                           const uint8_t *data, size_t size)
+static void check_prefixes(const struct ms_limits *lim, enum ms_imap_side side, const uint8_t *data,
+                           size_t size)
 {
     struct ms_error whole = {0, NULL, NULL, 0};
     ssize_t r = frame_copy(lim, side, data, size, &whole);
@@ -126,5 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_prefixes(&lim, MS_IMAP_CLIENT, data, size);
     ms_fuzz_kind(&server_frames, data, size);
     ms_fuzz_kind(&client_frames, data, size);
+    ms_fuzz_kind(&server_frames_r, data, size);
+    ms_fuzz_kind(&client_frames_r, data, size);
     return 0;
 }

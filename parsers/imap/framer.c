@@ -52,26 +52,34 @@ static int literal_announced(const char *buf, size_t start, size_t end, enum ms_
     return 1;
 }
 
-ssize_t ms_imap_frame(const struct ms_limits *lim, enum ms_imap_side side, const char *buf,
-                      size_t len, struct ms_error *err)
+ssize_t ms_imap_frame_resume(const struct ms_limits *lim, enum ms_imap_side side, const char *buf,
+                             size_t len, struct ms_imap_frame_state *st, struct ms_error *err)
 {
-    size_t pos = 0; /* start of the current line */
+    size_t pos = st->line; /* start of the current line */
+    size_t scanned = st->scanned;
     size_t msg_max = lim->imap_message;
 
+    st->line = 0;
+    st->scanned = 0;
     for (;;) {
         /* The line may extend to the line limit or the message limit. */
         size_t line_end_max = pos + lim->imap_line;
         size_t scan_end = line_end_max < msg_max ? line_end_max : msg_max;
         size_t avail = len < scan_end ? len : scan_end;
-        const char *lf = avail > pos ? memchr(buf + pos, '\n', avail - pos) : NULL;
+        size_t from = pos + scanned;
+        const char *lf = avail > from ? memchr(buf + from, '\n', avail - from) : NULL;
 
         if (!lf) {
-            if (len < scan_end)
+            if (len < scan_end) {
+                st->line = pos;
+                st->scanned = avail > pos ? avail - pos : 0;
                 return MS_PARTIAL;
-            if (scan_end == line_end_max && line_end_max <= msg_max)
+            }
+            if (line_end_max <= msg_max)
                 return frame_fail(err, scan_end, RULE_LINE, "line longer than the limit");
             return frame_fail(err, scan_end, RULE_LINE, "message longer than the limit");
         }
+        scanned = 0;
         size_t lf_at = (size_t)(lf - buf);
         if (lf_at == pos || buf[lf_at - 1] != '\r')
             return frame_fail(err, lf_at, RULE_LINE, "bare LF: lines end with CRLF");
@@ -94,8 +102,19 @@ ssize_t ms_imap_frame(const struct ms_limits *lim, enum ms_imap_side side, const
         if (next > msg_max || size + 2 > msg_max - next)
             return frame_fail(err, num_at, RULE_LITERAL,
                               "message with this literal is longer than the limit");
-        if (len - next < size)
-            return MS_PARTIAL;
         pos = next + (size_t)size;
+        if (len < pos) {
+            /* The literal's bytes are not all here: resume after them. */
+            st->line = pos;
+            st->scanned = 0;
+            return MS_PARTIAL;
+        }
     }
+}
+
+ssize_t ms_imap_frame(const struct ms_limits *lim, enum ms_imap_side side, const char *buf,
+                      size_t len, struct ms_error *err)
+{
+    struct ms_imap_frame_state st = {0, 0};
+    return ms_imap_frame_resume(lim, side, buf, len, &st, err);
 }

@@ -1127,15 +1127,12 @@ static enum ms_status response(struct rp *p)
     return MS_OK;
 }
 
-ssize_t ms_imap_response_parse(const struct ms_limits *lim, const char *buf, size_t len,
-                               struct ms_imap_response *r, struct ms_error *err)
+/* Parse one framed response buf[0..n). */
+static ssize_t parse_framed(const struct ms_limits *lim, const char *buf, size_t n,
+                            struct ms_imap_response *r, struct ms_error *err)
 {
-    ssize_t n = ms_imap_frame(lim, MS_IMAP_SERVER, buf, len, err);
-    if (n <= 0)
-        return n;
-
     struct rp p;
-    ms_cursor_init(&p.c, buf, (size_t)n, err, RULE_RESPONSE);
+    ms_cursor_init(&p.c, buf, n, err, RULE_RESPONSE);
     p.r = r;
     p.lim = lim;
     p.depth = 0;
@@ -1154,17 +1151,29 @@ ssize_t ms_imap_response_parse(const struct ms_limits *lim, const char *buf, siz
     r->quirks.n = 0;
     r->quirks.dropped = 0;
     if (response(&p) != MS_OK) {
-        err->skip = (size_t)n;
+        err->skip = n;
         return MS_FAIL;
     }
-    return n;
+    return (ssize_t)n;
 }
 
+ssize_t ms_imap_response_parse(const struct ms_limits *lim, const char *buf, size_t len,
+                               struct ms_imap_response *r, struct ms_error *err)
+{
+    ssize_t n = ms_imap_frame(lim, MS_IMAP_SERVER, buf, len, err);
+    if (n <= 0)
+        return n;
+    return parse_framed(lim, buf, (size_t)n, r, err);
+}
+
+/* The stream kind frames resumably: chunked input costs O(message). */
 static ssize_t replies_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
                              void *view, int *done, struct ms_error *err)
 {
-    (void)state;
-    ssize_t n = ms_imap_response_parse(lim, buf, len, view, err);
+    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_SERVER, buf, len, state, err);
+    if (n <= 0)
+        return n;
+    n = parse_framed(lim, buf, (size_t)n, view, err);
     if (n > 0)
         *done = 1;
     return n;
@@ -1181,6 +1190,12 @@ static ssize_t replies_write(const void *view, char *out, size_t cap)
 }
 
 const struct ms_kind ms_imap_replies_kind = {
-    "imap",       "replies",     1, sizeof(struct ms_imap_response), NULL, replies_parse,
-    replies_json, replies_write,
+    "imap",
+    "replies",
+    sizeof(struct ms_imap_frame_state),
+    sizeof(struct ms_imap_response),
+    NULL,
+    replies_parse,
+    replies_json,
+    replies_write,
 };

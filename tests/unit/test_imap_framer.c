@@ -1,4 +1,5 @@
 /* Unit tests of the IMAP framer (RFC 9051 4.3, 7888, 3516) on both sides. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -36,6 +37,33 @@ static ssize_t client_parse(void *state, const struct ms_limits *lim, const char
     return frame_parse(MS_IMAP_CLIENT, lim, buf, len, view, done, err);
 }
 
+/* The resumable framer, as the stream kinds use it: state carries the scan. */
+static ssize_t server_parse_r(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                              void *view, int *done, struct ms_error *err)
+{
+    struct frame_view *v = view;
+    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_SERVER, buf, len, state, err);
+    if (n > 0) {
+        v->msg.ptr = buf;
+        v->msg.len = (size_t)n;
+        *done = 1;
+    }
+    return n;
+}
+
+static ssize_t client_parse_r(void *state, const struct ms_limits *lim, const char *buf, size_t len,
+                              void *view, int *done, struct ms_error *err)
+{
+    struct frame_view *v = view;
+    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_CLIENT, buf, len, state, err);
+    if (n > 0) {
+        v->msg.ptr = buf;
+        v->msg.len = (size_t)n;
+        *done = 1;
+    }
+    return n;
+}
+
 static void frame_json(const void *view, struct ms_out *o)
 {
     const struct frame_view *v = view;
@@ -56,15 +84,44 @@ static const struct ms_kind server_frames = {
     "imap", "server-frames", 1,          sizeof(struct frame_view),
     NULL,   server_parse,    frame_json, frame_write,
 };
+static const struct ms_kind server_frames_r = {
+    "imap",
+    "server-frames",
+    sizeof(struct ms_imap_frame_state),
+    sizeof(struct frame_view),
+    NULL,
+    server_parse_r,
+    frame_json,
+    frame_write,
+};
+static const struct ms_kind client_frames_r = {
+    "imap",
+    "client-frames",
+    sizeof(struct ms_imap_frame_state),
+    sizeof(struct frame_view),
+    NULL,
+    client_parse_r,
+    frame_json,
+    frame_write,
+};
 static const struct ms_kind client_frames = {
     "imap", "client-frames", 1,          sizeof(struct frame_view),
     NULL,   client_parse,    frame_json, frame_write,
 };
 
+/* Run the stateless and the resumable framer: both must give the same frames. */
 static const char *run(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
                        size_t len)
 {
-    return ms_check(k, lim, in, len);
+    static char *first;
+    const struct ms_kind *twin = k == &server_frames ? &server_frames_r : &client_frames_r;
+
+    free(first);
+    first = strdup(ms_check(k, lim, in, len));
+    assert_non_null(first);
+    const char *second = ms_check(twin, lim, in, len);
+    assert_string_equal(first, second);
+    return second;
 }
 
 static const char *srv(const char *in)

@@ -28,4 +28,20 @@ enum ms_imap_side {
 MS_MUST_USE ssize_t ms_imap_frame(const struct ms_limits *lim, enum ms_imap_side side,
                                   const char *buf, size_t len, struct ms_error *err);
 
+/*
+ * Resumable framing for stream parsers: the same result as ms_imap_frame,
+ * but a call after MS_PARTIAL continues where the previous one stopped
+ * instead of rescanning the message, so feeding a message in n chunks costs
+ * O(message) and not O(n * message). Valid only while buf starts with the
+ * same message and only grows (as the stream driver guarantees); start with
+ * a zeroed state; the state is reset whenever the result is not MS_PARTIAL.
+ */
+struct ms_imap_frame_state {
+    size_t line;    /* start of the first line not yet verified */
+    size_t scanned; /* bytes from line on known to hold no LF */
+};
+MS_MUST_USE ssize_t ms_imap_frame_resume(const struct ms_limits *lim, enum ms_imap_side side,
+                                         const char *buf, size_t len,
+                                         struct ms_imap_frame_state *st, struct ms_error *err);
+
 #endif
