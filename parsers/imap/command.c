@@ -96,6 +96,47 @@ static enum ms_status a_mailbox(struct ms_icp *p)
     return ms_icp_mailbox(p, 0);
 }
 
+/*
+ * create = "CREATE" SP mailbox [create-params]                       (RFC 4466 2.2)
+ * create-param = "USE" SP "(" [use-attr *(SP use-attr)] ")"         (RFC 6154 6)
+ * use-attr = "\All" / "\Archive" / "\Drafts" / "\Flagged" / "\Junk" / "\Sent" /
+ *            "\Trash" / use-attr-ext ("\" atom)
+ */
+static enum ms_status a_create(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 6154 6 create-param";
+
+    MS_GUARD(a_mailbox(p));
+    if (ms_cursor_eof(c))
+        return MS_OK;
+    MS_GUARD(ms_icp_sp(p, "RFC 4466 2.2 create-params"));
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 4466 2.2 create-params", "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    MS_GUARD(ms_cursor_expect_ci(c, "USE", r, "unknown CREATE parameter (USE is modelled)"));
+    MS_GUARD(ms_icp_kw_node(p, l, "USE"));
+    MS_GUARD(ms_icp_sp(p, r));
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" after USE"));
+    uint32_t u = ms_icp_node(p, l, MS_IMAP_CN_LIST);
+    if (!u)
+        return MS_FAIL;
+    if (!ms_cursor_accept(c, ')')) {
+        for (;;) {
+            if (ms_cursor_peek(c) != '\\')
+                return ms_fail(c, "RFC 6154 6 use-attr",
+                               "expected a special-use attribute (\\Sent ...)");
+            MS_GUARD(ms_icp_flag(p, u));
+            if (ms_cursor_accept(c, ')'))
+                break;
+            MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+        }
+    }
+    return ms_cursor_expect(c, ')', "RFC 4466 2.2 create-params",
+                            "expected \")\" (only USE is modelled)");
+}
+
 /* rename = "RENAME" SP mailbox SP mailbox */
 static enum ms_status a_rename(struct ms_icp *p)
 {
@@ -450,7 +491,7 @@ static const struct cmd_def cmds[] = {
     {"ENABLE", MS_IMAP_CMD_ENABLE, 0, a_enable},
     {"SELECT", MS_IMAP_CMD_SELECT, 0, a_select},
     {"EXAMINE", MS_IMAP_CMD_EXAMINE, 0, a_select},
-    {"CREATE", MS_IMAP_CMD_CREATE, 0, a_mailbox},
+    {"CREATE", MS_IMAP_CMD_CREATE, 0, a_create},
     {"DELETE", MS_IMAP_CMD_DELETE, 0, a_mailbox},
     {"RENAME", MS_IMAP_CMD_RENAME, 0, a_rename},
     {"SUBSCRIBE", MS_IMAP_CMD_SUBSCRIBE, 0, a_mailbox},

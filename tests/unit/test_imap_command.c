@@ -342,9 +342,17 @@ static void test_mailbox(void **st)
     EXPECT("a RENAME blurdybloop sarasoop\r\n",
            "0+31 " CMD("a", "RENAME") ",\"args\":[{\"mailbox\":\"blurdybloop\",\"form\":\"atom\"},"
                                       "{\"mailbox\":\"sarasoop\",\"form\":\"atom\"}]}\n");
+    /* CREATE with RFC 6154 USE */
+    EXPECT("a CREATE MySpecial (USE (\\Drafts \\Sent))\r\n",
+           "0+42 " CMD("a", "CREATE") ",\"args\":[{\"mailbox\":\"MySpecial\",\"form\":"
+                                      "\"atom\"},{\"list\":[{\"atom\":\"USE\"},{\"list\":[{"
+                                      "\"flag\":\"\\\\Drafts\"},{\"flag\":\"\\\\Sent\"}]}]}]}\n");
+    EXPECT("a CREATE x (USE (Drafts))\r\n",
+           "0 ERR 17 RFC 6154 6 use-attr: expected a special-use attribute (\\Sent ...)\n");
+    EXPECT("a CREATE x (FOO)\r\n",
+           "0 ERR 12 RFC 6154 6 create-param: unknown CREATE parameter (USE is modelled)\n");
     /* wildcards are not ASTRING-CHARs */
-    EXPECT("a CREATE foo*\r\n",
-           "0 ERR 12 RFC 9051 9 command: expected CRLF (end of the command)\n");
+    EXPECT("a CREATE foo*\r\n", "0 ERR 12 RFC 4466 2.2 create-params: expected SP\n");
 }
 
 static void test_seqset(void **st)
