@@ -1,0 +1,172 @@
+"""Record with ``mailspec record``, replay with ``mailspec replay``.
+
+A fresh recording must replay against the same server (credentials come from
+--user/--password, volatile values were turned into ${*}); replayed through a
+proxy that changes one thing the server says, it must fail at exactly the
+line of the file where that thing was recorded.
+
+These recordings use the lab's second user (bob): the other e2e tests deliver
+mail to alice, which would change what bob's mailbox holds between recording
+and replay.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients"))
+import mailclients as mc  # noqa: E402
+
+from conftest import MAILSPEC  # noqa: E402
+
+
+def certs(lab):
+    d = os.path.join(lab.dir, "certs")
+    return os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"), os.path.join(d, "ca.pem")
+
+
+def record_bob(lab, tmp_path, protocol, port, scenario, tls="none", name="rec.session"):
+    cert, key, ca = certs(lab)
+    out = str(tmp_path / name)
+    kw = dict(cert=cert, key=key, cafile=ca) if tls != "none" else {}
+    with mc.Recorder(MAILSPEC, protocol, "localhost", port, out, tls=tls, **kw) as rec:
+        scenario("localhost", rec.port, tls, lab.ssl_context(), lab.user2, lab.password2)
+        assert rec.wait() == 0, rec.stderr
+    text = open(out, encoding="utf-8").read()
+    assert lab.password2 not in text
+    return out, text
+
+
+def replay(lab, path, protocol, port, tls="none", json_out=None):
+    args = [MAILSPEC, "replay", "--protocol", protocol, "--host", "localhost", "--port",
+            str(port), "--tls", tls, "--user", lab.user2, "--password", lab.password2,
+            "--cafile", certs(lab)[2], "--timeout", "10"]
+    if json_out:
+        args += ["--json", json_out]
+    return subprocess.run(args + [path], capture_output=True, timeout=120)
+
+
+def line_of(text, needle):
+    """1-based line number of the first line of the file containing needle."""
+    for i, line in enumerate(text.split("\n"), 1):
+        if needle in line:
+            return i
+    raise AssertionError("%r not in the recording" % needle)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def need_replay():
+    r = subprocess.run([MAILSPEC, "replay", "--help"], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("mailspec replay is not built yet")
+
+
+# ------------------------------------------------ same server: must pass --
+
+@pytest.mark.parametrize("protocol,port_attr,tls,scenario", [
+    ("imap", "imap_port", "none", mc.imap_readonly),
+    ("imap", "imap_port", "starttls", mc.imap_readonly),
+    ("imap", "imaps_port", "implicit", mc.imap_readonly),
+    ("pop3", "pop3_port", "none", mc.pop3_readonly),
+    ("pop3", "pop3_port", "starttls", mc.pop3_dele),
+    ("pop3", "pop3s_port", "implicit", mc.pop3_readonly),
+    ("smtp", "smtp_port", "none", mc.smtp_send_noauth),
+    ("smtp", "smtp_port", "none", mc.smtp_pipelining),
+])
+def test_fresh_recording_replays(lab, tmp_path, protocol, port_attr, tls, scenario):
+    port = getattr(lab, port_attr)
+    path, text = record_bob(lab, tmp_path, protocol, port, scenario, tls=tls)
+    if tls == "starttls":
+        assert "\n@tls\n" in text
+    # a recording with @tls starts plain: the script itself says when TLS starts
+    r = replay(lab, path, protocol, port, tls="none" if tls == "starttls" else tls,
+               json_out=str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode() + "\n" + text
+    report = json.load(open(tmp_path / "r.json"))
+    assert report["summary"]["pass"] == 1 and report["summary"]["fail"] == 0
+
+
+# ---------------------------------------- changed server: must fail there --
+
+class MutatingProxy:
+    """Relays to the lab, replacing one byte string in what the server says."""
+
+    def __init__(self, port, old, new):
+        self.upstream = port
+        self.old, self.new = old, new
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(30)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        s = socket.create_connection(("127.0.0.1", self.upstream), timeout=30)
+        c.settimeout(30)
+
+        def pump(a, b, mutate):
+            try:
+                while True:
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    if mutate:
+                        data = data.replace(self.old, self.new)
+                    b.sendall(data)
+            except OSError:
+                pass
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=pump, args=(c, s, False), daemon=True)
+        t.start()
+        pump(s, c, True)
+        t.join(10)
+        c.close()
+        s.close()
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(10)
+
+
+@pytest.mark.parametrize("protocol,port_attr,scenario,old,new", [
+    # a different answer to LOGIN
+    ("imap", "imap_port", mc.imap_readonly, b"OK Logged in", b"OK Logged on"),
+    # one capability less after login
+    ("imap", "imap_port", mc.imap_readonly, b" SPECIAL-USE", b""),
+    # POP3: a different size in LIST
+    ("pop3", "pop3_port", mc.pop3_readonly, b"+OK Logged in.", b"+OK Welcome."),
+    # SMTP: PIPELINING no longer advertised
+    ("smtp", "smtp_port", mc.smtp_send_noauth, b"250-PIPELINING\r\n", b""),
+])
+def test_changed_server_fails_at_the_line(lab, tmp_path, protocol, port_attr, scenario, old,
+                                          new):
+    port = getattr(lab, port_attr)
+    path, text = record_bob(lab, tmp_path, protocol, port, scenario)
+    expected_line = line_of(text, old.decode().strip())
+    proxy = MutatingProxy(port, old, new)
+    try:
+        r = replay(lab, path, protocol, proxy.port, json_out=str(tmp_path / "r.json"))
+    finally:
+        proxy.close()
+    out = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode == 1, out
+    # the report names the file and the line where the recording and the server part
+    assert "%s:%d:" % (os.path.basename(path), expected_line) in out, (expected_line, out)
+    report = json.load(open(tmp_path / "r.json"))
+    assert report["summary"]["fail"] == 1
