@@ -85,3 +85,28 @@ def test_utf8_mailbox_needs_enable(parse):
     r = parse("imap", "commands", b"e ENABLE UTF8=ACCEPT\r\na CREATE \"" + name + b"\"\r\n")
     assert r.rc == 0
     assert r.messages[1]["args"][0]["mailbox"] == "caf\u00e9"
+
+
+def test_session_reply_ends_authenticate(tmp_path):
+    # The tagged reply to AUTHENTICATE ends the SASL exchange (reply_seen
+    # hook), so a later line without SP is a bad command, not a SASL line.
+    t = tmp_path / "auth.session"
+    t.write_text("S: * OK ready\n"
+                 "C: z NOOP\n"
+                 "C: a AUTHENTICATE PLAIN\n"
+                 "S: z OK done\n"
+                 "S: + \n"
+                 "C: AHVzZXIAcGFzcw==\n"
+                 "S: a OK logged in\n"
+                 "C: QUJD\n"
+                 "C: b IDLE\n"
+                 "S: + idling\n"
+                 "C: DONE\n"
+                 "S: b OK idle done\n")
+    r = run_mailspec(["parse", "imap", "session", str(t)])
+    assert r.rc == 1
+    client = [m for m in r.messages if m["dir"] == "client"]
+    assert [m.get("type") for m in client] == ["command", "command", "sasl", None, "command",
+                                               "done"]
+    assert client[3]["error"]["rule"] == "RFC 9051 9 tag"
+    assert all(m["valid"] for m in r.messages if m["dir"] == "server")
