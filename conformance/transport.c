@@ -202,8 +202,9 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
         }
         if (w < 0) {
             if (ERR_peek_error() == 0)
-                snprintf(err, errcap, "TLS handshake failed: the server closed the connection "
-                                      "or sent data that is not TLS");
+                snprintf(err, errcap,
+                         "TLS handshake failed: the server closed the connection "
+                         "or sent data that is not TLS");
             else
                 ssl_err(err, errcap, "TLS handshake failed");
             return -1;
