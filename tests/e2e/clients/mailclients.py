@@ -190,7 +190,8 @@ def smtp_pipelining(host, port, tls, ctx, user, password):
                  b"RCPT TO:<nobody@localhost>\r\nDATA\r\n")
     for _ in range(4):
         reply()
-    sock.sendall(message("corpus-pipelining").encode() + b".\r\n")
+    body = message("corpus-pipelining").encode().replace(b"\r\n.", b"\r\n..")  # RFC 5321 4.5.2
+    sock.sendall(body + b".\r\n")
     reply()
     sock.sendall(b"QUIT\r\n")
     reply()
