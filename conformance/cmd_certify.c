@@ -41,6 +41,7 @@ struct cert_test {
     struct ms_test_result r;
     const char *xfail; /* allow-list reason when the id is listed */
     int ran;
+    int refusal_passes; /* "# certify: tls-refusal-passes" in the script */
 };
 
 struct certify {
@@ -635,6 +636,7 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
         return NULL;
     }
     s = ms_script_parse(exp, elen, &se);
+    t->refusal_passes = strstr(text, "\n# certify: tls-refusal-passes") != NULL;
     if (!s) {
         snprintf(msg, sizeof(msg), "script error at line %zu, column %zu: %s", se.line, se.col,
                  se.reason);
@@ -665,6 +667,24 @@ static void run_one(struct certify *c, struct cert_test *t)
     if (s) {
         ms_run_script(s, t->path, &c->ro, &t->r);
         ms_script_free(s);
+        /*
+         * Injection tests: a server that feeds the pipelined plaintext to its
+         * TLS layer fails the handshake and so never runs it; that is safe.
+         * The runner calls a failed handshake an error; here it is a pass.
+         */
+        if (t->refusal_passes && t->r.result == MS_RES_ERROR && t->r.message &&
+            strstr(t->r.message, "TLS handshake failed")) {
+            const char *why = "pass: the TLS handshake failed after the pipelined plaintext, so "
+                              "the server did not run it as a command inside TLS\n";
+            char *m = malloc(strlen(why) + strlen(t->r.message) + 1);
+            if (m) {
+                memcpy(m, why, strlen(why));
+                memcpy(m + strlen(why), t->r.message, strlen(t->r.message) + 1);
+                free(t->r.message);
+                t->r.message = m;
+                t->r.result = MS_RES_PASS;
+            }
+        }
     }
     /* Credentials never reach a report, whatever the runner shows. */
     static const int secret[] = {V_AUTH_PLAIN, V_USER_B64, V_PASSWORD_B64};
