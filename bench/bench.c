@@ -106,6 +106,8 @@ static int cmp_double(const void *a, const void *b)
 static double median(const double *v, int n)
 {
     double t[MAX_RUNS];
+    if (n <= 0)
+        return 0;
     memcpy(t, v, (size_t)n * sizeof(double));
     qsort(t, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
@@ -558,7 +560,7 @@ static void measure_cli(struct stream *st, const char *exe, const char *dir, int
     /* the fixed cost of a process, to tell it from parsing speed */
     char empty[4096];
     struct bbuf none = {0};
-    double ws[MAX_RUNS], cs[MAX_RUNS];
+    double ws[MAX_RUNS] = {0}, cs[MAX_RUNS] = {0};
     struct stream est = *st;
     snprintf(empty, sizeof(empty), "%s/empty.txt", dir);
     if (write_file(empty, &none) == 0) {
