@@ -674,6 +674,17 @@ static void test_replies(void **st)
     ms_assert_lacks(r, "ERR");
     r = ms_check(REPS, &lim, "250-a\r\n250-b\r\n250-c\r\n250 d\r\n", 28);
     ms_assert_has(r, "0 ERR 21 RFC 5321 4.2 Reply-line: more lines in one reply than the limit");
+    /* a limit above the view's capacity: the view's 128 lines are the limit */
+    lim.smtp_reply_lines = 1000;
+    memset(big, 0, sizeof(big));
+    for (int i = 0; i < 128; i++)
+        memcpy(big + 7 * i, "250-a\r\n", 7);
+    memcpy(big + 7 * 127, "250 a\r\n", 8);
+    r = ms_check(REPS, &lim, big, strlen(big));
+    ms_assert_lacks(r, "ERR");
+    memcpy(big + 7 * 127, "250-a\r\n250 a\r\n", 15);
+    r = ms_check(REPS, &lim, big, strlen(big));
+    ms_assert_has(r, "0 ERR 896 RFC 5321 4.2 Reply-line: more lines in one reply than the limit");
 }
 
 static void test_ehlo_reply(void **st)
