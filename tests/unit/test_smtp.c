@@ -288,6 +288,10 @@ static void test_literals(void **st)
     /* error offsets inside literals */
     BAD(CMDS, "EHLO [IPv6:1::2::3]\r\n", "0 ERR 16 RFC 5321 4.1.3 IPv6-addr: invalid IPv6 address");
     BAD(CMDS, "EHLO [1.2.3.999]\r\n", "0 ERR 6 RFC 5321 4.1.3 IPv4-address-literal");
+    BAD(CMDS, "EHLO x.org.\r\n", "expected a domain label after");
+    BAD(CMDS, "EHLO [IPv6:::1\r\n", "expected \"]\" to end the address literal");
+    BAD(CMDS, "MAIL FROM:<a@[1.2.3.\xc3\xa9]> SMTPUTF8\r\n", "8-bit byte in an address literal");
+    OKN(CMDS, "EHLO [IPV6:0:0:0:0:0:0:0:1]\r\n", 1);
 }
 
 static void test_params(void **st)
