@@ -384,6 +384,119 @@ static void test_pop3(void **st)
     assert_true(s.tls_go);
 }
 
+/*
+ * Property: in --raw mode the file reads back (ms_transcript_next, with
+ * @nocrlf dropping the CRLF the reader adds) as exactly the bytes of each
+ * direction, whatever the bytes and however they were chunked.
+ */
+static void test_raw_roundtrip_random(void **st)
+{
+    static struct ms_rec_writer w;
+    static char want[2][4096], got[2][8192], scratch[1 << 18];
+    uint32_t seed = 12345;
+    (void)st;
+
+    for (int round = 0; round < 300; round++) {
+        size_t wl[2] = {0, 0}, gl[2] = {0, 0};
+        file_len = 0;
+        file[0] = '\0';
+        enum ms_rec_proto p = (enum ms_rec_proto)(1 + round % 3);
+        assert_int_equal(ms_rec_writer_init(&w, p, 1, sink, NULL), 0);
+        for (int chunk = 0; chunk < 12; chunk++) {
+            char b[300];
+            seed = seed * 1103515245u + 12345u;
+            int d = (seed >> 16) & 1;
+            size_t n = (seed >> 8) % sizeof(b);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                /* mostly text, some CR/LF/NUL/backslash/dollar/8-bit */
+                static const char pick[] = "ab ${}\\\r\n\r\n\x00\xff\xc3\xa9";
+                b[i] = (seed >> 20) % 4 ? pick[(seed >> 8) % (sizeof(pick) - 1)]
+                                        : (char)((seed >> 12) & 0xff);
+            }
+            ms_rec_writer_data(&w, d, b, n);
+            memcpy(want[d] + wl[d], b, n);
+            wl[d] += n;
+        }
+        ms_rec_writer_flush(&w);
+        ms_rec_writer_free(&w);
+
+        size_t pos = 0;
+        int nocrlf = 0, r;
+        struct ms_titem item;
+        struct ms_error err;
+        while ((r = ms_transcript_next(file, file_len, &pos, &item, scratch, sizeof(scratch),
+                                       &err)) == 1) {
+            if (item.type == MS_T_DIRECTIVE) {
+                assert_true(item.len == 6 && memcmp(item.data, "nocrlf", 6) == 0);
+                nocrlf = 1;
+                continue;
+            }
+            int d = item.type == MS_T_SERVER;
+            size_t n = item.len - (nocrlf ? 2 : 0);
+            assert_true(gl[d] + n <= sizeof(got[d]));
+            memcpy(got[d] + gl[d], item.data, n);
+            gl[d] += n;
+            nocrlf = 0;
+        }
+        assert_int_equal(r, 0);
+        for (int d = 0; d < 2; d++) {
+            assert_int_equal(gl[d], wl[d]);
+            assert_memory_equal(got[d], want[d], wl[d]);
+        }
+    }
+}
+
+/* The sanitizer on random input: no crash, no read past the line (ASan). */
+static void test_sanitize_random(void **st)
+{
+    static struct ms_rec_writer w;
+    uint32_t seed = 777;
+    static const char *const words[] = {"a1 LOGIN ",
+                                        "AUTHENTICATE PLAIN ",
+                                        "AUTH LOGIN ",
+                                        "{3}",
+                                        "{99999999999}",
+                                        "\r\n",
+                                        "USER x",
+                                        "PASS y",
+                                        "UIDL",
+                                        "STLS",
+                                        "STARTTLS",
+                                        "DATA",
+                                        "354 go",
+                                        "BDAT 4 ",
+                                        "* OK [UIDVALIDITY 1] ",
+                                        "INTERNALDATE \"",
+                                        "\\Recent",
+                                        "* 3 RECENT",
+                                        " secs).",
+                                        "+ ",
+                                        "334 ",
+                                        ".",
+                                        "\"",
+                                        "=",
+                                        "*",
+                                        "AGFsaWNlAGFsaWNl",
+                                        "queued as ",
+                                        "250-",
+                                        " "};
+    (void)st;
+
+    for (int round = 0; round < 400; round++) {
+        file_len = 0;
+        assert_int_equal(ms_rec_writer_init(&w, (enum ms_rec_proto)(1 + round % 3), 0, sink, NULL),
+                         0);
+        for (int k = 0; k < 40; k++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *wd = words[(seed >> 16) % (sizeof(words) / sizeof(words[0]))];
+            ms_rec_writer_data(&w, (seed >> 4) & 1, wd, strlen(wd));
+        }
+        ms_rec_writer_flush(&w);
+        ms_rec_writer_free(&w);
+    }
+}
+
 static void test_raw(void **st)
 {
     (void)st;
@@ -405,6 +518,8 @@ int main(void)
         cmocka_unit_test(test_smtp),
         cmocka_unit_test(test_pop3),
         cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_raw_roundtrip_random),
+        cmocka_unit_test(test_sanitize_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
