@@ -331,3 +331,17 @@ def test_no_color_when_not_tty(tmp_path, certdir):
     with hostile.Server(hostile.toy_imap, certdir=certdir) as srv:
         p = replay("--port", srv.port, os.path.join(EX, "imap", "capability.session"))
     assert "\033[" not in p.err
+
+
+def test_quirk_opt_in(tmp_path, certdir):
+    """A bare-LF reply breaks RFC 5321; @quirk bare-lf accepts it (named opt-in)."""
+    def bare_lf_smtp(conn):
+        conn.send("220 toy ready\n")
+        conn.readline()
+    strict = write(tmp_path, "s.session", "@protocol smtp\nS: 220 ${*}\nC: QUIT\n")
+    lenient = write(tmp_path, "l.session", "@protocol smtp\n@quirk bare-lf\nS: 220 ${*}\nC: QUIT\n")
+    with hostile.Server(bare_lf_smtp, certdir=certdir) as srv:
+        a = replay("--port", srv.port, strict)
+        b = replay("--port", srv.port, lenient)
+    assert a.returncode == 1 and "bare LF" in a.err, a.err
+    assert b.returncode == 0, b.err
