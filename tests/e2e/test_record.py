@@ -277,3 +277,38 @@ def test_server_certificate_verified(lab, tmp_path, mailspec):
         c.close()
         assert rec.wait() == 2
     assert "verif" in rec.stderr
+
+
+# ---------------------------------------------------------------- corpus --
+
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "corpus",
+                      "sessions")
+SASL_VARS = ("${sasl_plain}", "${sasl_user}", "${sasl_password}", "${apop_digest}")
+
+
+def corpus_files():
+    out = []
+    for proto in ("imap", "pop3", "smtp"):
+        d = os.path.join(CORPUS, proto)
+        if os.path.isdir(d):
+            out += [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.endswith(".session")]
+    return out
+
+
+def test_corpus_has_every_protocol():
+    names = {os.path.basename(os.path.dirname(p)) for p in corpus_files()}
+    assert names == {"imap", "pop3", "smtp"}
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=os.path.basename)
+def test_corpus_file(path, mailspec):
+    text = open(path, encoding="utf-8").read()
+    for secret in ("alice-secret", "bob-secret", "YWxpY2Utc2VjcmV0", "Ym9iLXNlY3JldA",
+                   "AGFsaWNlAGFsaWNlLXNlY3JldA"):
+        assert secret not in text
+    assert "${password}" in text or any(v in text for v in SASL_VARS) or "AUTH" not in text
+    if any(v in text for v in SASL_VARS):
+        pytest.skip("SASL variables: the runner does not derive them yet (docs/record.md)")
+    # the runner's script parser accepts it
+    r = subprocess.run([mailspec, "replay", "--list", path], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr.decode()
