@@ -170,3 +170,27 @@ def test_changed_server_fails_at_the_line(lab, tmp_path, protocol, port_attr, sc
     assert "%s:%d:" % (os.path.basename(path), expected_line) in out, (expected_line, out)
     report = json.load(open(tmp_path / "r.json"))
     assert report["summary"]["fail"] == 1
+
+
+# ------------------------------------------------ SASL recordings ---------
+
+@pytest.mark.parametrize("protocol,port_attr,tls,scenario", [
+    ("imap", "imaps_port", "implicit", mc.imap_authenticate_plain),
+    ("imap", "imap_port", "none", mc.imap_authenticate_login),
+    ("pop3", "pop3_port", "none", mc.pop3_auth_plain),
+    ("smtp", "submission_port", "starttls", mc.smtp_send_auth),
+    ("smtp", "smtps_port", "implicit", mc.smtp_auth_login),
+])
+def test_sasl_recording_replays(lab, tmp_path, protocol, port_attr, tls, scenario):
+    """SASL blobs are recorded as ${sasl_*} variables; they replay once the runner
+    derives those from --user/--password (docs/record.md). Until then: skipped,
+    and the recording is still checked for credentials."""
+    port = getattr(lab, port_attr)
+    path, text = record_bob(lab, tmp_path, protocol, port, scenario, tls=tls)
+    assert "${sasl_" in text
+    for secret in ("bob-secret", "Ym9iLXNlY3JldA", "AGJvYgBib2Itc2VjcmV0"):
+        assert secret not in text
+    r = replay(lab, path, protocol, port, tls="none" if tls == "starttls" else tls)
+    if b"variable is not set here" in r.stderr + r.stdout:
+        pytest.skip("mailspec replay does not derive ${sasl_*} variables yet")
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
