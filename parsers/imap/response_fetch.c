@@ -301,11 +301,11 @@ static enum ms_status body_1part(struct rp *p, uint32_t b)
     /* Quoted type names are compared as written; escapes cannot make
      * "TEXT" or "MESSAGE". */
     uint32_t kind = MS_IMAP_BODY_BASIC;
-    if (type->type == MS_IMAP_N_QUOTED && ms_slice_ieq(type->s, "TEXT"))
+    if (type->type == MS_IMAP_N_QUOTED && MS_IMAP_KW(type->s, "TEXT"))
         kind = MS_IMAP_BODY_TEXT;
-    else if (type->type == MS_IMAP_N_QUOTED && ms_slice_ieq(type->s, "MESSAGE") &&
+    else if (type->type == MS_IMAP_N_QUOTED && MS_IMAP_KW(type->s, "MESSAGE") &&
              sub->type == MS_IMAP_N_QUOTED &&
-             (ms_slice_ieq(sub->s, "RFC822") || ms_slice_ieq(sub->s, "GLOBAL")))
+             (MS_IMAP_KW(sub->s, "RFC822") || MS_IMAP_KW(sub->s, "GLOBAL")))
         kind = MS_IMAP_BODY_MESSAGE;
     r->nodes[b].aux = kind;
     if (kind == MS_IMAP_BODY_MESSAGE) {
@@ -443,30 +443,38 @@ static enum ms_status msg_att(struct rp *p, struct rp_chain *ch)
     name.len = c->pos - start;
     if (name.len == 0)
         return ms_fail(c, RULE_MSGATT, "expected a FETCH attribute name");
+#define KW(n, a)                                                                                   \
+    {                                                                                              \
+        n, sizeof(n) - 1, a                                                                        \
+    }
     static const struct {
         const char *n;
+        size_t len;
         int a;
     } names[] = {
-        {"FLAGS", A_FLAGS},
-        {"ENVELOPE", A_ENVELOPE},
-        {"INTERNALDATE", A_INTERNALDATE},
-        {"RFC822", A_RFC822},
-        {"RFC822.HEADER", A_RFC822_HEADER},
-        {"RFC822.TEXT", A_RFC822_TEXT},
-        {"RFC822.SIZE", A_RFC822_SIZE},
-        {"BODY", A_BODY},
-        {"BODYSTRUCTURE", A_BODYSTRUCTURE},
-        {"BINARY", A_BINARY},
-        {"BINARY.SIZE", A_BINARY_SIZE},
-        {"UID", A_UID},
-        {"MODSEQ", A_MODSEQ},
-        {"EMAILID", A_EMAILID},
-        {"THREADID", A_THREADID},
-        {"SAVEDATE", A_SAVEDATE},
+        KW("FLAGS", A_FLAGS),
+        KW("ENVELOPE", A_ENVELOPE),
+        KW("INTERNALDATE", A_INTERNALDATE),
+        KW("RFC822", A_RFC822),
+        KW("RFC822.HEADER", A_RFC822_HEADER),
+        KW("RFC822.TEXT", A_RFC822_TEXT),
+        KW("RFC822.SIZE", A_RFC822_SIZE),
+        KW("BODY", A_BODY),
+        KW("BODYSTRUCTURE", A_BODYSTRUCTURE),
+        KW("BINARY", A_BINARY),
+        KW("BINARY.SIZE", A_BINARY_SIZE),
+        KW("UID", A_UID),
+        KW("MODSEQ", A_MODSEQ),
+        KW("EMAILID", A_EMAILID),
+        KW("THREADID", A_THREADID),
+        KW("SAVEDATE", A_SAVEDATE),
     };
+#undef KW
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (ms_slice_ieq(name, names[i].n))
+        if (ms_imap_kw_eq(name, names[i].n, names[i].len)) {
             att = names[i].a;
+            break;
+        }
     if (!att)
         return ms_fail_at(c, start, RULE_MSGATT, "unknown FETCH attribute");
     uint64_t origin = 0;

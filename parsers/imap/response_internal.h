@@ -30,8 +30,51 @@ struct rp_chain {
 #define RULE_ATOM     "RFC 9051 9 atom"
 #define RULE_LISTP    "RFC 9051 9 list"
 
-MS_MUST_USE enum ms_status ms_imap_r_node(struct rp *p, uint8_t type, uint8_t role, uint32_t *idx);
-void ms_imap_r_append(struct rp *p, struct rp_chain *ch, uint32_t idx);
+/* A new node in the view's arena (inline: one per token on the hot path). */
+MS_MUST_USE static inline enum ms_status ms_imap_r_node(struct rp *p, uint8_t type, uint8_t role,
+                                                        uint32_t *idx)
+{
+    struct ms_imap_response *r = p->r;
+
+    if (r->nnodes >= p->max_nodes)
+        return ms_fail(&p->c, "mailspec imap_items",
+                       "more items in the response than the limit (imap_items)");
+    uint32_t i = ++r->nnodes;
+    struct ms_imap_node *n = &r->nodes[i];
+    n->type = type;
+    n->role = role;
+    n->flags = 0;
+    n->next = 0;
+    n->child = 0;
+    n->aux = 0;
+    n->num = 0;
+    n->s.ptr = NULL;
+    n->s.len = 0;
+    *idx = i;
+    return MS_OK;
+}
+
+static inline void ms_imap_r_append(struct rp *p, struct rp_chain *ch, uint32_t idx)
+{
+    if (ch->last)
+        p->r->nodes[ch->last].next = idx;
+    else
+        ch->first = idx;
+    ch->last = idx;
+}
+
+/* Case-insensitive keyword match against a literal of known length n. */
+static inline int ms_imap_kw_eq(struct ms_slice s, const char *lit, size_t n)
+{
+    if (s.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ms_lower((unsigned char)s.ptr[i]) != ms_lower((unsigned char)lit[i]))
+            return 0;
+    return 1;
+}
+/* With a string literal: no strlen at run time. */
+#define MS_IMAP_KW(s, lit) ms_imap_kw_eq((s), (lit), sizeof(lit) - 1)
 MS_MUST_USE enum ms_status ms_imap_r_sp(struct rp *p);
 MS_MUST_USE enum ms_status ms_imap_r_open(struct rp *p, const char *rule);
 MS_MUST_USE enum ms_status ms_imap_r_close(struct rp *p, const char *rule);
