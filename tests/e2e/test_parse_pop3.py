@@ -177,3 +177,73 @@ def test_empty_input(parse):
     for kind in ("commands", "replies", "session"):
         r = parse("pop3", kind, b"")
         assert r.rc == 0 and r.messages == []
+
+
+# ---- against a real server (Dovecot in the lab, see tests/e2e/lab.py) ----
+
+from lab import lab  # noqa: E402,F401  (pytest fixture)
+import socket  # noqa: E402
+
+
+def _esc(b):
+    out = []
+    for ch in b:
+        if ch == 0x5C:
+            out.append("\\\\")
+        elif 0x20 <= ch < 0x7F:
+            out.append(chr(ch))
+        else:
+            out.append("\\x%02x" % ch)
+    return "".join(out)
+
+
+def _dovecot_dialogue(lab, batches):
+    """Send each batch of commands in one write (pipelining), read the replies
+    (knowing which are multi-line), return the transcript as .session bytes."""
+    s = socket.create_connection((lab.host, lab.pop3_port), timeout=20)
+    f = s.makefile("rb")
+    lines = []
+
+    def readline():
+        line = f.readline()
+        assert line.endswith(b"\r\n"), line
+        lines.append("S: " + _esc(line[:-2]))
+        return line
+
+    readline()
+    for batch in batches:
+        s.sendall(b"".join(c.encode() + b"\r\n" for c in batch))
+        for c in batch:
+            lines.append("C: " + _esc(c.encode()))
+        for c in batch:
+            first = readline()
+            multi = c in ("CAPA", "LIST", "UIDL") or c.startswith(("RETR ", "TOP "))
+            if multi and first.startswith(b"+OK"):
+                while readline() != b".\r\n":
+                    pass
+    s.close()
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_dovecot_session_frames_exactly(lab, parse):
+    t = _dovecot_dialogue(lab, [
+        ["CAPA"], ["USER " + lab.user], ["PASS " + lab.password],
+        ["STAT", "LIST", "UIDL", "UIDL 1", "LIST 2"],       # pipelined (RFC 2449 6.6)
+        ["TOP 1 2", "RETR 1", "RETR 2", "RETR 3", "RETR 4", "RETR 99"],
+        ["DELE 1", "RSET", "NOOP", "QUIT"]])
+    r = parse("pop3", "session", t)
+    assert r.rc == 0, [m for m in r.messages if not m["valid"]]
+    server = [m for m in r.messages if m["dir"] == "server"]
+    assert server[0]["type"] == "greeting"
+    caps = {m["name"].upper() for m in server if m["type"] == "capability"}
+    assert {"TOP", "UIDL", "USER", "PIPELINING", "RESP-CODES"} <= caps
+    sizes = {m["msg"]: m["octets"] for m in server if m["type"] == "scan_listing"}
+    assert len(sizes) >= 4
+    bodies = [m for m in server if m["type"] == "body" and m["answers"] == "RETR"]
+    # the dot-unstuffed body is exactly the size LIST announced (RFC 1939 5)
+    assert [b["octets"] for b in bodies] == [sizes[1], sizes[2], sizes[3], sizes[4]]
+    stat = next(m for m in server if m.get("answers") == "STAT")
+    assert stat["count"] == len(sizes) and stat["octets"] == sum(sizes.values())
+    retr99 = [m for m in server if m.get("answers") == "RETR" and m["type"] == "status"]
+    assert retr99[-1]["status"] == "-ERR"
+    assert server[-1]["answers"] == "QUIT"
