@@ -1,7 +1,8 @@
 /*
  * FETCH response data (RFC 9051 7.5.2 and 9 msg-att): flags, ENVELOPE,
  * INTERNALDATE, RFC822*, BODY/BODYSTRUCTURE, BODY[section]<origin>, BINARY
- * (RFC 3516), UID, MODSEQ (RFC 7162), EMAILID/THREADID (RFC 8474).
+ * (RFC 3516), UID, MODSEQ (RFC 7162), EMAILID/THREADID (RFC 8474), SAVEDATE (RFC 8514),
+ * PREVIEW (RFC 8970).
  */
 #include <string.h>
 
@@ -423,6 +424,7 @@ enum att {
     A_EMAILID,
     A_THREADID,
     A_SAVEDATE,
+    A_PREVIEW,
 };
 
 /* One msg-att: name (with section and origin) SP value, as an ATTR SEQ. */
@@ -468,6 +470,7 @@ static enum ms_status msg_att(struct rp *p, struct rp_chain *ch)
         KW("EMAILID", A_EMAILID),
         KW("THREADID", A_THREADID),
         KW("SAVEDATE", A_SAVEDATE),
+        KW("PREVIEW", A_PREVIEW),
     };
 #undef KW
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -520,6 +523,7 @@ static enum ms_status msg_att(struct rp *p, struct rp_chain *ch)
         else
             MS_GUARD(date_time(p, &kv));
         break;
+    case A_PREVIEW: /* RFC 8970 3: "PREVIEW" SP nstring */
     case A_RFC822:
     case A_RFC822_HEADER:
     case A_RFC822_TEXT:

@@ -969,6 +969,17 @@ static void test_dovecot_stream(void **st)
 }
 
 /* The public entry point: partial until a whole response, then its length. */
+static void test_preview(void **st)
+{
+    (void)st;
+    assert_string_equal(
+        ms_check_str(&ms_imap_replies_kind, 0, "* 1 FETCH (UID 1 PREVIEW \"Hi there\")\r\n"),
+        "0+38 {\"type\":\"fetch\",\"tag\":\"*\",\"seq\":1,\"attrs\":[{\"name\":\"UID\","
+        "\"value\":1},{\"name\":\"PREVIEW\",\"value\":\"Hi there\"}]}\n");
+    assert_string_equal(ms_check_str(&ms_imap_replies_kind, 0, "* 1 FETCH (PREVIEW x)\r\n"),
+                        "0 ERR 19 RFC 9051 9 nstring: expected a string or NIL\n");
+}
+
 static void test_api(void **st)
 {
     static struct ms_imap_response r;
@@ -1015,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_lenient_unknown),
         cmocka_unit_test(test_dovecot_stream),
         cmocka_unit_test(test_api),
+        cmocka_unit_test(test_preview),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
