@@ -46,25 +46,6 @@ void ms_quirk_add(struct ms_quirks *qs, size_t offset, const char *rule, const c
     qs->n++;
 }
 
-int ms_slice_ieq(struct ms_slice s, const char *lit)
-{
-    size_t n = strlen(lit);
-
-    if (s.len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (ms_lower((unsigned char)s.ptr[i]) != ms_lower((unsigned char)lit[i]))
-            return 0;
-    return 1;
-}
-
-int ms_slice_eq(struct ms_slice s, const char *lit)
-{
-    size_t n = strlen(lit);
-
-    return s.len == n && (n == 0 || memcmp(s.ptr, lit, n) == 0);
-}
-
 enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max, uint64_t *out)
 {
     uint64_t v = 0;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h> /* ssize_t */
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -181,10 +182,34 @@ static inline unsigned char ms_lower(unsigned char ch)
     return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch | 0x20) : ch;
 }
 
-/* Case-insensitive ASCII comparison of a slice with a C string literal. */
-int ms_slice_ieq(struct ms_slice s, const char *lit);
-/* Exact comparison of a slice with a C string literal. */
-int ms_slice_eq(struct ms_slice s, const char *lit);
+/* Case-insensitive ASCII comparison of a slice with lit[0..n). */
+static inline int ms_slice_ieqn(struct ms_slice s, const char *lit, size_t n)
+{
+    if (s.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ms_lower((unsigned char)s.ptr[i]) != ms_lower((unsigned char)lit[i]))
+            return 0;
+    return 1;
+}
+/* Exact comparison of a slice with lit[0..n). */
+static inline int ms_slice_eqn(struct ms_slice s, const char *lit, size_t n)
+{
+    return s.len == n && (n == 0 || memcmp(s.ptr, lit, n) == 0);
+}
+/*
+ * Comparisons with a C string literal (our own constant, never input): once
+ * inlined, the literal's length is folded at compile time, so the length
+ * check comes first and costs nothing.
+ */
+static inline int ms_slice_ieq(struct ms_slice s, const char *lit)
+{
+    return ms_slice_ieqn(s, lit, strlen(lit));
+}
+static inline int ms_slice_eq(struct ms_slice s, const char *lit)
+{
+    return ms_slice_eqn(s, lit, strlen(lit));
+}
 
 /*
  * The one number reader: ASCII digits in p[0..len) (all of them, at least one)
