@@ -97,6 +97,18 @@ def test_replies_depth_limit(parse):
     assert "imap_depth" in r.errors[0]["error"]["rule"]
 
 
+def test_replies_lenient_unknown(parse):
+    data = b"* XYZZY foo (bar)\r\n* 1 EXISTS\r\n"
+    r = parse("imap", "replies", data)
+    assert r.rc == 1
+    assert r.errors[0]["error"]["reason"] == "unknown untagged response"
+    r = parse("imap", "replies", data, "--lenient", "imap-unknown")
+    assert r.rc == 0
+    assert r.messages[0]["type"] == "unknown"
+    assert r.messages[0]["raw"] == "XYZZY foo (bar)"
+    assert r.messages[0]["quirks"][0]["reason"] == "unknown untagged response accepted"
+
+
 # ---- real Dovecot (scripts/lab) ----
 
 COMMANDS = [
