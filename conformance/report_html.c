@@ -695,25 +695,31 @@ static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
     fputs("</table>\n", f);
 }
 
-static void h_matrix(FILE *f, const struct ms_json *const *reps, size_t n)
+/* One matrix per protocol: rows are that protocol's test ids (first
+ * appearance order), columns its reports (one per transport/server). */
+static void h_matrix_proto(FILE *f, const struct ms_json *const *reps, size_t n, const char *proto)
 {
-    fputs("<h2 id=matrix>Compliance matrix</h2>\n<table class=matrix><tr><th>Test</th>"
-          "<th>Level</th><th>RFC</th>",
-          f);
+    fputs("<h3>", f);
+    h_str(f, proto);
+    fputs("</h3>\n<table class=matrix><tr><th>Test</th><th>Level</th><th>RFC</th>", f);
     for (size_t i = 0; i < n; i++) {
+        if (strcmp(ms_json_gets(reps[i], "protocol", "?"), proto) != 0)
+            continue;
         fprintf(f, "<th><a href=\"#rep%zu\">", i + 1);
         column_name(f, reps[i]);
         fputs("</a></th>", f);
     }
     fputs("</tr>\n", f);
-    /* Rows: every test id, in order of first appearance across reports. */
     for (size_t i = 0; i < n; i++) {
         const struct ms_json *ts = tests_of(reps[i]);
+        if (strcmp(ms_json_gets(reps[i], "protocol", "?"), proto) != 0)
+            continue;
         for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
             const char *id = ms_json_gets(t, "id", "");
             int seen = 0;
             for (size_t j = 0; j < i && !seen; j++)
-                seen = find_test(reps[j], id) != NULL;
+                seen = strcmp(ms_json_gets(reps[j], "protocol", "?"), proto) == 0 &&
+                       find_test(reps[j], id) != NULL;
             for (const struct ms_json *u = ts->child; u != t && !seen; u = u->next)
                 seen = strcmp(ms_json_gets(u, "id", ""), id) == 0;
             if (seen)
@@ -728,6 +734,8 @@ static void h_matrix(FILE *f, const struct ms_json *const *reps, size_t n)
             h_jstr(f, t, "rfc", "");
             fputs("</td>", f);
             for (size_t j = 0; j < n; j++) {
+                if (strcmp(ms_json_gets(reps[j], "protocol", "?"), proto) != 0)
+                    continue;
                 const struct ms_json *tj = find_test(reps[j], id);
                 fputs("<td>", f);
                 if (tj) {
@@ -745,6 +753,19 @@ static void h_matrix(FILE *f, const struct ms_json *const *reps, size_t n)
         }
     }
     fputs("</table>\n", f);
+}
+
+static void h_matrix(FILE *f, const struct ms_json *const *reps, size_t n)
+{
+    fputs("<h2 id=matrix>Compliance matrix</h2>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const char *proto = ms_json_gets(reps[i], "protocol", "?");
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(ms_json_gets(reps[j], "protocol", "?"), proto) == 0;
+        if (!seen)
+            h_matrix_proto(f, reps, n, proto);
+    }
 }
 
 static int level_rank(const char *lvl)

@@ -240,13 +240,76 @@ static void test_html(void **st)
     free(h);
 }
 
+static void test_json_edit(void **st)
+{
+    const char *text = "{\"a\":1,\"s\":{\"pass\":2},\"t\":[{\"id\":\"x\"}],\"q\":\"\\u00e9\\\"\"}";
+    char err[128], *buf = NULL;
+    size_t len = 0;
+    (void)st;
+
+    struct ms_json *v = ms_json_parse(text, strlen(text), err, sizeof(err));
+    assert_non_null(v);
+    struct ms_json *sum = (struct ms_json *)ms_json_get(v, "s");
+    assert_int_equal(ms_json_set(sum, "xfail", ms_json_new_number(3)), 0);
+    assert_int_equal(ms_json_set(v, "a", ms_json_new_bool(0)), 0); /* replaces */
+    assert_int_equal(ms_json_set(v->child->next->next->child, "expected_failure",
+                                 ms_json_new_string("why \"not\"")),
+                     0);
+    /* not an object: refused, the value freed (ASan would see a leak) */
+    assert_int_equal(
+        ms_json_set((struct ms_json *)ms_json_get(v, "t"), "k", ms_json_new_string("v")), -1);
+    assert_int_equal(ms_json_set(v, "k", NULL), -1);
+    FILE *f = open_memstream(&buf, &len);
+    ms_json_write(f, v);
+    fclose(f);
+    assert_string_equal(buf, "{\"a\":false,\"s\":{\"pass\":2,\"xfail\":3},\"t\":[{\"id\":\"x\","
+                             "\"expected_failure\":\"why \\\"not\\\"\"}],\"q\":\"\xc3\xa9\\\"\"}");
+    /* what is written parses back to the same text */
+    struct ms_json *w = ms_json_parse(buf, len, err, sizeof(err));
+    assert_non_null(w);
+    char *buf2 = NULL;
+    size_t len2 = 0;
+    f = open_memstream(&buf2, &len2);
+    ms_json_write(f, w);
+    fclose(f);
+    assert_string_equal(buf, buf2);
+    assert_int_equal(ms_json_get(v, "s")->count, 2);
+    free(buf);
+    free(buf2);
+    ms_json_free(v);
+    ms_json_free(w);
+}
+
+static void test_html_matrix_per_protocol(void **st)
+{
+    const char *two[] = {
+        "{\"protocol\":\"imap\",\"host\":\"h\",\"port\":143,\"transport\":\"none\",\"tests\":["
+        "{\"id\":\"imap.noop\",\"level\":\"MUST\",\"rfc\":\"9051 6.1.2\",\"result\":\"pass\"}]}",
+        "{\"protocol\":\"pop3\",\"host\":\"h\",\"port\":110,\"transport\":\"none\",\"tests\":["
+        "{\"id\":\"pop3.noop\",\"level\":\"MUST\",\"rfc\":\"1939 5\",\"result\":\"error\"}]}",
+    };
+    int rc;
+    (void)st;
+    char *h = render(two, 2, &rc);
+    assert_int_equal(rc, 0);
+    /* one table per protocol, each with only its own column */
+    const char *a = strstr(h, "<h3>imap</h3>");
+    const char *b = strstr(h, "<h3>pop3</h3>");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a < b);
+    assert_null(strstr(a, "<span class=na>")); /* no empty cells: columns are per protocol */
+    ms_assert_has(h, "<span class=\"r error\">error</span>");
+    ms_assert_has(h, "1 MUST-level failure<"); /* an error at MUST counts */
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expect_parse),
-        cmocka_unit_test(test_expect_errors),
-        cmocka_unit_test(test_json),
-        cmocka_unit_test(test_html),
+        cmocka_unit_test(test_expect_parse), cmocka_unit_test(test_expect_errors),
+        cmocka_unit_test(test_json),         cmocka_unit_test(test_html),
+        cmocka_unit_test(test_json_edit),    cmocka_unit_test(test_html_matrix_per_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
