@@ -3,6 +3,7 @@
  * Every case goes through ms_check: whole, split at every byte, byte by byte
  * against guard pages, and parse/write/parse.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -742,6 +743,51 @@ static void test_session(void **st)
     ms_assert_has(r, "C 8+8 " CMD("b", "NOOP") "}\n");
 }
 
+/* Every search key, FETCH item and status item of the grammar, once. */
+static void test_every_item(void **st)
+{
+    (void)st;
+    const char *r = run("a SEARCH ALL ANSWERED BCC x BEFORE 1-Jan-2000 BODY x CC x DELETED "
+                        "FLAGGED FROM x KEYWORD k NEW OLD ON 1-Jan-2000 RECENT SEEN SINCE "
+                        "1-Jan-2000 SUBJECT x TEXT x TO x UNANSWERED UNDELETED UNFLAGGED "
+                        "UNKEYWORD k UNSEEN DRAFT HEADER h x LARGER 1 NOT ALL OR ALL ALL "
+                        "SENTBEFORE 1-Jan-2000 SENTON 1-Jan-2000 SENTSINCE 1-Jan-2000 SMALLER 1 "
+                        "UID 1 UNDRAFT 1:* (ALL) MODSEQ 1 OLDER 1 YOUNGER 1\r\n");
+    assert_int_equal(ms_last_errors, 0);
+    static const char *const keys[] = {
+        "ALL",       "ANSWERED",   "BCC",     "BEFORE",    "BODY",    "CC",         "DELETED",
+        "FLAGGED",   "FROM",       "KEYWORD", "NEW",       "OLD",     "ON",         "RECENT",
+        "SEEN",      "SINCE",      "SUBJECT", "TEXT",      "TO",      "UNANSWERED", "UNDELETED",
+        "UNFLAGGED", "UNKEYWORD",  "UNSEEN",  "DRAFT",     "HEADER",  "LARGER",     "NOT",
+        "OR",        "SENTBEFORE", "SENTON",  "SENTSINCE", "SMALLER", "UID",        "UNDRAFT",
+        "MODSEQ",    "OLDER",      "YOUNGER",
+    };
+    char needle[64];
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(needle, sizeof(needle), "{\"search\":\"%s\"", keys[i]);
+        ms_assert_has(r, needle);
+    }
+    r = run("a FETCH 1 (ENVELOPE FLAGS INTERNALDATE RFC822 RFC822.HEADER RFC822.SIZE "
+            "RFC822.TEXT BODY BODYSTRUCTURE UID BODY[] BODY.PEEK[] BINARY[] BINARY.PEEK[] "
+            "BINARY.SIZE[] MODSEQ SAVEDATE EMAILID THREADID)\r\n");
+    assert_int_equal(ms_last_errors, 0);
+    ms_assert_has(r, "{\"fetch\":\"THREADID\"}]}]}");
+    r = run("a FETCH 1 FAST\r\nb FETCH 1 FULL (CHANGEDSINCE 5)\r\n");
+    assert_int_equal(ms_last_errors, 0);
+    r = run("a STATUS x (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ "
+            "APPENDLIMIT MAILBOXID)\r\n");
+    assert_int_equal(ms_last_errors, 0);
+    ms_assert_has(r, "{\"atom\":\"MAILBOXID\"}]}]}");
+    r = run("a LIST (SPECIAL-USE REMOTE) \"\" * RETURN (SUBSCRIBED CHILDREN SPECIAL-USE)\r\n");
+    assert_int_equal(ms_last_errors, 0);
+    /* keywords are case-insensitive; JSON and writer use the canonical name */
+    r = run("a uid search return (all) charset \"utf-8\" or seen not text {1+}\r\nx\r\n");
+    assert_int_equal(ms_last_errors, 0);
+    ms_assert_has(r, "\"command\":\"SEARCH\",\"uid\":true,\"args\":[{\"atom\":\"RETURN\"},{"
+                     "\"list\":[{\"atom\":\"ALL\"}]},{\"atom\":\"CHARSET\"},{\"string\":\"utf-8\","
+                     "\"form\":\"quoted\"},{\"search\":\"OR\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -763,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_status_select_id),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_every_item),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
