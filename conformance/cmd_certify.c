@@ -63,9 +63,6 @@ struct certify {
     size_t next;
     size_t done;
     char suite_dir[PATH_MAX];
-    /* SMTP: EHLO keywords seen by smtp_probe (space-separated, upper case) */
-    char ehlo[2048];
-    int have_ehlo;
 };
 
 static volatile int stop_flag;
@@ -192,150 +189,6 @@ static int uses_var(const char *text, size_t len, const char *name)
 }
 
 /*
- * SMTP adapter. The runner's @requires looks for the capability as a word in
- * the server's lines, but does not count "250-PIPELINING" (a word after '-'),
- * so every SMTP extension but the last EHLO line would be skipped. Until
- * runner.c changes, certify reads the EHLO keywords once (over the run's
- * transport) and removes the @requires lines they satisfy; the runner still
- * judges the others (and skips, with its message).
- */
-static int probe_line(struct ms_conn *cn, char *buf, size_t cap, size_t *len, uint64_t dl)
-{
-    char err[200];
-    for (;;) {
-        char *lf = memchr(buf, '\n', *len);
-        if (lf)
-            return (int)(lf - buf) + 1;
-        if (*len + 1 >= cap)
-            return -1;
-        ssize_t r = ms_conn_read(cn, buf + *len, cap - 1 - *len, dl, &stop_flag, err, sizeof(err));
-        if (r <= 0)
-            return -1;
-        *len += (size_t)r;
-    }
-}
-
-/* Read one SMTP reply; the code in *code, EHLO keywords appended to kw. */
-static int probe_reply(struct ms_conn *cn, char *buf, size_t cap, size_t *len, uint64_t dl,
-                       int *code, char *kw, size_t kwcap)
-{
-    int first = 1;
-    for (;;) {
-        int n = probe_line(cn, buf, cap, len, dl);
-        if (n < 4)
-            return -1;
-        *code = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
-        int last = buf[3] != '-';
-        if (kw && !first) {
-            size_t k = 4, kl = strlen(kw);
-            while (k < (size_t)n && buf[k] != ' ' && buf[k] != '\r' && buf[k] != '\n' &&
-                   kl + 2 < kwcap) {
-                char ch = buf[k++];
-                kw[kl++] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-            }
-            kw[kl++] = ' ';
-            kw[kl] = '\0';
-        }
-        first = 0;
-        memmove(buf, buf + n, *len - (size_t)n);
-        *len -= (size_t)n;
-        if (last)
-            return 0;
-    }
-}
-
-static void smtp_probe(struct certify *c)
-{
-    struct ms_conn cn;
-    char buf[8192], err[256], kw[sizeof(c->ehlo)];
-    size_t len = 0;
-    int code = 0;
-    uint64_t dl = ms_now_ms() + c->ro.timeout_ms;
-
-    kw[0] = ' ';
-    kw[1] = '\0';
-    if (ms_conn_open(&cn, c->ro.host, c->ro.port, dl, err, sizeof(err)) != 0)
-        return;
-    if (c->ro.tls == MS_TLS_IMPLICIT &&
-        ms_conn_tls(&cn, c->ro.host, &c->ro.tlso, dl, err, sizeof(err)) != 0)
-        goto out;
-    if (probe_reply(&cn, buf, sizeof(buf), &len, dl, &code, NULL, 0) != 0 || code != 220)
-        goto out;
-    if (c->ro.tls == MS_TLS_STARTTLS) {
-        /* keywords before and after TLS: a union (tests look at both) */
-        if (ms_conn_write(&cn, "EHLO mailspec.invalid\r\n", 23, dl, err, sizeof(err)) != 0 ||
-            probe_reply(&cn, buf, sizeof(buf), &len, dl, &code, kw, sizeof(kw)) != 0 ||
-            code != 250 || ms_conn_write(&cn, "STARTTLS\r\n", 10, dl, err, sizeof(err)) != 0 ||
-            probe_reply(&cn, buf, sizeof(buf), &len, dl, &code, NULL, 0) != 0 || code != 220 ||
-            ms_conn_tls(&cn, c->ro.host, &c->ro.tlso, dl, err, sizeof(err)) != 0)
-            goto out;
-        len = 0;
-    }
-    if (ms_conn_write(&cn, "EHLO mailspec.invalid\r\n", 23, dl, err, sizeof(err)) != 0 ||
-        probe_reply(&cn, buf, sizeof(buf), &len, dl, &code, kw, sizeof(kw)) != 0 || code != 250)
-        goto out;
-    if (ms_conn_write(&cn, "QUIT\r\n", 6, dl, err, sizeof(err)) == 0)
-        (void)probe_reply(&cn, buf, sizeof(buf), &len, dl, &code, NULL, 0);
-    snprintf(c->ehlo, sizeof(c->ehlo), "%s", kw);
-    c->have_ehlo = 1;
-out:
-    ms_conn_close(&cn);
-}
-
-/* "@requires WORD" at text[i..) that the SMTP probe saw: its length, else 0. */
-static size_t satisfied_requires(const struct certify *c, const char *text, size_t len, size_t i)
-{
-    static const char dir[] = "@requires ";
-    char word[66];
-    size_t k = i + sizeof(dir) - 1, w = 0;
-
-    if (!c->have_ehlo || len - i < sizeof(dir) - 1 || memcmp(text + i, dir, sizeof(dir) - 1) != 0)
-        return 0;
-    word[w++] = ' ';
-    while (k < len && text[k] != '\n' && text[k] != '\r' && text[k] != ' ' && w < 64) {
-        char ch = text[k++];
-        word[w++] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-    }
-    word[w++] = ' ';
-    word[w] = '\0';
-    if (k < len && text[k] != '\n' && text[k] != '\r')
-        return 0;
-    return strstr(c->ehlo, word) ? k - i : 0;
-}
-
-/*
- * SMTP adapter, --tls starttls: the runner's automatic upgrade looks for
- * STARTTLS in the EHLO reply with the same word test (see above) and so
- * misses "250-STARTTLS". For a script without its own @tls, certify writes
- * the upgrade into the script after the greeting line ("S: 220 ${*}"),
- * which is what the runner would have done. Takes and returns o.
- */
-static char *smtp_upgrade(const struct certify *c, char *o, size_t *len)
-{
-    static const char greet[] = "\nS: 220 ${*}\n";
-    static const char up[] = "# certify: --tls starttls upgrade\n"
-                             "C: EHLO mailspec.invalid\n@allow 250-${*}\nS: 250 ${*}\n"
-                             "C: STARTTLS\nS: 220 ${*}\n@tls\n";
-    if (strcmp(c->protocol, "smtp") != 0 || c->ro.tls != MS_TLS_STARTTLS || strstr(o, "\n@tls"))
-        return o;
-    char *g = strstr(o, greet);
-    if (!g)
-        return o;
-    size_t at = (size_t)(g - o) + sizeof(greet) - 1;
-    char *n = malloc(*len + sizeof(up));
-    if (!n) {
-        free(o);
-        return NULL;
-    }
-    memcpy(n, o, at);
-    memcpy(n + at, up, sizeof(up) - 1);
-    memcpy(n + at + sizeof(up) - 1, o + at, *len - at + 1);
-    *len += sizeof(up) - 1;
-    free(o);
-    return n;
-}
-
-/*
  * Paste certify's variables into the script text (the runner knows only the
  * builtins). A variable without a value (no --user: no ${auth_plain}) becomes
  * "unset" and *missing names it: the test is then skipped, but its metadata
@@ -365,15 +218,6 @@ static char *expand(const struct certify *c, const char *text, size_t len, size_
         return NULL;
     for (size_t i = 0; i < len;) {
         int hit = -1;
-        size_t req = (i == 0 || text[i - 1] == '\n') ? satisfied_requires(c, text, len, i) : 0;
-        if (req) {
-            /* "@requires X" -> "# requires X" (announced; see smtp_probe) */
-            *q++ = '#';
-            memcpy(q, text + i + 1, req - 1);
-            q += req - 1;
-            i += req;
-            continue;
-        }
         if (c->vals[V_AUTH_PLAIN] && (i == 0 || text[i - 1] == '\n') &&
             len - i >= sizeof(login_mark) - 1 &&
             memcmp(text + i, login_mark, sizeof(login_mark) - 1) == 0 &&
@@ -408,7 +252,7 @@ static char *expand(const struct certify *c, const char *text, size_t len, size_
     }
     *q = '\0';
     *outlen = (size_t)(q - o);
-    return smtp_upgrade(c, o, outlen);
+    return o;
 }
 
 /* Replace every occurrence of secret in *s by label (credentials out of reports). */
@@ -1225,8 +1069,6 @@ int ms_cmd_certify(int argc, char **argv)
     }
     if (probe(&c) != 0)
         goto out;
-    if (strcmp(c.protocol, "smtp") == 0)
-        smtp_probe(&c);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_sigint);
     if (!c.quiet)
