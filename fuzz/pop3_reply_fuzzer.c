@@ -3,9 +3,9 @@
  * a multi-line response depends on the command it answers, so the first input
  * byte chooses the state the reply stream starts in:
  *   bit 7      the greeting is still to come (else it has been seen);
- *   bits 0-6   modulo 2 * 17: 0 no pending command, 1..16 the command
- *              MS_POP3_USER..MS_POP3_UTF8 without an argument, 17..32 with one
- *              (33 no command either).
+ *   bits 0-6   modulo 36: 0 no pending command, 1..17 the command
+ *              MS_POP3_USER..MS_POP3_LANG without an argument, 18..34 with one
+ *              (35 no command either).
  * The rest is the reply stream, checked for split invariance and the
  * parse/write/parse round trip (fuzz/check.h); every run (whole, split, byte
  * by byte, written back) starts from the same state.
@@ -21,15 +21,15 @@ static struct ms_kind kind;
 
 static void init_selected(void *state, const struct ms_limits *lim)
 {
-    unsigned c = (selector & 0x7Fu) % 34u;
+    unsigned c = (selector & 0x7Fu) % 36u;
 
     ms_pop3_replies_kind.init(state, lim);
     if (!(selector & 0x80u))
         ms_pop3_replies_skip_greeting(state);
-    if (c >= 1 && c <= 16)
+    if (c >= 1 && c <= 17)
         ms_pop3_replies_expect(state, (enum ms_pop3_cmd)(MS_POP3_USER + (c - 1)), 0);
-    else if (c >= 17 && c <= 32)
-        ms_pop3_replies_expect(state, (enum ms_pop3_cmd)(MS_POP3_USER + (c - 17)), 1);
+    else if (c >= 18 && c <= 34)
+        ms_pop3_replies_expect(state, (enum ms_pop3_cmd)(MS_POP3_USER + (c - 18)), 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

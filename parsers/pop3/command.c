@@ -132,6 +132,33 @@ static enum ms_status mechanism(struct ms_cursor *c, const struct args *a)
     return MS_OK;
 }
 
+/* RFC 4647 2.1: language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*" */
+static enum ms_status language_range(struct ms_cursor *c, const struct args *a)
+{
+    struct ms_slice r = a->a[0];
+    size_t start = 0;
+    unsigned subtag = 0;
+
+    if (r.len == 1 && r.ptr[0] == '*')
+        return MS_OK;
+    for (size_t k = 0; k <= r.len; k++) {
+        if (k < r.len && r.ptr[k] != '-') {
+            unsigned char ch = (unsigned char)r.ptr[k];
+            /* the first subtag is letters only, later ones letters and digits */
+            if (!(ms_is(ch, MS_C_ALPHA) || (subtag > 0 && ms_is_digit(ch))) || k - start >= 8)
+                return ms_fail_at(c, a->off[0] + k, "RFC 4647 2.1",
+                                  "expected a language range: subtags of 1-8 letters "
+                                  "(digits after the first), or \"*\"");
+            continue;
+        }
+        if (k == start)
+            return ms_fail_at(c, a->off[0] + k, "RFC 4647 2.1", "empty subtag in a language range");
+        start = k + 1;
+        subtag++;
+    }
+    return MS_OK;
+}
+
 static enum ms_status parse_command(struct ms_pop3_command_state *st, const struct ms_limits *lim,
                                     struct ms_cursor *c, struct ms_pop3_command *v)
 {
@@ -216,6 +243,12 @@ static enum ms_status parse_command(struct ms_pop3_command_state *st, const stru
                 return ms_fail_at(c, a.off[1] + k, R_APOP,
                                   "the digest is 32 lower-case hex digits");
         }
+        return MS_OK;
+    case MS_POP3_LANG:
+        /* RFC 6856 3: LANG [SP (language-range / "*")] */
+        MS_GUARD(nargs_between(c, &a, 0, 1, "", "LANG takes at most one language range"));
+        if (a.n == 1)
+            return language_range(c, &a);
         return MS_OK;
     case MS_POP3_AUTH:
         MS_GUARD(nargs_between(c, &a, 1, 2, "AUTH needs a mechanism name",
@@ -335,6 +368,12 @@ static void cmd_json(const void *view, struct ms_out *o)
     case MS_POP3_PASS:
         ms_out_json_key(o, "password");
         ms_out_json_slice(o, v->arg[0]);
+        break;
+    case MS_POP3_LANG:
+        if (v->nargs) {
+            ms_out_json_key(o, "range");
+            ms_out_json_slice(o, v->arg[0]);
+        }
         break;
     case MS_POP3_AUTH:
         ms_out_json_key(o, "mechanism");

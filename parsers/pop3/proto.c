@@ -21,6 +21,7 @@ static const char *const cmd_names[MS_POP3_CMD_COUNT] = {
     [MS_POP3_STLS] = "STLS",
     [MS_POP3_AUTH] = "AUTH",
     [MS_POP3_UTF8] = "UTF8",
+    [MS_POP3_LANG] = "LANG",
     [MS_POP3_SASL_RESPONSE] = "sasl-response",
     [MS_POP3_SASL_CANCEL] = "sasl-cancel",
 };
@@ -34,8 +35,8 @@ const char *ms_pop3_cmd_name(enum ms_pop3_cmd cmd)
 
 enum ms_pop3_cmd ms_pop3_cmd_lookup(struct ms_slice kw)
 {
-    /* Only the real keywords (USER .. UTF8), never the SASL pseudo-commands. */
-    for (unsigned i = MS_POP3_USER; i <= MS_POP3_UTF8; i++)
+    /* Only the real keywords (USER .. LANG), never the SASL pseudo-commands. */
+    for (unsigned i = MS_POP3_USER; i <= MS_POP3_LANG; i++)
         if (ms_slice_ieq(kw, cmd_names[i]))
             return (enum ms_pop3_cmd)i;
     return MS_POP3_NONE;
@@ -122,7 +123,7 @@ void ms_pop3_commands_expect_sasl(struct ms_pop3_command_state *st, int on)
 
 void ms_pop3_replies_expect(struct ms_pop3_reply_state *st, enum ms_pop3_cmd cmd, int has_arg)
 {
-    if (cmd <= MS_POP3_NONE || cmd > MS_POP3_UTF8)
+    if (cmd <= MS_POP3_NONE || cmd > MS_POP3_LANG)
         return;
     if (st->count >= MS_POP3_PENDING_MAX) {
         /* Documented: the reply to a command beyond the queue is framed as a

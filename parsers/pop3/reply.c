@@ -50,7 +50,8 @@ static int opens_multiline(enum ms_pop3_cmd cmd, int has_arg)
     switch (cmd) {
     case MS_POP3_LIST:
     case MS_POP3_UIDL:
-        return !has_arg; /* RFC 1939 5, 7: with an argument, single-line */
+    case MS_POP3_LANG:
+        return !has_arg; /* RFC 1939 5, 7, RFC 6856 3: with an argument, single-line */
     case MS_POP3_RETR:
     case MS_POP3_TOP:
     case MS_POP3_CAPA:
@@ -290,6 +291,7 @@ static const struct {
     {"STLS", MS_POP3_CAPA_STLS},
     {"UTF8", MS_POP3_CAPA_UTF8},
     {"AUTH-RESP-CODE", MS_POP3_CAPA_AUTH_RESP_CODE},
+    {"LANG", MS_POP3_CAPA_LANG},
 };
 
 /* RFC 2449 5: capability = capa-tag *(SP param); cchar excludes "." */
@@ -325,6 +327,7 @@ static enum ms_status capability(struct ms_cursor *c, struct ms_pop3_reply *v)
     case MS_POP3_CAPA_UIDL:
     case MS_POP3_CAPA_STLS:
     case MS_POP3_CAPA_AUTH_RESP_CODE:
+    case MS_POP3_CAPA_LANG:
         if (v->nparams)
             return ms_fail_at(c, poff[0], R_CAPA, "this capability takes no parameters");
         return MS_OK;
@@ -377,6 +380,30 @@ static enum ms_status capability(struct ms_cursor *c, struct ms_pop3_reply *v)
     default:
         return MS_OK;
     }
+}
+
+/*
+ * RFC 6856 3: a line of the LANG listing: a language tag (RFC 5646, checked
+ * as letters, digits and "-"), then SP and a description in UTF-8.
+ */
+static enum ms_status language(struct ms_cursor *c, struct ms_pop3_reply *v,
+                               const struct ms_limits *lim)
+{
+    size_t start = c->pos;
+
+    while (!ms_cursor_eof(c) &&
+           (ms_is(c->p[c->pos], MS_C_ALPHA | MS_C_DIGIT) || c->p[c->pos] == '-'))
+        c->pos++;
+    if (c->pos == start || !ms_is(c->p[start], MS_C_ALPHA))
+        return ms_fail_at(c, start, "RFC 6856 3", "expected a language tag");
+    v->tag = (struct ms_slice){(const char *)c->p + start, c->pos - start};
+    if (ms_cursor_eof(c))
+        return MS_OK;
+    MS_GUARD(ms_cursor_expect(c, ' ', "RFC 6856 3", "expected SP after the language tag"));
+    size_t d = c->pos;
+    MS_GUARD(text_bytes(c, c->len, 1, lim, &v->quirks));
+    v->text = (struct ms_slice){(const char *)c->p + d, c->len - d};
+    return MS_OK;
 }
 
 /* A line that begins with "." inside a multi-line response (RFC 1939 3). */
@@ -441,6 +468,9 @@ static ssize_t multi_line(struct ms_pop3_reply_state *st, const struct ms_limits
     } else if (s == MS_OK && cmd == MS_POP3_CAPA) {
         v->type = MS_POP3_R_CAPABILITY;
         s = capability(&c, v);
+    } else if (s == MS_OK && cmd == MS_POP3_LANG) {
+        v->type = MS_POP3_R_LANGUAGE;
+        s = language(&c, v, lim);
     } else if (s == MS_OK && cmd == MS_POP3_LIST) {
         v->type = MS_POP3_R_SCAN;
         s = listing(&c, v, 0);
@@ -712,6 +742,13 @@ static void rep_json(const void *view, struct ms_out *o)
         if (v->capa == MS_POP3_CAPA_OTHER)
             ms_out_str(o, ",\"known\":false");
         break;
+    case MS_POP3_R_LANGUAGE:
+        ms_out_str(o, "\"language\"");
+        ms_out_json_key(o, "tag");
+        ms_out_json_slice(o, v->tag);
+        ms_out_json_key(o, "description");
+        ms_out_json_slice(o, v->text);
+        break;
     case MS_POP3_R_BODY:
         ms_out_str(o, "\"body\"");
         json_answers(o, v);
@@ -776,6 +813,13 @@ static ssize_t rep_write(const void *view, char *out, size_t cap)
             for (unsigned i = 0; i < v->nparams; i++) {
                 ms_out_str(&o, " ");
                 ms_out_bytes(&o, v->params[i].ptr, v->params[i].len);
+            }
+            break;
+        case MS_POP3_R_LANGUAGE:
+            ms_out_bytes(&o, v->tag.ptr, v->tag.len);
+            if (v->text.len) {
+                ms_out_str(&o, " ");
+                ms_out_bytes(&o, v->text.ptr, v->text.len);
             }
             break;
         case MS_POP3_R_END:

@@ -28,7 +28,7 @@ static void rep_init_pending(void *state, const struct ms_limits *lim)
         if (arg)
             t[n - 1] = '\0';
         int found = 0;
-        for (int c = MS_POP3_USER; c <= MS_POP3_UTF8; c++) {
+        for (int c = MS_POP3_USER; c <= MS_POP3_LANG; c++) {
             if (strcmp(ms_pop3_cmd_name((enum ms_pop3_cmd)c), t) == 0) {
                 ms_pop3_replies_expect(state, (enum ms_pop3_cmd)c, arg);
                 found = 1;
@@ -260,6 +260,37 @@ static void test_cmd_utf8(void **st)
     /* still US-ASCII only for numbers */
     r = cmd(0, "UTF8\r\nRETR \xc3\xa9\r\n");
     ms_assert_has(r, "ERR 11 RFC 1939 3: 8-bit byte");
+}
+
+static void test_cmd_lang(void **st)
+{
+    (void)st;
+    /* RFC 6856 3: LANG [SP (language-range / "*")] */
+    const char *r = cmd(0, "LANG\r\nLANG es\r\nlang *\r\nLANG en-US\r\nLANG zh-Hant-1996\r\n");
+    assert_string_equal(r, "0+6 {\"type\":\"command\",\"command\":\"LANG\"}\n"
+                           "6+9 {\"type\":\"command\",\"command\":\"LANG\",\"range\":\"es\"}\n"
+                           "15+8 {\"type\":\"command\",\"command\":\"LANG\",\"range\":\"*\"}\n"
+                           "23+12 {\"type\":\"command\",\"command\":\"LANG\",\"range\":\"en-US\"}\n"
+                           "35+19 {\"type\":\"command\",\"command\":\"LANG\",\"range\":"
+                           "\"zh-Hant-1996\"}\n");
+    static const struct {
+        const char *in, *want;
+    } bad[] = {
+        {"LANG 1en\r\n", "0 ERR 5 RFC 4647 2.1: expected a language range"},
+        {"LANG en-\r\n", "0 ERR 8 RFC 4647 2.1: empty subtag in a language range\n"},
+        {"LANG -en\r\n", "0 ERR 5 RFC 4647 2.1: empty subtag in a language range\n"},
+        {"LANG en--US\r\n", "0 ERR 8 RFC 4647 2.1: empty subtag in a language range\n"},
+        {"LANG abcdefghi\r\n", "0 ERR 13 RFC 4647 2.1: expected a language range"},
+        {"LANG abcdefgh\r\n", "0+15 {"},
+        {"LANG en_US\r\n", "0 ERR 7 RFC 4647 2.1: expected a language range"},
+        {"LANG en de\r\n", "0 ERR 8 RFC 1939 3: LANG takes at most one language range\n"},
+        {"LANG **\r\n", "0 ERR 5 RFC 4647 2.1: expected a language range"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = cmd(0, bad[i].in);
+        if (strncmp(r, bad[i].want, strlen(bad[i].want)) != 0)
+            fail_msg("case %zu %s\nwant %s\ngot  %s", i, bad[i].in, bad[i].want, r);
+    }
 }
 
 static void test_cmd_sasl(void **st)
@@ -606,6 +637,36 @@ static void test_rep_capa(void **st)
     assert_int_equal(ms_last_errors, 0);
     snprintf(buf, sizeof(buf), "+OK\r\nX %s\r\n.\r\n", repeat('p', 509));
     ms_assert_has(rep("CAPA", 0, buf), "5 ERR 517 RFC 2449 5: line longer than the limit\n");
+}
+
+static void test_rep_lang(void **st)
+{
+    (void)st;
+    /* RFC 6856 3: LANG without an argument lists the languages */
+    const char *r = rep("LANG LANG+", 0,
+                        "+OK Language listing follows:\r\nen English\r\nen-boont English "
+                        "Boontling dialect\r\nes Espa\xc3\xb1ol\r\nde\r\n.\r\n+OK es Idioma "
+                        "cambiado\r\n");
+    assert_string_equal(
+        r, "0+31 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"LANG\",\"multiline\":true,"
+           "\"text\":\"Language listing follows:\"}\n"
+           "31+12 {\"type\":\"language\",\"tag\":\"en\",\"description\":\"English\"}\n"
+           "43+36 {\"type\":\"language\",\"tag\":\"en-boont\",\"description\":\"English "
+           "Boontling dialect\"}\n"
+           "79+13 {\"type\":\"language\",\"tag\":\"es\",\"description\":\"Espa\xc3\xb1ol\"}\n"
+           "92+4 {\"type\":\"language\",\"tag\":\"de\",\"description\":\"\"}\n"
+           "96+3 {\"type\":\"end\",\"answers\":\"LANG\",\"entries\":4}\n"
+           "99+24 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"LANG\",\"text\":\"es "
+           "Idioma cambiado\"}\n");
+    r = rep("LANG", 0, "+OK\r\n1x y\r\nen\tx\r\nes \xc3\x28\r\n.\r\n");
+    ms_assert_has(r, "5 ERR 5 RFC 6856 3: expected a language tag\n");
+    ms_assert_has(r, "11 ERR 13 RFC 6856 3: expected SP after the language tag\n");
+    ms_assert_has(r, "17 ERR 20 RFC 6856 2: invalid UTF-8 in a response line\n");
+    ms_assert_has(r, "{\"type\":\"end\",\"answers\":\"LANG\",\"entries\":3}");
+    /* the LANG capability takes no parameters */
+    r = rep("CAPA", 0, "+OK\r\nLANG\r\nLANG x\r\n.\r\n");
+    ms_assert_has(r, "{\"type\":\"capability\",\"name\":\"LANG\",\"params\":[]}");
+    ms_assert_has(r, "11 ERR 16 RFC 2449 5: this capability takes no parameters\n");
 }
 
 static void test_rep_body(void **st)
@@ -955,6 +1016,7 @@ int main(void)
         cmocka_unit_test(test_cmd_limits),
         cmocka_unit_test(test_cmd_lenient),
         cmocka_unit_test(test_cmd_utf8),
+        cmocka_unit_test(test_cmd_lang),
         cmocka_unit_test(test_cmd_sasl),
         cmocka_unit_test(test_rep_greeting),
         cmocka_unit_test(test_rep_status),
@@ -963,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_rep_multiline_list),
         cmocka_unit_test(test_rep_multiline_uidl),
         cmocka_unit_test(test_rep_capa),
+        cmocka_unit_test(test_rep_lang),
         cmocka_unit_test(test_rep_body),
         cmocka_unit_test(test_rep_sasl),
         cmocka_unit_test(test_rep_pipelining),

@@ -27,6 +27,7 @@ enum ms_pop3_cmd {
     MS_POP3_STLS,
     MS_POP3_AUTH,
     MS_POP3_UTF8,
+    MS_POP3_LANG,          /* RFC 6856 3 */
     MS_POP3_SASL_RESPONSE, /* a base64 line inside an AUTH exchange */
     MS_POP3_SASL_CANCEL,   /* "*": the client cancels the AUTH exchange */
     MS_POP3_CMD_COUNT,
@@ -72,7 +73,8 @@ enum ms_pop3_reply_type {
     MS_POP3_R_UID,          /* one line of a multi-line UIDL: msg uid */
     MS_POP3_R_CAPABILITY,   /* one line of a CAPA response (RFC 2449 5) */
     MS_POP3_R_BODY,         /* a RETR/TOP message body, streamed */
-    MS_POP3_R_END,          /* "." ending a multi-line LIST/UIDL/CAPA */
+    MS_POP3_R_END,          /* "." ending a multi-line LIST/UIDL/CAPA/LANG */
+    MS_POP3_R_LANGUAGE,     /* one line of a multi-line LANG: tag description */
 };
 
 /* Capabilities with a meaning of their own (RFC 2449 6, 3206, 5034, 2595, 6856). */
@@ -90,6 +92,7 @@ enum ms_pop3_capa {
     MS_POP3_CAPA_STLS,
     MS_POP3_CAPA_UTF8,
     MS_POP3_CAPA_AUTH_RESP_CODE,
+    MS_POP3_CAPA_LANG,
 };
 
 #define MS_POP3_CODE_LEVELS 4 /* levels of one response code, "SYS/TEMP" is 2 */
@@ -111,6 +114,7 @@ struct ms_pop3_reply {
     /* STAT: count octets; LIST: msg octets; UIDL: msg uid; body: octets lines */
     uint64_t count, msg, octets, lines;
     struct ms_slice uid;
+    struct ms_slice tag;   /* LANG: the language tag; text holds the description */
     struct ms_slice extra; /* what follows a scan listing's size (with its SP) */
     /* continuation data (base64) */
     struct ms_slice data;
