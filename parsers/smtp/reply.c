@@ -198,7 +198,18 @@ static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, 
     size_t pos = 0;
     size_t starts[MS_SMTP_REPLY_LINES_MAX];
 
-    memset(v, 0, sizeof(*v));
+    /* Not memset: the view is ~9 KiB and most replies use one line of it.
+     * Every member read later is set here or when its line is parsed. */
+    v->code = 0;
+    v->nlines = 0;
+    v->is_ehlo = 0;
+    v->ehlo_domain.ptr = v->ehlo_greet.ptr = buf;
+    v->ehlo_domain.len = v->ehlo_greet.len = 0;
+    v->nkeywords = 0;
+    v->has_size = 0;
+    v->size = 0;
+    v->nauth = 0;
+    v->quirks.n = v->quirks.dropped = 0;
     v->raw.ptr = buf;
     v->raw.len = total;
     ms_cursor_init(&c, buf, total, err, R_REPLY);
@@ -254,6 +265,8 @@ static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, 
         }
         l->text.ptr = buf + ts;
         l->text.len = te - ts;
+        l->enhanced.ptr = buf + ts;
+        l->enhanced.len = 0;
         c.pos = ts;
         if (code / 100 != 3)
             MS_GUARD(enhanced(&c, code, l));
