@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "mailspec/mailspec.h"
 #include "runner.h"
 
@@ -639,10 +641,56 @@ static int send_bytes(struct rt *t, size_t line, const char *buf, size_t n)
     return 0;
 }
 
+static int pt_is_builtin(const struct ms_script *s, const char *name)
+{
+    for (size_t i = 0; i < MS_VAR_BUILTINS && i < s->nvars; i++)
+        if (strcmp(s->vars[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Bind variable v to base64(p[0..n)). */
+static int set_b64(struct ms_vars *vs, size_t v, const char *p, size_t n)
+{
+    size_t cap = 4 * ((n + 2) / 3) + 1;
+    unsigned char *out = malloc(cap);
+    if (!out)
+        return -1;
+    int k = EVP_EncodeBlock(out, (const unsigned char *)p, (int)n);
+    int rc = k >= 0 && ms_vars_set(vs, v, (const char *)out, (size_t)k) == MS_OK ? 0 : -1;
+    free(out);
+    return rc;
+}
+
+/* The SASL forms of --user/--password, as `mailspec record` names them. */
+static int set_sasl_vars(struct ms_vars *vs, const char *user, const char *pw)
+{
+    size_t ul = strlen(user), pl = strlen(pw);
+    if (ul > 1024 || pl > 1024)
+        return -1;
+    char buf[2 * 1024 + 1024 + 3];
+    size_t n = 0;
+    buf[n++] = '\0';
+    memcpy(buf + n, user, ul);
+    n += ul;
+    buf[n++] = '\0';
+    memcpy(buf + n, pw, pl);
+    n += pl;
+    if (set_b64(vs, MS_VAR_SASL_PLAIN, buf, n) != 0)
+        return -1;
+    memmove(buf + ul, buf, n);
+    memcpy(buf, user, ul);
+    if (set_b64(vs, MS_VAR_SASL_PLAIN_AUTHZ, buf, n + ul) != 0)
+        return -1;
+    if (set_b64(vs, MS_VAR_SASL_USER, user, ul) != 0 ||
+        set_b64(vs, MS_VAR_SASL_PASSWORD, pw, pl) != 0)
+        return -1;
+    return 0;
+}
+
 /* Render a C: step; lines of a @segment are collected and written at once. */
 static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
 {
-    static const char *const names[] = {"user", "password", "host"};
     char *buf = malloc(SEND_MAX);
     if (!buf) {
         finish(t, MS_RES_ERROR, st->line, "out of memory");
@@ -654,12 +702,12 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
         for (size_t i = 0; i < st->nparts; i++) {
             const struct ms_part *pt = &t->s->parts[st->part0 + i];
             if (pt->kind == MS_PART_VAR && !t->vars.v[pt->var].bound)
-                missing = pt->var < MS_VAR_BUILTINS ? names[pt->var] : t->s->vars[pt->var];
+                missing = t->s->vars[pt->var];
         }
         if (missing)
             finish(t, MS_RES_ERROR, st->line, "%s:%zu: variable ${%s} is not set%s", t->file,
                    st->line, missing,
-                   strcmp(missing, "user") == 0 || strcmp(missing, "password") == 0
+                   strcmp(missing, "host") != 0 && pt_is_builtin(t->s, missing)
                        ? " (use --user/--password)"
                        : "");
         else
@@ -961,6 +1009,8 @@ void ms_run_script(const struct ms_script *s, const char *file, const struct ms_
         finish(t, MS_RES_ERROR, 0, "--password too long");
     if (o->host && ms_vars_set(&t->vars, MS_VAR_HOST, o->host, strlen(o->host)) != MS_OK)
         finish(t, MS_RES_ERROR, 0, "--host too long");
+    if (o->user && o->password && set_sasl_vars(&t->vars, o->user, o->password) != 0)
+        finish(t, MS_RES_ERROR, 0, "--user/--password too long");
 
     t->pname = o->protocol ? o->protocol : (s->protocol[0] ? s->protocol : NULL);
     unsigned mode_bit = o->tls == MS_TLS_IMPLICIT   ? MS_TRANSPORT_IMPLICIT

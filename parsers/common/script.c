@@ -11,7 +11,8 @@
 
 #include "mailspec/script.h"
 
-static const char *const builtin_vars[MS_VAR_BUILTINS] = {"user", "password", "host"};
+const char *const ms_script_builtin_vars[MS_VAR_BUILTINS] = {
+    "user", "password", "host", "sasl_plain", "sasl_plain_authz", "sasl_user", "sasl_password"};
 
 struct parser {
     struct ms_script *s;
@@ -503,9 +504,9 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
     put_byte(&p, '\0');
     for (size_t i = 0; i < MS_VAR_BUILTINS; i++) {
         size_t n = 0;
-        while (builtin_vars[i][n])
+        while (ms_script_builtin_vars[i][n])
             n++;
-        memcpy(p.s->vars[i], builtin_vars[i], n + 1);
+        memcpy(p.s->vars[i], ms_script_builtin_vars[i], n + 1);
         p.known[i] = 1;
     }
     p.s->nvars = MS_VAR_BUILTINS;

@@ -138,6 +138,12 @@ static void test_errors(void **st)
     struct ms_script *s = parse_ok("S: x\n@tls\n@connection\nS: y\n@tls\n");
     assert_int_equal(s->nsteps, 5);
     ms_script_free(s);
+    /* the SASL forms of the credentials are builtins too */
+    s = parse_ok("C: a AUTHENTICATE PLAIN ${sasl_plain}\nC: ${sasl_user}\nC: ${sasl_password}\n"
+                 "C: ${sasl_plain_authz}\n");
+    assert_int_equal(s->parts[s->steps[0].part0 + 1].var, MS_VAR_SASL_PLAIN);
+    ms_script_free(s);
+    parse_bad("C: ${sasl_redacted}\n", 1, 4, "not set here");
     /* a captured variable may be sent later */
     s = parse_ok("S: * OK [UIDVALIDITY ${uv}] x\nC: a SELECT ${uv}\n");
     ms_script_free(s);

@@ -28,8 +28,25 @@
 #define MS_SCRIPT_MAX_SLEEP_MS 60000u
 #define MS_SCRIPT_VAR_BYTES    16384 /* all variable values of one run together */
 
-/* Builtin variables, set from the command line (always indices 0..2). */
-enum { MS_VAR_USER = 0, MS_VAR_PASSWORD = 1, MS_VAR_HOST = 2, MS_VAR_BUILTINS = 3 };
+/*
+ * Builtin variables, set from the command line (always the first indices):
+ * user, password, host, and the SASL forms derived from user and password
+ * (what `mailspec record` writes in place of credentials): sasl_plain =
+ * base64("\0user\0password"), sasl_plain_authz = base64("user\0user\0password"),
+ * sasl_user = base64(user), sasl_password = base64(password).
+ */
+enum {
+    MS_VAR_USER = 0,
+    MS_VAR_PASSWORD = 1,
+    MS_VAR_HOST = 2,
+    MS_VAR_SASL_PLAIN = 3,
+    MS_VAR_SASL_PLAIN_AUTHZ = 4,
+    MS_VAR_SASL_USER = 5,
+    MS_VAR_SASL_PASSWORD = 6,
+    MS_VAR_BUILTINS = 7
+};
+/* Their names, indexed by MS_VAR_*. */
+extern const char *const ms_script_builtin_vars[MS_VAR_BUILTINS];
 
 enum ms_step_type {
     MS_STEP_SEND = 1,   /* C: line: parts, CRLF appended */
