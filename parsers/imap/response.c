@@ -36,11 +36,6 @@ static enum ms_status slice_node(struct rp *p, uint8_t type, uint8_t role, const
 
 /* ---- tokens ---- */
 
-enum ms_status ms_imap_r_sp(struct rp *p)
-{
-    return ms_cursor_expect(&p->c, ' ', RULE_SP, "expected SP");
-}
-
 /* "(" with the nesting limit (RFC 9051 sets none; lim->imap_depth does). */
 enum ms_status ms_imap_r_open(struct rp *p, const char *rule)
 {
@@ -230,6 +225,9 @@ enum ms_status ms_imap_r_string(struct rp *p, int allow8, const char *rule, stru
 
 enum ms_status ms_imap_r_nstring(struct rp *p, const char *rule, struct rp_chain *ch)
 {
+    int b0 = ms_cursor_peek(&p->c);
+    if (b0 == '"' || b0 == '{') /* the common case first */
+        return ms_imap_r_string(p, 0, rule, ch);
     if (ms_imap_r_nil(p)) {
         uint32_t i = 0;
         MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &i));

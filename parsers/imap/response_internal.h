@@ -75,7 +75,15 @@ static inline int ms_imap_kw_eq(struct ms_slice s, const char *lit, size_t n)
 }
 /* With a string literal: no strlen at run time. */
 #define MS_IMAP_KW(s, lit) ms_imap_kw_eq((s), (lit), sizeof(lit) - 1)
-MS_MUST_USE enum ms_status ms_imap_r_sp(struct rp *p);
+/* SP, inline: the most common token. */
+MS_MUST_USE static inline enum ms_status ms_imap_r_sp(struct rp *p)
+{
+    if (p->c.pos < p->c.len && p->c.p[p->c.pos] == ' ') {
+        p->c.pos++;
+        return MS_OK;
+    }
+    return ms_fail(&p->c, RULE_SP, "expected SP");
+}
 MS_MUST_USE enum ms_status ms_imap_r_open(struct rp *p, const char *rule);
 MS_MUST_USE enum ms_status ms_imap_r_close(struct rp *p, const char *rule);
 int ms_imap_r_nil(struct rp *p);
