@@ -191,9 +191,9 @@ static enum ms_status a_select(struct ms_icp *p)
                     uint32_t m = ms_icp_node(p, q, MS_IMAP_CN_LIST);
                     if (!m)
                         return MS_FAIL;
-                    MS_GUARD(ms_icp_seqset(p, m));
+                    MS_GUARD(ms_icp_seqset_known(p, m));
                     MS_GUARD(ms_icp_sp(p, "RFC 7162 7 seq-match-data"));
-                    MS_GUARD(ms_icp_seqset(p, m));
+                    MS_GUARD(ms_icp_seqset_known(p, m));
                     MS_GUARD(
                         ms_cursor_expect(c, ')', "RFC 7162 7 seq-match-data", "expected \")\""));
                     break;
@@ -201,7 +201,7 @@ static enum ms_status a_select(struct ms_icp *p)
                 if (known)
                     return ms_fail(c, r, "expected \"(\" (seq-match-data)");
                 known = 1;
-                MS_GUARD(ms_icp_seqset(p, q));
+                MS_GUARD(ms_icp_seqset_known(p, q));
             }
             MS_GUARD(ms_cursor_expect(c, ')', r, "expected \")\" closing QRESYNC"));
         }

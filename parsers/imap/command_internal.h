@@ -66,6 +66,8 @@ MS_MUST_USE enum ms_status ms_icp_mailbox(struct ms_icp *p, uint32_t parent);
 MS_MUST_USE enum ms_status ms_icp_pattern(struct ms_icp *p, uint32_t parent);
 /* sequence-set (with "*" and RFC 5182 "$") as a node. */
 MS_MUST_USE enum ms_status ms_icp_seqset(struct ms_icp *p, uint32_t parent);
+/* The same without "*" and "$" (RFC 7162 known-uids / seq-match-data). */
+MS_MUST_USE enum ms_status ms_icp_seqset_known(struct ms_icp *p, uint32_t parent);
 /* date (optionally quoted) / date-time as nodes. */
 MS_MUST_USE enum ms_status ms_icp_date(struct ms_icp *p, uint32_t parent);
 MS_MUST_USE enum ms_status ms_icp_datetime(struct ms_icp *p, uint32_t parent);

@@ -436,13 +436,17 @@ enum ms_status ms_icp_pattern(struct ms_icp *p, uint32_t parent)
 /* ---- sequence sets ---- */
 
 /* seq-number = nz-number / "*" */
-static enum ms_status seq_number(struct ms_icp *p)
+static enum ms_status seq_number(struct ms_icp *p, int star)
 {
     struct ms_cursor *c = &p->c;
     uint64_t v;
 
-    if (ms_cursor_accept(c, '*'))
+    if (ms_cursor_peek(c) == '*') {
+        if (!star)
+            return ms_fail(c, "RFC 7162 7 known-uids", "\"*\" is not allowed in a known set");
+        c->pos++;
         return MS_OK;
+    }
     int ch = ms_cursor_peek(c);
     if (ch == '0')
         return ms_fail(c, R_SEQSET, "0 is not a message number (nz-number)");
@@ -457,17 +461,19 @@ static enum ms_status seq_number(struct ms_icp *p)
  * seq-range    = seq-number ":" seq-number
  * So "$" may stand alone or end a list ("1,$"), never lead it.
  */
-enum ms_status ms_icp_seqset(struct ms_icp *p, uint32_t parent)
+static enum ms_status seqset(struct ms_icp *p, uint32_t parent, int known)
 {
     struct ms_cursor *c = &p->c;
     size_t start = c->pos;
 
     for (;;) {
+        if (ms_cursor_peek(c) == '$' && known)
+            return ms_fail(c, "RFC 7162 7 known-uids", "\"$\" is not allowed in a known set");
         if (ms_cursor_accept(c, '$'))
             break;
-        MS_GUARD(seq_number(p));
+        MS_GUARD(seq_number(p, !known));
         if (ms_cursor_accept(c, ':'))
-            MS_GUARD(seq_number(p));
+            MS_GUARD(seq_number(p, !known));
         if (!ms_cursor_accept(c, ','))
             break;
     }
@@ -481,6 +487,18 @@ enum ms_status ms_icp_seqset(struct ms_icp *p, uint32_t parent)
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
     p->v->nodes[n].text.len = c->pos - start;
     return MS_OK;
+}
+
+enum ms_status ms_icp_seqset(struct ms_icp *p, uint32_t parent)
+{
+    return seqset(p, parent, 0);
+}
+
+/* RFC 7162 7: known-uids, known-sequence-set, known-uid-set: "*" is not allowed
+ * (they list existing messages; "$" is meaningless there too). */
+enum ms_status ms_icp_seqset_known(struct ms_icp *p, uint32_t parent)
+{
+    return seqset(p, parent, 1);
 }
 
 /* ---- dates ---- */

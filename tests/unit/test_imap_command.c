@@ -693,6 +693,10 @@ static void test_status_select_id(void **st)
                                        "67890007},{\"number\":90060115194045000},{\"seqset\":"
                                        "\"41:211,214:541\"},{\"list\":[{\"seqset\":\"1:10\"},{"
                                        "\"seqset\":\"2:20\"}]}]}]}]}\n");
+    EXPECT("a SELECT INBOX (QRESYNC (1 2 1:*))\r\n",
+           "0 ERR 31 RFC 7162 7 known-uids: \"*\" is not allowed in a known set\n");
+    EXPECT("a SELECT INBOX (QRESYNC (1 2 (1:2 $)))\r\n",
+           "0 ERR 34 RFC 7162 7 known-uids: \"$\" is not allowed in a known set\n");
     EXPECT("a SELECT INBOX (FOO)\r\n", "0 ERR 16 RFC 7162 7 select-param: unknown SELECT "
                                        "parameter (CONDSTORE and QRESYNC are modelled)\n");
     EXPECT("a SELECT INBOX (CONDSTORE CONDSTORE)\r\n",
