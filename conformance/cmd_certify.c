@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "cli.h"
 #include "expect.h"
@@ -63,6 +67,9 @@ struct certify {
     size_t next;
     size_t done;
     char suite_dir[PATH_MAX];
+    /* accepted TLS versions (tls_versions[]): 1 yes, 0 no, -1 unknown */
+    int tls_ok[4];
+    int tls_probed;
 };
 
 static volatile int stop_flag;
@@ -587,6 +594,219 @@ static void run_all(struct certify *c)
     pthread_mutex_destroy(&c->mu);
 }
 
+/* ------------------------------------------------------------ TLS versions -- */
+
+/*
+ * Which TLS versions the server accepts: one handshake per version, each
+ * limited to exactly that version, after the protocol's plaintext upgrade
+ * for --tls starttls. The results become two synthesized tests (RFC 8996:
+ * TLS 1.0 and 1.1 MUST NOT be negotiated) and the JSON's tls_versions.
+ * transport.c sets only a minimum version, hence this small OpenSSL use.
+ */
+static const struct {
+    const char *name;
+    int version;
+} tls_versions[] = {
+    {"TLSv1.0", TLS1_VERSION},
+    {"TLSv1.1", TLS1_1_VERSION},
+    {"TLSv1.2", TLS1_2_VERSION},
+    {"TLSv1.3", TLS1_3_VERSION},
+};
+#define N_TLS_VERSIONS 4
+
+/* Read one line (through LF) into buf; returns its length or -1. */
+static int plain_line(struct ms_conn *cn, char *buf, size_t cap, uint64_t dl)
+{
+    size_t n = 0;
+    char err[160];
+    while (n + 1 < cap) {
+        ssize_t r = ms_conn_read(cn, buf + n, 1, dl, &stop_flag, err, sizeof(err));
+        if (r <= 0)
+            return -1;
+        if (buf[n++] == '\n') {
+            buf[n] = '\0';
+            return (int)n;
+        }
+    }
+    return -1;
+}
+
+/* SMTP: read a whole (multi-line) reply; returns its code or -1. */
+static int smtp_reply(struct ms_conn *cn, char *buf, size_t cap, uint64_t dl)
+{
+    for (;;) {
+        int n = plain_line(cn, buf, cap, dl);
+        if (n < 4)
+            return -1;
+        if (buf[3] != '-')
+            return (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+    }
+}
+
+/* The plaintext part of --tls starttls, one byte at a time so that nothing
+ * of the TLS handshake is read by mistake. Returns 0 when TLS may start. */
+static int plain_upgrade(const struct certify *c, struct ms_conn *cn, uint64_t dl)
+{
+    char buf[1024], err[160];
+
+    if (strcmp(c->protocol, "smtp") == 0) {
+        return smtp_reply(cn, buf, sizeof(buf), dl) == 220 &&
+                       ms_conn_write(cn, "EHLO mailspec.invalid\r\n", 23, dl, err, sizeof(err)) ==
+                           0 &&
+                       smtp_reply(cn, buf, sizeof(buf), dl) == 250 &&
+                       ms_conn_write(cn, "STARTTLS\r\n", 10, dl, err, sizeof(err)) == 0 &&
+                       smtp_reply(cn, buf, sizeof(buf), dl) == 220
+                   ? 0
+                   : -1;
+    }
+    if (plain_line(cn, buf, sizeof(buf), dl) < 0)
+        return -1;
+    if (strcmp(c->protocol, "pop3") == 0)
+        return ms_conn_write(cn, "STLS\r\n", 6, dl, err, sizeof(err)) == 0 &&
+                       plain_line(cn, buf, sizeof(buf), dl) > 0 && strncmp(buf, "+OK", 3) == 0
+                   ? 0
+                   : -1;
+    if (ms_conn_write(cn, "V1 STARTTLS\r\n", 13, dl, err, sizeof(err)) != 0)
+        return -1;
+    for (;;) {
+        if (plain_line(cn, buf, sizeof(buf), dl) < 0)
+            return -1;
+        if (strncmp(buf, "V1 ", 3) == 0)
+            return strncmp(buf, "V1 OK", 5) == 0 ? 0 : -1;
+    }
+}
+
+/* 1 accepted, 0 refused, -1 could not tell (connection, local OpenSSL). */
+static int try_tls_version(const struct certify *c, int version, char *why, size_t whycap)
+{
+    struct ms_conn cn;
+    char err[200];
+    uint64_t dl = ms_now_ms() + c->ro.timeout_ms;
+    int res = -1;
+    SSL_CTX *ctx = NULL;
+    SSL *ssl = NULL;
+
+    snprintf(why, whycap, "%s", "");
+    if (ms_conn_open(&cn, c->ro.host, c->ro.port, dl, err, sizeof(err)) != 0) {
+        snprintf(why, whycap, "%s", err);
+        return -1;
+    }
+    if (c->ro.tls == MS_TLS_STARTTLS && plain_upgrade(c, &cn, dl) != 0) {
+        snprintf(why, whycap, "%s", "the plaintext STARTTLS exchange failed");
+        goto out;
+    }
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        goto out;
+    /* Old versions need security level 0 on this side: the server decides. */
+    SSL_CTX_set_security_level(ctx, 0);
+    if (!SSL_CTX_set_min_proto_version(ctx, version) ||
+        !SSL_CTX_set_max_proto_version(ctx, version)) {
+        snprintf(why, whycap, "%s", "this OpenSSL cannot offer the version");
+        goto out;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    ssl = SSL_new(ctx);
+    if (!ssl || !SSL_set_fd(ssl, cn.fd))
+        goto out;
+    /* SNI: a host name, never an address literal (RFC 6066 3) */
+    char sni[256];
+    snprintf(sni, sizeof(sni), "%s", c->ro.tlso.sni ? c->ro.tlso.sni : c->ro.host);
+    if (strspn(sni, "0123456789.") != strlen(sni) && !strchr(sni, ':'))
+        SSL_set_tlsext_host_name(ssl, sni);
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(ssl);
+        if (r == 1) {
+            res = SSL_version(ssl) == version;
+            break;
+        }
+        int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            struct pollfd pfd = {cn.fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 0};
+            uint64_t now = ms_now_ms();
+            if (now >= dl || stop_flag) {
+                snprintf(why, whycap, "%s", "handshake timed out");
+                break;
+            }
+            (void)poll(&pfd, 1, (int)(dl - now > 200 ? 200 : dl - now));
+            continue;
+        }
+        unsigned long le = ERR_peek_error();
+        if (le && ERR_GET_REASON(le) == SSL_R_NO_PROTOCOLS_AVAILABLE) {
+            snprintf(why, whycap, "%s", "this OpenSSL cannot offer the version");
+            break;
+        }
+        res = 0; /* the server refused or broke off the handshake */
+        break;
+    }
+out:
+    if (ssl)
+        SSL_free(ssl);
+    if (ctx)
+        SSL_CTX_free(ctx);
+    ERR_clear_error();
+    ms_conn_close(&cn);
+    return res;
+}
+
+static void tls_probe(struct certify *c)
+{
+    char why[200];
+
+    if (c->ro.tls == MS_TLS_NONE)
+        return;
+    char whys[2][200];
+    for (int i = 0; i < N_TLS_VERSIONS; i++) {
+        c->tls_ok[i] = try_tls_version(c, tls_versions[i].version, why, sizeof(why));
+        if (i < 2)
+            snprintf(whys[i], sizeof(whys[i]), "%s", why);
+    }
+    c->tls_probed = 1;
+    /* RFC 8996 2, 3: the two synthesized tests. */
+    struct cert_test *nt = realloc(c->t, (c->n + 2) * sizeof(*nt));
+    if (!nt)
+        return;
+    c->t = nt;
+    for (int v = 0; v < 2; v++) {
+        struct cert_test *t = &c->t[c->n++];
+        char id[64], title[128], msg[512], tr[256];
+        memset(t, 0, sizeof(*t));
+        t->path = strdup("(certify TLS version probe)");
+        snprintf(id, sizeof(id), "%s.tls.rfc8996.no-tls1.%d", c->protocol, v);
+        snprintf(title, sizeof(title), "The server refuses to negotiate TLS 1.%d", v);
+        snprintf(tr, sizeof(tr),
+                 "# mailspec: TLS handshake offering only TLS 1.%d to %s port %s (%s): %s\n", v,
+                 c->ro.host, c->ro.port, ms_tls_mode_name(c->ro.tls),
+                 c->tls_ok[v] == 1   ? "accepted"
+                 : c->tls_ok[v] == 0 ? "refused"
+                                     : "could not tell");
+        enum ms_result res = c->tls_ok[v] == 1   ? MS_RES_FAIL
+                             : c->tls_ok[v] == 0 ? MS_RES_PASS
+                                                 : MS_RES_SKIP;
+        if (res == MS_RES_FAIL)
+            snprintf(msg, sizeof(msg), "the server negotiated TLS 1.%d, which RFC 8996 forbids", v);
+        else if (res == MS_RES_SKIP)
+            snprintf(msg, sizeof(msg), "could not tell: %s", whys[v][0] ? whys[v] : "no handshake");
+        else
+            msg[0] = '\0';
+        t->r.file = strdup(t->path ? t->path : "");
+        t->r.id = strdup(id);
+        t->r.title = strdup(title);
+        t->r.rfc = strdup(v == 0 ? "8996 2" : "8996 3");
+        t->r.protocol = strdup(c->protocol);
+        t->r.level = MS_LEVEL_MUST;
+        t->r.result = res;
+        t->r.message = strdup(msg);
+        t->r.transcript = strdup(tr);
+        t->ran = 1;
+        t->xfail = NULL;
+        struct ms_expect_entry *e = ms_expect_match(&c->expect, id);
+        if (e)
+            t->xfail = e->reason;
+    }
+}
+
 /* ------------------------------------------------------------ reporting -- */
 
 static int list_tests(struct certify *c)
@@ -756,6 +976,15 @@ static void summary(const struct certify *c, uint64_t ms)
         printf("  TLS: %s %s, certificate %s%s%s (expires %s)\n", tls->version, tls->cipher,
                tls->verified ? "verified" : "NOT verified", tls->verify_error[0] ? ": " : "",
                tls->verify_error, tls->not_after);
+    if (c->tls_probed) {
+        printf("  TLS versions accepted:");
+        for (int i = 0; i < N_TLS_VERSIONS; i++)
+            printf(" %s %s", tls_versions[i].name,
+                   c->tls_ok[i] == 1   ? "yes"
+                   : c->tls_ok[i] == 0 ? "no"
+                                       : "unknown");
+        printf("\n");
+    }
     printf("  verdict: %s\n", must_failures(c) ? "NOT compliant (a MUST-level test failed)"
                                                : "every MUST-level test passed");
 }
@@ -825,6 +1054,21 @@ static char *json_text(const struct certify *c, uint64_t ms, size_t *len)
              ms_json_set(doc, "exit", ms_json_new_number((uint64_t)exit_code(c))) == 0 &&
              ms_json_set(doc, "run_id", ms_json_new_string(c->vals[V_RUN])) == 0 &&
              ms_json_set(doc, "suite", ms_json_new_string(c->suite_dir)) == 0;
+    if (ok && c->tls_probed) {
+        struct ms_json *tv = ms_json_parse("{}", 2, err, sizeof(err));
+        const char *min = NULL;
+        for (int i = 0; tv && i < N_TLS_VERSIONS; i++) {
+            struct ms_json *b = c->tls_ok[i] < 0 ? ms_json_parse("null", 4, err, sizeof(err))
+                                                 : ms_json_new_bool(c->tls_ok[i]);
+            ok = ok && ms_json_set(tv, tls_versions[i].name, b) == 0;
+            if (!min && c->tls_ok[i] == 1)
+                min = tls_versions[i].name;
+        }
+        ok = ok && tv && ms_json_set(doc, "tls_versions", tv) == 0 &&
+             ms_json_set(doc, "tls_min_version",
+                         min ? ms_json_new_string(min)
+                             : ms_json_parse("null", 4, err, sizeof(err))) == 0;
+    }
     if (ok) {
         FILE *f = open_memstream(&out, len);
         if (f) {
@@ -1077,6 +1321,8 @@ int ms_cmd_certify(int argc, char **argv)
     uint64_t t0 = ms_now_ms();
     run_all(&c);
     signal(SIGINT, SIG_DFL);
+    if (!stop_flag)
+        tls_probe(&c);
     uint64_t elapsed = ms_now_ms() - t0;
     summary(&c, elapsed);
     for (size_t i = 0; i < c.expect.n; i++)

@@ -221,7 +221,16 @@ def test_lab_report_contract(lab, tmp_path_factory, proto, tls):
     for key in ("pass", "fail", "skip", "error"):
         assert isinstance(rep["summary"][key], int)
     assert sum(rep["summary"][k] for k in ("pass", "fail", "skip", "error")) == len(rep["tests"])
-    assert len(rep["tests"]) == len(os.listdir(os.path.join(SUITES, proto)))
+    # the suite, plus the two RFC 8996 TLS version tests on TLS transports
+    assert len(rep["tests"]) == len(os.listdir(os.path.join(SUITES, proto))) + (tls != "none") * 2
+    if tls != "none":
+        versions = rep["tls_versions"]
+        assert set(versions) == {"TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"}
+        assert versions["TLSv1.2"] is True or versions["TLSv1.3"] is True
+        assert rep["tls_min_version"] in versions
+        assert versions[rep["tls_min_version"]] is True
+    else:
+        assert "tls_versions" not in rep
     for t in rep["tests"]:
         for key in ("id", "title", "rfc", "level", "result", "message", "transcript"):
             assert key in t, (t.get("id"), key)
@@ -229,7 +238,7 @@ def test_lab_report_contract(lab, tmp_path_factory, proto, tls):
         assert t["level"] in ("MUST", "SHOULD", "MAY")
         if t["result"] == "skip":
             assert t["message"], t["id"]  # skipped with the reason
-        if t["result"] in ("pass", "fail"):
+        if t["result"] in ("pass", "fail") and ".tls.rfc8996." not in t["id"]:
             assert t["transcript"].count("\nS: ") >= 1, t["id"]
     # Credentials never reach a report.
     text = (d / "r.json").read_text() + (d / "r.xml").read_text() + (d / "r.html").read_text()
@@ -305,8 +314,15 @@ def test_lab_outcomes(lab, tmp_path_factory, proto, tls):
         assert "500" in res["smtp.help.21x"]["message"]
         for v in ("lf-dot-lf", "crlf-dot-lf", "lf-dot-crlf"):
             assert res["smtp.smuggling." + v]["result"] == "fail"
-        assert failed_ids(rep) == {"smtp.help.21x", "smtp.smuggling.lf-dot-lf",
-                                   "smtp.smuggling.crlf-dot-lf", "smtp.smuggling.lf-dot-crlf"}
+        expected = {"smtp.help.21x", "smtp.smuggling.lf-dot-lf", "smtp.smuggling.crlf-dot-lf",
+                    "smtp.smuggling.lf-dot-crlf"}
+        if tls != "none":
+            # Postfix 3.7's default smtpd_tls_protocols still allows TLS 1.0 and 1.1
+            # (checked by hand with openssl s_client -tls1); Dovecot refuses them.
+            expected |= {"smtp.tls.rfc8996.no-tls1.0", "smtp.tls.rfc8996.no-tls1.1"}
+            assert rep["tls_versions"]["TLSv1.0"] is True
+            assert rep["tls_min_version"] == "TLSv1.0"
+        assert failed_ids(rep) == expected
         if tls == "none":
             # port 25 of the lab offers no AUTH: AUTH tests are skipped, with the reason
             assert res["smtp.auth.cancel-501"]["result"] == "skip"
@@ -316,6 +332,11 @@ def test_lab_outcomes(lab, tmp_path_factory, proto, tls):
             assert res["smtp.auth.twice-503"]["result"] == "pass"
     else:
         assert failed_ids(rep) == set(), [(t, res[t]["message"]) for t in failed_ids(rep)]
+        if tls != "none":
+            assert res[proto + ".tls.rfc8996.no-tls1.0"]["result"] == "pass"
+            assert res[proto + ".tls.rfc8996.no-tls1.1"]["result"] == "pass"
+            assert rep["tls_versions"]["TLSv1.0"] is False
+            assert rep["tls_min_version"] == "TLSv1.2"
 
 
 def test_lab_expect_fail(lab, tmp_path_factory, tmp_path):
@@ -381,7 +402,7 @@ def test_html_from_matrix(lab, tmp_path_factory, tmp_path):
     pop = html[html.index("<h3>pop3</h3>"):html.index("<h3>imap</h3>")]
     for tls in ("none", "starttls", "implicit"):
         assert "pop3 %s<br>" % tls in pop
-    assert pop.count("<tr><td class=id") == len(os.listdir(os.path.join(SUITES, "pop3")))
+    assert pop.count("<tr><td class=id") == len(os.listdir(os.path.join(SUITES, "pop3"))) + 2
     bad = tmp_path / "bad.json"
     bad.write_text("{\"protocol\": 1")
     assert certify("--html-from", str(bad), "--html", str(tmp_path / "x.html")).returncode == 2
@@ -417,6 +438,7 @@ def test_noncompliant_baseline_passes(lab, certs, tmp_path, tls):
     assert results(rep)["smtp.smuggling.lf-dot-lf"]["result"] == "pass"
     if tls == "starttls":
         assert results(rep)["smtp.starttls.injection-discarded"]["result"] == "pass"
+        assert results(rep)["smtp.tls.rfc8996.no-tls1.0"]["result"] == "pass"  # TLS >= 1.2
 
 
 @pytest.mark.parametrize("tls", ["none", "starttls"])
