@@ -569,6 +569,28 @@ static const struct rcase fetch_cases[] = {
      "{\"type\":\"fetch\",\"tag\":\"*\",\"seq\":16,\"attrs\":[{\"name\":\"BODY[1.2.HEADER]\","
      "\"value\":null,\"section\":\"1.2.HEADER\"},{\"name\":\"BODY[3.TEXT]\",\"value\":null,"
      "\"section\":\"3.TEXT\"},{\"name\":\"BODY[4]\",\"value\":null,\"section\":\"4\"}]}\n"},
+    {"* 17 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" "
+     "1152 23)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" \"NAME\" \"cc.diff\") "
+     "\"<960723163407.20117h@cac.washington.edu>\" \"Compiler diff\" \"BASE64\" 4554 73) "
+     "\"MIXED\"))\r\n",
+     sizeof("* 17 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+            "\"7BIT\" 1152 23)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" \"NAME\" \"cc.diff\") "
+            "\"<960723163407.20117h@cac.washington.edu>\" \"Compiler diff\" \"BASE64\" 4554 73) "
+            "\"MIXED\"))\r\n") -
+         1,
+     "0+233 "
+     "{\"type\":\"fetch\",\"tag\":\"*\",\"seq\":17,\"attrs\":[{\"name\":\"BODYSTRUCTURE\","
+     "\"value\":{\"type\":\"MULTIPART\",\"parts\":[{\"kind\":\"text\",\"type\":\"TEXT\","
+     "\"subtype\":\"PLAIN\",\"params\":[[\"CHARSET\",\"US-ASCII\"]],\"id\":null,\"description\":"
+     "null,\"encoding\":\"7BIT\",\"octets\":1152,\"lines\":23},{\"kind\":\"text\",\"type\":"
+     "\"TEXT\",\"subtype\":\"PLAIN\",\"params\":[[\"CHARSET\",\"US-ASCII\"],[\"NAME\",\"cc.diff\"]]"
+     ",\"id\":\"<960723163407.20117h@cac.washington.edu>\",\"description\":\"Compiler "
+     "diff\",\"encoding\":\"BASE64\",\"octets\":4554,\"lines\":73}],\"subtype\":\"MIXED\"}}]}\n"},
+    {"* 18 FETCH (PREVIEW \"Hi\" SAVEDATE \"01-Jan-2025 00:00:00 +0100\")\r\n",
+     sizeof("* 18 FETCH (PREVIEW \"Hi\" SAVEDATE \"01-Jan-2025 00:00:00 +0100\")\r\n") - 1,
+     "0+65 "
+     "{\"type\":\"fetch\",\"tag\":\"*\",\"seq\":18,\"attrs\":[{\"name\":\"PREVIEW\",\"value\":"
+     "\"Hi\"},{\"name\":\"SAVEDATE\",\"value\":\"01-Jan-2025 00:00:00 +0100\"}]}\n"},
 };
 
 static const struct rcase neg_cases[] = {
