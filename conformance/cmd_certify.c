@@ -5,7 +5,7 @@
  * (docs/certify.md).
  *
  * The runner (runner.h) executes each script; this file only plans the run,
- * provides the certify variables (${run}, ${auth_plain}, ...), and reports.
+ * provides the certify variables (${run}, ${rcpt}, ${from}), and reports.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,10 +35,14 @@
 #define CERT_MAX_ONLY  32
 #define CERT_MAX_JOBS  16
 
-/* Variables certify adds to the runner's builtins (user, password, host). */
-enum { V_RUN, V_AUTH_PLAIN, V_USER_B64, V_PASSWORD_B64, V_RCPT, V_FROM, V_COUNT };
-static const char *const var_names[V_COUNT] = {"run",          "auth_plain", "user_b64",
-                                               "password_b64", "rcpt",       "from"};
+/* Variables certify adds to the runner's builtins (user, password, host,
+ * sasl_plain, ...): pasted into the script text before it is parsed. */
+enum { V_RUN, V_RCPT, V_FROM, V_COUNT };
+static const char *const var_names[V_COUNT] = {"run", "rcpt", "from"};
+/* The runner's builtins that need --user and --password. */
+static const char *const cred_vars[] = {
+    "user", "password", "sasl_plain", "sasl_plain_authz", "sasl_user", "sasl_password"};
+#define N_CRED_VARS (sizeof(cred_vars) / sizeof(cred_vars[0]))
 
 struct cert_test {
     char *path;
@@ -58,6 +62,8 @@ struct certify {
     int list, quiet, verbose;
     struct ms_run_opts ro;
     char *vals[V_COUNT]; /* values, NULL when unavailable */
+    /* base64 credentials as the runner sends them: masked in reports */
+    char *secret[3];
     /* the plan */
     struct cert_test *t;
     size_t n;
@@ -160,16 +166,16 @@ static int set_vars(struct certify *c, const char *run_id, const char *rcpt, con
         char *plain = malloc(ul + pl + 2);
         if (!plain)
             return -1;
-        /* RFC 4616: [authzid] NUL authcid NUL passwd */
+        /* RFC 4616: [authzid] NUL authcid NUL passwd (the runner's ${sasl_plain}) */
         plain[0] = '\0';
         memcpy(plain + 1, c->ro.user, ul);
         plain[1 + ul] = '\0';
         memcpy(plain + 2 + ul, c->ro.password, pl);
-        c->vals[V_AUTH_PLAIN] = b64(plain, ul + pl + 2);
+        c->secret[0] = b64(plain, ul + pl + 2);
         free(plain);
-        c->vals[V_USER_B64] = b64(c->ro.user, ul);
-        c->vals[V_PASSWORD_B64] = b64(c->ro.password, pl);
-        if (!c->vals[V_AUTH_PLAIN] || !c->vals[V_USER_B64] || !c->vals[V_PASSWORD_B64])
+        c->secret[1] = b64(c->ro.password, pl);
+        c->secret[2] = strdup(c->ro.password);
+        if (!c->secret[0] || !c->secret[1] || !c->secret[2])
             return -1;
     }
     return c->vals[V_RUN] && c->vals[V_RCPT] && c->vals[V_FROM] ? 0 : -1;
@@ -197,7 +203,7 @@ static int uses_var(const char *text, size_t len, const char *name)
 
 /*
  * Paste certify's variables into the script text (the runner knows only the
- * builtins). A variable without a value (no --user: no ${auth_plain}) becomes
+ * builtins). A variable without a value becomes
  * "unset" and *missing names it: the test is then skipped, but its metadata
  * still parses. Returns the new text (malloc'd), or NULL when out of memory.
  */
@@ -216,27 +222,21 @@ static char *expand(const struct certify *c, const char *text, size_t len, size_
     /* "# certify: smtp-login" lines become an AUTH PLAIN exchange when
      * credentials are given (SMTP servers that only relay for users). */
     static const char login_mark[] = "# certify: smtp-login";
-    static const char login_text[] = "C: AUTH PLAIN ${auth_plain}\nS: 235 ${*}";
-    if (c->vals[V_AUTH_PLAIN])
-        cap +=
-            len / (sizeof(login_mark) - 1) * (sizeof(login_text) + strlen(c->vals[V_AUTH_PLAIN]));
+    static const char login_text[] = "C: AUTH PLAIN ${sasl_plain}\nS: 235 ${*}";
+    int creds = c->ro.user && c->ro.password;
+    if (creds)
+        cap += len / (sizeof(login_mark) - 1) * sizeof(login_text);
     char *o = malloc(cap), *q = o;
     if (!o)
         return NULL;
     for (size_t i = 0; i < len;) {
         int hit = -1;
-        if (c->vals[V_AUTH_PLAIN] && (i == 0 || text[i - 1] == '\n') &&
-            len - i >= sizeof(login_mark) - 1 &&
+        if (creds && (i == 0 || text[i - 1] == '\n') && len - i >= sizeof(login_mark) - 1 &&
             memcmp(text + i, login_mark, sizeof(login_mark) - 1) == 0 &&
             (i + sizeof(login_mark) - 1 == len || text[i + sizeof(login_mark) - 1] == '\n' ||
              text[i + sizeof(login_mark) - 1] == '\r')) {
-            size_t vl = strlen(c->vals[V_AUTH_PLAIN]);
-            memcpy(q, "C: AUTH PLAIN ", 14);
-            q += 14;
-            memcpy(q, c->vals[V_AUTH_PLAIN], vl);
-            q += vl;
-            memcpy(q, "\nS: 235 ${*}", 12);
-            q += 12;
+            memcpy(q, login_text, sizeof(login_text) - 1);
+            q += sizeof(login_text) - 1;
             i += sizeof(login_mark) - 1;
             continue;
         }
@@ -492,10 +492,13 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
         snprintf(msg, sizeof(msg), "script error at line %zu, column %zu: %s", se.line, se.col,
                  se.reason);
         synth_result(&t->r, t->path, NULL, MS_RES_ERROR, msg);
-    } else if (missing || ((uses_var(text, len, "user") || uses_var(text, len, "password")) &&
-                           (!c->ro.user || !c->ro.password))) {
-        snprintf(msg, sizeof(msg), "needs --user and --password (uses ${%s})",
-                 missing ? missing : "user");
+    } else {
+        for (size_t k = 0; !missing && k < N_CRED_VARS; k++)
+            if ((!c->ro.user || !c->ro.password) && uses_var(text, len, cred_vars[k]))
+                missing = cred_vars[k];
+    }
+    if (s && missing) {
+        snprintf(msg, sizeof(msg), "needs --user and --password (uses ${%s})", missing);
         synth_result(&t->r, t->path, s, MS_RES_SKIP, msg);
         ms_script_free(s);
         s = NULL;
@@ -538,15 +541,11 @@ static void run_one(struct certify *c, struct cert_test *t)
         }
     }
     /* Credentials never reach a report, whatever the runner shows. */
-    static const int secret[] = {V_AUTH_PLAIN, V_USER_B64, V_PASSWORD_B64};
+    static const char *const labels[3] = {"${sasl_plain}", "${sasl_password}", "${password}"};
     for (size_t k = 0; k < 3; k++) {
-        char label[40];
-        snprintf(label, sizeof(label), "${%s}", var_names[secret[k]]);
-        mask(&t->r.transcript, c->vals[secret[k]], label);
-        mask(&t->r.message, c->vals[secret[k]], label);
+        mask(&t->r.transcript, c->secret[k], labels[k]);
+        mask(&t->r.message, c->secret[k], labels[k]);
     }
-    mask(&t->r.transcript, c->ro.password, "${password}");
-    mask(&t->r.message, c->ro.password, "${password}");
     t->ran = 1;
 }
 
@@ -1345,6 +1344,8 @@ out:
     free(c.t);
     for (int v = 0; v < V_COUNT; v++)
         free(c.vals[v]);
+    for (int k = 0; k < 3; k++)
+        free(c.secret[k]);
     ms_expect_free(&c.expect);
     return rc;
 }
