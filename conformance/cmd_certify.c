@@ -1125,8 +1125,12 @@ static int write_reports(const struct certify *c, uint64_t ms)
             fprintf(stderr, "mailspec certify: HTML report: %s\n", err);
             rc = -1;
         }
-        if (f && fclose(f) == 0 && rc == 0)
-            rc |= ms_write_atomic(c->html, page, plen);
+        if (f && fclose(f) == 0 && rc == 0) {
+            if (strcmp(c->html, "-") == 0)
+                rc |= fwrite(page, 1, plen, stdout) == plen ? 0 : -1;
+            else
+                rc |= ms_write_atomic(c->html, page, plen);
+        }
         free(page);
         ms_json_free(doc);
     }

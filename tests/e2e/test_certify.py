@@ -71,6 +71,12 @@ def test_suite_metadata(proto):
         assert re.match(r"^\d{3,4} \d+(\.\d+)*$", meta.get("rfc", "")), (name, meta.get("rfc"))
         assert meta.get("level") in ("MUST", "SHOULD", "MAY"), name
         assert meta.get("protocol") == proto, name
+    # docs/suites.md lists every test with its level and RFC section
+    with open(os.path.join(ROOT, "docs", "suites.md"), encoding="utf-8") as f:
+        doc = f.read()
+    for name in files:
+        meta = read_meta(os.path.join(SUITES, proto, name))
+        assert "| `%s` | %s | %s |" % (meta["test"], meta["level"], meta["rfc"]) in doc, name
 
 
 @pytest.mark.parametrize("proto", ["smtp", "pop3", "imap"])
