@@ -32,9 +32,12 @@ LIB_SRCS := $(sort $(wildcard parsers/common/*.c parsers/smtp/*.c parsers/pop3/*
 RUN_SRCS := $(sort $(filter-out conformance/main.c,$(wildcard conformance/*.c)))
 UNIT_HARNESS := $(sort $(wildcard tests/unit/harness*.c))
 UNIT_SRCS := $(sort $(filter-out $(UNIT_HARNESS),$(wildcard tests/unit/test_*.c)))
-FUZZ_SRCS := $(sort $(wildcard fuzz/*_fuzzer.c))
+# Differential targets link libetpan (bench/etpan.c) and are built by their own rules.
+DIFF_SRCS := $(sort $(wildcard fuzz/*_diff_fuzzer.c))
+DIFF_NAMES := $(patsubst fuzz/%.c,%,$(DIFF_SRCS))
+FUZZ_SRCS := $(sort $(filter-out $(DIFF_SRCS),$(wildcard fuzz/*_fuzzer.c)))
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRCS))
-FUZZ_COMMON := $(sort $(filter-out $(FUZZ_SRCS) fuzz/standalone.c,$(wildcard fuzz/*.c)))
+FUZZ_COMMON := $(sort $(filter-out $(FUZZ_SRCS) $(DIFF_SRCS) fuzz/standalone.c,$(wildcard fuzz/*.c)))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 RUN_OBJS := $(RUN_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -85,6 +88,11 @@ $(SAN_BUILD)/replay/%: $(SAN_BUILD)/obj/fuzz/%.o $(SAN_BUILD)/obj/fuzz/standalon
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^
 
+$(DIFF_NAMES:%=$(SAN_BUILD)/replay/%): $(SAN_BUILD)/replay/%: $(SAN_BUILD)/obj/fuzz/%.o \
+    $(SAN_BUILD)/obj/fuzz/standalone.o $(SAN_BUILD)/obj/bench/etpan.o $(SAN_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ -letpan
+
 unit: $(UNIT_BINS)
 	@set -e; pass=0; fail=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; \
@@ -93,13 +101,15 @@ unit: $(UNIT_BINS)
 	done; echo "unit: $$pass passed, $$fail failed"; test $$fail -eq 0
 
 # Replay every seed and regression input through every target under sanitizers.
-fuzz-replay: $(REPLAY_BINS)
+fuzz-replay: $(REPLAY_BINS) $(DIFF_NAMES:%=$(SAN_BUILD)/replay/%)
 	@set -e; for t in $(FUZZ_NAMES); do \
 	  dirs=""; for d in corpus/fuzz/$$t corpus/regressions/$$t; do \
 	    if [ -d $$d ]; then dirs="$$dirs $$d"; fi; done; \
 	  if [ -z "$$dirs" ]; then echo "fuzz-replay: $$t has no corpus" >&2; exit 1; fi; \
 	  $(SAN_BUILD)/replay/$$t $$dirs; \
 	done
+	@set -e; for t in $(DIFF_NAMES); do \
+	  ASAN_OPTIONS=detect_leaks=0 $(SAN_BUILD)/replay/$$t corpus/fuzz/$$t corpus/regressions/$$t; done
 
 e2e: all
 	cd tests/e2e && MAILSPEC=$(CURDIR)/$(BUILD)/mailspec $(PYTHON) -m pytest -q -ra .
@@ -117,7 +127,7 @@ test: deps
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BUILD := $(BUILD)/fuzz
-FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%) $(DIFF_NAMES:%=$(FUZZ_BUILD)/%)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -128,6 +138,10 @@ $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_COMMON:%.c=$(FUZZ_BUILD)/obj/
                  $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
+$(DIFF_NAMES:%=$(FUZZ_BUILD)/%): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o \
+    $(FUZZ_BUILD)/obj/bench/etpan.o $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -letpan
+
 fuzz: $(FUZZ_BINS)
 
 SECONDS ?= 60
@@ -137,7 +151,8 @@ fuzz-run: $(FUZZ_BUILD)/$(TARGET)
 
 FUZZ_SMOKE_SECONDS ?= 20
 fuzz-smoke: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_NAMES); do BUILD=$(BUILD) scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
+	@set -e; for t in $(FUZZ_NAMES) $(DIFF_NAMES); do \
+	  BUILD=$(BUILD) scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
 
 # ---- coverage (clang source-based): unit tests + every corpus, parsers/ only ----
 COV_BUILD := $(BUILD)/cov

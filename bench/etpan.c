@@ -96,6 +96,16 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void driver_init(void)
+{
+    mem_driver.mailstream_read = mem_read;
+    mem_driver.mailstream_write = mem_write;
+    mem_driver.mailstream_close = mem_close;
+    mem_driver.mailstream_get_fd = mem_get_fd;
+    mem_driver.mailstream_free = mem_free;
+    mem_driver.mailstream_cancel = mem_cancel;
+}
+
 /* One pass: returns 0, or -1 with a message in err. */
 static int one_pass(const char *buf, size_t len, uint64_t *messages, size_t *consumed, char *err,
                     size_t errcap)
@@ -127,7 +137,9 @@ static int one_pass(const char *buf, size_t len, uint64_t *messages, size_t *con
             break;
         }
         /* untagged data and continuations, plus the tagged completion */
-        *messages += (uint64_t)clist_count(resp->rsp_cont_req_or_resp_data_list) + 1;
+        if (resp->rsp_cont_req_or_resp_data_list)
+            *messages += (uint64_t)clist_count(resp->rsp_cont_req_or_resp_data_list);
+        *messages += 1;
         mailimap_response_free(resp);
     }
     *consumed = src.pos;
@@ -151,12 +163,7 @@ int etpan_bench(const char *buf, size_t len, int runs, struct etpan_result *res)
     pid_t pid;
 
     memset(res, 0, sizeof(*res));
-    mem_driver.mailstream_read = mem_read;
-    mem_driver.mailstream_write = mem_write;
-    mem_driver.mailstream_close = mem_close;
-    mem_driver.mailstream_get_fd = mem_get_fd;
-    mem_driver.mailstream_free = mem_free;
-    mem_driver.mailstream_cancel = mem_cancel;
+    driver_init();
     if (runs > ETPAN_MAX_RUNS)
         runs = ETPAN_MAX_RUNS;
     fflush(NULL);
@@ -226,4 +233,11 @@ int etpan_bench(const char *buf, size_t len, int runs, struct etpan_result *res)
         return -1;
     }
     return res->runs > 0 && res->error[0] == '\0' ? 0 : -1;
+}
+
+int etpan_parse(const char *buf, size_t len, uint64_t *messages, size_t *consumed, char *err,
+                size_t errcap)
+{
+    driver_init();
+    return one_pass(buf, len, messages, consumed, err, errcap);
 }

@@ -19,4 +19,13 @@ struct etpan_result {
 /* Runs libetpan over buf in a forked child. Returns 0 on success. */
 int etpan_bench(const char *buf, size_t len, int runs, struct etpan_result *res);
 
+/*
+ * Parse buf as a stream of IMAP responses with libetpan, in this process (the
+ * differential fuzzer's use). Returns 0 when every response parsed, -1 with
+ * a message in err otherwise; *messages counts responses, *consumed the bytes
+ * libetpan read.
+ */
+int etpan_parse(const char *buf, size_t len, uint64_t *messages, size_t *consumed, char *err,
+                size_t errcap);
+
 #endif
