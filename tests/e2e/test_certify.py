@@ -345,6 +345,23 @@ def test_lab_outcomes(lab, tmp_path_factory, proto, tls):
             assert rep["tls_min_version"] == "TLSv1.2"
 
 
+def test_lab_imap_cleans_up(lab, tmp_path_factory):
+    """Every mailbox the IMAP suite creates is deleted again."""
+    import imaplib
+    for tls in ("none", "starttls", "implicit"):
+        run_lab(lab, tmp_path_factory, "imap", tls)
+    conn = imaplib.IMAP4(lab.host, lab.imap_port, timeout=15)
+    try:
+        conn.login(lab.user, lab.password)
+        typ, data = conn.list('""', "mailspec-*")
+        assert typ == "OK"
+        assert data == [None], data
+        typ, data = conn.select("INBOX", readonly=True)
+        assert int(data[0]) >= lab.seed_count  # INBOX untouched by the suites
+    finally:
+        conn.logout()
+
+
 def test_lab_expect_fail(lab, tmp_path_factory, tmp_path):
     """The allow-list turns the known Postfix deviations into expected failures."""
     allow = tmp_path / "postfix.txt"
