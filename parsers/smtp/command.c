@@ -549,7 +549,15 @@ static enum ms_status parse_command(struct ms_cursor *c, struct ms_smtp_cstate *
         return need_end(c, lim, v, "RFC 1985 5 ETRN");
     }
     case MS_SMTP_DATA:
-        return need_end(c, lim, v, "RFC 5321 4.1.1.4 DATA");
+        MS_GUARD(need_end(c, lim, v, "RFC 5321 4.1.1.4 DATA"));
+        /* RFC 3030 3: BINARYMIME data goes with BDAT only, and BDAT and DATA
+         * are not mixed in one transaction. */
+        if (st->body == MS_SMTP_BODY_BINARYMIME)
+            return ms_fail_at(c, 0, "RFC 3030 3 BINARYMIME",
+                              "DATA after BODY=BINARYMIME (only BDAT may carry it)");
+        if (st->bdat_used)
+            return ms_fail_at(c, 0, "RFC 3030 2 BDAT", "DATA in a transaction that used BDAT");
+        return MS_OK;
     case MS_SMTP_RSET:
         return need_end(c, lim, v, "RFC 5321 4.1.1.5 RSET");
     case MS_SMTP_QUIT:
@@ -565,6 +573,7 @@ static void transaction_reset(struct ms_smtp_cstate *st)
 {
     st->smtputf8 = 0;
     st->body = 0;
+    st->bdat_used = 0;
 }
 
 static ssize_t command_line(struct ms_smtp_cstate *st, const struct ms_limits *lim, const char *buf,
@@ -604,6 +613,7 @@ static ssize_t command_line(struct ms_smtp_cstate *st, const struct ms_limits *l
     case MS_SMTP_MAIL:
         st->smtputf8 = v->smtputf8;
         st->body = v->body;
+        st->bdat_used = 0;
         break;
     case MS_SMTP_DATA:
         /* Commands-only streams assume 354; a session's reply_seen corrects it. */
@@ -614,6 +624,7 @@ static ssize_t command_line(struct ms_smtp_cstate *st, const struct ms_limits *l
         st->wait_index = st->sent;
         break;
     case MS_SMTP_BDAT:
+        st->bdat_used = !v->last;
         if (v->chunk_size > 0) {
             st->mode = MS_SMTP_MODE_CHUNK;
             st->remaining = v->chunk_size;

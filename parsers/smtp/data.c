@@ -130,7 +130,7 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
         v->quirks = st->quirks;
         st->mode = MS_SMTP_MODE_CMD;
         st->sent++;
-        st->smtputf8 = st->body = 0;
+        st->smtputf8 = st->body = st->bdat_used = 0;
         stats_reset(st);
         *done = 1;
         return (ssize_t)end;
@@ -183,7 +183,7 @@ ssize_t ms_smtp_chunk_parse(struct ms_smtp_cstate *st, const struct ms_limits *l
         st->octets = 0;
         st->mode = MS_SMTP_MODE_CMD;
         if (st->chunk_last)
-            st->smtputf8 = st->body = 0;
+            st->smtputf8 = st->body = st->bdat_used = 0;
         *done = 1;
     }
     return (ssize_t)take;

@@ -539,6 +539,13 @@ static void test_bdat(void **st)
     ms_assert_lacks(r, "ERR");
     r = ms_check(CMDS, &lim, "BDAT 11\r\n", 9);
     ms_assert_has(r, "0 ERR 5 RFC 3030 4 chunk-size: number out of range");
+    /* RFC 3030: BINARYMIME only with BDAT; no DATA in a BDAT transaction */
+    BAD(CMDS, "MAIL FROM:<a@b.org> BODY=BINARYMIME\r\nDATA\r\n",
+        "37 ERR 37 RFC 3030 3 BINARYMIME: DATA after BODY=BINARYMIME");
+    BAD(CMDS, "MAIL FROM:<a@b.org>\r\nBDAT 1\r\nxDATA\r\n",
+        "30 ERR 30 RFC 3030 2 BDAT: DATA in a transaction that used BDAT");
+    OKN(CMDS, "MAIL FROM:<a@b.org>\r\nBDAT 1 LAST\r\nxMAIL FROM:<a@b.org>\r\nDATA\r\n.\r\n", 6);
+    OKN(CMDS, "MAIL FROM:<a@b.org> BODY=BINARYMIME\r\nRSET\r\nDATA\r\n.\r\n", 4);
     /* truncated chunk */
     BAD(CMDS, "BDAT 10\r\nabc", "9 ERR 12 end of input");
 }

@@ -162,6 +162,7 @@ struct ms_smtp_cstate {
     uint32_t sasl_left;     /* SASL lines expected (UINT32_MAX: until a reply ends it) */
     uint64_t remaining;     /* BDAT bytes still to come */
     uint8_t chunk_last;
+    uint8_t bdat_used; /* BDAT seen in the current transaction */
     uint64_t sent, answered, wait_index;
     uint64_t octets, lines, unstuffed;
     struct ms_quirks quirks;
