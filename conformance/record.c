@@ -154,17 +154,6 @@ static int start_tls(struct session *s, char *err, size_t errcap)
 
 enum { RELAY_OK = 0, RELAY_SERVER_ERROR = 1 };
 
-/*
- * Whether TLS holds bytes that poll() cannot see. SSL_has_pending, not
- * SSL_pending: a record read but not yet decrypted (e.g. the client's first
- * command arriving with its Finished message during the handshake) counts
- * too; missing it stalls the relay until the timeout.
- */
-static int tls_buffered(const struct ms_conn *c)
-{
-    return c->ssl ? SSL_has_pending(c->ssl) : 0;
-}
-
 static int relay(struct session *s)
 {
     static char buf[1 << 16];
@@ -172,7 +161,8 @@ static int relay(struct session *s)
     struct pollfd p[2];
 
     for (;;) {
-        int ready[2] = {tls_buffered(&s->client), tls_buffered(&s->server)};
+        /* TLS may hold bytes poll() cannot see (ms_conn_pending) */
+        int ready[2] = {ms_conn_pending(&s->client), ms_conn_pending(&s->server)};
         if (!ready[0] && !ready[1]) {
             p[0] = (struct pollfd){s->client.fd, POLLIN, 0};
             p[1] = (struct pollfd){s->server.fd, POLLIN, 0};

@@ -68,13 +68,6 @@ struct ms_rec_san {
 void ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw);
 
 /*
- * Append the .session rendering of bytes b[0..n) to out: escapes for
- * backslash, control bytes, invalid UTF-8, and "$" where it would start a
- * variable. Never writes the "C: " prefix or a line end.
- */
-void ms_rec_escape(struct ms_out *out, const char *b, size_t n);
-
-/*
  * Render one line of one direction as the text after "C: "/"S: ".
  * line[0..n) excludes the terminator; crlf says whether the line ended with
  * CRLF (0: the bytes stopped there, e.g. a segment end or a bare LF that the

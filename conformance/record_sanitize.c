@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "mailspec/script.h"
 #include "record.h"
 
 enum ms_rec_proto ms_rec_proto_parse(const char *name)
@@ -46,71 +47,10 @@ void ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw)
 
 /* ---- escaping ---- */
 
-/* Length of the valid UTF-8 sequence at b[0..n) (2..4), or 0. */
-static size_t utf8_seq(const unsigned char *b, size_t n)
+/* .session text of b[0..n): the runner's escaper, keeping valid UTF-8 readable. */
+static void esc(struct ms_out *out, const char *p, size_t n)
 {
-    size_t need;
-    uint32_t cp;
-
-    if (b[0] >= 0xc2 && b[0] <= 0xdf) {
-        need = 2;
-        cp = b[0] & 0x1fu;
-    } else if (b[0] >= 0xe0 && b[0] <= 0xef) {
-        need = 3;
-        cp = b[0] & 0x0fu;
-    } else if (b[0] >= 0xf0 && b[0] <= 0xf4) {
-        need = 4;
-        cp = b[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((b[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (b[i] & 0x3fu);
-    }
-    /* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-    if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return need;
-}
-
-void ms_rec_escape(struct ms_out *out, const char *p, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const unsigned char *b = (const unsigned char *)p;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = b[i];
-        char e[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
-        if (ch == '\\') {
-            ms_out_bytes(out, "\\\\", 2);
-        } else if (ch == '\r') {
-            ms_out_bytes(out, "\\r", 2);
-        } else if (ch == '\n') {
-            ms_out_bytes(out, "\\n", 2);
-        } else if (ch == '\t') {
-            ms_out_bytes(out, "\\t", 2);
-        } else if (ch == '$' && i + 1 < n && b[i + 1] == '{') {
-            /* a literal "${" would read as a variable: escape the dollar */
-            ms_out_bytes(out, e, 4);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            ms_out_bytes(out, e, 4);
-        } else if (ch >= 0x80) {
-            size_t k = utf8_seq(b + i, n - i);
-            if (k == 0) {
-                ms_out_bytes(out, e, 4);
-            } else {
-                ms_out_bytes(out, b + i, k);
-                i += k - 1;
-            }
-        } else {
-            ms_out_bytes(out, &ch, 1);
-        }
-    }
+    ms_script_escape_opt(out, p, n, MS_ESCAPE_UTF8);
 }
 
 /* ---- small helpers over (pointer, length) ---- */
@@ -206,7 +146,7 @@ static void sasl_data(struct ms_rec_san *st, const char *p, size_t n, struct ms_
     unsigned step = st->sasl_step++;
 
     if ((n == 1 && (p[0] == '*' || p[0] == '=')) || n == 0) {
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     switch (st->sasl) {
@@ -253,7 +193,7 @@ static void sasl_start(struct ms_rec_san *st, const char *p, size_t n, size_t i,
 
     st->sasl = sasl_mech(p + i, ml);
     st->sasl_step = 0;
-    ms_rec_escape(o, p + i, ml);
+    esc(o, p + i, ml);
     i += ml;
     if (i < n) {
         ms_out_bytes(o, " ", 1);
@@ -295,7 +235,7 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
                     e++;
             }
             if (e > j) {
-                ms_rec_escape(o, p + from, j - from);
+                esc(o, p + from, j - from);
                 lit(o, "${*}");
                 i = from = e;
                 continue;
@@ -307,7 +247,7 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
             (p[i - 1] == ' ' || p[i - 1] == '(')) {
             size_t b = p[i - 1] == ' ' ? i - 1 : i;
             size_t e = (b == i && i + 7 < n && p[i + 7] == ' ') ? i + 8 : i + 7;
-            ms_rec_escape(o, p + from, b - from);
+            esc(o, p + from, b - from);
             lit(o, "${*}");
             i = from = e;
             continue;
@@ -317,7 +257,7 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
             while (e < n && ms_is_digit((unsigned char)p[e]))
                 e++;
             if (n - e == 7 && ieq(p + e, 7, " RECENT")) {
-                ms_rec_escape(o, p + from, i - from);
+                esc(o, p + from, i - from);
                 lit(o, "${*}");
                 i = from = e;
                 continue;
@@ -328,7 +268,7 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
             while (e < n && p[e] != '"')
                 e++;
             if (e < n) {
-                ms_rec_escape(o, p + from, j - from);
+                esc(o, p + from, j - from);
                 lit(o, "${*}");
                 i = from = e;
                 continue;
@@ -345,7 +285,7 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
         if (k > from + 1 && p[k - 2] == ' ' && k < n && ms_is_digit((unsigned char)p[k]))
             tail = k - 1;
     }
-    ms_rec_escape(o, p + from, tail - from);
+    esc(o, p + from, tail - from);
     if (tail < n)
         lit(o, "${*}");
 }
@@ -365,7 +305,7 @@ static void imap_login_args(struct ms_rec_san *st, const char *p, size_t n, size
     while (i < n && arg < 2) {
         uint64_t size;
         if (p[i] == '{' && literal_at_end(p + i, n - i, &size)) {
-            ms_rec_escape(o, p + i, n - i);
+            esc(o, p + i, n - i);
             st->lit_left[0] = size;
             st->lit_cred = arg + 1;
             return;
@@ -392,7 +332,7 @@ static void imap_login_args(struct ms_rec_san *st, const char *p, size_t n, size
         }
     }
     if (i < n)
-        ms_rec_escape(o, p + i, n - i); /* whatever follows (a malformed line) */
+        esc(o, p + i, n - i); /* whatever follows (a malformed line) */
 }
 
 static void save_tag(struct ms_rec_san *st, const char *p, size_t n)
@@ -411,18 +351,18 @@ static void imap_client(struct ms_rec_san *st, const char *p, size_t n, struct m
     }
     i = tl + 1;
     if (tl == 0 || i >= n) {
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     cl = word_len(p, n, i);
     if (ieq(p + i, cl, "LOGIN") && i + cl < n) {
-        ms_rec_escape(o, p, i + cl + 1);
+        esc(o, p, i + cl + 1);
         imap_login_args(st, p, n, i + cl + 1, 0, o);
         return;
     }
     if (ieq(p + i, cl, "AUTHENTICATE") && i + cl < n) {
         save_tag(st, p, tl);
-        ms_rec_escape(o, p, i + cl + 1);
+        esc(o, p, i + cl + 1);
         sasl_start(st, p, n, i + cl + 1, o);
         return;
     }
@@ -430,7 +370,7 @@ static void imap_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         save_tag(st, p, tl);
         st->starttls_sent = 1;
     }
-    ms_rec_escape(o, p, n);
+    esc(o, p, n);
 }
 
 static int is_tagged(const struct ms_rec_san *st, const char *p, size_t n)
@@ -454,7 +394,7 @@ static void imap_server(struct ms_rec_san *st, const char *p, size_t n, struct m
                 if (i < n && p[i] == ' ')
                     i++;
             }
-            ms_rec_escape(o, p, i);
+            esc(o, p, i);
             lit(o, "${*}");
             return;
         }
@@ -505,7 +445,7 @@ static void smtp_client(struct ms_rec_san *st, const char *p, size_t n, struct m
     if (st->smtp_in_data) {
         if (n == 1 && p[0] == '.')
             st->smtp_in_data = 0;
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     if (st->sasl != MS_SASL_NONE) {
@@ -513,7 +453,7 @@ static void smtp_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         return;
     }
     if (ieq(p, vl, "AUTH") && vl < n) {
-        ms_rec_escape(o, p, vl + 1);
+        esc(o, p, vl + 1);
         sasl_start(st, p, n, vl + 1, o);
         q_push(st, Q_AUTH);
         return;
@@ -532,7 +472,7 @@ static void smtp_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         q_push(st, Q_OTHER);
     } else
         q_push(st, Q_OTHER);
-    ms_rec_escape(o, p, n);
+    esc(o, p, n);
 }
 
 static void smtp_server(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
@@ -545,11 +485,11 @@ static void smtp_server(struct ms_rec_san *st, const char *p, size_t n, struct m
         if (last)
             st->greeted = 1;
         if (n >= 4) {
-            ms_rec_escape(o, p, 4);
+            esc(o, p, 4);
             lit(o, "${*}");
             return;
         }
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     if (kind == Q_AUTH && n >= 3 && memcmp(p, "334", 3) == 0) {
@@ -558,12 +498,12 @@ static void smtp_server(struct ms_rec_san *st, const char *p, size_t n, struct m
             lit(o, "334 ${*}");
             return;
         }
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     if (kind == Q_EHLO && !st->smtp_ehlo_seen && n >= 4) {
         /* first line of the EHLO reply: the server's name and greeting */
-        ms_rec_escape(o, p, 4);
+        esc(o, p, 4);
         lit(o, "${*}");
         st->smtp_ehlo_seen = 1;
     } else {
@@ -574,10 +514,10 @@ static void smtp_server(struct ms_rec_san *st, const char *p, size_t n, struct m
                 break;
             }
         if (q && q < p + n) {
-            ms_rec_escape(o, p, (size_t)(q - p));
+            esc(o, p, (size_t)(q - p));
             lit(o, "${*}");
         } else {
-            ms_rec_escape(o, p, n);
+            esc(o, p, n);
         }
     }
     if (!last)
@@ -603,26 +543,26 @@ static void pop3_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         return;
     }
     if (ieq(p, vl, "USER") && vl < n) {
-        ms_rec_escape(o, p, vl + 1);
+        esc(o, p, vl + 1);
         lit(o, "${user}");
         q_push(st, Q_OTHER);
         return;
     }
     if (ieq(p, vl, "PASS") && vl < n) {
-        ms_rec_escape(o, p, vl + 1);
+        esc(o, p, vl + 1);
         lit(o, "${password}");
         q_push(st, Q_OTHER);
         return;
     }
     if (ieq(p, vl, "APOP") && vl < n) {
         /* the digest depends on the greeting's timestamp (RFC 1939 7) */
-        ms_rec_escape(o, p, vl + 1);
+        esc(o, p, vl + 1);
         lit(o, "${user} ${apop_digest}");
         q_push(st, Q_OTHER);
         return;
     }
     if (ieq(p, vl, "AUTH") && vl < n) {
-        ms_rec_escape(o, p, vl + 1);
+        esc(o, p, vl + 1);
         sasl_start(st, p, n, vl + 1, o);
         q_push(st, Q_AUTH);
         return;
@@ -637,7 +577,7 @@ static void pop3_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         q_push(st, Q_STARTTLS);
     else
         q_push(st, Q_OTHER);
-    ms_rec_escape(o, p, n);
+    esc(o, p, n);
 }
 
 static void pop3_server(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
@@ -651,7 +591,7 @@ static void pop3_server(struct ms_rec_san *st, const char *p, size_t n, struct m
             lit(o, n > 3 ? "+OK ${*}" : "+OK");
             return;
         }
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     if (st->pop3_in_multi) {
@@ -661,12 +601,12 @@ static void pop3_server(struct ms_rec_san *st, const char *p, size_t n, struct m
         } else if (st->pop3_uidl && n > 0 && p[0] != '.') {
             /* "msg uid": Dovecot's UIDs embed the UIDVALIDITY */
             size_t w = word_len(p, n, 0);
-            ms_rec_escape(o, p, w < n ? w + 1 : n);
+            esc(o, p, w < n ? w + 1 : n);
             if (w < n)
                 lit(o, "${*}");
             return;
         }
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
         return;
     }
     uint8_t kind = q_peek(st);
@@ -674,20 +614,20 @@ static void pop3_server(struct ms_rec_san *st, const char *p, size_t n, struct m
         if (st->sasl == MS_SASL_OTHER)
             lit(o, "+ ${*}");
         else
-            ms_rec_escape(o, p, n);
+            esc(o, p, n);
         return;
     }
     if (kind == Q_POP3_UIDL1 && ok) {
         /* "+OK msg uid" */
         size_t w = n > 4 ? word_len(p, n, 4) : 0;
         if (w && 4 + w < n) {
-            ms_rec_escape(o, p, 4 + w + 1);
+            esc(o, p, 4 + w + 1);
             lit(o, "${*}");
         } else {
-            ms_rec_escape(o, p, n);
+            esc(o, p, n);
         }
     } else {
-        ms_rec_escape(o, p, n);
+        esc(o, p, n);
     }
     if (ok && (kind == Q_POP3_MULTI || kind == Q_POP3_UIDL)) {
         st->pop3_in_multi = 1;
@@ -716,7 +656,7 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
         st->raw = 0;
         ms_rec_sanitize(st, is_server, line, n, crlf, &none);
         st->raw = 1;
-        ms_rec_escape(out, line, n);
+        esc(out, line, n);
         return;
     }
     /* bytes of a literal or BDAT chunk: copied (or, for a credential, replaced) */
@@ -730,7 +670,7 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
             if (!is_server && st->lit_cred)
                 lit(out, "${redacted}"); /* a credential with a line end in it */
             else
-                ms_rec_escape(out, line, n);
+                esc(out, line, n);
             return;
         }
         size_t k = (size_t)*left; /* < n + 2; the CRLF can't be split by a literal end here */
@@ -745,11 +685,11 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
                 ms_out_bytes(out, " ", 1);
                 imap_login_args(st, line, n, k + 1, 1, out);
             } else {
-                ms_rec_escape(out, line + k, n - k);
+                esc(out, line + k, n - k);
             }
             return;
         }
-        ms_rec_escape(out, line, k);
+        esc(out, line, k);
         line += k;
         n -= k;
         if (st->proto != MS_REC_IMAP) {
@@ -760,7 +700,7 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
         if (is_server)
             imap_server_text(line, n, out);
         else
-            ms_rec_escape(out, line, n);
+            esc(out, line, n);
         if (crlf) {
             uint64_t size;
             if (literal_at_end(line, n, &size))
@@ -793,7 +733,7 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
             pop3_client(st, line, n, out);
         break;
     default:
-        ms_rec_escape(out, line, n);
+        esc(out, line, n);
         break;
     }
 }

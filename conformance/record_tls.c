@@ -7,41 +7,27 @@
 #include "record_tls.h"
 #include "transport.h"
 
-void ms_rec_tls_error(char *err, size_t errcap, const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char buf[256];
-
-    if (e) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-        snprintf(err, errcap, "%s: %s", what, buf);
-    } else {
-        snprintf(err, errcap, "%s failed (connection closed or timed out)", what);
-    }
-    ERR_clear_error();
-}
-
 SSL_CTX *ms_rec_tls_server_ctx(const char *cert, const char *key, char *err, size_t errcap)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
     if (!ctx) {
-        ms_rec_tls_error(err, errcap, "SSL_CTX_new");
+        ms_tls_error(err, errcap, "SSL_CTX_new");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        ms_rec_tls_error(err, errcap, "cannot load --cert");
+        ms_tls_error(err, errcap, "cannot load --cert");
         SSL_CTX_free(ctx);
         return NULL;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        ms_rec_tls_error(err, errcap, "cannot load --key");
+        ms_tls_error(err, errcap, "cannot load --key");
         SSL_CTX_free(ctx);
         return NULL;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        ms_rec_tls_error(err, errcap, "--key does not match --cert");
+        ms_tls_error(err, errcap, "--key does not match --cert");
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -53,11 +39,11 @@ SSL *ms_rec_tls_accept(SSL_CTX *ctx, int fd, uint64_t deadline, char *err, size_
     SSL *ssl = SSL_new(ctx);
 
     if (!ssl) {
-        ms_rec_tls_error(err, errcap, "SSL_new");
+        ms_tls_error(err, errcap, "SSL_new");
         return NULL;
     }
     if (SSL_set_fd(ssl, fd) != 1) {
-        ms_rec_tls_error(err, errcap, "SSL_set_fd");
+        ms_tls_error(err, errcap, "SSL_set_fd");
         SSL_free(ssl);
         return NULL;
     }
@@ -72,7 +58,7 @@ SSL *ms_rec_tls_accept(SSL_CTX *ctx, int fd, uint64_t deadline, char *err, size_
             if (now >= deadline)
                 snprintf(err, errcap, "TLS handshake with the client timed out");
             else
-                ms_rec_tls_error(err, errcap, "TLS handshake with the client");
+                ms_tls_error(err, errcap, "TLS handshake with the client failed");
             SSL_free(ssl);
             return NULL;
         }

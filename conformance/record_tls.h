@@ -20,7 +20,4 @@ SSL_CTX *ms_rec_tls_server_ctx(const char *cert, const char *key, char *err, siz
  */
 SSL *ms_rec_tls_accept(SSL_CTX *ctx, int fd, uint64_t deadline, char *err, size_t errcap);
 
-/* The OpenSSL error queue (or fallback) as text, for messages. */
-void ms_rec_tls_error(char *err, size_t errcap, const char *what);
-
 #endif

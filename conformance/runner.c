@@ -97,6 +97,8 @@ struct rt {
     struct ms_tls_info tls;
     int auto_tls;
     char note[256];
+    size_t conn_lines; /* server lines read on this connection */
+    int apop;          /* POP3: 0 no greeting yet, 1 no <timestamp> in it, 2 derived */
 };
 
 static void finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, ...)
@@ -175,20 +177,124 @@ void ms_run_opts_default(struct ms_run_opts *o)
 
 /* ---- transcript ---- */
 
+/*
+ * Values that are never printed (transcripts, messages, reports): the
+ * password and what is derived from it. Where the script sends them the
+ * transcript shows the variable; in any other text (a server that echoes
+ * them) values of at least SECRET_MIN bytes are replaced by ${name} too
+ * (shorter ones would match too much ordinary text).
+ */
+#define SECRET_MIN 3
+static const uint16_t secret_vars[] = {MS_VAR_PASSWORD, MS_VAR_SASL_PLAIN, MS_VAR_SASL_PLAIN_AUTHZ,
+                                       MS_VAR_SASL_PASSWORD, MS_VAR_APOP_DIGEST};
+
+static int is_secret(size_t var)
+{
+    for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++)
+        if (secret_vars[i] == var)
+            return 1;
+    return 0;
+}
+
+/* The first occurrence of m[0..mn) (mn > 0) in p[0..n), or NULL (memmem is not C11/POSIX). */
+static const char *find_bytes(const char *p, size_t n, const char *m, size_t mn)
+{
+    while (n >= mn) {
+        const char *c = memchr(p, m[0], n - mn + 1);
+        if (!c)
+            return NULL;
+        if (memcmp(c, m, mn) == 0)
+            return c;
+        n -= (size_t)(c - p) + 1;
+        p = c + 1;
+    }
+    return NULL;
+}
+
+/* Offset of the first secret value in p[0..n) (the longest at that offset), or n. */
+static size_t find_secret(const struct rt *t, const char *p, size_t n, size_t *var, size_t *len)
+{
+    size_t best = n;
+
+    for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++) {
+        size_t v = secret_vars[i], vl = t->vars.v[v].len;
+        if (!t->vars.v[v].bound || vl < SECRET_MIN)
+            continue;
+        size_t lim = best < n && best + vl <= n ? best + vl : n;
+        const char *hit = find_bytes(p, lim, t->vars.buf + t->vars.v[v].off, vl);
+        if (!hit)
+            continue;
+        size_t at = (size_t)(hit - p);
+        if (at < best || (at == best && vl > *len)) {
+            best = at;
+            *var = v;
+            *len = vl;
+        }
+    }
+    return best;
+}
+
+/*
+ * Escaped p[0..n) with secret values as ${name}, to o (bounded: stops once
+ * o is full) or, when o is NULL, to the transcript (in pieces, so a long line
+ * needs no large scratch buffer).
+ */
+static void esc_text(struct rt *t, struct ms_out *o, const char *p, size_t n)
+{
+    while (n > 0 && !(o && o->overflow)) {
+        size_t var = 0, vl = 0;
+        size_t k = find_secret(t, p, n, &var, &vl);
+        for (size_t i = 0; i < k && !(o && o->overflow);) {
+            struct ms_out piece;
+            char buf[1024];
+            size_t m = k - i > 200 ? 200 : k - i;
+            ms_out_init(&piece, buf, sizeof(buf));
+            ms_script_escape(o ? o : &piece, p + i, m);
+            if (!o)
+                sb_add(&t->tr, piece.buf, piece.len);
+            i += m;
+        }
+        if (k == n)
+            break;
+        const char *name = t->s->vars[var];
+        if (o) {
+            ms_out_bytes(o, "${", 2);
+            ms_out_bytes(o, name, strlen(name));
+            ms_out_bytes(o, "}", 1);
+        } else {
+            sb_str(&t->tr, "${");
+            sb_str(&t->tr, name);
+            sb_str(&t->tr, "}");
+        }
+        p += k + vl;
+        n -= k + vl;
+    }
+}
+
 static void tr_line(struct rt *t, const char *prefix, const char *p, size_t n)
 {
-    struct ms_out o;
-    char buf[1024];
-
     sb_str(&t->tr, prefix);
-    /* escape in pieces so a long line needs no large scratch buffer */
-    while (n > 0) {
-        size_t k = n > 200 ? 200 : n;
-        ms_out_init(&o, buf, sizeof(buf));
-        ms_script_escape(&o, p, k);
-        sb_add(&t->tr, o.buf, o.len);
-        p += k;
-        n -= k;
+    esc_text(t, NULL, p, n);
+    sb_add(&t->tr, "\n", 1);
+}
+
+/* A C: step as sent, secret variables shown by name. */
+static void tr_send(struct rt *t, const struct ms_step *st)
+{
+    if (st->nocrlf)
+        sb_str(&t->tr, "@nocrlf\n");
+    sb_str(&t->tr, "C: ");
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *pt = &t->s->parts[st->part0 + i];
+        if (pt->kind == MS_PART_LIT) {
+            esc_text(t, NULL, t->s->bytes + pt->off, pt->len);
+        } else if (pt->kind == MS_PART_VAR && is_secret(pt->var)) {
+            sb_str(&t->tr, "${");
+            sb_str(&t->tr, t->s->vars[pt->var]);
+            sb_str(&t->tr, "}");
+        } else if (pt->kind == MS_PART_VAR) {
+            esc_text(t, NULL, t->vars.buf + t->vars.v[pt->var].off, t->vars.v[pt->var].len);
+        }
     }
     sb_add(&t->tr, "\n", 1);
 }
@@ -208,21 +314,16 @@ static void tr_note(struct rt *t, const char *fmt, ...)
     sb_add(&t->tr, "\n", 1);
 }
 
-/* Escaped, bounded text of a line, for messages. */
-static void esc_short(char *out, size_t cap, const char *p, size_t n)
+/* Escaped, bounded text of a line (secrets redacted), for messages. */
+static void esc_short(struct rt *t, char *out, size_t cap, const char *p, size_t n)
 {
     struct ms_out o;
-    int cut = 0;
+    size_t show = cap - 4 > 1200 ? 1200 : cap - 4;
 
-    if (n > 300) {
-        n = 300;
-        cut = 1;
-    }
-    ms_out_init(&o, out, cap - 4);
-    ms_script_escape(&o, p, n);
-    if (o.overflow)
+    ms_out_init(&o, out, show);
+    esc_text(t, &o, p, n);
+    if (o.overflow) {
         o.len = o.cap;
-    if (cut || o.overflow) {
         memcpy(out + o.len, "...", 3);
         o.len += 3;
     }
@@ -334,6 +435,7 @@ static int open_conn(struct rt *t, size_t line)
         return -1;
     }
     t->open = 1;
+    t->conn_lines = 0;
     tr_note(t, "mailspec: connected to %s port %s", t->o->host, t->o->port);
     if (t->proto && strict_init(t) != 0) {
         finish(t, MS_RES_ERROR, line, "out of memory");
@@ -392,20 +494,106 @@ static int is_binary(const char *p, size_t n)
 }
 
 /*
- * The next server line (without its line end) in *p and *n.
- * Returns 1, 0 on a clean close at a line boundary, -1 with the result set,
- * -2 on timeout (result not set: the caller words it).
+ * POP3 APOP (RFC 1939 7): ${apop_digest} = hex MD5 of the greeting's
+ * <timestamp> (angle brackets included) followed by the password. Derived
+ * again from each connection's greeting; unset when it has no timestamp.
  */
-static int get_line(struct rt *t, uint64_t dl, size_t sline, const char **p, size_t *n)
+static void greeting(struct rt *t, const char *p, size_t n)
 {
-    char err[512];
+    if (!t->pname || strcmp(t->pname, "pop3") != 0)
+        return;
+    t->vars.v[MS_VAR_APOP_DIGEST].bound = 0;
+    t->apop = 1;
+    const char *lt = NULL;
+    for (size_t i = n; i > 0; i--)
+        if (p[i - 1] == '<') {
+            lt = p + i - 1;
+            break;
+        }
+    const char *gt = lt ? memchr(lt, '>', n - (size_t)(lt - p)) : NULL;
+    if (!gt || gt - lt < 2 || n < 3 || memcmp(p, "+OK", 3) != 0 || !t->o->password)
+        return;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_DigestInit_ex(c, EVP_md5(), NULL) == 1 &&
+             EVP_DigestUpdate(c, lt, (size_t)(gt - lt) + 1) == 1 &&
+             EVP_DigestUpdate(c, t->o->password, strlen(t->o->password)) == 1 &&
+             EVP_DigestFinal_ex(c, md, &mdlen) == 1;
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        return;
+    static const char hex[] = "0123456789abcdef";
+    char out[2 * EVP_MAX_MD_SIZE];
+    for (unsigned int i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    if (ms_vars_set(&t->vars, MS_VAR_APOP_DIGEST, out, 2 * (size_t)mdlen) == MS_OK)
+        t->apop = 2;
+}
 
+/* Move the unconsumed server bytes to the start of rbuf. */
+static void compact(struct rt *t)
+{
     if (t->consumed) {
         memmove(t->rbuf, t->rbuf + t->consumed, t->rlen - t->consumed);
         t->rlen -= t->consumed;
         t->scanned = t->scanned > t->consumed ? t->scanned - t->consumed : 0;
         t->consumed = 0;
     }
+}
+
+/*
+ * Read more server bytes into rbuf by dl. Returns 1 (bytes added, or t->eof
+ * set), -2 on timeout (result not set), -1 with the result set.
+ */
+static int read_more(struct rt *t, uint64_t dl, size_t sline)
+{
+    char err[512];
+
+    if (t->rcap - t->rlen < READ_CHUNK && t->rcap < t->rmax + 1) {
+        size_t ncap = t->rcap ? t->rcap * 2 : 2 * READ_CHUNK;
+        if (ncap > t->rmax + READ_CHUNK)
+            ncap = t->rmax + READ_CHUNK;
+        char *nb = realloc(t->rbuf, ncap);
+        if (!nb) {
+            finish(t, MS_RES_ERROR, sline, "out of memory");
+            return -1;
+        }
+        t->rbuf = nb;
+        t->rcap = ncap;
+    }
+    size_t room = t->rcap - t->rlen;
+    if (room > READ_CHUNK)
+        room = READ_CHUNK;
+    ssize_t r = ms_conn_read(&t->conn, t->rbuf + t->rlen, room, dl, t->o->stop, err, sizeof(err));
+    if (r > 0) {
+        t->rlen += (size_t)r;
+    } else if (r == 0) {
+        t->eof = 1;
+        tr_note(t, "mailspec: the server closed the connection");
+    } else if (r == -2) {
+        if (t->o->stop && *t->o->stop) {
+            finish(t, MS_RES_ERROR, sline, "interrupted");
+            return -1;
+        }
+        return -2;
+    } else {
+        finish(t, MS_RES_ERROR, sline, "%s:%zu: %s", t->file, sline, err);
+        return -1;
+    }
+    return 1;
+}
+
+/*
+ * The next server line (without its line end) in *p and *n.
+ * Returns 1, 0 on a clean close at a line boundary, -1 with the result set,
+ * -2 on timeout (result not set: the caller words it).
+ */
+static int get_line(struct rt *t, uint64_t dl, size_t sline, const char **p, size_t *n)
+{
+    compact(t);
     for (;;) {
         const char *lf =
             t->rlen > t->scanned ? memchr(t->rbuf + t->scanned, '\n', t->rlen - t->scanned) : NULL;
@@ -448,6 +636,8 @@ static int get_line(struct rt *t, uint64_t dl, size_t sline, const char **p, siz
                 sb_add(&t->seen, t->rbuf, len);
                 sb_add(&t->seen, "\n", 1);
             }
+            if (t->conn_lines++ == 0)
+                greeting(t, t->rbuf, len);
             *p = t->rbuf;
             *n = len;
             return 1;
@@ -470,38 +660,9 @@ static int get_line(struct rt *t, uint64_t dl, size_t sline, const char **p, siz
             }
             return 0;
         }
-        if (t->rcap - t->rlen < READ_CHUNK && t->rcap < t->rmax + 1) {
-            size_t ncap = t->rcap ? t->rcap * 2 : 2 * READ_CHUNK;
-            if (ncap > t->rmax + READ_CHUNK)
-                ncap = t->rmax + READ_CHUNK;
-            char *nb = realloc(t->rbuf, ncap);
-            if (!nb) {
-                finish(t, MS_RES_ERROR, sline, "out of memory");
-                return -1;
-            }
-            t->rbuf = nb;
-            t->rcap = ncap;
-        }
-        size_t room = t->rcap - t->rlen;
-        if (room > READ_CHUNK)
-            room = READ_CHUNK;
-        ssize_t r =
-            ms_conn_read(&t->conn, t->rbuf + t->rlen, room, dl, t->o->stop, err, sizeof(err));
-        if (r > 0) {
-            t->rlen += (size_t)r;
-        } else if (r == 0) {
-            t->eof = 1;
-            tr_note(t, "mailspec: the server closed the connection");
-        } else if (r == -2) {
-            if (t->o->stop && *t->o->stop) {
-                finish(t, MS_RES_ERROR, sline, "interrupted");
-                return -1;
-            }
-            return -2;
-        } else {
-            finish(t, MS_RES_ERROR, sline, "%s:%zu: %s", t->file, sline, err);
-            return -1;
-        }
+        int r = read_more(t, dl, sline);
+        if (r != 1)
+            return r;
     }
 }
 
@@ -526,7 +687,7 @@ static int unexpected(struct rt *t, size_t sline, const char *p, size_t n, const
     char got[1024];
     int f = filter_match(t, t->forbid, t->nforbid, p, n);
 
-    esc_short(got, sizeof(got), p, n);
+    esc_short(t, got, sizeof(got), p, n);
     if (f) {
         finish(t, MS_RES_FAIL, sline,
                "%s:%zu: the server sent a forbidden response (@forbid at line %zu)\n  got: S: %s",
@@ -573,6 +734,126 @@ static int run_expect(struct rt *t, const struct ms_step *st)
         if (unexpected(t, st->line, p, n, want) != 0)
             return -1;
     }
+}
+
+#define NOCRLF_SETTLE_MS 250
+
+/* The length a pattern matches when fixed (literals, bound variables); else SIZE_MAX. */
+static size_t fixed_len(const struct rt *t, const struct ms_step *st)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *pt = &t->s->parts[st->part0 + i];
+        if (pt->kind == MS_PART_LIT)
+            n += pt->len;
+        else if (pt->kind == MS_PART_VAR && t->vars.v[pt->var].bound)
+            n += t->vars.v[pt->var].len;
+        else
+            return SIZE_MAX;
+    }
+    return n;
+}
+
+/*
+ * An S: line after @nocrlf: server bytes that are not (yet) a whole line.
+ * A fixed pattern takes exactly its length (what follows, even CRLF, is the
+ * next line's); one with ${*} or a capture takes what the server sent until
+ * it paused (NOCRLF_SETTLE_MS without bytes) or closed. A line end within
+ * those bytes is a mismatch: the server did end the line.
+ */
+static int run_expect_nocrlf(struct rt *t, const struct ms_step *st)
+{
+    uint64_t dl = deadline(t);
+    size_t fixed = fixed_len(t, st), take;
+    const char *end = NULL; /* what cut the bytes short: "a line end", "the close" */
+    char want[1024], got[1024];
+
+    pattern_short(t, st, want, sizeof(want));
+    compact(t);
+    for (;;) {
+        const char *lf = t->rlen ? memchr(t->rbuf, '\n', t->rlen) : NULL;
+        size_t upto = lf ? (size_t)(lf - t->rbuf) : t->rlen;
+        if (fixed != SIZE_MAX && upto >= fixed) {
+            take = fixed;
+            break;
+        }
+        if (lf || t->eof) {
+            take = lf && upto > 0 && t->rbuf[upto - 1] == '\r' ? upto - 1 : upto;
+            /* a close ends a variable-length line; a fixed one it cuts short */
+            if (lf)
+                end = "then a line end";
+            else if (fixed != SIZE_MAX)
+                end = "then the connection closed";
+            break;
+        }
+        if (t->rlen >= t->rmax) {
+            finish(t, MS_RES_ERROR, st->line,
+                   "%s:%zu: the server sent a line longer than %zu bytes without a line end",
+                   t->file, st->line, t->rmax);
+            return -1;
+        }
+        uint64_t rdl = dl;
+        if (fixed == SIZE_MAX && t->rlen > 0 && ms_now_ms() + NOCRLF_SETTLE_MS < dl)
+            rdl = ms_now_ms() + NOCRLF_SETTLE_MS;
+        int r = read_more(t, rdl, st->line);
+        if (r == -1)
+            return -1;
+        if (r == -2 && rdl < dl) {
+            take = t->rlen; /* the server paused */
+            break;
+        }
+        if (r == -2) {
+            finish(t, MS_RES_ERROR, st->line,
+                   "%s:%zu: timed out after %u ms waiting for @nocrlf S: %s (%zu bytes so far)",
+                   t->file, st->line, t->o->timeout_ms, want, t->rlen);
+            return -1;
+        }
+    }
+    if (take == 0 && t->eof && t->rlen == 0) {
+        closed_early(t, st->line, want);
+        return -1;
+    }
+    sb_str(&t->tr, "@nocrlf\n");
+    tr_line(t, "S: ", t->rbuf, take);
+    if (is_binary(t->rbuf, take)) {
+        finish(t, MS_RES_ERROR, st->line,
+               "%s:%zu: the server sent binary data (NUL or many control bytes) that "
+               "cannot be framed as protocol lines",
+               t->file, st->line);
+        return -1;
+    }
+    if (t->strict && !end) {
+        ms_session_feed(&t->ss, 1, st->line, t->rbuf, take);
+        if (t->gram) {
+            finish(t, t->gram_is_error ? MS_RES_ERROR : MS_RES_FAIL, st->line,
+                   "%s:%zu: the server's response breaks the grammar: %s", t->file, st->line,
+                   t->gram_msg);
+            return -1;
+        }
+    }
+    if (t->seen.len + take + 1 <= t->seen.max) {
+        sb_add(&t->seen, t->rbuf, take);
+        sb_add(&t->seen, "\n", 1);
+    }
+    t->conn_lines++;
+    int m = ms_script_match(t->s, st, &t->vars, t->rbuf, take);
+    if (m < 0) {
+        finish(t, MS_RES_ERROR, st->line, "%s:%zu: captured values exceed %u bytes", t->file,
+               st->line, MS_SCRIPT_VAR_BYTES);
+        return -1;
+    }
+    if (m == 1 && !end) {
+        t->consumed = take;
+        t->scanned = 0;
+        return 0;
+    }
+    esc_short(t, got, sizeof(got), t->rbuf, take);
+    finish(t, MS_RES_FAIL, st->line,
+           "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
+           "S: %s%s%s",
+           t->file, st->line, want, got, end ? " - " : "", end ? end : "");
+    return -1;
 }
 
 /* steps[first..end) are S: lines that may arrive in any order. */
@@ -704,7 +985,12 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
             if (pt->kind == MS_PART_VAR && !t->vars.v[pt->var].bound)
                 missing = t->s->vars[pt->var];
         }
-        if (missing)
+        if (missing && strcmp(missing, "apop_digest") == 0 && t->apop == 1 && t->o->password)
+            finish(t, MS_RES_ERROR, st->line,
+                   "%s:%zu: variable ${apop_digest} is not set: the server's greeting has no "
+                   "<timestamp> (RFC 1939 7: APOP needs one)",
+                   t->file, st->line);
+        else if (missing)
             finish(t, MS_RES_ERROR, st->line, "%s:%zu: variable ${%s} is not set%s", t->file,
                    st->line, missing,
                    strcmp(missing, "host") != 0 && pt_is_builtin(t->s, missing)
@@ -716,7 +1002,7 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
         free(buf);
         return -1;
     }
-    tr_line(t, "C: ", buf, (size_t)n - 2);
+    tr_send(t, st);
     int rc = 0;
     if (seg)
         sb_add(seg, buf, (size_t)n);
@@ -890,7 +1176,10 @@ static void run_steps(struct rt *t)
             run_send(t, st, in_seg ? &seg : NULL);
             break;
         case MS_STEP_EXPECT:
-            run_expect(t, st);
+            if (st->nocrlf)
+                run_expect_nocrlf(t, st);
+            else
+                run_expect(t, st);
             break;
         case MS_STEP_SEGMENT:
             if (t->auto_tls && auto_starttls(t, st->line) != 0)

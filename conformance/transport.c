@@ -58,7 +58,7 @@ static int wait_fd(int fd, short events, uint64_t deadline, volatile int *stop)
     }
 }
 
-static void ssl_err(char *err, size_t errcap, const char *what)
+void ms_tls_error(char *err, size_t errcap, const char *what)
 {
     unsigned long e = ERR_get_error();
     char buf[200] = "";
@@ -142,7 +142,7 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
     if (!ctx) {
-        ssl_err(err, errcap, "cannot create a TLS context");
+        ms_tls_error(err, errcap, "cannot create a TLS context");
         return -1;
     }
     c->ctx = ctx;
@@ -156,20 +156,20 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (o->cafile) {
         if (SSL_CTX_load_verify_locations(ctx, o->cafile, NULL) != 1) {
-            ssl_err(err, errcap, "cannot load --cafile");
+            ms_tls_error(err, errcap, "cannot load --cafile");
             return -1;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-        ssl_err(err, errcap, "cannot load the system certificate store");
+        ms_tls_error(err, errcap, "cannot load the system certificate store");
         return -1;
     }
     if (o->cert) {
         if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
-            ssl_err(err, errcap, "cannot load --cert");
+            ms_tls_error(err, errcap, "cannot load --cert");
             return -1;
         }
         if (SSL_CTX_use_PrivateKey_file(ctx, o->key ? o->key : o->cert, SSL_FILETYPE_PEM) != 1) {
-            ssl_err(err, errcap, "cannot load --key");
+            ms_tls_error(err, errcap, "cannot load --key");
             return -1;
         }
     }
@@ -178,7 +178,7 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     SSL *ssl = SSL_new(ctx);
     if (!ssl) {
-        ssl_err(err, errcap, "cannot create a TLS session");
+        ms_tls_error(err, errcap, "cannot create a TLS session");
         return -1;
     }
     c->ssl = ssl;
@@ -206,7 +206,7 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
                          "TLS handshake failed: the server closed the connection "
                          "or sent data that is not TLS");
             else
-                ssl_err(err, errcap, "TLS handshake failed");
+                ms_tls_error(err, errcap, "TLS handshake failed");
             return -1;
         }
     }
@@ -262,7 +262,7 @@ int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadlin
                 return -1;
             }
             if (w < 0) {
-                ssl_err(err, errcap, "TLS write failed");
+                ms_tls_error(err, errcap, "TLS write failed");
                 return -1;
             }
             continue;
@@ -307,7 +307,7 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
             if (w == 0)
                 return -2;
             if (w < 0) {
-                ssl_err(err, errcap, "TLS read failed");
+                ms_tls_error(err, errcap, "TLS read failed");
                 return -1;
             }
             continue;
@@ -332,9 +332,16 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
     }
 }
 
+/*
+ * SSL_has_pending, not SSL_pending: SSL_pending counts only decrypted bytes
+ * of the current record, and misses records OpenSSL has already read from
+ * the socket but not processed (e.g. a client's first command that arrived
+ * with its Finished message). poll() cannot see those either, so a caller
+ * that polls when this says 0 would stall until its timeout.
+ */
 int ms_conn_pending(const struct ms_conn *c)
 {
-    return c->ssl ? SSL_pending(c->ssl) : 0;
+    return c->ssl ? SSL_has_pending(c->ssl) : 0;
 }
 
 void ms_conn_close(struct ms_conn *c)

@@ -66,9 +66,15 @@ int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadlin
 ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline,
                      volatile int *stop, char *err, size_t errcap);
 
-/* Bytes TLS has already decrypted and buffered (read them without polling). */
+/*
+ * Nonzero when TLS holds bytes poll() cannot see (decrypted data, or records
+ * read from the socket and not yet processed): read before polling.
+ */
 int ms_conn_pending(const struct ms_conn *c);
 
 void ms_conn_close(struct ms_conn *c);
+
+/* "what: <first OpenSSL error>" (or "what" alone) into err; clears the queue. */
+void ms_tls_error(char *err, size_t errcap, const char *what);
 
 #endif

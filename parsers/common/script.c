@@ -12,7 +12,8 @@
 #include "mailspec/script.h"
 
 const char *const ms_script_builtin_vars[MS_VAR_BUILTINS] = {
-    "user", "password", "host", "sasl_plain", "sasl_plain_authz", "sasl_user", "sasl_password"};
+    "user",      "password",      "host",       "sasl_plain", "sasl_plain_authz",
+    "sasl_user", "sasl_password", "apop_digest"};
 
 struct parser {
     struct ms_script *s;
@@ -22,6 +23,7 @@ struct parser {
     int block;                         /* 0, MS_STEP_SEGMENT or MS_STEP_UNORDERED */
     size_t block_line;
     int tls_in_conn;
+    size_t nocrlf_line; /* an @nocrlf waits for its C:/S: line */
     int have_id, have_title, have_rfc, have_level, have_transport, have_protocol;
     size_t id_off, title_off, rfc_off, protocol_off; /* metadata strings in bytes */
 };
@@ -194,11 +196,18 @@ static int parse_pattern(struct parser *p, struct ms_step *st, const char *raw, 
                 return -1;
             pt->var = (uint16_t)v;
             if (!p->known[v]) {
+                if (st->type == MS_STEP_SEND && LIT_EQ(name, nl, "sasl_redacted"))
+                    return set_err(p, line, col + i,
+                                   "${sasl_redacted} cannot be replayed: mailspec record wrote "
+                                   "it for a SASL mechanism other than PLAIN/LOGIN (or a blob "
+                                   "that did not decode), and nothing derives it from "
+                                   "--user/--password; rewrite this exchange by hand");
                 if (st->type != MS_STEP_EXPECT)
                     return set_err(p, line, col + i,
                                    st->type == MS_STEP_SEND
                                        ? "variable is not set here: not a builtin (user, "
-                                         "password, host) and not captured by an earlier S: line"
+                                         "password, host, sasl_*, apop_digest) and not captured "
+                                         "by an earlier S: line"
                                        : "@allow and @forbid cannot capture a variable");
                 if (captured[v])
                     return set_err(p, line, col + i,
@@ -297,6 +306,19 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
     int no_arg = 0, need_arg = 0;
     uint8_t flow = 0;
 
+    if (p->nocrlf_line)
+        return set_err(p, p->nocrlf_line, 1, "@nocrlf must be followed by a C: or S: line");
+    if (LIT_EQ(name, nn, "nocrlf")) {
+        /* a flag on the next line, not a step of its own (allowed in @segment) */
+        if (an)
+            return set_err(p, line, acol, "this directive takes no argument");
+        if (p->block == MS_STEP_UNORDERED)
+            return set_err(p, line, 1,
+                           "@nocrlf cannot be used in @unordered (a line without CRLF "
+                           "has no place in any order)");
+        p->nocrlf_line = line;
+        return 0;
+    }
     if (LIT_EQ(name, nn, "tls"))
         flow = MS_STEP_TLS, no_arg = 1;
     else if (LIT_EQ(name, nn, "segment"))
@@ -469,6 +491,8 @@ static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
     struct ms_step *st = new_step(p, type, line, 1);
     if (!st)
         return -1;
+    st->nocrlf = p->nocrlf_line != 0;
+    p->nocrlf_line = 0;
     return parse_pattern(p, st, ln + skip, n - skip, line, skip + 1);
 }
 
@@ -526,6 +550,8 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
             continue;
         rc = parse_line(&p, ln, n, line);
     }
+    if (rc == 0 && p.nocrlf_line)
+        rc = set_err(&p, p.nocrlf_line, 1, "@nocrlf must be followed by a C: or S: line");
     if (rc == 0 && p.block)
         rc = set_err(&p, p.block_line, 1, "block opened here is not closed with @end");
     if (rc == 0 && p.s->nsteps == 0)
@@ -666,6 +692,8 @@ ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
             memcpy(out + o, b.ptr, b.len);
         o += b.len;
     }
+    if (st->nocrlf)
+        return (ssize_t)o;
     if (cap - o < 2)
         return MS_FAIL;
     out[o++] = '\r';
@@ -673,14 +701,46 @@ ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
     return (ssize_t)o;
 }
 
-/* Bytes as .session text: printable ASCII as is, the rest escaped. */
-void ms_script_escape(struct ms_out *o, const char *p, size_t n)
+/* Length of the valid UTF-8 sequence at b[0..n) (2 to 4, RFC 3629 4), or 0. */
+static size_t utf8_seq(const unsigned char *b, size_t n)
+{
+    size_t need;
+    uint32_t cp;
+
+    if (b[0] >= 0xc2 && b[0] <= 0xdf) {
+        need = 2;
+        cp = b[0] & 0x1fu;
+    } else if (b[0] >= 0xe0 && b[0] <= 0xef) {
+        need = 3;
+        cp = b[0] & 0x0fu;
+    } else if (b[0] >= 0xf0 && b[0] <= 0xf4) {
+        need = 4;
+        cp = b[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((b[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (b[i] & 0x3fu);
+    }
+    /* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+    if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return need;
+}
+
+void ms_script_escape_opt(struct ms_out *o, const char *p, size_t n, unsigned flags)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = (const unsigned char *)p;
 
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        char e[4];
+        unsigned char ch = b[i];
+        char e[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
         if (ch == '\\') {
             ms_out_bytes(o, "\\\\", 2);
         } else if (ch == '\r') {
@@ -689,18 +749,27 @@ void ms_script_escape(struct ms_out *o, const char *p, size_t n)
             ms_out_bytes(o, "\\n", 2);
         } else if (ch == '\t') {
             ms_out_bytes(o, "\\t", 2);
-        } else if (ch == '$' && i + 1 < n && p[i + 1] == '{') {
-            ms_out_bytes(o, "\\x24", 4);
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            e[0] = '\\';
-            e[1] = 'x';
-            e[2] = hex[ch >> 4];
-            e[3] = hex[ch & 15];
+        } else if (ch == '$' && i + 1 < n && b[i + 1] == '{') {
+            ms_out_bytes(o, e, 4); /* a literal "${" would read as a variable */
+        } else if (ch < 0x20 || ch == 0x7f) {
             ms_out_bytes(o, e, 4);
+        } else if (ch >= 0x80) {
+            size_t k = (flags & MS_ESCAPE_UTF8) ? utf8_seq(b + i, n - i) : 0;
+            if (k == 0) {
+                ms_out_bytes(o, e, 4);
+            } else {
+                ms_out_bytes(o, p + i, k);
+                i += k - 1;
+            }
         } else {
-            ms_out_bytes(o, &p[i], 1);
+            ms_out_bytes(o, p + i, 1);
         }
     }
+}
+
+void ms_script_escape(struct ms_out *o, const char *p, size_t n)
+{
+    ms_script_escape_opt(o, p, n, 0);
 }
 
 void ms_script_pattern_text(const struct ms_script *s, const struct ms_step *st, struct ms_out *o)

@@ -143,7 +143,17 @@ static void test_errors(void **st)
                  "C: ${sasl_plain_authz}\n");
     assert_int_equal(s->parts[s->steps[0].part0 + 1].var, MS_VAR_SASL_PLAIN);
     ms_script_free(s);
-    parse_bad("C: ${sasl_redacted}\n", 1, 4, "not set here");
+    /* ${sasl_redacted} says why it cannot be replayed */
+    parse_bad("C: ${sasl_redacted}\n", 1, 4, "cannot be replayed");
+    parse_bad("C: ${sasl_redacted}\n", 1, 4, "PLAIN/LOGIN");
+    parse_bad("C: ${sasl_redacted}\n", 1, 4, "by hand");
+    /* as does any other unknown variable */
+    parse_bad("C: ${apop_secret}\n", 1, 4, "not set here");
+    /* APOP's digest is a builtin (derived from the greeting) */
+    s = parse_ok("S: +OK ${*}\nC: APOP ${user} ${apop_digest}\n");
+    assert_int_equal(s->parts[s->steps[1].part0 + 3].var, MS_VAR_APOP_DIGEST);
+    assert_string_equal(ms_script_builtin_vars[MS_VAR_APOP_DIGEST], "apop_digest");
+    ms_script_free(s);
     /* a captured variable may be sent later */
     s = parse_ok("S: * OK [UIDVALIDITY ${uv}] x\nC: a SELECT ${uv}\n");
     ms_script_free(s);
@@ -272,6 +282,94 @@ static void test_bounds(void **st)
     ms_script_free(s);
 }
 
+/* @nocrlf: the next C:/S: line has no CRLF. */
+static void test_nocrlf(void **st)
+{
+    (void)st;
+    struct ms_vars vs;
+    char out[64];
+    struct ms_script *s = parse_ok("S: +OK hi\n"
+                                   "@nocrlf\n"
+                                   "# comments and blank lines may come between\n"
+                                   "\n"
+                                   "C: NOO\n"
+                                   "C: NOOP\n"
+                                   "@segment\n"
+                                   "C: a\n"
+                                   "@nocrlf\n"
+                                   "C: b ${user}\n"
+                                   "@end\n"
+                                   "@nocrlf\n"
+                                   "S: +OK part\n"
+                                   "S: ial\n"
+                                   "@nocrlf\n"
+                                   "S:\n");
+    /* a flag on the line, not a step of its own */
+    assert_int_equal(s->nsteps, 10);
+    static const uint8_t want_nocrlf[] = {0, 1, 0, 0, 0, 1, 0, 1, 0, 1};
+    static const uint8_t want_type[] = {
+        MS_STEP_EXPECT, MS_STEP_SEND, MS_STEP_SEND,   MS_STEP_SEGMENT, MS_STEP_SEND,
+        MS_STEP_SEND,   MS_STEP_END,  MS_STEP_EXPECT, MS_STEP_EXPECT,  MS_STEP_EXPECT};
+    for (size_t i = 0; i < s->nsteps; i++) {
+        assert_int_equal(s->steps[i].type, want_type[i]);
+        assert_int_equal(s->steps[i].nocrlf, want_nocrlf[i]);
+    }
+    ms_vars_init(&vs);
+    assert_int_equal(ms_vars_set(&vs, MS_VAR_USER, "al", 2), MS_OK);
+    /* rendered without CRLF, exactly its bytes; the next line has its CRLF */
+    assert_int_equal(ms_script_render(s, &s->steps[1], &vs, out, sizeof(out)), 3);
+    assert_memory_equal(out, "NOO", 3);
+    assert_int_equal(ms_script_render(s, &s->steps[2], &vs, out, sizeof(out)), 6);
+    assert_memory_equal(out, "NOOP\r\n", 6);
+    assert_int_equal(ms_script_render(s, &s->steps[5], &vs, out, sizeof(out)), 4);
+    assert_memory_equal(out, "b al", 4);
+    /* no room needed for the CRLF it does not have */
+    assert_int_equal(ms_script_render(s, &s->steps[1], &vs, out, 3), 3);
+    assert_int_equal(ms_script_render(s, &s->steps[2], &vs, out, 5), MS_FAIL);
+    /* matching is the same: the runner decides which bytes form the line */
+    assert_int_equal(ms_script_match(s, &s->steps[7], &vs, "+OK part", 8), 1);
+    ms_script_free(s);
+
+    parse_bad("@nocrlf\n", 1, 1, "followed by a C: or S: line");
+    parse_bad("S: x\n@nocrlf\n# the end\n", 2, 1, "followed by a C: or S: line");
+    parse_bad("@nocrlf\n@tls\nS: x\n", 1, 1, "followed by a C: or S: line");
+    parse_bad("@nocrlf\n@nocrlf\nS: x\n", 1, 1, "followed by a C: or S: line");
+    parse_bad("@nocrlf\n@test x\nS: x\n", 1, 1, "followed by a C: or S: line");
+    parse_bad("@nocrlf yes\nS: x\n", 1, 9, "no argument");
+    parse_bad("@unordered\n@nocrlf\nS: x\n@end\n", 2, 1, "@unordered");
+    parse_bad("@segment\nC: x\n@nocrlf\n@end\n", 3, 1, "followed by a C: or S: line");
+    /* CRLF line ends in the file read the same */
+    s = parse_ok("@nocrlf\r\nC: x\r\n");
+    assert_int_equal(s->steps[0].nocrlf, 1);
+    ms_script_free(s);
+}
+
+/* The one escaper: ASCII-only by default, valid UTF-8 kept with MS_ESCAPE_UTF8. */
+static void test_escape(void **st)
+{
+    (void)st;
+    char buf[128];
+    struct ms_out o;
+    static const char in[] = "a\\b\r\n\t${x} caf\xc3\xa9 \xc3(\x7f\x01";
+    ms_out_init(&o, buf, sizeof(buf));
+    ms_script_escape(&o, in, sizeof(in) - 1);
+    assert_false(o.overflow);
+    assert_memory_equal(o.buf, "a\\\\b\\r\\n\\t\\x24{x} caf\\xc3\\xa9 \\xc3(\\x7f\\x01", o.len);
+    ms_out_init(&o, buf, sizeof(buf));
+    ms_script_escape_opt(&o, in, sizeof(in) - 1, MS_ESCAPE_UTF8);
+    assert_memory_equal(o.buf, "a\\\\b\\r\\n\\t\\x24{x} caf\xc3\xa9 \\xc3(\\x7f\\x01", o.len);
+    /* what it writes parses back to the same bytes */
+    char line[160] = "C: ";
+    memcpy(line + 3, o.buf, o.len);
+    struct ms_script_error err;
+    struct ms_script *s = ms_script_parse(line, 3 + o.len, &err);
+    assert_non_null(s);
+    assert_int_equal(s->steps[0].nparts, 1);
+    assert_int_equal(s->parts[s->steps[0].part0].len, sizeof(in) - 1);
+    assert_memory_equal(s->bytes + s->parts[s->steps[0].part0].off, in, sizeof(in) - 1);
+    ms_script_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +379,8 @@ int main(void)
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_match_capture_space),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_nocrlf),
+        cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,9 @@
  * user, password, host, and the SASL forms derived from user and password
  * (what `mailspec record` writes in place of credentials): sasl_plain =
  * base64("\0user\0password"), sasl_plain_authz = base64("user\0user\0password"),
- * sasl_user = base64(user), sasl_password = base64(password).
+ * sasl_user = base64(user), sasl_password = base64(password); and POP3's
+ * apop_digest = hex MD5 of the greeting's <timestamp> and the password (RFC
+ * 1939 7), set by the runner from each connection's greeting.
  */
 enum {
     MS_VAR_USER = 0,
@@ -43,7 +45,8 @@ enum {
     MS_VAR_SASL_PLAIN_AUTHZ = 4,
     MS_VAR_SASL_USER = 5,
     MS_VAR_SASL_PASSWORD = 6,
-    MS_VAR_BUILTINS = 7
+    MS_VAR_APOP_DIGEST = 7,
+    MS_VAR_BUILTINS = 8
 };
 /* Their names, indexed by MS_VAR_*. */
 extern const char *const ms_script_builtin_vars[MS_VAR_BUILTINS];
@@ -77,12 +80,13 @@ struct ms_part {
 };
 
 struct ms_step {
-    uint8_t type;  /* enum ms_step_type */
-    size_t line;   /* 1-based */
-    size_t col;    /* 1-based, where the item starts */
-    size_t part0;  /* first part in script->parts */
-    size_t nparts; /* SEND/EXPECT/ALLOW/FORBID: pattern; REQUIRES: one literal */
-    uint64_t arg;  /* SLEEP: milliseconds */
+    uint8_t type;   /* enum ms_step_type */
+    uint8_t nocrlf; /* SEND/EXPECT after @nocrlf: the line has no CRLF */
+    size_t line;    /* 1-based */
+    size_t col;     /* 1-based, where the item starts */
+    size_t part0;   /* first part in script->parts */
+    size_t nparts;  /* SEND/EXPECT/ALLOW/FORBID: pattern; REQUIRES: one literal */
+    uint64_t arg;   /* SLEEP: milliseconds */
 };
 
 enum ms_level { MS_LEVEL_MUST = 0, MS_LEVEL_SHOULD = 1, MS_LEVEL_MAY = 2 };
@@ -144,7 +148,8 @@ MS_MUST_USE int ms_script_match(const struct ms_script *s, const struct ms_step 
                                 struct ms_vars *vs, const char *line, size_t len);
 
 /*
- * Render a C: step with its variables into out (cap bytes), CRLF appended.
+ * Render a C: step with its variables into out (cap bytes), CRLF appended
+ * (none after @nocrlf).
  * Returns the length, or MS_FAIL when a variable is unbound or cap is too small.
  */
 MS_MUST_USE ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
@@ -153,7 +158,21 @@ MS_MUST_USE ssize_t ms_script_render(const struct ms_script *s, const struct ms_
 /* The pattern of a step as script text (escaped, with ${...}); for messages. */
 void ms_script_pattern_text(const struct ms_script *s, const struct ms_step *st, struct ms_out *o);
 
-/* Bytes as .session text (printable ASCII as is, \\ \r \n \t \xHH otherwise). */
+/* Flags of ms_script_escape_opt. */
+enum {
+    /* Keep valid UTF-8 sequences as they are (the recorder: 8-bit headers stay
+     * readable); invalid, overlong and surrogate sequences are still \xHH. */
+    MS_ESCAPE_UTF8 = 1
+};
+
+/*
+ * Bytes as .session text: printable ASCII as is; \\ \r \n \t; "$" before
+ * "{" as \x24 (it would start a variable); other bytes \xHH (lowercase hex),
+ * except valid UTF-8 with MS_ESCAPE_UTF8. The one escaper of the runner and
+ * the recorder; what it writes reads back (ms_transcript_next) as the bytes.
+ */
+void ms_script_escape_opt(struct ms_out *o, const char *p, size_t n, unsigned flags);
+/* ms_script_escape_opt with no flags: every non-ASCII byte escaped. */
 void ms_script_escape(struct ms_out *o, const char *p, size_t n);
 
 /* "MUST", "SHOULD", "MAY" */
