@@ -1018,9 +1018,16 @@ const struct ms_kind ms_smtp_data_kind = {
 
 /* ---- session hooks ---- */
 
-void ms_smtp_reply_answers(struct ms_smtp_cstate *st, unsigned code)
+void ms_smtp_reply_answers(struct ms_smtp_cstate *st, unsigned code, uint32_t failed_before)
 {
     st->session = 1;
+    /* Replies that failed to parse answered a command each; their codes are
+     * unknown, so they end a wait without changing the stream's mode. */
+    for (uint32_t i = 0; i < failed_before && st->answered < st->sent; i++) {
+        st->answered++;
+        if (st->wait != MS_SMTP_WAIT_NONE && st->answered == st->wait_index)
+            st->wait = MS_SMTP_WAIT_NONE;
+    }
     if (st->answered >= st->sent)
         return; /* the greeting, or a reply nobody asked for */
     st->answered++;

@@ -15,7 +15,7 @@ static void reply_seen(void *command_state, const void *reply_view)
 {
     const struct ms_smtp_reply *r = reply_view;
 
-    ms_smtp_reply_answers(command_state, r->code);
+    ms_smtp_reply_answers(command_state, r->code, r->failed_before);
 }
 
 const struct ms_proto ms_smtp_proto = {

@@ -290,12 +290,17 @@ static ssize_t reply_parse_state(struct ms_smtp_rstate *rs, const struct ms_limi
     if (n == MS_PARTIAL)
         return n;
     rs->expect_ehlo = 0;
-    if (n < 0)
-        return n;
-    if (parse_lines(lim, expect, buf, (size_t)n, v, err) != MS_OK) {
+    if (n > 0 && parse_lines(lim, expect, buf, (size_t)n, v, err) != MS_OK) {
         err->skip = (size_t)n;
-        return MS_FAIL;
+        n = MS_FAIL;
     }
+    if (n < 0) {
+        if (rs->failed < UINT32_MAX)
+            rs->failed++;
+        return n;
+    }
+    v->failed_before = rs->failed;
+    rs->failed = 0;
     return n;
 }
 

@@ -788,6 +788,13 @@ static void test_sessions(void **st)
     ms_assert_lacks(r, "ERR");
     ms_assert_has(r, "\"type\":\"sasl\",\"response\":\"NOOP\"");
     ms_assert_has(r, "\"verb\":\"NOOP\"");
+    /* an invalid reply still answers its command: the refused DATA after it
+     * is matched to DATA, so RSET is a command */
+    r = session("S: 220 mx\nC: MAIL FROM:<a@b.org>\nC: RCPT TO:<c@d.org>\nC: DATA\n"
+                "S: 250 ok\nS: 250 caf\xc3\xa9\nS: 554 no valid recipients\nC: RSET\n");
+    ms_assert_has(r, "RFC 5321 4.2 textstring");
+    ms_assert_has(r, "\"verb\":\"RSET\"");
+    ms_assert_lacks(r, "\"type\":\"data\"");
     /* EHLO reply typed strictly in a session */
     r = session("S: 220 mx\nC: EHLO c.org\nS: 250-mx.example\nS: 250 AUTH=PLAIN\n");
     ms_assert_has(r, "S 8 ERR 32 RFC 5321 4.1.1.1 ehlo-line");

@@ -150,6 +150,9 @@ struct ms_smtp_reply {
     struct ms_slice auth[MS_SMTP_AUTH_MECHS_MAX];
     struct ms_slice raw;
     struct ms_quirks quirks;
+    /* replies before this one that failed to parse (they answered commands
+     * too; the session hook keeps the command side's count aligned) */
+    uint32_t failed_before;
 };
 
 /* Command-stream state (opaque to callers; sizes are in the kinds). */
@@ -172,6 +175,7 @@ struct ms_smtp_rstate {
     size_t fpos;   /* bytes of the current reply already framed */
     size_t flines; /* its lines framed so far */
     uint8_t expect_ehlo;
+    uint32_t failed; /* replies that failed since the last valid one */
 };
 
 extern const struct ms_kind ms_smtp_commands_kind;
@@ -213,8 +217,9 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
 ssize_t ms_smtp_chunk_parse(struct ms_smtp_cstate *st, const struct ms_limits *lim, const char *buf,
                             size_t len, struct ms_smtp_command *v, int *done, struct ms_error *err);
 int ms_smtp_utf8_len(const unsigned char *p, size_t n);
-/* A reply with this code arrived (session): DATA refused, AUTH continues or ends. */
-void ms_smtp_reply_answers(struct ms_smtp_cstate *st, unsigned code);
+/* A reply with this code arrived (session): DATA refused, AUTH continues or ends;
+ * failed_before invalid replies came before it. */
+void ms_smtp_reply_answers(struct ms_smtp_cstate *st, unsigned code, uint32_t failed_before);
 
 enum { MS_SMTP_MODE_CMD = 0, MS_SMTP_MODE_DATA, MS_SMTP_MODE_CHUNK, MS_SMTP_MODE_SASL };
 enum { MS_SMTP_WAIT_NONE = 0, MS_SMTP_WAIT_DATA, MS_SMTP_WAIT_AUTH };
