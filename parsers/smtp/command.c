@@ -576,13 +576,33 @@ static void transaction_reset(struct ms_smtp_cstate *st)
     st->bdat_used = 0;
 }
 
+/*
+ * ms_line_find with the search for the LF resumed where the last call
+ * stopped, so a line that arrives byte by byte is scanned once (the driver
+ * hands back the same bytes from the same start after MS_PARTIAL).
+ */
+static ssize_t find_line(struct ms_smtp_cstate *st, const char *buf, size_t len, size_t max,
+                         uint32_t lenient, size_t *tl, int *bare, struct ms_error *err,
+                         const char *rule)
+{
+    size_t scan = len < max ? len : max;
+    size_t from = st->lscan <= scan ? st->lscan : 0;
+
+    if (len < max && (from >= scan || !memchr(buf + from, '\n', scan - from))) {
+        st->lscan = scan;
+        return MS_PARTIAL;
+    }
+    st->lscan = 0;
+    return ms_line_find(buf, len, max, lenient, tl, bare, err, rule);
+}
+
 static ssize_t command_line(struct ms_smtp_cstate *st, const struct ms_limits *lim, const char *buf,
                             size_t len, struct ms_smtp_command *v, int *done, struct ms_error *err)
 {
     size_t tl;
     int bare;
     ssize_t n =
-        ms_line_find(buf, len, lim->smtp_command_line, lim->lenient, &tl, &bare, err, R_LINE);
+        find_line(st, buf, len, lim->smtp_command_line, lim->lenient, &tl, &bare, err, R_LINE);
 
     if (n == MS_PARTIAL)
         return n;
@@ -664,8 +684,8 @@ static ssize_t sasl_line(struct ms_smtp_cstate *st, const struct ms_limits *lim,
 {
     size_t tl;
     int bare;
-    ssize_t n = ms_line_find(buf, len, lim->smtp_sasl_line, lim->lenient, &tl, &bare, err,
-                             "RFC 4954 4 SASL response line");
+    ssize_t n = find_line(st, buf, len, lim->smtp_sasl_line, lim->lenient, &tl, &bare, err,
+                          "RFC 4954 4 SASL response line");
 
     if (n == MS_PARTIAL)
         return n;
@@ -1035,6 +1055,7 @@ void ms_smtp_reply_answers(struct ms_smtp_cstate *st, unsigned code, uint32_t fa
         return;
     uint8_t w = st->wait;
     st->wait = MS_SMTP_WAIT_NONE;
+    st->lscan = 0; /* the mode may change: a pending line is searched anew */
     if (w == MS_SMTP_WAIT_DATA) {
         /* DATA refused (503, 554 ...): the next bytes are commands again,
          * unless content was already being sent. */

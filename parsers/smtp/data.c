@@ -97,7 +97,10 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
                               const char *buf, size_t len, struct ms_smtp_command *v, int *done,
                               struct ms_error *err)
 {
-    size_t max = lim->smtp_text_line, scan = len < max ? len : max, pos = 0, end = 0;
+    size_t max = lim->smtp_text_line, scan = len < max ? len : max, end = 0;
+    /* Resume where the last call stopped: the driver hands back the same
+     * bytes from the same start after MS_PARTIAL. */
+    size_t pos = st->lscan <= scan ? st->lscan : 0;
     const char *lf;
 
     *done = 0;
@@ -113,12 +116,16 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
         pos = j + 1;
     }
     if (!end) {
-        if (len < max)
+        if (len < max) {
+            st->lscan = scan;
             return MS_PARTIAL;
+        }
+        st->lscan = 0;
         st->long_line = 1;
         st->prev_cr = buf[max - 1] == '\r';
         return fail(st, err, max, max, R_TEXT, "mail data line longer than the limit");
     }
+    st->lscan = 0;
     size_t tl = end - 2;
     if (tl == 1 && buf[0] == '.') {
         /* CRLF "." CRLF: the end of the mail data (4.1.1.4). */

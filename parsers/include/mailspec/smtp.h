@@ -166,6 +166,9 @@ struct ms_smtp_cstate {
     uint64_t remaining;     /* BDAT bytes still to come */
     uint8_t chunk_last;
     uint8_t bdat_used; /* BDAT seen in the current transaction */
+    /* bytes of the pending (incomplete) line already searched for its end,
+     * so a line that arrives byte by byte is scanned once */
+    size_t lscan;
     uint64_t sent, answered, wait_index;
     uint64_t octets, lines, unstuffed;
     struct ms_quirks quirks;
