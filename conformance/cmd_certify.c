@@ -76,6 +76,7 @@ struct certify {
     /* accepted TLS versions (tls_versions[]): 1 yes, 0 no, -1 unknown */
     int tls_ok[4];
     int tls_probed;
+    int pop3_no_user; /* CAPA answered without USER (pop3_user_probe) */
 };
 
 static volatile int stop_flag;
@@ -442,6 +443,28 @@ static void synth_result(struct ms_test_result *r, const char *path, const struc
     r->transcript = dupz("");
 }
 
+/*
+ * POP3: USER/PASS are optional commands (RFC 1939 7). Before the suite, ask
+ * CAPA once, through the runner; a server that answers CAPA without USER
+ * (RFC 2449 6.8) gets the tests that log in with USER skipped, not failed.
+ */
+static void pop3_user_probe(struct certify *c)
+{
+    static const char probe[] = "@test certify.pop3-user-probe\n@protocol pop3\n"
+                                "S: +OK${*}\nC: CAPA\nS: +OK${*}\n@allow ${*}\nS: .\n"
+                                "@requires USER\nC: QUIT\nS: +OK${*}\n";
+    struct ms_script_error se;
+    struct ms_test_result r;
+    struct ms_script *s = ms_script_parse(probe, sizeof(probe) - 1, &se);
+
+    if (!s)
+        return;
+    ms_run_script(s, "(certify: POP3 CAPA probe)", &c->ro, &r);
+    c->pop3_no_user = r.result == MS_RES_SKIP;
+    ms_test_result_free(&r);
+    ms_script_free(s);
+}
+
 /* Read, expand and parse a test file for its metadata (NULL if it does not parse). */
 static struct ms_script *parse_meta(const struct certify *c, const char *path,
                                     struct ms_script_error *se)
@@ -496,6 +519,13 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
         for (size_t k = 0; !missing && k < N_CRED_VARS; k++)
             if ((!c->ro.user || !c->ro.password) && uses_var(text, len, cred_vars[k]))
                 missing = cred_vars[k];
+    }
+    if (s && !missing && c->pop3_no_user && strstr(text, "\nC: USER ${user}")) {
+        synth_result(&t->r, t->path, s, MS_RES_SKIP,
+                     "the server does not announce USER in CAPA (RFC 2449 6.8); USER and PASS "
+                     "are optional (RFC 1939 7)");
+        ms_script_free(s);
+        s = NULL;
     }
     if (s && missing) {
         snprintf(msg, sizeof(msg), "needs --user and --password (uses ${%s})", missing);
@@ -1318,6 +1348,8 @@ int ms_cmd_certify(int argc, char **argv)
         goto out;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_sigint);
+    if (strcmp(c.protocol, "pop3") == 0)
+        pop3_user_probe(&c);
     if (!c.quiet)
         printf("mailspec certify: %zu %s tests from %s against %s:%s (%s)\n", c.n, c.protocol,
                c.suite_dir, c.ro.host, c.ro.port, ms_tls_mode_name(c.ro.tls));

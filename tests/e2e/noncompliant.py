@@ -256,6 +256,70 @@ class SmtpServer:
                 pass
 
 
+class _Pop3Conn:
+    """A POP3 server without USER/PASS (legitimate: RFC 1939 7 makes them
+    optional): it announces CAPA without USER and refuses every login."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.rbuf = b""
+
+    def send(self, text):
+        self.sock.sendall(text.encode("ascii") + b"\r\n")
+
+    def read_line(self):
+        while b"\r\n" not in self.rbuf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError
+            self.rbuf += data
+            if len(self.rbuf) > 8192 and b"\r\n" not in self.rbuf:
+                self.rbuf = b""
+                self.send("-ERR line too long")
+        line, _, self.rbuf = self.rbuf.partition(b"\r\n")
+        return line
+
+    def run(self):
+        self.send("+OK mailspec POP3 test server ready (SASL-less, login-less)")
+        while True:
+            verb = self.read_line().split(b" ")[0].upper()
+            if verb == b"CAPA":
+                for line in ("+OK capabilities follow", "TOP", "UIDL", "RESP-CODES", "."):
+                    self.send(line)
+            elif verb == b"QUIT":
+                self.send("+OK bye")
+                return
+            else:
+                self.send("-ERR not available")
+
+
+class Pop3NoUserServer(SmtpServer):
+    """Pop3NoUserServer(lifetime=...): same life cycle as SmtpServer, no TLS."""
+
+    def __init__(self, lifetime=120, io_timeout=15):  # noqa: D107 (no TLS needed)
+        self.flaw = None
+        self.io_timeout = io_timeout
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._timer = threading.Timer(lifetime, self._stop.set)
+        self._timer.daemon = True
+
+    def _handle(self, sock):
+        try:
+            _Pop3Conn(sock).run()
+        except (EOFError, OSError):
+            pass
+        finally:
+            sock.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cert", required=True)

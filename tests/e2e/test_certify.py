@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import lab  # noqa: E402,F401  (pytest fixture)
-from noncompliant import SmtpServer  # noqa: E402
+from noncompliant import Pop3NoUserServer, SmtpServer  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SUITES = os.path.join(ROOT, "conformance", "suites")
@@ -488,3 +488,22 @@ def test_noncompliant_bare_lf_end_of_data(lab, certs, tmp_path, tls):
     assert results(rep)["smtp.data.dot-stuffing"]["result"] == "pass"
     assert r.returncode == 1
     assert rep["summary"]["must_fail"] == 3
+
+
+def test_pop3_without_user_is_not_accused(mailspec, tmp_path):
+    """USER/PASS are optional (RFC 1939 7): a server whose CAPA lacks USER gets
+    the login tests skipped with the reason, never failed."""
+    out = tmp_path / "r.json"
+    with Pop3NoUserServer(lifetime=120) as srv:
+        r = certify("--protocol", "pop3", "--host", "127.0.0.1", "--port", str(srv.port),
+                    "--user", "u", "--password", "p", "--timeout", "3", "--json", str(out))
+    rep = json.loads(out.read_text())
+    res = results(rep)
+    assert failed_ids(rep) == set(), [(t, res[t]["message"]) for t in failed_ids(rep)]
+    assert r.returncode == 0
+    for tid in ("pop3.user-pass.login", "pop3.rset.undeletes", "pop3.dele.marks-deleted"):
+        assert res[tid]["result"] == "skip"
+        assert "USER" in res[tid]["message"]
+    for tid in ("pop3.greeting.ok", "pop3.capa.list", "pop3.wrong-state.stat-before-login",
+                "pop3.unknown.err", "pop3.wrong-state.pass-without-user"):
+        assert res[tid]["result"] == "pass", (tid, res[tid]["message"])
