@@ -110,3 +110,88 @@ def test_session_reply_ends_authenticate(tmp_path):
                                                "done"]
     assert client[3]["error"]["rule"] == "RFC 9051 9 tag"
     assert all(m["valid"] for m in r.messages if m["dir"] == "server")
+
+
+def _imaplib_traffic():
+    """Run Python's imaplib against a minimal scripted server on loopback and
+    return the exact bytes the client sent (a real client's encoding of
+    strings, literals, flags, dates and SASL)."""
+    import imaplib
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    sent = bytearray()
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.settimeout(10)
+        f = conn.makefile("rb")
+
+        def line():
+            data = f.readline()
+            sent.extend(data)
+            return data
+
+        conn.sendall(b"* OK ready\r\n")
+        while True:
+            first = cmd = line()
+            if not cmd:
+                break
+            while cmd.rstrip(b"\r\n").endswith(b"}"):   # synchronizing literal
+                n = int(cmd.rstrip(b"\r\n").rsplit(b"{", 1)[1][:-1])
+                conn.sendall(b"+ go\r\n")
+                data = f.read(n)
+                sent.extend(data)
+                cmd = line()
+            words = first.rstrip(b"\r\n").split(b" ")
+            tag, name = words[0], words[1].upper()
+            if name == b"UID":
+                name = words[2].upper()
+            if name == b"CAPABILITY":
+                conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE MOVE\r\n")
+            if name == b"AUTHENTICATE":
+                conn.sendall(b"+ \r\n")
+                line()
+            if name == b"LOGOUT":
+                conn.sendall(b"* BYE bye\r\n" + tag + b" OK done\r\n")
+                break
+            conn.sendall(tag + b" OK done\r\n")
+        conn.close()
+
+    th = threading.Thread(target=serve)
+    th.start()
+    m = imaplib.IMAP4("127.0.0.1", srv.getsockname()[1], timeout=10)
+    m.authenticate("PLAIN", lambda _: b"\0user\0pass word")
+    m.select('"Sent Items"')
+    m.list('""', "*")
+    m.status("INBOX", "(MESSAGES UNSEEN UIDNEXT)")
+    m.search(None, "(FROM \"Smith\" SINCE 1-Feb-1994)")
+    m.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])")
+    m.store("1:3", "+FLAGS", "(\\Deleted)")
+    m.append("INBOX", "(\\Seen)", imaplib.Time2Internaldate(0),
+             b"Subject: hi\r\n\r\nhello\r\n")
+    m.copy("1", "Archive")
+    m.create("caf&AOk-")
+    m.rename("old", "new")
+    m.expunge()
+    m.close()
+    m.logout()
+    th.join()
+    srv.close()
+    return bytes(sent)
+
+
+def test_imaplib_traffic_is_valid(parse):
+    data = _imaplib_traffic()
+    r = parse("imap", "commands", data)
+    assert r.rc == 0, r.stdout
+    names = [m.get("command") for m in r.messages if m["type"] == "command"]
+    for n in ["AUTHENTICATE", "SELECT", "LIST", "STATUS", "SEARCH", "FETCH", "STORE", "APPEND",
+              "COPY", "CREATE", "RENAME", "EXPUNGE", "CLOSE", "LOGOUT"]:
+        assert n in names
+    assert [m["type"] for m in r.messages].count("sasl") == 1
+    append = [m for m in r.messages if m.get("command") == "APPEND"][0]
+    assert append["args"][-1]["form"] == "literal"
