@@ -507,3 +507,48 @@ def test_pop3_without_user_is_not_accused(mailspec, tmp_path):
     for tid in ("pop3.greeting.ok", "pop3.capa.list", "pop3.wrong-state.stat-before-login",
                 "pop3.unknown.err", "pop3.wrong-state.pass-without-user"):
         assert res[tid]["result"] == "pass", (tid, res[tid]["message"])
+
+
+def test_sigint_stops_and_reports(mailspec, tmp_path):
+    """Ctrl-C: running tests stop promptly, the report of what ran is written,
+    exit status 2."""
+    import signal
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(32)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        ls.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(ls.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    out = tmp_path / "r.json"
+    try:
+        p = subprocess.Popen([MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1",
+                              "--port", str(ls.getsockname()[1]), "--timeout", "60",
+                              "--json", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        start = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=20)
+        assert time.monotonic() - start < 5
+        assert p.returncode == 2
+        assert "interrupted" in err
+        rep = json.loads(out.read_text())
+        assert rep["interrupted"] is True
+        assert rep["exit"] == 2
+        assert len(rep["tests"]) < len(os.listdir(os.path.join(SUITES, "imap")))
+    finally:
+        stop.set()
+        t.join(2)
+        for c in conns:
+            c.close()
+        ls.close()
