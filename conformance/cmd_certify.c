@@ -1014,8 +1014,9 @@ static void summary(const struct certify *c, uint64_t ms)
                                        : "unknown");
         printf("\n");
     }
-    printf("  verdict: %s\n", must_failures(c) ? "NOT compliant (a MUST-level test failed)"
-                                               : "every MUST-level test passed");
+    printf("  verdict: %s\n", stop_flag          ? "none (interrupted)"
+                              : must_failures(c) ? "NOT compliant (a MUST-level test failed)"
+                                                 : "every MUST-level test passed");
 }
 
 /*
