@@ -156,9 +156,14 @@ static enum ms_status quoted_body(struct rp *p, const char *rule, struct ms_slic
         }
         if (ch >= 0x80) {
             size_t u = utf8_seq(s + i, end - i);
-            if (u == 0)
-                return ms_fail_at(c, i, RULE_QUOTED,
-                                  "8-bit byte in a quoted string that is not UTF-8");
+            if (u == 0) {
+                if (!(p->lim->lenient & MS_LENIENT_8BIT))
+                    return ms_fail_at(c, i, RULE_QUOTED,
+                                      "8-bit byte in a quoted string that is not UTF-8");
+                ms_quirk_add(&p->r->quirks, i, RULE_QUOTED,
+                             "8-bit byte in a quoted string that is not UTF-8");
+                u = 1;
+            }
             i += u;
             continue;
         }
@@ -395,8 +400,12 @@ static enum ms_status text_run(struct rp *p, const char *rule, struct ms_slice *
             break;
         if (ch >= 0x80) {
             size_t u = utf8_seq(c->p + i, end - i);
-            if (u == 0)
-                return ms_fail_at(c, i, rule, "8-bit byte in text that is not UTF-8");
+            if (u == 0) {
+                if (!(p->lim->lenient & MS_LENIENT_8BIT))
+                    return ms_fail_at(c, i, rule, "8-bit byte in text that is not UTF-8");
+                ms_quirk_add(&p->r->quirks, i, rule, "8-bit byte in text that is not UTF-8");
+                u = 1;
+            }
             i += u;
             continue;
         }
@@ -456,7 +465,9 @@ static enum ms_status capabilities(struct rp *p, const char *rule, int need_rev,
     size_t start = p->c.pos;
     int rev = 0;
 
-    while (ms_cursor_accept(&p->c, ' ')) {
+    /* SP then an atom: a trailing SP is left for the end-of-response check */
+    while (ms_cursor_peek(&p->c) == ' ' && ms_cursor_peek_at(&p->c, 1) > ' ') {
+        p->c.pos++;
         MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, kids));
         struct ms_slice s = p->r->nodes[kids->last].s;
         if (name_is(s, "IMAP4rev1") || name_is(s, "IMAP4rev2"))
@@ -554,6 +565,13 @@ static enum ms_status resp_text(struct rp *p)
     if (ms_cursor_accept(c, '[')) {
         MS_GUARD(resp_code(p));
         MS_GUARD(ms_cursor_expect(c, ']', RULE_CODE, "expected \"]\" after the response code"));
+        if (ms_cursor_peek(c) == '\r' && (p->lim->lenient & MS_LENIENT_SPACES)) {
+            /* "[CODE]" CRLF: RFC 9051 9 resp-text wants SP (and RFC 3501 text) */
+            ms_quirk_add(&p->r->quirks, c->pos, RULE_TEXT, "no SP after the response code \"]\"");
+            p->r->text.ptr = ms_cursor_ptr(c);
+            p->r->text.len = 0;
+            return MS_OK;
+        }
         MS_GUARD(ms_cursor_expect(c, ' ', RULE_TEXT, "expected SP after \"]\""));
     }
     return text_run(p, RULE_TEXT, &p->r->text);
@@ -787,7 +805,8 @@ static enum ms_status search_data(struct rp *p, struct rp_chain *data)
     size_t first = 0, last = 0;
     uint64_t v = 0;
 
-    while (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) != '(') {
+    while (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) > ' ' &&
+           ms_cursor_peek_at(c, 1) != '(') {
         c->pos++;
         if (!first)
             first = c->pos;
@@ -797,7 +816,8 @@ static enum ms_status search_data(struct rp *p, struct rp_chain *data)
     if (first)
         MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NUMLIST, (const char *)c->p + first,
                             last - first, data));
-    if (ms_cursor_accept(c, ' ')) {
+    if (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) == '(') {
+        c->pos++;
         const char *rule = "RFC 7162 7 search-sort-mod-seq";
         uint32_t l = 0;
         struct rp_chain kids = {0, 0};
@@ -1096,6 +1116,16 @@ static enum ms_status response(struct rp *p)
         MS_GUARD(untagged(p));
     else
         MS_GUARD(tagged(p));
+    /* Trailing SPs before the CRLF, with MS_LENIENT_SPACES only. */
+    if (ms_cursor_peek(c) == ' ' && (p->lim->lenient & MS_LENIENT_SPACES)) {
+        size_t at = c->pos;
+        while (c->pos < c->len && c->p[c->pos] == ' ')
+            c->pos++;
+        if (ms_cursor_left(c) == 2)
+            ms_quirk_add(&p->r->quirks, at, RULE_CRLF, "trailing SP before CRLF");
+        else
+            c->pos = at;
+    }
     /* The framer guarantees a final CRLF; anything before it is an error. */
     if (ms_cursor_left(c) != 2 || c->p[c->pos] != '\r')
         return ms_fail(c, RULE_CRLF,
@@ -1129,6 +1159,8 @@ static ssize_t parse_framed(const struct ms_limits *lim, const char *buf, size_t
     r->nnodes = 0;
     r->quirks.n = 0;
     r->quirks.dropped = 0;
+    r->raw.ptr = buf;
+    r->raw.len = n;
     if (response(&p) != MS_OK) {
         err->skip = n;
         return MS_FAIL;

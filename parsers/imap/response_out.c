@@ -157,6 +157,12 @@ ssize_t ms_imap_response_write(const struct ms_imap_response *r, char *out, size
     ms_out_init(&o, out, cap);
     if (r->type == 0 || r->type >= MS_IMAP_TYPE_MAX)
         return MS_FAIL;
+    if (r->quirks.n || r->quirks.dropped) {
+        /* Deviations accepted by a lenient flag have no canonical form:
+         * the raw bytes keep them (and their quirks) for a re-parse. */
+        ms_out_bytes(&o, r->raw.ptr, r->raw.len);
+        return o.overflow ? MS_FAIL : (ssize_t)o.len;
+    }
     switch (r->kind) {
     case MS_IMAP_CONTINUE:
         ms_out_str(&o, "+ ");

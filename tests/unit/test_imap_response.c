@@ -948,6 +948,53 @@ static void test_lenient_unknown(void **st)
         "0 ERR 8 RFC 9051 9 flag-list: expected \"(\"\n");
 }
 
+/* Common lenient flags: each accepted deviation is a quirk; strict is an error. */
+static void test_lenient_flags(void **st)
+{
+    const struct ms_kind *k = &ms_imap_replies_kind;
+    (void)st;
+    /* trailing SP (seen from some servers after SEARCH results) */
+    assert_string_equal(ms_check_str(k, 0, "* SEARCH 1 2 \r\n"),
+                        "0 ERR 12 RFC 9051 9 CRLF: expected CRLF at the end of the response\n");
+    assert_string_equal(ms_check_str(k, MS_LENIENT_SPACES, "* SEARCH 1 2 \r\n"),
+                        "0+15 {\"type\":\"search\",\"tag\":\"*\",\"numbers\":[1,2],\"quirks\":"
+                        "[{\"offset\":12,\"rule\":\"RFC 9051 9 CRLF\",\"reason\":\"trailing SP "
+                        "before CRLF\"}]}\n");
+    /* only trailing: a double SP inside stays an error */
+    assert_string_equal(ms_check_str(k, MS_LENIENT_SPACES, "* SEARCH  1\r\n"),
+                        "0 ERR 8 RFC 9051 9 CRLF: expected CRLF at the end of the response\n");
+    /* "[CODE]" CRLF */
+    assert_string_equal(ms_check_str(k, 0, "* OK [READ-WRITE]\r\n"),
+                        "0 ERR 17 RFC 9051 9 resp-text: expected SP after \"]\"\n");
+    assert_string_equal(
+        ms_check_str(k, MS_LENIENT_SPACES, "* OK [READ-WRITE]\r\n"),
+        "0+19 {\"type\":\"ok\",\"tag\":\"*\",\"code\":{\"name\":\"READ-WRITE\"},"
+        "\"text\":\"\",\"quirks\":[{\"offset\":17,\"rule\":\"RFC 9051 9 resp-text\","
+        "\"reason\":\"no SP after the response code \\\"]\\\"\"}]}\n");
+    /* 8-bit bytes that are not UTF-8 (Latin-1 text) */
+    assert_string_equal(ms_check_str(k, 0, "* OK caf\xe9\r\n"),
+                        "0 ERR 8 RFC 9051 9 resp-text: 8-bit byte in text that is not UTF-8\n");
+    assert_string_equal(ms_check_str(k, MS_LENIENT_8BIT, "* OK caf\xe9\r\n"),
+                        "0+11 {\"type\":\"ok\",\"tag\":\"*\",\"text\":\"caf\\u00e9\",\"quirks\":"
+                        "[{\"offset\":8,\"rule\":\"RFC 9051 9 resp-text\",\"reason\":\"8-bit byte "
+                        "in text that is not UTF-8\"}]}\n");
+    ms_assert_has(ms_check_str(k, MS_LENIENT_8BIT, "* LIST () \"/\" \"a\xff\"\r\n"),
+                  "\"mailbox\":\"a\\u00ff\",\"quirks\":[{\"offset\":16,");
+    /* the flags do not widen each other */
+    ms_assert_has(ms_check_str(k, MS_LENIENT_8BIT, "* SEARCH 1 \r\n"), "ERR 10");
+    ms_assert_has(ms_check_str(k, MS_LENIENT_SPACES, "* OK \xff\r\n"), "ERR 5");
+    /* with quirks the writer gives the raw bytes back (checked by ms_check) */
+    static struct ms_imap_response r;
+    struct ms_limits lim;
+    struct ms_error err;
+    char out[64];
+    ms_limits_default(&lim);
+    lim.lenient = MS_LENIENT_SPACES;
+    assert_int_equal(ms_imap_response_parse(&lim, "* 3 EXISTS \r\n", 13, &r, &err), 13);
+    assert_int_equal(ms_imap_response_write(&r, out, sizeof(out)), 13);
+    assert_memory_equal(out, "* 3 EXISTS \r\n", 13);
+}
+
 /* A Dovecot session's server side, as one stream. */
 static void test_dovecot_stream(void **st)
 {
@@ -1049,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_dovecot_stream),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_preview),
+        cmocka_unit_test(test_lenient_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,6 +96,11 @@ enum ms_imap_resp_type {
 };
 
 /*
+ * Common lenient flags honoured here, each deviation a quirk: MS_LENIENT_SPACES
+ * (trailing SP before CRLF; "[CODE]" CRLF without SP and text),
+ * MS_LENIENT_8BIT (bytes that are not UTF-8 in text and quoted strings).
+ * A response with quirks is written back as its raw bytes.
+ *
  * Lenient flag (protocol bits 8..31): accept an untagged response whose
  * keyword is not known, as a generic view holding the raw line, with a quirk.
  * Hides typos and unsupported extensions: a conformance run should not set it.
@@ -112,6 +117,7 @@ struct ms_imap_response {
     struct ms_slice text; /* resp-text text, continuation text, unknown raw line */
     uint32_t data;        /* first data node (siblings), 0 if none */
     uint32_t nnodes;      /* nodes[1..nnodes] are used */
+    struct ms_slice raw;  /* the whole response, CRLF and literals included */
     struct ms_quirks quirks;
     struct ms_imap_node nodes[MS_IMAP_NODES + 1];
 };
