@@ -397,6 +397,9 @@ static enum ms_status language(struct ms_cursor *c, struct ms_pop3_reply *v,
     if (c->pos == start || !ms_is(c->p[start], MS_C_ALPHA))
         return ms_fail_at(c, start, "RFC 6856 3", "expected a language tag");
     v->tag = (struct ms_slice){(const char *)c->p + start, c->pos - start};
+    /* no description: an empty slice that still points into the line (JSON
+     * writers do pointer arithmetic on it; NULL + 0 is undefined) */
+    v->text = (struct ms_slice){(const char *)c->p + c->pos, 0};
     if (ms_cursor_eof(c))
         return MS_OK;
     MS_GUARD(ms_cursor_expect(c, ' ', "RFC 6856 3", "expected SP after the language tag"));

@@ -669,6 +669,31 @@ static void test_rep_lang(void **st)
     ms_assert_has(r, "11 ERR 16 RFC 2449 5: this capability takes no parameters\n");
 }
 
+/* Fuzz finding (corpus/regressions/pop3_reply_fuzzer/lang-no-description):
+ * a LANG line without a description had a NULL text slice, and the JSON
+ * writer computed NULL + 0 (undefined; clang's UBSan reports it, gcc's not). */
+static void test_rep_lang_empty_description_slice(void **st)
+{
+    struct ms_limits lim;
+    struct ms_pop3_reply_state rs;
+    struct ms_pop3_reply v;
+    struct ms_error err;
+    int done = 0;
+    (void)st;
+    ms_limits_default(&lim);
+    memset(&rs, 0, sizeof(rs));
+    ms_pop3_replies_kind.init(&rs, &lim);
+    ms_pop3_replies_skip_greeting(&rs);
+    ms_pop3_replies_expect(&rs, MS_POP3_LANG, 0);
+    const char *in = ms_guarded("+OK\r\nde\r\n.\r\n", 12);
+    assert_int_equal(ms_pop3_replies_kind.parse(&rs, &lim, in, 12, &v, &done, &err), 5);
+    assert_int_equal(ms_pop3_replies_kind.parse(&rs, &lim, in + 5, 7, &v, &done, &err), 4);
+    assert_int_equal(v.type, MS_POP3_R_LANGUAGE);
+    assert_int_equal(v.text.len, 0);
+    assert_non_null(v.text.ptr);
+    assert_ptr_equal(v.text.ptr, in + 7);
+}
+
 static void test_rep_body(void **st)
 {
     (void)st;
@@ -1026,6 +1051,7 @@ int main(void)
         cmocka_unit_test(test_rep_multiline_uidl),
         cmocka_unit_test(test_rep_capa),
         cmocka_unit_test(test_rep_lang),
+        cmocka_unit_test(test_rep_lang_empty_description_slice),
         cmocka_unit_test(test_rep_body),
         cmocka_unit_test(test_rep_sasl),
         cmocka_unit_test(test_rep_pipelining),
