@@ -474,6 +474,117 @@ static enum ms_status a_id(struct ms_icp *p)
     }
 }
 
+/* charset SP (RFC 5256 search-criteria: the charset is not optional) */
+static enum ms_status charset_sp(struct ms_icp *p, const char *rule)
+{
+    if (ms_cursor_peek(&p->c) == '"') {
+        MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_STRING, 1u << MS_IMAP_CF_QUOTED, rule, NULL));
+    } else {
+        uint32_t n = ms_icp_node(p, 0, MS_IMAP_CN_STRING);
+        if (!n)
+            return MS_FAIL;
+        MS_GUARD(ms_cursor_token(&p->c, MS_C_IMAP_ATOM, ms_cursor_left(&p->c), &p->v->nodes[n].text,
+                                 rule, "expected a charset"));
+    }
+    return ms_icp_sp(p, rule);
+}
+
+/*
+ * sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria     (RFC 5256 5)
+ * sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
+ * sort-criterion = ["REVERSE" SP] sort-key
+ * sort-key = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" / "TO"
+ *            / "DISPLAYFROM" / "DISPLAYTO"                         (RFC 5957)
+ * search-criteria = charset 1*(SP search-key)
+ */
+static enum ms_status a_sort(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5256 5 sort-criteria";
+    static const char *const keys[] = {"ARRIVAL", "CC", "DATE",        "FROM",      "SIZE",
+                                       "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO", NULL};
+
+    MS_GUARD(ms_icp_sp(p, "RFC 5256 5 sort"));
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        size_t at = c->pos;
+        if (ms_cursor_accept_ci(c, "REVERSE") && ms_cursor_peek(c) == ' ') {
+            MS_GUARD(ms_icp_kw_node(p, l, "REVERSE"));
+            c->pos++;
+        } else {
+            c->pos = at;
+        }
+        int k = ms_icp_keyword(p, keys);
+        if (k < 0)
+            return ms_fail(c, "RFC 5256 5 sort-key", "unknown sort key");
+        MS_GUARD(ms_icp_kw_node(p, l, keys[k]));
+        if (ms_cursor_accept(c, ')'))
+            break;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+    MS_GUARD(ms_icp_sp(p, "RFC 5256 5 sort"));
+    MS_GUARD(charset_sp(p, "RFC 5256 5 search-criteria"));
+    return ms_icp_search_keys(p, 0);
+}
+
+/* thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria     (RFC 5256 5)
+ * thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext (atom) */
+static enum ms_status a_thread(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, "RFC 5256 5 thread"));
+    MS_GUARD(ms_icp_atom(p, 0, "RFC 5256 5 thread-alg", "expected a threading algorithm"));
+    MS_GUARD(ms_icp_sp(p, "RFC 5256 5 thread"));
+    MS_GUARD(charset_sp(p, "RFC 5256 5 search-criteria"));
+    return ms_icp_search_keys(p, 0);
+}
+
+/* getquota = "GETQUOTA" SP quota-root-name; quota-root-name = astring (RFC 9208 7) */
+static enum ms_status a_getquota(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, "RFC 9208 7 getquota"));
+    return ms_icp_string(p, 0, MS_IMAP_CN_STRING, MS_ICP_ASTRING, "RFC 9208 7 quota-root-name",
+                         NULL);
+}
+
+/*
+ * setquota = "SETQUOTA" SP quota-root-name SP setquota-list          (RFC 9208 7)
+ * setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")"
+ * setquota-resource = resource-name SP resource-limit; resource-limit = number64
+ */
+static enum ms_status a_setquota(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 9208 7 setquota-list";
+
+    MS_GUARD(a_getquota(p));
+    MS_GUARD(ms_icp_sp(p, "RFC 9208 7 setquota"));
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    if (ms_cursor_accept(c, ')'))
+        return MS_OK;
+    for (;;) {
+        MS_GUARD(ms_icp_atom(p, l, "RFC 9208 7 resource-name", "expected a resource name"));
+        MS_GUARD(ms_icp_sp(p, r));
+        MS_GUARD(ms_icp_number_node(p, l, 0, INT64_MAX, "RFC 9208 7 resource-limit"));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+}
+
+/* compress = "COMPRESS" SP algorithm; algorithm = "DEFLATE" (RFC 4978 4). The bytes
+ * after the server's OK are compressed; this parser does not inflate them. */
+static enum ms_status a_compress(struct ms_icp *p)
+{
+    MS_GUARD(ms_icp_sp(p, "RFC 4978 4 compress"));
+    return ms_icp_atom(p, 0, "RFC 4978 4 algorithm", "expected a compression algorithm");
+}
+
 struct cmd_def {
     const char *name;
     uint8_t cmd;
@@ -512,6 +623,12 @@ static const struct cmd_def cmds[] = {
     {"COPY", MS_IMAP_CMD_COPY, 1, a_seqset_mailbox},
     {"MOVE", MS_IMAP_CMD_MOVE, 1, a_seqset_mailbox},
     {"ID", MS_IMAP_CMD_ID, 0, a_id},
+    {"SORT", MS_IMAP_CMD_SORT, 1, a_sort},
+    {"THREAD", MS_IMAP_CMD_THREAD, 1, a_thread},
+    {"GETQUOTA", MS_IMAP_CMD_GETQUOTA, 0, a_getquota},
+    {"GETQUOTAROOT", MS_IMAP_CMD_GETQUOTAROOT, 0, a_mailbox},
+    {"SETQUOTA", MS_IMAP_CMD_SETQUOTA, 0, a_setquota},
+    {"COMPRESS", MS_IMAP_CMD_COMPRESS, 0, a_compress},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -574,12 +691,14 @@ static enum ms_status parse_command(struct ms_icp *p)
         if (ms_slice_ieq(name, cmds[i].name))
             d = &cmds[i];
     if (!d)
-        return ms_fail_at(c, at, v->uid ? "RFC 9051 9 uid" : R_COMMAND,
-                          v->uid ? "expected COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE after UID"
-                                 : "unknown command");
+        return ms_fail_at(
+            c, at, v->uid ? "RFC 9051 9 uid" : R_COMMAND,
+            v->uid ? "expected COPY, MOVE, FETCH, SEARCH, STORE, EXPUNGE, SORT or THREAD after UID"
+                   : "unknown command");
     if (v->uid && !d->uid_ok)
-        return ms_fail_at(c, at, "RFC 9051 9 uid",
-                          "expected COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE after UID");
+        return ms_fail_at(
+            c, at, "RFC 9051 9 uid",
+            "expected COPY, MOVE, FETCH, SEARCH, STORE, EXPUNGE, SORT or THREAD after UID");
     v->cmd = d->cmd;
     MS_GUARD(d->args(p));
     if (!ms_cursor_eof(c))

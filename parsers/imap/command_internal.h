@@ -90,6 +90,8 @@ MS_MUST_USE enum ms_status ms_icp_depth(struct ms_icp *p, unsigned depth);
 MS_MUST_USE enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent);
 /* SEARCH: [RETURN (...)] [CHARSET x] keys, after "SEARCH". */
 MS_MUST_USE enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent);
+/* search-key *(SP search-key) to the end of the command (SORT, THREAD). */
+MS_MUST_USE enum ms_status ms_icp_search_keys(struct ms_icp *p, uint32_t parent);
 
 /* Valid UTF-8 sequence length at p[0..n) (RFC 3629), 0 if invalid. */
 size_t ms_icp_utf8_len(const unsigned char *p, size_t n);

@@ -196,9 +196,15 @@ enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent)
     } else {
         c->pos = at;
     }
+    return ms_icp_search_keys(p, parent);
+}
+
+/* search-key *(SP search-key), to the end of the command */
+enum ms_status ms_icp_search_keys(struct ms_icp *p, uint32_t parent)
+{
     for (;;) {
         MS_GUARD(search_key(p, parent, 1));
-        if (ms_cursor_eof(c))
+        if (ms_cursor_eof(&p->c))
             return MS_OK;
         MS_GUARD(ms_icp_sp(p, "RFC 9051 9 search-program"));
     }

@@ -95,8 +95,8 @@ static void test_tag(void **st)
     EXPECT("a FROB x y\r\nb NOOP\r\n",
            "0 ERR 2 RFC 9051 9 command: unknown command\n12+8 " CMD("b", "NOOP") "}\n");
     EXPECT("a XLIST \"\" *\r\n", "0 ERR 2 RFC 9051 9 command: unknown command\n");
-    EXPECT("a UID NOOP\r\n", "0 ERR 6 RFC 9051 9 uid: expected COPY, MOVE, FETCH, SEARCH, STORE "
-                             "or EXPUNGE after UID\n");
+    EXPECT("a UID NOOP\r\n", "0 ERR 6 RFC 9051 9 uid: expected COPY, MOVE, FETCH, SEARCH, STORE, "
+                             "EXPUNGE, SORT or THREAD after UID\n");
     EXPECT("a UID\r\n", "0 ERR 5 RFC 9051 9 uid: expected SP after UID\n");
 }
 
@@ -792,6 +792,37 @@ static void test_every_item(void **st)
                      "\"form\":\"quoted\"},{\"search\":\"OR\"");
 }
 
+/* Extension commands real clients send: SORT/THREAD (5256), QUOTA (9208), COMPRESS (4978). */
+static void test_extensions(void **st)
+{
+    (void)st;
+    EXPECT("a UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n",
+           "0+45 " CMD("a", "SORT") ",\"uid\":true,\"args\":[{\"list\":[{\"atom\":\"REVERSE\"},{"
+                                    "\"atom\":\"DATE\"},{\"atom\":\"SUBJECT\"}]},{\"string\":"
+                                    "\"UTF-8\",\"form\":\"atom\"},{\"search\":\"ALL\"}]}\n");
+    EXPECT("a THREAD REFERENCES US-ASCII SINCE 1-Feb-1994 UNDELETED\r\n",
+           "0+57 " CMD("a", "THREAD") ",\"args\":[{\"atom\":\"REFERENCES\"},{\"string\":"
+                                      "\"US-ASCII\",\"form\":\"atom\"},{\"search\":\"SINCE\","
+                                      "\"args\":[{\"date\":\"1-Feb-1994\"}]},{\"search\":"
+                                      "\"UNDELETED\"}]}\n");
+    /* the charset is not optional in SORT/THREAD */
+    EXPECT("a SORT (DATE) ALL\r\n", "0 ERR 17 RFC 5256 5 search-criteria: expected SP\n");
+    EXPECT("a SORT (REVERSE) UTF-8 ALL\r\n", "0 ERR 8 RFC 5256 5 sort-key: unknown sort key\n");
+    EXPECT("a SORT () UTF-8 ALL\r\n", "0 ERR 8 RFC 5256 5 sort-key: unknown sort key\n");
+    EXPECT("a GETQUOTAROOT INBOX\r\n",
+           "0+22 " CMD("a",
+                       "GETQUOTAROOT") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}]}\n");
+    EXPECT("b GETQUOTA \"\"\r\n",
+           "0+15 " CMD("b", "GETQUOTA") ",\"args\":[{\"string\":\"\",\"form\":\"quoted\"}]}\n");
+    const char *q = "{\"string\":\"\",\"form\":\"quoted\"},{\"list\":[{\"atom\":\"STORAGE\"},{"
+                    "\"number\":512}]}";
+    ms_assert_has(run("c SETQUOTA \"\" (STORAGE 512)\r\n"), q);
+    assert_int_equal(ms_last_errors, 0);
+    EXPECT("c SETQUOTA x (STORAGE)\r\n", "0 ERR 21 RFC 9208 7 setquota-list: expected SP\n");
+    EXPECT("a COMPRESS DEFLATE\r\n",
+           "0+20 " CMD("a", "COMPRESS") ",\"args\":[{\"atom\":\"DEFLATE\"}]}\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_status_select_id),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_every_item),
+        cmocka_unit_test(test_extensions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

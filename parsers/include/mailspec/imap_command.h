@@ -62,6 +62,12 @@ enum ms_imap_cmd {
     MS_IMAP_CMD_COPY,
     MS_IMAP_CMD_MOVE,
     MS_IMAP_CMD_ID,
+    MS_IMAP_CMD_SORT,         /* RFC 5256 */
+    MS_IMAP_CMD_THREAD,       /* RFC 5256 */
+    MS_IMAP_CMD_GETQUOTA,     /* RFC 9208 */
+    MS_IMAP_CMD_GETQUOTAROOT, /* RFC 9208 */
+    MS_IMAP_CMD_SETQUOTA,     /* RFC 9208 */
+    MS_IMAP_CMD_COMPRESS,     /* RFC 4978 */
     MS_IMAP_CMD_COUNT_
 };
 
