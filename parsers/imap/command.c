@@ -293,8 +293,6 @@ static enum ms_status a_list(struct ms_icp *p)
         uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
         if (!l)
             return MS_FAIL;
-        uint32_t save = p->v->nodes[0].tail;
-        (void)save;
         for (;;) {
             MS_GUARD(ms_icp_pattern(p, l));
             if (ms_cursor_accept(c, ')'))

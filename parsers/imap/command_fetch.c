@@ -46,7 +46,7 @@ static enum ms_status header_list(struct ms_icp *p, uint32_t parent)
 }
 
 /* section-part = nz-number *("." nz-number) */
-static enum ms_status section_part(struct ms_icp *p, struct ms_imap_cnode *nd, uint32_t idx)
+static enum ms_status section_part(struct ms_icp *p, uint32_t idx)
 {
     struct ms_cursor *c = &p->c;
     size_t start = c->pos;
@@ -61,7 +61,7 @@ static enum ms_status section_part(struct ms_icp *p, struct ms_imap_cnode *nd, u
         }
         break;
     }
-    nd = &p->v->nodes[idx];
+    struct ms_imap_cnode *nd = &p->v->nodes[idx];
     nd->text.ptr = (const char *)c->p + start;
     nd->text.len = c->pos - start;
     return MS_OK;
@@ -85,7 +85,7 @@ static enum ms_status section(struct ms_icp *p, uint32_t idx, int binary)
     int ch = ms_cursor_peek(c);
     int part = ch >= '0' && ch <= '9';
     if (part)
-        MS_GUARD(section_part(p, &p->v->nodes[idx], idx));
+        MS_GUARD(section_part(p, idx));
     if (binary)
         return ms_cursor_expect(c, ']', rule, "expected \"]\" (section-binary is a part only)");
     if (part && !ms_cursor_accept(c, '.'))
