@@ -247,6 +247,25 @@ static void test_authenticate(void **st)
                                             "24+6 {\"type\":\"sasl\",\"data\":\"QUJD\"}\n");
 }
 
+static void test_bare_lf(void **st)
+{
+    (void)st;
+    /* strict: a bare LF ends nothing */
+    EXPECT("a AUTHENTICATE X\r\nQUJD\nb NOOP\r\n",
+           "0+18 " CMD("a", "AUTHENTICATE") ",\"args\":[{\"atom\":\"X\"}]}\n"
+                                            "18 ERR 22 RFC 9051 6.2.2 authenticate: bare LF: lines "
+                                            "end with CRLF\n23+8 " CMD("b", "NOOP") "}\n");
+    /* bare-lf: accepted for SASL lines and DONE, with a quirk */
+    const char *r =
+        ms_check_str(K, MS_LENIENT_BARE_LF, "a AUTHENTICATE X\r\nQUJD\nb IDLE\r\nDONE\n");
+    ms_assert_has(r, "18+5 {\"type\":\"sasl\",\"data\":\"QUJD\",\"quirks\":[{\"offset\":4,"
+                     "\"rule\":\"RFC 9051 9 CRLF\",\"reason\":\"bare LF ends the line\"}]}\n");
+    ms_assert_has(r, "31+5 {\"type\":\"done\",\"quirks\":[{\"offset\":4,");
+    /* but never for commands (the framer has no lenient mode) */
+    r = ms_check_str(K, MS_LENIENT_BARE_LF, "a NOOP\nb NOOP\r\n");
+    ms_assert_has(r, "0 ERR 6 RFC 9051 4 CRLF: bare LF: lines end with CRLF\n");
+}
+
 static void test_idle(void **st)
 {
     (void)st;
@@ -846,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_every_item),
         cmocka_unit_test(test_extensions),
+        cmocka_unit_test(test_bare_lf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
