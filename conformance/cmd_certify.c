@@ -34,6 +34,7 @@
 #define CERT_MAX_TESTS 2000
 #define CERT_MAX_ONLY  32
 #define CERT_MAX_JOBS  16
+#define CERT_MAX_ALT   4
 
 /* Variables certify adds to the runner's builtins (user, password, host,
  * sasl_plain, ...): pasted into the script text before it is parsed. */
@@ -50,6 +51,9 @@ struct cert_test {
     const char *xfail; /* allow-list reason when the id is listed */
     int ran;
     int refusal_passes; /* "# certify: tls-refusal-passes" in the script */
+    /* "# certify: alternative" endings: more ways to pass (run_one) */
+    struct ms_script *alt[CERT_MAX_ALT];
+    size_t nalt;
 };
 
 struct certify {
@@ -486,6 +490,67 @@ static struct ms_script *parse_meta(const struct certify *c, const char *path,
     return s;
 }
 
+/* Start of the line "# certify: WORD" at or after from, or len. */
+static size_t find_mark(const char *text, size_t len, size_t from, const char *word)
+{
+    static const char pre[] = "\n# certify: ";
+    size_t pl = sizeof(pre) - 1, wl = strlen(word);
+
+    for (size_t i = from ? from - 1 : 0; i + pl + wl <= len; i++)
+        if (memcmp(text + i, pre, pl) == 0 && memcmp(text + i + pl, word, wl) == 0 &&
+            (i + pl + wl == len || text[i + pl + wl] == '\n' || text[i + pl + wl] == '\r'))
+            return i + 1;
+    return len;
+}
+
+/*
+ * "# certify: either" and "# certify: or" lines split a test into a common
+ * beginning and several endings, for servers the RFC lets answer in more than
+ * one way (the script language has no alternation): the test passes when the
+ * beginning followed by any one ending passes. Writes the variants' texts
+ * (malloc'd) to out; returns their number (1 without markers), 0 when out
+ * of memory.
+ */
+static size_t split_alternatives(const char *text, size_t len, char **out, size_t *outlen)
+{
+    size_t cut[CERT_MAX_ALT + 1], ncut = 0;
+    size_t common = find_mark(text, len, 0, "either");
+
+    if (common < len) {
+        cut[ncut++] = common;
+        while (ncut < CERT_MAX_ALT) {
+            size_t next = find_mark(text, len, cut[ncut - 1] + 1, "or");
+            if (next >= len)
+                break;
+            cut[ncut++] = next;
+        }
+    }
+    if (ncut < 2) {
+        out[0] = malloc(len + 1);
+        if (!out[0])
+            return 0;
+        memcpy(out[0], text, len);
+        out[0][len] = '\0';
+        outlen[0] = len;
+        return 1;
+    }
+    cut[ncut] = len;
+    for (size_t k = 0; k < ncut; k++) {
+        size_t from = cut[k], to = cut[k + 1];
+        out[k] = malloc(common + (to - from) + 1);
+        if (!out[k]) {
+            while (k > 0)
+                free(out[--k]);
+            return 0;
+        }
+        memcpy(out[k], text, common);
+        memcpy(out[k] + common, text + from, to - from);
+        outlen[k] = common + (to - from);
+        out[k][outlen[k]] = '\0';
+    }
+    return ncut;
+}
+
 /*
  * Read, expand and parse one test. Returns the script, or NULL with t->r
  * filled in (skip or error) when it cannot or must not run. Transport and
@@ -509,7 +574,32 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
         free(text);
         return NULL;
     }
-    s = ms_script_parse(exp, elen, &se);
+    char *var[CERT_MAX_ALT];
+    size_t vlen[CERT_MAX_ALT], nvar = split_alternatives(exp, elen, var, vlen);
+    if (!nvar) {
+        synth_result(&t->r, t->path, NULL, MS_RES_ERROR, "out of memory");
+        free(text);
+        free(exp);
+        return NULL;
+    }
+    s = ms_script_parse(var[0], vlen[0], &se);
+    t->nalt = 0;
+    for (size_t k = 1; s && k < nvar; k++) {
+        t->alt[t->nalt] = ms_script_parse(var[k], vlen[k], &se);
+        if (!t->alt[t->nalt]) {
+            ms_script_free(s);
+            s = NULL;
+            break;
+        }
+        t->nalt++;
+    }
+    for (size_t k = 0; k < nvar; k++)
+        free(var[k]);
+    if (!s) {
+        for (size_t k = 0; k < t->nalt; k++)
+            ms_script_free(t->alt[k]);
+        t->nalt = 0;
+    }
     t->refusal_passes = strstr(text, "\n# certify: tls-refusal-passes") != NULL;
     if (!s) {
         snprintf(msg, sizeof(msg), "script error at line %zu, column %zu: %s", se.line, se.col,
@@ -526,6 +616,11 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
                      "are optional (RFC 1939 7)");
         ms_script_free(s);
         s = NULL;
+    }
+    if (!s || missing) {
+        for (size_t k = 0; k < t->nalt; k++)
+            ms_script_free(t->alt[k]);
+        t->nalt = 0;
     }
     if (s && missing) {
         snprintf(msg, sizeof(msg), "needs --user and --password (uses ${%s})", missing);
@@ -551,6 +646,33 @@ static void run_one(struct certify *c, struct cert_test *t)
     if (s) {
         ms_run_script(s, t->path, &c->ro, &t->r);
         ms_script_free(s);
+        /* Alternative endings (split_alternatives): the first that passes. */
+        for (size_t k = 0; k < t->nalt; k++) {
+            if (t->r.result != MS_RES_PASS && t->r.result != MS_RES_SKIP && !stop_flag) {
+                struct ms_test_result ar;
+                ms_run_script(t->alt[k], t->path, &c->ro, &ar);
+                size_t ml = strlen(t->r.message) + strlen(ar.message) + 96;
+                char *m = malloc(ml);
+                if (ar.result == MS_RES_PASS) {
+                    if (m)
+                        snprintf(m, ml, "passed with alternative ending %zu (the first: %s)", k + 2,
+                                 t->r.message);
+                    ms_test_result_free(&t->r);
+                    t->r = ar;
+                } else {
+                    if (m)
+                        snprintf(m, ml, "%s\nalternative ending %zu: %s", t->r.message, k + 2,
+                                 ar.message);
+                    ms_test_result_free(&ar);
+                }
+                if (m) {
+                    free(t->r.message);
+                    t->r.message = m;
+                }
+            }
+            ms_script_free(t->alt[k]);
+        }
+        t->nalt = 0;
         /*
          * Injection tests: a server that feeds the pipelined plaintext to its
          * TLS layer fails the handshake and so never runs it; that is safe.

@@ -13,6 +13,14 @@ compliant by default, with one flaw switched on by name:
     and ``\\n.\\r\\n`` end the message data ("SMTP smuggling", 2023).
     ``\\r.\\r`` does not (this server does not treat a bare CR as a line end).
 
+Compliant variants (``VARIANTS``), for tests that must not accuse them:
+
+``strict-bare-lf``
+    Refuses a message with a bare CR or LF in its data (550) and goes on.
+``strict-bare-lf-close``
+    Refuses it with 521 and closes the connection (Postfix
+    ``smtpd_forbid_bare_newline = reject`` style).
+
 Servers are bounded in time: each connection times out after ``io_timeout``
 seconds and the whole server stops after ``lifetime`` seconds even if nobody
 calls :meth:`stop`. Use as a context manager::
@@ -30,6 +38,8 @@ import ssl
 import threading
 
 FLAWS = ("starttls-injection", "bare-lf")
+# Not flaws: other behaviours the RFC allows, so tests must pass on them too.
+VARIANTS = ("strict-bare-lf", "strict-bare-lf-close")
 
 
 class _Conn:
@@ -169,9 +179,16 @@ class _Conn:
                     self.send("503 5.5.1 need RCPT first")
                     continue
                 self.send("354 end data with <CR><LF>.<CR><LF>")
-                self.read_data()
+                data = self.read_data()
                 self.mail, self.rcpt = False, 0
-                self.send("250 2.0.0 queued")
+                bare = b"\r" in data.replace(b"\r\n", b"") or b"\n" in data.replace(b"\r\n", b"")
+                if bare and self.server.flaw == "strict-bare-lf":
+                    self.send("550 5.6.0 bare CR or LF in the message")
+                elif bare and self.server.flaw == "strict-bare-lf-close":
+                    self.send("521 5.5.2 bare CR or LF received, closing")
+                    return
+                else:
+                    self.send("250 2.0.0 queued")
             elif verb == "RSET":
                 self.mail, self.rcpt = False, 0
                 self.send("250 2.0.0 ok")
@@ -192,8 +209,8 @@ class SmtpServer:
     """A threaded SMTP server on 127.0.0.1 with at most one flaw."""
 
     def __init__(self, certfile, keyfile, flaw=None, lifetime=300, io_timeout=15):
-        if flaw is not None and flaw not in FLAWS:
-            raise ValueError("unknown flaw %r (known: %s)" % (flaw, ", ".join(FLAWS)))
+        if flaw is not None and flaw not in FLAWS + VARIANTS:
+            raise ValueError("unknown flaw %r (known: %s)" % (flaw, ", ".join(FLAWS + VARIANTS)))
         self.flaw = flaw
         self.io_timeout = io_timeout
         self.ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -324,7 +341,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
-    ap.add_argument("--flaw", choices=FLAWS)
+    ap.add_argument("--flaw", choices=FLAWS + VARIANTS)
     ap.add_argument("--lifetime", type=int, default=300)
     args = ap.parse_args()
     srv = SmtpServer(args.cert, args.key, args.flaw, args.lifetime).start()

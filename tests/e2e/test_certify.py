@@ -552,3 +552,19 @@ def test_sigint_stops_and_reports(mailspec, tmp_path):
         for c in conns:
             c.close()
         ls.close()
+
+
+@pytest.mark.parametrize("variant", ["strict-bare-lf", "strict-bare-lf-close"])
+def test_refusing_bare_lf_is_not_accused(lab, certs, tmp_path, variant):
+    """Refusing a message with bare line ends (and even closing) is compliant:
+    the smuggling tests pass through their alternative endings."""
+    with SmtpServer(*certs, flaw=variant, lifetime=120) as srv:
+        r, rep = certify_server(lab, tmp_path, srv.port, "none")
+    res = results(rep)
+    assert failed_ids(rep) == set(), [(t, res[t]["message"]) for t in failed_ids(rep)]
+    assert r.returncode == 0
+    for v in ("lf-dot-lf", "cr-dot-cr", "crlf-dot-lf", "lf-dot-crlf"):
+        t = res["smtp.smuggling." + v]
+        assert t["result"] == "pass"
+        assert "passed with alternative ending %d" % (2 if variant == "strict-bare-lf" else 3) \
+            in t["message"]
