@@ -166,13 +166,7 @@ int ms_cmd_record(int argc, char **argv)
         fprintf(stderr, "mailspec record: unknown protocol '%s' (smtp, pop3, imap)\n", proto);
         return MS_EXIT_USAGE;
     }
-    if (strcmp(tls, "none") == 0)
-        o.tls = MS_REC_TLS_NONE;
-    else if (strcmp(tls, "starttls") == 0)
-        o.tls = MS_REC_TLS_STARTTLS;
-    else if (strcmp(tls, "implicit") == 0)
-        o.tls = MS_REC_TLS_IMPLICIT;
-    else {
+    if (ms_tls_mode_parse(tls, &o.tls) != 0) {
         fprintf(stderr, "mailspec record: --tls takes none, starttls or implicit, got '%s'\n", tls);
         return MS_EXIT_USAGE;
     }
@@ -180,7 +174,7 @@ int ms_cmd_record(int argc, char **argv)
         fprintf(stderr, "mailspec record: --cert and --key go together\n");
         return MS_EXIT_USAGE;
     }
-    if (o.tls != MS_REC_TLS_NONE && !o.cert) {
+    if (o.tls != MS_TLS_NONE && !o.cert) {
         fprintf(stderr,
                 "mailspec record: --tls %s needs --cert and --key (the certificate "
                 "the client sees)\n",

@@ -239,13 +239,7 @@ int ms_cmd_replay(int argc, char **argv)
             }
             o.port = v;
         } else if (TAKE("--tls")) {
-            if (strcmp(v, "none") == 0)
-                o.tls = MS_TLS_NONE;
-            else if (strcmp(v, "starttls") == 0)
-                o.tls = MS_TLS_STARTTLS;
-            else if (strcmp(v, "implicit") == 0)
-                o.tls = MS_TLS_IMPLICIT;
-            else {
+            if (ms_tls_mode_parse(v, &o.tls) != 0) {
                 fprintf(stderr, "mailspec replay: --tls takes none, starttls or implicit\n");
                 goto out;
             }

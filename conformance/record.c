@@ -109,11 +109,6 @@ static void comment(struct session *s, const char *text)
     ms_rec_writer_line(&s->w, line);
 }
 
-static const char *tls_name(enum ms_rec_tls t)
-{
-    return t == MS_REC_TLS_IMPLICIT ? "implicit" : t == MS_REC_TLS_STARTTLS ? "starttls" : "none";
-}
-
 static void header(struct session *s)
 {
     char line[512], when[64];
@@ -125,7 +120,7 @@ static void header(struct session *s)
     snprintf(line, sizeof(line), "# recorded by mailspec record %s on %s", MAILSPEC_VERSION, when);
     ms_rec_writer_line(&s->w, line);
     snprintf(line, sizeof(line), "# server %s:%u, --tls %s%s", s->o->connect_host,
-             s->o->connect_port, tls_name(s->o->tls),
+             s->o->connect_port, ms_tls_mode_name(s->o->tls),
              s->o->raw ? ", --raw (nothing rewritten: may hold credentials)"
                        : ", credentials as ${user}/${password}, volatile values as ${*}");
     ms_rec_writer_line(&s->w, line);
@@ -266,7 +261,7 @@ static int run_session(const struct ms_rec_options *o, int cfd, const char *path
         rc = MS_EXIT_USAGE;
         goto out;
     }
-    if (o->tls == MS_REC_TLS_IMPLICIT) {
+    if (o->tls == MS_TLS_IMPLICIT) {
         /* the session starts after the handshake (DESIGN.md): no @tls line */
         if (start_tls(&s, err, sizeof(err)) != 0) {
             comment(&s, "TLS handshake failed");
@@ -410,7 +405,7 @@ int ms_record_run(const struct ms_rec_options *o)
     if (!o->quiet)
         fprintf(stderr, "mailspec record: listening on %s:%u, relaying to %s:%u (%s, --tls %s)\n",
                 o->listen_host, o->listen_port, o->connect_host, o->connect_port,
-                ms_rec_proto_name(o->proto), tls_name(o->tls));
+                ms_rec_proto_name(o->proto), ms_tls_mode_name(o->tls));
     while (!stop_flag && (o->max_sessions == 0 || started < o->max_sessions)) {
         reap(kids, &nkids, 0, &bad);
         if (nkids >= conc) {

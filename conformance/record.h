@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "mailspec/common.h"
+#include "transport.h"
 
 enum ms_rec_proto {
     MS_REC_SMTP = 1,
@@ -110,15 +111,13 @@ void ms_rec_writer_line(struct ms_rec_writer *w, const char *text);
 
 /* ---- the proxy (record.c) ---- */
 
-enum ms_rec_tls { MS_REC_TLS_NONE = 0, MS_REC_TLS_STARTTLS, MS_REC_TLS_IMPLICIT };
-
 struct ms_rec_options {
     const char *listen_host;
     unsigned listen_port;
     const char *connect_host; /* also the name verified in the server's certificate */
     unsigned connect_port;
     enum ms_rec_proto proto;
-    enum ms_rec_tls tls;
+    enum ms_tls_mode tls;
     const char *out; /* a file, or a directory (one file per connection) */
     int out_is_dir;
     const char *cert, *key; /* our certificate toward the client */

@@ -438,6 +438,17 @@ static void q_pop(struct ms_rec_san *st)
     }
 }
 
+/* SMTP/POP3 "AUTH mech [initial-response]" (vl: length of the verb): 1 when rendered. */
+static int auth_command(struct ms_rec_san *st, const char *p, size_t n, size_t vl, struct ms_out *o)
+{
+    if (!ieq(p, vl, "AUTH") || vl >= n)
+        return 0;
+    esc(o, p, vl + 1);
+    sasl_start(st, p, n, vl + 1, o);
+    q_push(st, Q_AUTH);
+    return 1;
+}
+
 static void smtp_client(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
 {
     size_t vl = word_len(p, n, 0);
@@ -452,12 +463,8 @@ static void smtp_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         sasl_data(st, p, n, o);
         return;
     }
-    if (ieq(p, vl, "AUTH") && vl < n) {
-        esc(o, p, vl + 1);
-        sasl_start(st, p, n, vl + 1, o);
-        q_push(st, Q_AUTH);
+    if (auth_command(st, p, n, vl, o))
         return;
-    }
     if (ieq(p, vl, "EHLO") || ieq(p, vl, "HELO"))
         q_push(st, Q_EHLO);
     else if (ieq(p, vl, "DATA") && vl == n)
@@ -542,31 +549,19 @@ static void pop3_client(struct ms_rec_san *st, const char *p, size_t n, struct m
         sasl_data(st, p, n, o);
         return;
     }
-    if (ieq(p, vl, "USER") && vl < n) {
-        esc(o, p, vl + 1);
-        lit(o, "${user}");
-        q_push(st, Q_OTHER);
+    /* credentials: the verb stays, its arguments become variables (the APOP
+     * digest depends on the greeting's timestamp, RFC 1939 7) */
+    static const char *const creds[][2] = {
+        {"USER", "${user}"}, {"PASS", "${password}"}, {"APOP", "${user} ${apop_digest}"}};
+    for (size_t i = 0; i < sizeof(creds) / sizeof(creds[0]); i++)
+        if (ieq(p, vl, creds[i][0]) && vl < n) {
+            esc(o, p, vl + 1);
+            lit(o, creds[i][1]);
+            q_push(st, Q_OTHER);
+            return;
+        }
+    if (auth_command(st, p, n, vl, o))
         return;
-    }
-    if (ieq(p, vl, "PASS") && vl < n) {
-        esc(o, p, vl + 1);
-        lit(o, "${password}");
-        q_push(st, Q_OTHER);
-        return;
-    }
-    if (ieq(p, vl, "APOP") && vl < n) {
-        /* the digest depends on the greeting's timestamp (RFC 1939 7) */
-        esc(o, p, vl + 1);
-        lit(o, "${user} ${apop_digest}");
-        q_push(st, Q_OTHER);
-        return;
-    }
-    if (ieq(p, vl, "AUTH") && vl < n) {
-        esc(o, p, vl + 1);
-        sasl_start(st, p, n, vl + 1, o);
-        q_push(st, Q_AUTH);
-        return;
-    }
     /* RFC 1939 / 2449: which commands get a multi-line answer */
     if (ieq(p, vl, "CAPA") || ieq(p, vl, "RETR") || ieq(p, vl, "TOP") ||
         ((ieq(p, vl, "LIST") || ieq(p, vl, "AUTH")) && vl == n))

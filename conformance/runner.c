@@ -134,20 +134,6 @@ const char *ms_result_name(enum ms_result r)
     }
 }
 
-const char *ms_tls_mode_name(enum ms_tls_mode m)
-{
-    switch (m) {
-    case MS_TLS_NONE:
-        return "none";
-    case MS_TLS_STARTTLS:
-        return "starttls";
-    case MS_TLS_IMPLICIT:
-        return "implicit";
-    default:
-        return "?";
-    }
-}
-
 const char *ms_default_port(const char *protocol, enum ms_tls_mode tls)
 {
     if (!protocol)

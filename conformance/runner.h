@@ -59,6 +59,5 @@ void ms_run_script(const struct ms_script *s, const char *file, const struct ms_
 void ms_test_result_free(struct ms_test_result *r);
 
 const char *ms_result_name(enum ms_result r);
-const char *ms_tls_mode_name(enum ms_tls_mode m);
 
 #endif

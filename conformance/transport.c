@@ -24,6 +24,30 @@
 
 #define POLL_SLICE_MS 200
 
+const char *ms_tls_mode_name(enum ms_tls_mode m)
+{
+    switch (m) {
+    case MS_TLS_NONE:
+        return "none";
+    case MS_TLS_STARTTLS:
+        return "starttls";
+    case MS_TLS_IMPLICIT:
+        return "implicit";
+    default:
+        return "?";
+    }
+}
+
+int ms_tls_mode_parse(const char *s, enum ms_tls_mode *out)
+{
+    for (int m = MS_TLS_NONE; m <= MS_TLS_IMPLICIT; m++)
+        if (strcmp(s, ms_tls_mode_name((enum ms_tls_mode)m)) == 0) {
+            *out = (enum ms_tls_mode)m;
+            return 0;
+        }
+    return -1;
+}
+
 uint64_t ms_now_ms(void)
 {
     struct timespec ts;

@@ -13,6 +13,11 @@
 
 enum ms_tls_mode { MS_TLS_NONE = 0, MS_TLS_STARTTLS = 1, MS_TLS_IMPLICIT = 2 };
 
+/* "none", "starttls", "implicit" (the --tls values of replay, certify, record). */
+const char *ms_tls_mode_name(enum ms_tls_mode m);
+/* The mode named s; -1 when s is not one of the three names. */
+int ms_tls_mode_parse(const char *s, enum ms_tls_mode *out);
+
 struct ms_tls_opts {
     const char *cafile; /* NULL: the system store */
     const char *cert;   /* client certificate (PEM), or NULL */

@@ -2,11 +2,23 @@
  * Unit tests of the recorder's pure layers: escaping, the line writer and the
  * sanitizer (credentials and volatile values), positive and negative cases.
  */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "harness.h"
 #include "mailspec/script.h"
 #include "record.h"
+#include "transport.h"
 
 static char file[1 << 18];
 static size_t file_len;
@@ -505,6 +517,92 @@ static void test_raw(void **st)
     assert_string_equal(t, "S: * OK [UIDVALIDITY 5] hi\nC: a LOGIN alice secret\n");
 }
 
+/* A throwaway self-signed server context (P-256), built in memory. */
+static SSL_CTX *test_server_ctx(void)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(k);
+    assert_non_null(x);
+    assert_non_null(ctx);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, k);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"localhost", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    assert_int_equal(SSL_CTX_use_certificate(ctx, x), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(ctx, k), 1);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return ctx;
+}
+
+/*
+ * ms_conn_pending must see TLS records that OpenSSL has read from the socket
+ * but not yet decrypted: poll() cannot, so the recorder's relay (which polls
+ * only when this says 0) would stall until its timeout. SSL_pending misses
+ * them; read-ahead makes the case deterministic.
+ */
+static void test_conn_pending_sees_unprocessed_records(void **st)
+{
+    (void)st;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    SSL_CTX *sctx = test_server_ctx();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* the server: two records, one line each, then wait for the close */
+        close(sv[0]);
+        signal(SIGPIPE, SIG_IGN);
+        SSL *ssl = SSL_new(sctx);
+        char b;
+        SSL_set_fd(ssl, sv[1]);
+        if (SSL_accept(ssl) != 1 || SSL_write(ssl, "a\r\n", 3) != 3 ||
+            SSL_write(ssl, "b\r\n", 3) != 3)
+            _exit(1);
+        while (SSL_read(ssl, &b, 1) > 0)
+            ;
+        _exit(0);
+    }
+    close(sv[1]);
+    SSL_CTX_free(sctx);
+    struct ms_conn c;
+    struct ms_tls_opts o;
+    char err[256], buf[3];
+    memset(&c, 0, sizeof(c));
+    memset(&o, 0, sizeof(o));
+    o.insecure = 1;
+    c.fd = sv[0];
+    int fl = fcntl(c.fd, F_GETFL);
+    assert_int_equal(fcntl(c.fd, F_SETFL, fl | O_NONBLOCK), 0);
+    assert_int_equal(ms_conn_tls(&c, "localhost", &o, ms_now_ms() + 10000, err, sizeof(err)), 0);
+    SSL_set_read_ahead(c.ssl, 1);
+    /* both records are on the socket before the first read */
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(ms_conn_read(&c, buf, 3, ms_now_ms() + 5000, NULL, err, sizeof(err)), 3);
+    assert_memory_equal(buf, "a\r\n", 3);
+    /* the second record sits in OpenSSL's buffer: poll sees nothing... */
+    struct pollfd p = {c.fd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 0), 0);
+    assert_int_equal(SSL_pending(c.ssl), 0);
+    /* ...and ms_conn_pending says read now */
+    assert_int_not_equal(ms_conn_pending(&c), 0);
+    assert_int_equal(ms_conn_read(&c, buf, 3, ms_now_ms() + 5000, NULL, err, sizeof(err)), 3);
+    assert_memory_equal(buf, "b\r\n", 3);
+    assert_int_equal(ms_conn_pending(&c), 0);
+    ms_conn_close(&c);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("TLS test server: status %d", status);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_raw),
         cmocka_unit_test(test_raw_roundtrip_random),
         cmocka_unit_test(test_sanitize_random),
+        cmocka_unit_test(test_conn_pending_sees_unprocessed_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
