@@ -81,6 +81,7 @@ struct certify {
     int tls_ok[4];
     int tls_probed;
     int pop3_no_user; /* CAPA answered without USER (pop3_user_probe) */
+    int smtp_auth;    /* EHLO announces AUTH (smtp_auth_probe) */
 };
 
 static volatile int stop_flag;
@@ -228,7 +229,7 @@ static char *expand(const struct certify *c, const char *text, size_t len, size_
      * credentials are given (SMTP servers that only relay for users). */
     static const char login_mark[] = "# certify: smtp-login";
     static const char login_text[] = "C: AUTH PLAIN ${sasl_plain}\nS: 235 ${*}";
-    int creds = c->ro.user && c->ro.password;
+    int creds = c->ro.user && c->ro.password && c->smtp_auth;
     if (creds)
         cap += len / (sizeof(login_mark) - 1) * sizeof(login_text);
     char *o = malloc(cap), *q = o;
@@ -465,6 +466,29 @@ static void pop3_user_probe(struct certify *c)
         return;
     ms_run_script(s, "(certify: POP3 CAPA probe)", &c->ro, &r);
     c->pop3_no_user = r.result == MS_RES_SKIP;
+    ms_test_result_free(&r);
+    ms_script_free(s);
+}
+
+/*
+ * SMTP: "# certify: smtp-login" becomes AUTH only when the server announces
+ * AUTH (after the --tls upgrade): an MX port without AUTH is not asked to
+ * authenticate just because --user was given.
+ */
+static void smtp_auth_probe(struct certify *c)
+{
+    static const char probe[] = "@test certify.smtp-auth-probe\n@protocol smtp\n"
+                                "@allow 220-${*}\nS: 220 ${*}\nC: EHLO mailspec.invalid\n"
+                                "@allow 250-${*}\nS: 250 ${*}\n@requires AUTH\n"
+                                "C: QUIT\nS: 221 ${*}\n";
+    struct ms_script_error se;
+    struct ms_test_result r;
+    struct ms_script *s = ms_script_parse(probe, sizeof(probe) - 1, &se);
+
+    if (!s)
+        return;
+    ms_run_script(s, "(certify: SMTP EHLO probe)", &c->ro, &r);
+    c->smtp_auth = r.result == MS_RES_PASS;
     ms_test_result_free(&r);
     ms_script_free(s);
 }
@@ -1475,6 +1499,8 @@ int ms_cmd_certify(int argc, char **argv)
     signal(SIGINT, on_sigint);
     if (strcmp(c.protocol, "pop3") == 0)
         pop3_user_probe(&c);
+    if (strcmp(c.protocol, "smtp") == 0 && c.ro.user)
+        smtp_auth_probe(&c);
     if (!c.quiet)
         printf("mailspec certify: %zu %s tests from %s against %s:%s (%s)\n", c.n, c.protocol,
                c.suite_dir, c.ro.host, c.ro.port, ms_tls_mode_name(c.ro.tls));

@@ -568,3 +568,15 @@ def test_refusing_bare_lf_is_not_accused(lab, certs, tmp_path, variant):
         assert t["result"] == "pass"
         assert "passed with alternative ending %d" % (2 if variant == "strict-bare-lf" else 3) \
             in t["message"]
+
+
+def test_smtp_credentials_on_an_mx_port(lab, tmp_path):
+    """--user on a port without AUTH (the lab's port 25): transactions do not
+    try to authenticate; the AUTH tests are skipped, not failed."""
+    out = tmp_path / "r.json"
+    certify("--protocol", "smtp", "--host", lab.host, "--port", str(lab.smtp_port),
+            "--user", lab.user, "--password", lab.password, "--json", str(out))
+    res = results(json.loads(out.read_text()))
+    assert res["smtp.data.transaction"]["result"] == "pass", res["smtp.data.transaction"]
+    assert "AUTH PLAIN" not in res["smtp.data.transaction"]["transcript"]
+    assert res["smtp.auth.plain-235"]["result"] == "skip"
