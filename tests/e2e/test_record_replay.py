@@ -59,13 +59,6 @@ def line_of(text, needle):
     raise AssertionError("%r not in the recording" % needle)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def need_replay():
-    r = subprocess.run([MAILSPEC, "replay", "--help"], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("mailspec replay is not built yet")
-
-
 # ------------------------------------------------ same server: must pass --
 
 @pytest.mark.parametrize("protocol,port_attr,tls,scenario", [
