@@ -35,13 +35,13 @@ static int contains_ci(const char *p, size_t n, const char *lit)
 }
 
 /*
- * libetpan matches the mbx-list-sflag names by prefix, so a valid
+ * libetpan matches the mbx-list-sflag names and \Noinferiors by prefix, so a valid
  * flag-extension such as "\Noselectx" (RFC 9051 9: "\" atom) is rejected.
  */
 static int sflag_prefix(const char *p, size_t n)
 {
-    static const char *const sflags[] = {"\\Noselect", "\\Marked", "\\Unmarked"};
-    for (size_t f = 0; f < 3; f++) {
+    static const char *const sflags[] = {"\\Noselect", "\\Marked", "\\Unmarked", "\\Noinferiors"};
+    for (size_t f = 0; f < sizeof(sflags) / sizeof(sflags[0]); f++) {
         size_t m = strlen(sflags[f]);
         for (size_t i = 0; m < n && i < n - m; i++) {
             size_t j = 0;
