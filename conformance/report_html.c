@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "mailspec/common.h"
+#include "mailspec/stream.h"
 #include "report_html.h"
 
 /* ------------------------------------------------------------ JSON reader -- */
@@ -49,24 +50,13 @@ void ms_json_free(struct ms_json *v)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int jr_hex4(struct jr *r, uint32_t *out)
 {
     uint32_t v = 0;
     if (r->len - r->pos < 4)
         return -1;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(r->p[r->pos + (size_t)i]);
+        int h = ms_hexval((unsigned char)r->p[r->pos + (size_t)i]);
         if (h < 0)
             return -1;
         v = (v << 4) | (uint32_t)h;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mailspec/script.h"
+#include "mailspec/stream.h"
 
 const char *const ms_script_builtin_vars[MS_VAR_BUILTINS] = {
     "user",      "password",      "host",       "sasl_plain", "sasl_plain_authz",
@@ -49,17 +50,6 @@ static int lit_eq(const char *p, size_t n, const char *lit, size_t litlen)
     return n == litlen && memcmp(p, lit, n) == 0;
 }
 #define LIT_EQ(p, n, lit) lit_eq((p), (n), (lit), sizeof(lit) - 1)
-
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 static int is_space(char ch)
 {
@@ -220,34 +210,11 @@ static int parse_pattern(struct parser *p, struct ms_step *st, const char *raw, 
         }
         char out = (char)ch;
         if (ch == '\\') {
-            if (i + 1 >= n)
-                return set_err(p, line, col + i, "backslash at the end of the line (write \\\\)");
-            switch (raw[i + 1]) {
-            case '\\':
-                out = '\\';
-                break;
-            case 'r':
-                out = '\r';
-                break;
-            case 'n':
-                out = '\n';
-                break;
-            case 't':
-                out = '\t';
-                break;
-            case 'x': {
-                int hi = i + 2 < n ? hexval((unsigned char)raw[i + 2]) : -1;
-                int lo = i + 3 < n ? hexval((unsigned char)raw[i + 3]) : -1;
-                if (hi < 0 || lo < 0)
-                    return set_err(p, line, col + i, "\\x needs two hex digits");
-                out = (char)(hi * 16 + lo);
-                i += 2;
-                break;
-            }
-            default:
-                return set_err(p, line, col + i, "unknown escape (use \\\\ \\r \\n \\t \\xHH)");
-            }
-            i++;
+            const char *why = NULL;
+            size_t used = ms_unescape_one(raw + i, n - i, &out, &why);
+            if (used == 0)
+                return set_err(p, line, col + i, why);
+            i += used - 1;
         }
         if (!lit) {
             lit = new_part(p, st, MS_PART_LIT, line, col + i);

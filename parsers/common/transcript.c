@@ -7,7 +7,7 @@
 
 #include "mailspec/stream.h"
 
-static int hexval(unsigned char ch)
+int ms_hexval(unsigned char ch)
 {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
@@ -27,6 +27,41 @@ static int fail(struct ms_error *err, size_t offset, const char *reason)
     return MS_FAIL;
 }
 
+size_t ms_unescape_one(const char *p, size_t n, char *out, const char **why)
+{
+    if (n < 2) {
+        *why = "backslash at the end of the line (write \\\\)";
+        return 0;
+    }
+    switch (p[1]) {
+    case '\\':
+        *out = '\\';
+        return 2;
+    case 'r':
+        *out = '\r';
+        return 2;
+    case 'n':
+        *out = '\n';
+        return 2;
+    case 't':
+        *out = '\t';
+        return 2;
+    case 'x': {
+        int hi = n > 2 ? ms_hexval((unsigned char)p[2]) : -1;
+        int lo = n > 3 ? ms_hexval((unsigned char)p[3]) : -1;
+        if (hi < 0 || lo < 0) {
+            *why = "\\x needs two hex digits";
+            return 0;
+        }
+        *out = (char)(hi * 16 + lo);
+        return 4;
+    }
+    default:
+        *why = "unknown escape (use \\\\ \\r \\n \\t \\xHH)";
+        return 0;
+    }
+}
+
 /* Decode escapes of line[0..n) into scratch; returns decoded length or MS_FAIL. */
 static ssize_t unescape(const char *line, size_t n, size_t base, char *scratch, size_t cap,
                         struct ms_error *err)
@@ -41,33 +76,12 @@ static ssize_t unescape(const char *line, size_t n, size_t base, char *scratch, 
             scratch[o++] = (char)ch;
             continue;
         }
-        if (i + 1 >= n)
-            return fail(err, base + i, "backslash at the end of the line (write \\\\)");
-        switch (line[++i]) {
-        case '\\':
-            scratch[o++] = '\\';
-            break;
-        case 'r':
-            scratch[o++] = '\r';
-            break;
-        case 'n':
-            scratch[o++] = '\n';
-            break;
-        case 't':
-            scratch[o++] = '\t';
-            break;
-        case 'x': {
-            int hi = i + 1 < n ? hexval((unsigned char)line[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval((unsigned char)line[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
-                return fail(err, base + i - 1, "\\x needs two hex digits");
-            scratch[o++] = (char)(hi * 16 + lo);
-            i += 2;
-            break;
-        }
-        default:
-            return fail(err, base + i - 1, "unknown escape (use \\\\ \\r \\n \\t \\xHH)");
-        }
+        const char *why = NULL;
+        size_t used = ms_unescape_one(line + i, n - i, &scratch[o], &why);
+        if (used == 0)
+            return fail(err, base + i, why);
+        o++;
+        i += used - 1;
     }
     return (ssize_t)o;
 }

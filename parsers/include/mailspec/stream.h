@@ -103,6 +103,17 @@ struct ms_titem {
     size_t len;
 };
 
+/* Value of a hex digit, or -1. */
+int ms_hexval(unsigned char ch);
+
+/*
+ * Decode the .session escape at p[0..n) (p[0] is the backslash): \\ \r \n
+ * \t \xHH. Returns the bytes it spans (2 or 4) with the byte in *out, or 0
+ * with the reason in *why. Shared by the transcript reader, the script parser
+ * and the recorder, so every tool reads escapes alike.
+ */
+size_t ms_unescape_one(const char *p, size_t n, char *out, const char **why);
+
 /*
  * Read the next item of a transcript from text[*pos..len). Comments and blank
  * lines are skipped. Escapes (\\ \r \n \t \xHH) are decoded into scratch
