@@ -580,3 +580,12 @@ def test_smtp_credentials_on_an_mx_port(lab, tmp_path):
     assert res["smtp.data.transaction"]["result"] == "pass", res["smtp.data.transaction"]
     assert "AUTH PLAIN" not in res["smtp.data.transaction"]["transcript"]
     assert res["smtp.auth.plain-235"]["result"] == "skip"
+
+
+def test_jobs_parallel_same_results(lab, tmp_path_factory):
+    """--jobs 4 runs the same tests to the same results, in suite order."""
+    _, seq, _ = run_lab(lab, tmp_path_factory, "smtp", "none")
+    _, par, _ = run_lab(lab, tmp_path_factory, "smtp", "none", "--jobs", "4")
+    assert [t["id"] for t in par["tests"]] == [t["id"] for t in seq["tests"]]
+    assert {t["id"]: t["result"] for t in par["tests"]} == \
+        {t["id"]: t["result"] for t in seq["tests"]}
