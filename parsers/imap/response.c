@@ -10,6 +10,8 @@
 
 #include "response_internal.h"
 
+#define slice_node ms_imap_r_slice_node
+
 #define RULE_RESPONSE "RFC 9051 9 response"
 #define RULE_TEXT     "RFC 9051 9 resp-text"
 #define RULE_CODE     "RFC 9051 9 resp-text-code"
@@ -20,76 +22,23 @@
 #define RULE_MAILBOX  "RFC 9051 9 mailbox-list"
 #define RULE_CONT     "RFC 9051 7.5 continue-req"
 
-/* ---- arena ---- */
+/* ---- tokens (the common cases are inline in response_internal.h) ---- */
 
-/* A node holding a slice, appended to ch. */
-static enum ms_status slice_node(struct rp *p, uint8_t type, uint8_t role, const char *ptr,
-                                 size_t len, struct rp_chain *ch)
+enum ms_status ms_imap_r_depth_fail(struct rp *p)
 {
-    uint32_t i = 0;
-    MS_GUARD(ms_imap_r_node(p, type, role, &i));
-    p->r->nodes[i].s.ptr = ptr;
-    p->r->nodes[i].s.len = len;
-    ms_imap_r_append(p, ch, i);
-    return MS_OK;
+    return ms_fail_at(&p->c, p->c.pos - 1, "mailspec imap_depth",
+                      "parentheses nested deeper than the limit (imap_depth)");
 }
 
-/* ---- tokens ---- */
-
-/* "(" with the nesting limit (RFC 9051 sets none; lim->imap_depth does). */
-enum ms_status ms_imap_r_open(struct rp *p, const char *rule)
+/* Why ms_imap_r_number refused ndigits digits at start (value v if <= 19 digits). */
+enum ms_status ms_imap_r_number_fail(struct rp *p, size_t start, size_t ndigits, uint64_t v,
+                                     int wide, const char *rule)
 {
-    MS_GUARD(ms_cursor_expect(&p->c, '(', rule, "expected \"(\""));
-    if (++p->depth > p->lim->imap_depth)
-        return ms_fail_at(&p->c, p->c.pos - 1, "mailspec imap_depth",
-                          "parentheses nested deeper than the limit (imap_depth)");
-    return MS_OK;
-}
-
-enum ms_status ms_imap_r_close(struct rp *p, const char *rule)
-{
-    MS_GUARD(ms_cursor_expect(&p->c, ')', rule, "expected \")\""));
-    p->depth--;
-    return MS_OK;
-}
-
-/* "NIL" as a whole token (not the start of an atom such as "NILS"). */
-int ms_imap_r_nil(struct rp *p)
-{
-    struct ms_cursor *c = &p->c;
-
-    if (ms_cursor_left(c) < 3 || ms_lower(c->p[c->pos]) != 'n' ||
-        ms_lower(c->p[c->pos + 1]) != 'i' || ms_lower(c->p[c->pos + 2]) != 'l')
-        return 0;
-    int after = ms_cursor_peek_at(c, 3);
-    if (after >= 0 && ms_is((unsigned char)after, MS_C_IMAP_ASTRING))
-        return 0;
-    c->pos += 3;
-    return 1;
-}
-
-/* number (32-bit) or number64 (63-bit), optionally nz (RFC 9051 9). */
-enum ms_status ms_imap_r_number(struct rp *p, int nz, int wide, const char *rule, uint64_t *v)
-{
-    size_t start = p->c.pos;
-
-    MS_GUARD(
-        ms_cursor_number(&p->c, wide ? 19 : 10, wide ? (uint64_t)INT64_MAX : UINT32_MAX, v, rule));
-    if (nz && *v == 0)
-        return ms_fail_at(&p->c, start, rule, "expected a non-zero number (nz-number)");
-    return MS_OK;
-}
-
-enum ms_status ms_imap_r_num_node(struct rp *p, int nz, int wide, const char *rule,
-                                  struct rp_chain *ch)
-{
-    uint64_t v = 0;
-    uint32_t i = 0;
-    MS_GUARD(ms_imap_r_number(p, nz, wide, rule, &v));
-    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NUMBER, MS_IMAP_R_NONE, &i));
-    p->r->nodes[i].num = v;
-    ms_imap_r_append(p, ch, i);
-    return MS_OK;
+    if (ndigits == 0)
+        return ms_fail_at(&p->c, start, rule, "expected a number");
+    if (ndigits > (wide ? 19u : 10u) || v > (wide ? (uint64_t)INT64_MAX : UINT32_MAX))
+        return ms_fail_at(&p->c, start, rule, "number out of range");
+    return ms_fail_at(&p->c, start, rule, "expected a non-zero number (nz-number)");
 }
 
 /* Length of a valid UTF-8 sequence (RFC 3629 4) of 2..4 bytes at p, or 0. */
@@ -122,26 +71,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 /*
  * quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR is a TEXT-CHAR other than
  * DQUOTE and "\", "\" DQUOTE, "\\", or UTF-8 (RFC 9051 9). Only those two
- * escapes exist; NUL, CR and LF cannot appear at all.
+ * escapes exist; NUL, CR and LF cannot appear at all. ms_imap_r_quoted
+ * handles the plain case; this is entered at the first byte i that is not a
+ * plain QUOTED-CHAR, the cursor still on the opening DQUOTE.
  */
-static enum ms_status quoted_body(struct rp *p, const char *rule, struct ms_slice *out)
+enum ms_status ms_imap_r_quoted_slow(struct rp *p, const char *rule, size_t i, struct ms_slice *out)
 {
     struct ms_cursor *c = &p->c;
     const unsigned char *s = c->p;
-    size_t i = c->pos + 1, end = c->len;
+    size_t end = c->len;
 
     for (;;) {
-        /* Plain QUOTED-CHARs, four at a time while they last. */
-        while (end - i >= 4) {
-            uint32_t a = ms_ctype[s[i]], b = ms_ctype[s[i + 1]], d = ms_ctype[s[i + 2]],
-                     e = ms_ctype[s[i + 3]];
-            if (!(a & b & d & e & MS_C_IMAP_TEXT) || ((a | b | d | e) & MS_C_IMAP_QSPECIAL))
-                break;
-            i += 4;
-        }
-        while (i < end &&
-               (ms_ctype[s[i]] & (MS_C_IMAP_TEXT | MS_C_IMAP_QSPECIAL)) == MS_C_IMAP_TEXT)
-            i++;
+        /* Plain QUOTED-CHARs (the caller's scan stopped at i: a no-op then). */
+        i = ms_imap_qscan(s, i, end);
         if (i >= end)
             return ms_fail_at(c, i, rule, "unterminated quoted string");
         unsigned char ch = s[i];
@@ -207,16 +149,13 @@ static enum ms_status literal_body(struct rp *p, int is8, struct ms_slice *out)
     return MS_OK;
 }
 
-/* string = quoted / literal; allow8: literal8 too (BINARY[] data). */
-enum ms_status ms_imap_r_string(struct rp *p, int allow8, const char *rule, struct rp_chain *ch)
+/* string other than quoted: literal, literal8 (allow8), or an error. */
+enum ms_status ms_imap_r_string_other(struct rp *p, int allow8, const char *rule,
+                                      struct rp_chain *ch)
 {
     struct ms_slice s;
-    int b = ms_cursor_peek(&p->c);
+    int b = ms_imap_r_peek(p);
 
-    if (b == '"') {
-        MS_GUARD(quoted_body(p, rule, &s));
-        return slice_node(p, MS_IMAP_N_QUOTED, MS_IMAP_R_NONE, s.ptr, s.len, ch);
-    }
     if (b == '{') {
         MS_GUARD(literal_body(p, 0, &s));
         return slice_node(p, MS_IMAP_N_LITERAL, MS_IMAP_R_NONE, s.ptr, s.len, ch);
@@ -228,27 +167,10 @@ enum ms_status ms_imap_r_string(struct rp *p, int allow8, const char *rule, stru
     return ms_fail(&p->c, rule, "expected a string (quoted or literal)");
 }
 
-enum ms_status ms_imap_r_nstring(struct rp *p, const char *rule, struct rp_chain *ch)
-{
-    int b0 = ms_cursor_peek(&p->c);
-    if (b0 == '"' || b0 == '{') /* the common case first */
-        return ms_imap_r_string(p, 0, rule, ch);
-    if (ms_imap_r_nil(p)) {
-        uint32_t i = 0;
-        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &i));
-        ms_imap_r_append(p, ch, i);
-        return MS_OK;
-    }
-    int b = ms_cursor_peek(&p->c);
-    if (b != '"' && b != '{')
-        return ms_fail(&p->c, rule, "expected a string or NIL");
-    return ms_imap_r_string(p, 0, rule, ch);
-}
-
 /* An atom stopped by an 8-bit byte: say so rather than "expected SP". */
 static enum ms_status no_8bit(struct rp *p, const char *rule)
 {
-    int b = ms_cursor_peek(&p->c);
+    int b = ms_imap_r_peek(p);
     if (b >= 0x80)
         return ms_fail(&p->c, rule, "8-bit byte in an atom (ATOM-CHAR is US-ASCII)");
     return MS_OK;
@@ -257,7 +179,7 @@ static enum ms_status no_8bit(struct rp *p, const char *rule)
 /* astring = 1*ASTRING-CHAR / string */
 enum ms_status ms_imap_r_astring(struct rp *p, const char *rule, struct rp_chain *ch)
 {
-    int b = ms_cursor_peek(&p->c);
+    int b = ms_imap_r_peek(p);
     if (b == '"' || b == '{')
         return ms_imap_r_string(p, 0, rule, ch);
     struct ms_slice s;
@@ -288,15 +210,15 @@ enum ms_status ms_imap_r_seqset(struct rp *p, int allow_star, const char *rule, 
 
     for (;;) {
         for (int k = 0; k < 2; k++) {
-            if (allow_star && ms_cursor_accept(c, '*')) {
+            if (allow_star && ms_imap_r_accept(p, '*')) {
                 /* "*" */
             } else {
                 MS_GUARD(ms_imap_r_number(p, 1, 0, rule, &v));
             }
-            if (k == 0 && !ms_cursor_accept(c, ':'))
+            if (k == 0 && !ms_imap_r_accept(p, ':'))
                 break;
         }
-        if (!ms_cursor_accept(c, ','))
+        if (!ms_imap_r_accept(p, ','))
             break;
     }
     return slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_SEQSET, (const char *)c->p + start,
@@ -309,8 +231,8 @@ static enum ms_status flag(struct rp *p, int perm, struct rp_chain *ch)
     struct ms_cursor *c = &p->c;
     size_t start = c->pos;
 
-    if (ms_cursor_accept(c, '\\')) {
-        if (perm && ms_cursor_accept(c, '*'))
+    if (ms_imap_r_accept(p, '\\')) {
+        if (perm && ms_imap_r_accept(p, '*'))
             return slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, (const char *)c->p + start, 2, ch);
     }
     struct ms_slice s;
@@ -328,10 +250,10 @@ enum ms_status ms_imap_r_flag_list(struct rp *p, int perm, const char *rule, str
 
     MS_GUARD(ms_imap_r_open(p, rule));
     MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
-    if (ms_cursor_peek(&p->c) != ')') {
+    if (ms_imap_r_peek(p) != ')') {
         do {
             MS_GUARD(flag(p, perm, &kids));
-        } while (ms_cursor_accept(&p->c, ' '));
+        } while (ms_imap_r_accept(p, ' '));
     }
     MS_GUARD(ms_imap_r_close(p, rule));
     p->r->nodes[l].child = kids.first;
@@ -356,7 +278,7 @@ enum ms_status ms_imap_r_ext_value(struct rp *p, const char *rule, struct rp_cha
         if (ms_cursor_peek(c) != ')') {
             do {
                 MS_GUARD(ms_imap_r_ext_value(p, rule, &kids));
-            } while (ms_cursor_accept(c, ' '));
+            } while (ms_imap_r_accept(p, ' '));
         }
         MS_GUARD(ms_imap_r_close(p, rule));
         p->r->nodes[l].child = kids.first;
@@ -466,7 +388,7 @@ static enum ms_status capabilities(struct rp *p, const char *rule, int need_rev,
     int rev = 0;
 
     /* SP then an atom: a trailing SP is left for the end-of-response check */
-    while (ms_cursor_peek(&p->c) == ' ' && ms_cursor_peek_at(&p->c, 1) > ' ') {
+    while (ms_imap_r_peek(p) == ' ' && ms_cursor_peek_at(&p->c, 1) > ' ') {
         p->c.pos++;
         MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, rule, kids));
         struct ms_slice s = p->r->nodes[kids->last].s;
@@ -499,7 +421,7 @@ static enum ms_status resp_code(struct rp *p)
     }
     if (name_is(name, "BADCHARSET")) {
         /* "BADCHARSET" [SP "(" charset *(SP charset) ")"], charset = atom / quoted */
-        if (ms_cursor_accept(c, ' ')) {
+        if (ms_imap_r_accept(p, ' ')) {
             uint32_t l = 0;
             struct rp_chain cs = {0, 0};
             MS_GUARD(ms_imap_r_open(p, RULE_CODE));
@@ -509,7 +431,7 @@ static enum ms_status resp_code(struct rp *p)
                     MS_GUARD(ms_imap_r_string(p, 0, RULE_CODE, &cs));
                 else
                     MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, RULE_CODE, &cs));
-            } while (ms_cursor_accept(c, ' '));
+            } while (ms_imap_r_accept(p, ' '));
             MS_GUARD(ms_imap_r_close(p, RULE_CODE));
             p->r->nodes[l].child = cs.first;
             ms_imap_r_append(p, &kids, l);
@@ -542,7 +464,7 @@ static enum ms_status resp_code(struct rp *p)
     } else if (name_is(name, "MODIFIED")) {
         MS_GUARD(ms_imap_r_sp(p));
         MS_GUARD(ms_imap_r_seqset(p, 1, "RFC 7162 7 resp-text-code", &kids));
-    } else if (ms_cursor_accept(c, ' ')) {
+    } else if (ms_imap_r_accept(p, ' ')) {
         /* atom [SP 1*<any TEXT-CHAR except "]">] */
         size_t start = c->pos;
         while (c->pos < c->len && (ms_ctype[c->p[c->pos]] & MS_C_IMAP_TEXT) && c->p[c->pos] != ']')
@@ -562,7 +484,7 @@ static enum ms_status resp_text(struct rp *p)
 {
     struct ms_cursor *c = &p->c;
 
-    if (ms_cursor_accept(c, '[')) {
+    if (ms_imap_r_accept(p, '[')) {
         MS_GUARD(resp_code(p));
         MS_GUARD(ms_cursor_expect(c, ']', RULE_CODE, "expected \"]\" after the response code"));
         if (ms_cursor_peek(c) == '\r' && (p->lim->lenient & MS_LENIENT_SPACES)) {
@@ -630,7 +552,7 @@ static enum ms_status list_data(struct rp *p, struct rp_chain *data)
                                      "expected a mailbox flag (\"\\\" atom)"));
             MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, (const char *)c->p + start,
                                 c->pos - start, &flags));
-        } while (ms_cursor_accept(c, ' '));
+        } while (ms_imap_r_accept(p, ' '));
     }
     MS_GUARD(ms_imap_r_close(p, RULE_MAILBOX));
     p->r->nodes[l].child = flags.first;
@@ -642,7 +564,7 @@ static enum ms_status list_data(struct rp *p, struct rp_chain *data)
             return ms_fail(c, RULE_MAILBOX, "expected the hierarchy delimiter (quoted) or NIL");
         size_t start = c->pos;
         struct ms_slice s;
-        MS_GUARD(quoted_body(p, RULE_MAILBOX, &s));
+        MS_GUARD(ms_imap_r_quoted(p, RULE_MAILBOX, &s));
         size_t one = s.len == 0 ? 0 : (s.ptr[0] == '\\' ? 2 : 1);
         if (s.len > 0 && (unsigned char)s.ptr[0] >= 0x80)
             one = utf8_seq((const unsigned char *)s.ptr, s.len);
@@ -675,7 +597,7 @@ static enum ms_status list_data(struct rp *p, struct rp_chain *data)
                 MS_GUARD(ms_imap_r_ext_value(p, "RFC 9051 9 tagged-ext-val", &kv));
                 p->r->nodes[it].child = kv.first;
                 ms_imap_r_append(p, &items, it);
-            } while (ms_cursor_accept(c, ' '));
+            } while (ms_imap_r_accept(p, ' '));
         }
         MS_GUARD(ms_imap_r_close(p, "RFC 9051 9 mbox-list-extended"));
         p->r->nodes[x].child = items.first;
@@ -721,7 +643,7 @@ static enum ms_status nspace(struct rp *p, struct rp_chain *data)
                                   "hierarchy delimiter must be one quoted character or NIL");
         }
         /* Namespace-Response-Extensions: *(SP string SP "(" string *(SP string) ")") */
-        while (ms_cursor_accept(c, ' ')) {
+        while (ms_imap_r_accept(p, ' ')) {
             MS_GUARD(ms_imap_r_string(p, 0, rule, &f));
             MS_GUARD(ms_imap_r_sp(p));
             uint32_t v = 0;
@@ -730,7 +652,7 @@ static enum ms_status nspace(struct rp *p, struct rp_chain *data)
             MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &v));
             do {
                 MS_GUARD(ms_imap_r_string(p, 0, rule, &vals));
-            } while (ms_cursor_accept(c, ' '));
+            } while (ms_imap_r_accept(p, ' '));
             MS_GUARD(ms_imap_r_close(p, rule));
             p->r->nodes[v].child = vals.first;
             ms_imap_r_append(p, &f, v);
@@ -790,7 +712,7 @@ static enum ms_status status_data(struct rp *p, struct rp_chain *data)
                 return ms_fail_at(c, at, rule, "unknown STATUS attribute");
             p->r->nodes[a].child = kv.first;
             ms_imap_r_append(p, &atts, a);
-        } while (ms_cursor_accept(c, ' '));
+        } while (ms_imap_r_accept(p, ' '));
     }
     MS_GUARD(ms_imap_r_close(p, rule));
     p->r->nodes[l].child = atts.first;
@@ -860,7 +782,7 @@ static enum ms_status esearch_data(struct rp *p, struct rp_chain *data)
         ms_imap_r_append(p, data, l);
     }
     int first = 1;
-    while (ms_cursor_accept(c, ' ')) {
+    while (ms_imap_r_accept(p, ' ')) {
         uint32_t a = 0;
         struct rp_chain kv = {0, 0};
         size_t at = c->pos;
@@ -914,7 +836,7 @@ static enum ms_status id_data(struct rp *p, struct rp_chain *data)
             MS_GUARD(ms_imap_r_string(p, 0, rule, &kids));
             MS_GUARD(ms_imap_r_sp(p));
             MS_GUARD(ms_imap_r_nstring(p, rule, &kids));
-        } while (ms_cursor_accept(c, ' '));
+        } while (ms_imap_r_accept(p, ' '));
     }
     MS_GUARD(ms_imap_r_close(p, rule));
     p->r->nodes[l].child = kids.first;

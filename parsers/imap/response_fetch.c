@@ -45,7 +45,7 @@ static enum ms_status address(struct rp *p, struct rp_chain *ch)
 /* env-from etc. = "(" 1*address ")" / nil (no SP between addresses) */
 static enum ms_status address_list(struct rp *p, struct rp_chain *ch)
 {
-    if (ms_imap_r_nil(p))
+    if (ms_imap_r_peek(p) != '(' && ms_imap_r_nil(p))
         return nil_node(p, ch);
     uint32_t l = 0;
     struct rp_chain kids = {0, 0};
@@ -53,7 +53,7 @@ static enum ms_status address_list(struct rp *p, struct rp_chain *ch)
     MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
     do {
         MS_GUARD(address(p, &kids));
-    } while (ms_cursor_peek(&p->c) == '(');
+    } while (ms_imap_r_peek(p) == '(');
     MS_GUARD(ms_imap_r_close(p, RULE_ENV));
     p->r->nodes[l].child = kids.first;
     p->r->nodes[l].flags = 1; /* written without SP between elements */
@@ -112,8 +112,10 @@ static enum ms_status date_time(struct rp *p, struct rp_chain *ch)
     int m = -1;
     for (int i = 0; i < 12; i++)
         if (ms_lower(s[4]) == months[3 * i] && ms_lower(s[5]) == months[3 * i + 1] &&
-            ms_lower(s[6]) == months[3 * i + 2])
+            ms_lower(s[6]) == months[3 * i + 2]) {
             m = i;
+            break;
+        }
     if (m < 0)
         return ms_fail_at(c, start + 4, RULE_DATE, "expected a month name (Jan..Dec)");
     for (int i = 8; i < 12; i++)
@@ -151,7 +153,7 @@ static enum ms_status date_time(struct rp *p, struct rp_chain *ch)
 /* body-fld-param = "(" string SP string *(SP string SP string) ")" / nil */
 static enum ms_status body_params(struct rp *p, struct rp_chain *ch)
 {
-    if (ms_imap_r_nil(p))
+    if (ms_imap_r_peek(p) != '(' && ms_imap_r_nil(p))
         return nil_node(p, ch);
     uint32_t l = 0;
     struct rp_chain kids = {0, 0};
@@ -161,7 +163,7 @@ static enum ms_status body_params(struct rp *p, struct rp_chain *ch)
         MS_GUARD(ms_imap_r_string(p, 0, "RFC 9051 9 body-fld-param", &kids));
         MS_GUARD(ms_imap_r_sp(p));
         MS_GUARD(ms_imap_r_string(p, 0, "RFC 9051 9 body-fld-param", &kids));
-    } while (ms_cursor_accept(&p->c, ' '));
+    } while (ms_imap_r_accept(p, ' '));
     MS_GUARD(ms_imap_r_close(p, RULE_BODY));
     p->r->nodes[l].child = kids.first;
     ms_imap_r_append(p, ch, l);
@@ -171,7 +173,7 @@ static enum ms_status body_params(struct rp *p, struct rp_chain *ch)
 /* body-fld-dsp = "(" string SP body-fld-param ")" / nil */
 static enum ms_status body_dsp(struct rp *p, struct rp_chain *ch)
 {
-    if (ms_imap_r_nil(p))
+    if (ms_imap_r_peek(p) != '(' && ms_imap_r_nil(p))
         return nil_node(p, ch);
     uint32_t l = 0;
     struct rp_chain kids = {0, 0};
@@ -189,7 +191,7 @@ static enum ms_status body_dsp(struct rp *p, struct rp_chain *ch)
 /* body-fld-lang = nstring / "(" string *(SP string) ")" */
 static enum ms_status body_lang(struct rp *p, struct rp_chain *ch)
 {
-    if (ms_cursor_peek(&p->c) != '(')
+    if (ms_imap_r_peek(p) != '(')
         return ms_imap_r_nstring(p, "RFC 9051 9 body-fld-lang", ch);
     uint32_t l = 0;
     struct rp_chain kids = {0, 0};
@@ -197,7 +199,7 @@ static enum ms_status body_lang(struct rp *p, struct rp_chain *ch)
     MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
     do {
         MS_GUARD(ms_imap_r_string(p, 0, "RFC 9051 9 body-fld-lang", &kids));
-    } while (ms_cursor_accept(&p->c, ' '));
+    } while (ms_imap_r_accept(p, ' '));
     MS_GUARD(ms_imap_r_close(p, RULE_BODY));
     p->r->nodes[l].child = kids.first;
     ms_imap_r_append(p, ch, l);
@@ -217,7 +219,7 @@ static enum ms_status body_extension(struct rp *p, struct rp_chain *ch)
         MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
         do {
             MS_GUARD(body_extension(p, &kids));
-        } while (ms_cursor_accept(c, ' '));
+        } while (ms_imap_r_accept(p, ' '));
         MS_GUARD(ms_imap_r_close(p, "RFC 9051 9 body-extension"));
         p->r->nodes[l].child = kids.first;
         ms_imap_r_append(p, ch, l);
@@ -231,18 +233,16 @@ static enum ms_status body_extension(struct rp *p, struct rp_chain *ch)
 /* [SP dsp [SP lang [SP loc *(SP body-extension)]]], after md5 or params */
 static enum ms_status body_ext_tail(struct rp *p, struct rp_chain *ch)
 {
-    struct ms_cursor *c = &p->c;
-
-    if (!ms_cursor_accept(c, ' '))
+    if (!ms_imap_r_accept(p, ' '))
         return MS_OK;
     MS_GUARD(body_dsp(p, ch));
-    if (!ms_cursor_accept(c, ' '))
+    if (!ms_imap_r_accept(p, ' '))
         return MS_OK;
     MS_GUARD(body_lang(p, ch));
-    if (!ms_cursor_accept(c, ' '))
+    if (!ms_imap_r_accept(p, ' '))
         return MS_OK;
     MS_GUARD(ms_imap_r_nstring(p, "RFC 9051 9 body-fld-loc", ch));
-    while (ms_cursor_accept(c, ' '))
+    while (ms_imap_r_accept(p, ' '))
         MS_GUARD(body_extension(p, ch));
     return MS_OK;
 }
@@ -264,7 +264,7 @@ static enum ms_status body_mpart(struct rp *p, uint32_t b)
     MS_GUARD(ms_imap_r_sp(p));
     MS_GUARD(ms_imap_r_string(p, 0, "RFC 9051 9 media-subtype", &kids));
     /* body-ext-mpart = body-fld-param [SP dsp [SP lang [SP loc *(SP ext)]]] */
-    if (ms_cursor_accept(c, ' ')) {
+    if (ms_imap_r_accept(p, ' ')) {
         MS_GUARD(body_params(p, &kids));
         MS_GUARD(body_ext_tail(p, &kids));
     }
@@ -278,7 +278,6 @@ static enum ms_status body_mpart(struct rp *p, uint32_t b)
  */
 static enum ms_status body_1part(struct rp *p, uint32_t b)
 {
-    struct ms_cursor *c = &p->c;
     struct rp_chain kids = {0, 0};
     struct ms_imap_response *r = p->r;
 
@@ -321,7 +320,7 @@ static enum ms_status body_1part(struct rp *p, uint32_t b)
         MS_GUARD(ms_imap_r_num_node(p, 0, 1, "RFC 9051 9 body-fld-lines", &kids));
     }
     /* body-ext-1part = body-fld-md5 [SP dsp [SP lang [SP loc *(SP ext)]]] */
-    if (ms_cursor_accept(c, ' ')) {
+    if (ms_imap_r_accept(p, ' ')) {
         MS_GUARD(ms_imap_r_nstring(p, "RFC 9051 9 body-fld-md5", &kids));
         MS_GUARD(body_ext_tail(p, &kids));
     }
@@ -335,7 +334,7 @@ static enum ms_status body(struct rp *p, struct rp_chain *ch)
     uint32_t b = 0;
 
     MS_GUARD(ms_imap_r_open(p, RULE_BODY));
-    int mpart = ms_cursor_peek(&p->c) == '(';
+    int mpart = ms_imap_r_peek(p) == '(';
     MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, mpart ? MS_IMAP_R_BODY_MPART : MS_IMAP_R_BODY, &b));
     if (mpart)
         MS_GUARD(body_mpart(p, b));
@@ -352,8 +351,7 @@ static enum ms_status section_part(struct rp *p)
     uint64_t v = 0;
     for (;;) {
         MS_GUARD(ms_imap_r_number(p, 1, 0, RULE_SECTION, &v));
-        if (ms_cursor_peek(&p->c) != '.' ||
-            !ms_is_digit((unsigned char)ms_cursor_peek_at(&p->c, 1)))
+        if (ms_imap_r_peek(p) != '.' || !ms_is_digit((unsigned char)ms_cursor_peek_at(&p->c, 1)))
             return MS_OK;
         p->c.pos++;
     }
@@ -370,14 +368,14 @@ static enum ms_status section(struct rp *p, int binary)
     struct ms_cursor *c = &p->c;
 
     MS_GUARD(ms_cursor_expect(c, '[', RULE_SECTION, "expected \"[\""));
-    if (ms_cursor_accept(c, ']'))
+    if (ms_imap_r_accept(p, ']'))
         return MS_OK;
     int part = 0;
     int b = ms_cursor_peek(c);
     if (b >= 0 && ms_is_digit((unsigned char)b)) {
         MS_GUARD(section_part(p));
         part = 1;
-        if (binary || !ms_cursor_accept(c, '.'))
+        if (binary || !ms_imap_r_accept(p, '.'))
             return ms_cursor_expect(c, ']', RULE_SECTION, "expected \"]\"");
     } else if (binary) {
         return ms_fail(c, "RFC 9051 9 section-binary", "expected a part number or \"]\"");
@@ -393,7 +391,7 @@ static enum ms_status section(struct rp *p, int binary)
             struct rp_chain scratch = {0, 0};
             MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 header-fld-name", &scratch));
             p->r->nnodes = keep; /* the name stays in the slice, not the arena */
-        } while (ms_cursor_accept(c, ' '));
+        } while (ms_imap_r_accept(p, ' '));
         MS_GUARD(ms_imap_r_close(p, "RFC 9051 9 header-list"));
     } else if (ms_cursor_accept_ci(c, "HEADER") || ms_cursor_accept_ci(c, "TEXT")) {
         /* done */
@@ -427,6 +425,70 @@ enum att {
     A_PREVIEW,
 };
 
+/*
+ * The attribute for a name (case-insensitive), or 0. A switch on the length
+ * and the first letter leaves one or two candidates to compare, instead of
+ * every name in turn.
+ */
+static int att_lookup(struct ms_slice n)
+{
+#define IS(lit) MS_IMAP_KW(n, lit)
+    switch (n.len) {
+    case 3:
+        return IS("UID") ? A_UID : 0;
+    case 4:
+        return IS("BODY") ? A_BODY : 0;
+    case 5:
+        return IS("FLAGS") ? A_FLAGS : 0;
+    case 6:
+        switch (n.ptr[0] | 0x20) {
+        case 'r':
+            return IS("RFC822") ? A_RFC822 : 0;
+        case 'b':
+            return IS("BINARY") ? A_BINARY : 0;
+        case 'm':
+            return IS("MODSEQ") ? A_MODSEQ : 0;
+        default:
+            return 0;
+        }
+    case 7:
+        switch (n.ptr[0] | 0x20) {
+        case 'e':
+            return IS("EMAILID") ? A_EMAILID : 0;
+        case 'p':
+            return IS("PREVIEW") ? A_PREVIEW : 0;
+        default:
+            return 0;
+        }
+    case 8:
+        switch (n.ptr[0] | 0x20) {
+        case 'e':
+            return IS("ENVELOPE") ? A_ENVELOPE : 0;
+        case 't':
+            return IS("THREADID") ? A_THREADID : 0;
+        case 's':
+            return IS("SAVEDATE") ? A_SAVEDATE : 0;
+        default:
+            return 0;
+        }
+    case 11:
+        if (IS("RFC822.TEXT"))
+            return A_RFC822_TEXT;
+        if (IS("RFC822.SIZE"))
+            return A_RFC822_SIZE;
+        return IS("BINARY.SIZE") ? A_BINARY_SIZE : 0;
+    case 12:
+        return IS("INTERNALDATE") ? A_INTERNALDATE : 0;
+    case 13:
+        if (IS("BODYSTRUCTURE"))
+            return A_BODYSTRUCTURE;
+        return IS("RFC822.HEADER") ? A_RFC822_HEADER : 0;
+    default:
+        return 0;
+    }
+#undef IS
+}
+
 /* One msg-att: name (with section and origin) SP value, as an ATTR SEQ. */
 static enum ms_status msg_att(struct rp *p, struct rp_chain *ch)
 {
@@ -445,39 +507,7 @@ static enum ms_status msg_att(struct rp *p, struct rp_chain *ch)
     name.len = c->pos - start;
     if (name.len == 0)
         return ms_fail(c, RULE_MSGATT, "expected a FETCH attribute name");
-#define KW(n, a)                                                                                   \
-    {                                                                                              \
-        n, sizeof(n) - 1, a                                                                        \
-    }
-    static const struct {
-        const char *n;
-        size_t len;
-        int a;
-    } names[] = {
-        KW("FLAGS", A_FLAGS),
-        KW("ENVELOPE", A_ENVELOPE),
-        KW("INTERNALDATE", A_INTERNALDATE),
-        KW("RFC822", A_RFC822),
-        KW("RFC822.HEADER", A_RFC822_HEADER),
-        KW("RFC822.TEXT", A_RFC822_TEXT),
-        KW("RFC822.SIZE", A_RFC822_SIZE),
-        KW("BODY", A_BODY),
-        KW("BODYSTRUCTURE", A_BODYSTRUCTURE),
-        KW("BINARY", A_BINARY),
-        KW("BINARY.SIZE", A_BINARY_SIZE),
-        KW("UID", A_UID),
-        KW("MODSEQ", A_MODSEQ),
-        KW("EMAILID", A_EMAILID),
-        KW("THREADID", A_THREADID),
-        KW("SAVEDATE", A_SAVEDATE),
-        KW("PREVIEW", A_PREVIEW),
-    };
-#undef KW
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (ms_imap_kw_eq(name, names[i].n, names[i].len)) {
-            att = names[i].a;
-            break;
-        }
+    att = att_lookup(name);
     if (!att)
         return ms_fail_at(c, start, RULE_MSGATT, "unknown FETCH attribute");
     uint64_t origin = 0;
@@ -488,7 +518,7 @@ static enum ms_status msg_att(struct rp *p, struct rp_chain *ch)
         else if (att != A_BINARY && att != A_BINARY_SIZE)
             return ms_fail(c, RULE_MSGATT, "no section allowed after this attribute");
         MS_GUARD(section(p, att != A_BODY_SECTION));
-        if (att != A_BINARY_SIZE && ms_cursor_accept(c, '<')) {
+        if (att != A_BINARY_SIZE && ms_imap_r_accept(p, '<')) {
             uint64_t o = 0;
             MS_GUARD(ms_imap_r_number(p, 0, 0, "RFC 9051 9 msg-att-static", &o));
             MS_GUARD(ms_cursor_expect(c, '>', "RFC 9051 9 msg-att-static", "expected \">\""));
@@ -607,7 +637,7 @@ enum ms_status ms_imap_r_msg_atts(struct rp *p, struct rp_chain *ch)
     MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
     do {
         MS_GUARD(msg_att(p, &kids));
-    } while (ms_cursor_accept(&p->c, ' '));
+    } while (ms_imap_r_accept(p, ' '));
     MS_GUARD(ms_imap_r_close(p, RULE_MSGATT));
     p->r->nodes[l].child = kids.first;
     ms_imap_r_append(p, ch, l);

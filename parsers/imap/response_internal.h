@@ -2,7 +2,13 @@
 #ifndef MAILSPEC_IMAP_RESPONSE_INTERNAL_H
 #define MAILSPEC_IMAP_RESPONSE_INTERNAL_H
 
+#include <string.h>
+
 #include "mailspec/imap_response.h"
+
+#if defined(__SSE2__) && !defined(MS_NO_SIMD)
+#include <emmintrin.h>
+#endif
 
 /* Parser context: a cursor over one framed response and the view being built. */
 struct rp {
@@ -29,6 +35,13 @@ struct rp_chain {
 #define RULE_ASTRING  "RFC 9051 9 astring"
 #define RULE_ATOM     "RFC 9051 9 atom"
 #define RULE_LISTP    "RFC 9051 9 list"
+
+/*
+ * The hot path of a FETCH response (ENVELOPE, BODYSTRUCTURE) is a few hundred
+ * small tokens: strings, NILs, numbers, parentheses and SPs. Their readers are
+ * inline here so that both response.c and response_fetch.c get them without a
+ * call per token; the rare paths (errors, escapes, 8-bit) stay out of line.
+ */
 
 /* A new node in the view's arena (inline: one per token on the hot path). */
 MS_MUST_USE static inline enum ms_status ms_imap_r_node(struct rp *p, uint8_t type, uint8_t role,
@@ -63,6 +76,35 @@ static inline void ms_imap_r_append(struct rp *p, struct rp_chain *ch, uint32_t 
     ch->last = idx;
 }
 
+/* A node holding a slice, appended to ch. */
+MS_MUST_USE static inline enum ms_status ms_imap_r_slice_node(struct rp *p, uint8_t type,
+                                                              uint8_t role, const char *ptr,
+                                                              size_t len, struct rp_chain *ch)
+{
+    uint32_t i = 0;
+    MS_GUARD(ms_imap_r_node(p, type, role, &i));
+    p->r->nodes[i].s.ptr = ptr;
+    p->r->nodes[i].s.len = len;
+    ms_imap_r_append(p, ch, i);
+    return MS_OK;
+}
+
+/* The next byte, or -1 at the end of the response. */
+static inline int ms_imap_r_peek(const struct rp *p)
+{
+    return p->c.pos < p->c.len ? p->c.p[p->c.pos] : -1;
+}
+
+/* Consume ch if it is next. */
+static inline int ms_imap_r_accept(struct rp *p, unsigned char ch)
+{
+    if (p->c.pos < p->c.len && p->c.p[p->c.pos] == ch) {
+        p->c.pos++;
+        return 1;
+    }
+    return 0;
+}
+
 /* Case-insensitive keyword match against a literal of known length n. */
 static inline int ms_imap_kw_eq(struct ms_slice s, const char *lit, size_t n)
 {
@@ -84,16 +126,181 @@ MS_MUST_USE static inline enum ms_status ms_imap_r_sp(struct rp *p)
     }
     return ms_fail(&p->c, RULE_SP, "expected SP");
 }
-MS_MUST_USE enum ms_status ms_imap_r_open(struct rp *p, const char *rule);
-MS_MUST_USE enum ms_status ms_imap_r_close(struct rp *p, const char *rule);
-int ms_imap_r_nil(struct rp *p);
-MS_MUST_USE enum ms_status ms_imap_r_number(struct rp *p, int nz, int wide, const char *rule,
-                                            uint64_t *v);
-MS_MUST_USE enum ms_status ms_imap_r_num_node(struct rp *p, int nz, int wide, const char *rule,
-                                              struct rp_chain *ch);
-MS_MUST_USE enum ms_status ms_imap_r_string(struct rp *p, int allow8, const char *rule,
-                                            struct rp_chain *ch);
-MS_MUST_USE enum ms_status ms_imap_r_nstring(struct rp *p, const char *rule, struct rp_chain *ch);
+
+MS_MUST_USE enum ms_status ms_imap_r_depth_fail(struct rp *p);
+
+/* "(" with the nesting limit (RFC 9051 sets none; lim->imap_depth does). */
+MS_MUST_USE static inline enum ms_status ms_imap_r_open(struct rp *p, const char *rule)
+{
+    if (!ms_imap_r_accept(p, '('))
+        return ms_fail(&p->c, rule, "expected \"(\"");
+    if (++p->depth > p->lim->imap_depth)
+        return ms_imap_r_depth_fail(p);
+    return MS_OK;
+}
+
+MS_MUST_USE static inline enum ms_status ms_imap_r_close(struct rp *p, const char *rule)
+{
+    if (!ms_imap_r_accept(p, ')'))
+        return ms_fail(&p->c, rule, "expected \")\"");
+    p->depth--;
+    return MS_OK;
+}
+
+/* "NIL" as a whole token (not the start of an atom such as "NILS"). */
+static inline int ms_imap_r_nil(struct rp *p)
+{
+    struct ms_cursor *c = &p->c;
+    size_t i = c->pos;
+
+    if (c->len - i < 3 || (c->p[i] | 0x20) != 'n' || (c->p[i + 1] | 0x20) != 'i' ||
+        (c->p[i + 2] | 0x20) != 'l')
+        return 0;
+    if (c->len - i > 3 && ms_is(c->p[i + 3], MS_C_IMAP_ASTRING))
+        return 0;
+    c->pos = i + 3;
+    return 1;
+}
+
+MS_MUST_USE enum ms_status ms_imap_r_number_fail(struct rp *p, size_t start, size_t ndigits,
+                                                 uint64_t v, int wide, const char *rule);
+
+/*
+ * number (32-bit) or number64 (63-bit), optionally nz (RFC 9051 9). Every
+ * digit is taken (so "123456789012" is out of range, not a number followed by
+ * garbage); at most 19 digits are accumulated, which cannot overflow 64 bits,
+ * and more digits than the rule allows is an error anyway.
+ */
+MS_MUST_USE static inline enum ms_status ms_imap_r_number(struct rp *p, int nz, int wide,
+                                                          const char *rule, uint64_t *v)
+{
+    struct ms_cursor *c = &p->c;
+    size_t start = c->pos, i = start, end = c->len;
+    uint64_t x = 0;
+
+    while (i < end && ms_is_digit(c->p[i])) {
+        if (i - start < 19)
+            x = x * 10 + (uint64_t)(c->p[i] - '0');
+        i++;
+    }
+    c->pos = i;
+    size_t n = i - start;
+    if (n == 0 || n > (wide ? 19u : 10u) || x > (wide ? (uint64_t)INT64_MAX : UINT32_MAX) ||
+        (nz && x == 0))
+        return ms_imap_r_number_fail(p, start, n, x, wide, rule);
+    *v = x;
+    return MS_OK;
+}
+
+MS_MUST_USE static inline enum ms_status ms_imap_r_num_node(struct rp *p, int nz, int wide,
+                                                            const char *rule, struct rp_chain *ch)
+{
+    uint64_t v = 0;
+    uint32_t i = 0;
+    MS_GUARD(ms_imap_r_number(p, nz, wide, rule, &v));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NUMBER, MS_IMAP_R_NONE, &i));
+    p->r->nodes[i].num = v;
+    ms_imap_r_append(p, ch, i);
+    return MS_OK;
+}
+
+/*
+ * Index of the first byte in s[i..end) that is not a plain QUOTED-CHAR (that
+ * is "\"", "\\", NUL, CR, LF or 8-bit), or end. 16 bytes at a time with SSE2,
+ * else 8 at a time (SWAR), then byte by byte; never reads at or past end.
+ */
+static inline size_t ms_imap_qscan(const unsigned char *s, size_t i, size_t end)
+{
+#if defined(__SSE2__) && !defined(MS_NO_SIMD)
+    const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), cr = _mm_set1_epi8('\r'),
+                  lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (end - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+        /* movemask takes each byte's top bit: 8-bit bytes are hits too */
+        hit = _mm_or_si128(_mm_or_si128(hit, _mm_cmpeq_epi8(x, zero)), x);
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&                      \
+    (defined(__GNUC__) || defined(__clang__))
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    while (end - i >= 8) {
+        uint64_t x;
+        memcpy(&x, s + i, sizeof(x));
+        /* A byte of y is zero: high bit of (y - 1) & ~y, exact for the lowest
+         * such byte (a borrow only reaches bytes above a zero byte). */
+#define MS_IMAP_HZ(y) (((y)-ones) & ~(y)&high)
+        uint64_t m = MS_IMAP_HZ(x) | MS_IMAP_HZ(x ^ (ones * '"')) | MS_IMAP_HZ(x ^ (ones * '\\')) |
+                     MS_IMAP_HZ(x ^ (ones * '\r')) | MS_IMAP_HZ(x ^ (ones * '\n')) | (x & high);
+#undef MS_IMAP_HZ
+        if (m)
+            return i + (size_t)(__builtin_ctzll(m) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < end && (ms_ctype[s[i]] & (MS_C_IMAP_TEXT | MS_C_IMAP_QSPECIAL)) == MS_C_IMAP_TEXT)
+        i++;
+    return i;
+}
+
+MS_MUST_USE enum ms_status ms_imap_r_quoted_slow(struct rp *p, const char *rule, size_t i,
+                                                 struct ms_slice *out);
+
+/*
+ * quoted = DQUOTE *QUOTED-CHAR DQUOTE (RFC 9051 9), the cursor on the opening
+ * DQUOTE. The common case (no escape, no 8-bit byte) is one scan; anything
+ * else goes to ms_imap_r_quoted_slow, which checks it.
+ */
+MS_MUST_USE static inline enum ms_status ms_imap_r_quoted(struct rp *p, const char *rule,
+                                                          struct ms_slice *out)
+{
+    struct ms_cursor *c = &p->c;
+    size_t i = ms_imap_qscan(c->p, c->pos + 1, c->len);
+
+    if (i < c->len && c->p[i] == '"') {
+        out->ptr = (const char *)c->p + c->pos + 1;
+        out->len = i - c->pos - 1;
+        c->pos = i + 1;
+        return MS_OK;
+    }
+    return ms_imap_r_quoted_slow(p, rule, i, out);
+}
+
+MS_MUST_USE enum ms_status ms_imap_r_string_other(struct rp *p, int allow8, const char *rule,
+                                                  struct rp_chain *ch);
+
+/* string = quoted / literal; allow8: literal8 too (BINARY[] data). */
+MS_MUST_USE static inline enum ms_status ms_imap_r_string(struct rp *p, int allow8,
+                                                          const char *rule, struct rp_chain *ch)
+{
+    if (ms_imap_r_peek(p) == '"') {
+        struct ms_slice s;
+        MS_GUARD(ms_imap_r_quoted(p, rule, &s));
+        return ms_imap_r_slice_node(p, MS_IMAP_N_QUOTED, MS_IMAP_R_NONE, s.ptr, s.len, ch);
+    }
+    return ms_imap_r_string_other(p, allow8, rule, ch);
+}
+
+/* nstring = string / nil */
+MS_MUST_USE static inline enum ms_status ms_imap_r_nstring(struct rp *p, const char *rule,
+                                                           struct rp_chain *ch)
+{
+    int b = ms_imap_r_peek(p);
+    if (b == '"' || b == '{') /* the common case first */
+        return ms_imap_r_string(p, 0, rule, ch);
+    if (ms_imap_r_nil(p)) {
+        uint32_t i = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &i));
+        ms_imap_r_append(p, ch, i);
+        return MS_OK;
+    }
+    return ms_fail(&p->c, rule, "expected a string or NIL");
+}
+
 MS_MUST_USE enum ms_status ms_imap_r_astring(struct rp *p, const char *rule, struct rp_chain *ch);
 MS_MUST_USE enum ms_status ms_imap_r_atom(struct rp *p, uint8_t role, const char *rule,
                                           struct rp_chain *ch);
