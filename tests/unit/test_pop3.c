@@ -201,6 +201,77 @@ static void test_cmd_numbers(void **st)
                         "\"lines\":18446744073709551615}\n");
     assert_string_equal(cmd(0, "TOP 1 18446744073709551616\r\n"),
                         "0 ERR 6 RFC 1939 5: line count above 2^64-1\n");
+    /* up to 9 digits are read inline, longer runs by ms_number_parse: the
+     * same values and errors either side of the switch */
+    assert_string_equal(cmd(0, "RETR 999999999\r\n"),
+                        "0+16 {\"type\":\"command\",\"command\":\"RETR\",\"msg\":999999999}\n");
+    assert_string_equal(cmd(0, "RETR 1000000000\r\n"),
+                        "0+17 {\"type\":\"command\",\"command\":\"RETR\",\"msg\":1000000000}\n");
+    assert_string_equal(cmd(0, "RETR 000000000\r\n"),
+                        "0 ERR 5 RFC 1939 5: message numbers start at 1\n");
+    assert_string_equal(cmd(0, "RETR 0000000000\r\n"),
+                        "0 ERR 5 RFC 1939 5: message numbers start at 1\n");
+    assert_string_equal(cmd(0, "LIST 00000000004294967295\r\n"),
+                        "0+27 {\"type\":\"command\",\"command\":\"LIST\",\"msg\":4294967295}\n");
+    assert_string_equal(cmd(0, "LIST 99999999999\r\n"),
+                        "0 ERR 5 RFC 1939 5: message number above 4294967295\n");
+    assert_string_equal(cmd(0, "DELE 12345678901x\r\n"),
+                        "0 ERR 16 RFC 1939 5: expected a message number (digits)\n");
+}
+
+/*
+ * The keyword lookup (one 32-bit switch, proto.c): every keyword in upper,
+ * lower and mixed case is its command; one letter off, or one byte too few
+ * or too many, is not.
+ */
+static void test_cmd_keywords(void **st)
+{
+    (void)st;
+    static const char *const args[MS_POP3_CMD_COUNT] = {
+        [MS_POP3_USER] = " bob",
+        [MS_POP3_PASS] = " x",
+        [MS_POP3_APOP] = " bob c4c9334bac560ecc979e58001b3e22fb",
+        [MS_POP3_RETR] = " 1",
+        [MS_POP3_DELE] = " 1",
+        [MS_POP3_TOP] = " 1 2",
+        [MS_POP3_AUTH] = " PLAIN =",
+    };
+    for (int c = MS_POP3_USER; c <= MS_POP3_LANG; c++) {
+        const char *name = ms_pop3_cmd_name((enum ms_pop3_cmd)c);
+        size_t n = strlen(name);
+        char want[64], in[96], kw[8];
+        snprintf(want, sizeof(want), "{\"type\":\"command\",\"command\":\"%s\"", name);
+        for (int variant = 0; variant < 3; variant++) {
+            for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char)name[i];
+                int low = variant == 1 || (variant == 2 && i % 2 == 1);
+                kw[i] = (char)(low && ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+            }
+            kw[n] = '\0';
+            snprintf(in, sizeof(in), "%s%s\r\n", kw, args[c] ? args[c] : "");
+            ms_assert_has(cmd(0, in), want);
+        }
+        /* the last letter one off: no keyword ends like that */
+        memcpy(kw, name, n + 1);
+        kw[n - 1] = (char)(kw[n - 1] + 1);
+        snprintf(in, sizeof(in), "%s\r\n", kw);
+        assert_string_equal(cmd(0, in), "0 ERR 0 RFC 1939 3: unknown command\n");
+        /* one byte more, one byte less */
+        snprintf(in, sizeof(in), "%sS\r\n", name);
+        assert_string_equal(cmd(0, in), n == 4
+                                            ? "0 ERR 0 RFC 1939 3: keywords are 3 or 4 characters\n"
+                                            : "0 ERR 0 RFC 1939 3: unknown command\n");
+        snprintf(in, sizeof(in), "%.*s\r\n", (int)(n - 1), name);
+        assert_string_equal(cmd(0, in), n == 3
+                                            ? "0 ERR 0 RFC 1939 3: keywords are 3 or 4 characters\n"
+                                            : "0 ERR 0 RFC 1939 3: unknown command\n");
+    }
+    /* bytes that equal a keyword letter once bit 0x20 is set are not letters */
+    assert_string_equal(cmd(0, "{UIT\r\n"), "0 ERR 0 RFC 1939 3: unknown command\n");
+    assert_string_equal(cmd(0, "QUI\x7f\r\n"), "0 ERR 0 RFC 1939 3: unknown command\n");
+    assert_string_equal(cmd(0, "TO@\r\n"), "0 ERR 0 RFC 1939 3: unknown command\n");
+    assert_string_equal(cmd(0, "TOP\r\n"),
+                        "0 ERR 3 RFC 1939 3: TOP needs a message number and a line count\n");
 }
 
 static void test_cmd_limits(void **st)
@@ -512,6 +583,52 @@ static void test_rep_stat_list_uidl(void **st)
     /* 2^32-1 and 2^64-1 fit */
     r = rep("LIST+", 0, "+OK 4294967295 18446744073709551615\r\n");
     ms_assert_has(r, "\"msg\":4294967295,\"octets\":18446744073709551615}");
+    /* runs of up to 19 digits are read inline, longer ones by
+     * ms_number_parse: the same values and errors on both sides */
+    r = rep("LIST+", 0, "+OK 0000000000000000001 9999999999999999999\r\n");
+    ms_assert_has(r, "\"msg\":1,\"octets\":9999999999999999999}");
+    r = rep("LIST+", 0, "+OK 00000000000000000001 000000000000000000018446744073709551615\r\n");
+    ms_assert_has(r, "\"msg\":1,\"octets\":18446744073709551615}");
+    assert_string_equal(rep("LIST+", 0, "+OK 1 99999999999999999999\r\n"),
+                        "0 ERR 6 RFC 1939 5: size above 2^64-1 octets\n");
+    assert_string_equal(rep("LIST+", 0, "+OK 0000000000000000000 1\r\n"),
+                        "0 ERR 4 RFC 1939 5: message numbers start at 1\n");
+    assert_string_equal(rep("LIST+", 0, "+OK 9999999999 1\r\n"),
+                        "0 ERR 4 RFC 1939 5: message number above 4294967295\n");
+    assert_string_equal(rep("LIST", 0, "+OK\r\n4294967296 1\r\n1 18446744073709551616\r\n.\r\n"),
+                        "0+5 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"LIST\","
+                        "\"multiline\":true,\"text\":\"\"}\n"
+                        "5 ERR 5 RFC 1939 5: message number above 4294967295\n"
+                        "19 ERR 21 RFC 1939 5: size above 2^64-1 octets\n"
+                        "43+3 {\"type\":\"end\",\"answers\":\"LIST\",\"entries\":2}\n");
+}
+
+/*
+ * The view is cleared per line except its arrays (valid up to their counts):
+ * a line after one with a response code, parameters or quirks must not show
+ * any of them.
+ */
+static void test_rep_view_reuse(void **st)
+{
+    (void)st;
+    const char *r =
+        rep("STAT CAPA STAT", MS_LENIENT_KEYWORD_CASE,
+            "-ERR [SYS/TEMP/X] busy\r\n+ok\r\nSASL PLAIN LOGIN\r\nEXPIRE NEVER USER\r\nTOP\r\n"
+            ".\r\n+OK 1 2\r\n");
+    assert_string_equal(
+        r, "0+24 {\"type\":\"status\",\"status\":\"-ERR\",\"answers\":\"STAT\",\"text\":"
+           "\"[SYS/TEMP/X] busy\",\"code\":\"SYS/TEMP/X\",\"code_levels\":[\"SYS\",\"TEMP\","
+           "\"X\"]}\n"
+           "24+5 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"CAPA\",\"multiline\":"
+           "true,\"text\":\"\",\"quirks\":[{\"offset\":0,\"rule\":\"RFC 1939 3\",\"reason\":"
+           "\"status indicator not in upper case\"}]}\n"
+           "29+18 {\"type\":\"capability\",\"name\":\"SASL\",\"params\":[\"PLAIN\",\"LOGIN\"]}\n"
+           "47+19 {\"type\":\"capability\",\"name\":\"EXPIRE\",\"params\":[\"NEVER\",\"USER\"],"
+           "\"never\":true,\"per_user\":true}\n"
+           "66+5 {\"type\":\"capability\",\"name\":\"TOP\",\"params\":[]}\n"
+           "71+3 {\"type\":\"end\",\"answers\":\"CAPA\",\"entries\":3}\n"
+           "74+9 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"STAT\",\"text\":\"1 2\","
+           "\"count\":1,\"octets\":2}\n");
 }
 
 static void test_rep_multiline_list(void **st)
@@ -1038,6 +1155,7 @@ int main(void)
         cmocka_unit_test(test_cmd_all),
         cmocka_unit_test(test_cmd_errors),
         cmocka_unit_test(test_cmd_numbers),
+        cmocka_unit_test(test_cmd_keywords),
         cmocka_unit_test(test_cmd_limits),
         cmocka_unit_test(test_cmd_lenient),
         cmocka_unit_test(test_cmd_utf8),
@@ -1047,6 +1165,7 @@ int main(void)
         cmocka_unit_test(test_rep_status),
         cmocka_unit_test(test_rep_limits),
         cmocka_unit_test(test_rep_stat_list_uidl),
+        cmocka_unit_test(test_rep_view_reuse),
         cmocka_unit_test(test_rep_multiline_list),
         cmocka_unit_test(test_rep_multiline_uidl),
         cmocka_unit_test(test_rep_capa),

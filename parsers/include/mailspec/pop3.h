@@ -107,8 +107,7 @@ struct ms_pop3_reply {
     uint8_t has_arg;          /* the answered command had an argument */
     /* status lines: text after "+OK " / "-ERR ", and its response code */
     struct ms_slice text;
-    struct ms_slice code; /* inside "[...]", len 0 when absent */
-    struct ms_slice levels[MS_POP3_CODE_LEVELS];
+    struct ms_slice code; /* inside "[...]", len 0 when absent; levels below */
     uint8_t nlevels;
     struct ms_slice timestamp; /* greeting: "<...>" (APOP, RFC 1939 7), or len 0 */
     /* STAT: count octets; LIST: msg octets; UIDL: msg uid; body: octets lines */
@@ -120,8 +119,7 @@ struct ms_pop3_reply {
     struct ms_slice data;
     /* capabilities */
     enum ms_pop3_capa capa;
-    struct ms_slice name;
-    struct ms_slice params[MS_POP3_CAPA_PARAMS];
+    struct ms_slice name; /* params below */
     uint8_t nparams;
     uint8_t per_user; /* LOGIN-DELAY/EXPIRE ... USER, UTF8 USER */
     uint8_t never;    /* EXPIRE NEVER */
@@ -129,6 +127,14 @@ struct ms_pop3_reply {
     /* END: lines of the multi-line response */
     uint64_t entries;
     struct ms_slice raw; /* the line with its CRLF (not for bodies) */
+    /*
+     * The arrays come last and are valid up to their counts (nlevels,
+     * nparams, quirks.n) only: the parser clears the fields above for each
+     * line but not these (most lines are listing or body lines that never
+     * use them).
+     */
+    struct ms_slice levels[MS_POP3_CODE_LEVELS];
+    struct ms_slice params[MS_POP3_CAPA_PARAMS];
     struct ms_quirks quirks;
 };
 
