@@ -9,6 +9,9 @@
 
 #include "mailspec/stream.h"
 
+/* Smallest piece of a new chunk appended to a buffered partial message. */
+#define STREAM_MIN_TAKE 4096
+
 void ms_stream_init(struct ms_stream *s, const struct ms_kind *kind, const struct ms_limits *lim,
                     void *state, void *view, char *buf, size_t cap, ms_emit_fn emit, void *ctx)
 {
@@ -119,9 +122,17 @@ void ms_stream_feed(struct ms_stream *s, const char *data, size_t n)
             s->len = n;
             return;
         }
-        /* Complete the buffered message with as much new data as fits. */
+        /* Complete the buffered message with new data, growing it
+         * geometrically (at least STREAM_MIN_TAKE, at most what fits) rather
+         * than copying the whole chunk: a message buffered at the end of one
+         * chunk usually ends a few bytes into the next, and the rest of that
+         * chunk is parsed in place. Parsers give the same results however the
+         * input is split, so this changes only how much is copied. */
         size_t old = s->len;
         size_t take = n < s->cap - old ? n : s->cap - old;
+        size_t want = old > STREAM_MIN_TAKE ? old : STREAM_MIN_TAKE;
+        if (take > want)
+            take = want;
         memcpy(s->buf + old, data, take);
         size_t k = step(s, s->buf, old + take, &partial);
         if (partial) {
