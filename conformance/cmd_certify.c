@@ -105,7 +105,7 @@ static void certify_usage(FILE *f)
                "  --password W        its password\n"
                "  --cafile F          trust the CA certificates in F (default: system store)\n"
                "  --insecure          do not verify the server certificate\n"
-               "  --min-tls V         refuse TLS below V (1.2 or 1.3)\n"
+               "  --tls-min V         refuse TLS below V (1.2 or 1.3; as in replay)\n"
                "  --suite DIR         directory of .session tests (default: the protocol's\n"
                "                      suite under conformance/suites/)\n"
                "  --only PATTERN      run only test ids equal to PATTERN, or starting with it\n"
@@ -1375,12 +1375,12 @@ int ms_cmd_certify(int argc, char **argv)
             c.only[c.nonly++] = v;
             i++;
         } else if ((strcmp(a, "--jobs") == 0 || strcmp(a, "--timeout") == 0 ||
-                    strcmp(a, "--min-tls") == 0) &&
+                    strcmp(a, "--tls-min") == 0 || strcmp(a, "--min-tls") == 0) &&
                    v) {
             uint64_t n;
-            if (strcmp(a, "--min-tls") == 0) {
+            if (strcmp(a, "--tls-min") == 0 || strcmp(a, "--min-tls") == 0) {
                 if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0) {
-                    fprintf(stderr, "mailspec certify: --min-tls takes 1.2 or 1.3\n");
+                    fprintf(stderr, "mailspec certify: --tls-min takes 1.2 or 1.3\n");
                     return MS_EXIT_USAGE;
                 }
                 c.ro.tlso.min_version = v[2] == '2' ? 12 : 13;
