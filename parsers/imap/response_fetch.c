@@ -110,9 +110,9 @@ static enum ms_status date_time(struct rp *p, struct rp_chain *ch)
     if (s[3] != '-' || s[7] != '-')
         return ms_fail_at(c, start + 3, RULE_DATE, "expected \"-\" around the month");
     int m = -1;
+    unsigned char m0 = ms_lower(s[4]), m1 = ms_lower(s[5]), m2 = ms_lower(s[6]);
     for (int i = 0; i < 12; i++)
-        if (ms_lower(s[4]) == months[3 * i] && ms_lower(s[5]) == months[3 * i + 1] &&
-            ms_lower(s[6]) == months[3 * i + 2]) {
+        if (m0 == months[3 * i] && m1 == months[3 * i + 1] && m2 == months[3 * i + 2]) {
             m = i;
             break;
         }

@@ -46,9 +46,13 @@ struct rp_chain {
 /* Inlined at every call site even where the compiler would rather not:
  * the string readers run once per token of an ENVELOPE or BODYSTRUCTURE. */
 #if defined(__GNUC__) || defined(__clang__)
-#define MS_IMAP_HOT __attribute__((always_inline))
+#define MS_IMAP_HOT         __attribute__((always_inline))
+#define MS_IMAP_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define MS_IMAP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define MS_IMAP_HOT
+#define MS_IMAP_LIKELY(x)   (x)
+#define MS_IMAP_UNLIKELY(x) (x)
 #endif
 
 static inline void ms_imap_r_node_set(struct ms_imap_node *n, uint8_t type, uint8_t role,
@@ -123,14 +127,23 @@ static inline int ms_imap_r_accept(struct rp *p, unsigned char ch)
     return 0;
 }
 
-/* Case-insensitive keyword match against a literal of known length n. */
+/*
+ * Case-insensitive keyword match against a literal of known length n. Servers
+ * send keywords as the RFCs spell them, so an exact comparison (memcmp of a
+ * constant length, inlined) comes first; a byte that differs still matches if
+ * both are letters differing only in case.
+ */
 static inline int ms_imap_kw_eq(struct ms_slice s, const char *lit, size_t n)
 {
     if (s.len != n)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (ms_lower((unsigned char)s.ptr[i]) != ms_lower((unsigned char)lit[i]))
+    if (memcmp(s.ptr, lit, n) == 0)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)s.ptr[i], b = (unsigned char)lit[i];
+        if (a != b && ((a | 0x20) != (b | 0x20) || (b | 0x20) < 'a' || (b | 0x20) > 'z'))
             return 0;
+    }
     return 1;
 }
 /* With a string literal: no strlen at run time. */
@@ -239,7 +252,7 @@ static inline size_t ms_imap_qscan(const unsigned char *s, size_t i, size_t end)
         /* movemask takes each byte's top bit: 8-bit bytes are hits too */
         hit = _mm_or_si128(_mm_or_si128(hit, _mm_cmpeq_epi8(x, zero)), x);
         unsigned m = (unsigned)_mm_movemask_epi8(hit);
-        if (m)
+        if (MS_IMAP_LIKELY(m != 0))
             return i + (size_t)__builtin_ctz(m);
         i += 16;
     }
@@ -279,7 +292,7 @@ MS_MUST_USE static inline enum ms_status ms_imap_r_quoted(struct rp *p, const ch
     struct ms_cursor *c = &p->c;
     size_t i = ms_imap_qscan(c->p, c->pos + 1, c->len);
 
-    if (i < c->len && c->p[i] == '"') {
+    if (MS_IMAP_LIKELY(i < c->len && c->p[i] == '"')) {
         out->ptr = (const char *)c->p + c->pos + 1;
         out->len = i - c->pos - 1;
         c->pos = i + 1;
