@@ -948,6 +948,77 @@ static void test_lenient_unknown(void **st)
         "0 ERR 8 RFC 9051 9 flag-list: expected \"(\"\n");
 }
 
+/*
+ * The quoted-string scan reads 16 (SSE2) or 8 (SWAR) bytes at a time and the
+ * last bytes of the response one by one: each special byte must be found at
+ * every position of strings of every length up to 40, the string ending at
+ * every distance from the end of the input (which ms_check puts against a
+ * guard page), with the offsets a byte-by-byte scan gives.
+ */
+static const char quoted_pre[] = "* LIST () \"/\" \"";
+
+/* pre, len bytes of 'a' with ins[0..nins) at k, then tail; returns ms_check's render */
+static const char *quoted_case(size_t len, size_t k, const char *ins, size_t nins, const char *tail)
+{
+    static char in[128];
+    struct ms_limits lim;
+    size_t np = sizeof(quoted_pre) - 1, nt = strlen(tail);
+
+    ms_limits_default(&lim);
+    memcpy(in, quoted_pre, np);
+    memset(in + np, 'a', len);
+    memcpy(in + np + k, ins, nins);
+    memcpy(in + np + len, tail, nt);
+    return ms_check(&ms_imap_replies_kind, &lim, in, np + len + nt);
+}
+
+static void test_quoted_scan(void **st)
+{
+    const size_t np = sizeof(quoted_pre) - 1;
+    char want[200];
+    (void)st;
+    for (size_t len = 0; len <= 40; len++) {
+        ms_assert_lacks(quoted_case(len, 0, "", 0, "\"\r\n"), " ERR ");
+        /* no closing quote: the scan stops at the CR */
+        snprintf(want, sizeof(want), "0 ERR %zu RFC 9051 9 mailbox: CR or LF in a quoted string\n",
+                 np + len);
+        assert_string_equal(quoted_case(len, 0, "", 0, "\r\n"), want);
+        for (size_t k = 0; k < len; k++) {
+            snprintf(want, sizeof(want),
+                     "0 ERR %zu RFC 9051 9 quoted: 8-bit byte in a quoted string that is not "
+                     "UTF-8\n",
+                     np + k);
+            assert_string_equal(quoted_case(len, k, "\xff", 1, "\"\r\n"), want);
+            snprintf(want, sizeof(want), "0 ERR %zu RFC 9051 9 quoted: NUL in a quoted string\n",
+                     np + k);
+            assert_string_equal(quoted_case(len, k, "\0", 1, "\"\r\n"), want);
+            /* TEXT-CHARs that are neither letters nor special: no stop */
+            ms_assert_lacks(quoted_case(len, k, "\x01", 1, "\"\r\n"), " ERR ");
+            ms_assert_lacks(quoted_case(len, k, "\x7f", 1, "\"\r\n"), " ERR ");
+            ms_assert_lacks(quoted_case(len, k, "\t", 1, "\"\r\n"), " ERR ");
+            if (k + 1 < len) {
+                ms_assert_lacks(quoted_case(len, k, "\\\"", 2, "\"\r\n"), " ERR ");
+                ms_assert_lacks(quoted_case(len, k, "\\\\", 2, "\"\r\n"), " ERR ");
+                ms_assert_lacks(quoted_case(len, k, "\xc3\xa9", 2, "\"\r\n"), " ERR ");
+                snprintf(want, sizeof(want),
+                         "0 ERR %zu RFC 9051 9 quoted: only \\\" and \\\\ may be escaped in a "
+                         "quoted string\n",
+                         np + k);
+                assert_string_equal(quoted_case(len, k, "\\a", 2, "\"\r\n"), want);
+                /* a lone UTF-8 lead byte followed by ASCII */
+                snprintf(want, sizeof(want),
+                         "0 ERR %zu RFC 9051 9 quoted: 8-bit byte in a quoted string that is "
+                         "not UTF-8\n",
+                         np + k);
+                assert_string_equal(quoted_case(len, k, "\xc3", 1, "\"\r\n"), want);
+            }
+            /* an early DQUOTE ends the string: what follows is not SP or CRLF */
+            if (k + 1 < len)
+                ms_assert_has(quoted_case(len, k, "\"", 1, "\"\r\n"), " ERR ");
+        }
+    }
+}
+
 /* Common lenient flags: each accepted deviation is a quirk; strict is an error. */
 static void test_lenient_flags(void **st)
 {
@@ -1097,6 +1168,7 @@ int main(void)
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_preview),
         cmocka_unit_test(test_lenient_flags),
+        cmocka_unit_test(test_quoted_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
