@@ -1,7 +1,7 @@
 /*
  * Mail data after DATA (RFC 5321 4.1.1.4, 4.5.2) and BDAT chunks (RFC 3030),
- * parsed as streamed messages in O(1) memory: one complete line (or any
- * number of chunk bytes) per call, one view at the end.
+ * parsed as streamed messages in O(1) memory: every complete line in the
+ * buffer (or any number of chunk bytes) per call, one view at the end.
  *
  * The end of data is CRLF "." CRLF and nothing else. The sequences that
  * other implementations have taken for it ("\n.\n", "\r.\r", "\r\n.\n",
@@ -11,6 +11,10 @@
 #include <string.h>
 
 #include "mailspec/smtp.h"
+
+#if defined(__SSE2__) && !defined(MS_NO_SIMD)
+#include <emmintrin.h>
+#endif
 
 #define R_DATA "RFC 5321 2.3.8 / 4.1.1.4 DATA"
 #define R_TEXT "RFC 5321 4.5.3.1.6 text line"
@@ -93,9 +97,80 @@ static ssize_t long_tail(struct ms_smtp_cstate *st, const char *buf, size_t len)
     return (ssize_t)n;
 }
 
-ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits *lim,
-                              const char *buf, size_t len, struct ms_smtp_command *v, int *done,
-                              struct ms_error *err)
+/*
+ * 1 when p[0..n) holds a CR, a NUL or (no8: 8-bit not allowed) a byte >=
+ * 0x80: the line then goes through the byte-by-byte check, which says which
+ * byte and why. Lines are read 16 (SSE2) or 8 (SWAR) bytes at a time; the
+ * last block overlaps the one before it rather than reading past n.
+ */
+static inline int suspect(const unsigned char *p, size_t n, int no8)
+{
+#if defined(__SSE2__) && !defined(MS_NO_SIMD)
+    if (n >= 16) {
+        const __m128i cr = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
+        int high = no8 ? 0xffff : 0;
+        size_t i = 0;
+        for (;;) {
+            if (i + 16 > n)
+                i = n - 16;
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, zero)));
+            if (m | (_mm_movemask_epi8(x) & high))
+                return 1;
+            i += 16;
+            if (i >= n)
+                return 0;
+        }
+    }
+#endif
+    if (n >= 8) {
+        const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+        const uint64_t crs = ones * '\r', hmask = no8 ? high : 0;
+        size_t i = 0;
+        for (;;) {
+            uint64_t x, y;
+            if (i + 8 > n)
+                i = n - 8;
+            memcpy(&x, p + i, sizeof(x));
+            y = x ^ crs;
+            /* (v - 0x01..) & ~v & 0x80..: non-zero iff v has a zero byte */
+            if ((((x - ones) & ~x) | ((y - ones) & ~y)) & high)
+                return 1;
+            if (x & hmask)
+                return 1;
+            i += 8;
+            if (i >= n)
+                return 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\r' || p[i] == 0 || (no8 && p[i] >= 0x80))
+            return 1;
+    return 0;
+}
+
+/* CRLF "." CRLF (end bytes, the terminator's CRLF included): the end of the mail data (4.1.1.4). */
+static void data_end(struct ms_smtp_cstate *st, size_t end, struct ms_smtp_command *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->type = MS_SMTP_T_DATA;
+    v->octets = st->octets + end;
+    v->lines = st->lines;
+    v->unstuffed = st->unstuffed;
+    v->quirks = st->quirks;
+    st->mode = MS_SMTP_MODE_CMD;
+    st->sent++;
+    st->smtputf8 = st->body = st->bdat_used = 0;
+    stats_reset(st);
+}
+
+/*
+ * The one line at buf[0..len), checked byte by byte: the reference for every
+ * error, reason, offset and quirk. Returns its length, MS_PARTIAL or MS_FAIL;
+ * *done at the end of data.
+ */
+static ssize_t one_line(struct ms_smtp_cstate *st, const struct ms_limits *lim, const char *buf,
+                        size_t len, struct ms_smtp_command *v, int *done, struct ms_error *err)
 {
     size_t max = lim->smtp_text_line, scan = len < max ? len : max, end = 0;
     /* Resume where the last call stopped: the driver hands back the same
@@ -103,9 +178,6 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
     size_t pos = st->lscan <= scan ? st->lscan : 0;
     const char *lf;
 
-    *done = 0;
-    if (st->long_line)
-        return long_tail(st, buf, len);
     /* A line ends at the first CRLF; bare LFs inside it are data (or errors). */
     while (pos < scan && (lf = memchr(buf + pos, '\n', scan - pos)) != NULL) {
         size_t j = (size_t)(lf - buf);
@@ -128,17 +200,7 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
     st->lscan = 0;
     size_t tl = end - 2;
     if (tl == 1 && buf[0] == '.') {
-        /* CRLF "." CRLF: the end of the mail data (4.1.1.4). */
-        memset(v, 0, sizeof(*v));
-        v->type = MS_SMTP_T_DATA;
-        v->octets = st->octets + end;
-        v->lines = st->lines;
-        v->unstuffed = st->unstuffed;
-        v->quirks = st->quirks;
-        st->mode = MS_SMTP_MODE_CMD;
-        st->sent++;
-        st->smtputf8 = st->body = st->bdat_used = 0;
-        stats_reset(st);
+        data_end(st, end, v);
         *done = 1;
         return (ssize_t)end;
     }
@@ -168,6 +230,62 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
     /* RFC 5321 4.5.2: a leading "." of a line is removed by the receiver. */
     st->unstuffed += buf[0] == '.' ? end - 1 : end;
     return (ssize_t)end;
+}
+
+/*
+ * As many complete lines as buf holds, in one call (a streamed piece,
+ * *done = 0), up to and including the "." line (*done = 1). A line that is
+ * not plain (no CRLF within the limit, a bare CR or LF, NUL, 8-bit where it
+ * is not allowed, incomplete) ends the piece before it, and is then handled
+ * alone by one_line at the start of the next call: every error and quirk has
+ * the offset it has when the content arrives one line per call.
+ */
+ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits *lim,
+                              const char *buf, size_t len, struct ms_smtp_command *v, int *done,
+                              struct ms_error *err)
+{
+    size_t max = lim->smtp_text_line, p = 0;
+    int no8 =
+        !(st->body == MS_SMTP_BODY_8BITMIME || st->body == MS_SMTP_BODY_BINARYMIME || st->smtputf8);
+
+    *done = 0;
+    if (st->long_line)
+        return long_tail(st, buf, len);
+    if (st->lscan) {
+        /* the rest of a line searched before: resume its search */
+        ssize_t r = one_line(st, lim, buf, len, v, done, err);
+        if (r <= 0 || *done)
+            return r;
+        p = (size_t)r;
+    }
+    for (;;) {
+        while (p < len) {
+            const unsigned char *l = (const unsigned char *)buf + p;
+            size_t left = len - p, scan = left < max ? left : max;
+            const unsigned char *lf = memchr(l, '\n', scan);
+            if (lf == NULL || lf == l || lf[-1] != '\r')
+                break;
+            size_t end = (size_t)(lf - l) + 1, tl = end - 2;
+            if (tl == 1 && l[0] == '.') {
+                data_end(st, end, v);
+                *done = 1;
+                return (ssize_t)(p + end);
+            }
+            if (suspect(l, tl, no8))
+                break;
+            st->octets += end;
+            st->lines++;
+            /* RFC 5321 4.5.2: a leading "." of a line is removed by the receiver. */
+            st->unstuffed += l[0] == '.' ? end - 1 : end;
+            p += end;
+        }
+        if (p > 0)
+            return (ssize_t)p;
+        ssize_t r = one_line(st, lim, buf, len, v, done, err);
+        if (r <= 0 || *done)
+            return r;
+        p = (size_t)r;
+    }
 }
 
 ssize_t ms_smtp_chunk_parse(struct ms_smtp_cstate *st, const struct ms_limits *lim, const char *buf,

@@ -475,6 +475,71 @@ static void test_data(void **st)
     ms_assert_has(r, "\"quirks\":[{\"offset\":3,\"rule\":\"RFC 6152 3\"");
 }
 
+/*
+ * Mail data is checked several bytes at a time (16 with SSE2, 8 otherwise,
+ * the last block overlapping) and several lines per call: a bad byte at
+ * every position of lines of 1-40 bytes, after a good line, gives the error
+ * and offset of the byte-by-byte check, and the lines around it are counted.
+ */
+static void test_data_blocks(void **st)
+{
+    (void)st;
+    static const char first[] = "first line\r\n"; /* 12 bytes */
+    static const char *const reasons[] = {
+        "RFC 5321 2.3.8 / 4.1.1.4 DATA: bare CR in mail data: CR and LF only occur together",
+        "RFC 5322 2.3 / RFC 2045 2.8: NUL in mail data",
+        "RFC 5321 2.4 / RFC 6152 3: 8-bit mail data without BODY=8BITMIME",
+    };
+    static const char bads[] = {'\r', '\0', '\xe9'};
+    struct ms_limits lim;
+    char in[128], want[256];
+    const char *r;
+
+    ms_limits_default(&lim);
+    for (size_t n = 0; n <= 40; n++) {
+        size_t len = 0;
+        memcpy(in, first, 12);
+        len = 12;
+        memset(in + len, 'x', n);
+        len += n;
+        memcpy(in + len, "\r\ntail\r\n.\r\n", 11);
+        len += 11;
+        r = ms_check(DATAK, &lim, in, len);
+        assert_int_equal(ms_last_errors, 0);
+        snprintf(want, sizeof(want), "0+%zu {\"type\":\"data\",\"octets\":%zu,\"lines\":3,", len,
+                 len);
+        ms_assert_has(r, want);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t b = 0; b < sizeof(bads); b++) {
+                in[12 + i] = bads[b];
+                r = ms_check(DATAK, &lim, in, len);
+                snprintf(want, sizeof(want), "0 ERR %zu %s", 12 + i, reasons[b]);
+                ms_assert_has(r, want);
+                /* the bad line is dropped; the data goes on after it */
+                snprintf(want, sizeof(want),
+                         "%zu+9 {\"type\":\"data\",\"octets\":9,\"lines\":1,\"unstuffed\":6}",
+                         12 + n + 2);
+                ms_assert_has(r, want);
+                in[12 + i] = 'x';
+            }
+            /* lenient 8-bit: one quirk at the byte's offset in the data */
+            in[12 + i] = '\x80';
+            in[12 + n - 1] = '\xff';
+            lim.lenient = MS_LENIENT_8BIT;
+            r = ms_check(DATAK, &lim, in, len);
+            lim.lenient = 0;
+            assert_int_equal(ms_last_errors, 0);
+            snprintf(want, sizeof(want),
+                     "\"lines\":3,\"unstuffed\":%zu,\"quirks\":[{\"offset\":%zu,\"rule\":"
+                     "\"RFC 6152 3\"",
+                     len - 3, 12 + i);
+            ms_assert_has(r, want);
+            in[12 + i] = 'x';
+            in[12 + n - 1] = 'x';
+        }
+    }
+}
+
 static void test_smuggling(void **st)
 {
     (void)st;
@@ -867,14 +932,15 @@ static void test_reply_api(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verbs),      cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_paths),      cmocka_unit_test(test_literals),
-        cmocka_unit_test(test_params),     cmocka_unit_test(test_colon_spaces),
-        cmocka_unit_test(test_smtputf8),   cmocka_unit_test(test_data),
-        cmocka_unit_test(test_smuggling),  cmocka_unit_test(test_bdat),
-        cmocka_unit_test(test_auth),       cmocka_unit_test(test_replies),
-        cmocka_unit_test(test_ehlo_reply), cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_writers),    cmocka_unit_test(test_reply_api),
+        cmocka_unit_test(test_verbs),       cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_paths),       cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_params),      cmocka_unit_test(test_colon_spaces),
+        cmocka_unit_test(test_smtputf8),    cmocka_unit_test(test_data),
+        cmocka_unit_test(test_data_blocks), cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_bdat),        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_replies),     cmocka_unit_test(test_ehlo_reply),
+        cmocka_unit_test(test_sessions),    cmocka_unit_test(test_writers),
+        cmocka_unit_test(test_reply_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
