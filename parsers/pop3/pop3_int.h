@@ -3,6 +3,9 @@
 #define MAILSPEC_POP3_INT_H
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "mailspec/pop3.h"
 
@@ -15,6 +18,65 @@
 MS_MUST_USE ssize_t ms_pop3_line(const struct ms_limits *lim, const char *buf, size_t len,
                                  size_t max, size_t *tl, struct ms_quirks *q, size_t base,
                                  struct ms_error *err, const char *rule);
+
+/*
+ * The first LF in p[0..n), or NULL: memchr, with an SSE2 fast path for short
+ * lines. POP3 commands are ~10 bytes, where memchr's set-up (a call through
+ * the PLT, alignment and page checks) costs more than the search; one
+ * 16-byte compare finds most ends. Loads stay inside p[0..n): blocks are
+ * read only while 16 bytes remain, the tail goes to memchr.
+ */
+static inline const char *ms_pop3_find_lf(const char *p, size_t n)
+{
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+    const __m128i lf = _mm_set1_epi8('\n');
+    size_t i = 0;
+
+    for (; i + 16 <= n && i < 64; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), lf));
+        if (m)
+            return p + i + (unsigned)__builtin_ctz(m);
+    }
+    return (const char *)memchr(p + i, '\n', n - i);
+#else
+    return (const char *)memchr(p, '\n', n);
+#endif
+}
+
+/*
+ * Length of the run of VCHAR (%x21-7E, RFC 1939 3) at the start of p[0..n).
+ * p[n..avail) may be read (the rest of the caller's buffer: avail >= n) but
+ * never counts. The SSE2 path classifies 16 bytes at once, so a keyword or
+ * an argument of a few bytes costs no loop exit to mispredict; the plain
+ * loop below decides alone when SSE2 is missing or fewer than 16 bytes are
+ * readable.
+ */
+static inline size_t ms_pop3_vchar_run(const unsigned char *p, size_t n, size_t avail)
+{
+    size_t i = 0;
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+    /* signed compares: bytes >= 0x80 are negative, so not > 0x20 */
+    const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7f);
+    while (i + 16 <= avail) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        unsigned stop = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        if (stop) {
+            size_t r = i + (unsigned)__builtin_ctz(stop);
+            return r < n ? r : n;
+        }
+        i += 16;
+        if (i >= n)
+            return n;
+    }
+#else
+    (void)avail;
+#endif
+    while (i < n && ms_is(p[i], MS_C_VCHAR))
+        i++;
+    return i;
+}
 
 /*
  * ms_pop3_line for the common case, inline: a strict CRLF line within max
@@ -44,7 +106,80 @@ static inline MS_MUST_USE ssize_t ms_pop3_line_fast(const struct ms_limits *lim,
 /* Length of the valid UTF-8 sequence (RFC 3629 4) at p[0..n), or 0. */
 size_t ms_pop3_utf8_len(const unsigned char *p, size_t n);
 
+/* Four keyword bytes as one word, in the order memcpy loads them from memory. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define MS_POP3_KW4(a, b, c, d)                                                                    \
+    ((uint32_t)(unsigned char)(d) | (uint32_t)(unsigned char)(c) << 8 |                            \
+     (uint32_t)(unsigned char)(b) << 16 | (uint32_t)(unsigned char)(a) << 24)
+#else
+#define MS_POP3_KW4(a, b, c, d)                                                                    \
+    ((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 |                            \
+     (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)
+#endif
+
 /* The command whose keyword is kw (case-insensitive), or MS_POP3_NONE. */
-enum ms_pop3_cmd ms_pop3_cmd_lookup(struct ms_slice kw);
+static inline enum ms_pop3_cmd ms_pop3_cmd_lookup(struct ms_slice kw)
+{
+    /*
+     * Only the real keywords (USER .. LANG), never the SASL pseudo-commands.
+     * Every keyword is 3 or 4 characters (RFC 1939 3), so the keyword is
+     * folded to lower case (ASCII letters only, as ms_slice_ieq does) and
+     * compared as one 32-bit word: one switch instead of a scan over 17
+     * names, which was 42 % of command parsing (docs/performance.md).
+     */
+    const unsigned char *p = (const unsigned char *)kw.ptr;
+
+    if (kw.len == 3)
+        return ms_lower(p[0]) == 't' && ms_lower(p[1]) == 'o' && ms_lower(p[2]) == 'p'
+                   ? MS_POP3_TOP
+                   : MS_POP3_NONE;
+    if (kw.len != 4)
+        return MS_POP3_NONE;
+    /*
+     * Setting bit 0x20 lower-cases a letter, and a byte becomes a given
+     * lower-case letter only if it is that letter in either case, so every
+     * letter position compares as ms_lower would. The one digit ("UTF8")
+     * is checked exactly below: 0x18 | 0x20 is "8" too.
+     */
+    uint32_t w;
+    memcpy(&w, p, 4);
+    w |= 0x20202020u;
+    switch (w) {
+    case MS_POP3_KW4('u', 's', 'e', 'r'):
+        return MS_POP3_USER;
+    case MS_POP3_KW4('p', 'a', 's', 's'):
+        return MS_POP3_PASS;
+    case MS_POP3_KW4('a', 'p', 'o', 'p'):
+        return MS_POP3_APOP;
+    case MS_POP3_KW4('s', 't', 'a', 't'):
+        return MS_POP3_STAT;
+    case MS_POP3_KW4('l', 'i', 's', 't'):
+        return MS_POP3_LIST;
+    case MS_POP3_KW4('r', 'e', 't', 'r'):
+        return MS_POP3_RETR;
+    case MS_POP3_KW4('d', 'e', 'l', 'e'):
+        return MS_POP3_DELE;
+    case MS_POP3_KW4('n', 'o', 'o', 'p'):
+        return MS_POP3_NOOP;
+    case MS_POP3_KW4('r', 's', 'e', 't'):
+        return MS_POP3_RSET;
+    case MS_POP3_KW4('q', 'u', 'i', 't'):
+        return MS_POP3_QUIT;
+    case MS_POP3_KW4('u', 'i', 'd', 'l'):
+        return MS_POP3_UIDL;
+    case MS_POP3_KW4('c', 'a', 'p', 'a'):
+        return MS_POP3_CAPA;
+    case MS_POP3_KW4('s', 't', 'l', 's'):
+        return MS_POP3_STLS;
+    case MS_POP3_KW4('a', 'u', 't', 'h'):
+        return MS_POP3_AUTH;
+    case MS_POP3_KW4('u', 't', 'f', '8'):
+        return p[3] == '8' ? MS_POP3_UTF8 : MS_POP3_NONE;
+    case MS_POP3_KW4('l', 'a', 'n', 'g'):
+        return MS_POP3_LANG;
+    default:
+        return MS_POP3_NONE;
+    }
+}
 
 #endif

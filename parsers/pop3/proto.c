@@ -33,66 +33,6 @@ const char *ms_pop3_cmd_name(enum ms_pop3_cmd cmd)
     return cmd_names[cmd];
 }
 
-/* Four keyword bytes, lower-cased, as one word (the byte order does not matter). */
-#define KW4(a, b, c, d)                                                                            \
-    ((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 |                            \
-     (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)
-
-enum ms_pop3_cmd ms_pop3_cmd_lookup(struct ms_slice kw)
-{
-    /*
-     * Only the real keywords (USER .. LANG), never the SASL pseudo-commands.
-     * Every keyword is 3 or 4 characters (RFC 1939 3), so the keyword is
-     * folded to lower case (ASCII letters only, as ms_slice_ieq does) and
-     * compared as one 32-bit word: one switch instead of a scan over 17
-     * names, which was 42 % of command parsing (docs/performance.md).
-     */
-    const unsigned char *p = (const unsigned char *)kw.ptr;
-
-    if (kw.len == 3)
-        return ms_lower(p[0]) == 't' && ms_lower(p[1]) == 'o' && ms_lower(p[2]) == 'p'
-                   ? MS_POP3_TOP
-                   : MS_POP3_NONE;
-    if (kw.len != 4)
-        return MS_POP3_NONE;
-    switch (KW4(ms_lower(p[0]), ms_lower(p[1]), ms_lower(p[2]), ms_lower(p[3]))) {
-    case KW4('u', 's', 'e', 'r'):
-        return MS_POP3_USER;
-    case KW4('p', 'a', 's', 's'):
-        return MS_POP3_PASS;
-    case KW4('a', 'p', 'o', 'p'):
-        return MS_POP3_APOP;
-    case KW4('s', 't', 'a', 't'):
-        return MS_POP3_STAT;
-    case KW4('l', 'i', 's', 't'):
-        return MS_POP3_LIST;
-    case KW4('r', 'e', 't', 'r'):
-        return MS_POP3_RETR;
-    case KW4('d', 'e', 'l', 'e'):
-        return MS_POP3_DELE;
-    case KW4('n', 'o', 'o', 'p'):
-        return MS_POP3_NOOP;
-    case KW4('r', 's', 'e', 't'):
-        return MS_POP3_RSET;
-    case KW4('q', 'u', 'i', 't'):
-        return MS_POP3_QUIT;
-    case KW4('u', 'i', 'd', 'l'):
-        return MS_POP3_UIDL;
-    case KW4('c', 'a', 'p', 'a'):
-        return MS_POP3_CAPA;
-    case KW4('s', 't', 'l', 's'):
-        return MS_POP3_STLS;
-    case KW4('a', 'u', 't', 'h'):
-        return MS_POP3_AUTH;
-    case KW4('u', 't', 'f', '8'):
-        return MS_POP3_UTF8;
-    case KW4('l', 'a', 'n', 'g'):
-        return MS_POP3_LANG;
-    default:
-        return MS_POP3_NONE;
-    }
-}
-
 int ms_pop3_base64_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -274,6 +274,38 @@ static void test_cmd_keywords(void **st)
                         "0 ERR 3 RFC 1939 3: TOP needs a message number and a line count\n");
 }
 
+/*
+ * A strict CRLF line is parsed without a search for CR first (command.c):
+ * a bare CR must still be reported as such wherever it is, and a failed
+ * first attempt must leave no trace (AUTH's SASL state, UTF8, quirks).
+ */
+static void test_cmd_bare_cr_fast_path(void **st)
+{
+    (void)st;
+    assert_string_equal(cmd(0, "RETR 1\r2\r\n"), "0 ERR 6 RFC 2449 4: bare CR inside a line\n");
+    assert_string_equal(cmd(0, "PASS a\rb\r\n"), "0 ERR 6 RFC 2449 4: bare CR inside a line\n");
+    assert_string_equal(cmd(0, "STAT\r\r\n"), "0 ERR 4 RFC 2449 4: bare CR inside a line\n");
+    assert_string_equal(cmd(0, "\r\r\n"), "0 ERR 0 RFC 2449 4: bare CR inside a line\n");
+    /* the SASL line after AUTH: still one, after a bad one the next is a command */
+    assert_string_equal(cmd(0, "AUTH PLAIN\r\nAA\rAA\r\nSTAT\r\n"),
+                        "0+12 {\"type\":\"command\",\"command\":\"AUTH\",\"mechanism\":\"PLAIN\"}\n"
+                        "12 ERR 14 RFC 5034 4: bare CR inside a line\n"
+                        "19+6 {\"type\":\"command\",\"command\":\"STAT\"}\n");
+    /* a bad AUTH line does not start an exchange, a bad UTF8 does not enable UTF-8 */
+    assert_string_equal(cmd(0, "AUTH PLAIN\r\r\nSTAT\r\n"),
+                        "0 ERR 10 RFC 2449 4: bare CR inside a line\n"
+                        "13+6 {\"type\":\"command\",\"command\":\"STAT\"}\n");
+    assert_string_equal(cmd(0, "UTF8\r\r\nUSER b\xc3\xa9\r\n"),
+                        "0 ERR 4 RFC 2449 4: bare CR inside a line\n"
+                        "7 ERR 13 RFC 1939 3: 8-bit byte: arguments are printable US-ASCII\n");
+    /* quirks of a failed attempt are not kept: the lenient retry reports its own */
+    assert_string_equal(cmd(MS_LENIENT_8BIT, "USER \xe9\rx\r\nUSER \xe9\r\n"),
+                        "0 ERR 6 RFC 2449 4: bare CR inside a line\n"
+                        "10+8 {\"type\":\"command\",\"command\":\"USER\",\"name\":\"\\u00e9\","
+                        "\"quirks\":[{\"offset\":5,\"rule\":\"RFC 1939 3\",\"reason\":\"8-bit "
+                        "byte in an argument\"}]}\n");
+}
+
 static void test_cmd_limits(void **st)
 {
     char buf[600];
@@ -1156,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_cmd_errors),
         cmocka_unit_test(test_cmd_numbers),
         cmocka_unit_test(test_cmd_keywords),
+        cmocka_unit_test(test_cmd_bare_cr_fast_path),
         cmocka_unit_test(test_cmd_limits),
         cmocka_unit_test(test_cmd_lenient),
         cmocka_unit_test(test_cmd_utf8),
