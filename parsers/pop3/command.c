@@ -38,11 +38,7 @@ static enum ms_status arg_bytes(struct ms_cursor *c, size_t avail, int utf8_ok, 
         /* the common bytes in a tight loop over locals (the cursor's fields
          * would be stored and reloaded at every byte) */
         size_t i = c->pos;
-        if (space_ok)
-            while (i < n && (ms_is(p[i], MS_C_VCHAR) || p[i] == ' '))
-                i++;
-        else
-            i += ms_pop3_vchar_run(p + i, n - i, avail - i);
+        i += ms_pop3_vchar_run(p + i, n - i, avail - i, space_ok);
         c->pos = i;
         if (i >= n)
             return MS_OK;
@@ -194,7 +190,7 @@ static enum ms_status parse_command(struct ms_pop3_command_state *st, const stru
 
     /* the keyword: a run of VCHAR (inline, over locals: commands are ~10
      * bytes, so per-command costs are a large share of the time) */
-    size_t kl = ms_pop3_vchar_run(c->p, c->len, avail);
+    size_t kl = ms_pop3_vchar_run(c->p, c->len, avail, 0);
     c->pos = kl;
     kw = (struct ms_slice){(const char *)c->p, kl};
     if (kw.len == 0)

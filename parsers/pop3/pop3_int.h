@@ -45,14 +45,15 @@ static inline const char *ms_pop3_find_lf(const char *p, size_t n)
 }
 
 /*
- * Length of the run of VCHAR (%x21-7E, RFC 1939 3) at the start of p[0..n).
+ * Length of the run of VCHAR (%x21-7E, RFC 1939 3), and SP when sp_ok, at
+ * the start of p[0..n).
  * p[n..avail) may be read (the rest of the caller's buffer: avail >= n) but
  * never counts. The SSE2 path classifies 16 bytes at once, so a keyword or
  * an argument of a few bytes costs no loop exit to mispredict; the plain
  * loop below decides alone when SSE2 is missing or fewer than 16 bytes are
  * readable.
  */
-static inline size_t ms_pop3_vchar_run(const unsigned char *p, size_t n, size_t avail)
+static inline size_t ms_pop3_vchar_run(const unsigned char *p, size_t n, size_t avail, int sp_ok)
 {
     size_t i = 0;
 #if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
@@ -61,6 +62,8 @@ static inline size_t ms_pop3_vchar_run(const unsigned char *p, size_t n, size_t 
     while (i + 16 <= avail) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
         __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        if (sp_ok)
+            ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, lo));
         unsigned stop = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
         if (stop) {
             size_t r = i + (unsigned)__builtin_ctz(stop);
@@ -73,7 +76,7 @@ static inline size_t ms_pop3_vchar_run(const unsigned char *p, size_t n, size_t 
 #else
     (void)avail;
 #endif
-    while (i < n && ms_is(p[i], MS_C_VCHAR))
+    while (i < n && (ms_is(p[i], MS_C_VCHAR) || (sp_ok && p[i] == ' ')))
         i++;
     return i;
 }
@@ -106,27 +109,46 @@ static inline MS_MUST_USE ssize_t ms_pop3_line_fast(const struct ms_limits *lim,
 /* Length of the valid UTF-8 sequence (RFC 3629 4) at p[0..n), or 0. */
 size_t ms_pop3_utf8_len(const unsigned char *p, size_t n);
 
-/* Four keyword bytes as one word, in the order memcpy loads them from memory. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define MS_POP3_KW4(a, b, c, d)                                                                    \
-    ((uint32_t)(unsigned char)(d) | (uint32_t)(unsigned char)(c) << 8 |                            \
-     (uint32_t)(unsigned char)(b) << 16 | (uint32_t)(unsigned char)(a) << 24)
-#else
+/* Four bytes as one word: p[0] in the low byte, whatever the machine's byte order. */
 #define MS_POP3_KW4(a, b, c, d)                                                                    \
     ((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 |                            \
      (uint32_t)(unsigned char)(c) << 16 | (uint32_t)(unsigned char)(d) << 24)
-#endif
 
 /* The command whose keyword is kw (case-insensitive), or MS_POP3_NONE. */
 static inline enum ms_pop3_cmd ms_pop3_cmd_lookup(struct ms_slice kw)
 {
     /*
      * Only the real keywords (USER .. LANG), never the SASL pseudo-commands.
-     * Every keyword is 3 or 4 characters (RFC 1939 3), so the keyword is
-     * folded to lower case (ASCII letters only, as ms_slice_ieq does) and
-     * compared as one 32-bit word: one switch instead of a scan over 17
-     * names, which was 42 % of command parsing (docs/performance.md).
+     * Every keyword is 3 or 4 characters (RFC 1939 3). The sixteen 4-letter
+     * ones are found without a search or a chain of compares (whose
+     * mispredicted branches cost more than the rest of a short command):
+     * the keyword, folded to lower case, is one 32-bit word; a multiplier
+     * found offline maps the sixteen words to sixteen distinct slots
+     * (w * 0x3ee9d549 >> 28, a minimal perfect hash), and one compare with
+     * the slot's word decides. tests/unit/test_pop3.c checks every keyword
+     * in three casings and near misses.
      */
+    static const struct {
+        uint32_t w;
+        uint8_t cmd;
+    } slots[16] = {
+        [0] = {MS_POP3_KW4('a', 'u', 't', 'h'), MS_POP3_AUTH},
+        [1] = {MS_POP3_KW4('s', 't', 'a', 't'), MS_POP3_STAT},
+        [2] = {MS_POP3_KW4('l', 'a', 'n', 'g'), MS_POP3_LANG},
+        [3] = {MS_POP3_KW4('q', 'u', 'i', 't'), MS_POP3_QUIT},
+        [4] = {MS_POP3_KW4('r', 's', 'e', 't'), MS_POP3_RSET},
+        [5] = {MS_POP3_KW4('l', 'i', 's', 't'), MS_POP3_LIST},
+        [6] = {MS_POP3_KW4('r', 'e', 't', 'r'), MS_POP3_RETR},
+        [7] = {MS_POP3_KW4('u', 's', 'e', 'r'), MS_POP3_USER},
+        [8] = {MS_POP3_KW4('a', 'p', 'o', 'p'), MS_POP3_APOP},
+        [9] = {MS_POP3_KW4('d', 'e', 'l', 'e'), MS_POP3_DELE},
+        [10] = {MS_POP3_KW4('u', 't', 'f', '8'), MS_POP3_UTF8},
+        [11] = {MS_POP3_KW4('p', 'a', 's', 's'), MS_POP3_PASS},
+        [12] = {MS_POP3_KW4('u', 'i', 'd', 'l'), MS_POP3_UIDL},
+        [13] = {MS_POP3_KW4('n', 'o', 'o', 'p'), MS_POP3_NOOP},
+        [14] = {MS_POP3_KW4('c', 'a', 'p', 'a'), MS_POP3_CAPA},
+        [15] = {MS_POP3_KW4('s', 't', 'l', 's'), MS_POP3_STLS},
+    };
     const unsigned char *p = (const unsigned char *)kw.ptr;
 
     if (kw.len == 3)
@@ -139,47 +161,13 @@ static inline enum ms_pop3_cmd ms_pop3_cmd_lookup(struct ms_slice kw)
      * Setting bit 0x20 lower-cases a letter, and a byte becomes a given
      * lower-case letter only if it is that letter in either case, so every
      * letter position compares as ms_lower would. The one digit ("UTF8")
-     * is checked exactly below: 0x18 | 0x20 is "8" too.
+     * is checked exactly: 0x18 | 0x20 is "8" too.
      */
-    uint32_t w;
-    memcpy(&w, p, 4);
-    w |= 0x20202020u;
-    switch (w) {
-    case MS_POP3_KW4('u', 's', 'e', 'r'):
-        return MS_POP3_USER;
-    case MS_POP3_KW4('p', 'a', 's', 's'):
-        return MS_POP3_PASS;
-    case MS_POP3_KW4('a', 'p', 'o', 'p'):
-        return MS_POP3_APOP;
-    case MS_POP3_KW4('s', 't', 'a', 't'):
-        return MS_POP3_STAT;
-    case MS_POP3_KW4('l', 'i', 's', 't'):
-        return MS_POP3_LIST;
-    case MS_POP3_KW4('r', 'e', 't', 'r'):
-        return MS_POP3_RETR;
-    case MS_POP3_KW4('d', 'e', 'l', 'e'):
-        return MS_POP3_DELE;
-    case MS_POP3_KW4('n', 'o', 'o', 'p'):
-        return MS_POP3_NOOP;
-    case MS_POP3_KW4('r', 's', 'e', 't'):
-        return MS_POP3_RSET;
-    case MS_POP3_KW4('q', 'u', 'i', 't'):
-        return MS_POP3_QUIT;
-    case MS_POP3_KW4('u', 'i', 'd', 'l'):
-        return MS_POP3_UIDL;
-    case MS_POP3_KW4('c', 'a', 'p', 'a'):
-        return MS_POP3_CAPA;
-    case MS_POP3_KW4('s', 't', 'l', 's'):
-        return MS_POP3_STLS;
-    case MS_POP3_KW4('a', 'u', 't', 'h'):
-        return MS_POP3_AUTH;
-    case MS_POP3_KW4('u', 't', 'f', '8'):
-        return p[3] == '8' ? MS_POP3_UTF8 : MS_POP3_NONE;
-    case MS_POP3_KW4('l', 'a', 'n', 'g'):
-        return MS_POP3_LANG;
-    default:
+    uint32_t w = MS_POP3_KW4(p[0], p[1], p[2], p[3]) | 0x20202020u;
+    unsigned slot = (unsigned)((uint32_t)(w * 0x3ee9d549u) >> 28);
+    if (slots[slot].w != w || (slots[slot].cmd == MS_POP3_UTF8 && p[3] != '8'))
         return MS_POP3_NONE;
-    }
+    return (enum ms_pop3_cmd)slots[slot].cmd;
 }
 
 #endif
