@@ -7,40 +7,106 @@
 
 #include "mailspec/smtp.h"
 
+#if defined(__SSE2__) && !defined(MS_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
 #define R_REPLY "RFC 5321 4.2 Reply-line"
 #define R_LINE  "RFC 5321 4.5.3.1.5 reply line"
 #define R_ENH   "RFC 3463 2 status-code"
 #define R_EHLO  "RFC 5321 4.1.1.1 ehlo-ok-rsp"
 
 /*
+ * 1 when every byte of p[0..n) is SP..~ (%x20-7E): such a line has no bare
+ * CR for the framer and nothing for parse_lines' byte-by-byte textstring
+ * check to reject or report. 16 (SSE2) or 8 (SWAR) bytes at a time, the last
+ * block overlapping the one before it rather than reading past n.
+ */
+static inline int plain(const unsigned char *p, size_t n)
+{
+#if defined(__SSE2__) && !defined(MS_NO_SIMD)
+    if (n >= 16) {
+        /* signed compares: bytes >= 0x80 are negative, so below SP too */
+        const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);
+        size_t i = 0;
+        for (;;) {
+            if (i + 16 > n)
+                i = n - 16;
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            if (_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(x, lo), _mm_cmpgt_epi8(x, hi))))
+                return 0;
+            i += 16;
+            if (i >= n)
+                return 1;
+        }
+    }
+#endif
+    if (n >= 8) {
+        const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+        size_t i = 0;
+        for (;;) {
+            uint64_t x;
+            if (i + 8 > n)
+                i = n - 8;
+            memcpy(&x, p + i, sizeof(x));
+            /* a byte < 0x20: (x - 0x20..) & ~x; a byte >= 0x7F: its high bit,
+             * or that of byte + 1 (a carry out of 0xFF only follows a byte
+             * that is flagged already) */
+            if ((((x - ones * 0x20) & ~x) | (x + ones) | x) & high)
+                return 0;
+            i += 8;
+            if (i >= n)
+                return 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/*
  * Find the end of one reply: lines up to one whose fourth byte is not "-".
  * Progress is kept in rs so that a reply arriving byte by byte is scanned
  * once (linear time); the driver always hands back the same bytes from the
- * same start after MS_PARTIAL.
+ * same start after MS_PARTIAL. A plain line (CRLF-terminated, SP..~ only) is
+ * framed here in one memchr; any other goes through ms_line_find and is
+ * remembered in rs->fodd, so parse_lines checks its bytes one by one.
  */
 static ssize_t frame(struct ms_smtp_rstate *rs, const struct ms_limits *lim, const char *buf,
                      size_t len, struct ms_error *err)
 {
     size_t max_lines = lim->smtp_reply_lines < MS_SMTP_REPLY_LINES_MAX ? lim->smtp_reply_lines
                                                                        : MS_SMTP_REPLY_LINES_MAX;
+    size_t max = lim->smtp_reply_line;
 
     if (rs->fpos > len) {
         rs->fpos = 0;
         rs->flines = 0;
+        rs->fodd = 0;
     }
     for (;;) {
-        size_t tl, ls = rs->fpos;
-        int bare;
-        ssize_t n = ms_line_find(buf + ls, len - ls, lim->smtp_reply_line, lim->lenient, &tl, &bare,
-                                 err, R_LINE);
-        if (n == MS_PARTIAL)
-            return n;
-        if (n < 0) {
-            err->offset += ls;
-            if (err->skip)
-                err->skip += ls;
-            rs->fpos = rs->flines = 0;
-            return n;
+        size_t tl, ls = rs->fpos, left = len - ls;
+        const unsigned char *l = (const unsigned char *)buf + ls;
+        const unsigned char *lf = memchr(l, '\n', left < max ? left : max);
+        ssize_t n;
+        if (lf != NULL && lf != l && lf[-1] == '\r' && plain(l, (size_t)(lf - l) - 1)) {
+            tl = (size_t)(lf - l) - 1;
+            n = (ssize_t)tl + 2;
+        } else {
+            int bare;
+            n = ms_line_find(buf + ls, left, max, lim->lenient, &tl, &bare, err, R_LINE);
+            if (n == MS_PARTIAL)
+                return n;
+            if (n < 0) {
+                err->offset += ls;
+                if (err->skip)
+                    err->skip += ls;
+                rs->fpos = rs->flines = 0;
+                rs->fodd = 0;
+                return n;
+            }
+            rs->fodd = 1;
         }
         rs->fpos += (size_t)n;
         rs->flines++;
@@ -50,6 +116,7 @@ static ssize_t frame(struct ms_smtp_rstate *rs, const struct ms_limits *lim, con
             err->reason = "more lines in one reply than the limit";
             err->skip = rs->fpos;
             rs->fpos = rs->flines = 0;
+            rs->fodd = 0;
             return MS_FAIL;
         }
         if (!(tl >= 4 && buf[ls + 3] == '-')) {
@@ -93,8 +160,8 @@ static enum ms_status enhanced(struct ms_cursor *c, uint16_t code, struct ms_smt
     return MS_OK;
 }
 
-/* ehlo-line = ehlo-keyword *( SP ehlo-param ) (RFC 5321 4.1.1.1) */
-static int ehlo_line(const struct ms_slice *t, size_t *bad)
+/* ehlo-line = ehlo-keyword *( SP ehlo-param ) (RFC 5321 4.1.1.1); *kl: the keyword's length */
+static int ehlo_line(const struct ms_slice *t, size_t *bad, size_t *kl)
 {
     const unsigned char *p = (const unsigned char *)t->ptr;
     size_t n = t->len, i = 0;
@@ -105,6 +172,7 @@ static int ehlo_line(const struct ms_slice *t, size_t *bad)
     }
     while (i < n && ms_is(p[i], MS_C_LDH))
         i++;
+    *kl = i;
     while (i < n) {
         if (p[i] != ' ' || i + 1 >= n || !ms_is(p[i + 1], MS_C_VCHAR)) {
             *bad = p[i] == ' ' ? i + 1 : i;
@@ -121,10 +189,12 @@ static enum ms_status type_ehlo(struct ms_cursor *c, const struct ms_limits *lim
                                 struct ms_smtp_reply *v, const size_t *starts)
 {
     struct ms_slice t0 = v->lines[0].text;
+    if (!strict && v->nlines < 2)
+        return MS_OK; /* not typed: most 250 replies are one line */
     const char *sp = t0.len ? memchr(t0.ptr, ' ', t0.len) : NULL;
     size_t dl = sp ? (size_t)(sp - t0.ptr) : t0.len;
 
-    if (!strict && (v->nlines < 2 || dl == 0))
+    if (!strict && dl == 0)
         return MS_OK;
     v->ehlo_domain = (struct ms_slice){t0.ptr, dl};
     v->ehlo_greet = sp ? (struct ms_slice){sp + 1, t0.len - dl - 1} : (struct ms_slice){t0.ptr, 0};
@@ -140,8 +210,8 @@ static enum ms_status type_ehlo(struct ms_cursor *c, const struct ms_limits *lim
     }
     for (uint16_t i = 1; i < v->nlines; i++) {
         struct ms_slice t = v->lines[i].text;
-        size_t bad;
-        if (!ehlo_line(&t, &bad)) {
+        size_t bad, kl;
+        if (!ehlo_line(&t, &bad, &kl)) {
             if (!strict) {
                 v->nkeywords = 0;
                 v->nauth = 0;
@@ -152,9 +222,6 @@ static enum ms_status type_ehlo(struct ms_cursor *c, const struct ms_limits *lim
                               "expected ehlo-keyword *(SP ehlo-param)");
         }
         struct ms_smtp_ehlo_keyword *k = &v->keywords[v->nkeywords++];
-        size_t kl = 0;
-        while (kl < t.len && t.ptr[kl] != ' ')
-            kl++;
         k->keyword = (struct ms_slice){t.ptr, kl};
         k->params = kl < t.len ? (struct ms_slice){t.ptr + kl + 1, t.len - kl - 1}
                                : (struct ms_slice){t.ptr + kl, 0};
@@ -190,16 +257,10 @@ static enum ms_status type_ehlo(struct ms_cursor *c, const struct ms_limits *lim
     return MS_OK;
 }
 
-/* Parse the framed reply buf[0..total). */
-static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, const char *buf,
-                                  size_t total, struct ms_smtp_reply *v, struct ms_error *err)
+/* Not memset: the view is ~9 KiB and most replies use one line of it.
+ * Every member read later is set here or when its line is parsed. */
+static void view_reset(struct ms_smtp_reply *v, const char *buf, size_t total)
 {
-    struct ms_cursor c;
-    size_t pos = 0;
-    size_t starts[MS_SMTP_REPLY_LINES_MAX];
-
-    /* Not memset: the view is ~9 KiB and most replies use one line of it.
-     * Every member read later is set here or when its line is parsed. */
     v->code = 0;
     v->nlines = 0;
     v->is_ehlo = 0;
@@ -212,10 +273,94 @@ static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, 
     v->quirks.n = v->quirks.dropped = 0;
     v->raw.ptr = buf;
     v->raw.len = total;
+}
+
+/*
+ * The common case in one pass: a reply whose lines are all in buf, end in
+ * CRLF, hold only SP..~, and parse without an error. Returns its length, or
+ * 0 for anything else (incomplete, odd bytes, an error, too many lines):
+ * frame and parse_lines then decide, byte by byte, with the error and its
+ * offset. What this accepts, they accept with the same view.
+ */
+static size_t reply_fast(const struct ms_limits *lim, int expect_ehlo, const char *buf, size_t len,
+                         struct ms_smtp_reply *v, struct ms_error *err)
+{
+    size_t max = lim->smtp_reply_line, pos = 0;
+    size_t max_lines = lim->smtp_reply_lines < MS_SMTP_REPLY_LINES_MAX ? lim->smtp_reply_lines
+                                                                       : MS_SMTP_REPLY_LINES_MAX;
+    size_t starts[MS_SMTP_REPLY_LINES_MAX];
+    struct ms_cursor c;
+    uint16_t n = 0, code = 0;
+    int more;
+
+    ms_cursor_init(&c, buf, len, err, R_REPLY);
+    do {
+        const unsigned char *l = (const unsigned char *)buf + pos;
+        size_t left = len - pos;
+        const unsigned char *lf = memchr(l, '\n', left < max ? left : max);
+        if (lf == NULL || lf == l || lf[-1] != '\r' || n >= max_lines)
+            return 0;
+        size_t tl = (size_t)(lf - l) - 1, ts = pos + 4;
+        /* Reply-code = %x32-35 %x30-35 %x30-39 */
+        if (tl < 3 || (unsigned)(l[0] - '2') > 3u || (unsigned)(l[1] - '0') > 5u ||
+            (unsigned)(l[2] - '0') > 9u || !plain(l + 3, tl - 3))
+            return 0;
+        uint16_t lc = (uint16_t)((l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0'));
+        if (n == 0)
+            code = lc;
+        else if (lc != code)
+            return 0;
+        more = tl >= 4 && l[3] == '-';
+        if (tl == 3)
+            ts = pos + 3;
+        else if (!more && l[3] != ' ')
+            return 0;
+        struct ms_smtp_reply_line *rl = &v->lines[n];
+        rl->text.ptr = buf + ts;
+        rl->text.len = pos + tl - ts;
+        rl->enhanced.ptr = buf + ts;
+        rl->enhanced.len = 0;
+        /* enhanced() looks for "d.": most lines answer "no" on the first bytes */
+        if (code / 100 != 3 && rl->text.len >= 5 && l[ts - pos + 1] == '.') {
+            c.len = pos + tl;
+            c.pos = ts;
+            if (enhanced(&c, code, rl) != MS_OK)
+                return 0;
+        }
+        starts[n++] = ts;
+        pos += tl + 2;
+    } while (more);
+    view_reset(v, buf, pos);
+    v->code = code;
+    v->nlines = n;
+    c.len = pos;
+    /* a one-line 250 is typed only when it answers an EHLO (type_ehlo) */
+    if (code == 250 && (expect_ehlo || n >= 2) &&
+        type_ehlo(&c, lim, expect_ehlo, v, starts) != MS_OK)
+        return 0;
+    return pos;
+}
+
+/* Parse the framed reply buf[0..total); odd: a line is not plain (see frame). */
+static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, int odd,
+                                  const char *buf, size_t total, struct ms_smtp_reply *v,
+                                  struct ms_error *err)
+{
+    struct ms_cursor c;
+    size_t pos = 0;
+    size_t starts[MS_SMTP_REPLY_LINES_MAX];
+
+    view_reset(v, buf, total);
     ms_cursor_init(&c, buf, total, err, R_REPLY);
     while (pos < total) {
-        const char *lf = memchr(buf + pos, '\n', total - pos);
-        size_t le = (size_t)(lf - buf) + 1; /* framing found it */
+        /* Framing ended the reply at the first line without "-" as its
+         * fourth byte (a line shorter than 4 bytes ends it too, and then
+         * pos + 3 is its CR or LF, or past total): that line ends at total. */
+        size_t le = total;
+        if (pos + 3 < total && buf[pos + 3] == '-') {
+            const char *lf = memchr(buf + pos, '\n', total - pos);
+            le = (size_t)(lf - buf) + 1; /* framing found it */
+        }
         size_t te = (le >= pos + 2 && buf[le - 2] == '\r') ? le - 2 : le - 1;
         int last = le == total;
         struct ms_smtp_reply_line *l = &v->lines[v->nlines];
@@ -224,15 +369,10 @@ static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, 
             ms_quirk_add(&v->quirks, te, "RFC 5321 2.3.8", "bare LF ends the line");
         c.len = te;
         c.pos = pos;
-        unsigned char d[3];
-        for (int k = 0; k < 3; k++) {
-            int ch = ms_cursor_peek(&c);
-            d[k] = (unsigned char)(ch < 0 ? 0 : ch);
-            c.pos++;
-        }
-        c.pos = pos;
         /* Reply-code = %x32-35 %x30-35 %x30-39 */
-        if (!(d[0] >= '2' && d[0] <= '5' && d[1] >= '0' && d[1] <= '5' && ms_is_digit(d[2])))
+        const unsigned char *d = (const unsigned char *)buf + pos;
+        if (te - pos < 3 || (unsigned)(d[0] - '2') > 3u || (unsigned)(d[1] - '0') > 5u ||
+            (unsigned)(d[2] - '0') > 9u)
             return ms_fail(&c, "RFC 5321 4.2 Reply-code", "expected a reply code (2-5, 0-5, 0-9)");
         uint16_t code = (uint16_t)((d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0'));
         if (v->nlines == 0)
@@ -241,14 +381,16 @@ static enum ms_status parse_lines(const struct ms_limits *lim, int expect_ehlo, 
             return ms_fail(&c, R_REPLY, "every line of a multi-line reply has the same code");
         c.pos = pos + 3;
         if (last) {
-            if (!ms_cursor_eof(&c))
-                MS_GUARD(
-                    ms_cursor_expect(&c, ' ', R_REPLY, "expected SP or CRLF after the reply code"));
+            /* SP, or CRLF right after the code */
+            if (te > pos + 3 && buf[pos + 3] != ' ')
+                return ms_fail(&c, R_REPLY, "expected SP or CRLF after the reply code");
+            if (te > pos + 3)
+                c.pos++;
         } else {
             c.pos++; /* "-" (framing) */
         }
         size_t ts = c.pos;
-        for (; c.pos < te; c.pos++) {
+        for (c.pos = odd ? c.pos : te; c.pos < te; c.pos++) {
             unsigned char ch = c.p[c.pos];
             if (ch == '\t' || (ch >= 32 && ch <= 126))
                 continue;
@@ -284,13 +426,23 @@ static ssize_t reply_parse_state(struct ms_smtp_rstate *rs, const struct ms_limi
                                  const char *buf, size_t len, struct ms_smtp_reply *v,
                                  struct ms_error *err)
 {
+    if (rs->fpos == 0) {
+        size_t total = reply_fast(lim, rs->expect_ehlo, buf, len, v, err);
+        if (total) {
+            rs->expect_ehlo = 0;
+            v->failed_before = rs->failed;
+            rs->failed = 0;
+            return (ssize_t)total;
+        }
+    }
     ssize_t n = frame(rs, lim, buf, len, err);
-    int expect = rs->expect_ehlo;
+    int expect = rs->expect_ehlo, odd = rs->fodd;
 
     if (n == MS_PARTIAL)
         return n;
     rs->expect_ehlo = 0;
-    if (n > 0 && parse_lines(lim, expect, buf, (size_t)n, v, err) != MS_OK) {
+    rs->fodd = 0;
+    if (n > 0 && parse_lines(lim, expect, odd, buf, (size_t)n, v, err) != MS_OK) {
         err->skip = (size_t)n;
         n = MS_FAIL;
     }

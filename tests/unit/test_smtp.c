@@ -763,6 +763,70 @@ static void test_replies(void **st)
     ms_assert_has(r, "0 ERR 896 RFC 5321 4.2 Reply-line: more lines in one reply than the limit");
 }
 
+/*
+ * Reply lines are checked 16/8 bytes at a time (SP..~ only) before the
+ * byte-by-byte textstring check: each odd byte at every position of a last
+ * line of 1-40 text bytes gives the byte-by-byte error at its offset, and the
+ * next reply parses.
+ */
+static void test_reply_blocks(void **st)
+{
+    (void)st;
+    static const struct {
+        char byte;
+        const char *err; /* NULL: accepted */
+    } odd[] = {
+        {'\t', NULL},
+        {'\x7f', "RFC 5321 4.2 textstring: control byte in reply text"},
+        {'\x01', "RFC 5321 4.2 textstring: control byte in reply text"},
+        {'\0', "RFC 5321 4.2 textstring: control byte in reply text"},
+        {'\r', "RFC 5321 4.5.3.1.5 reply line: bare CR inside a line"},
+        {'\xe9', "RFC 5321 4.2 textstring: 8-bit byte in reply text"},
+        {'\x80', "RFC 5321 4.2 textstring: 8-bit byte in reply text"},
+    };
+    struct ms_limits lim;
+    char in[128], want[256];
+    const char *r;
+
+    ms_limits_default(&lim);
+    for (size_t n = 1; n <= 40; n++) {
+        size_t len = 0;
+        memcpy(in, "250-first\r\n250 ", 15);
+        len = 15;
+        memset(in + len, '~', n);
+        len += n;
+        memcpy(in + len, "\r\n221 bye\r\n", 11);
+        len += 11;
+        r = ms_check(REPS, &lim, in, len);
+        assert_int_equal(ms_last_errors, 0);
+        assert_int_equal(ms_last_messages, 2);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t b = 0; b < sizeof(odd) / sizeof(odd[0]); b++) {
+                in[15 + i] = odd[b].byte;
+                r = ms_check(REPS, &lim, in, len);
+                if (!odd[b].err) {
+                    assert_int_equal(ms_last_errors, 0);
+                } else {
+                    snprintf(want, sizeof(want), "0 ERR %zu %s", 15 + i, odd[b].err);
+                    ms_assert_has(r, want);
+                }
+                snprintf(want, sizeof(want), "%zu+9 {\"type\":\"reply\",\"code\":221", 15 + n + 2);
+                ms_assert_has(r, want);
+                in[15 + i] = '~';
+            }
+            /* lenient 8-bit: a quirk at the byte's offset in the reply */
+            in[15 + i] = '\xc3';
+            lim.lenient = MS_LENIENT_8BIT;
+            r = ms_check(REPS, &lim, in, len);
+            lim.lenient = 0;
+            assert_int_equal(ms_last_errors, 0);
+            snprintf(want, sizeof(want), "\"quirks\":[{\"offset\":%zu,", 15 + i);
+            ms_assert_has(r, want);
+            in[15 + i] = '~';
+        }
+    }
+}
+
 static void test_ehlo_reply(void **st)
 {
     (void)st;
@@ -938,9 +1002,9 @@ int main(void)
         cmocka_unit_test(test_smtputf8),    cmocka_unit_test(test_data),
         cmocka_unit_test(test_data_blocks), cmocka_unit_test(test_smuggling),
         cmocka_unit_test(test_bdat),        cmocka_unit_test(test_auth),
-        cmocka_unit_test(test_replies),     cmocka_unit_test(test_ehlo_reply),
-        cmocka_unit_test(test_sessions),    cmocka_unit_test(test_writers),
-        cmocka_unit_test(test_reply_api),
+        cmocka_unit_test(test_replies),     cmocka_unit_test(test_reply_blocks),
+        cmocka_unit_test(test_ehlo_reply),  cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_writers),     cmocka_unit_test(test_reply_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,6 +178,7 @@ struct ms_smtp_rstate {
     size_t fpos;   /* bytes of the current reply already framed */
     size_t flines; /* its lines framed so far */
     uint8_t expect_ehlo;
+    uint8_t fodd;    /* a line framed so far has a byte outside SP..~ (or a bare LF) */
     uint32_t failed; /* replies that failed since the last valid one */
 };
 
