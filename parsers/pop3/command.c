@@ -28,8 +28,8 @@ struct args {
  * Bytes allowed in an argument: printable US-ASCII (RFC 1939 3); UTF-8 in
  * USER/PASS/APOP names after UTF8 (RFC 6856 2); 8-bit with the lenient flag.
  */
-static enum ms_status arg_bytes(struct ms_cursor *c, size_t avail, int utf8_ok, int space_ok,
-                                const struct ms_limits *lim, struct ms_quirks *q)
+static enum ms_status arg_bytes_rest(struct ms_cursor *c, size_t avail, int utf8_ok, int space_ok,
+                                     const struct ms_limits *lim, struct ms_quirks *q)
 {
     const unsigned char *p = c->p;
     const size_t n = c->len;
@@ -64,6 +64,18 @@ static enum ms_status arg_bytes(struct ms_cursor *c, size_t avail, int utf8_ok, 
         return ms_fail(c, R_CMD, "control character: arguments are printable US-ASCII");
     }
     return MS_OK;
+}
+
+/* The common case inline: the argument ends at SP or at the end of the line. */
+static inline enum ms_status arg_bytes(struct ms_cursor *c, size_t avail, int utf8_ok, int space_ok,
+                                       const struct ms_limits *lim, struct ms_quirks *q)
+{
+    size_t i = c->pos + ms_pop3_vchar_run(c->p + c->pos, c->len - c->pos, avail - c->pos, space_ok);
+
+    c->pos = i;
+    if (i >= c->len || c->p[i] == ' ')
+        return MS_OK;
+    return arg_bytes_rest(c, avail, utf8_ok, space_ok, lim, q);
 }
 
 /* Single SP between arguments (RFC 1939 3), or several with MS_LENIENT_SPACES. */
