@@ -149,6 +149,56 @@ static inline int suspect(const unsigned char *p, size_t n, int no8)
     return 0;
 }
 
+/* plain_line: no answer (the line is too close to the end of the scan for 16-byte blocks) */
+#define PLAIN_UNKNOWN ((size_t)-1)
+
+/*
+ * The length (CRLF included) of the line at l when it ends in CRLF within
+ * l[0..scan) and holds no other CR, no LF, no NUL and (no8) no 8-bit byte; 0
+ * when it is not such a line; PLAIN_UNKNOWN when fewer than 16 bytes are
+ * left to look at before its end is found. One pass, 16 bytes at a time,
+ * for the end and the odd bytes together (blocks may run past the line,
+ * never past scan).
+ */
+static inline size_t plain_line(const unsigned char *l, size_t scan, int no8)
+{
+#if defined(__SSE2__) && !defined(MS_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
+    const __m128i lfs = _mm_set1_epi8('\n'), crs = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
+    unsigned high = no8 ? 0xffffu : 0;
+    unsigned cr_last = 0; /* 1 << 16: the previous block ended in a CR */
+    size_t i = 0;
+
+    while (scan - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(l + i));
+        unsigned lfm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lfs));
+        unsigned crm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, crs));
+        unsigned bad = crm | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero)) |
+                       ((unsigned)_mm_movemask_epi8(x) & high);
+        if (lfm) {
+            unsigned j = (unsigned)__builtin_ctz(lfm), want;
+            if (j == 0) /* the CR before it ended the previous block, or it is bare */
+                return cr_last ? i + 1 : 0;
+            /* a CR right before the LF, no odd byte before that CR, and no
+             * CR pending from the previous block */
+            want = 1u << (j - 1);
+            if ((bad & (want - 1)) | cr_last | (want & ~crm))
+                return 0;
+            return i + j + 1;
+        }
+        /* no odd byte but a CR in the last place, and none pending */
+        if ((bad & ~(crm & 0x8000u)) | cr_last)
+            return 0;
+        cr_last = (crm & 0x8000u) << 1;
+        i += 16;
+    }
+#else
+    (void)l;
+    (void)scan;
+    (void)no8;
+#endif
+    return PLAIN_UNKNOWN;
+}
+
 /* CRLF "." CRLF (end bytes, the terminator's CRLF included): the end of the mail data (4.1.1.4). */
 static void data_end(struct ms_smtp_cstate *st, size_t end, struct ms_smtp_command *v)
 {
@@ -262,17 +312,21 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
         while (p < len) {
             const unsigned char *l = (const unsigned char *)buf + p;
             size_t left = len - p, scan = left < max ? left : max;
-            const unsigned char *lf = memchr(l, '\n', scan);
-            if (lf == NULL || lf == l || lf[-1] != '\r')
+            size_t end = plain_line(l, scan, no8);
+            if (end == 0)
                 break;
-            size_t end = (size_t)(lf - l) + 1, tl = end - 2;
-            if (tl == 1 && l[0] == '.') {
+            if (end == PLAIN_UNKNOWN) {
+                const unsigned char *lf = memchr(l, '\n', scan);
+                if (lf == NULL || lf == l || lf[-1] != '\r' ||
+                    suspect(l, (size_t)(lf - l) - 1, no8))
+                    break;
+                end = (size_t)(lf - l) + 1;
+            }
+            if (end == 3 && l[0] == '.') {
                 data_end(st, end, v);
                 *done = 1;
                 return (ssize_t)(p + end);
             }
-            if (suspect(l, tl, no8))
-                break;
             st->octets += end;
             st->lines++;
             /* RFC 5321 4.5.2: a leading "." of a line is removed by the receiver. */

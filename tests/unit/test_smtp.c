@@ -480,64 +480,74 @@ static void test_data(void **st)
  * the last block overlapping) and several lines per call: a bad byte at
  * every position of lines of 1-40 bytes, after a good line, gives the error
  * and offset of the byte-by-byte check, and the lines around it are counted.
+ * The long tail puts 16-byte blocks over every line (a CRLF split across two
+ * blocks included), the short one the memchr fallback near the end.
  */
 static void test_data_blocks(void **st)
 {
     (void)st;
     static const char first[] = "first line\r\n"; /* 12 bytes */
+    static const char *const tails[] = {
+        "tail\r\n.\r\n",
+        "tail-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\r\n.\r\n",
+    };
     static const char *const reasons[] = {
         "RFC 5321 2.3.8 / 4.1.1.4 DATA: bare CR in mail data: CR and LF only occur together",
+        "RFC 5321 2.3.8 / 4.1.1.4 DATA: bare LF in mail data: CR and LF only occur together",
         "RFC 5322 2.3 / RFC 2045 2.8: NUL in mail data",
         "RFC 5321 2.4 / RFC 6152 3: 8-bit mail data without BODY=8BITMIME",
     };
-    static const char bads[] = {'\r', '\0', '\xe9'};
+    static const char bads[] = {'\r', '\n', '\0', '\xe9'};
     struct ms_limits lim;
-    char in[128], want[256];
+    char in[160], want[256];
     const char *r;
 
     ms_limits_default(&lim);
-    for (size_t n = 0; n <= 40; n++) {
-        size_t len = 0;
-        memcpy(in, first, 12);
-        len = 12;
-        memset(in + len, 'x', n);
-        len += n;
-        memcpy(in + len, "\r\ntail\r\n.\r\n", 11);
-        len += 11;
-        r = ms_check(DATAK, &lim, in, len);
-        assert_int_equal(ms_last_errors, 0);
-        snprintf(want, sizeof(want), "0+%zu {\"type\":\"data\",\"octets\":%zu,\"lines\":3,", len,
-                 len);
-        ms_assert_has(r, want);
-        for (size_t i = 0; i < n; i++) {
-            for (size_t b = 0; b < sizeof(bads); b++) {
-                in[12 + i] = bads[b];
+    for (size_t k = 0; k < 2; k++)
+        for (size_t n = 0; n <= 40; n++) {
+            size_t len = 0, tl = strlen(tails[k]) - 3;
+            memcpy(in, first, 12);
+            len = 12;
+            memset(in + len, 'x', n);
+            len += n;
+            memcpy(in + len, "\r\n", 2);
+            memcpy(in + len + 2, tails[k], tl + 3);
+            len += 2 + tl + 3;
+            r = ms_check(DATAK, &lim, in, len);
+            assert_int_equal(ms_last_errors, 0);
+            snprintf(want, sizeof(want), "0+%zu {\"type\":\"data\",\"octets\":%zu,\"lines\":3,",
+                     len, len);
+            ms_assert_has(r, want);
+            for (size_t i = 0; i < n; i++) {
+                for (size_t b = 0; b < sizeof(bads); b++) {
+                    in[12 + i] = bads[b];
+                    r = ms_check(DATAK, &lim, in, len);
+                    snprintf(want, sizeof(want), "0 ERR %zu %s", 12 + i, reasons[b]);
+                    ms_assert_has(r, want);
+                    /* the bad line is dropped; the data goes on after it */
+                    snprintf(
+                        want, sizeof(want),
+                        "%zu+%zu {\"type\":\"data\",\"octets\":%zu,\"lines\":1,\"unstuffed\":%zu}",
+                        12 + n + 2, tl + 3, tl + 3, tl);
+                    ms_assert_has(r, want);
+                    in[12 + i] = 'x';
+                }
+                /* lenient 8-bit: one quirk at the byte's offset in the data */
+                in[12 + i] = '\x80';
+                in[12 + n - 1] = '\xff';
+                lim.lenient = MS_LENIENT_8BIT;
                 r = ms_check(DATAK, &lim, in, len);
-                snprintf(want, sizeof(want), "0 ERR %zu %s", 12 + i, reasons[b]);
-                ms_assert_has(r, want);
-                /* the bad line is dropped; the data goes on after it */
+                lim.lenient = 0;
+                assert_int_equal(ms_last_errors, 0);
                 snprintf(want, sizeof(want),
-                         "%zu+9 {\"type\":\"data\",\"octets\":9,\"lines\":1,\"unstuffed\":6}",
-                         12 + n + 2);
+                         "\"lines\":3,\"unstuffed\":%zu,\"quirks\":[{\"offset\":%zu,\"rule\":"
+                         "\"RFC 6152 3\"",
+                         len - 3, 12 + i);
                 ms_assert_has(r, want);
                 in[12 + i] = 'x';
+                in[12 + n - 1] = 'x';
             }
-            /* lenient 8-bit: one quirk at the byte's offset in the data */
-            in[12 + i] = '\x80';
-            in[12 + n - 1] = '\xff';
-            lim.lenient = MS_LENIENT_8BIT;
-            r = ms_check(DATAK, &lim, in, len);
-            lim.lenient = 0;
-            assert_int_equal(ms_last_errors, 0);
-            snprintf(want, sizeof(want),
-                     "\"lines\":3,\"unstuffed\":%zu,\"quirks\":[{\"offset\":%zu,\"rule\":"
-                     "\"RFC 6152 3\"",
-                     len - 3, 12 + i);
-            ms_assert_has(r, want);
-            in[12 + i] = 'x';
-            in[12 + n - 1] = 'x';
         }
-    }
 }
 
 static void test_smuggling(void **st)
