@@ -256,32 +256,32 @@ void ms_out_u64(struct ms_out *o, uint64_t v)
     ms_out_bytes(o, tmp + i, sizeof(tmp) - i);
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629 4), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+size_t ms_utf8_len(const unsigned char *p, size_t n)
 {
     unsigned char b = p[0];
     size_t need;
     unsigned char lo = 0x80, hi = 0xBF;
 
-    if (b >= 0xC2 && b <= 0xDF)
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF) {
         need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) {
+    } else if (b >= 0xE0 && b <= 0xEF) {
         need = 3;
         if (b == 0xE0)
-            lo = 0xA0;
+            lo = 0xA0; /* no overlong forms */
         if (b == 0xED)
-            hi = 0x9F;
+            hi = 0x9F; /* no UTF-16 surrogates */
     } else if (b >= 0xF0 && b <= 0xF4) {
         need = 4;
         if (b == 0xF0)
             lo = 0x90;
         if (b == 0xF4)
-            hi = 0x8F;
-    } else
+            hi = 0x8F; /* nothing above U+10FFFF */
+    } else {
         return 0;
-    if (n < need)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
+    }
+    if (n < need || p[1] < lo || p[1] > hi)
         return 0;
     for (size_t i = 2; i < need; i++)
         if (p[i] < 0x80 || p[i] > 0xBF)
@@ -305,7 +305,7 @@ void ms_out_json_str(struct ms_out *o, const char *s, size_t n)
         }
         ms_out_bytes(o, p + i - run, run);
         run = 0;
-        size_t u = ch >= 0x80 ? utf8_len(p + i, n - i) : 0;
+        size_t u = ch >= 0x80 ? ms_utf8_len(p + i, n - i) : 0;
         if (u) {
             ms_out_bytes(o, p + i, u);
             i += u;

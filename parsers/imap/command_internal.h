@@ -94,6 +94,5 @@ MS_MUST_USE enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent);
 MS_MUST_USE enum ms_status ms_icp_search_keys(struct ms_icp *p, uint32_t parent);
 
 /* Valid UTF-8 sequence length at p[0..n) (RFC 3629), 0 if invalid. */
-size_t ms_icp_utf8_len(const unsigned char *p, size_t n);
 
 #endif

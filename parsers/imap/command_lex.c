@@ -122,38 +122,6 @@ enum ms_status ms_icp_depth(struct ms_icp *p, unsigned depth)
     return MS_OK;
 }
 
-size_t ms_icp_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF)
-        need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        if (b == 0xE0)
-            lo = 0xA0;
-        if (b == 0xED)
-            hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        if (b == 0xF0)
-            lo = 0x90;
-        if (b == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return need;
-}
-
 /* ---- strings ---- */
 
 /*
@@ -187,7 +155,7 @@ static enum ms_status read_quoted(struct ms_icp *p, struct ms_slice *out)
         if (ch == 0)
             return ms_fail(c, R_QUOTED, "NUL inside a quoted string");
         if (ch >= 0x80) {
-            size_t u = ms_icp_utf8_len(c->p + c->pos, c->len - c->pos);
+            size_t u = ms_utf8_len(c->p + c->pos, c->len - c->pos);
             if (u == 0)
                 return ms_fail(c, R_QUOTED, "8-bit byte that is not UTF-8 in a quoted string");
             c->pos += u;
@@ -361,7 +329,7 @@ static enum ms_status check_mailbox(struct ms_icp *p, const struct ms_imap_cnode
                 return ms_fail_at(c, base + at, R_MAILBOX,
                                   "8-bit byte in a mailbox name (modified UTF-7 expected; "
                                   "UTF-8 needs ENABLE UTF8=ACCEPT)");
-            size_t u = ms_icp_utf8_len(w.p + at, w.n - at);
+            size_t u = ms_utf8_len(w.p + at, w.n - at);
             if (u == 0)
                 return ms_fail_at(c, base + at, "RFC 6855 3 mailbox",
                                   "mailbox name is not valid UTF-8");

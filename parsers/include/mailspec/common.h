@@ -182,6 +182,13 @@ static inline unsigned char ms_lower(unsigned char ch)
     return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch | 0x20) : ch;
 }
 
+/*
+ * Length of the UTF-8 sequence at p[0..n) (n >= 1): 1 for US-ASCII, 2-4 for a
+ * well-formed sequence (RFC 3629 4: no overlong forms, no surrogates, nothing
+ * above U+10FFFF), 0 when ill-formed or cut short.
+ */
+size_t ms_utf8_len(const unsigned char *p, size_t n);
+
 /* Case-insensitive ASCII comparison of a slice with lit[0..n). */
 static inline int ms_slice_ieqn(struct ms_slice s, const char *lit, size_t n)
 {
