@@ -14,28 +14,36 @@ static struct ms_kind g_rep;
 
 static void rep_init_pending(void *state, const struct ms_limits *lim)
 {
-    char spec[1024];
-    char *save = NULL;
+    const char *spec = g_pending;
+    size_t len = strnlen(g_pending, sizeof(g_pending));
 
     ms_pop3_replies_kind.init(state, lim);
-    memcpy(spec, g_pending, sizeof(spec));
     /* "-" first: the greeting is still to come; otherwise it has been seen. */
-    if (spec[0] != '-')
+    if (len == 0 || spec[0] != '-')
         ms_pop3_replies_skip_greeting(state);
-    for (char *t = strtok_r(spec, " -", &save); t; t = strtok_r(NULL, " -", &save)) {
-        size_t n = strlen(t);
-        int arg = n > 0 && t[n - 1] == '+';
+    /* words separated by " " or "-"; "RETR+" = RETR with an argument */
+    for (size_t i = 0; i < len;) {
+        if (spec[i] == ' ' || spec[i] == '-') {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < len && spec[i] != ' ' && spec[i] != '-')
+            i++;
+        size_t n = i - start;
+        int arg = spec[i - 1] == '+';
         if (arg)
-            t[n - 1] = '\0';
+            n--;
         int found = 0;
         for (int c = MS_POP3_USER; c <= MS_POP3_LANG; c++) {
-            if (strcmp(ms_pop3_cmd_name((enum ms_pop3_cmd)c), t) == 0) {
+            const char *name = ms_pop3_cmd_name((enum ms_pop3_cmd)c);
+            if (strlen(name) == n && memcmp(name, spec + start, n) == 0) {
                 ms_pop3_replies_expect(state, (enum ms_pop3_cmd)c, arg);
                 found = 1;
             }
         }
         if (!found)
-            fail_msg("bad pending spec %s", t);
+            fail_msg("bad pending spec %.*s", (int)n, spec + start);
     }
 }
 
