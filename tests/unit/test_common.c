@@ -396,6 +396,26 @@ static void test_limits(void **st)
     assert_int_equal(ms_lenient_flag("nope"), 0);
 }
 
+static void test_registry(void **st)
+{
+    (void)st;
+    const char *names[] = {"smtp", "pop3", "imap"};
+    for (size_t i = 0; i < 3; i++) {
+        const struct ms_proto *p = ms_proto_find(names[i]);
+        assert_non_null(p);
+        assert_string_equal(p->name, names[i]);
+        assert_string_equal(p->commands->name, "commands");
+        assert_string_equal(p->replies->name, "replies");
+        assert_string_equal(p->commands->proto, names[i]);
+    }
+    assert_null(ms_proto_find("gopher"));
+    assert_null(ms_proto_find("SMTP")); /* names are exact */
+    size_t n = 0;
+    for (const struct ms_proto *const *p = ms_protos(); *p; p++)
+        n++;
+    assert_int_equal(n, 3);
+}
+
 static void test_ctype(void **st)
 {
     (void)st;
@@ -434,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_driver_small_buffer),
         cmocka_unit_test(test_quirks),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
