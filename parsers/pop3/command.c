@@ -46,7 +46,7 @@ static enum ms_status arg_bytes_rest(struct ms_cursor *c, size_t avail, int utf8
         if (ch == ' ')
             return MS_OK;
         if (ch >= 0x80 && utf8_ok) {
-            size_t u = ms_pop3_utf8_len(c->p + c->pos, c->len - c->pos);
+            size_t u = ms_utf8_len(c->p + c->pos, c->len - c->pos);
             if (u == 0)
                 return ms_fail(c, R_UTF8, "invalid UTF-8 in an argument");
             c->pos += u;

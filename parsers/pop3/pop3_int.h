@@ -106,9 +106,6 @@ static inline MS_MUST_USE ssize_t ms_pop3_line_fast(const struct ms_limits *lim,
     return ms_pop3_line(lim, buf, len, max, tl, q, base, err, rule);
 }
 
-/* Length of the valid UTF-8 sequence (RFC 3629 4) at p[0..n), or 0. */
-size_t ms_pop3_utf8_len(const unsigned char *p, size_t n);
-
 /* Four bytes as one word: p[0] in the low byte, whatever the machine's byte order. */
 #define MS_POP3_KW4(a, b, c, d)                                                                    \
     ((uint32_t)(unsigned char)(a) | (uint32_t)(unsigned char)(b) << 8 |                            \

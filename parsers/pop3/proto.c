@@ -55,39 +55,6 @@ int ms_pop3_base64_valid(const char *s, size_t n)
     return 1;
 }
 
-size_t ms_pop3_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char b = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        if (b == 0xE0)
-            lo = 0xA0;
-        if (b == 0xED)
-            hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        if (b == 0xF0)
-            lo = 0x90;
-        if (b == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return need;
-}
-
 ssize_t ms_pop3_line(const struct ms_limits *lim, const char *buf, size_t len, size_t max,
                      size_t *tl, struct ms_quirks *q, size_t base, struct ms_error *err,
                      const char *rule)

@@ -98,7 +98,7 @@ static enum ms_status text_bytes(struct ms_cursor *c, size_t end, int utf8,
         if (ch == 0)
             return ms_fail(c, R_STATUS, "NUL in a response line");
         if (utf8) {
-            size_t u = ms_pop3_utf8_len(c->p + c->pos, end - c->pos);
+            size_t u = ms_utf8_len(c->p + c->pos, end - c->pos);
             if (u == 0)
                 return ms_fail(c, R_UTF8, "invalid UTF-8 in a response line");
             c->pos += u;
