@@ -275,6 +275,55 @@ static void view_reset(struct ms_smtp_reply *v, const char *buf, size_t total)
     v->raw.len = total;
 }
 
+/* plain_line: no answer (too close to the end of the scan for 16-byte blocks) */
+#define PLAIN_UNKNOWN ((size_t)-1)
+
+/*
+ * The length of the line at l without its CRLF when it ends in CRLF within
+ * l[0..scan) and every byte before the CR is SP..~; 0 when it is not such a
+ * line; PLAIN_UNKNOWN when fewer than 16 bytes are left to look at before its
+ * end is found. One pass, 16 bytes at a time, for the end and the bytes
+ * together (blocks may run past the line, never past scan).
+ */
+static inline size_t plain_line(const unsigned char *l, size_t scan)
+{
+#if defined(__SSE2__) && !defined(MS_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
+    /* signed compares: bytes >= 0x80 are negative, so below SP too */
+    const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);
+    const __m128i lfs = _mm_set1_epi8('\n'), crs = _mm_set1_epi8('\r');
+    unsigned cr_last = 0; /* 1 << 16: the previous block ended in a CR */
+    size_t i = 0;
+
+    while (scan - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(l + i));
+        unsigned lfm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lfs));
+        unsigned crm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, crs));
+        unsigned bad =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(x, lo), _mm_cmpgt_epi8(x, hi)));
+        if (lfm) {
+            unsigned j = (unsigned)__builtin_ctz(lfm), want;
+            if (j == 0) /* the CR before it ended the previous block, or it is bare */
+                return cr_last && i >= 2 ? i - 1 : 0;
+            /* a CR right before the LF, nothing else outside SP..~ before
+             * that CR, and no CR pending from the previous block */
+            want = 1u << (j - 1);
+            if ((bad & (want - 1)) | cr_last | (want & ~crm))
+                return 0;
+            return i + j - 1;
+        }
+        /* only SP..~, but a CR in the last place, and none pending */
+        if ((bad & ~(crm & 0x8000u)) | cr_last)
+            return 0;
+        cr_last = (crm & 0x8000u) << 1;
+        i += 16;
+    }
+#else
+    (void)l;
+    (void)scan;
+#endif
+    return PLAIN_UNKNOWN;
+}
+
 /*
  * The common case in one pass: a reply whose lines are all in buf, end in
  * CRLF, hold only SP..~, and parse without an error. Returns its length, or
@@ -297,13 +346,18 @@ static size_t reply_fast(const struct ms_limits *lim, int expect_ehlo, const cha
     do {
         const unsigned char *l = (const unsigned char *)buf + pos;
         size_t left = len - pos;
-        const unsigned char *lf = memchr(l, '\n', left < max ? left : max);
-        if (lf == NULL || lf == l || lf[-1] != '\r' || n >= max_lines)
-            return 0;
-        size_t tl = (size_t)(lf - l) - 1, ts = pos + 4;
+        size_t scan = left < max ? left : max, tl = plain_line(l, scan), ts = pos + 4;
+        if (tl == PLAIN_UNKNOWN) {
+            const unsigned char *lf = memchr(l, '\n', scan);
+            if (lf == NULL || lf == l || lf[-1] != '\r')
+                return 0;
+            tl = (size_t)(lf - l) - 1;
+            if (!plain(l, tl))
+                return 0;
+        }
         /* Reply-code = %x32-35 %x30-35 %x30-39 */
-        if (tl < 3 || (unsigned)(l[0] - '2') > 3u || (unsigned)(l[1] - '0') > 5u ||
-            (unsigned)(l[2] - '0') > 9u || !plain(l + 3, tl - 3))
+        if (tl < 3 || n >= max_lines || (unsigned)(l[0] - '2') > 3u ||
+            (unsigned)(l[1] - '0') > 5u || (unsigned)(l[2] - '0') > 9u)
             return 0;
         uint16_t lc = (uint16_t)((l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0'));
         if (n == 0)
@@ -320,12 +374,24 @@ static size_t reply_fast(const struct ms_limits *lim, int expect_ehlo, const cha
         rl->text.len = pos + tl - ts;
         rl->enhanced.ptr = buf + ts;
         rl->enhanced.len = 0;
-        /* enhanced() looks for "d.": most lines answer "no" on the first bytes */
-        if (code / 100 != 3 && rl->text.len >= 5 && l[ts - pos + 1] == '.') {
-            c.len = pos + tl;
-            c.pos = ts;
-            if (enhanced(&c, code, rl) != MS_OK)
-                return 0;
+        /* enhanced() looks for "d.": most lines answer "no" on the first
+         * bytes; a valid "c.d.d{1,3}" of the reply's class (one-digit
+         * subject, detail of at most 3 digits: e <= 7) is taken here */
+        const unsigned char *t = (const unsigned char *)buf + ts;
+        size_t tn = rl->text.len;
+        if (code / 100 != 3 && tn >= 5 && t[1] == '.') {
+            size_t e = 5;
+            while (e < tn && e < 7 && ms_is_digit(t[e]))
+                e++;
+            if ((unsigned)(t[0] - '0') == code / 100u && ms_is_digit(t[2]) && t[3] == '.' &&
+                ms_is_digit(t[4]) && (e == tn || t[e] == ' ')) {
+                rl->enhanced.len = e;
+            } else {
+                c.len = pos + tl;
+                c.pos = ts;
+                if (enhanced(&c, code, rl) != MS_OK)
+                    return 0;
+            }
         }
         starts[n++] = ts;
         pos += tl + 2;

@@ -724,6 +724,16 @@ static void test_replies(void **st)
     BAD(REPS, "550 5.1.1000 no\r\n", "0 ERR 11 RFC 3463 2 status-code: detail has more than 3");
     r = OKN(REPS, "250 1.2.3 version\r\n250 2.1 x\r\n250 2.1.0.1 x\r\n354 2.0.0 go\r\n", 4);
     ms_assert_lacks(r, "enhanced");
+    /* detail of 1-3 digits, at the end or before SP (the short form has its own path) */
+    r = OKN(REPS, "250 2.1.0\r\n250 2.1.00 a\r\n250 2.1.000\r\n250 2.12.0 b\r\n", 4);
+    ms_assert_has(r, "\"enhanced\":\"2.1.0\"}");
+    ms_assert_has(r, "\"enhanced\":\"2.1.00\"}");
+    ms_assert_has(r, "\"enhanced\":\"2.1.000\"}");
+    ms_assert_has(r, "\"enhanced\":\"2.12.0\"}");
+    r = OKN(REPS, "250 2.1.0x\r\n250 2.1.x\r\n250 2.x.0\r\n", 3);
+    ms_assert_lacks(r, "enhanced");
+    BAD(REPS, "250 2.1.0000\r\n", "0 ERR 11 RFC 3463 2 status-code: detail has more than 3");
+    BAD(REPS, "450 5.1.1\r\n", "0 ERR 4 RFC 3463 2 class");
     /* text: HT allowed; control bytes, 8-bit, bare CR/LF */
     OKN(REPS, "250 a\tb\r\n", 1);
     BAD(REPS, "250 a\x01z\r\n", "0 ERR 5 RFC 5321 4.2 textstring: control byte");
@@ -791,6 +801,7 @@ static void test_reply_blocks(void **st)
         {'\x01', "RFC 5321 4.2 textstring: control byte in reply text"},
         {'\0', "RFC 5321 4.2 textstring: control byte in reply text"},
         {'\r', "RFC 5321 4.5.3.1.5 reply line: bare CR inside a line"},
+        {'\n', "RFC 5321 4.5.3.1.5 reply line: bare LF: lines end with CRLF"},
         {'\xe9', "RFC 5321 4.2 textstring: 8-bit byte in reply text"},
         {'\x80', "RFC 5321 4.2 textstring: 8-bit byte in reply text"},
     };
@@ -805,8 +816,9 @@ static void test_reply_blocks(void **st)
         len = 15;
         memset(in + len, '~', n);
         len += n;
-        memcpy(in + len, "\r\n221 bye\r\n", 11);
-        len += 11;
+        /* a long next reply: 16-byte blocks cover every line of the first */
+        memcpy(in + len, "\r\n221 bye-yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\r\n", 48);
+        len += 48;
         r = ms_check(REPS, &lim, in, len);
         assert_int_equal(ms_last_errors, 0);
         assert_int_equal(ms_last_messages, 2);
@@ -820,7 +832,7 @@ static void test_reply_blocks(void **st)
                     snprintf(want, sizeof(want), "0 ERR %zu %s", 15 + i, odd[b].err);
                     ms_assert_has(r, want);
                 }
-                snprintf(want, sizeof(want), "%zu+9 {\"type\":\"reply\",\"code\":221", 15 + n + 2);
+                snprintf(want, sizeof(want), "%zu+46 {\"type\":\"reply\",\"code\":221", 15 + n + 2);
                 ms_assert_has(r, want);
                 in[15 + i] = '~';
             }
