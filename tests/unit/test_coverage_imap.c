@@ -547,6 +547,38 @@ static const struct ccase resp_cases[] = {
     {C("* OK \360\r\n"), "0 ERR 5 RFC 9051 9 resp-text: 8-bit byte in text that is not UTF-8\n"},
     {C("* OK \340\240\r\n"),
      "0 ERR 5 RFC 9051 9 resp-text: 8-bit byte in text that is not UTF-8\n"},
+    {C("* OK \342\202\300\r\n"),
+     "0 ERR 5 RFC 9051 9 resp-text: 8-bit byte in text that is not UTF-8\n"},
+    {C("* 1 FETCH (BINARY[1] ~3)\r\n"),
+     "0 ERR 21 RFC 3516 4.2 literal8: expected a string (quoted or literal)\n"},
+    {C("* ESEARCH X (1,2) Y (12ab) Z 3:*\r\n"),
+     "0+34 "
+     "{\"type\":\"esearch\",\"tag\":\"*\",\"uid\":false,\"returns\":[{\"name\":\"X\",\"value\":["
+     "\"1,2\"]},{\"name\":\"Y\",\"value\":[\"12ab\"]},{\"name\":\"Z\",\"value\":\"3:*\"}]}\n"},
+    {C("* ESEARCH MIN 1 UID 5\r\n"),
+     "0 ERR 16 RFC 9051 9 esearch-response: UID must come first, once\n"},
+    {C("* LIST () \"\303\251\" INBOX\r\n"), "0+22 "
+                                            "{\"type\":\"list\",\"tag\":\"*\",\"flags\":[],"
+                                            "\"delimiter\":\"\303\251\",\"mailbox\":\"INBOX\"}\n"},
+    {C("* LIST () \"\303\251x\" INBOX\r\n"),
+     "0 ERR 10 RFC 9051 9 mailbox-list: hierarchy delimiter must be exactly one character "
+     "(QUOTED-CHAR)\n"},
+    {C("* LIST () \"\303\" INBOX\r\n"),
+     "0 ERR 11 RFC 9051 9 quoted: 8-bit byte in a quoted string that is not UTF-8\n"},
+    {C("* 1 FETCH (BODY[1.FOO] NIL)\r\n"),
+     "0 ERR 18 RFC 9051 9 section: expected HEADER, HEADER.FIELDS, TEXT or MIME\n"},
+    {C("* 1 FETCH (RFCXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (MXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (BXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (PXXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (EXXXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (TXXXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (SXXXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (EXXXXXX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (UIX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (BODX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (FLAGX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
+    {C("* 1 FETCH (INTERNALDATX 1)\r\n"), "0 ERR 11 RFC 9051 9 msg-att: unknown FETCH attribute\n"},
 };
 
 static void test_response_errors(void **st)
@@ -590,6 +622,7 @@ static const char *const rich[] = {
     "* ID NIL\r\n",
     "* VANISHED (EARLIER) 1:3\r\n",
     "* 3 EXISTS\r\n",
+    "* 1 FETCH (BODY (\"a\" \"b\" NIL NIL NIL \"7bit\" 1 NIL NIL NIL NIL (1 (2))))\r\n",
 };
 
 /* The offset of the single error line of a rendering ("<off> ERR <offset> ..."). */
