@@ -130,10 +130,9 @@ static enum ms_status date_time(struct rp *p, struct rp_chain *ch)
         if (tpat[i] == '9' ? !ms_is_digit(t) : t != ':')
             return ms_fail_at(c, start + 13 + (size_t)i, RULE_DATE, "expected a time hh:mm:ss");
     }
+    /* s[21] == DQUOTE was reported above as a missing zone. */
     if (s[21] != ' ')
-        return ms_fail_at(c, start + 21, RULE_DATE,
-                          s[21] == '"' ? "date-time without a zone (\"+hhmm\" or \"-hhmm\")"
-                                       : "expected SP before the zone");
+        return ms_fail_at(c, start + 21, RULE_DATE, "expected SP before the zone");
     if (s[22] != '+' && s[22] != '-')
         return ms_fail_at(c, start + 22, RULE_DATE, "expected a zone (\"+hhmm\" or \"-hhmm\")");
     for (int i = 23; i < 27; i++)
