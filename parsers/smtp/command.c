@@ -117,7 +117,7 @@ static enum ms_status parse_string(struct ms_cursor *c, struct ms_slice *out, si
                           "expected a printable ASCII character after \"\\\"");
                 c->pos += 2;
             } else if (ch >= 0x80) {
-                int n = ms_smtp_utf8_len(c->p + c->pos, c->len - c->pos);
+                int n = (int)ms_utf8_len(c->p + c->pos, c->len - c->pos);
                 MS_ENSURE(n, c, "RFC 6531 3.3 qtextSMTP", "invalid UTF-8");
                 if (*u8 == SIZE_MAX)
                     *u8 = c->pos;
@@ -135,7 +135,7 @@ static enum ms_status parse_string(struct ms_cursor *c, struct ms_slice *out, si
             if (ms_is(ch, MS_C_ATEXT)) {
                 c->pos++;
             } else if (ch >= 0x80) {
-                int n = ms_smtp_utf8_len(c->p + c->pos, c->len - c->pos);
+                int n = (int)ms_utf8_len(c->p + c->pos, c->len - c->pos);
                 MS_ENSURE(n, c, "RFC 6531 3.3 atext", "invalid UTF-8");
                 if (*u8 == SIZE_MAX)
                     *u8 = c->pos;
@@ -326,7 +326,7 @@ static enum ms_status parse_params(struct ms_cursor *c, const struct ms_limits *
                     c->pos++;
                 } else if (ch >= 0x80) {
                     /* RFC 6531 3.3: esmtp-value =/ UTF8-non-ascii */
-                    int n = ms_smtp_utf8_len(c->p + c->pos, c->len - c->pos);
+                    int n = (int)ms_utf8_len(c->p + c->pos, c->len - c->pos);
                     MS_ENSURE(n, c, "RFC 6531 3.3 esmtp-value", "invalid UTF-8");
                     if (*u8 == SIZE_MAX)
                         *u8 = c->pos;

@@ -16,38 +16,6 @@
 #define R_PATH    "RFC 5321 4.1.2 Path"
 #define R_ADL     "RFC 5321 4.1.2 A-d-l"
 
-/* Length of the valid UTF-8 sequence of a non-ASCII character at p (RFC 3629 4), or 0. */
-int ms_smtp_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char b = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        if (b == 0xE0)
-            lo = 0xA0;
-        if (b == 0xED)
-            hi = 0x9F; /* no UTF-16 surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        if (b == 0xF0)
-            lo = 0x90;
-        if (b == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return (int)need;
-}
-
 /* sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str] (or a U-label). */
 static enum ms_status parse_domain(struct ms_cursor *c, const struct ms_limits *lim, int utf8,
                                    struct ms_smtp_host *out)
@@ -64,7 +32,7 @@ static enum ms_status parse_domain(struct ms_cursor *c, const struct ms_limits *
                 if (!utf8)
                     return ms_fail(c, "RFC 6531 3.3 Mailbox",
                                    "8-bit byte in a domain (needs SMTPUTF8)");
-                int n = ms_smtp_utf8_len(c->p + c->pos, c->len - c->pos);
+                int n = (int)ms_utf8_len(c->p + c->pos, c->len - c->pos);
                 if (!n)
                     return ms_fail(c, "RFC 6531 3.3 sub-domain", "invalid UTF-8 in a domain");
                 c->pos += (size_t)n;
@@ -285,7 +253,7 @@ static enum ms_status parse_local(struct ms_cursor *c, const struct ms_limits *l
                                       "expected a printable ASCII character after \"\\\"");
                 c->pos += 2;
             } else if (ch >= 0x80) {
-                int n = ms_smtp_utf8_len(c->p + c->pos, c->len - c->pos);
+                int n = (int)ms_utf8_len(c->p + c->pos, c->len - c->pos);
                 if (!n)
                     return ms_fail(c, "RFC 6531 3.3 qtextSMTP", "invalid UTF-8 in a local part");
                 if (!out->utf8)
@@ -307,7 +275,7 @@ static enum ms_status parse_local(struct ms_cursor *c, const struct ms_limits *l
                 if (ms_is(ch, MS_C_ATEXT)) {
                     c->pos++;
                 } else if (ch >= 0x80) {
-                    int n = ms_smtp_utf8_len(c->p + c->pos, c->len - c->pos);
+                    int n = (int)ms_utf8_len(c->p + c->pos, c->len - c->pos);
                     if (!n)
                         return ms_fail(c, "RFC 6531 3.3 atext", "invalid UTF-8 in a local part");
                     if (!out->utf8)

@@ -220,7 +220,6 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
                               struct ms_error *err);
 ssize_t ms_smtp_chunk_parse(struct ms_smtp_cstate *st, const struct ms_limits *lim, const char *buf,
                             size_t len, struct ms_smtp_command *v, int *done, struct ms_error *err);
-int ms_smtp_utf8_len(const unsigned char *p, size_t n);
 /* A reply with this code arrived (session): DATA refused, AUTH continues or ends;
  * failed_before invalid replies came before it. */
 void ms_smtp_reply_answers(struct ms_smtp_cstate *st, unsigned code, uint32_t failed_before);
