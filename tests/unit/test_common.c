@@ -376,6 +376,56 @@ static void test_session(void **st)
     assert_int_equal(commands_seen, 2);
 }
 
+/*
+ * A stream or session without an emit callback still counts messages and
+ * errors (callers that only want the totals pass NULL), and ms_session_end
+ * reports input ending inside a message on either side.
+ */
+static void test_stream_no_emit(void **st)
+{
+    struct ms_limits lim;
+    struct toy_state ts;
+    struct toy_view tv;
+    char buf[64];
+    struct ms_stream s;
+    (void)st;
+    ms_limits_default(&lim);
+    ms_stream_init(&s, &toy, &lim, &ts, &tv, buf, sizeof(buf), NULL, NULL);
+    ms_stream_feed(&s, "ok\r\n!x\r\n<a\r\n>\r\nab", 17);
+    assert_int_equal(s.messages, 2);
+    assert_int_equal(s.errors, 1);
+    assert_int_equal(ms_stream_end(&s), 1); /* "ab" has no CRLF */
+    assert_int_equal(s.errors, 2);
+    assert_int_equal(s.offset, 17);
+}
+
+static void test_session_end_inside(void **st)
+{
+    struct ms_limits lim;
+    struct toy_state cst, sst;
+    struct toy_view cv, sv;
+    char cbuf[64], sbuf[64];
+    struct ms_session ss;
+    (void)st;
+    ms_limits_default(&lim);
+    for (int side = 0; side < 3; side++) {
+        commands_seen = 0;
+        ms_session_init(&ss, &toy_proto, &lim, &cst, &cv, cbuf, sizeof(cbuf), &sst, &sv, sbuf,
+                        sizeof(sbuf), NULL, NULL);
+        ms_session_feed(&ss, 1, 1, "hi\r\n", 4);
+        ms_session_feed(&ss, 0, 2, "a\r\n", 3);
+        if (side == 1)
+            ms_session_feed(&ss, 0, 3, "b", 1); /* client ends inside a command */
+        if (side == 2)
+            ms_session_feed(&ss, 1, 3, "<x\r\n", 4); /* server inside a streamed reply */
+        assert_int_equal(ms_session_end(&ss), side != 0);
+        assert_int_equal(commands_seen, 1);
+        assert_int_equal(ss.c.messages + ss.s.messages, 2);
+        assert_int_equal(ss.c.errors, side == 1);
+        assert_int_equal(ss.s.errors, side == 2);
+    }
+}
+
 static void test_limits(void **st)
 {
     struct ms_limits lim;
@@ -454,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_driver_small_buffer),
         cmocka_unit_test(test_quirks),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_stream_no_emit),
+        cmocka_unit_test(test_session_end_inside),
         cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
