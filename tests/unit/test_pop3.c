@@ -1189,6 +1189,37 @@ static void test_writers(void **st)
     assert_false(ms_pop3_base64_valid("abcde", 5));
 }
 
+/*
+ * APOP timestamps whose right part is a domain literal (RFC 5322 3.4.1
+ * dtext: VCHAR except "[", "]" and "\"), and a CAPA line with one parameter
+ * more than the view holds (MS_POP3_CAPA_PARAMS).
+ */
+static void test_rep_coverage(void **st)
+{
+    const char *bad = "0 ERR 12 RFC 1939 7: msg-id right part is a dot-atom or [literal]\n";
+    (void)st;
+    assert_string_equal(rep("-", 0, "+OK hi <1.2@[10.0.0.1]>\r\n"),
+                        "0+25 {\"type\":\"greeting\",\"status\":\"+OK\",\"text\":\"hi "
+                        "<1.2@[10.0.0.1]>\",\"timestamp\":\"<1.2@[10.0.0.1]>\"}\n");
+    assert_string_equal(rep("-", 0, "+OK hi <1.2@[a[b]>\r\n"), bad);
+    assert_string_equal(rep("-", 0, "+OK hi <1.2@[a]b]>\r\n"), bad);
+    assert_string_equal(rep("-", 0, "+OK hi <1.2@[a\\b]>\r\n"), bad);
+    assert_string_equal(rep("-", 0,
+                            "+OK hi <1.2@[a\x7f"
+                            "b]>\r\n"),
+                        bad);
+    /* 16 parameters fit; the 17th is refused at its first byte */
+    ms_assert_has(rep("CAPA", 0, "+OK\r\nX 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\r\n.\r\n"),
+                  "\"params\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\","
+                  "\"12\",\"13\",\"14\",\"15\",\"16\"]");
+    assert_string_equal(
+        rep("CAPA", 0, "+OK\r\nX 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\r\n.\r\n"),
+        "0+5 {\"type\":\"status\",\"status\":\"+OK\",\"answers\":\"CAPA\",\"multiline\":true,"
+        "\"text\":\"\"}\n"
+        "5 ERR 46 RFC 2449 5: more capability parameters than the limit\n"
+        "50+3 {\"type\":\"end\",\"answers\":\"CAPA\",\"entries\":1}\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1220,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_session_sasl),
         cmocka_unit_test(test_cmd_expect_sasl),
         cmocka_unit_test(test_writers),
+        cmocka_unit_test(test_rep_coverage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
