@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "mailspec/imap_command.h"
 #include "mailspec/imap_response.h"
 
 struct ccase {
@@ -717,13 +718,59 @@ static void test_cut_sweep(void **st)
     }
 }
 
+/* Valid commands that, between them, make a node at every place the command parser makes one. */
+static const char *const rich_cmds[] = {
+    "a ENABLE CONDSTORE UTF8=ACCEPT\r\n",
+    "a CREATE MySpecial (USE (\\Drafts \\Sent))\r\n",
+    "a SELECT INBOX (CONDSTORE)\r\n",
+    "a SELECT INBOX (QRESYNC (1 2 1:9 (1:2 3:4)))\r\n",
+    "a STATUS blurdybloop (UIDNEXT MESSAGES HIGHESTMODSEQ)\r\n",
+    "a LIST (SPECIAL-USE REMOTE) \"\" (* %) RETURN (SUBSCRIBED CHILDREN STATUS (MESSAGES))\r\n",
+    "a UID STORE 2:4 (UNCHANGEDSINCE 5) -FLAGS.SILENT (\\Seen $Junk)\r\n",
+    "a SEARCH RETURN (MIN COUNT) CHARSET UTF-8 OR (SEEN) NOT DELETED MODSEQ \"/flags/\\\\seen\" "
+    "all 5 UID 1:* HEADER Subject \"x\" SINCE 1-Feb-1994\r\n",
+    "a UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n",
+    "a FETCH 2:4 (FLAGS BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.5> BINARY[1]) (CHANGEDSINCE 5)\r\n",
+    "a UID FETCH 1 FULL (CHANGEDSINCE 5 VANISHED)\r\n",
+    "a ID (\"name\" \"sodr\" \"version\" NIL)\r\n",
+    "a APPEND saved (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {5}\r\nhello\r\n",
+    "a SETQUOTA x (STORAGE 10)\r\n",
+};
+
+/* imap_items below what a command needs: the limit's error, once, never moving backwards. */
+static void test_cmd_items_sweep(void **st)
+{
+    (void)st;
+    for (size_t k = 0; k < sizeof(rich_cmds) / sizeof(rich_cmds[0]); k++) {
+        struct ms_limits lim;
+        ms_limits_default(&lim);
+        const char *r = ms_check(&ms_imap_commands_kind, &lim, rich_cmds[k], strlen(rich_cmds[k]));
+        if (ms_last_errors != 0)
+            fail_msg("command %zu: %s", k, r);
+        size_t last = 0, n;
+        for (n = 0; n < 400; n++) {
+            lim.imap_items = n;
+            r = ms_check(&ms_imap_commands_kind, &lim, rich_cmds[k], strlen(rich_cmds[k]));
+            if (ms_last_errors == 0)
+                break;
+            assert_int_equal(ms_last_errors, 1);
+            assert_int_equal(ms_last_messages, 0);
+            ms_assert_has(r, "imap_items");
+            size_t off = err_offset(r);
+            assert_true(off >= last);
+            last = off;
+        }
+        assert_true(n < 400);
+        assert_int_equal(ms_last_messages, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_response_errors),
-        cmocka_unit_test(test_items_sweep),
-        cmocka_unit_test(test_depth_sweep),
-        cmocka_unit_test(test_cut_sweep),
+        cmocka_unit_test(test_response_errors), cmocka_unit_test(test_items_sweep),
+        cmocka_unit_test(test_depth_sweep),     cmocka_unit_test(test_cut_sweep),
+        cmocka_unit_test(test_cmd_items_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
