@@ -727,8 +727,8 @@ static const char *const rich_cmds[] = {
     "a STATUS blurdybloop (UIDNEXT MESSAGES HIGHESTMODSEQ)\r\n",
     "a LIST (SPECIAL-USE REMOTE) \"\" (* %) RETURN (SUBSCRIBED CHILDREN STATUS (MESSAGES))\r\n",
     "a UID STORE 2:4 (UNCHANGEDSINCE 5) -FLAGS.SILENT (\\Seen $Junk)\r\n",
-    "a SEARCH RETURN (MIN COUNT) CHARSET UTF-8 OR (SEEN) NOT DELETED MODSEQ \"/flags/\\\\seen\" "
-    "all 5 UID 1:* HEADER Subject \"x\" SINCE 1-Feb-1994\r\n",
+    ("a SEARCH RETURN (MIN COUNT) CHARSET UTF-8 OR (SEEN) NOT DELETED MODSEQ \"/flags/\\\\seen\" "
+     "all 5 UID 1:* HEADER Subject \"x\" SINCE 1-Feb-1994\r\n"),
     "a UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n",
     "a FETCH 2:4 (FLAGS BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.5> BINARY[1]) (CHANGEDSINCE 5)\r\n",
     "a UID FETCH 1 FULL (CHANGEDSINCE 5 VANISHED)\r\n",
