@@ -46,6 +46,9 @@ static int run_cases(const struct ms_kind *k, const struct ccase *cs, size_t n)
 }
 
 static const struct ccase resp_cases[] = {
+    /* "~{" (literal8) where only string is allowed: refused at the "~" */
+    {C("* 1 FETCH (BODY (\"text\" ~{5}\r\nplain NIL NIL NIL \"7bit\" 1 1))\r\n"),
+     "0 ERR 24 RFC 9051 9 media-subtype: expected a string (quoted or literal)\n"},
     {C("* 1 FETCH (INTERNALDATE \"17-Jul\")\r\n"),
      "0 ERR 24 RFC 9051 9 date-time: expected \"dd-Mon-yyyy hh:mm:ss +zzzz\"\n"},
     {C("* 1 FETCH (INTERNALDATE x17-Jul-1996 02:44:25 -0700\" UID 1)\r\n"),
@@ -624,6 +627,7 @@ static const char *const rich[] = {
     "* VANISHED (EARLIER) 1:3\r\n",
     "* 3 EXISTS\r\n",
     "* 1 FETCH (BODY (\"a\" \"b\" NIL NIL NIL \"7bit\" 1 NIL NIL NIL NIL (1 (2))))\r\n",
+    "* 1 FETCH (BODY (\"a\" \"b\" NIL NIL NIL \"7bit\" 1 NIL NIL (\"en\") NIL))\r\n",
 };
 
 /* The offset of the single error line of a rendering ("<off> ERR <offset> ..."). */
