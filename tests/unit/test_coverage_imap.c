@@ -769,12 +769,32 @@ static void test_cmd_items_sweep(void **st)
     }
 }
 
+/* IMAP command errors the command tests do not reach. */
+static const struct ccase cmd_cases[] = {
+    {C("a SEARCH SINCE \"1-Feb-1994 ALL\r\n"),
+     "0 ERR 26 RFC 9051 9 date: expected DQUOTE after the date\n"},
+    {C("a SEARCH SINCE x\r\n"), "0 ERR 15 RFC 9051 9 date: expected a date (d-Mon-yyyy)\n"},
+    {C("a SEARCH MODSEQ \"/flags/x\"5\r\n"),
+     "0 ERR 26 RFC 7162 7 search-modseq-ext: expected SP\n"},
+    /* charset = atom / quoted: no literal */
+    {C("a SEARCH CHARSET {5}\r\nUTF-8 ALL\r\n"),
+     "0 ERR 17 RFC 9051 9 charset: expected a charset (atom / quoted)\n"},
+    {C("a FETCH 1 BODY[]<x>\r\n"), "0 ERR 17 RFC 9051 9 partial: expected a number\n"},
+};
+
+static void test_command_errors(void **st)
+{
+    (void)st;
+    assert_int_equal(
+        run_cases(&ms_imap_commands_kind, cmd_cases, sizeof(cmd_cases) / sizeof(cmd_cases[0])), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_response_errors), cmocka_unit_test(test_items_sweep),
         cmocka_unit_test(test_depth_sweep),     cmocka_unit_test(test_cut_sweep),
-        cmocka_unit_test(test_cmd_items_sweep),
+        cmocka_unit_test(test_cmd_items_sweep), cmocka_unit_test(test_command_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
