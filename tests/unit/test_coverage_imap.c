@@ -789,12 +789,45 @@ static void test_command_errors(void **st)
         run_cases(&ms_imap_commands_kind, cmd_cases, sizeof(cmd_cases) / sizeof(cmd_cases[0])), 0);
 }
 
+/* RFC 2971 3.3 bounds of ID, LIST RETURN (), and STATUS items without SP. */
+static void test_command_bounds(void **st)
+{
+    char buf[2048];
+    size_t k;
+    (void)st;
+    /* 30 pairs are allowed, the 31st is refused where it starts */
+    k = (size_t)snprintf(buf, sizeof(buf), "a ID (");
+    for (int i = 0; i < 31; i++)
+        k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s\"f%d\" NIL", i ? " " : "", i);
+    memcpy(buf + k, ")\r\n", 4);
+    assert_string_equal(ms_check_str(&ms_imap_commands_kind, 0, buf),
+                        "0 ERR 296 RFC 2971 3.3 id: more than 30 field-value pairs\n");
+    /* a value of 1024 octets is allowed, 1025 is refused at its DQUOTE */
+    for (size_t len = 1024; len <= 1025; len++) {
+        k = (size_t)snprintf(buf, sizeof(buf), "a ID (\"f\" \"");
+        memset(buf + k, 'v', len);
+        k += len;
+        memcpy(buf + k, "\")\r\n", 5);
+        const char *r = ms_check_str(&ms_imap_commands_kind, 0, buf);
+        if (len == 1024)
+            assert_int_equal(ms_last_errors, 0);
+        else
+            assert_string_equal(r, "0 ERR 10 RFC 2971 3.3 id: value longer than 1024 octets\n");
+    }
+    ms_assert_has(ms_check_str(&ms_imap_commands_kind, 0, "a LIST \"\" % RETURN ()\r\n"),
+                  "\"command\":\"LIST\"");
+    assert_int_equal(ms_last_errors, 0);
+    assert_string_equal(ms_check_str(&ms_imap_commands_kind, 0, "a STATUS x (MESSAGES\r\n"),
+                        "0 ERR 20 RFC 9051 9 status: expected SP or \")\"\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_response_errors), cmocka_unit_test(test_items_sweep),
         cmocka_unit_test(test_depth_sweep),     cmocka_unit_test(test_cut_sweep),
         cmocka_unit_test(test_cmd_items_sweep), cmocka_unit_test(test_command_errors),
+        cmocka_unit_test(test_command_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
