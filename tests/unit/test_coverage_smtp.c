@@ -54,6 +54,13 @@ static int run_cases(const struct ms_kind *k, const struct ccase *cs, size_t n)
 
 #define SP MS_LENIENT_SPACES
 
+/*
+ * RFC 5321 4.1.2 Local-part (quoted-pairSMTP is %d92 %d32-126; qtextSMTP has
+ * no HT), RFC 6531 3.3 UTF-8 in local parts and domains (only with SMTPUTF8 on
+ * MAIL; EHLO stays ASCII), source-route domains, and 4.1.3 address literals:
+ * Snum is 1*3DIGIT, IPv4 has exactly four, IPv6 has one "::" at most and no
+ * lone leading or trailing ":", dcontent excludes SP, "[", "\" and "]".
+ */
 static const struct ccase path_cases[] = {
     {0, C("MAIL FROM:<\"a\\\"b\"@x.org>\r\n"),
      "0+26 "
@@ -138,8 +145,18 @@ static const struct ccase path_cases[] = {
     {0, C("MAIL FROM:<a@[1.2]3.4]>\r\n"),
      "0 ERR 14 RFC 5321 4.1.3 IPv4-address-literal: expected an IPv4 address (four numbers 0-255 "
      "with dots)\n"},
+    {0, C("MAIL FROM:<a@[12345.1.1.1]>\r\n"),
+     "0 ERR 14 RFC 5321 4.1.3 IPv4-address-literal: expected an IPv4 address (four numbers 0-255 "
+     "with dots)\n"},
 };
 
+/*
+ * String (VRFY/EXPN/HELP/NOOP), the typed MAIL/RCPT parameters (RFC 1870,
+ * 3461, 4954 5, 6152, 6531 3.4: wrong command, given twice, value missing,
+ * xtext; NOTIFY=NEVER alone), esmtp-keyword = (ALPHA / DIGIT) *(ALPHA /
+ * DIGIT / "-"), UTF-8 esmtp-values (RFC 6531 3.3), FROM:/TO: and sasl-mech
+ * (RFC 4422 3.1: 1*20 upper-case, digits, "-", "_").
+ */
 static const struct ccase cmd_cases[] = {
     {SP, C("QUIT x\r\n"), "0 ERR 4 RFC 5321 4.1.1.10 QUIT: expected CRLF (end of the command)\n"},
     {0, C("VRFY \"a\\\"b\"\r\n"),
@@ -262,9 +279,28 @@ static const struct ccase cmd_cases[] = {
     {0, C("BDAT 0\r\nRSET\r\n"),
      "0+8 {\"type\":\"command\",\"verb\":\"BDAT\",\"size\":0}\n"
      "8+6 {\"type\":\"command\",\"verb\":\"RSET\"}\n"},
+    {0, C("VRFY \"a\\\x7f\"\r\n"),
+     "0 ERR 7 RFC 5321 4.1.2 quoted-pairSMTP: expected a printable ASCII character after \"\\\"\n"},
+    {0, C("VRFY \"abc\r\n"),
+     "0 ERR 9 RFC 5321 4.1.2 Quoted-string: expected qtextSMTP, \"\\\" or closing DQUOTE\n"},
+    {0, C("VRFY a\xff\r\n"), "0 ERR 6 RFC 6531 3.3 atext: invalid UTF-8\n"},
+    {0, C("MAIL FROM:<a@b.org> AUTH=e+3Dmc2@example.com\r\n"),
+     "0+46 "
+     "{\"type\":\"command\",\"verb\":\"MAIL\",\"path\":\"<a@b.org>\",\"local\":\"a\",\"domain\":"
+     "\"b.org\",\"host_type\":\"domain\",\"params\":[{\"keyword\":\"AUTH\",\"value\":\"e+3Dmc2@"
+     "example.com\"}],\"auth\":\"e+3Dmc2@example.com\"}\n"},
+    {0, C("MAIL FROM:<a@b.org> 8X=1\r\n"),
+     "0+26 "
+     "{\"type\":\"command\",\"verb\":\"MAIL\",\"path\":\"<a@b.org>\",\"local\":\"a\",\"domain\":"
+     "\"b.org\",\"host_type\":\"domain\",\"params\":[{\"keyword\":\"8X\",\"value\":\"1\"}]}\n"},
 };
 
-/* Commands-only streams count the SASL lines per mechanism (docs/smtp.md). */
+/*
+ * Commands-only streams count the SASL lines per mechanism (docs/smtp.md): the
+ * line after the last counted one is parsed as a command, so "dGVzdA==" there
+ * is an unknown command. Unknown mechanisms end at a known verb followed by SP
+ * or the end of the line.
+ */
 static const struct ccase sasl_cases[] = {
     {0, C("AUTH PLAIN\r\ndGVzdA==\r\ndGVzdA==\r\n"),
      "0+12 {\"type\":\"command\",\"verb\":\"AUTH\",\"mechanism\":\"PLAIN\"}\n"
@@ -333,6 +369,10 @@ static const struct ccase sasl_cases[] = {
      "5321 2.3.8\",\"reason\":\"bare LF ends the line\"}]}\n"
      "20+5 {\"type\":\"command\",\"verb\":\"NOOP\",\"quirks\":[{\"offset\":4,\"rule\":\"RFC 5321 "
      "2.3.8\",\"reason\":\"bare LF ends the line\"}]}\n"},
+    {0, C("AUTH NTLM\r\nTlRMTVNTUAABAAAAAAAA\r\nNOOP hello\r\n"),
+     "0+11 {\"type\":\"command\",\"verb\":\"AUTH\",\"mechanism\":\"NTLM\"}\n"
+     "11+22 {\"type\":\"sasl\",\"response\":\"TlRMTVNTUAABAAAAAAAA\"}\n"
+     "33+12 {\"type\":\"command\",\"verb\":\"NOOP\",\"arg\":\"hello\"}\n"},
 };
 
 static void test_path_errors(void **st)
@@ -404,8 +444,9 @@ static void test_session_accounting(void **st)
     r = session("S: 220 mx\nS: 2x0 bad\nS: 250 unasked\nC: NOOP\nS: 250 ok\n");
     ms_assert_has(r, "ERR");
     ms_assert_has(r, "C 0+6 {\"type\":\"command\",\"verb\":\"NOOP\"}");
-    /* a bad reply answering NOOP (no wait pending), then AUTH LOGIN's 334s */
-    r = session("S: 220 mx\nC: NOOP\nS: 2x0 bad\nC: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\n"
+    /* a bad reply answers NOOP while AUTH's wait is pending (not its index);
+     * the first 334 then answers AUTH LOGIN */
+    r = session("S: 220 mx\nC: NOOP\nC: AUTH LOGIN\nS: 2x0 bad\nS: 334 VXNlcm5hbWU6\n"
                 "C: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: cGFzcw==\nS: 235 ok\nC: QUIT\n");
     ms_assert_has(r, "C 18+10 {\"type\":\"sasl\",\"response\":\"dXNlcg==\"}");
     ms_assert_has(r, "C 28+10 {\"type\":\"sasl\",\"response\":\"cGFzcw==\"}");
