@@ -151,8 +151,12 @@ fuzz-run: $(FUZZ_BUILD)/$(TARGET)
 
 FUZZ_SMOKE_SECONDS ?= 20
 fuzz-smoke: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_NAMES) $(DIFF_NAMES); do \
-	  BUILD=$(BUILD) scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS); done
+	@mkdir -p $(FUZZ_BUILD)/smoke; pass=0; fail=0; for t in $(FUZZ_NAMES) $(DIFF_NAMES); do \
+	  if BUILD=$(BUILD) scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS) > $(FUZZ_BUILD)/smoke/$$t.log 2>&1; \
+	  then pass=$$((pass+1)); \
+	    echo "fuzz-smoke: $$t ok ($$(grep -E '^#[0-9]+' $(FUZZ_BUILD)/smoke/$$t.log | tail -1 | cut -c1-90))"; \
+	  else fail=$$((fail+1)); echo "fuzz-smoke: $$t FAILED"; tail -40 $(FUZZ_BUILD)/smoke/$$t.log; fi; \
+	done; echo "fuzz-smoke: $$pass passed, $$fail failed"; test $$fail -eq 0
 
 # ---- coverage (clang source-based): unit tests + every corpus, parsers/ only ----
 COV_BUILD := $(BUILD)/cov
