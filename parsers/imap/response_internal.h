@@ -5,10 +5,7 @@
 #include <string.h>
 
 #include "mailspec/imap_response.h"
-
-#if defined(__SSE2__) && !defined(MS_NO_SIMD)
-#include <emmintrin.h>
-#endif
+#include "mailspec/scan.h"
 
 /* Parser context: a cursor over one framed response and the view being built. */
 struct rp {
@@ -237,45 +234,13 @@ MS_MUST_USE static inline enum ms_status ms_imap_r_num_node(struct rp *p, int nz
 
 /*
  * Index of the first byte in s[i..end) that is not a plain QUOTED-CHAR (that
- * is "\"", "\\", NUL, CR, LF or 8-bit), or end. 16 bytes at a time with SSE2,
- * else 8 at a time (SWAR), then byte by byte; never reads at or past end.
+ * is "\"", "\\", NUL, CR, LF or 8-bit), or end; never reads at or past end.
  */
 static inline size_t ms_imap_qscan(const unsigned char *s, size_t i, size_t end)
 {
-#if defined(__SSE2__) && !defined(MS_NO_SIMD)
-    const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), cr = _mm_set1_epi8('\r'),
-                  lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
-    while (end - i >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)),
-                                   _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
-        /* movemask takes each byte's top bit: 8-bit bytes are hits too */
-        hit = _mm_or_si128(_mm_or_si128(hit, _mm_cmpeq_epi8(x, zero)), x);
-        unsigned m = (unsigned)_mm_movemask_epi8(hit);
-        if (MS_IMAP_LIKELY(m != 0))
-            return i + (size_t)__builtin_ctz(m);
-        i += 16;
-    }
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&                      \
-    (defined(__GNUC__) || defined(__clang__))
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    while (end - i >= 8) {
-        uint64_t x;
-        memcpy(&x, s + i, sizeof(x));
-        /* A byte of y is zero: high bit of (y - 1) & ~y, exact for the lowest
-         * such byte (a borrow only reaches bytes above a zero byte). */
-#define MS_IMAP_HZ(y) (((y)-ones) & ~(y)&high)
-        uint64_t m = MS_IMAP_HZ(x) | MS_IMAP_HZ(x ^ (ones * '"')) | MS_IMAP_HZ(x ^ (ones * '\\')) |
-                     MS_IMAP_HZ(x ^ (ones * '\r')) | MS_IMAP_HZ(x ^ (ones * '\n')) | (x & high);
-#undef MS_IMAP_HZ
-        if (m)
-            return i + (size_t)(__builtin_ctzll(m) >> 3);
-        i += 8;
-    }
-#endif
-    while (i < end && (ms_ctype[s[i]] & (MS_C_IMAP_TEXT | MS_C_IMAP_QSPECIAL)) == MS_C_IMAP_TEXT)
-        i++;
-    return i;
+    return ms_scan_any_from(s, i, end,
+                            MS_SCAN_DQUOTE | MS_SCAN_BACKSLASH | MS_SCAN_NUL | MS_SCAN_CR |
+                                MS_SCAN_LF | MS_SCAN_8BIT);
 }
 
 MS_MUST_USE enum ms_status ms_imap_r_quoted_slow(struct rp *p, const char *rule, size_t i,

@@ -3,11 +3,9 @@
 #define MAILSPEC_POP3_INT_H
 
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "mailspec/pop3.h"
+#include "mailspec/scan.h"
 
 /*
  * Find the CRLF line at buf[0..len) of at most max bytes (CRLF included).
@@ -20,65 +18,15 @@ MS_MUST_USE ssize_t ms_pop3_line(const struct ms_limits *lim, const char *buf, s
                                  struct ms_error *err, const char *rule);
 
 /*
- * The first LF in p[0..n), or NULL: memchr, with an SSE2 fast path for short
- * lines. POP3 commands are ~10 bytes, where memchr's set-up (a call through
- * the PLT, alignment and page checks) costs more than the search; one
- * 16-byte compare finds most ends. Loads stay inside p[0..n): blocks are
- * read only while 16 bytes remain, the tail goes to memchr.
- */
-static inline const char *ms_pop3_find_lf(const char *p, size_t n)
-{
-#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
-    const __m128i lf = _mm_set1_epi8('\n');
-    size_t i = 0;
-
-    for (; i + 16 <= n && i < 64; i += 16) {
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), lf));
-        if (m)
-            return p + i + (unsigned)__builtin_ctz(m);
-    }
-    return (const char *)memchr(p + i, '\n', n - i);
-#else
-    return (const char *)memchr(p, '\n', n);
-#endif
-}
-
-/*
  * Length of the run of VCHAR (%x21-7E, RFC 1939 3), and SP when sp_ok, at
- * the start of p[0..n).
- * p[n..avail) may be read (the rest of the caller's buffer: avail >= n) but
- * never counts. The SSE2 path classifies 16 bytes at once, so a keyword or
- * an argument of a few bytes costs no loop exit to mispredict; the plain
- * loop below decides alone when SSE2 is missing or fewer than 16 bytes are
- * readable.
+ * the start of p[0..n). p[n..avail) may be read (the rest of the caller's
+ * buffer: avail >= n) but never counts, so that a keyword or an argument of
+ * a few bytes is classified in one 16-byte block, without a loop exit to
+ * mispredict.
  */
 static inline size_t ms_pop3_vchar_run(const unsigned char *p, size_t n, size_t avail, int sp_ok)
 {
-    size_t i = 0;
-#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
-    /* signed compares: bytes >= 0x80 are negative, so not > 0x20 */
-    const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7f);
-    while (i + 16 <= avail) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
-        if (sp_ok)
-            ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, lo));
-        unsigned stop = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
-        if (stop) {
-            size_t r = i + (unsigned)__builtin_ctz(stop);
-            return r < n ? r : n;
-        }
-        i += 16;
-        if (i >= n)
-            return n;
-    }
-#else
-    (void)avail;
-#endif
-    while (i < n && (ms_is(p[i], MS_C_VCHAR) || (sp_ok && p[i] == ' ')))
-        i++;
-    return i;
+    return ms_scan_run(p, n, avail, sp_ok ? 0x20u : 0x21u, 0x7e);
 }
 
 /*

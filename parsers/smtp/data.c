@@ -10,11 +10,8 @@
  */
 #include <string.h>
 
+#include "mailspec/scan.h"
 #include "mailspec/smtp.h"
-
-#if defined(__SSE2__) && !defined(MS_NO_SIMD)
-#include <emmintrin.h>
-#endif
 
 #define R_DATA "RFC 5321 2.3.8 / 4.1.1.4 DATA"
 #define R_TEXT "RFC 5321 4.5.3.1.6 text line"
@@ -95,108 +92,6 @@ static ssize_t long_tail(struct ms_smtp_cstate *st, const char *buf, size_t len)
     st->octets += n;
     st->unstuffed += n;
     return (ssize_t)n;
-}
-
-/*
- * 1 when p[0..n) holds a CR, a NUL or (no8: 8-bit not allowed) a byte >=
- * 0x80: the line then goes through the byte-by-byte check, which says which
- * byte and why. Lines are read 16 (SSE2) or 8 (SWAR) bytes at a time; the
- * last block overlaps the one before it rather than reading past n.
- */
-static inline int suspect(const unsigned char *p, size_t n, int no8)
-{
-#if defined(__SSE2__) && !defined(MS_NO_SIMD)
-    if (n >= 16) {
-        const __m128i cr = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
-        int high = no8 ? 0xffff : 0;
-        size_t i = 0;
-        for (;;) {
-            if (i + 16 > n)
-                i = n - 16;
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, zero)));
-            if (m | (_mm_movemask_epi8(x) & high))
-                return 1;
-            i += 16;
-            if (i >= n)
-                return 0;
-        }
-    }
-#endif
-    if (n >= 8) {
-        const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-        const uint64_t crs = ones * '\r', hmask = no8 ? high : 0;
-        size_t i = 0;
-        for (;;) {
-            uint64_t x, y;
-            if (i + 8 > n)
-                i = n - 8;
-            memcpy(&x, p + i, sizeof(x));
-            y = x ^ crs;
-            /* (v - 0x01..) & ~v & 0x80..: non-zero iff v has a zero byte */
-            if ((((x - ones) & ~x) | ((y - ones) & ~y)) & high)
-                return 1;
-            if (x & hmask)
-                return 1;
-            i += 8;
-            if (i >= n)
-                return 0;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (p[i] == '\r' || p[i] == 0 || (no8 && p[i] >= 0x80))
-            return 1;
-    return 0;
-}
-
-/* plain_line: no answer (the line is too close to the end of the scan for 16-byte blocks) */
-#define PLAIN_UNKNOWN ((size_t)-1)
-
-/*
- * The length (CRLF included) of the line at l when it ends in CRLF within
- * l[0..scan) and holds no other CR, no LF, no NUL and (no8) no 8-bit byte; 0
- * when it is not such a line; PLAIN_UNKNOWN when fewer than 16 bytes are
- * left to look at before its end is found. One pass, 16 bytes at a time,
- * for the end and the odd bytes together (blocks may run past the line,
- * never past scan).
- */
-static inline size_t plain_line(const unsigned char *l, size_t scan, int no8)
-{
-#if defined(__SSE2__) && !defined(MS_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
-    const __m128i lfs = _mm_set1_epi8('\n'), crs = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
-    unsigned high = no8 ? 0xffffu : 0;
-    unsigned cr_last = 0; /* 1 << 16: the previous block ended in a CR */
-    size_t i = 0;
-
-    while (scan - i >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(l + i));
-        unsigned lfm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lfs));
-        unsigned crm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, crs));
-        unsigned bad = crm | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero)) |
-                       ((unsigned)_mm_movemask_epi8(x) & high);
-        if (lfm) {
-            unsigned j = (unsigned)__builtin_ctz(lfm), want;
-            if (j == 0) /* the CR before it ended the previous block, or it is bare */
-                return cr_last ? i + 1 : 0;
-            /* a CR right before the LF, no odd byte before that CR, and no
-             * CR pending from the previous block */
-            want = 1u << (j - 1);
-            if ((bad & (want - 1)) | cr_last | (want & ~crm))
-                return 0;
-            return i + j + 1;
-        }
-        /* no odd byte but a CR in the last place, and none pending */
-        if ((bad & ~(crm & 0x8000u)) | cr_last)
-            return 0;
-        cr_last = (crm & 0x8000u) << 1;
-        i += 16;
-    }
-#else
-    (void)l;
-    (void)scan;
-    (void)no8;
-#endif
-    return PLAIN_UNKNOWN;
 }
 
 /* CRLF "." CRLF (end bytes, the terminator's CRLF included): the end of the mail data (4.1.1.4). */
@@ -295,8 +190,11 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
                               struct ms_error *err)
 {
     size_t max = lim->smtp_text_line, p = 0;
-    int no8 =
-        !(st->body == MS_SMTP_BODY_8BITMIME || st->body == MS_SMTP_BODY_BINARYMIME || st->smtputf8);
+    int eight_ok =
+        st->body == MS_SMTP_BODY_8BITMIME || st->body == MS_SMTP_BODY_BINARYMIME || st->smtputf8;
+    /* A line with none of these (8-bit only where it is not allowed) needs
+     * no byte-by-byte check: one_line says which byte is wrong and why. */
+    unsigned odd = MS_SCAN_CR | MS_SCAN_NUL | (eight_ok ? 0u : MS_SCAN_8BIT);
 
     *done = 0;
     if (st->long_line)
@@ -312,16 +210,9 @@ ssize_t ms_smtp_content_parse(struct ms_smtp_cstate *st, const struct ms_limits 
         while (p < len) {
             const unsigned char *l = (const unsigned char *)buf + p;
             size_t left = len - p, scan = left < max ? left : max;
-            size_t end = plain_line(l, scan, no8);
+            size_t end = ms_scan_crlf_line(l, scan, odd, 0, 0);
             if (end == 0)
                 break;
-            if (end == PLAIN_UNKNOWN) {
-                const unsigned char *lf = memchr(l, '\n', scan);
-                if (lf == NULL || lf == l || lf[-1] != '\r' ||
-                    suspect(l, (size_t)(lf - l) - 1, no8))
-                    break;
-                end = (size_t)(lf - l) + 1;
-            }
             if (end == 3 && l[0] == '.') {
                 data_end(st, end, v);
                 *done = 1;

@@ -5,11 +5,8 @@
  */
 #include <string.h>
 
+#include "mailspec/scan.h"
 #include "mailspec/smtp.h"
-
-#if defined(__SSE2__) && !defined(MS_NO_SIMD)
-#include <emmintrin.h>
-#endif
 
 #define R_REPLY "RFC 5321 4.2 Reply-line"
 #define R_LINE  "RFC 5321 4.5.3.1.5 reply line"
@@ -19,50 +16,11 @@
 /*
  * 1 when every byte of p[0..n) is SP..~ (%x20-7E): such a line has no bare
  * CR for the framer and nothing for parse_lines' byte-by-byte textstring
- * check to reject or report. 16 (SSE2) or 8 (SWAR) bytes at a time, the last
- * block overlapping the one before it rather than reading past n.
+ * check to reject or report.
  */
 static inline int plain(const unsigned char *p, size_t n)
 {
-#if defined(__SSE2__) && !defined(MS_NO_SIMD)
-    if (n >= 16) {
-        /* signed compares: bytes >= 0x80 are negative, so below SP too */
-        const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);
-        size_t i = 0;
-        for (;;) {
-            if (i + 16 > n)
-                i = n - 16;
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            if (_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(x, lo), _mm_cmpgt_epi8(x, hi))))
-                return 0;
-            i += 16;
-            if (i >= n)
-                return 1;
-        }
-    }
-#endif
-    if (n >= 8) {
-        const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-        size_t i = 0;
-        for (;;) {
-            uint64_t x;
-            if (i + 8 > n)
-                i = n - 8;
-            memcpy(&x, p + i, sizeof(x));
-            /* a byte < 0x20: (x - 0x20..) & ~x; a byte >= 0x7F: its high bit,
-             * or that of byte + 1 (a carry out of 0xFF only follows a byte
-             * that is flagged already) */
-            if ((((x - ones * 0x20) & ~x) | (x + ones) | x) & high)
-                return 0;
-            i += 8;
-            if (i >= n)
-                return 1;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] > 0x7e)
-            return 0;
-    return 1;
+    return ms_scan_run(p, n, n, 0x20, 0x7e) == n;
 }
 
 /*
@@ -275,55 +233,6 @@ static void view_reset(struct ms_smtp_reply *v, const char *buf, size_t total)
     v->raw.len = total;
 }
 
-/* plain_line: no answer (too close to the end of the scan for 16-byte blocks) */
-#define PLAIN_UNKNOWN ((size_t)-1)
-
-/*
- * The length of the line at l without its CRLF when it ends in CRLF within
- * l[0..scan) and every byte before the CR is SP..~; 0 when it is not such a
- * line; PLAIN_UNKNOWN when fewer than 16 bytes are left to look at before its
- * end is found. One pass, 16 bytes at a time, for the end and the bytes
- * together (blocks may run past the line, never past scan).
- */
-static inline size_t plain_line(const unsigned char *l, size_t scan)
-{
-#if defined(__SSE2__) && !defined(MS_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
-    /* signed compares: bytes >= 0x80 are negative, so below SP too */
-    const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);
-    const __m128i lfs = _mm_set1_epi8('\n'), crs = _mm_set1_epi8('\r');
-    unsigned cr_last = 0; /* 1 << 16: the previous block ended in a CR */
-    size_t i = 0;
-
-    while (scan - i >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(l + i));
-        unsigned lfm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lfs));
-        unsigned crm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, crs));
-        unsigned bad =
-            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(x, lo), _mm_cmpgt_epi8(x, hi)));
-        if (lfm) {
-            unsigned j = (unsigned)__builtin_ctz(lfm), want;
-            if (j == 0) /* the CR before it ended the previous block, or it is bare */
-                return cr_last && i >= 2 ? i - 1 : 0;
-            /* a CR right before the LF, nothing else outside SP..~ before
-             * that CR, and no CR pending from the previous block */
-            want = 1u << (j - 1);
-            if ((bad & (want - 1)) | cr_last | (want & ~crm))
-                return 0;
-            return i + j - 1;
-        }
-        /* only SP..~, but a CR in the last place, and none pending */
-        if ((bad & ~(crm & 0x8000u)) | cr_last)
-            return 0;
-        cr_last = (crm & 0x8000u) << 1;
-        i += 16;
-    }
-#else
-    (void)l;
-    (void)scan;
-#endif
-    return PLAIN_UNKNOWN;
-}
-
 /*
  * The common case in one pass: a reply whose lines are all in buf, end in
  * CRLF, hold only SP..~, and parse without an error. Returns its length, or
@@ -346,15 +255,10 @@ static size_t reply_fast(const struct ms_limits *lim, int expect_ehlo, const cha
     do {
         const unsigned char *l = (const unsigned char *)buf + pos;
         size_t left = len - pos;
-        size_t scan = left < max ? left : max, tl = plain_line(l, scan), ts = pos + 4;
-        if (tl == PLAIN_UNKNOWN) {
-            const unsigned char *lf = memchr(l, '\n', scan);
-            if (lf == NULL || lf == l || lf[-1] != '\r')
-                return 0;
-            tl = (size_t)(lf - l) - 1;
-            if (!plain(l, tl))
-                return 0;
-        }
+        size_t scan = left < max ? left : max, ll = ms_scan_crlf_line(l, scan, 0, 0x20, 0x7e);
+        if (ll == 0)
+            return 0;
+        size_t tl = ll - 2, ts = pos + 4;
         /* Reply-code = %x32-35 %x30-35 %x30-39 */
         if (tl < 3 || n >= max_lines || (unsigned)(l[0] - '2') > 3u ||
             (unsigned)(l[1] - '0') > 5u || (unsigned)(l[2] - '0') > 9u)
