@@ -16,7 +16,10 @@ mkdir -p "$WORK" "$OUT"
 INC="-Iparsers/include -Ifuzz"
 STD="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE"
 objs=()
-for src in parsers/common/*.c parsers/smtp/*.c parsers/pop3/*.c parsers/imap/*.c fuzz/check.c; do
+# The library and the shared fuzz helpers (every fuzz/*.c that is not a target
+# or the standalone driver, as the Makefile's FUZZ_COMMON).
+helpers=$(ls fuzz/*.c | grep -v -e '_fuzzer\.c$' -e '^fuzz/standalone\.c$')
+for src in parsers/common/*.c parsers/smtp/*.c parsers/pop3/*.c parsers/imap/*.c $helpers; do
     [ -f "$src" ] || continue
     obj="$WORK/$(echo "$src" | tr / _).o"
     $CC $CFLAGS $STD $INC -c "$src" -o "$obj"

@@ -2,119 +2,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame_kinds.h"
 #include "harness.h"
 #include "mailspec/imap_framer.h"
-
-/* A kind whose messages are the framer's frames, so ms_check can split them. */
-struct frame_view {
-    struct ms_slice msg;
-};
-
-static ssize_t frame_parse(enum ms_imap_side side, const struct ms_limits *lim, const char *buf,
-                           size_t len, void *view, int *done, struct ms_error *err)
-{
-    struct frame_view *v = view;
-    ssize_t n = ms_imap_frame(lim, side, buf, len, err);
-    if (n > 0) {
-        v->msg.ptr = buf;
-        v->msg.len = (size_t)n;
-        *done = 1;
-    }
-    return n;
-}
-
-static ssize_t server_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
-                            void *view, int *done, struct ms_error *err)
-{
-    (void)state;
-    return frame_parse(MS_IMAP_SERVER, lim, buf, len, view, done, err);
-}
-
-static ssize_t client_parse(void *state, const struct ms_limits *lim, const char *buf, size_t len,
-                            void *view, int *done, struct ms_error *err)
-{
-    (void)state;
-    return frame_parse(MS_IMAP_CLIENT, lim, buf, len, view, done, err);
-}
-
-/* The resumable framer, as the stream kinds use it: state carries the scan. */
-static ssize_t server_parse_r(void *state, const struct ms_limits *lim, const char *buf, size_t len,
-                              void *view, int *done, struct ms_error *err)
-{
-    struct frame_view *v = view;
-    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_SERVER, buf, len, state, err);
-    if (n > 0) {
-        v->msg.ptr = buf;
-        v->msg.len = (size_t)n;
-        *done = 1;
-    }
-    return n;
-}
-
-static ssize_t client_parse_r(void *state, const struct ms_limits *lim, const char *buf, size_t len,
-                              void *view, int *done, struct ms_error *err)
-{
-    struct frame_view *v = view;
-    ssize_t n = ms_imap_frame_resume(lim, MS_IMAP_CLIENT, buf, len, state, err);
-    if (n > 0) {
-        v->msg.ptr = buf;
-        v->msg.len = (size_t)n;
-        *done = 1;
-    }
-    return n;
-}
-
-static void frame_json(const void *view, struct ms_out *o)
-{
-    const struct frame_view *v = view;
-    ms_out_json_key(o, "msg");
-    ms_out_json_slice(o, v->msg);
-}
-
-static ssize_t frame_write(const void *view, char *out, size_t cap)
-{
-    const struct frame_view *v = view;
-    if (cap < v->msg.len)
-        return MS_FAIL;
-    memcpy(out, v->msg.ptr, v->msg.len);
-    return (ssize_t)v->msg.len;
-}
-
-static const struct ms_kind server_frames = {
-    "imap", "server-frames", 1,          sizeof(struct frame_view),
-    NULL,   server_parse,    frame_json, frame_write,
-};
-static const struct ms_kind server_frames_r = {
-    "imap",
-    "server-frames",
-    sizeof(struct ms_imap_frame_state),
-    sizeof(struct frame_view),
-    NULL,
-    server_parse_r,
-    frame_json,
-    frame_write,
-};
-static const struct ms_kind client_frames_r = {
-    "imap",
-    "client-frames",
-    sizeof(struct ms_imap_frame_state),
-    sizeof(struct frame_view),
-    NULL,
-    client_parse_r,
-    frame_json,
-    frame_write,
-};
-static const struct ms_kind client_frames = {
-    "imap", "client-frames", 1,          sizeof(struct frame_view),
-    NULL,   client_parse,    frame_json, frame_write,
-};
 
 /* Run the stateless and the resumable framer: both must give the same frames. */
 static const char *run(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
                        size_t len)
 {
     static char *first;
-    const struct ms_kind *twin = k == &server_frames ? &server_frames_r : &client_frames_r;
+    const struct ms_kind *twin =
+        k == &ms_imap_server_frames ? &ms_imap_server_frames_r : &ms_imap_client_frames_r;
 
     free(first);
     first = strdup(ms_check(k, lim, in, len));
@@ -128,14 +26,14 @@ static const char *srv(const char *in)
 {
     struct ms_limits lim;
     ms_limits_default(&lim);
-    return run(&server_frames, &lim, in, strlen(in));
+    return run(&ms_imap_server_frames, &lim, in, strlen(in));
 }
 
 static const char *cli(const char *in)
 {
     struct ms_limits lim;
     ms_limits_default(&lim);
-    return run(&client_frames, &lim, in, strlen(in));
+    return run(&ms_imap_client_frames, &lim, in, strlen(in));
 }
 
 static void test_lines(void **st)
@@ -159,7 +57,7 @@ static void test_literals(void **st)
     static const char l8[] = "* 1 FETCH (BINARY[] ~{3}\r\n\0\r\n)\r\n";
     struct ms_limits lim;
     ms_limits_default(&lim);
-    assert_string_equal(run(&server_frames, &lim, l8, sizeof(l8) - 1),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, l8, sizeof(l8) - 1),
                         "0+32 {\"msg\":\"* 1 FETCH (BINARY[] ~{3}\\r\\n\\u0000\\r\\n)\\r\\n\"}\n");
     /* literal whose bytes end in "{2}\r\n": not an announcement, they are data */
     assert_string_equal(srv("* X {5}\r\n{2}\r\n\r\n"),
@@ -192,46 +90,46 @@ static void test_limits(void **st)
     ms_limits_default(&lim);
     lim.imap_literal = UINT32_MAX;
     const char *big = "* X {4294967296}\r\n";
-    assert_string_equal(run(&server_frames, &lim, big, strlen(big)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, big, strlen(big)),
                         "0 ERR 5 RFC 9051 9 literal: literal size above 4294967295 (32-bit "
                         "number)\n");
     const char *zeros = "* X {00000000001}\r\n";
-    assert_string_equal(run(&server_frames, &lim, zeros, strlen(zeros)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, zeros, strlen(zeros)),
                         "0 ERR 5 RFC 9051 9 literal: literal size above 4294967295 (32-bit "
                         "number)\n");
     /* literal limit and limit + 1 */
     lim.imap_literal = 4;
     const char *ok = "* X {4}\r\nabcd\r\n";
-    assert_string_equal(run(&server_frames, &lim, ok, strlen(ok)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, ok, strlen(ok)),
                         "0+15 {\"msg\":\"* X {4}\\r\\nabcd\\r\\n\"}\n");
     const char *over = "* X {5}\r\nabcde\r\n";
-    assert_string_equal(run(&server_frames, &lim, over, strlen(over)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, over, strlen(over)),
                         "0 ERR 5 RFC 9051 9 literal: literal larger than the limit\n"
                         "9+7 {\"msg\":\"abcde\\r\\n\"}\n");
     /* line limit (CRLF included) and limit + 1 */
     ms_limits_default(&lim);
     lim.imap_line = 8;
     const char *l8 = "* 1 XY\r\n";
-    assert_string_equal(run(&server_frames, &lim, l8, strlen(l8)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, l8, strlen(l8)),
                         "0+8 {\"msg\":\"* 1 XY\\r\\n\"}\n");
     const char *l9 = "* 1 XYZ\r\n";
-    assert_string_equal(run(&server_frames, &lim, l9, strlen(l9)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, l9, strlen(l9)),
                         "0 ERR 8 RFC 9051 4 CRLF: line longer than the limit\n");
     /* the line limit applies to each line of a message, literals excluded */
     const char *ll = "* {10}\r\n0123456789 X\r\n";
-    assert_string_equal(run(&server_frames, &lim, ll, strlen(ll)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, ll, strlen(ll)),
                         "0+22 {\"msg\":\"* {10}\\r\\n0123456789 X\\r\\n\"}\n");
     /* message limit and limit + 1 */
     ms_limits_default(&lim);
     lim.imap_message = 16;
     const char *m16 = "* {3}\r\nabc XY\r\n"; /* 15 bytes */
-    assert_string_equal(run(&server_frames, &lim, m16, strlen(m16)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, m16, strlen(m16)),
                         "0+15 {\"msg\":\"* {3}\\r\\nabc XY\\r\\n\"}\n");
     const char *m17 = "* {3}\r\nabc XYZW\r\n"; /* 17 bytes */
-    assert_string_equal(run(&server_frames, &lim, m17, strlen(m17)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, m17, strlen(m17)),
                         "0 ERR 16 RFC 9051 4 CRLF: message longer than the limit\n");
     const char *mlit = "* {10}\r\n0123456789\r\n";
-    assert_string_equal(run(&server_frames, &lim, mlit, strlen(mlit)),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, mlit, strlen(mlit)),
                         "0 ERR 3 RFC 9051 9 literal: message with this literal is longer "
                         "than the limit\n"
                         "8+12 {\"msg\":\"0123456789\\r\\n\"}\n");
@@ -255,7 +153,7 @@ static void test_bare(void **st)
     const char nul[] = "* OK \0\xff\r\n";
     struct ms_limits lim;
     ms_limits_default(&lim);
-    assert_string_equal(run(&server_frames, &lim, nul, sizeof(nul) - 1),
+    assert_string_equal(run(&ms_imap_server_frames, &lim, nul, sizeof(nul) - 1),
                         "0+9 {\"msg\":\"* OK \\u0000\\u00ff\\r\\n\"}\n");
 }
 
