@@ -61,6 +61,23 @@ static int name_char(unsigned char ch)
     return ms_is(ch, MS_C_ALPHA | MS_C_DIGIT) || ch == '_' || ch == '-' || ch == '.';
 }
 
+/*
+ * Double a growable array of elem-sized items (first size: init items).
+ * Returns the new array, or NULL with an error set (arr is then unchanged).
+ */
+static void *grow_array(struct parser *p, void *arr, size_t *cap, size_t init, size_t elem,
+                        size_t line, size_t col)
+{
+    size_t ncap = *cap ? *cap * 2 : init;
+    void *n = realloc(arr, ncap * elem);
+    if (!n) {
+        set_err(p, line, col, "out of memory");
+        return NULL;
+    }
+    *cap = ncap;
+    return n;
+}
+
 static struct ms_step *new_step(struct parser *p, uint8_t type, size_t line, size_t col)
 {
     if (p->s->nsteps >= MS_SCRIPT_MAX_STEPS) {
@@ -68,14 +85,10 @@ static struct ms_step *new_step(struct parser *p, uint8_t type, size_t line, siz
         return NULL;
     }
     if (p->s->nsteps == p->steps_cap) {
-        size_t ncap = p->steps_cap ? p->steps_cap * 2 : 64;
-        struct ms_step *ns = realloc(p->s->steps, ncap * sizeof(*ns));
-        if (!ns) {
-            set_err(p, line, col, "out of memory");
+        struct ms_step *ns = grow_array(p, p->s->steps, &p->steps_cap, 64, sizeof(*ns), line, col);
+        if (!ns)
             return NULL;
-        }
         p->s->steps = ns;
-        p->steps_cap = ncap;
     }
     struct ms_step *st = &p->s->steps[p->s->nsteps++];
     memset(st, 0, sizeof(*st));
@@ -94,14 +107,10 @@ static struct ms_part *new_part(struct parser *p, struct ms_step *st, uint8_t ki
         return NULL;
     }
     if (p->s->nparts == p->parts_cap) {
-        size_t ncap = p->parts_cap ? p->parts_cap * 2 : 128;
-        struct ms_part *np = realloc(p->s->parts, ncap * sizeof(*np));
-        if (!np) {
-            set_err(p, line, col, "out of memory");
+        struct ms_part *np = grow_array(p, p->s->parts, &p->parts_cap, 128, sizeof(*np), line, col);
+        if (!np)
             return NULL;
-        }
         p->s->parts = np;
-        p->parts_cap = ncap;
     }
     struct ms_part *pt = &p->s->parts[p->s->nparts++];
     memset(pt, 0, sizeof(*pt));
