@@ -465,7 +465,7 @@ static void pop3_user_probe(struct certify *c)
     if (!s)
         return;
     ms_run_script(s, "(certify: POP3 CAPA probe)", &c->ro, &r);
-    c->pop3_no_user = r.result == MS_RES_SKIP;
+    c->pop3_no_user = r.result == MS_RES_NA;
     ms_test_result_free(&r);
     ms_script_free(s);
 }
@@ -635,7 +635,7 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
                 missing = cred_vars[k];
     }
     if (s && !missing && c->pop3_no_user && strstr(text, "\nC: USER ${user}")) {
-        synth_result(&t->r, t->path, s, MS_RES_SKIP,
+        synth_result(&t->r, t->path, s, MS_RES_NA,
                      "the server does not announce USER in CAPA (RFC 2449 6.8); USER and PASS "
                      "are optional (RFC 1939 7)");
         ms_script_free(s);
@@ -648,7 +648,7 @@ static struct ms_script *prepare(struct certify *c, struct cert_test *t)
     }
     if (s && missing) {
         snprintf(msg, sizeof(msg), "needs --user and --password (uses ${%s})", missing);
-        synth_result(&t->r, t->path, s, MS_RES_SKIP, msg);
+        synth_result(&t->r, t->path, s, MS_RES_NA, msg);
         ms_script_free(s);
         s = NULL;
     }
@@ -672,7 +672,7 @@ static void run_one(struct certify *c, struct cert_test *t)
         ms_script_free(s);
         /* Alternative endings (split_alternatives): the first that passes. */
         for (size_t k = 0; k < t->nalt; k++) {
-            if (t->r.result != MS_RES_PASS && t->r.result != MS_RES_SKIP && !stop_flag) {
+            if (t->r.result != MS_RES_PASS && t->r.result != MS_RES_NA && !stop_flag) {
                 struct ms_test_result ar;
                 ms_run_script(t->alt[k], t->path, &c->ro, &ar);
                 size_t ml = strlen(t->r.message) + strlen(ar.message) + 96;
@@ -743,7 +743,7 @@ static void *worker(void *arg)
         if (!c->quiet) {
             ms_report_progress(stdout, &c->t[i].r, c->done, c->n, ms_use_color(stdout),
                                c->verbose ? 1 : 0);
-            if (c->t[i].xfail && c->t[i].r.result != MS_RES_PASS && c->t[i].r.result != MS_RES_SKIP)
+            if (c->t[i].xfail && c->t[i].r.result != MS_RES_PASS && c->t[i].r.result != MS_RES_NA)
                 printf("      expected failure (--expect-fail): %s\n", c->t[i].xfail);
             else if (c->t[i].xfail && c->t[i].r.result == MS_RES_PASS)
                 printf("      listed in --expect-fail but passed: %s\n", c->t[i].xfail);
@@ -958,10 +958,10 @@ static void tls_probe(struct certify *c)
                                      : "could not tell");
         enum ms_result res = c->tls_ok[v] == 1   ? MS_RES_FAIL
                              : c->tls_ok[v] == 0 ? MS_RES_PASS
-                                                 : MS_RES_SKIP;
+                                                 : MS_RES_NA;
         if (res == MS_RES_FAIL)
             snprintf(msg, sizeof(msg), "the server negotiated TLS 1.%d, which RFC 8996 forbids", v);
-        else if (res == MS_RES_SKIP)
+        else if (res == MS_RES_NA)
             snprintf(msg, sizeof(msg), "could not tell: %s", whys[v][0] ? whys[v] : "no handshake");
         else
             msg[0] = '\0';
@@ -1061,7 +1061,7 @@ static struct ms_test_result *results(const struct certify *c, int xfail_as_skip
                          t->r.message);
                 r[*n].message = m[*n];
             }
-            r[*n].result = MS_RES_SKIP;
+            r[*n].result = MS_RES_NA;
         }
         (*n)++;
     }
@@ -1130,7 +1130,7 @@ static void summary(const struct certify *c, uint64_t ms)
             continue;
         if (t->r.result == MS_RES_PASS)
             by_level[lv][0]++;
-        else if (t->r.result == MS_RES_SKIP)
+        else if (t->r.result == MS_RES_NA)
             by_level[lv][2]++;
         else if (counts_as_failure(t))
             by_level[lv][1]++;

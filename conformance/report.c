@@ -23,7 +23,7 @@ void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum)
             if (t->level == MS_LEVEL_MUST)
                 sum->must_fail++;
             break;
-        case MS_RES_SKIP:
+        case MS_RES_NA:
             sum->skip++;
             break;
         default:
@@ -330,7 +330,7 @@ int ms_report_junit(const struct ms_report *rep, const char *path)
         fprintf(f, "\" time=\"%.3f\">", (double)t->duration_ms / 1000.0);
         const char *tag = t->result == MS_RES_FAIL    ? "failure"
                           : t->result == MS_RES_ERROR ? "error"
-                          : t->result == MS_RES_SKIP  ? "skipped"
+                          : t->result == MS_RES_NA  ? "skipped"
                                                       : NULL;
         if (tag) {
             fprintf(f, "<%s message=\"", tag);
@@ -369,7 +369,7 @@ static const char *res_color(enum ms_result r)
         return "\033[32m";
     case MS_RES_FAIL:
         return "\033[31m";
-    case MS_RES_SKIP:
+    case MS_RES_NA:
         return "\033[33m";
     default:
         return "\033[35m";
@@ -383,7 +383,7 @@ static const char *res_upper(enum ms_result r)
         return "PASS ";
     case MS_RES_FAIL:
         return "FAIL ";
-    case MS_RES_SKIP:
+    case MS_RES_NA:
         return "SKIP ";
     default:
         return "ERROR";

@@ -17,7 +17,29 @@
 #include "mailspec/script.h"
 #include "transport.h"
 
-enum ms_result { MS_RES_PASS = 0, MS_RES_FAIL = 1, MS_RES_SKIP = 2, MS_RES_ERROR = 3 };
+/*
+ * Results (docs/certify.md "Results"):
+ *  pass           every step went as scripted;
+ *  fail           the behaviour under test (a check step) breaks the script -
+ *                 the one result that accuses the server;
+ *  not-applicable the test does not apply here (transport, protocol, no
+ *                 credentials, a server policy such as refusing cleartext login);
+ *  error          the harness's own failure (script, memory, interrupted) -
+ *                 never a server behaviour;
+ *  blocked        a setup step did not go as scripted, or the server gave no
+ *                 judgeable answer (timeout, close mid-response, over a limit);
+ *  not-supported  an optional feature the test needs is absent (@requires,
+ *                 @unsupported).
+ */
+enum ms_result {
+    MS_RES_PASS = 0,
+    MS_RES_FAIL = 1,
+    MS_RES_NA = 2,
+    MS_RES_ERROR = 3,
+    MS_RES_BLOCKED = 4,
+    MS_RES_NOT_SUPPORTED = 5,
+    MS_RES_COUNT
+};
 
 struct ms_run_opts {
     const char *protocol; /* NULL: from the script's @protocol */
@@ -26,6 +48,11 @@ struct ms_run_opts {
     enum ms_tls_mode tls;
     struct ms_tls_opts tlso;
     const char *user, *password;
+    const char *run_id, *rcpt, *mail_from; /* ${run}, ${rcpt}, ${from} */
+    /* The server refuses login on this (cleartext) transport (certify's
+     * pre-flight): a step that would send the password is not run and the
+     * test is not-applicable. */
+    int cleartext_login_refused;
     unsigned timeout_ms;  /* each expectation (and connect, handshake, close) */
     size_t max_line;      /* longest server line accepted; 0: 4 MiB */
     struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
@@ -42,6 +69,7 @@ struct ms_test_result {
     char *id, *title, *rfc, *protocol;
     unsigned level; /* enum ms_level */
     enum ms_result result;
+    char *quote;      /* the RFC sentence the test checks (@quote), "" if none */
     char *message;    /* why it failed/was skipped/errored; "" on pass */
     char *transcript; /* the dialogue so far, as .session text */
     size_t fail_line; /* script line of the failure, 0 if none */

@@ -106,6 +106,7 @@ int ms_conn_open(struct ms_conn *c, const char *host, const char *port, uint64_t
     int g = getaddrinfo(host, port, &hints, &res);
     if (g != 0) {
         snprintf(err, errcap, "cannot resolve %s: %s", host, gai_strerror(g));
+        c->error = MS_CONN_E_RESOLVE;
         return -1;
     }
     for (struct addrinfo *a = res; a; a = a->ai_next) {
@@ -139,6 +140,7 @@ int ms_conn_open(struct ms_conn *c, const char *host, const char *port, uint64_t
     }
     freeaddrinfo(res);
     snprintf(err, errcap, "cannot connect to %s port %s: %s", host, port, last);
+    c->error = MS_CONN_E_CONNECT;
     return -1;
 }
 
@@ -165,6 +167,7 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
     const char *name = o->sni ? o->sni : host;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
+    c->error = MS_CONN_E_TLS_LOCAL; /* until the handshake starts */
     if (!ctx) {
         ms_tls_error(err, errcap, "cannot create a TLS context");
         return -1;
@@ -222,9 +225,11 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
         int w = ssl_wait(c, r, deadline, NULL);
         if (w == 0) {
             snprintf(err, errcap, "TLS handshake timed out");
+            c->error = MS_CONN_E_TIMEOUT;
             return -1;
         }
         if (w < 0) {
+            c->error = MS_CONN_E_TLS_HANDSHAKE;
             if (ERR_peek_error() == 0)
                 snprintf(err, errcap,
                          "TLS handshake failed: the server closed the connection "
@@ -261,8 +266,10 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
     if (!t->verified && !o->insecure) {
         snprintf(err, errcap, "certificate verification failed: %s (use --cafile or --insecure)",
                  t->verify_error);
+        c->error = MS_CONN_E_TLS_VERIFY;
         return -1;
     }
+    c->error = MS_CONN_E_NONE;
     return 0;
 }
 
@@ -283,10 +290,12 @@ int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadlin
             int w = ssl_wait(c, r, deadline, NULL);
             if (w == 0) {
                 snprintf(err, errcap, "write timed out");
+                c->error = MS_CONN_E_TIMEOUT;
                 return -1;
             }
             if (w < 0) {
                 ms_tls_error(err, errcap, "TLS write failed");
+                c->error = MS_CONN_E_IO;
                 return -1;
             }
             continue;
@@ -299,11 +308,13 @@ int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadlin
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             if (wait_fd(c->fd, POLLOUT, deadline, NULL) != 1) {
                 snprintf(err, errcap, "write timed out");
+                c->error = MS_CONN_E_TIMEOUT;
                 return -1;
             }
             continue;
         }
         snprintf(err, errcap, "write failed: %s", strerror(errno));
+        c->error = MS_CONN_E_IO;
         return -1;
     }
     return 0;
@@ -332,6 +343,7 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
                 return -2;
             if (w < 0) {
                 ms_tls_error(err, errcap, "TLS read failed");
+                c->error = MS_CONN_E_IO;
                 return -1;
             }
             continue;
@@ -345,6 +357,7 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
                 return -2;
             if (w < 0) {
                 snprintf(err, errcap, "poll failed: %s", strerror(errno));
+                c->error = MS_CONN_E_IO;
                 return -1;
             }
             continue;
@@ -352,6 +365,7 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
         if (errno == ECONNRESET)
             return 0;
         snprintf(err, errcap, "read failed: %s", strerror(errno));
+        c->error = MS_CONN_E_IO;
         return -1;
     }
 }

@@ -13,8 +13,9 @@
 #include "mailspec/stream.h"
 
 const char *const ms_script_builtin_vars[MS_VAR_BUILTINS] = {
-    "user",      "password",      "host",       "sasl_plain", "sasl_plain_authz",
-    "sasl_user", "sasl_password", "apop_digest"};
+    "user",      "password",      "host",        "sasl_plain", "sasl_plain_authz",
+    "sasl_user", "sasl_password", "apop_digest", "run",        "rcpt",
+    "from"};
 
 struct parser {
     struct ms_script *s;
@@ -24,9 +25,15 @@ struct parser {
     int block;                         /* 0, MS_STEP_SEGMENT or MS_STEP_UNORDERED */
     size_t block_line;
     int tls_in_conn;
-    size_t nocrlf_line; /* an @nocrlf waits for its C:/S: line */
-    int have_id, have_title, have_rfc, have_level, have_transport, have_protocol;
-    size_t id_off, title_off, rfc_off, protocol_off; /* metadata strings in bytes */
+    size_t nocrlf_line;      /* an @nocrlf waits for its C:/S: line */
+    size_t unsupported_line; /* an @unsupported waits for its S: line */
+    uint8_t phase;           /* enum ms_phase of the next steps */
+    int alt;                 /* inside @either ... @end */
+    size_t alt_line;
+    int alt_tls; /* tls_in_conn when @either opened (each branch starts from it) */
+    int have_id, have_title, have_rfc, have_level, have_transport, have_protocol, have_quote;
+    int have_tlsfail;
+    size_t id_off, title_off, rfc_off, protocol_off, quote_off; /* metadata strings in bytes */
 };
 
 static struct ms_script *fail_at(struct parser *p, size_t line, size_t col, const char *reason)
@@ -95,6 +102,7 @@ static struct ms_step *new_step(struct parser *p, uint8_t type, size_t line, siz
     st->type = type;
     st->line = line;
     st->col = col;
+    st->phase = p->phase;
     st->part0 = p->s->nparts;
     return st;
 }
@@ -181,16 +189,27 @@ static int parse_pattern(struct parser *p, struct ms_step *st, const char *raw, 
                 i += 3;
                 continue;
             }
+            uint8_t kind = MS_PART_VAR;
+            size_t nameat = i + 2;
+            if (nl > 5 && memcmp(name, "mbox:", 5) == 0) {
+                /* ${mbox:name}: an IMAP mailbox in any encoding */
+                kind = MS_PART_MBOX;
+                name += 5;
+                nl -= 5;
+                nameat += 5;
+            }
             if (nl == 0 || nl > MS_SCRIPT_MAX_NAME)
-                return set_err(p, line, col + i + 2, "variable name must be 1 to 32 characters");
+                return set_err(p, line, col + nameat, "variable name must be 1 to 32 characters");
             for (size_t k = 0; k < nl; k++)
                 if (!name_char((unsigned char)name[k]))
-                    return set_err(p, line, col + i + 2 + k,
-                                   "variable names use letters, digits, '_', '-' and '.'");
+                    return set_err(p, line, col + nameat + k,
+                                   name[k] == ':' ? "unknown ${type:name}: the type is mbox"
+                                                  : "variable names use letters, digits, '_', "
+                                                    "'-' and '.'");
             int v = find_var(p, name, nl, line, col + i);
             if (v < 0)
                 return -1;
-            struct ms_part *pt = new_part(p, st, MS_PART_VAR, line, col + i);
+            struct ms_part *pt = new_part(p, st, kind, line, col + i);
             if (!pt)
                 return -1;
             pt->var = (uint16_t)v;
@@ -205,16 +224,17 @@ static int parse_pattern(struct parser *p, struct ms_step *st, const char *raw, 
                     return set_err(p, line, col + i,
                                    st->type == MS_STEP_SEND
                                        ? "variable is not set here: not a builtin (user, "
-                                         "password, host, sasl_*, apop_digest) and not captured "
-                                         "by an earlier S: line"
-                                       : "@allow and @forbid cannot capture a variable");
+                                         "password, host, sasl_*, apop_digest, run, rcpt, "
+                                         "from) and not captured by an earlier S: line"
+                                       : "@allow, @forbid and @unsupported cannot capture a "
+                                         "variable");
                 if (captured[v])
                     return set_err(p, line, col + i,
                                    "variable captured twice in one line (use two names)");
                 captured[v] = 1;
                 pt->capture = 1;
             }
-            i += 2 + nl;
+            i = (size_t)(close - raw);
             continue;
         }
         char out = (char)ch;
@@ -284,6 +304,8 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
 
     if (p->nocrlf_line)
         return set_err(p, p->nocrlf_line, 1, "@nocrlf must be followed by a C: or S: line");
+    if (p->unsupported_line && !LIT_EQ(name, nn, "unsupported"))
+        return set_err(p, p->unsupported_line, 1, "@unsupported must be followed by an S: line");
     if (LIT_EQ(name, nn, "nocrlf")) {
         /* a flag on the next line, not a step of its own (allowed in @segment) */
         if (an)
@@ -315,9 +337,20 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         flow = MS_STEP_ALLOW, need_arg = 1;
     else if (LIT_EQ(name, nn, "forbid"))
         flow = MS_STEP_FORBID, need_arg = 1;
+    else if (LIT_EQ(name, nn, "phase"))
+        flow = MS_STEP_PHASE, need_arg = 1;
+    else if (LIT_EQ(name, nn, "either"))
+        flow = MS_STEP_EITHER, no_arg = 1;
+    else if (LIT_EQ(name, nn, "or"))
+        flow = MS_STEP_OR, no_arg = 1;
+    else if (LIT_EQ(name, nn, "unsupported"))
+        flow = MS_STEP_UNSUPPORTED, need_arg = 1;
+    else if (LIT_EQ(name, nn, "login"))
+        flow = MS_STEP_LOGIN, no_arg = 1;
     else if (LIT_EQ(name, nn, "test") || LIT_EQ(name, nn, "title") || LIT_EQ(name, nn, "rfc") ||
              LIT_EQ(name, nn, "protocol") || LIT_EQ(name, nn, "level") ||
-             LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk"))
+             LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk") ||
+             LIT_EQ(name, nn, "quote") || LIT_EQ(name, nn, "tls-failure"))
         need_arg = 1;
     else
         return set_err(p, line, 2, "unknown directive");
@@ -334,9 +367,45 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
                            "@unordered) may appear before @end");
         switch (flow) {
         case MS_STEP_END:
-            if (!p->block)
-                return set_err(p, line, 1, "@end without @segment or @unordered");
-            p->block = 0;
+            if (p->block) {
+                p->block = 0;
+            } else if (p->alt) {
+                p->alt = 0;
+            } else {
+                return set_err(p, line, 1, "@end without @segment, @unordered or @either");
+            }
+            break;
+        case MS_STEP_EITHER:
+            if (p->alt)
+                return set_err(p, line, 1, "@either inside @either");
+            if (s->nalts)
+                return set_err(p, line, 1, "one @either block per script");
+            p->alt = 1;
+            p->alt_line = line;
+            p->alt_tls = p->tls_in_conn;
+            s->nalts = 1;
+            break;
+        case MS_STEP_OR:
+            if (!p->alt)
+                return set_err(p, line, 1, "@or outside @either");
+            if (s->nalts >= 8)
+                return set_err(p, line, 1, "at most 8 branches in @either");
+            s->nalts++;
+            p->tls_in_conn = p->alt_tls;
+            break;
+        case MS_STEP_PHASE:
+            if (LIT_EQ(a, an, "setup"))
+                p->phase = MS_PHASE_SETUP;
+            else if (LIT_EQ(a, an, "check"))
+                p->phase = MS_PHASE_CHECK;
+            else if (LIT_EQ(a, an, "cleanup"))
+                p->phase = MS_PHASE_CLEANUP;
+            else
+                return set_err(p, line, acol, "@phase takes setup, check or cleanup");
+            s->has_phases = 1;
+            break;
+        case MS_STEP_UNSUPPORTED:
+            p->unsupported_line = line;
             break;
         case MS_STEP_SEGMENT:
         case MS_STEP_UNORDERED:
@@ -373,7 +442,10 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             for (size_t i = 0; i < an; i++)
                 put_byte(p, a[i]);
             pt->len = an;
-        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID) {
+        } else if (flow == MS_STEP_PHASE) {
+            st->arg = p->phase;
+        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID ||
+                   flow == MS_STEP_UNSUPPORTED) {
             return parse_pattern(p, st, a, an, line, acol);
         }
         return 0;
@@ -400,6 +472,16 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         if (!LIT_EQ(a, an, "smtp") && !LIT_EQ(a, an, "pop3") && !LIT_EQ(a, an, "imap"))
             return set_err(p, line, acol, "@protocol takes smtp, pop3 or imap");
         p->protocol_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "quote")) {
+        if (meta_once(p, &p->have_quote, line))
+            return -1;
+        p->quote_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "tls-failure")) {
+        if (meta_once(p, &p->have_tlsfail, line))
+            return -1;
+        if (!LIT_EQ(a, an, "pass"))
+            return set_err(p, line, acol, "@tls-failure takes pass");
+        s->tls_failure_passes = 1;
     } else if (LIT_EQ(name, nn, "level")) {
         if (meta_once(p, &p->have_level, line))
             return -1;
@@ -409,8 +491,10 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             s->level = MS_LEVEL_SHOULD;
         else if (LIT_EQ(a, an, "MAY"))
             s->level = MS_LEVEL_MAY;
+        else if (LIT_EQ(a, an, "info"))
+            s->level = MS_LEVEL_INFO;
         else
-            return set_err(p, line, acol, "@level takes MUST, SHOULD or MAY");
+            return set_err(p, line, acol, "@level takes MUST, SHOULD, MAY or info");
     } else if (LIT_EQ(name, nn, "transport")) {
         if (meta_once(p, &p->have_transport, line))
             return -1;
@@ -435,7 +519,8 @@ static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
 {
     if (ln[0] == '@') {
         size_t nn = 0;
-        while (1 + nn < n && ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA))
+        while (1 + nn < n && (ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA) ||
+                              (nn > 0 && ln[1 + nn] == '-')))
             nn++;
         if (nn == 0)
             return set_err(p, line, 2, "expected a directive name after '@'");
@@ -460,6 +545,9 @@ static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
         skip = 3;
     }
     uint8_t type = ln[0] == 'C' ? MS_STEP_SEND : MS_STEP_EXPECT;
+    if (p->unsupported_line && type != MS_STEP_EXPECT)
+        return set_err(p, p->unsupported_line, 1, "@unsupported must be followed by an S: line");
+    p->unsupported_line = 0;
     if (p->block == MS_STEP_SEGMENT && type != MS_STEP_SEND)
         return set_err(p, line, 1, "only C: lines may appear inside @segment");
     if (p->block == MS_STEP_UNORDERED && type != MS_STEP_EXPECT)
@@ -528,8 +616,14 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
     }
     if (rc == 0 && p.nocrlf_line)
         rc = set_err(&p, p.nocrlf_line, 1, "@nocrlf must be followed by a C: or S: line");
+    if (rc == 0 && p.unsupported_line)
+        rc = set_err(&p, p.unsupported_line, 1, "@unsupported must be followed by an S: line");
     if (rc == 0 && p.block)
         rc = set_err(&p, p.block_line, 1, "block opened here is not closed with @end");
+    if (rc == 0 && p.alt)
+        rc = set_err(&p, p.alt_line, 1, "@either opened here is not closed with @end");
+    if (rc == 0 && p.s->nalts == 1)
+        rc = set_err(&p, p.alt_line, 1, "@either needs at least one @or");
     if (rc == 0 && p.s->nsteps == 0)
         rc = set_err(&p, line ? line : 1, 1, "script has no C:, S: or flow lines");
     if (rc != 0) {
@@ -542,6 +636,7 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
     s->title = s->bytes + p.title_off;
     s->rfc = s->bytes + p.rfc_off;
     s->protocol = s->bytes + p.protocol_off;
+    s->quote = s->bytes + p.quote_off;
     return s;
 }
 
@@ -595,19 +690,151 @@ static struct ms_slice part_bytes(const struct ms_script *s, const struct ms_par
     return r;
 }
 
+static int bytes_eq(const char *a, const char *b, size_t n, unsigned flags)
+{
+    if (!(flags & MS_MATCH_NOCASE))
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (ms_lower((unsigned char)a[i]) != ms_lower((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+/* An astring's encoding at t[0..n) (RFC 9051 4.1-4.3): its raw length, and
+ * where its content is (quoted: with the escapes still in). 0: none here. */
+struct astring {
+    size_t raw, off, len;
+    int quoted;
+};
+
+static int astring_at(const char *t, size_t n, struct astring *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (n == 0)
+        return 0;
+    if (t[0] == '"') {
+        /* quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR includes \" and \\ */
+        for (size_t i = 1; i < n; i++) {
+            if (t[i] == '\\') {
+                if (i + 1 >= n || (t[i + 1] != '"' && t[i + 1] != '\\'))
+                    return 0;
+                i++;
+            } else if (t[i] == '"') {
+                a->raw = i + 1;
+                a->off = 1;
+                a->len = i - 1;
+                a->quoted = 1;
+                return 1;
+            } else if (t[i] == '\r' || t[i] == '\n') {
+                return 0;
+            }
+        }
+        return 0;
+    }
+    if (t[0] == '{') {
+        /* literal = "{" number64 ["+"] "}" CRLF *CHAR8 (RFC 9051 4.3, 7888) */
+        size_t i = 1;
+        uint64_t v = 0;
+        while (i < n && ms_is_digit((unsigned char)t[i]) && i < 20) {
+            v = v * 10 + (uint64_t)(t[i] - '0');
+            i++;
+        }
+        if (i == 1 || i >= n)
+            return 0;
+        if (t[i] == '+')
+            i++;
+        if (i + 3 > n || t[i] != '}' || t[i + 1] != '\r' || t[i + 2] != '\n')
+            return 0;
+        i += 3;
+        if (v > n - i)
+            return 0;
+        a->raw = i + (size_t)v;
+        a->off = i;
+        a->len = (size_t)v;
+        return 1;
+    }
+    /* ASTRING-CHAR = ATOM-CHAR / resp-specials: anything visible but
+     * "(" ")" "{" SP CTL "%" "*" DQUOTE "\" */
+    size_t i = 0;
+    while (i < n) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '(' || ch == ')' || ch == '{' || ch == '%' ||
+            ch == '*' || ch == '"' || ch == '\\')
+            break;
+        i++;
+    }
+    a->raw = a->len = i;
+    return i > 0;
+}
+
+/* The decoded content of a, byte by byte: returns the next byte index in t. */
+static size_t astring_next(const char *t, const struct astring *a, size_t i, char *out)
+{
+    if (a->quoted && t[i] == '\\')
+        i++;
+    *out = t[i];
+    return i + 1;
+}
+
+/* RFC 9051 5.1: INBOX is case-insensitive; every other name is exact. */
+static int is_inbox(const char *p, size_t n)
+{
+    static const char inbox[] = "inbox";
+    if (n != 5)
+        return 0;
+    for (size_t i = 0; i < 5; i++)
+        if (ms_lower((unsigned char)p[i]) != inbox[i])
+            return 0;
+    return 1;
+}
+
+/* Decoded length of a (and the decoded bytes into out when not NULL). */
+static size_t astring_decode(const char *t, const struct astring *a, char *out)
+{
+    size_t k = 0, end = a->off + a->len;
+    for (size_t i = a->off; i < end; k++) {
+        char ch;
+        i = astring_next(t, a, i, &ch);
+        if (out)
+            out[k] = ch;
+    }
+    return k;
+}
+
+static int astring_eq(const char *t, const struct astring *a, struct ms_slice want)
+{
+    size_t k = 0, end = a->off + a->len;
+    char buf[5];
+
+    if (want.len == 5 && is_inbox(want.ptr, 5) && astring_decode(t, a, NULL) == 5) {
+        for (size_t i = a->off; i < end; k++)
+            i = astring_next(t, a, i, &buf[k]);
+        return is_inbox(buf, 5);
+    }
+    for (size_t i = a->off; i < end; k++) {
+        char ch;
+        i = astring_next(t, a, i, &ch);
+        if (k >= want.len || want.ptr[k] != ch)
+            return 0;
+    }
+    return k == want.len;
+}
+
 int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct ms_vars *vs,
-                    const char *line, size_t len)
+                    const char *line, size_t len, unsigned flags)
 {
     const struct ms_part *parts = st->nparts ? s->parts + st->part0 : NULL;
     size_t np = st->nparts;
     size_t cap_start[MS_SCRIPT_MAX_PARTS], cap_end[MS_SCRIPT_MAX_PARTS];
+    struct astring as[MS_SCRIPT_MAX_PARTS];
     size_t pi = 0, ti = 0, star_ti = 0;
     size_t star_pi = SIZE_MAX;
 
     /*
      * Glob matching with backtracking to the last wildcard only: O(len * parts).
      * Wildcards before the last one keep the shortest extent that lets the
-     * rest match, which makes captures leftmost-shortest.
+     * rest match, which makes captures leftmost-shortest. A typed part
+     * (${mbox:name}) takes exactly one token, like a literal.
      */
     for (;;) {
         if (pi == np) {
@@ -620,9 +847,20 @@ int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct 
             cap_end[pi] = ti;
             pi++;
             continue;
+        } else if (parts[pi].kind == MS_PART_MBOX) {
+            struct astring *a = &as[pi];
+            if (astring_at(line + ti, len - ti, a) &&
+                (!vs->v[parts[pi].var].bound ||
+                 astring_eq(line + ti, a, part_bytes(s, &parts[pi], vs)))) {
+                cap_start[pi] = ti;
+                ti += a->raw;
+                pi++;
+                continue;
+            }
         } else {
             struct ms_slice b = part_bytes(s, &parts[pi], vs);
-            if (b.len <= len - ti && (b.len == 0 || memcmp(line + ti, b.ptr, b.len) == 0)) {
+            unsigned f = parts[pi].kind == MS_PART_LIT ? flags : 0;
+            if (b.len <= len - ti && (b.len == 0 || bytes_eq(line + ti, b.ptr, b.len, f))) {
                 ti += b.len;
                 pi++;
                 continue;
@@ -640,16 +878,56 @@ int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct 
         cap_end[np - 1] = len;
     size_t need = 0;
     for (size_t i = 0; i < np; i++)
-        if (parts[i].kind == MS_PART_VAR && !vs->v[parts[i].var].bound)
-            need += cap_end[i] - cap_start[i];
+        if ((parts[i].kind == MS_PART_VAR || parts[i].kind == MS_PART_MBOX) &&
+            !vs->v[parts[i].var].bound)
+            need += parts[i].kind == MS_PART_MBOX ? as[i].len : cap_end[i] - cap_start[i];
     if (need > sizeof(vs->buf) - vs->used)
         return MS_FAIL;
-    for (size_t i = 0; i < np; i++)
-        if (parts[i].kind == MS_PART_VAR && !vs->v[parts[i].var].bound)
-            if (ms_vars_set(vs, parts[i].var, line + cap_start[i], cap_end[i] - cap_start[i]) !=
-                MS_OK)
-                return MS_FAIL;
+    for (size_t i = 0; i < np; i++) {
+        if (vs->v[parts[i].var].bound || parts[i].kind == MS_PART_LIT ||
+            parts[i].kind == MS_PART_ANY)
+            continue;
+        if (parts[i].kind == MS_PART_MBOX) {
+            /* decoded straight into the value space (need checked above) */
+            size_t n = astring_decode(line + cap_start[i], &as[i], vs->buf + vs->used);
+            vs->v[parts[i].var].off = vs->used;
+            vs->v[parts[i].var].len = n;
+            vs->v[parts[i].var].bound = 1;
+            vs->used += n;
+        } else if (ms_vars_set(vs, parts[i].var, line + cap_start[i],
+                               cap_end[i] - cap_start[i]) != MS_OK) {
+            return MS_FAIL;
+        }
+    }
     return 1;
+}
+
+/* An IMAP astring for value v: an atom when it is one, else a quoted string. */
+static ssize_t render_astring(struct ms_slice v, char *out, size_t cap)
+{
+    struct astring a;
+    if (v.len > 0 && astring_at(v.ptr, v.len, &a) && !a.quoted && a.raw == v.len && v.ptr[0] != '{') {
+        if (v.len > cap)
+            return MS_FAIL;
+        memcpy(out, v.ptr, v.len);
+        return (ssize_t)v.len;
+    }
+    size_t o = 0;
+    if (cap < 2)
+        return MS_FAIL;
+    out[o++] = '"';
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.ptr[i] == '"' || v.ptr[i] == '\\') {
+            if (o + 1 >= cap)
+                return MS_FAIL;
+            out[o++] = '\\';
+        }
+        if (o + 1 >= cap)
+            return MS_FAIL;
+        out[o++] = v.ptr[i];
+    }
+    out[o++] = '"';
+    return (ssize_t)o;
 }
 
 ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
@@ -659,9 +937,16 @@ ssize_t ms_script_render(const struct ms_script *s, const struct ms_step *st,
 
     for (size_t i = 0; i < st->nparts; i++) {
         const struct ms_part *pt = &s->parts[st->part0 + i];
-        if (pt->kind == MS_PART_ANY || (pt->kind == MS_PART_VAR && !vs->v[pt->var].bound))
+        if (pt->kind == MS_PART_ANY || (pt->kind != MS_PART_LIT && !vs->v[pt->var].bound))
             return MS_FAIL;
         struct ms_slice b = part_bytes(s, pt, vs);
+        if (pt->kind == MS_PART_MBOX) {
+            ssize_t k = render_astring(b, out + o, cap - o);
+            if (k < 0)
+                return MS_FAIL;
+            o += (size_t)k;
+            continue;
+        }
         if (b.len > cap - o)
             return MS_FAIL;
         if (b.len)
@@ -758,6 +1043,8 @@ void ms_script_pattern_text(const struct ms_script *s, const struct ms_step *st,
             ms_out_bytes(o, "${*}", 4);
         } else {
             ms_out_bytes(o, "${", 2);
+            if (pt->kind == MS_PART_MBOX)
+                ms_out_bytes(o, "mbox:", 5);
             ms_out_bytes(o, s->vars[pt->var], strnlen(s->vars[pt->var], MS_SCRIPT_MAX_NAME));
             ms_out_bytes(o, "}", 1);
         }
@@ -773,6 +1060,8 @@ const char *ms_level_name(unsigned level)
         return "SHOULD";
     case MS_LEVEL_MAY:
         return "MAY";
+    case MS_LEVEL_INFO:
+        return "info";
     default:
         return "?";
     }

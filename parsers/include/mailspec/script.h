@@ -46,7 +46,13 @@ enum {
     MS_VAR_SASL_USER = 5,
     MS_VAR_SASL_PASSWORD = 6,
     MS_VAR_APOP_DIGEST = 7,
-    MS_VAR_BUILTINS = 8
+    /* Run values (certify and replay options): a unique word for names the
+     * test creates (--run-id), the SMTP recipient (--rcpt) and reverse-path
+     * (--mail-from). */
+    MS_VAR_RUN = 8,
+    MS_VAR_RCPT = 9,
+    MS_VAR_FROM = 10,
+    MS_VAR_BUILTINS = 11
 };
 /* Their names, indexed by MS_VAR_*. */
 extern const char *const ms_script_builtin_vars[MS_VAR_BUILTINS];
@@ -64,12 +70,27 @@ enum ms_step_type {
     MS_STEP_REQUIRES,   /* @requires CAP: skip unless a server line so far has CAP */
     MS_STEP_ALLOW,      /* @allow PATTERN: skip unexpected lines that match */
     MS_STEP_FORBID,     /* @forbid PATTERN: fail on unexpected lines that match */
+    MS_STEP_PHASE,      /* @phase setup|check|cleanup: arg = enum ms_phase */
+    MS_STEP_EITHER,     /* @either: the first of several alternative branches */
+    MS_STEP_OR,         /* @or: the next branch; @end closes the last */
+    MS_STEP_UNSUPPORTED, /* @unsupported PATTERN: the next S: step, answered so, is
+                          * not-supported rather than failed */
+    MS_STEP_LOGIN,      /* @login: SMTP AUTH PLAIN when credentials and AUTH PLAIN exist */
+};
+
+/* What a step is for (docs/session-format.md "Phases"). */
+enum ms_phase {
+    MS_PHASE_CHECK = 0,   /* the behaviour under test: a mismatch is a failure */
+    MS_PHASE_SETUP = 1,   /* getting there: a mismatch blocks the test */
+    MS_PHASE_CLEANUP = 2, /* tidying up: a mismatch is only noted */
 };
 
 enum ms_part_kind {
     MS_PART_LIT = 1, /* literal bytes */
     MS_PART_ANY,     /* ${*} */
     MS_PART_VAR,     /* ${name}; capture marks the first use of an unbound name in an S: line */
+    MS_PART_MBOX,    /* ${mbox:name}: an IMAP astring in any encoding (atom, quoted,
+                      * literal), compared or captured decoded (RFC 9051 4.3, 4.5) */
 };
 
 struct ms_part {
@@ -86,18 +107,23 @@ struct ms_step {
     size_t col;     /* 1-based, where the item starts */
     size_t part0;   /* first part in script->parts */
     size_t nparts;  /* SEND/EXPECT/ALLOW/FORBID: pattern; REQUIRES: one literal */
-    uint64_t arg;   /* SLEEP: milliseconds */
+    uint8_t phase;  /* enum ms_phase in force at this step */
+    uint64_t arg;   /* SLEEP: milliseconds; PHASE: enum ms_phase */
 };
 
-enum ms_level { MS_LEVEL_MUST = 0, MS_LEVEL_SHOULD = 1, MS_LEVEL_MAY = 2 };
+/* The BCP 14 keyword of the sentence a test quotes; INFO: a sentence without one. */
+enum ms_level { MS_LEVEL_MUST = 0, MS_LEVEL_SHOULD = 1, MS_LEVEL_MAY = 2, MS_LEVEL_INFO = 3 };
 
 /* Bits of ms_script.transports: the --tls modes the test applies to. */
 enum { MS_TRANSPORT_NONE = 1, MS_TRANSPORT_STARTTLS = 2, MS_TRANSPORT_IMPLICIT = 4 };
 
 struct ms_script {
     /* Metadata, NUL-terminated strings inside bytes ("" when absent). */
-    const char *id, *title, *rfc, *protocol;
+    const char *id, *title, *rfc, *protocol, *quote;
     uint8_t level;      /* enum ms_level; MUST when absent */
+    uint8_t has_phases; /* the script has @phase lines */
+    uint8_t nalts;      /* branches of its @either block (0: none) */
+    uint8_t tls_failure_passes; /* @tls-failure pass: a failed @tls handshake passes */
     uint8_t transports; /* 0 when absent: applies to every transport */
     uint8_t has_tls;    /* the script has an @tls step */
     uint32_t lenient;   /* MS_LENIENT_* flags from @quirk lines */
@@ -144,8 +170,14 @@ MS_MUST_USE enum ms_status ms_vars_set(struct ms_vars *vs, size_t i, const char 
  * unchanged. Returns MS_FAIL when a capture does not fit into vs.
  * Leftmost-shortest: a wildcard or capture takes as little as the rest allows.
  */
+/* Flags of ms_script_match. */
+enum {
+    /* Literal text compares ASCII case-insensitively (IMAP: RFC 9051 9 "all
+     * alphabetic characters are case-insensitive"; SMTP: RFC 5321 2.4). */
+    MS_MATCH_NOCASE = 1
+};
 MS_MUST_USE int ms_script_match(const struct ms_script *s, const struct ms_step *st,
-                                struct ms_vars *vs, const char *line, size_t len);
+                                struct ms_vars *vs, const char *line, size_t len, unsigned flags);
 
 /*
  * Render a C: step with its variables into out (cap bytes), CRLF appended
@@ -175,7 +207,7 @@ void ms_script_escape_opt(struct ms_out *o, const char *p, size_t n, unsigned fl
 /* ms_script_escape_opt with no flags: every non-ASCII byte escaped. */
 void ms_script_escape(struct ms_out *o, const char *p, size_t n);
 
-/* "MUST", "SHOULD", "MAY" */
+/* "MUST", "SHOULD", "MAY", "info" */
 const char *ms_level_name(unsigned level);
 
 #endif

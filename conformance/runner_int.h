@@ -1,0 +1,127 @@
+/*
+ * The runner's internals, shared by its files (not a public interface):
+ *   runner.c        the step loop, alternatives, phases and the result
+ *   runner_io.c     connection, server messages (framed by the strict
+ *                   parsers), capabilities from their typed views, transcript
+ *   runner_expect.c S: expectations matched against whole messages
+ */
+#ifndef MAILSPEC_RUNNER_INT_H
+#define MAILSPEC_RUNNER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailspec/mailspec.h"
+#include "runner.h"
+
+#define RT_TRANSCRIPT_MAX (256u * 1024)
+#define RT_SEND_MAX       (64u * 1024)
+#define RT_MAX_FILTERS    64
+#define RT_MAX_UNSUP      8
+#define RT_CAPS_MAX       (8u * 1024)
+
+/* A growable buffer that refuses to grow past max (curl's dynbuf habit). */
+struct sbuf {
+    char *p;
+    size_t len, cap, max;
+    int truncated;
+};
+void sb_add(struct sbuf *b, const char *p, size_t n);
+void sb_str(struct sbuf *b, const char *s);
+
+/* One line of the current server message: rbuf[off..off+len), line end excluded. */
+struct rt_line {
+    size_t off, len;
+};
+
+struct rt {
+    const struct ms_script *s;
+    const char *file;
+    const struct ms_run_opts *o;
+    const char *pname;
+    const struct ms_proto *proto;
+    unsigned match_flags; /* MS_MATCH_NOCASE for IMAP and SMTP */
+    unsigned variant;     /* the @either branch this run takes */
+    struct ms_limits lim;
+    struct ms_conn conn;
+    int open, eof;
+    /* server bytes; rbuf[0..consumed) is the current message */
+    char *rbuf;
+    size_t rlen, rcap, rmax, consumed, scanned;
+    struct rt_line *lines; /* the current message's lines */
+    size_t nlines, lines_cap;
+    struct ms_vars vars;
+    /* strict parsers over both directions; they also frame the messages */
+    int strict;
+    struct ms_session ss;
+    void *cst, *cv, *sst, *sv;
+    char *cb, *sb;
+    size_t bcap;
+    int msg_end;   /* the line just fed ended a server message */
+    int pop3_open; /* POP3: a multi-line response is open */
+    int gram;      /* a server message broke the grammar */
+    int gram_code; /* its enum ms_errcode-like class: 1 grammar, 2 our limit */
+    char gram_msg[512];
+    /* capabilities announced on this connection (typed views), "\0"-separated
+     * upper-case "NAME" and "NAME=PARAM" entries */
+    char caps[RT_CAPS_MAX];
+    size_t caps_len;
+    int caps_seen;
+    struct sbuf tr; /* transcript */
+    const struct ms_step *allow[RT_MAX_FILTERS], *forbid[RT_MAX_FILTERS];
+    size_t nallow, nforbid;
+    const struct ms_step *unsup[RT_MAX_UNSUP]; /* @unsupported for the next S: */
+    size_t nunsup;
+    uint8_t phase; /* of the step being run */
+    enum ms_result res;
+    int done;
+    char msg[4096];
+    char cleanup_note[1024];
+    size_t fail_line;
+    struct ms_tls_info tls;
+    int tls_now; /* this connection is inside TLS */
+    int auto_tls;
+    char note[256];
+    int apop; /* POP3: 0 no greeting yet, 1 no <timestamp> in it, 2 derived */
+};
+
+/* The result, once; a mismatch in a setup step blocks, in a cleanup step it is a note. */
+void rt_finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void tr_note(struct rt *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tr_line(struct rt *t, const char *prefix, const char *p, size_t n);
+void tr_send(struct rt *t, const struct ms_step *st);
+void esc_short(struct rt *t, char *out, size_t cap, const char *p, size_t n);
+void pattern_short(const struct rt *t, const struct ms_step *st, char *out, size_t cap);
+uint64_t rt_deadline(const struct rt *t);
+
+/* runner_io.c */
+int rt_open(struct rt *t, size_t line);
+void rt_close(struct rt *t);
+int rt_tls(struct rt *t, size_t line);
+int rt_send_bytes(struct rt *t, size_t line, const char *buf, size_t n);
+int rt_read_more(struct rt *t, uint64_t dl, size_t sline);
+void rt_compact(struct rt *t);
+/*
+ * The next whole server message (t->lines, t->nlines; bytes rbuf[0..consumed)).
+ * Returns 1, 0 on a clean close at a message boundary, -1 with the result
+ * set, -2 on timeout (result not set: the caller words it).
+ */
+int rt_get_msg(struct rt *t, uint64_t dl, size_t sline);
+/* The server's message as one text (lines joined by their line ends). */
+void rt_msg_text(const struct rt *t, const char **p, size_t *n);
+/* Feed raw server bytes (an @nocrlf expectation) to the strict parsers. */
+int rt_feed_raw(struct rt *t, size_t sline, const char *p, size_t n);
+int rt_has_cap(const struct rt *t, const char *cap, size_t n);
+/* A strict parser's complaint about the message just read: fail/block, or a note. */
+int rt_grammar_verdict(struct rt *t, size_t sline);
+int rt_secret_part(const struct ms_step *st, const struct ms_script *s);
+
+/* runner_expect.c */
+/* S: steps from index i on (a run of S: lines); returns the last step consumed, or -1. */
+long rt_expect(struct rt *t, size_t i);
+int rt_expect_nocrlf(struct rt *t, const struct ms_step *st);
+int rt_unordered(struct rt *t, size_t first, size_t end);
+int rt_expect_close(struct rt *t, const struct ms_step *st);
+
+#endif
