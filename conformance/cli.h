@@ -9,6 +9,11 @@ enum {
     MS_EXIT_OK = 0,    /* everything valid / every MUST passed */
     MS_EXIT_FAIL = 1,  /* something invalid / a test failed */
     MS_EXIT_USAGE = 2, /* usage, I/O or connection error */
+    /* certify's failures before the suite (docs/certify.md "Exit status") */
+    MS_EXIT_GREETING = 3,   /* no greeting, or not a server of --protocol */
+    MS_EXIT_TLS = 4,        /* the TLS handshake or the STARTTLS upgrade failed */
+    MS_EXIT_LOGIN = 5,      /* --user/--password were refused */
+    MS_EXIT_INCOMPLETE = 6, /* no MUST failure, but too little was tested to say more */
 };
 
 int ms_cmd_parse(int argc, char **argv);

@@ -5,7 +5,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +12,15 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_common.h"
+#include "json.h"
 #include "mailspec/mailspec.h"
 #include "mailspec/script.h"
 #include "report.h"
 #include "runner.h"
 
 #define MAX_SCRIPTS 100000
+
 
 static volatile int stop_flag; /* int: the runner's stop pointer; set by SIGINT */
 
@@ -37,9 +39,8 @@ struct item {
 
 struct pool {
     struct item *items;
-    size_t n, next, done;
+    size_t n, done;
     const struct ms_run_opts *o;
-    pthread_mutex_t mu;
     int color, verbose, quiet;
 };
 
@@ -48,32 +49,21 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mailspec replay [OPTIONS] FILE|DIR...\n\n"
             "Run .session scripts (directories: every *.session below them, sorted) against\n"
-            "a server and report pass/fail/skip/error per script.\n\n"
-            "Server:\n"
-            "  --protocol smtp|pop3|imap   default: the scripts' @protocol\n"
-            "  --host HOST                 default 127.0.0.1 (name, IPv4 or IPv6)\n"
-            "  --port PORT                 default: the protocol's port for --tls\n"
-            "  --tls none|starttls|implicit\n"
-            "                              starttls: scripts without @tls are upgraded\n"
-            "                              after the greeting (EHLO+STARTTLS, STARTTLS, STLS)\n"
-            "  --user U, --password P      values of ${user} and ${password}\n"
-            "TLS:\n"
-            "  --cafile FILE               trust these CAs instead of the system store\n"
-            "  --insecure                  do not fail on an unverified certificate\n"
-            "  --cert FILE, --key FILE     client certificate and key (PEM)\n"
-            "  --tls-min 1.2|1.3           minimum TLS version (default 1.2)\n"
-            "  --sni NAME                  server name to send and verify (default --host)\n"
+            "a server and report each script's result. Suite files replay exactly as\n"
+            "`mailspec certify` runs them (same variables, phases, @login).\n\n"
+            "%s"
+            "  --lenient FLAG              accept one deviation in every script (repeatable)\n"
             "Run:\n"
             "  --jobs N                    run N scripts at once (default 1)\n"
-            "  --timeout SECONDS           bound on each expected reply (default 10)\n"
-            "  --lenient FLAG              accept one deviation in every script (repeatable)\n"
             "  --list                      parse the scripts, print their ids, run nothing\n"
             "  -q, --quiet                 no progress lines;  -v, --verbose  whole transcripts\n"
-            "Reports:\n"
-            "  --json FILE, --junit FILE   ('-': stdout); written atomically, also after Ctrl-C\n"
-            "  --html FILE                 not in replay: use `mailspec certify` for HTML\n\n"
-            "Exit status: 0 every MUST-level test passed, 1 a MUST-level test failed,\n"
-            "2 usage error, a test error (connection, TLS, timeout) or interrupted.\n");
+            "Reports ('-' is stdout, which then carries nothing else):\n"
+            "  --json FILE, --junit FILE   written atomically, also after Ctrl-C\n"
+            "  --html FILE                 not in replay: use `mailspec certify --html-from`\n\n"
+            "Exit status: 0 every MUST-level script that ran passed and enough ran, 1 a\n"
+            "MUST-level script failed, 2 usage error, a harness error or interrupted,\n"
+            "6 incomplete (MUST scripts blocked, or fewer than half of them ran).\n",
+            ms_cli_conn_usage);
 }
 
 static int add_path(struct item **items, size_t *n, size_t *cap, const char *path)
@@ -167,152 +157,116 @@ static int collect(struct item **items, size_t *n, size_t *cap, const char *path
     return rc;
 }
 
-static void *worker(void *arg)
+static void work(void *ctx, size_t i)
 {
-    struct pool *p = arg;
+    struct pool *p = ctx;
+    struct item *it = &p->items[i];
+    ms_run_script(it->s, it->path, p->o, &it->r);
+}
 
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        if (stop_flag || p->next >= p->n) {
-            pthread_mutex_unlock(&p->mu);
-            return NULL;
+static void work_done(void *ctx, size_t i)
+{
+    struct pool *p = ctx;
+    struct item *it = &p->items[i];
+    /* a test cut short by Ctrl-C did not finish: it is not reported */
+    it->finished = !(it->r.interrupted && it->r.result == MS_RES_ERROR);
+    if (it->finished) {
+        p->done++;
+        if (!p->quiet) {
+            ms_report_progress(stderr, &it->r, p->done, p->n, p->color, p->verbose);
+            fflush(stderr);
         }
-        struct item *it = &p->items[p->next++];
-        pthread_mutex_unlock(&p->mu);
-
-        ms_run_script(it->s, it->path, p->o, &it->r);
-
-        pthread_mutex_lock(&p->mu);
-        /* a test cut short by Ctrl-C did not finish: it is not reported */
-        it->finished = !(it->r.interrupted && it->r.result == MS_RES_ERROR);
-        if (it->finished) {
-            p->done++;
-            if (!p->quiet) {
-                ms_report_progress(stderr, &it->r, p->done, p->n, p->color, p->verbose);
-                fflush(stderr);
-            }
-        }
-        pthread_mutex_unlock(&p->mu);
     }
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *v)
-{
-    return ms_number_parse(s, strlen(s), max, v) == MS_OK ? 0 : -1;
-}
+enum { OPT_LENIENT = MS_OPT_CONN_LAST, OPT_JOBS, OPT_LIST, OPT_JSON, OPT_JUNIT, OPT_HTML };
+
+static const struct option replay_options[] = {
+    MS_CLI_CONN_OPTIONS,
+    {"lenient", required_argument, NULL, OPT_LENIENT},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"junit", required_argument, NULL, OPT_JUNIT},
+    {"html", required_argument, NULL, OPT_HTML},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 int ms_cmd_replay(int argc, char **argv)
 {
-    struct ms_run_opts o;
+    struct ms_cli cli;
+    struct ms_run_opts *o = &cli.ro;
     const char *json = NULL, *junit = NULL;
-    uint64_t jobs = 1, secs = 10;
-    int list = 0, quiet = 0, verbose = 0, rc = MS_EXIT_USAGE;
+    uint64_t jobs = 1;
+    int list = 0, quiet = 0, verbose = 0, rc = MS_EXIT_USAGE, code;
     struct item *items = NULL;
     size_t n = 0, cap = 0;
-    const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
-    size_t npaths = 0;
 
-    ms_run_opts_default(&o);
-    if (!paths)
-        return MS_EXIT_USAGE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define TAKE(opt) (strcmp(a, opt) == 0 && v && (i++, 1))
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    ms_cli_init(&cli, "replay");
+    optind = 1;
+    while ((code = getopt_long(argc, argv, "qvh", replay_options, NULL)) != -1) {
+        int r = ms_cli_option(&cli, code, optarg);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
+        switch (code) {
+        case 'h':
             usage(stdout);
-            free(paths);
-            return MS_EXIT_OK;
-        } else if (TAKE("--protocol")) {
-            if (strcmp(v, "smtp") != 0 && strcmp(v, "pop3") != 0 && strcmp(v, "imap") != 0) {
-                fprintf(stderr, "mailspec replay: --protocol takes smtp, pop3 or imap\n");
-                goto out;
-            }
-            o.protocol = v;
-        } else if (TAKE("--host")) {
-            o.host = v;
-        } else if (TAKE("--port")) {
-            uint64_t port;
-            if (parse_uint(v, 65535, &port) != 0 || port == 0) {
-                fprintf(stderr, "mailspec replay: --port takes 1 to 65535\n");
-                goto out;
-            }
-            o.port = v;
-        } else if (TAKE("--tls")) {
-            if (ms_tls_mode_parse(v, &o.tls) != 0) {
-                fprintf(stderr, "mailspec replay: --tls takes none, starttls or implicit\n");
-                goto out;
-            }
-        } else if (TAKE("--user")) {
-            o.user = v;
-        } else if (TAKE("--password")) {
-            o.password = v;
-        } else if (TAKE("--cafile")) {
-            o.tlso.cafile = v;
-        } else if (strcmp(a, "--insecure") == 0) {
-            o.tlso.insecure = 1;
-        } else if (TAKE("--cert")) {
-            o.tlso.cert = v;
-        } else if (TAKE("--key")) {
-            o.tlso.key = v;
-        } else if (TAKE("--sni")) {
-            o.tlso.sni = v;
-        } else if (TAKE("--tls-min")) {
-            if (strcmp(v, "1.2") == 0)
-                o.tlso.min_version = 12;
-            else if (strcmp(v, "1.3") == 0)
-                o.tlso.min_version = 13;
-            else {
-                fprintf(stderr, "mailspec replay: --tls-min takes 1.2 or 1.3\n");
-                goto out;
-            }
-        } else if (TAKE("--json")) {
-            json = v;
-        } else if (TAKE("--junit")) {
-            junit = v;
-        } else if (TAKE("--html")) {
-            fprintf(stderr, "mailspec replay: --html is provided by `mailspec certify` "
-                            "(render a replay's --json with it)\n");
+            rc = MS_EXIT_OK;
             goto out;
-        } else if (TAKE("--jobs")) {
-            if (parse_uint(v, 64, &jobs) != 0 || jobs == 0) {
-                fprintf(stderr, "mailspec replay: --jobs takes 1 to 64\n");
-                goto out;
-            }
-        } else if (TAKE("--timeout")) {
-            if (parse_uint(v, 3600, &secs) != 0 || secs == 0) {
-                fprintf(stderr, "mailspec replay: --timeout takes 1 to 3600 seconds\n");
-                goto out;
-            }
-        } else if (TAKE("--lenient")) {
-            uint32_t f = ms_lenient_flag(v);
-            if (!f) {
-                fprintf(stderr, "mailspec replay: unknown lenient flag '%s'\n", v);
-                goto out;
-            }
-            o.lim.lenient |= f;
-        } else if (strcmp(a, "--list") == 0) {
-            list = 1;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+        case 'q':
             quiet = 1;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            break;
+        case 'v':
             verbose = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "mailspec replay: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
+            break;
+        case OPT_JSON:
+            json = optarg;
+            break;
+        case OPT_JUNIT:
+            junit = optarg;
+            break;
+        case OPT_HTML:
+            fprintf(stderr, "mailspec replay: --html is provided by `mailspec certify` "
+                            "(render a replay's --json with --html-from)\n");
             goto out;
-        } else {
-            paths[npaths++] = a;
+        case OPT_JOBS:
+            if (ms_number_parse(optarg, strlen(optarg), 64, &jobs) != MS_OK || jobs == 0) {
+                fprintf(stderr, "mailspec replay: --jobs: takes 1 to 64\n");
+                goto out;
+            }
+            break;
+        case OPT_LENIENT: {
+            uint32_t f = ms_lenient_flag(optarg);
+            if (!f) {
+                fprintf(stderr, "mailspec replay: --lenient: unknown flag '%s'\n", optarg);
+                goto out;
+            }
+            o->lim.lenient |= f;
+            break;
         }
-#undef TAKE
+        case OPT_LIST:
+            list = 1;
+            break;
+        default:
+            ms_cli_bad_option("replay", argc, argv);
+            goto out;
+        }
     }
-    if (npaths == 0) {
+    if (optind >= argc) {
         usage(stderr);
         goto out;
     }
-    o.timeout_ms = (unsigned)(secs * 1000);
-    for (size_t i = 0; i < npaths; i++)
-        if (collect(&items, &n, &cap, paths[i], 0) != 0)
+    if ((json && strcmp(json, "-") == 0) && (junit && strcmp(junit, "-") == 0)) {
+        fprintf(stderr, "mailspec replay: only one of --json and --junit can be '-'\n");
+        goto out;
+    }
+    for (int i = optind; i < argc; i++)
+        if (collect(&items, &n, &cap, argv[i], 0) != 0)
             goto out;
     if (n == 0) {
         fprintf(stderr, "mailspec replay: no .session files found\n");
@@ -349,7 +303,7 @@ int ms_cmd_replay(int argc, char **argv)
         goto out;
     }
     /* One protocol for the run: --protocol, or what every script says. */
-    const char *proto = o.protocol;
+    const char *proto = o->protocol;
     if (!proto) {
         for (size_t i = 0; i < n; i++) {
             const char *sp = items[i].s->protocol;
@@ -360,9 +314,11 @@ int ms_cmd_replay(int argc, char **argv)
             proto = sp;
         }
     }
-    if (!o.port)
-        o.port = ms_default_port(proto, o.tls);
-    if (!o.port) {
+    if (!o->port && proto)
+        o->port = ms_default_port(proto, o->tls);
+    if (ms_cli_finish(&cli) != 0)
+        goto out;
+    if (!o->port) {
         fprintf(stderr, "mailspec replay: give --port (or --protocol, for its default port)\n");
         goto out;
     }
@@ -377,31 +333,21 @@ int ms_cmd_replay(int argc, char **argv)
     /* a server that closes while we write must be an error result, not SIGPIPE
      * (OpenSSL writes with write(2), without MSG_NOSIGNAL) */
     signal(SIGPIPE, SIG_IGN);
-    o.stop = &stop_flag;
+    o->stop = &stop_flag;
 
     struct pool pool;
     memset(&pool, 0, sizeof(pool));
     pool.items = items;
     pool.n = n;
-    pool.o = &o;
+    pool.o = o;
     pool.color = ms_use_color(stderr);
     pool.verbose = verbose;
     pool.quiet = quiet;
-    pthread_mutex_init(&pool.mu, NULL);
     uint64_t start = ms_now_ms();
-    size_t nthreads = jobs < n ? (size_t)jobs : n;
-    pthread_t th[64];
-    size_t started = 0;
     if (!quiet)
-        fprintf(stderr, "mailspec replay: %zu script(s) against %s port %s (--tls %s)\n", n, o.host,
-                o.port, ms_tls_mode_name(o.tls));
-    for (size_t i = 1; i < nthreads; i++)
-        if (pthread_create(&th[started], NULL, worker, &pool) == 0)
-            started++;
-    worker(&pool);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&pool.mu);
+        fprintf(stderr, "mailspec replay: %zu script(s) against %s port %s (--tls %s)\n", n,
+                o->host, o->port, ms_tls_mode_name(o->tls));
+    ms_pool_run(n, (unsigned)jobs, &stop_flag, work, work_done, &pool);
 
     /* The finished tests, in input order. */
     struct ms_test_result *res = calloc(n, sizeof(*res));
@@ -417,9 +363,9 @@ int ms_cmd_replay(int argc, char **argv)
     memset(&rep, 0, sizeof(rep));
     rep.command = "replay";
     rep.protocol = proto ? proto : "";
-    rep.host = o.host;
-    rep.port = o.port;
-    rep.tls = o.tls;
+    rep.host = o->host;
+    rep.port = o->port;
+    rep.tls = o->tls;
     rep.tests = res;
     rep.n = nres;
     rep.planned = n;
@@ -428,10 +374,13 @@ int ms_cmd_replay(int argc, char **argv)
     if (!quiet)
         ms_report_summary_line(stderr, &rep, pool.color);
     rc = ms_report_exit_code(&rep);
-    if (json && ms_report_json(&rep, json) != 0)
-        rc = MS_EXIT_USAGE;
-    if (junit && ms_report_junit(&rep, junit) != 0)
-        rc = MS_EXIT_USAGE;
+    if (json || junit) {
+        struct ms_json *doc = ms_report_doc(&rep);
+        if (!doc || (json && ms_report_write_json(doc, json) != 0) ||
+            (junit && ms_report_write_junit(doc, junit) != 0))
+            rc = MS_EXIT_USAGE;
+        ms_json_free(doc);
+    }
     free(res);
 out:
     for (size_t i = 0; i < n; i++) {
@@ -440,6 +389,6 @@ out:
         ms_test_result_free(&items[i].r);
     }
     free(items);
-    free(paths);
+    ms_cli_free(&cli);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "mailspec/mailspec.h"
+#include "cli.h"
+#include "json.h"
 #include "report.h"
 
 void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum)
@@ -14,22 +16,46 @@ void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum)
     memset(sum, 0, sizeof(*sum));
     for (size_t i = 0; i < rep->n; i++) {
         const struct ms_test_result *t = &rep->tests[i];
-        switch (t->result) {
-        case MS_RES_PASS:
-            sum->pass++;
-            break;
-        case MS_RES_FAIL:
-            sum->fail++;
-            if (t->level == MS_LEVEL_MUST)
-                sum->must_fail++;
-            break;
-        case MS_RES_NA:
-            sum->skip++;
-            break;
-        default:
-            sum->error++;
-            break;
-        }
+        unsigned r = t->result < MS_RES_COUNT ? t->result : MS_RES_ERROR;
+        sum->by[r]++;
+        if (t->level == MS_LEVEL_MUST)
+            sum->must[r]++;
+    }
+    sum->pass = sum->by[MS_RES_PASS];
+    sum->fail = sum->by[MS_RES_FAIL];
+    sum->error = sum->by[MS_RES_ERROR];
+    sum->skip = sum->by[MS_RES_NA] + sum->by[MS_RES_NOT_SUPPORTED];
+    sum->must_fail = sum->must[MS_RES_FAIL];
+}
+
+enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail, size_t errors,
+                              int interrupted)
+{
+    size_t applicable = 0, ran = must[MS_RES_PASS] + must[MS_RES_FAIL];
+    for (unsigned r = 0; r < MS_RES_COUNT; r++)
+        if (r != MS_RES_NOT_SUPPORTED)
+            applicable += must[r];
+    if (must_fail)
+        return MS_VERDICT_FAIL;
+    if (errors || interrupted)
+        return MS_VERDICT_ERROR;
+    if (must[MS_RES_BLOCKED] || ran == 0 || 2 * ran < applicable)
+        return MS_VERDICT_INCOMPLETE;
+    return MS_VERDICT_PASS;
+}
+
+int ms_verdict_exit(enum ms_verdict v)
+{
+    switch (v) {
+    case MS_VERDICT_PASS:
+        return MS_EXIT_OK;
+    case MS_VERDICT_FAIL:
+        return MS_EXIT_FAIL;
+    case MS_VERDICT_INCOMPLETE:
+        return MS_EXIT_INCOMPLETE;
+    case MS_VERDICT_ERROR:
+    default:
+        return MS_EXIT_USAGE;
     }
 }
 
@@ -38,11 +64,7 @@ int ms_report_exit_code(const struct ms_report *rep)
     struct ms_summary s;
 
     ms_report_summarize(rep, &s);
-    if (s.must_fail)
-        return 1;
-    if (s.error || rep->interrupted)
-        return 2;
-    return 0;
+    return ms_verdict_exit(ms_verdict_of(s.must, s.must_fail, s.error, rep->interrupted));
 }
 
 int ms_write_atomic(const char *path, const char *data, size_t n)
@@ -94,52 +116,6 @@ int ms_write_atomic(const char *path, const char *data, size_t n)
     return 0;
 }
 
-/* ---- JSON ---- */
-
-static void json_str(FILE *f, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    size_t cap = n * 6 + 8;
-    char *buf = malloc(cap);
-    struct ms_out o;
-
-    if (!buf) {
-        fputs("\"\"", f);
-        return;
-    }
-    ms_out_init(&o, buf, cap);
-    ms_out_json_str(&o, s ? s : "", n);
-    fwrite(o.buf, 1, o.len, f);
-    free(buf);
-}
-
-static void json_kv(FILE *f, const char *k, const char *v, int comma)
-{
-    fprintf(f, "%s\"%s\":", comma ? "," : "", k);
-    json_str(f, v);
-}
-
-static void json_tls(FILE *f, const struct ms_tls_info *t)
-{
-    fputs("{\"version\":", f);
-    if (t->used)
-        json_str(f, t->version);
-    else
-        fputs("null", f);
-    fputs(",\"cipher\":", f);
-    if (t->used)
-        json_str(f, t->cipher);
-    else
-        fputs("null", f);
-    fprintf(f, ",\"verified\":%s", t->used && t->verified ? "true" : "false");
-    if (t->used) {
-        json_kv(f, "subject", t->subject, 1);
-        json_kv(f, "not_after", t->not_after, 1);
-        json_kv(f, "verify_error", t->verify_error, 1);
-    }
-    fputs("}", f);
-}
-
 /* open_memstream updates buf and len only at fflush/fclose: read them after. */
 static int finish_mem(FILE *f, char **bufp, size_t *lenp, const char *path)
 {
@@ -156,19 +132,55 @@ static int finish_mem(FILE *f, char **bufp, size_t *lenp, const char *path)
     return rc;
 }
 
-int ms_report_json(const struct ms_report *rep, const char *path)
+/* ---- the report document ---- */
+
+static struct ms_json *tls_doc(const struct ms_tls_info *t)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
+    int ok = o != NULL;
+    ok = ok && ms_json_set(o, "version", t->used ? ms_json_new_string(t->version)
+                                                 : ms_json_new(MS_JSON_NULL)) == 0;
+    ok = ok && ms_json_set(o, "cipher", t->used ? ms_json_new_string(t->cipher)
+                                                : ms_json_new(MS_JSON_NULL)) == 0;
+    ok = ok && ms_json_set(o, "verified", ms_json_new_bool(t->used && t->verified)) == 0;
+    if (ok && t->used)
+        ok = ms_json_set_str(o, "subject", t->subject) == 0 &&
+             ms_json_set_str(o, "not_after", t->not_after) == 0 &&
+             ms_json_set_str(o, "verify_error", t->verify_error) == 0;
+    if (!ok) {
+        ms_json_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static struct ms_json *test_doc(const struct ms_test_result *t)
+{
+    struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
+    int ok = o && ms_json_set_str(o, "id", t->id) == 0 && ms_json_set_str(o, "title", t->title) == 0 &&
+             ms_json_set_str(o, "rfc", t->rfc) == 0 && ms_json_set_str(o, "quote", t->quote) == 0 &&
+             ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
+             ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
+             ms_json_set_str(o, "message", t->message) == 0 &&
+             ms_json_set_str(o, "transcript", t->transcript) == 0 &&
+             ms_json_set_str(o, "file", t->file) == 0 &&
+             ms_json_set_str(o, "protocol", t->protocol) == 0 &&
+             ms_json_set_num(o, "line", t->fail_line) == 0 &&
+             ms_json_set_num(o, "duration_ms", t->duration_ms) == 0 &&
+             ms_json_set(o, "tls", tls_doc(&t->tls)) == 0;
+    if (!ok) {
+        ms_json_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+struct ms_json *ms_report_doc(const struct ms_report *rep)
+{
     struct ms_summary s;
     struct ms_tls_info none;
     const struct ms_tls_info *tls = &none;
 
-    if (!f) {
-        fprintf(stderr, "mailspec: out of memory\n");
-        return -1;
-    }
     memset(&none, 0, sizeof(none));
     /* The run's TLS facts: the first test that completed a handshake. */
     for (size_t i = 0; i < rep->n; i++)
@@ -177,45 +189,62 @@ int ms_report_json(const struct ms_report *rep, const char *path)
             break;
         }
     ms_report_summarize(rep, &s);
-    fputs("{", f);
-    json_kv(f, "mailspec", MAILSPEC_VERSION, 0);
-    json_kv(f, "command", rep->command, 1);
-    json_kv(f, "protocol", rep->protocol ? rep->protocol : "", 1);
-    json_kv(f, "host", rep->host, 1);
     uint64_t port = 0;
     if (rep->port && ms_number_parse(rep->port, strlen(rep->port), 65535, &port) != MS_OK)
         port = 0;
-    fprintf(f, ",\"port\":%llu", (unsigned long long)port);
-    json_kv(f, "transport", ms_tls_mode_name(rep->tls), 1);
-    fputs(",\"tls\":", f);
-    json_tls(f, tls);
-    fprintf(f,
-            ",\"summary\":{\"pass\":%zu,\"fail\":%zu,\"skip\":%zu,\"error\":%zu,\"total\":%zu,"
-            "\"planned\":%zu,\"must_fail\":%zu}",
-            s.pass, s.fail, s.skip, s.error, rep->n, rep->planned, s.must_fail);
-    fprintf(f, ",\"interrupted\":%s,\"duration_ms\":%llu,\"exit\":%d",
-            rep->interrupted ? "true" : "false", (unsigned long long)rep->duration_ms,
-            ms_report_exit_code(rep));
-    fputs(",\"tests\":[", f);
-    for (size_t i = 0; i < rep->n; i++) {
-        const struct ms_test_result *t = &rep->tests[i];
-        fputs(i ? ",{" : "{", f);
-        json_kv(f, "id", t->id, 0);
-        json_kv(f, "title", t->title, 1);
-        json_kv(f, "rfc", t->rfc, 1);
-        json_kv(f, "level", ms_level_name(t->level), 1);
-        json_kv(f, "result", ms_result_name(t->result), 1);
-        json_kv(f, "message", t->message, 1);
-        json_kv(f, "transcript", t->transcript, 1);
-        json_kv(f, "file", t->file, 1);
-        json_kv(f, "protocol", t->protocol, 1);
-        fprintf(f, ",\"line\":%zu,\"duration_ms\":%llu,\"tls\":", t->fail_line,
-                (unsigned long long)t->duration_ms);
-        json_tls(f, &t->tls);
-        fputs("}", f);
+    struct ms_json *d = ms_json_new(MS_JSON_OBJECT), *sum = ms_json_new(MS_JSON_OBJECT),
+                   *tests = ms_json_new(MS_JSON_ARRAY);
+    int ok = d && sum && tests;
+    ok = ok && ms_json_set_str(d, "mailspec", MAILSPEC_VERSION) == 0 &&
+         ms_json_set_str(d, "command", rep->command) == 0 &&
+         ms_json_set_str(d, "protocol", rep->protocol ? rep->protocol : "") == 0 &&
+         ms_json_set_str(d, "host", rep->host) == 0 && ms_json_set_num(d, "port", port) == 0 &&
+         ms_json_set_str(d, "transport", ms_tls_mode_name(rep->tls)) == 0 &&
+         ms_json_set(d, "tls", tls_doc(tls)) == 0;
+    /* summary: the contract's pass/fail/skip/error (skip = not-applicable +
+     * not-supported), and each result kind on its own */
+    ok = ok && ms_json_set_num(sum, "pass", s.pass) == 0 && ms_json_set_num(sum, "fail", s.fail) == 0 &&
+         ms_json_set_num(sum, "skip", s.skip) == 0 && ms_json_set_num(sum, "error", s.error) == 0 &&
+         ms_json_set_num(sum, "blocked", s.by[MS_RES_BLOCKED]) == 0 &&
+         ms_json_set_num(sum, "not_applicable", s.by[MS_RES_NA]) == 0 &&
+         ms_json_set_num(sum, "not_supported", s.by[MS_RES_NOT_SUPPORTED]) == 0 &&
+         ms_json_set_num(sum, "total", rep->n) == 0 &&
+         ms_json_set_num(sum, "planned", rep->planned) == 0 &&
+         ms_json_set_num(sum, "must_fail", s.must_fail) == 0 &&
+         ms_json_set_num(sum, "must_total", s.must[MS_RES_PASS] + s.must[MS_RES_FAIL] + s.must[MS_RES_NA] +
+                                                s.must[MS_RES_ERROR] + s.must[MS_RES_BLOCKED] +
+                                                s.must[MS_RES_NOT_SUPPORTED]) == 0 &&
+         ms_json_set_num(sum, "must_ran", s.must[MS_RES_PASS] + s.must[MS_RES_FAIL]) == 0;
+    ok = ok && ms_json_set(d, "summary", sum) == 0;
+    sum = NULL;
+    ok = ok && ms_json_set(d, "interrupted", ms_json_new_bool(rep->interrupted)) == 0 &&
+         ms_json_set_num(d, "duration_ms", rep->duration_ms) == 0 &&
+         ms_json_set_num(d, "exit", (uint64_t)ms_report_exit_code(rep)) == 0;
+    for (size_t i = 0; ok && i < rep->n; i++)
+        ok = ms_json_append(tests, test_doc(&rep->tests[i])) == 0;
+    ok = ok && ms_json_set(d, "tests", tests) == 0;
+    tests = NULL;
+    if (!ok) {
+        ms_json_free(d);
+        ms_json_free(sum);
+        ms_json_free(tests);
+        fprintf(stderr, "mailspec: out of memory building the report\n");
+        return NULL;
     }
-    fputs("]}\n", f);
-    return finish_mem(f, &buf, &len, path);
+    return d;
+}
+
+int ms_report_write_json(const struct ms_json *doc, const char *path)
+{
+    size_t len = 0;
+    char *text = ms_json_text(doc, &len);
+    if (!text) {
+        fprintf(stderr, "mailspec: out of memory writing %s\n", path);
+        return -1;
+    }
+    int rc = ms_write_atomic(path, text, len);
+    free(text);
+    return rc;
 }
 
 /* ---- JUnit XML ---- */
@@ -285,67 +314,109 @@ static void xml_str(FILE *f, const char *s)
     }
 }
 
-int ms_report_junit(const struct ms_report *rep, const char *path)
+/* JUnit: fail is <failure>, error <error>; the results that judged nothing
+ * (blocked, not-applicable, not-supported) are <skipped> with their reason. */
+static const char *junit_tag(const char *result)
+{
+    if (strcmp(result, "fail") == 0)
+        return "failure";
+    if (strcmp(result, "error") == 0)
+        return "error";
+    if (strcmp(result, "pass") == 0)
+        return NULL;
+    return "skipped";
+}
+
+int ms_report_write_junit(const struct ms_json *doc, const char *path)
 {
     char *buf = NULL;
-    size_t len = 0;
+    size_t len = 0, n = 0, nfail = 0, nerr = 0, nskip = 0;
     FILE *f = open_memstream(&buf, &len);
-    struct ms_summary s;
+    const struct ms_json *tests = ms_json_get(doc, "tests");
 
     if (!f) {
         fprintf(stderr, "mailspec: out of memory\n");
         return -1;
     }
-    ms_report_summarize(rep, &s);
+    for (const struct ms_json *t = tests ? tests->child : NULL; t; t = t->next) {
+        const char *tag = junit_tag(ms_json_gets(t, "result", "error"));
+        n++;
+        nfail += tag && strcmp(tag, "failure") == 0;
+        nerr += tag && strcmp(tag, "error") == 0;
+        nskip += tag && strcmp(tag, "skipped") == 0;
+    }
+    const char *transport = ms_json_gets(doc, "transport", "");
+    double secs = (double)strtoull(ms_json_gets(doc, "duration_ms", "0"), NULL, 10) / 1000.0;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-    fprintf(f, "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
-            rep->n, s.fail, s.error, s.skip);
+    fprintf(f, "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n", n, nfail, nerr);
     fputs("<testsuite name=\"mailspec ", f);
-    xml_str(f, rep->command);
+    xml_str(f, ms_json_gets(doc, "command", ""));
     fputs(" ", f);
-    xml_str(f, rep->protocol ? rep->protocol : "");
-    fprintf(f,
-            " %s\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-            "time=\"%.3f\">\n",
-            ms_tls_mode_name(rep->tls), rep->n, s.fail, s.error, s.skip,
-            (double)rep->duration_ms / 1000.0);
+    xml_str(f, ms_json_gets(doc, "protocol", ""));
+    fputs(" ", f);
+    xml_str(f, transport);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
+            n, nfail, nerr, nskip, secs);
     fputs("<properties><property name=\"host\" value=\"", f);
-    xml_str(f, rep->host);
+    xml_str(f, ms_json_gets(doc, "host", ""));
     fputs("\"/><property name=\"port\" value=\"", f);
-    xml_str(f, rep->port);
-    fprintf(f, "\"/><property name=\"transport\" value=\"%s\"/></properties>\n",
-            ms_tls_mode_name(rep->tls));
-    for (size_t i = 0; i < rep->n; i++) {
-        const struct ms_test_result *t = &rep->tests[i];
+    xml_str(f, ms_json_gets(doc, "port", ""));
+    fputs("\"/><property name=\"transport\" value=\"", f);
+    xml_str(f, transport);
+    fputs("\"/></properties>\n", f);
+    for (const struct ms_json *t = tests ? tests->child : NULL; t; t = t->next) {
+        const char *result = ms_json_gets(t, "result", "error");
+        const char *xf = ms_json_gets(t, "expected_failure", NULL);
+        const char *tag = junit_tag(result);
+        const char *msg = ms_json_gets(t, "message", "");
+        const char *rfc = ms_json_gets(t, "rfc", "");
+        const char *quote = ms_json_gets(t, "quote", "");
+        const char *level = ms_json_gets(t, "level", "");
+        const char *title = ms_json_gets(t, "title", "");
+        /* an allow-listed failure is reported, not counted against the run */
+        if (xf && tag && strcmp(tag, "skipped") != 0)
+            tag = "skipped";
         fputs("<testcase classname=\"", f);
-        xml_str(f, t->protocol);
-        fprintf(f, ".%s\" name=\"", ms_level_name(t->level));
-        xml_str(f, t->id);
-        if (t->title[0]) {
+        xml_str(f, ms_json_gets(t, "protocol", ""));
+        fputs(".", f);
+        xml_str(f, level);
+        fputs("\" name=\"", f);
+        xml_str(f, ms_json_gets(t, "id", ""));
+        if (title[0]) {
             fputs(": ", f);
-            xml_str(f, t->title);
+            xml_str(f, title);
         }
-        fputs("\" file=\"", f);
-        xml_str(f, t->file);
-        fprintf(f, "\" time=\"%.3f\">", (double)t->duration_ms / 1000.0);
-        const char *tag = t->result == MS_RES_FAIL    ? "failure"
-                          : t->result == MS_RES_ERROR ? "error"
-                          : t->result == MS_RES_NA  ? "skipped"
-                                                      : NULL;
+        fprintf(f, "\" time=\"%.3f\">",
+                (double)strtoull(ms_json_gets(t, "duration_ms", "0"), NULL, 10) / 1000.0);
         if (tag) {
             fprintf(f, "<%s message=\"", tag);
-            xml_str(f, t->message);
-            fprintf(f, "\">");
-            if (t->rfc[0]) {
-                fputs("RFC ", f);
-                xml_str(f, t->rfc);
-                fprintf(f, " (%s)\n", ms_level_name(t->level));
+            if (xf) {
+                fputs("expected failure (--expect-fail): ", f);
+                xml_str(f, xf);
+                fputs(": ", f);
+            } else if (strcmp(tag, "skipped") == 0) {
+                xml_str(f, result);
+                fputs(": ", f);
             }
-            xml_str(f, t->message);
+            xml_str(f, msg);
+            fprintf(f, "\">");
+            if (rfc[0]) {
+                fputs("RFC ", f);
+                xml_str(f, rfc);
+                fputs(" (", f);
+                xml_str(f, level);
+                fputs(")\n", f);
+            }
+            if (quote[0]) {
+                fputs("\"", f);
+                xml_str(f, quote);
+                fputs("\"\n", f);
+            }
+            xml_str(f, msg);
             fprintf(f, "</%s>", tag);
         }
         fputs("<system-out>", f);
-        xml_str(f, t->transcript);
+        xml_str(f, ms_json_gets(t, "transcript", ""));
         fputs("</system-out></testcase>\n", f);
     }
     fputs("</testsuite>\n</testsuites>\n", f);
@@ -370,7 +441,10 @@ static const char *res_color(enum ms_result r)
     case MS_RES_FAIL:
         return "\033[31m";
     case MS_RES_NA:
+    case MS_RES_NOT_SUPPORTED:
         return "\033[33m";
+    case MS_RES_BLOCKED:
+        return "\033[36m";
     default:
         return "\033[35m";
     }
@@ -384,7 +458,11 @@ static const char *res_upper(enum ms_result r)
     case MS_RES_FAIL:
         return "FAIL ";
     case MS_RES_NA:
-        return "SKIP ";
+        return "N/A  ";
+    case MS_RES_NOT_SUPPORTED:
+        return "NOSUP";
+    case MS_RES_BLOCKED:
+        return "BLOCK";
     default:
         return "ERROR";
     }
@@ -435,7 +513,8 @@ void ms_report_progress(FILE *f, const struct ms_test_result *r, size_t done, si
             p += l + (e ? 1 : 0);
         }
     }
-    if ((r->result == MS_RES_FAIL || r->result == MS_RES_ERROR) && r->transcript[0]) {
+    if ((r->result == MS_RES_FAIL || r->result == MS_RES_ERROR || r->result == MS_RES_BLOCKED) &&
+        r->transcript[0]) {
         fprintf(f, "      transcript (last lines):\n");
         tail_lines(f, r->transcript, verbose > 0 ? 1000 : 12);
     }
@@ -446,11 +525,12 @@ void ms_report_summary_line(FILE *f, const struct ms_report *rep, int color)
     struct ms_summary s;
 
     ms_report_summarize(rep, &s);
-    fprintf(f, "%s%zu passed%s, %s%zu failed%s (%zu MUST), %zu skipped, %s%zu errors%s",
+    fprintf(f, "%s%zu passed%s, %s%zu failed%s (%zu MUST), %zu blocked, %zu not applicable, "
+               "%zu not supported, %s%zu errors%s",
             color && s.pass ? "\033[32m" : "", s.pass, color && s.pass ? "\033[0m" : "",
             color && s.fail ? "\033[31m" : "", s.fail, color && s.fail ? "\033[0m" : "",
-            s.must_fail, s.skip, color && s.error ? "\033[35m" : "", s.error,
-            color && s.error ? "\033[0m" : "");
+            s.must_fail, s.by[MS_RES_BLOCKED], s.by[MS_RES_NA], s.by[MS_RES_NOT_SUPPORTED],
+            color && s.error ? "\033[35m" : "", s.error, color && s.error ? "\033[0m" : "");
     if (rep->interrupted)
         fprintf(f, "; interrupted after %zu of %zu tests", rep->n, rep->planned);
     fprintf(f, " (%llu ms)\n", (unsigned long long)rep->duration_ms);

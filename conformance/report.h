@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "json.h"
 #include "runner.h"
 
 struct ms_report {
@@ -27,21 +28,33 @@ struct ms_report {
 };
 
 struct ms_summary {
-    size_t pass, fail, skip, error;
-    size_t must_fail; /* failed tests of level MUST */
+    size_t by[MS_RES_COUNT];   /* tests per result */
+    size_t must[MS_RES_COUNT]; /* MUST-level tests per result */
+    size_t pass, fail, skip, error; /* the contract's four (skip: not-applicable + not-supported) */
+    size_t must_fail;               /* failed tests of level MUST */
 };
 
 void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum);
 
 /*
- * Exit status (DESIGN.md): 1 when a MUST-level test failed, else 2 when a
- * test could not be judged (error) or the run was interrupted, else 0.
+ * The verdict of a run (docs/certify.md "Verdict"), from its MUST-level
+ * counts: FAIL when a MUST test failed; ERROR when the harness failed or the
+ * run was interrupted; INCOMPLETE when a MUST test was blocked, none ran, or
+ * fewer than half of the MUST tests that apply (all but not-supported) ran;
+ * else PASS.
  */
+enum ms_verdict { MS_VERDICT_PASS, MS_VERDICT_FAIL, MS_VERDICT_INCOMPLETE, MS_VERDICT_ERROR };
+enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail, size_t errors,
+                              int interrupted);
+/* 0, 1 (MS_EXIT_FAIL), 6 (MS_EXIT_INCOMPLETE) or 2. */
+int ms_verdict_exit(enum ms_verdict v);
 int ms_report_exit_code(const struct ms_report *rep);
 
+/* The report as one document (json.h): what JSON, JUnit and HTML render. */
+struct ms_json *ms_report_doc(const struct ms_report *rep);
 /* "-" writes to stdout. Return 0, or -1 with a message on stderr. */
-int ms_report_json(const struct ms_report *rep, const char *path);
-int ms_report_junit(const struct ms_report *rep, const char *path);
+int ms_report_write_json(const struct ms_json *doc, const char *path);
+int ms_report_write_junit(const struct ms_json *doc, const char *path);
 
 /* Write data to path atomically (temp file in the same directory + rename). */
 int ms_write_atomic(const char *path, const char *data, size_t n);

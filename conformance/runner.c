@@ -157,6 +157,15 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
                   rt_has_cap(t, "LOGINDISABLED", 13) ? " (it announces LOGINDISABLED)" : "");
         return -1;
     }
+    if (t->o->pop3_no_user && strcmp(t->pname, "pop3") == 0 && st->nparts &&
+        t->s->parts[st->part0].kind == MS_PART_LIT && t->s->parts[st->part0].len >= 5 &&
+        memcmp(t->s->bytes + t->s->parts[st->part0].off, "USER ", 5) == 0) {
+        rt_finish(t, MS_RES_NOT_SUPPORTED, st->line,
+                  "%s:%zu: the server does not announce USER in CAPA (RFC 2449 6.8); USER and "
+                  "PASS are optional (RFC 1939 7)",
+                  t->file, st->line);
+        return -1;
+    }
     char *buf = malloc(RT_SEND_MAX);
     if (!buf) {
         rt_finish(t, MS_RES_ERROR, st->line, "out of memory");
@@ -253,6 +262,7 @@ static int auto_starttls(struct rt *t, size_t line)
             goto out;
         }
         if (!rt_has_cap(t, "STARTTLS", 8)) {
+            t->tls_failed = 1;
             rt_finish(t, MS_RES_NA, line, "--tls starttls: the server does not offer STARTTLS");
             goto out;
         }
@@ -275,6 +285,7 @@ static int auto_starttls(struct rt *t, size_t line)
         ok = msg_starts(t, "+OK") ? 0 : -1;
     }
     if (ok != 0) {
+        t->tls_failed = 1;
         rt_finish(t, MS_RES_BLOCKED, line, "--tls starttls: the server refused the upgrade");
         goto out;
     }
@@ -554,6 +565,22 @@ static int bind_builtins(struct rt *t)
     return 0;
 }
 
+/* The script sends the user name or the password (or a form of them). */
+static int sends_credentials(const struct ms_script *s)
+{
+    for (size_t i = 0; i < s->nsteps; i++) {
+        const struct ms_step *st = &s->steps[i];
+        for (size_t k = 0; st->type == MS_STEP_SEND && k < st->nparts; k++) {
+            const struct ms_part *pt = &s->parts[st->part0 + k];
+            if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY &&
+                (pt->var == MS_VAR_USER || pt->var == MS_VAR_PASSWORD ||
+                 (pt->var >= MS_VAR_SASL_PLAIN && pt->var <= MS_VAR_APOP_DIGEST)))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether the script applies to this run; finishes t (not-applicable, error) when not. */
 static void applicability(struct rt *t)
 {
@@ -579,6 +606,8 @@ static void applicability(struct rt *t)
                   t->file);
     } else if (!o->port) {
         rt_finish(t, MS_RES_ERROR, 0, "no port: give --port");
+    } else if ((!o->user || !o->password) && sends_credentials(s)) {
+        rt_finish(t, MS_RES_NA, 0, "%s: the test logs in: give --user and --password", t->file);
     }
 }
 
@@ -725,6 +754,9 @@ void ms_run_script(const struct ms_script *s, const char *file, const struct ms_
     }
     r->fail_line = t->fail_line;
     r->tls = t->tls;
+    r->conn_error = t->conn_error;
+    r->tls_failed = t->tls_failed;
+    r->caps = rt_caps_text(t);
     r->duration_ms = ms_now_ms() - start;
     r->interrupted = o->stop && *o->stop;
     rt_free(t);
@@ -740,5 +772,6 @@ void ms_test_result_free(struct ms_test_result *r)
     free(r->protocol);
     free(r->message);
     free(r->transcript);
+    free(r->caps);
     memset(r, 0, sizeof(*r));
 }

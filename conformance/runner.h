@@ -53,6 +53,9 @@ struct ms_run_opts {
      * pre-flight): a step that would send the password is not run and the
      * test is not-applicable. */
     int cleartext_login_refused;
+    /* POP3: the server's CAPA has no USER (RFC 2449 6.8): a USER line is
+     * not-supported rather than a failed setup. */
+    int pop3_no_user;
     unsigned timeout_ms;  /* each expectation (and connect, handshake, close) */
     size_t max_line;      /* longest server line accepted; 0: 4 MiB */
     struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
@@ -76,6 +79,14 @@ struct ms_test_result {
     struct ms_tls_info tls;
     uint64_t duration_ms;
     int interrupted; /* stopped by opts->stop */
+    /* Where a run that did not pass stopped, for callers that switch on it
+     * (certify's pre-flight): the transport's error code when connecting or
+     * the TLS handshake failed, and whether the TLS upgrade failed. */
+    enum ms_conn_error conn_error;
+    int tls_failed;
+    /* The last capability list the server announced (typed views), as
+     * space-separated upper-case NAME and NAME=PARAM words; "" if none. */
+    char *caps;
 };
 
 /*

@@ -80,6 +80,8 @@ struct rt {
     size_t fail_line;
     struct ms_tls_info tls;
     int tls_now; /* this connection is inside TLS */
+    enum ms_conn_error conn_error; /* why connecting or TLS failed */
+    int tls_failed;
     int auto_tls;
     char note[256];
     int apop; /* POP3: 0 no greeting yet, 1 no <timestamp> in it, 2 derived */
@@ -113,6 +115,8 @@ void rt_msg_text(const struct rt *t, const char **p, size_t *n);
 /* Feed raw server bytes (an @nocrlf expectation) to the strict parsers. */
 int rt_feed_raw(struct rt *t, size_t sline, const char *p, size_t n);
 int rt_has_cap(const struct rt *t, const char *cap, size_t n);
+/* The capabilities as space-separated words (malloc'd). */
+char *rt_caps_text(const struct rt *t);
 /* A strict parser's complaint about the message just read: fail/block, or a note. */
 int rt_grammar_verdict(struct rt *t, size_t sline);
 int rt_secret_part(const struct ms_step *st, const struct ms_script *s);

@@ -293,6 +293,17 @@ int rt_has_cap(const struct rt *t, const char *cap, size_t n)
     return 0;
 }
 
+char *rt_caps_text(const struct rt *t)
+{
+    char *o = malloc(t->caps_len + 1);
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < t->caps_len; i++)
+        o[i] = t->caps[i] ? t->caps[i] : ' ';
+    o[t->caps_len ? t->caps_len - 1 : 0] = '\0';
+    return o;
+}
+
 static void imap_caps(struct rt *t, const struct ms_imap_response *r, uint32_t first)
 {
     caps_reset(t);
@@ -467,8 +478,6 @@ void rt_close(struct rt *t)
     t->tls_now = 0;
     t->rlen = t->consumed = t->scanned = 0;
     t->nlines = 0;
-    t->caps_len = 0;
-    t->caps_seen = 0;
     t->pop3_open = 0;
 }
 
@@ -486,6 +495,8 @@ int rt_tls(struct rt *t, size_t line)
     }
     if (ms_conn_tls(&t->conn, t->o->host, &t->o->tlso, rt_deadline(t), err, sizeof(err)) != 0) {
         tr_note(t, "mailspec: TLS handshake failed: %s", err);
+        t->conn_error = t->conn.error;
+        t->tls_failed = 1;
         if (t->s->tls_failure_passes && t->conn.error == MS_CONN_E_TLS_HANDSHAKE) {
             /* @tls-failure pass: the server could not run the pipelined
              * plaintext inside TLS, since TLS never started */
@@ -512,10 +523,13 @@ int rt_open(struct rt *t, size_t line)
     char err[512];
 
     if (ms_conn_open(&t->conn, t->o->host, t->o->port, rt_deadline(t), err, sizeof(err)) != 0) {
+        t->conn_error = t->conn.error;
         rt_finish(t, MS_RES_BLOCKED, line, "%s", err);
         return -1;
     }
     t->open = 1;
+    t->caps_len = 0; /* capabilities are per connection */
+    t->caps_seen = 0;
     tr_note(t, "mailspec: connected to %s port %s", t->o->host, t->o->port);
     if (t->proto && strict_init(t) != 0) {
         rt_finish(t, MS_RES_ERROR, line, "out of memory");

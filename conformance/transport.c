@@ -177,10 +177,21 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
      * frame their own messages, so a bare EOF is a close, and an EOF inside
      * a message is caught by the framing (OpenSSL 3 would report an error). */
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    if (o->min_version == 13)
+    if (o->exact_version) {
+        static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
+                                       TLS1_3_VERSION};
+        int v = versions[(o->exact_version - 10) & 3];
+        /* old versions need security level 0 on this side: the server decides */
+        SSL_CTX_set_security_level(ctx, 0);
+        if (!SSL_CTX_set_min_proto_version(ctx, v) || !SSL_CTX_set_max_proto_version(ctx, v)) {
+            ms_tls_error(err, errcap, "this OpenSSL cannot offer the TLS version");
+            return -1;
+        }
+    } else if (o->min_version == 13) {
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    else
+    } else {
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    }
     if (o->cafile) {
         if (SSL_CTX_load_verify_locations(ctx, o->cafile, NULL) != 1) {
             ms_tls_error(err, errcap, "cannot load --cafile");
@@ -229,7 +240,10 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
             return -1;
         }
         if (w < 0) {
-            c->error = MS_CONN_E_TLS_HANDSHAKE;
+            unsigned long le = ERR_peek_error();
+            c->error = le && ERR_GET_REASON(le) == SSL_R_NO_PROTOCOLS_AVAILABLE
+                           ? MS_CONN_E_TLS_LOCAL
+                           : MS_CONN_E_TLS_HANDSHAKE;
             if (ERR_peek_error() == 0)
                 snprintf(err, errcap,
                          "TLS handshake failed: the server closed the connection "

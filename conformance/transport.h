@@ -25,6 +25,9 @@ struct ms_tls_opts {
     const char *sni;    /* server name to send and verify; NULL: the host */
     int insecure;       /* do not verify the chain or the name */
     int min_version;    /* 0, 12 or 13 */
+    /* Offer exactly this version (10, 11, 12, 13; 0: no) at security level
+     * 0, so that the server alone decides: certify's TLS-version probe. */
+    int exact_version;
 };
 
 /* What the handshake gave; copied into the reports. */

@@ -1,0 +1,83 @@
+/*
+ * mailspec certify, in four parts:
+ *   cmd_certify.c        options and the order of things
+ *   certify_plan.c       the suite: finding, listing and running its tests
+ *   certify_preflight.c  connect, greeting, TLS and login checked once before
+ *                        the suite; the TLS-version probe after it
+ *   certify_report.c     the verdict, the terminal summary, the reports
+ */
+#ifndef MAILSPEC_CERTIFY_H
+#define MAILSPEC_CERTIFY_H
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "cli_common.h"
+#include "expect.h"
+#include "runner.h"
+
+#define CERT_MAX_TESTS 2000
+#define CERT_MAX_ONLY  32
+#define CERT_MAX_JOBS  16
+#define CERT_TLS_VERSIONS 4
+
+struct cert_test {
+    char *path;
+    struct ms_test_result r;
+    const char *xfail; /* allow-list reason when the id is listed */
+    int ran;
+};
+
+/* What the pre-flight learnt (certify_preflight.c). */
+struct cert_preflight {
+    int exit;       /* 0, or MS_EXIT_USAGE/GREETING/TLS/LOGIN: the run stops */
+    char why[1200]; /* the plain message for that exit */
+    char *caps;     /* the capabilities the server announced on this transport */
+    int login_checked;     /* the credentials were accepted */
+    int cleartext_refused; /* login works only inside TLS: tests that log in are n/a */
+    char policy[300];      /* what the server said about cleartext login, for the report */
+};
+
+struct certify {
+    struct ms_cli cli; /* connection options; cli.ro is the runner's */
+    const char *protocol, *suite, *expect_path;
+    const char *json, *junit, *html;
+    const char *only[CERT_MAX_ONLY];
+    size_t nonly;
+    unsigned jobs;
+    int list, quiet, verbose;
+    FILE *out; /* the human output: stdout, or stderr when a report goes to stdout */
+    /* the plan */
+    struct cert_test *t;
+    size_t n;
+    struct ms_expect expect;
+    char suite_dir[PATH_MAX];
+    size_t done;
+    volatile int *stop;
+    struct cert_preflight pf;
+    /* accepted TLS versions: 1 yes, 0 no, -1 unknown */
+    int tls_ok[CERT_TLS_VERSIONS];
+    int tls_probed;
+};
+
+/* certify_plan.c */
+int certify_find_suite(struct certify *c);
+int certify_load_plan(struct certify *c);
+int certify_list(struct certify *c);
+/* Drop the tests --only does not name; -1 when a pattern matches nothing. */
+int certify_apply_only(struct certify *c);
+void certify_run_all(struct certify *c);
+
+/* certify_preflight.c */
+void certify_preflight(struct certify *c);
+void certify_tls_probe(struct certify *c);
+extern const char *const certify_tls_version_names[CERT_TLS_VERSIONS];
+
+/* certify_report.c */
+int certify_exit_code(const struct certify *c);
+void certify_summary(const struct certify *c, uint64_t ms);
+int certify_write_reports(const struct certify *c, uint64_t ms);
+/* A test's result as the allow-list sees it: fail/error that it does not excuse. */
+int certify_counts_as_failure(const struct cert_test *t);
+
+#endif

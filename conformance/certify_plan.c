@@ -1,0 +1,264 @@
+/*
+ * certify's plan (certify.h): find the suite, load its tests, filter them
+ * with --only, list them, and run them on the worker pool. Every test is a
+ * script run by the runner exactly as `mailspec replay` runs it: the run
+ * values (${run}, ${rcpt}, ${from}) and the login step (@login) are the
+ * runner's, so a suite file replays the same way.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certify.h"
+#include "cli.h"
+#include "mailspec/mailspec.h"
+#include "mailspec/script.h"
+#include "report.h"
+
+static int dir_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Set suite_dir to base/rel/proto if that is a directory (rel may be ""). */
+static int try_suite(struct certify *c, const char *base, const char *rel)
+{
+    int n = snprintf(c->suite_dir, sizeof(c->suite_dir), "%s%s%s%s", base, *base ? "/" : "", rel,
+                     c->protocol);
+    return n > 0 && (size_t)n < sizeof(c->suite_dir) && dir_exists(c->suite_dir);
+}
+
+/* The default suite: $MAILSPEC_SUITES/<proto>, else conformance/suites/<proto>
+ * found walking up from the executable (build/, build/x/), else from cwd. */
+int certify_find_suite(struct certify *c)
+{
+    char exe[PATH_MAX];
+    const char *env = getenv("MAILSPEC_SUITES");
+
+    if (c->suite) {
+        int n = snprintf(c->suite_dir, sizeof(c->suite_dir), "%s", c->suite);
+        return n > 0 && (size_t)n < sizeof(c->suite_dir) && dir_exists(c->suite_dir) ? 0 : -1;
+    }
+    if (env && *env && try_suite(c, env, ""))
+        return 0;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        for (int up = 0; up < 5; up++) {
+            char *slash = strrchr(exe, '/');
+            if (!slash || slash == exe)
+                break;
+            *slash = '\0';
+            if (try_suite(c, exe, "conformance/suites/"))
+                return 0;
+        }
+    }
+    return try_suite(c, "", "conformance/suites/") ? 0 : -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int certify_load_plan(struct certify *c)
+{
+    DIR *d = opendir(c->suite_dir);
+    char **names = NULL;
+    size_t nn = 0;
+    struct dirent *e;
+
+    if (!d) {
+        fprintf(stderr, "mailspec certify: cannot open suite %s: %s\n", c->suite_dir,
+                strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 9 || strcmp(e->d_name + l - 8, ".session") != 0 || e->d_name[0] == '.')
+            continue;
+        if (nn == CERT_MAX_TESTS) {
+            fprintf(stderr, "mailspec certify: more than %d tests in %s\n", CERT_MAX_TESTS,
+                    c->suite_dir);
+            break;
+        }
+        char **nb = realloc(names, (nn + 1) * sizeof(*names));
+        if (!nb)
+            break;
+        names = nb;
+        size_t pl = strlen(c->suite_dir) + l + 2;
+        if (!(names[nn] = malloc(pl)))
+            break;
+        snprintf(names[nn], pl, "%s/%s", c->suite_dir, e->d_name);
+        nn++;
+    }
+    closedir(d);
+    if (nn)
+        qsort(names, nn, sizeof(*names), cmp_str);
+    c->t = calloc(nn ? nn : 1, sizeof(*c->t));
+    if (!c->t) {
+        for (size_t i = 0; i < nn; i++)
+            free(names[i]);
+        free(names);
+        return -1;
+    }
+    for (size_t i = 0; i < nn; i++)
+        c->t[i].path = names[i];
+    c->n = nn;
+    free(names);
+    if (!nn) {
+        fprintf(stderr, "mailspec certify: no .session tests in %s\n", c->suite_dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read and parse a test file (NULL with se filled in when it does not parse). */
+static struct ms_script *load_script(const char *path, struct ms_script_error *se)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    se->line = se->col = 0;
+    se->reason = "cannot read the file";
+    if (ms_read_file(path, &text, &len) != 0)
+        return NULL;
+    struct ms_script *s = ms_script_parse(text, len, se);
+    free(text);
+    return s;
+}
+
+static int only_match(const char *pat, const char *id)
+{
+    size_t l = strlen(pat);
+    return l && pat[l - 1] == '*' ? strncmp(id, pat, l - 1) == 0 : strcmp(id, pat) == 0;
+}
+
+static int only_any(const struct certify *c, const char *id)
+{
+    if (!c->nonly)
+        return 1;
+    for (size_t i = 0; i < c->nonly; i++)
+        if (only_match(c->only[i], id))
+            return 1;
+    return 0;
+}
+
+int certify_list(struct certify *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct ms_script_error se;
+        struct ms_script *s = load_script(c->t[i].path, &se);
+        if (!s) {
+            printf("%-44s script error at line %zu: %s\n", c->t[i].path, se.line, se.reason);
+            continue;
+        }
+        if (only_any(c, s->id))
+            printf("%-44s %-6s %-14s %s\n", s->id, ms_level_name(s->level), s->rfc, s->title);
+        ms_script_free(s);
+    }
+    return MS_EXIT_OK;
+}
+
+int certify_apply_only(struct certify *c)
+{
+    unsigned hits[CERT_MAX_ONLY] = {0};
+    size_t k = 0;
+
+    if (!c->nonly)
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        struct ms_script_error se;
+        struct ms_script *s = load_script(c->t[i].path, &se);
+        int keep = !s; /* a script that does not parse stays: it is an error */
+        for (size_t j = 0; s && j < c->nonly; j++)
+            if (only_match(c->only[j], s->id)) {
+                hits[j]++;
+                keep = 1;
+            }
+        if (keep)
+            c->t[k++] = c->t[i];
+        else
+            free(c->t[i].path);
+        ms_script_free(s);
+    }
+    c->n = k;
+    int bad = 0;
+    for (size_t j = 0; j < c->nonly; j++)
+        if (!hits[j]) {
+            fprintf(stderr, "mailspec certify: --only %s matches no test (see --list)\n",
+                    c->only[j]);
+            bad = 1;
+        }
+    return bad ? -1 : 0;
+}
+
+/* A result for a test that did not reach the runner. */
+static void synth_result(struct ms_test_result *r, const char *path, enum ms_result res,
+                         const char *msg)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    memset(r, 0, sizeof(*r));
+    r->file = strdup(path);
+    r->id = strdup(base);
+    if (r->id && strlen(r->id) > 8)
+        r->id[strlen(r->id) - 8] = '\0'; /* drop ".session" */
+    r->title = strdup("");
+    r->rfc = strdup("");
+    r->quote = strdup("");
+    r->protocol = strdup("");
+    r->level = MS_LEVEL_MUST;
+    r->result = res;
+    r->message = strdup(msg);
+    r->transcript = strdup("");
+    r->caps = strdup("");
+}
+
+static void run_one(void *ctx, size_t i)
+{
+    struct certify *c = ctx;
+    struct cert_test *t = &c->t[i];
+    struct ms_script_error se;
+    struct ms_script *s = load_script(t->path, &se);
+
+    if (!s) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "script error at line %zu, column %zu: %s", se.line, se.col,
+                 se.reason);
+        synth_result(&t->r, t->path, MS_RES_ERROR, msg);
+    } else {
+        ms_run_script(s, t->path, &c->cli.ro, &t->r);
+        ms_script_free(s);
+    }
+    t->ran = 1;
+}
+
+static void one_done(void *ctx, size_t i)
+{
+    struct certify *c = ctx;
+    struct cert_test *t = &c->t[i];
+    struct ms_expect_entry *e = ms_expect_match(&c->expect, t->r.id ? t->r.id : "");
+
+    t->xfail = e ? e->reason : NULL;
+    c->done++;
+    if (c->quiet)
+        return;
+    ms_report_progress(c->out, &t->r, c->done, c->n, ms_use_color(c->out), c->verbose ? 1 : 0);
+    if (t->xfail && certify_counts_as_failure(t) == 0 &&
+        (t->r.result == MS_RES_FAIL || t->r.result == MS_RES_ERROR))
+        fprintf(c->out, "      expected failure (--expect-fail): %s\n", t->xfail);
+    else if (t->xfail && t->r.result == MS_RES_PASS)
+        fprintf(c->out, "      listed in --expect-fail but passed: %s\n", t->xfail);
+    fflush(c->out);
+}
+
+void certify_run_all(struct certify *c)
+{
+    ms_pool_run(c->n, c->jobs, c->stop, run_one, one_done, c);
+}

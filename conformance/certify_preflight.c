@@ -1,0 +1,328 @@
+/*
+ * Before the suite, certify checks once what every test depends on -
+ * connecting, the greeting, TLS, the capabilities and the login - and stops
+ * with a distinct exit code and a plain message when one fails (the
+ * swaks habit: the exit code says where it broke). It also learns the
+ * server's policy on cleartext login without sending the password where
+ * the server said it refuses it. After the suite, the TLS-version probe.
+ *
+ * Every check is a small script run by the runner, so the pre-flight frames
+ * and parses the server's answers exactly as the tests do, and reads the
+ * capabilities from the parsed views.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certify.h"
+#include "cli.h"
+#include "mailspec/mailspec.h"
+#include "mailspec/script.h"
+
+/* Line 3 of every pre-flight script is the greeting. */
+#define GREETING_LINE 3
+
+/* Greeting and capabilities, no credentials. */
+static const char *const hello[] = {
+    /* imap */
+    "@test certify.preflight\n@protocol imap\nS: * ${*}\n@allow * ${*}\nC: P1 CAPABILITY\n"
+    "S: P1 OK${*}\nC: P2 LOGOUT\n@phase cleanup\nS: P2 OK${*}\n",
+    /* pop3: CAPA is optional (RFC 2449 5) */
+    "@test certify.preflight\n@protocol pop3\nS: +OK${*}\nC: CAPA\n@either\nS: +OK${*}\n@or\n"
+    "S: -ERR${*}\n@end\nC: QUIT\n@phase cleanup\nS: +OK${*}\n",
+    /* smtp */
+    "@test certify.preflight\n@protocol smtp\nS: 220 ${*}\nC: EHLO mailspec.invalid\n"
+    "S: 250 ${*}\nC: QUIT\n@phase cleanup\nS: 221 ${*}\n",
+};
+
+/* The login, with the real credentials. */
+static const char *const login[] = {
+    "@test certify.preflight-login\n@protocol imap\nS: * ${*}\n@allow * ${*}\n"
+    "C: P1 LOGIN ${mbox:user} ${mbox:password}\nS: P1 OK${*}\nC: P2 LOGOUT\n@phase cleanup\n"
+    "S: P2 OK${*}\n",
+    "@test certify.preflight-login\n@protocol pop3\nS: +OK${*}\nC: USER ${user}\nS: +OK${*}\n"
+    "C: PASS ${password}\nS: +OK${*}\nC: QUIT\n@phase cleanup\nS: +OK${*}\n",
+    "@test certify.preflight-login\n@protocol smtp\nS: 220 ${*}\nC: EHLO mailspec.invalid\n"
+    "S: 250 ${*}\n@login\nC: QUIT\n@phase cleanup\nS: 221 ${*}\n",
+};
+
+/* POP3 without USER: SASL PLAIN (RFC 5034) */
+static const char pop3_sasl_login[] =
+    "@test certify.preflight-login\n@protocol pop3\nS: +OK${*}\nC: AUTH PLAIN ${sasl_plain}\n"
+    "S: +OK${*}\nC: QUIT\n@phase cleanup\nS: +OK${*}\n";
+
+static int proto_index(const char *p)
+{
+    return strcmp(p, "imap") == 0 ? 0 : strcmp(p, "pop3") == 0 ? 1 : 2;
+}
+
+/* Run a built-in script with ro (tls: the mode to use). 0 when it parsed. */
+static int run_builtin(const char *text, const struct ms_run_opts *ro, enum ms_tls_mode tls,
+                       struct ms_test_result *r)
+{
+    struct ms_script_error se;
+    struct ms_run_opts o = *ro;
+    struct ms_script *s = ms_script_parse(text, strlen(text), &se);
+
+    memset(r, 0, sizeof(*r));
+    if (!s)
+        return -1; /* a bug in the scripts above: the unit tests parse them */
+    if (o.tls != tls) {
+        o.tls = tls;
+        o.port = ro->port; /* the same port: STARTTLS on the plain one */
+    }
+    ms_run_script(s, "(certify pre-flight)", &o, r);
+    ms_script_free(s);
+    return 0;
+}
+
+/* " NAME " in the space-separated capability words. */
+static int has_cap(const char *caps, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = caps ? caps : ""; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && memcmp(p, name, n) == 0)
+            return 1;
+        p += l + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Why the first exchange failed, as an exit code and a message. */
+static void hello_failed(struct certify *c, const struct ms_test_result *r)
+{
+    struct cert_preflight *pf = &c->pf;
+    const char *proto = c->protocol;
+
+    if (r->result == MS_RES_ERROR) {
+        pf->exit = MS_EXIT_USAGE;
+        snprintf(pf->why, sizeof(pf->why), "%s", r->message);
+    } else if (r->conn_error == MS_CONN_E_RESOLVE || r->conn_error == MS_CONN_E_CONNECT ||
+               (r->conn_error == MS_CONN_E_TIMEOUT && !r->tls_failed)) {
+        pf->exit = MS_EXIT_USAGE;
+        snprintf(pf->why, sizeof(pf->why), "%s", r->message);
+    } else if (r->tls_failed) {
+        pf->exit = MS_EXIT_TLS;
+        snprintf(pf->why, sizeof(pf->why), "TLS with %s port %s failed: %s", c->cli.ro.host,
+                 c->cli.ro.port, r->message);
+    } else if (r->fail_line == GREETING_LINE) {
+        pf->exit = MS_EXIT_GREETING;
+        snprintf(pf->why, sizeof(pf->why),
+                 "%s port %s did not greet like an %s server:\n%s", c->cli.ro.host,
+                 c->cli.ro.port, proto, r->message);
+    } else {
+        pf->exit = MS_EXIT_GREETING;
+        snprintf(pf->why, sizeof(pf->why), "%s port %s does not answer like an %s server:\n%s",
+                 c->cli.ro.host, c->cli.ro.port, proto, r->message);
+    }
+}
+
+/* The login script for this server, or NULL when it cannot log in with USER/PASS/LOGIN/AUTH. */
+static const char *login_script(const struct certify *c, const char *caps)
+{
+    int pi = proto_index(c->protocol);
+    if (pi == 1 && caps[0] && !has_cap(caps, "USER"))
+        return has_cap(caps, "SASL=PLAIN") ? pop3_sasl_login : NULL;
+    if (pi == 2 && !has_cap(caps, "AUTH=PLAIN"))
+        return NULL;
+    return login[pi];
+}
+
+/* Log in inside TLS on the same port (STARTTLS/STLS): 1 accepted, 0 refused, -1 cannot tell. */
+static int login_in_tls(struct certify *c, const char *caps_plain)
+{
+    struct ms_test_result h, l;
+    const char *stls = proto_index(c->protocol) == 1 ? "STLS" : "STARTTLS";
+
+    if (!has_cap(caps_plain, stls))
+        return -1;
+    if (run_builtin(hello[proto_index(c->protocol)], &c->cli.ro, MS_TLS_STARTTLS, &h) != 0)
+        return -1;
+    const char *script = h.result == MS_RES_PASS ? login_script(c, h.caps) : NULL;
+    int rc = -1;
+    if (script && run_builtin(script, &c->cli.ro, MS_TLS_STARTTLS, &l) == 0) {
+        rc = l.result == MS_RES_PASS;
+        ms_test_result_free(&l);
+    }
+    ms_test_result_free(&h);
+    return rc;
+}
+
+void certify_preflight(struct certify *c)
+{
+    struct cert_preflight *pf = &c->pf;
+    struct ms_run_opts *ro = &c->cli.ro;
+    int pi = proto_index(c->protocol);
+    struct ms_test_result h, l;
+
+    memset(pf, 0, sizeof(*pf));
+    if (run_builtin(hello[pi], ro, ro->tls, &h) != 0) {
+        pf->exit = MS_EXIT_USAGE;
+        snprintf(pf->why, sizeof(pf->why), "internal error: a pre-flight script does not parse");
+        return;
+    }
+    if (h.result != MS_RES_PASS) {
+        hello_failed(c, &h);
+        ms_test_result_free(&h);
+        return;
+    }
+    pf->caps = h.caps;
+    h.caps = NULL;
+    ms_test_result_free(&h);
+    if (!ro->user || !ro->password)
+        return;
+
+    int plain = ro->tls == MS_TLS_NONE;
+    if (pi == 0 && plain && has_cap(pf->caps, "LOGINDISABLED")) {
+        /* RFC 9051 6.2.3: the password is not sent here at all */
+        pf->cleartext_refused = 1;
+        snprintf(pf->policy, sizeof(pf->policy),
+                 "the server announces LOGINDISABLED: it refuses login before STARTTLS");
+    } else if (pi == 1 && pf->caps[0] && !has_cap(pf->caps, "USER") &&
+               !has_cap(pf->caps, "SASL=PLAIN")) {
+        if (plain && login_in_tls(c, pf->caps) == 1) {
+            pf->cleartext_refused = 1;
+            snprintf(pf->policy, sizeof(pf->policy),
+                     "CAPA offers no USER or SASL PLAIN before STLS; login works inside TLS");
+        } else {
+            ro->pop3_no_user = !has_cap(pf->caps, "USER");
+            snprintf(pf->policy, sizeof(pf->policy),
+                     "CAPA offers neither USER nor SASL PLAIN: the credentials were not checked");
+        }
+        return;
+    } else if (pi == 2 && !has_cap(pf->caps, "AUTH=PLAIN")) {
+        if (plain && login_in_tls(c, pf->caps) == 1) {
+            pf->cleartext_refused = 1;
+            snprintf(pf->policy, sizeof(pf->policy),
+                     "EHLO offers AUTH only after STARTTLS");
+        } else {
+            snprintf(pf->policy, sizeof(pf->policy),
+                     "EHLO offers no AUTH PLAIN here: --user/--password are not used");
+        }
+        return;
+    }
+    if (pf->cleartext_refused) {
+        int ok = login_in_tls(c, pf->caps);
+        if (ok == 0) {
+            pf->exit = MS_EXIT_LOGIN;
+            snprintf(pf->why, sizeof(pf->why),
+                     "login as %s failed inside TLS (the server refuses it in cleartext)",
+                     ro->user);
+        }
+        pf->login_checked = ok == 1;
+        ro->cleartext_login_refused = 1;
+        return;
+    }
+    const char *script = login_script(c, pf->caps);
+    if (!script || run_builtin(script, ro, ro->tls, &l) != 0)
+        return;
+    if (l.result == MS_RES_PASS) {
+        pf->login_checked = 1;
+    } else if (plain && login_in_tls(c, pf->caps) == 1) {
+        /* refused here, accepted inside TLS: a policy, not wrong credentials */
+        pf->cleartext_refused = 1;
+        pf->login_checked = 1;
+        ro->cleartext_login_refused = 1;
+        snprintf(pf->policy, sizeof(pf->policy),
+                 "login is refused in cleartext and accepted inside TLS");
+    } else if (l.result == MS_RES_ERROR) {
+        pf->exit = MS_EXIT_USAGE;
+        snprintf(pf->why, sizeof(pf->why), "%s", l.message);
+    } else {
+        pf->exit = MS_EXIT_LOGIN;
+        snprintf(pf->why, sizeof(pf->why), "login as %s failed:\n%s", ro->user, l.message);
+    }
+    ms_test_result_free(&l);
+}
+
+/* ------------------------------------------------------------ TLS versions -- */
+
+const char *const certify_tls_version_names[CERT_TLS_VERSIONS] = {"TLSv1.0", "TLSv1.1", "TLSv1.2",
+                                                                    "TLSv1.3"};
+
+/*
+ * Which TLS versions the server accepts: one handshake per version, each
+ * offering exactly that version, after the plaintext upgrade for --tls
+ * starttls. The results become two tests (RFC 8996: TLS 1.0 and 1.1 MUST
+ * NOT be negotiated) and the JSON's tls_versions.
+ */
+static int try_version(struct certify *c, int v, char *why, size_t cap)
+{
+    static const char *const greet[] = {"@protocol imap\nS: * ${*}\n", "@protocol pop3\nS: +OK${*}\n",
+                                        "@protocol smtp\nS: 220 ${*}\n"};
+    char text[200];
+    struct ms_test_result r;
+    struct ms_run_opts o = c->cli.ro;
+    int pi = proto_index(c->protocol);
+
+    o.tlso.exact_version = v;
+    o.tlso.insecure = 1; /* the version is the question here, not the certificate */
+    /* starttls: the script needs a command for the runner to upgrade before */
+    snprintf(text, sizeof(text), "%s%s", greet[pi],
+             c->cli.ro.tls == MS_TLS_STARTTLS
+                 ? (pi == 0 ? "C: V1 NOOP\nS: V1 OK${*}\n" : pi == 1 ? "C: NOOP\nS: ${*}\n" : "C: NOOP\nS: ${*}\n")
+                 : "");
+    if (run_builtin(text, &o, o.tls, &r) != 0)
+        return -1;
+    int res = r.result == MS_RES_PASS                                         ? 1
+              : r.tls_failed && r.conn_error == MS_CONN_E_TLS_HANDSHAKE ? 0
+                                                                              : -1;
+    snprintf(why, cap, "%s", res < 0 ? r.message : "");
+    ms_test_result_free(&r);
+    return res;
+}
+
+void certify_tls_probe(struct certify *c)
+{
+    char whys[CERT_TLS_VERSIONS][300];
+
+    if (c->cli.ro.tls == MS_TLS_NONE)
+        return;
+    for (int i = 0; i < CERT_TLS_VERSIONS; i++)
+        c->tls_ok[i] = try_version(c, 10 + i, whys[i], sizeof(whys[i]));
+    c->tls_probed = 1;
+    /* RFC 8996 2, 3: the two synthesized tests. */
+    struct cert_test *nt = realloc(c->t, (c->n + 2) * sizeof(*nt));
+    if (!nt)
+        return;
+    c->t = nt;
+    for (int v = 0; v < 2; v++) {
+        struct cert_test *t = &c->t[c->n++];
+        char id[64], title[128], msg[512], tr[256];
+        memset(t, 0, sizeof(*t));
+        t->path = strdup("(certify TLS version probe)");
+        snprintf(id, sizeof(id), "%s.tls.rfc8996.no-tls1.%d", c->protocol, v);
+        snprintf(title, sizeof(title), "The server refuses to negotiate TLS 1.%d", v);
+        snprintf(tr, sizeof(tr),
+                 "# mailspec: TLS handshake offering only TLS 1.%d to %s port %s (%s): %s\n", v,
+                 c->cli.ro.host, c->cli.ro.port, ms_tls_mode_name(c->cli.ro.tls),
+                 c->tls_ok[v] == 1   ? "accepted"
+                 : c->tls_ok[v] == 0 ? "refused"
+                                     : "could not tell");
+        enum ms_result res = c->tls_ok[v] == 1   ? MS_RES_FAIL
+                             : c->tls_ok[v] == 0 ? MS_RES_PASS
+                                                 : MS_RES_NA;
+        if (res == MS_RES_FAIL)
+            snprintf(msg, sizeof(msg), "the server negotiated TLS 1.%d, which RFC 8996 forbids", v);
+        else if (res == MS_RES_NA)
+            snprintf(msg, sizeof(msg), "could not tell: %.400s", whys[v][0] ? whys[v] : "no handshake");
+        else
+            msg[0] = '\0';
+        t->r.file = strdup(t->path ? t->path : "");
+        t->r.id = strdup(id);
+        t->r.title = strdup(title);
+        t->r.rfc = strdup(v == 0 ? "8996 2" : "8996 3");
+        t->r.quote = strdup(v == 0 ? "TLS 1.0 MUST NOT be used." : "TLS 1.1 MUST NOT be used.");
+        t->r.protocol = strdup(c->protocol);
+        t->r.level = MS_LEVEL_MUST;
+        t->r.result = res;
+        t->r.message = strdup(msg);
+        t->r.transcript = strdup(tr);
+        t->r.caps = strdup("");
+        t->ran = 1;
+        struct ms_expect_entry *e = ms_expect_match(&c->expect, id);
+        t->xfail = e ? e->reason : NULL;
+    }
+}
