@@ -234,7 +234,7 @@ class _Server:
                     self._socks.discard(conn.sock)
 
 
-def _check_plain(server, b64, authcid_only=False):
+def _check_plain(server, b64):
     """RFC 4616: message = [authzid] UTF8NUL authcid UTF8NUL passwd."""
     try:
         raw = base64.b64decode(b64, validate=True)
@@ -282,8 +282,10 @@ class _SmtpConn(_Conn):
 
     def ehlo_keywords(self):
         # VARIANT: EHLO keywords in another order than Postfix, one of them in
-        # mixed case. RFC 5321 4.1.1.1: the EHLO reply lists the extensions
-        # "one per line", with no order prescribed; RFC 5321 2.4: "Verbs and
+        # mixed case. RFC 5321 4.1.1.1 (ABNF) prescribes no order:
+        #   ehlo-ok-rsp = ( "250-" Domain [ SP ehlo-greet ] CRLF
+        #                   *( "250-" ehlo-line CRLF ) "250" SP ehlo-line CRLF ) / ...
+        # and RFC 5321 2.4: "Verbs and
         # argument values (e.g., "TO:" or "to:" in the RCPT command and
         # extension name keywords) are not case sensitive, with the sole
         # exception in this specification of a mailbox local-part".
@@ -587,10 +589,8 @@ class _SmtpConn(_Conn):
             return
         # VARIANT: VRFY answered 252. RFC 5321 3.5.3: "A server MUST NOT return a
         # 250 code in response to a VRFY or EXPN command unless it has actually
-        # verified the address. ... Implementations generally SHOULD be more
-        # aggressive about address verification in the case of VRFY than in the
-        # case of EXPN", and 252 is "Cannot VRFY user, but will accept message
-        # and attempt delivery" (4.2.2, 7.3).
+        # verified the address.", and 4.2.2 lists 252 "Cannot VRFY user, but will
+        # accept message and attempt delivery".
         self.reply(252, "2.1.5 cannot VRFY user, but will accept message and attempt delivery")
 
     def cmd_EXPN(self, arg):
@@ -699,8 +699,8 @@ class _Pop3Conn(_Conn):
             verb, _, arg = text.partition(" ")
             verb = verb.upper()
             if len(line) > 255 and verb not in ("AUTH",):
-                # RFC 2449 4: "Commands ... are allowed to be up to 255
-                # octets"; longer ones are refused.
+                # RFC 2449 4 bounds command lines at 255 octets (RFC 5034
+                # lifts the bound for AUTH); longer ones are refused.
                 self.err("command line too long")
                 continue
             handler = getattr(self, "cmd_" + verb, None) if verb.isalpha() else None
@@ -712,8 +712,9 @@ class _Pop3Conn(_Conn):
             handler(arg)
 
     def capa(self):
-        # VARIANT: CAPA in another order than Dovecot. RFC 2449 5: the response
-        # is "a list of capabilities, one per line", no order prescribed.
+        # VARIANT: CAPA in another order than Dovecot. RFC 2449 5 (CAPA): a
+        # multi-line response with one capability a line; no order is
+        # prescribed, and 6 defines each capability on its own.
         caps = ["SASL PLAIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UIDL", "TOP",
                 "USER"]
         if not self.tls:
@@ -1249,7 +1250,8 @@ def _imap_date(t):
 def _parse_imap_date(s):
     """date-time "dd-Mon-yyyy hh:mm:ss +zzzz" or date dd-Mon-yyyy."""
     s = s.strip()
-    m = re.match(r"^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4})(?: (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d))?$", s)
+    m = re.match(r"^\s?(\d{1,2})-([A-Za-z]{3})-(\d{4})"
+                 r"(?: (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d))?$", s)
     if not m:
         raise _Bad("bad date")
     months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -1333,13 +1335,12 @@ class _ImapConn(_Conn):
             if n > limit:
                 tag = segs[0].split(b" ", 1)[0].decode("latin-1") or "*"
                 if nonsync:
-                    # RFC 7888 4 (and 9051 7.1.5): the octets are on their way
-                    # and cannot be told apart from commands: BYE and close.
+                    # The octets are on their way and cannot be told apart
+                    # from commands (RFC 7888 4): BYE (RFC 3501 7.1.5), close.
                     self.untagged("BYE [TOOBIG] literal too large")
                     raise _Close
-                # RFC 3501 7.5: "the server ... responds with a tagged BAD (or
-                # NO) instead of the command continuation request"; the octets
-                # are not sent.
+                # Refused: no continuation request (RFC 3501 7.5), so the client
+                # does not send the octets; the command ends with a tagged BAD.
                 raise _Bad((tag, "literal too large"))
             if not nonsync:
                 self.send("+ Ready for literal data")
@@ -1435,7 +1436,7 @@ class _ImapConn(_Conn):
                     m.recent_owner = self.sid
             self.untagged("%d EXISTS" % len(self.view))
             self.untagged("%d RECENT" % sum(1 for u in self.view if u in msgs and
-                                             msgs[u].recent_owner == self.sid))
+                                             self.is_recent(msgs[u])))
         for i, uid in enumerate(self.view):
             m = msgs.get(uid)
             if m is not None and frozenset(m.flags) != self.known[uid]:
@@ -1443,9 +1444,13 @@ class _ImapConn(_Conn):
                 self.untagged("%d FETCH (FLAGS (%s)%s)" % (i + 1, self.flag_list(m),
                               " MODSEQ (%d)" % m.modseq if self.condstore else ""))
 
+    def is_recent(self, m):
+        # EXAMINE does not take \Recent away (RFC 3501 6.3.2) but shows it
+        return m.recent_owner == self.sid or (m.recent_owner is None and self.readonly)
+
     def flag_list(self, m):
         flags = sorted(m.flags)
-        if m.recent_owner == self.sid:
+        if self.is_recent(m):
             flags.append("\\Recent")
         return " ".join(flags)
 
@@ -1579,12 +1584,12 @@ class _ImapConn(_Conn):
     # -- authenticated --
     def cmd_NAMESPACE(self, args):
         self.need("auth", "selected")
-        # VARIANT: all personal mailboxes are under "INBOX.". RFC 2342 5:
+        # VARIANT: all personal mailboxes are under "INBOX." (Cyrus and Courier
+        # style). RFC 2342 5 (ABNF):
         #   Namespace = nil / "(" 1*( "(" string SP (<"> QUOTED_CHAR <"> / nil)
         #               *(Namespace_Response_Extension) ")" ) ")"
-        # and its example "* NAMESPACE (("INBOX." ".")) NIL NIL" (5, example
-        # 5.1: a server that stores personal mailboxes under INBOX, as Cyrus
-        # and Courier do).
+        # and the prefix is the server's choice; RFC 2342 5 shows this very
+        # response among its examples: * NAMESPACE (("INBOX." ".")) NIL NIL
         self.untagged('NAMESPACE ((%s %s)) NIL NIL' % (_quote(IMAP_PREFIX), _quote(IMAP_DELIM)))
 
     def select(self, args, readonly):
@@ -1984,7 +1989,8 @@ class _ImapConn(_Conn):
                 raise _Bad("header list expected")
             names = [_text(t) for t in toks[0]]
             low = {n.lower() for n in names}
-            keep = [v for n, v in _fields(target.header) if (n.lower() in low) == (kw == "HEADER.FIELDS")]
+            keep = [v for n, v in _fields(target.header)
+                    if (n.lower() in low) == (kw == "HEADER.FIELDS")]
             # VARIANT: no blank line for a message that has none. RFC 3501 6.4.5:
             # "Subsetting does not exclude the [RFC-2822] delimiting blank line
             # between the header and the body; the blank line is included in all
@@ -2179,11 +2185,11 @@ class _ImapConn(_Conn):
         if k == "UNKEYWORD":
             return _text(arg()) not in m.flags
         if k == "RECENT":
-            return m.recent_owner == self.sid
+            return self.is_recent(m)
         if k == "OLD":
-            return m.recent_owner != self.sid
+            return not self.is_recent(m)
         if k == "NEW":
-            return m.recent_owner == self.sid and "\\Seen" not in m.flags
+            return self.is_recent(m) and "\\Seen" not in m.flags
         if k == "NOT":
             return not self.search_key(toks, m, seq, uid_cmd)
         if k == "OR":
