@@ -111,7 +111,7 @@ static void test_errors(void **st)
     parse_bad("@sleep\n", 1, 7, "needs an argument");
     parse_bad("@sleep 60001\n", 1, 8, "0 to 60000");
     parse_bad("@sleep -1\n", 1, 8, "0 to 60000");
-    parse_bad("@level must\nS: x\n", 1, 8, "MUST, SHOULD or MAY");
+    parse_bad("@level must\nS: x\n", 1, 8, "MUST, SHOULD, MAY or info");
     parse_bad("@transport tcp\nS: x\n", 1, 12, "none, starttls");
     parse_bad("@quirk nonsense\nS: x\n", 1, 8, "lenient flag");
     parse_bad("@test a\n@test b\nS: x\n", 2, 1, "twice");
@@ -161,7 +161,7 @@ static void test_errors(void **st)
 
 static int match(struct ms_script *s, size_t step, struct ms_vars *vs, const char *line)
 {
-    return ms_script_match(s, &s->steps[step], vs, line, strlen(line));
+    return ms_script_match(s, &s->steps[step], vs, line, strlen(line), 0);
 }
 
 static void test_match(void **st)
@@ -236,9 +236,9 @@ static void test_match_capture_space(void **st)
     memset(big, 'x', sizeof(big));
     ms_vars_init(&vs);
     /* a capture that does not fit is an error, not a silent cut */
-    assert_int_equal(ms_script_match(s, &s->steps[0], &vs, big, sizeof(big)), MS_FAIL);
+    assert_int_equal(ms_script_match(s, &s->steps[0], &vs, big, sizeof(big), 0), MS_FAIL);
     ms_vars_init(&vs);
-    assert_int_equal(ms_script_match(s, &s->steps[0], &vs, big, sizeof(big) - 1), 1);
+    assert_int_equal(ms_script_match(s, &s->steps[0], &vs, big, sizeof(big) - 1, 0), 1);
     ms_script_free(s);
 }
 
@@ -327,7 +327,7 @@ static void test_nocrlf(void **st)
     assert_int_equal(ms_script_render(s, &s->steps[1], &vs, out, 3), 3);
     assert_int_equal(ms_script_render(s, &s->steps[2], &vs, out, 5), MS_FAIL);
     /* matching is the same: the runner decides which bytes form the line */
-    assert_int_equal(ms_script_match(s, &s->steps[7], &vs, "+OK part", 8), 1);
+    assert_int_equal(ms_script_match(s, &s->steps[7], &vs, "+OK part", 8, 0), 1);
     ms_script_free(s);
 
     parse_bad("@nocrlf\n", 1, 1, "followed by a C: or S: line");
@@ -370,13 +370,144 @@ static void test_escape(void **st)
     ms_script_free(s);
 }
 
+
+static int match_f(struct ms_script *s, size_t step, struct ms_vars *vs, const char *text,
+                   size_t n, unsigned flags)
+{
+    return ms_script_match(s, &s->steps[step], vs, text, n, flags);
+}
+#define MATCH(s, i, vs, lit, flags) match_f((s), (i), (vs), (lit), sizeof(lit) - 1, (flags))
+
+/* ${mbox:name}: one mailbox, any of its encodings, compared decoded (RFC 9051 4.3, 5.1). */
+static void test_match_mbox(void **st)
+{
+    (void)st;
+    struct ms_vars vs;
+    struct ms_script *s =
+        parse_ok("S: * LIST () \".\" ${mbox:box}\nS: * STATUS ${mbox:box} (MESSAGES 1)\n"
+                 "C: a SELECT ${mbox:box}\nS: * LIST () \".\" ${mbox:inbox}\n");
+    static const char *const forms[] = {
+        "* STATUS INBOX.x (MESSAGES 1)",     /* atom */
+        "* STATUS \"INBOX.x\" (MESSAGES 1)", /* quoted */
+        "* STATUS {7}\r\nINBOX.x (MESSAGES 1)", /* literal */
+        "* STATUS {7+}\r\nINBOX.x (MESSAGES 1)", /* non-synchronizing literal */
+    };
+    char out[64];
+
+    /* captured decoded from each encoding, then compared in every other one */
+    static const char *const first[] = {"* LIST () \".\" INBOX.x", "* LIST () \".\" \"INBOX.x\"",
+                                        "* LIST () \".\" {7}\r\nINBOX.x"};
+    for (size_t k = 0; k < 3; k++) {
+        ms_vars_init(&vs);
+        assert_int_equal(match_f(s, 0, &vs, first[k], strlen(first[k]), MS_MATCH_NOCASE), 1);
+        int v = s->parts[s->steps[0].part0 + 1].var;
+        assert_int_equal(vs.v[v].len, 7);
+        assert_memory_equal(vs.buf + vs.v[v].off, "INBOX.x", 7);
+        for (size_t f = 0; f < 4; f++)
+            assert_int_equal(match_f(s, 1, &vs, forms[f], strlen(forms[f]), MS_MATCH_NOCASE), 1);
+        /* a deliberately wrong mailbox still fails, in every encoding */
+        assert_int_equal(MATCH(s, 1, &vs, "* STATUS INBOX.y (MESSAGES 1)", 0), 0);
+        assert_int_equal(MATCH(s, 1, &vs, "* STATUS \"INBOX.xy\" (MESSAGES 1)", 0), 0);
+        assert_int_equal(MATCH(s, 1, &vs, "* STATUS {7}\r\nINBOX.y (MESSAGES 1)", 0), 0);
+        /* a literal whose count does not fit is no mailbox */
+        assert_int_equal(MATCH(s, 1, &vs, "* STATUS {9}\r\nINBOX.x (MESSAGES 1)", 0), 0);
+        /* sent as an atom when it is one */
+        assert_int_equal(ms_script_render(s, &s->steps[2], &vs, out, sizeof(out)), 18);
+        assert_memory_equal(out, "a SELECT INBOX.x\r\n", 18);
+    }
+    /* quoted escapes decode; a name with SP is sent quoted, escapes and all */
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "* LIST () \".\" \"a \\\"b\\\\\"", 0), 1);
+    assert_int_equal(ms_script_render(s, &s->steps[2], &vs, out, sizeof(out)), 20);
+    assert_memory_equal(out, "a SELECT \"a \\\"b\\\\\"\r\n", 20);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS {5}\r\na \"b\\ (MESSAGES 1)", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS \"a \\\"b\\\\\\\\\" (MESSAGES 1)", 0), 0);
+    /* INBOX is case-insensitive, other names are not */
+    ms_vars_init(&vs);
+    assert_int_equal(ms_vars_set(&vs, (size_t)s->parts[s->steps[3].part0 + 1].var, "INBOX", 5),
+                     MS_OK);
+    assert_int_equal(MATCH(s, 3, &vs, "* LIST () \".\" inbox", 0), 1);
+    assert_int_equal(MATCH(s, 3, &vs, "* LIST () \".\" \"InBox\"", 0), 1);
+    assert_int_equal(MATCH(s, 3, &vs, "* LIST () \".\" INBOXES", 0), 0);
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "* LIST () \".\" Box", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS box (MESSAGES 1)", 0), 0);
+    /* no astring at all */
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS (MESSAGES 1)", 0), 0);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS \"Box (MESSAGES 1)", 0), 0);
+    ms_script_free(s);
+    parse_bad("S: ${mbx:a}\n", 1, 9, "the type is mbox");
+    parse_bad("C: ${mbox:nope}\n", 1, 4, "not set here");
+    parse_bad("@allow ${mbox:x}\n", 1, 8, "cannot capture");
+}
+
+/* Literal text compares case-insensitively only with MS_MATCH_NOCASE; variables never. */
+static void test_match_nocase(void **st)
+{
+    (void)st;
+    struct ms_vars vs;
+    struct ms_script *s = parse_ok("S: * ${n} FETCH (FLAGS (${*}))\nS: a1 ${n}\n");
+
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "* 1 fetch (flags (\\Seen))", 0), 0);
+    assert_int_equal(MATCH(s, 0, &vs, "* 1 fetch (flags (\\Seen))", MS_MATCH_NOCASE), 1);
+    assert_int_equal(MATCH(s, 0, &vs, "* 1 fetch (flagz (\\Seen))", MS_MATCH_NOCASE), 0);
+    assert_int_equal(MATCH(s, 1, &vs, "A1 1", MS_MATCH_NOCASE), 1);
+    ms_script_free(s);
+    s = parse_ok("S: ok ${v}\nS: ${v}\n");
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "OK Abc", MS_MATCH_NOCASE), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "abc", MS_MATCH_NOCASE), 0); /* a value is exact */
+    assert_int_equal(MATCH(s, 1, &vs, "Abc", MS_MATCH_NOCASE), 1);
+    ms_script_free(s);
+}
+
+/* The directives of phases, branches, unsupported answers, login and quotes. */
+static void test_directives_new(void **st)
+{
+    (void)st;
+    struct ms_script *s = parse_ok("@quote A server MUST do it.\n@level info\n@tls-failure pass\n"
+                                   "@phase setup\nS: 220 ${*}\n@login\n@phase check\n"
+                                   "@unsupported 502 ${*}\nS: 250 ${*}\n@either\nS: a\n@or\n"
+                                   "@segment\nC: x\n@end\nS: b\n@end\n@phase cleanup\nC: QUIT\n");
+    assert_string_equal(s->quote, "A server MUST do it.");
+    assert_int_equal(s->level, MS_LEVEL_INFO);
+    assert_string_equal(ms_level_name(s->level), "info");
+    assert_int_equal(s->tls_failure_passes, 1);
+    assert_int_equal(s->has_phases, 1);
+    assert_int_equal(s->nalts, 2);
+    assert_int_equal(s->steps[1].phase, MS_PHASE_SETUP);
+    assert_int_equal(s->steps[2].type, MS_STEP_LOGIN);
+    assert_int_equal(s->steps[4].type, MS_STEP_UNSUPPORTED);
+    assert_int_equal(s->steps[5].phase, MS_PHASE_CHECK);
+    assert_int_equal(s->steps[s->nsteps - 1].phase, MS_PHASE_CLEANUP);
+    ms_script_free(s);
+    /* without @phase every step is a check */
+    s = parse_ok("S: x\nC: y\n");
+    assert_int_equal(s->has_phases, 0);
+    assert_int_equal(s->steps[0].phase, MS_PHASE_CHECK);
+    assert_string_equal(s->quote, "");
+    ms_script_free(s);
+    parse_bad("@phase later\n", 1, 8, "setup, check or cleanup");
+    parse_bad("@either\nS: a\n@end\n", 1, 1, "at least one @or");
+    parse_bad("@either\nS: a\n@or\nS: b\n", 1, 1, "not closed");
+    parse_bad("@or\n", 1, 1, "outside @either");
+    parse_bad("@either\n@either\n", 2, 1, "inside @either");
+    parse_bad("@unsupported -ERR${*}\nC: x\n", 1, 1, "followed by an S: line");
+    parse_bad("@unsupported -ERR${*}\n", 1, 1, "followed by an S: line");
+    parse_bad("@tls-failure fail\n", 1, 14, "takes pass");
+    parse_bad("@level must\n", 1, 8, "MUST, SHOULD, MAY or info");
+    parse_bad("@quote a\n@quote b\n", 2, 1, "twice");
+    parse_bad("@segment\n@login\n@end\n", 2, 1, "before @end");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata_and_steps),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_match), cmocka_unit_test(test_match_mbox), cmocka_unit_test(test_match_nocase), cmocka_unit_test(test_directives_new),
         cmocka_unit_test(test_match_capture_space),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_nocrlf),

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "cli.h"
 #include "report.h"
 
 static char dir[] = "/tmp/ms-report-XXXXXX";
@@ -59,6 +60,25 @@ static void test_exit_codes(void **st)
     struct ms_summary s;
     ms_report_summarize(&rep, &s);
     assert_int_equal(s.pass, 3);
+    rep.interrupted = 0;
+    assert_int_equal(ms_report_exit_code(&rep), 0);
+    /* a blocked MUST test: no failure, but not compliant either */
+    t[2].result = MS_RES_BLOCKED;
+    assert_int_equal(ms_report_exit_code(&rep), MS_EXIT_INCOMPLETE);
+    /* fewer than half of the applicable MUST tests ran */
+    t[1].result = MS_RES_NA;
+    t[2].result = MS_RES_NA;
+    assert_int_equal(ms_report_exit_code(&rep), MS_EXIT_INCOMPLETE);
+    /* an absent optional feature does not count against the run */
+    t[1].result = MS_RES_NOT_SUPPORTED;
+    t[2].result = MS_RES_NOT_SUPPORTED;
+    assert_int_equal(ms_report_exit_code(&rep), 0);
+    ms_report_summarize(&rep, &s);
+    assert_int_equal(s.skip, 2);
+    assert_int_equal(s.by[MS_RES_NOT_SUPPORTED], 2);
+    /* nothing ran at all */
+    t[0].result = MS_RES_NA;
+    assert_int_equal(ms_report_exit_code(&rep), MS_EXIT_INCOMPLETE);
 }
 
 static void test_json_and_junit_escape(void **st)
@@ -71,7 +91,9 @@ static void test_json_and_junit_escape(void **st)
     char jp[64], xp[64];
     snprintf(jp, sizeof(jp), "%s/r.json", dir);
     snprintf(xp, sizeof(xp), "%s/r.xml", dir);
-    assert_int_equal(ms_report_json(&rep, jp), 0);
+    struct ms_json *doc = ms_report_doc(&rep);
+    assert_non_null(doc);
+    assert_int_equal(ms_report_write_json(doc, jp), 0);
     const char *j = slurp(jp);
     ms_assert_has(j, "\"host\":\"h\\\"ost\"");
     ms_assert_has(j, "\"port\":143");
@@ -82,7 +104,8 @@ static void test_json_and_junit_escape(void **st)
     ms_assert_has(j, "\\u0001");
     ms_assert_lacks(j, "\xff");
     ms_assert_lacks(j, "\x01");
-    assert_int_equal(ms_report_junit(&rep, xp), 0);
+    assert_int_equal(ms_report_write_junit(doc, xp), 0);
+    ms_json_free(doc);
     const char *x = slurp(xp);
     ms_assert_has(x, "failures=\"1\"");
     ms_assert_has(x, "&lt;tag&gt; &amp; &quot;quote&quot;");
