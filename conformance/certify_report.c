@@ -183,7 +183,7 @@ void certify_summary(const struct certify *c, uint64_t ms)
 }
 
 /*
- * The document: report.c's (the DESIGN.md contract), extended with what
+ * The document: report.c's (the contract of docs/architecture.md), extended with what
  * certify adds (docs/certify.md): expected_failure per allow-listed test,
  * summary.xfail/xpass, compliant, verdict, run_id, suite, login, tls_versions.
  */

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Exit codes shared by every subcommand (DESIGN.md contracts). */
+/* Exit codes shared by every subcommand (docs/architecture.md "Contracts"). */
 enum {
     MS_EXIT_OK = 0,    /* everything valid / every MUST passed */
     MS_EXIT_FAIL = 1,  /* something invalid / a test failed */

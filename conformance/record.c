@@ -262,7 +262,7 @@ static int run_session(const struct ms_rec_options *o, int cfd, const char *path
         goto out;
     }
     if (o->tls == MS_TLS_IMPLICIT) {
-        /* the session starts after the handshake (DESIGN.md): no @tls line */
+        /* the session starts after the handshake (docs/architecture.md): no @tls line */
         if (start_tls(&s, err, sizeof(err)) != 0) {
             comment(&s, "TLS handshake failed");
             say(&s, err, NULL);

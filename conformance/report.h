@@ -1,5 +1,5 @@
 /*
- * Reports of a run: terminal progress and summary, JSON (DESIGN.md contract)
+ * Reports of a run: terminal progress and summary, JSON (docs/architecture.md "Contracts")
  * and JUnit XML. Files are written atomically (temp file + rename), so a
  * reader never sees half a report, even after SIGINT.
  * Shared by `mailspec replay` and `mailspec certify`.

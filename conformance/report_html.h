@@ -1,6 +1,6 @@
 /*
  * The self-contained HTML report, rendered from one or more report documents
- * (json.h; the JSON contract of DESIGN.md), so `certify --html` and `certify
+ * (json.h; the JSON contract of docs/architecture.md), so `certify --html` and `certify
  * --html-from a.json b.json ...` share one renderer and the HTML never shows
  * anything the JSON does not hold.
  */

@@ -1,5 +1,5 @@
 /*
- * The .session transcript reader (DESIGN.md "`.session` files"): one item a
+ * The .session transcript reader (docs/architecture.md "`.session` files"): one item a
  * line, "C: " and "S: " lines with escapes, "#" comments, "@" directives.
  * Shared by `mailspec parse ... session`, the runner and the recorder.
  */

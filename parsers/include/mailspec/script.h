@@ -1,5 +1,5 @@
 /*
- * Session scripts: a .session file (DESIGN.md contract) read as a test.
+ * Session scripts: a .session file (docs/architecture.md "Contracts") read as a test.
  *
  * The parser turns the whole file into a flat list of steps (send, expect,
  * TLS upgrade, blocks, close, sleep, new connection, ...) plus metadata, and

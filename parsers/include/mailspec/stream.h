@@ -89,7 +89,7 @@ void ms_stream_feed(struct ms_stream *s, const char *data, size_t n);
 /* End of input. Returns 1 (and emits an error) if it ended inside a message. */
 int ms_stream_end(struct ms_stream *s);
 
-/* ---- .session transcripts (DESIGN.md contract) ---- */
+/* ---- .session transcripts (docs/architecture.md "Contracts") ---- */
 enum ms_titem_type {
     MS_T_CLIENT = 'C',    /* C: line, data holds the bytes with CRLF */
     MS_T_SERVER = 'S',    /* S: line */
