@@ -1124,7 +1124,7 @@ static void test_api(void **st)
 {
     static struct ms_imap_response r;
     struct ms_limits lim;
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     const char *in = "* 1 FETCH (BODY[] {3}\r\nabc)\r\nXYZ";
     (void)st;
     ms_limits_default(&lim);

@@ -962,7 +962,7 @@ static const char *write_one(const struct ms_kind *k, uint32_t lenient, const ch
     static struct ms_smtp_reply rv;
     void *view = k == CMDS ? (void *)&cv : (void *)&rv;
     struct ms_limits lim;
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     int done = 0;
 
     memset(state, 0, sizeof(state));
@@ -999,7 +999,7 @@ static void test_reply_api(void **st)
 {
     struct ms_limits lim;
     struct ms_smtp_reply v;
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     (void)st;
     ms_limits_default(&lim);
     const char *in = ms_guarded("250-a\r\n250 2.0.0 b\r\nxx", 22);
