@@ -57,8 +57,9 @@ enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max, uint64_t
         if (!ms_is_digit(ch))
             return MS_FAIL;
         unsigned d = (unsigned)(ch - '0');
-        /* v * 10 + d <= max, checked without overflowing */
-        if (v > (max - d) / 10)
+        /* v * 10 + d <= max, checked without overflowing (d > max first:
+         * max - d would wrap when max < 9) */
+        if (d > max || v > (max - d) / 10)
             return MS_FAIL;
         v = v * 10 + d;
     }

@@ -24,6 +24,12 @@ static void test_number(void **st)
     assert_int_equal(ms_number_parse("-1", 2, 100, &v), MS_FAIL);
     assert_int_equal(ms_number_parse("11", 2, 10, &v), MS_FAIL);
     assert_int_equal(ms_number_parse("10", 2, 10, &v), MS_OK);
+    /* a maximum below 9: the last digit alone may be over it */
+    assert_int_equal(ms_number_parse("3", 1, 3, &v), MS_OK);
+    assert_int_equal(ms_number_parse("4", 1, 3, &v), MS_FAIL);
+    assert_int_equal(ms_number_parse("16", 2, 5, &v), MS_FAIL);
+    assert_int_equal(ms_number_parse("0", 1, 0, &v), MS_OK);
+    assert_int_equal(ms_number_parse("1", 1, 0, &v), MS_FAIL);
 }
 
 static void test_cursor(void **st)
