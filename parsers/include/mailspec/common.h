@@ -46,15 +46,21 @@ enum ms_errcode {
     MS_ERR_NONE = 0,
     /* The bytes break the protocol's grammar: an RFC's ABNF, including its
      * fixed maxima (a 63-octet domain label, a 70-character POP3 unique-id,
-     * 20-character SASL mechanism names), its character sets (8-bit bytes,
-     * ill-formed UTF-8, base64), and bare CR or LF. Also a malformed
-     * .session transcript line (ms_transcript_next). */
+     * 20-character SASL mechanism names), its character sets (ill-formed
+     * UTF-8, base64, 8-bit bytes where the session has not enabled them:
+     * those depend on state but are byte-level grammar, not MS_ERR_STATE),
+     * and bare CR or LF. Also a malformed .session transcript line
+     * (ms_transcript_next). */
     MS_ERR_SYNTAX = 1,
     /* Longer, more or deeper than this implementation accepts: a field of
      * struct ms_limits (line and path lengths, reply lines, ESMTP
      * parameters, BDAT chunk size, IMAP line, literal and message sizes,
-     * items and nesting depth), a view's fixed capacity (MS_*_MAX), or the
-     * stream buffer. Several default limits are the RFC's own maxima (SMTP
+     * items and nesting depth), a view's fixed capacity (ESMTP parameters,
+     * reply lines, POP3 response-code levels and CAPA parameters, IMAP
+     * command nodes), a number wider than mailspec holds where the RFC sets
+     * no maximum (POP3 message numbers over 2^32-1 and counts over 2^64-1,
+     * IMAP literal sizes over 2^32-1), or the stream buffer ("mailspec
+     * buffer"). Several default limits are the RFC's own maxima (SMTP
      * and POP3 line lengths, SMTP local part, domain and path); rule then
      * still cites that RFC section, but the code is MS_ERR_LIMIT because the
      * caller's limit is what rejected the message. */
