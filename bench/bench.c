@@ -180,7 +180,7 @@ static int pass_lines(struct pass_ctx *c)
     size_t len = c->st->data.len, pos = 0;
     uint64_t n = 0;
     while (pos < len) {
-        struct ms_error err = {0, NULL, NULL, 0};
+        struct ms_error err = {0};
         size_t tl;
         int bare = 0;
         ssize_t r = ms_line_find(p + pos, len - pos, 1000, 0, &tl, &bare, &err, "bench");
@@ -208,7 +208,7 @@ static int pass_imap_frame(struct pass_ctx *c)
     uint64_t n = 0;
     enum ms_imap_side side = c->st->framer == FR_IMAP_CLIENT ? MS_IMAP_CLIENT : MS_IMAP_SERVER;
     while (pos < len) {
-        struct ms_error err = {0, NULL, NULL, 0};
+        struct ms_error err = {0};
         ssize_t r = ms_imap_frame(&g_lim, side, p + pos, len - pos, &err);
         if (r <= 0) {
             c->errors++;

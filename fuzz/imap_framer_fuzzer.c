@@ -35,12 +35,12 @@ static ssize_t frame_copy(const struct ms_limits *lim, enum ms_imap_side side, c
 static void check_prefixes(const struct ms_limits *lim, enum ms_imap_side side, const uint8_t *data,
                            size_t size)
 {
-    struct ms_error whole = {0, NULL, NULL, 0};
+    struct ms_error whole = {0};
     ssize_t r = frame_copy(lim, side, data, size, &whole);
     size_t step = size > 256 ? size / 64 + 1 : 1;
 
     for (size_t k = 0; k < size; k += step) {
-        struct ms_error e = {0, NULL, NULL, 0};
+        struct ms_error e = {0};
         ssize_t p = frame_copy(lim, side, data, k, &e);
         if (p == MS_PARTIAL)
             continue;
@@ -53,7 +53,7 @@ static void check_prefixes(const struct ms_limits *lim, enum ms_imap_side side, 
     }
     /* exactly the message's bytes: the same length */
     if (r > 0) {
-        struct ms_error e = {0, NULL, NULL, 0};
+        struct ms_error e = {0};
         if (frame_copy(lim, side, data, (size_t)r, &e) != r)
             abort();
     }

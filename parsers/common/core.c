@@ -57,8 +57,9 @@ enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max, uint64_t
         if (!ms_is_digit(ch))
             return MS_FAIL;
         unsigned d = (unsigned)(ch - '0');
-        /* v * 10 + d <= max, checked without overflowing */
-        if (v > (max - d) / 10)
+        /* v * 10 + d <= max, checked without overflowing (d > max first:
+         * max - d would wrap when max < 9) */
+        if (d > max || v > (max - d) / 10)
             return MS_FAIL;
         v = v * 10 + d;
     }
@@ -66,19 +67,66 @@ enum ms_status ms_number_parse(const char *p, size_t len, uint64_t max, uint64_t
     return MS_OK;
 }
 
-enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule, const char *reason)
+const char *ms_error_code_name(enum ms_errcode code)
+{
+    switch (code) {
+    case MS_ERR_NONE:
+        return "none";
+    case MS_ERR_SYNTAX:
+        return "syntax";
+    case MS_ERR_LIMIT:
+        return "limit";
+    case MS_ERR_TRUNCATED:
+        return "truncated";
+    case MS_ERR_STATE:
+        return "state";
+    }
+    return "unknown";
+}
+
+enum ms_status ms_error_set(struct ms_error *err, size_t offset, enum ms_errcode code,
+                            const char *rule, const char *reason, size_t skip)
+{
+    err->offset = offset;
+    err->code = code;
+    err->rule = rule;
+    err->reason = reason;
+    err->skip = skip;
+    return MS_FAIL;
+}
+
+/* The one place a cursor records an error (skip is left to the caller). */
+enum ms_status ms_fail_code_at(struct ms_cursor *c, size_t pos, enum ms_errcode code,
+                               const char *rule, const char *reason)
 {
     if (c->err) {
         c->err->offset = pos;
+        c->err->code = code;
         c->err->rule = rule;
         c->err->reason = reason;
     }
     return MS_FAIL;
 }
 
+enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule, const char *reason)
+{
+    return ms_fail_code_at(c, pos, MS_ERR_SYNTAX, rule, reason);
+}
+
 enum ms_status ms_fail(struct ms_cursor *c, const char *rule, const char *reason)
 {
-    return ms_fail_at(c, c->pos, rule, reason);
+    return ms_fail_code_at(c, c->pos, MS_ERR_SYNTAX, rule, reason);
+}
+
+enum ms_status ms_fail_limit_at(struct ms_cursor *c, size_t pos, const char *rule,
+                                const char *reason)
+{
+    return ms_fail_code_at(c, pos, MS_ERR_LIMIT, rule, reason);
+}
+
+enum ms_status ms_fail_limit(struct ms_cursor *c, const char *rule, const char *reason)
+{
+    return ms_fail_code_at(c, c->pos, MS_ERR_LIMIT, rule, reason);
 }
 
 enum ms_status ms_cursor_expect(struct ms_cursor *c, unsigned char ch, const char *rule,
@@ -186,11 +234,7 @@ ssize_t ms_line_find(const char *buf, size_t len, size_t max, uint32_t lenient, 
             return MS_PARTIAL;
         /* max bytes and no LF: whatever comes next, the line is too long.
          * Reported at the first byte past the limit, in every chunking. */
-        err->offset = max;
-        err->rule = rule;
-        err->reason = "line longer than the limit";
-        err->skip = 0;
-        return MS_FAIL;
+        return ms_error_set(err, max, MS_ERR_LIMIT, rule, "line longer than the limit", 0);
     }
     size_t end = (size_t)(lf - buf) + 1;
     size_t tl;
@@ -200,19 +244,12 @@ ssize_t ms_line_find(const char *buf, size_t len, size_t max, uint32_t lenient, 
         tl = end - 1;
         *bare_lf = 1;
     } else {
-        err->offset = end - 1;
-        err->rule = rule;
-        err->reason = "bare LF: lines end with CRLF";
-        err->skip = end;
-        return MS_FAIL;
+        return ms_error_set(err, end - 1, MS_ERR_SYNTAX, rule, "bare LF: lines end with CRLF", end);
     }
     const char *cr = memchr(buf, '\r', tl);
     if (cr) {
-        err->offset = (size_t)(cr - buf);
-        err->rule = rule;
-        err->reason = "bare CR inside a line";
-        err->skip = end;
-        return MS_FAIL;
+        return ms_error_set(err, (size_t)(cr - buf), MS_ERR_SYNTAX, rule, "bare CR inside a line",
+                            end);
     }
     *text_len = tl;
     return (ssize_t)end;

@@ -49,7 +49,7 @@ static void report_error(struct ms_stream *s, struct ms_error *err)
  */
 static size_t step(struct ms_stream *s, const char *buf, size_t len, int *partial)
 {
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     int done = 0;
     ssize_t r = s->kind->parse(s->state, s->lim, buf, len, s->view, &done, &err);
 
@@ -112,8 +112,9 @@ void ms_stream_feed(struct ms_stream *s, const char *data, size_t n)
             }
             if (n > s->cap) {
                 /* A message larger than the caller's buffer. */
-                struct ms_error err = {s->cap, "mailspec buffer",
-                                       "message larger than the stream buffer", 0};
+                struct ms_error err;
+                ms_error_set(&err, s->cap, MS_ERR_LIMIT, "mailspec buffer",
+                             "message larger than the stream buffer", 0);
                 report_error(s, &err);
                 s->discarding = 1;
                 continue;
@@ -140,8 +141,9 @@ void ms_stream_feed(struct ms_stream *s, const char *data, size_t n)
             data += take;
             n -= take;
             if (s->len == s->cap) {
-                struct ms_error err = {s->cap, "mailspec buffer",
-                                       "message larger than the stream buffer", 0};
+                struct ms_error err;
+                ms_error_set(&err, s->cap, MS_ERR_LIMIT, "mailspec buffer",
+                             "message larger than the stream buffer", 0);
                 report_error(s, &err);
                 s->len = 0;
                 s->offset += s->cap;
@@ -166,7 +168,8 @@ int ms_stream_end(struct ms_stream *s)
 {
     if (s->len == 0 && !s->in_msg)
         return 0;
-    struct ms_error err = {s->len, "end of input", "input ends inside a message", 0};
+    struct ms_error err;
+    ms_error_set(&err, s->len, MS_ERR_TRUNCATED, "end of input", "input ends inside a message", 0);
     report_error(s, &err);
     s->offset += s->len;
     s->len = 0;

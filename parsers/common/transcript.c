@@ -20,11 +20,7 @@ int ms_hexval(unsigned char ch)
 
 static int fail(struct ms_error *err, size_t offset, const char *reason)
 {
-    err->offset = offset;
-    err->rule = "mailspec session format";
-    err->reason = reason;
-    err->skip = 0;
-    return MS_FAIL;
+    return ms_error_set(err, offset, MS_ERR_SYNTAX, "mailspec session format", reason, 0);
 }
 
 size_t ms_unescape_one(const char *p, size_t n, char *out, const char **why)

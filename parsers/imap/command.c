@@ -772,13 +772,9 @@ static ssize_t parse_done(struct ms_imap_command_state *st, const struct ms_limi
         return n;
     /* Like servers that answer anything else with BAD, IDLE ends either way. */
     st->mode = MS_IMAP_CS_COMMAND;
-    if (!ms_slice_ieq((struct ms_slice){buf, tl}, "DONE")) {
-        err->offset = 0;
-        err->rule = "RFC 9051 9 idle";
-        err->reason = "expected DONE to end IDLE";
-        err->skip = (size_t)n;
-        return MS_FAIL;
-    }
+    if (!ms_slice_ieq((struct ms_slice){buf, tl}, "DONE"))
+        return ms_error_set(err, 0, MS_ERR_SYNTAX, "RFC 9051 9 idle", "expected DONE to end IDLE",
+                            (size_t)n);
     view_reset(v);
     v->msg = MS_IMAP_MSG_DONE;
     v->line.ptr = buf;

@@ -13,11 +13,11 @@ uint32_t ms_icp_node(struct ms_icp *p, uint32_t parent, uint8_t type)
     struct ms_imap_cnode *par = &v->nodes[parent];
 
     if (v->nnodes >= MS_IMAP_CMD_NODES) {
-        ms_fail(&p->c, R_LIMIT, "command has more items than the view holds (2048)");
+        ms_fail_limit(&p->c, R_LIMIT, "command has more items than the view holds (2048)");
         return 0;
     }
     if (par->nchild >= p->lim->imap_items) {
-        ms_fail(&p->c, R_LIMIT, "list has more items than the limit (imap_items)");
+        ms_fail_limit(&p->c, R_LIMIT, "list has more items than the limit (imap_items)");
         return 0;
     }
     uint32_t i = v->nnodes++;
@@ -118,7 +118,7 @@ enum ms_status ms_icp_atom(struct ms_icp *p, uint32_t parent, const char *rule, 
 enum ms_status ms_icp_depth(struct ms_icp *p, unsigned depth)
 {
     if (depth > p->lim->imap_depth)
-        return ms_fail(&p->c, R_LIMIT, "nesting deeper than the limit (imap_depth)");
+        return ms_fail_limit(&p->c, R_LIMIT, "nesting deeper than the limit (imap_depth)");
     return MS_OK;
 }
 
@@ -188,9 +188,11 @@ static enum ms_status read_literal(struct ms_icp *p, unsigned allowed, uint8_t *
         return ms_fail_at(c, start, R_LITERAL8, "literal8 (~{n}) is only allowed for APPEND data");
     MS_GUARD(ms_cursor_expect(c, '{', rule, "expected {"));
     size_t num_at = c->pos;
-    MS_GUARD(ms_cursor_number(c, 20, UINT32_MAX, &n, rule));
+    /* Digits above 32 bits are a number64 over the limit, not bad syntax. */
+    if (ms_cursor_number(c, 20, UINT32_MAX, &n, rule) != MS_OK)
+        return c->pos > num_at ? ms_fail_limit_at(c, num_at, rule, "number out of range") : MS_FAIL;
     if (n > p->lim->imap_literal)
-        return ms_fail_at(c, num_at, R_LIMIT, "literal larger than the limit (imap_literal)");
+        return ms_fail_limit_at(c, num_at, R_LIMIT, "literal larger than the limit (imap_literal)");
     *form = eight ? MS_IMAP_CF_LITERAL8 : MS_IMAP_CF_LITERAL;
     if (ms_cursor_peek(c) == '+') {
         if (eight)

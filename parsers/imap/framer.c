@@ -14,13 +14,10 @@
 #define RULE_LINE    "RFC 9051 4 CRLF"
 #define RULE_LITERAL "RFC 9051 9 literal"
 
-static ssize_t frame_fail(struct ms_error *err, size_t offset, const char *rule, const char *reason)
+static ssize_t frame_fail(struct ms_error *err, size_t offset, enum ms_errcode code,
+                          const char *rule, const char *reason)
 {
-    err->offset = offset;
-    err->rule = rule;
-    err->reason = reason;
-    err->skip = 0;
-    return MS_FAIL;
+    return ms_error_set(err, offset, code, rule, reason, 0);
 }
 
 /*
@@ -45,8 +42,10 @@ static int literal_announced(const char *buf, size_t start, size_t end, enum ms_
     if (i == digits_end || i == start || buf[i - 1] != '{')
         return 0;
     *num_at = i;
-    /* RFC 9051 number: 32-bit; more than 10 digits can only be bigger (or
-     * padded with zeros, which we refuse rather than scan without bound). */
+    /* Sizes are held to 32 bits (imap_literal is 32-bit; RFC 9051 allows a
+     * number64, so a bigger size is over the limit, not bad syntax). More
+     * than 10 digits can only be bigger (or padded with zeros, which we
+     * refuse rather than scan without bound). */
     if (digits_end - i > 10 || ms_number_parse(buf + i, digits_end - i, UINT32_MAX, size) != MS_OK)
         return MS_FAIL;
     return 1;
@@ -76,16 +75,19 @@ ssize_t ms_imap_frame_resume(const struct ms_limits *lim, enum ms_imap_side side
                 return MS_PARTIAL;
             }
             if (line_end_max <= msg_max)
-                return frame_fail(err, scan_end, RULE_LINE, "line longer than the limit");
-            return frame_fail(err, scan_end, RULE_LINE, "message longer than the limit");
+                return frame_fail(err, scan_end, MS_ERR_LIMIT, RULE_LINE,
+                                  "line longer than the limit");
+            return frame_fail(err, scan_end, MS_ERR_LIMIT, RULE_LINE,
+                              "message longer than the limit");
         }
         scanned = 0;
         size_t lf_at = (size_t)(lf - buf);
         if (lf_at == pos || buf[lf_at - 1] != '\r')
-            return frame_fail(err, lf_at, RULE_LINE, "bare LF: lines end with CRLF");
+            return frame_fail(err, lf_at, MS_ERR_SYNTAX, RULE_LINE, "bare LF: lines end with CRLF");
         const char *cr = memchr(buf + pos, '\r', lf_at - 1 - pos);
         if (cr)
-            return frame_fail(err, (size_t)(cr - buf), RULE_LINE, "bare CR inside a line");
+            return frame_fail(err, (size_t)(cr - buf), MS_ERR_SYNTAX, RULE_LINE,
+                              "bare CR inside a line");
         size_t next = lf_at + 1;
 
         uint64_t size = 0;
@@ -94,13 +96,14 @@ ssize_t ms_imap_frame_resume(const struct ms_limits *lim, enum ms_imap_side side
         if (lit == 0)
             return (ssize_t)next;
         if (lit < 0)
-            return frame_fail(err, num_at, RULE_LITERAL,
+            return frame_fail(err, num_at, MS_ERR_LIMIT, RULE_LITERAL,
                               "literal size above 4294967295 (32-bit number)");
         if (size > lim->imap_literal)
-            return frame_fail(err, num_at, RULE_LITERAL, "literal larger than the limit");
+            return frame_fail(err, num_at, MS_ERR_LIMIT, RULE_LITERAL,
+                              "literal larger than the limit");
         /* The literal and at least a CRLF must fit in the message. */
         if (next > msg_max || size + 2 > msg_max - next)
-            return frame_fail(err, num_at, RULE_LITERAL,
+            return frame_fail(err, num_at, MS_ERR_LIMIT, RULE_LITERAL,
                               "message with this literal is longer than the limit");
         pos = next + (size_t)size;
         if (len < pos) {

@@ -26,8 +26,8 @@
 
 enum ms_status ms_imap_r_depth_fail(struct rp *p)
 {
-    return ms_fail_at(&p->c, p->c.pos - 1, "mailspec imap_depth",
-                      "parentheses nested deeper than the limit (imap_depth)");
+    return ms_fail_limit_at(&p->c, p->c.pos - 1, "mailspec imap_depth",
+                            "parentheses nested deeper than the limit (imap_depth)");
 }
 
 /* Why ms_imap_r_number refused ndigits digits at start (value v if <= 19 digits). */
@@ -130,7 +130,12 @@ static enum ms_status literal_body(struct rp *p, int is8, struct ms_slice *out)
     uint64_t n = 0;
 
     c->pos += is8 ? 2 : 1;
-    MS_GUARD(ms_cursor_number(c, 10, UINT32_MAX, &n, RULE_LITERAL));
+    size_t num_at = c->pos;
+    /* Digits above 32 bits are a number64 over the limit, not bad syntax
+     * (the framer refused them already). */
+    if (ms_cursor_number(c, 10, UINT32_MAX, &n, RULE_LITERAL) != MS_OK)
+        return c->pos > num_at ? ms_fail_limit_at(c, num_at, RULE_LITERAL, "number out of range")
+                               : MS_FAIL;
     MS_GUARD(ms_cursor_expect(c, '}', RULE_LITERAL, "expected \"}\" after the literal size"));
     if (ms_cursor_left(c) < 2 || c->p[c->pos] != '\r' || c->p[c->pos + 1] != '\n')
         return ms_fail(c, RULE_LITERAL, "expected CRLF after a literal's \"{n}\"");

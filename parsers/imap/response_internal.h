@@ -73,8 +73,8 @@ MS_MUST_USE static inline enum ms_status ms_imap_r_node(struct rp *p, uint8_t ty
     struct ms_imap_response *r = p->r;
 
     if (r->nnodes >= p->max_nodes)
-        return ms_fail(&p->c, "mailspec imap_items",
-                       "more items in the response than the limit (imap_items)");
+        return ms_fail_limit(&p->c, "mailspec imap_items",
+                             "more items in the response than the limit (imap_items)");
     uint32_t i = ++r->nnodes;
     /* Field by field: a compound literal here becomes "rep stos" with gcc
      * -O2, which costs more than the nine stores. */
@@ -100,8 +100,8 @@ MS_MUST_USE static inline enum ms_status ms_imap_r_slice_node(struct rp *p, uint
     struct ms_imap_response *r = p->r;
 
     if (r->nnodes >= p->max_nodes)
-        return ms_fail(&p->c, "mailspec imap_items",
-                       "more items in the response than the limit (imap_items)");
+        return ms_fail_limit(&p->c, "mailspec imap_items",
+                             "more items in the response than the limit (imap_items)");
     uint32_t i = ++r->nnodes;
     ms_imap_r_node_set(&r->nodes[i], type, role, ptr, len);
     ms_imap_r_append(p, ch, i);

@@ -128,7 +128,7 @@ static enum ms_status msg_number(struct ms_cursor *c, struct args *a, unsigned i
     /* Up to 9 digits the value is below 10^9 <= MS_POP3_MSG_MAX and was
      * read without overflow; longer runs go through the one checked reader. */
     if ((s.len == 0 || s.len > 9) && ms_number_parse(s.ptr, s.len, MS_POP3_MSG_MAX, &v) != MS_OK)
-        return ms_fail_at(c, a->off[i], R_MSG, "message number above 4294967295");
+        return ms_fail_limit_at(c, a->off[i], R_MSG, "message number above 4294967295");
     *out = v;
     if (*out == 0)
         return ms_fail_at(c, a->off[i], R_MSG, "message numbers start at 1");
@@ -264,7 +264,7 @@ static enum ms_status parse_command(struct ms_pop3_command_state *st, const stru
             if (!ms_is_digit((unsigned char)a.a[1].ptr[k]))
                 return ms_fail_at(c, a.off[1] + k, R_MSG, "expected a line count (digits)");
         if (ms_number_parse(a.a[1].ptr, a.a[1].len, UINT64_MAX, &v->num[1]) != MS_OK)
-            return ms_fail_at(c, a.off[1], R_MSG, "line count above 2^64-1");
+            return ms_fail_limit_at(c, a.off[1], R_MSG, "line count above 2^64-1");
         return MS_OK;
     case MS_POP3_USER:
         return nargs_between(c, &a, 1, 1, "USER needs a mailbox name", "USER takes one argument");

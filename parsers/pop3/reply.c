@@ -126,7 +126,7 @@ static enum ms_status resp_code(struct ms_cursor *c, struct ms_pop3_reply *v)
         if (c->pos == start)
             return ms_fail(c, R_CODE, "expected a response code level");
         if (v->nlevels >= MS_POP3_CODE_LEVELS)
-            return ms_fail_at(c, start, R_CODE, "response code has too many levels");
+            return ms_fail_limit_at(c, start, R_CODE, "response code has too many levels");
         v->levels[v->nlevels++] = (struct ms_slice){(const char *)c->p + start, c->pos - start};
         if (ms_cursor_accept(c, '/'))
             continue;
@@ -213,11 +213,12 @@ static enum ms_status number(struct ms_cursor *c, uint64_t max, uint64_t *out, c
     c->pos = i;
     if (i == start)
         return ms_fail(c, rule, what);
+    /* RFC 1939 sets no maximum: a bigger number is over mailspec's limit. */
     if (i - start > 19) {
         if (ms_number_parse((const char *)c->p + start, i - start, max, &v) != MS_OK)
-            return ms_fail_at(c, start, rule, range);
+            return ms_fail_limit_at(c, start, rule, range);
     } else if (v > max) {
-        return ms_fail_at(c, start, rule, range);
+        return ms_fail_limit_at(c, start, rule, range);
     }
     *out = v;
     return MS_OK;
@@ -350,7 +351,7 @@ static enum ms_status capability(struct ms_cursor *c, struct ms_pop3_reply *v)
         MS_GUARD(ms_cursor_token(c, MS_C_VCHAR, ms_cursor_left(c), &p, R_CAPA,
                                  "expected a parameter (printable ASCII)"));
         if (v->nparams >= MS_POP3_CAPA_PARAMS)
-            return ms_fail_at(c, ps, R_CAPA, "more capability parameters than the limit");
+            return ms_fail_limit_at(c, ps, R_CAPA, "more capability parameters than the limit");
         poff[v->nparams] = ps;
         v->params[v->nparams++] = p;
     }
@@ -654,7 +655,7 @@ static ssize_t rep_parse(void *state, const struct ms_limits *lim, const char *b
         if (lim->lenient & MS_LENIENT_LONG_LINES)
             ms_quirk_add(&v->quirks, lim->pop3_response_line, R_LEN, "line longer than the limit");
         else
-            s = ms_fail_at(&c, lim->pop3_response_line, R_LEN, "line longer than the limit");
+            s = ms_fail_limit_at(&c, lim->pop3_response_line, R_LEN, "line longer than the limit");
     }
     if (s != MS_OK) {
         status_failed(st, buf, tl, greeting);

@@ -309,7 +309,7 @@ static enum ms_status parse_params(struct ms_cursor *c, const struct ms_limits *
             MS_GUARD(ms_cursor_expect(c, ' ', R_PARAM, "expected SP before a parameter or CRLF"));
         }
         if (v->nparams >= max)
-            return ms_fail(c, "RFC 5321 4.5.3.1 parameters", "too many ESMTP parameters");
+            return ms_fail_limit(c, "RFC 5321 4.5.3.1 parameters", "too many ESMTP parameters");
         struct ms_smtp_param *p = &v->params[v->nparams];
         size_t kat = c->pos;
         int first = ms_cursor_peek(c);
@@ -522,16 +522,23 @@ static enum ms_status parse_command(struct ms_cursor *c, struct ms_smtp_cstate *
             }
         }
         return need_end(c, lim, v, "RFC 4954 4 AUTH");
-    case MS_SMTP_BDAT:
+    case MS_SMTP_BDAT: {
         MS_GUARD(need_sp(c, lim, v, "RFC 3030 4 bdat-cmd", "expected SP and a chunk size"));
-        MS_GUARD(
-            ms_cursor_number(c, 20, lim->smtp_bdat_chunk, &v->chunk_size, "RFC 3030 4 chunk-size"));
+        /* chunk-size = 1*DIGIT: any number is grammatical, a big one is over
+         * smtp_bdat_chunk. */
+        size_t at = c->pos;
+        if (ms_cursor_number(c, 20, lim->smtp_bdat_chunk, &v->chunk_size,
+                             "RFC 3030 4 chunk-size") != MS_OK)
+            return c->pos > at
+                       ? ms_fail_limit_at(c, at, "RFC 3030 4 chunk-size", "number out of range")
+                       : MS_FAIL;
         if (more_words(c)) {
             MS_GUARD(need_sp(c, lim, v, "RFC 3030 4 bdat-cmd", "expected SP"));
             MS_GUARD(ms_cursor_expect_ci(c, "LAST", "RFC 3030 4 end-marker", "expected LAST"));
             v->last = 1;
         }
         return need_end(c, lim, v, "RFC 3030 4 bdat-cmd");
+    }
     case MS_SMTP_ETRN: {
         struct ms_smtp_host h;
         MS_GUARD(need_sp(c, lim, v, "RFC 1985 5 ETRN", "expected SP and a node name"));
@@ -553,10 +560,11 @@ static enum ms_status parse_command(struct ms_cursor *c, struct ms_smtp_cstate *
         /* RFC 3030 3: BINARYMIME data goes with BDAT only, and BDAT and DATA
          * are not mixed in one transaction. */
         if (st->body == MS_SMTP_BODY_BINARYMIME)
-            return ms_fail_at(c, 0, "RFC 3030 3 BINARYMIME",
-                              "DATA after BODY=BINARYMIME (only BDAT may carry it)");
+            return ms_fail_code_at(c, 0, MS_ERR_STATE, "RFC 3030 3 BINARYMIME",
+                                   "DATA after BODY=BINARYMIME (only BDAT may carry it)");
         if (st->bdat_used)
-            return ms_fail_at(c, 0, "RFC 3030 2 BDAT", "DATA in a transaction that used BDAT");
+            return ms_fail_code_at(c, 0, MS_ERR_STATE, "RFC 3030 2 BDAT",
+                                   "DATA in a transaction that used BDAT");
         return MS_OK;
     case MS_SMTP_RSET:
         return need_end(c, lim, v, "RFC 5321 4.1.1.5 RSET");

@@ -54,12 +54,9 @@ static void stats_reset(struct ms_smtp_cstate *st)
 }
 
 static ssize_t fail(struct ms_smtp_cstate *st, struct ms_error *err, size_t off, size_t skip,
-                    const char *rule, const char *reason)
+                    enum ms_errcode code, const char *rule, const char *reason)
 {
-    err->offset = off;
-    err->skip = skip;
-    err->rule = rule;
-    err->reason = reason;
+    ms_error_set(err, off, code, rule, reason, skip);
     /* The bad line is dropped; the view at the end of data covers what follows. */
     stats_reset(st);
     return MS_FAIL;
@@ -140,7 +137,8 @@ static ssize_t one_line(struct ms_smtp_cstate *st, const struct ms_limits *lim, 
         st->lscan = 0;
         st->long_line = 1;
         st->prev_cr = buf[max - 1] == '\r';
-        return fail(st, err, max, max, R_TEXT, "mail data line longer than the limit");
+        return fail(st, err, max, max, MS_ERR_LIMIT, R_TEXT,
+                    "mail data line longer than the limit");
     }
     st->lscan = 0;
     size_t tl = end - 2;
@@ -157,14 +155,15 @@ static ssize_t one_line(struct ms_smtp_cstate *st, const struct ms_limits *lim, 
         if (ch == '\r' || ch == '\n') {
             const char *why = bare_reason(buf, end, i);
             if (!(lim->lenient & MS_LENIENT_BARE_LF))
-                return fail(st, err, i, end, R_DATA, why);
+                return fail(st, err, i, end, MS_ERR_SYNTAX, R_DATA, why);
             ms_quirk_add(&st->quirks, (size_t)st->octets + i, R_DATA, why);
         } else if (ch == 0) {
-            return fail(st, err, i, end, "RFC 5322 2.3 / RFC 2045 2.8", "NUL in mail data");
+            return fail(st, err, i, end, MS_ERR_SYNTAX, "RFC 5322 2.3 / RFC 2045 2.8",
+                        "NUL in mail data");
         } else if (ch >= 0x80 && !eight_ok && !eight_seen) {
             eight_seen = 1;
             if (!(lim->lenient & MS_LENIENT_8BIT))
-                return fail(st, err, i, end, "RFC 5321 2.4 / RFC 6152 3",
+                return fail(st, err, i, end, MS_ERR_SYNTAX, "RFC 5321 2.4 / RFC 6152 3",
                             "8-bit mail data without BODY=8BITMIME");
             ms_quirk_add(&st->quirks, (size_t)st->octets + i, "RFC 6152 3",
                          "8-bit mail data without BODY=8BITMIME");

@@ -61,8 +61,8 @@ static enum ms_status parse_domain(struct ms_cursor *c, const struct ms_limits *
         c->pos++;
     }
     if (c->pos - start > lim->smtp_domain)
-        return ms_fail_at(c, start + lim->smtp_domain, "RFC 5321 4.5.3.1.2 domain",
-                          "domain longer than the limit");
+        return ms_fail_limit_at(c, start + lim->smtp_domain, "RFC 5321 4.5.3.1.2 domain",
+                                "domain longer than the limit");
     out->type = MS_SMTP_HOST_DOMAIN;
     out->text.ptr = (const char *)c->p + start;
     out->text.len = c->pos - start;
@@ -295,8 +295,8 @@ static enum ms_status parse_local(struct ms_cursor *c, const struct ms_limits *l
         }
     }
     if (c->pos - start > lim->smtp_local_part)
-        return ms_fail_at(c, start + lim->smtp_local_part, "RFC 5321 4.5.3.1.1 local-part",
-                          "local part longer than the limit");
+        return ms_fail_limit_at(c, start + lim->smtp_local_part, "RFC 5321 4.5.3.1.1 local-part",
+                                "local part longer than the limit");
     out->local.ptr = (const char *)c->p + start;
     out->local.len = c->pos - start;
     return MS_OK;
@@ -358,8 +358,8 @@ enum ms_status ms_smtp_path_parse(struct ms_cursor *c, const struct ms_limits *l
         MS_GUARD(ms_cursor_expect(c, '>', R_PATH, "expected \">\" to end the path"));
     }
     if (c->pos - start > lim->smtp_path)
-        return ms_fail_at(c, start + lim->smtp_path, "RFC 5321 4.5.3.1.3 path",
-                          "path longer than the limit");
+        return ms_fail_limit_at(c, start + lim->smtp_path, "RFC 5321 4.5.3.1.3 path",
+                                "path longer than the limit");
     out->text.ptr = (const char *)c->p + start;
     out->text.len = c->pos - start;
     return MS_OK;

@@ -69,10 +69,8 @@ static ssize_t frame(struct ms_smtp_rstate *rs, const struct ms_limits *lim, con
         rs->fpos += (size_t)n;
         rs->flines++;
         if (rs->flines > max_lines) {
-            err->offset = ls;
-            err->rule = "RFC 5321 4.2 Reply-line";
-            err->reason = "more lines in one reply than the limit";
-            err->skip = rs->fpos;
+            ms_error_set(err, ls, MS_ERR_LIMIT, "RFC 5321 4.2 Reply-line",
+                         "more lines in one reply than the limit", rs->fpos);
             rs->fpos = rs->flines = 0;
             rs->fodd = 0;
             return MS_FAIL;

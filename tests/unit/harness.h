@@ -44,8 +44,23 @@ extern size_t ms_last_messages, ms_last_errors;
 void ms_assert_has_(const char *hay, const char *needle, const char *file, int line);
 void ms_assert_lacks_(const char *hay, const char *needle, const char *file, int line);
 
+/*
+ * The codes of a run's errors (enum ms_errcode), in order, as their names
+ * separated by one space ("syntax limit truncated"; "" without errors). The
+ * input is run whole, split at every byte position, and byte by byte: every
+ * run must give the same codes, and no error may have MS_ERR_NONE.
+ */
+const char *ms_check_codes(const struct ms_kind *k, const struct ms_limits *lim, const char *in,
+                           size_t len);
+/* ms_check_codes with default limits (and lenient flags). */
+const char *ms_check_codes_str(const struct ms_kind *k, uint32_t lenient, const char *in);
+
 /* Run a .session transcript; render lines are prefixed "C " or "S ". */
 const char *ms_check_session(const struct ms_proto *p, const struct ms_limits *lim,
                              const char *transcript);
+
+/* The codes of a transcript's errors, each prefixed "C:" or "S:" ("S:limit"). */
+const char *ms_check_session_codes(const struct ms_proto *p, const struct ms_limits *lim,
+                                   const char *transcript);
 
 #endif

@@ -24,6 +24,12 @@ static void test_number(void **st)
     assert_int_equal(ms_number_parse("-1", 2, 100, &v), MS_FAIL);
     assert_int_equal(ms_number_parse("11", 2, 10, &v), MS_FAIL);
     assert_int_equal(ms_number_parse("10", 2, 10, &v), MS_OK);
+    /* a maximum below 9: the last digit alone may be over it */
+    assert_int_equal(ms_number_parse("3", 1, 3, &v), MS_OK);
+    assert_int_equal(ms_number_parse("4", 1, 3, &v), MS_FAIL);
+    assert_int_equal(ms_number_parse("16", 2, 5, &v), MS_FAIL);
+    assert_int_equal(ms_number_parse("0", 1, 0, &v), MS_OK);
+    assert_int_equal(ms_number_parse("1", 1, 0, &v), MS_FAIL);
 }
 
 static void test_cursor(void **st)
@@ -153,6 +159,7 @@ static void test_transcript(void **st)
     assert_int_equal(it.line, 7);
     assert_int_equal(ms_transcript_next(t, len, &pos, &it, scratch, sizeof(scratch), &err),
                      MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
     assert_int_equal(it.line, 8);
     assert_int_equal(ms_transcript_next(t, len, &pos, &it, scratch, sizeof(scratch), &err), 0);
 
@@ -190,13 +197,8 @@ static ssize_t toy_parse(void *state, const struct ms_limits *lim, const char *b
     ssize_t n = ms_line_find(buf, len, 8, lim->lenient, &tl, &bare, err, "toy line");
     if (n <= 0)
         return n;
-    if (tl > 0 && buf[0] == '!') {
-        err->offset = 0;
-        err->rule = "toy";
-        err->reason = "bang";
-        err->skip = (size_t)n;
-        return MS_FAIL;
-    }
+    if (tl > 0 && buf[0] == '!')
+        return ms_error_set(err, 0, MS_ERR_SYNTAX, "toy", "bang", (size_t)n);
     if (tl > 0 && buf[0] == '<') {
         ts->streaming = 1;
         ts->pieces = 0;
@@ -282,6 +284,7 @@ static void test_driver(void **st)
 /* The driver with a buffer too small for a message: an error, then recovery. */
 static size_t seen_msgs, seen_errs;
 static uint64_t last_err_offset;
+static enum ms_errcode last_err_code;
 static void count_emit(void *ctx, const struct ms_kind *k, const void *view,
                        const struct ms_error *err, uint64_t offset, uint64_t length)
 {
@@ -294,6 +297,7 @@ static void count_emit(void *ctx, const struct ms_kind *k, const void *view,
     else {
         seen_errs++;
         last_err_offset = err->offset;
+        last_err_code = err->code;
     }
 }
 
@@ -315,6 +319,7 @@ static void test_driver_small_buffer(void **st)
     assert_int_equal(ms_stream_end(&s), 0);
     assert_int_equal(seen_errs, 1);
     assert_int_equal(last_err_offset, 4);
+    assert_int_equal(last_err_code, MS_ERR_LIMIT); /* the stream buffer */
     assert_int_equal(seen_msgs, 1);
     /* the same in one chunk larger than the buffer */
     seen_msgs = seen_errs = 0;
@@ -324,6 +329,95 @@ static void test_driver_small_buffer(void **st)
     assert_int_equal(ms_stream_end(&s), 0);
     assert_int_equal(seen_msgs, 2);
     assert_int_equal(seen_errs, 1);
+    assert_int_equal(last_err_code, MS_ERR_LIMIT);
+    /* a 4-byte message fits the 4-byte buffer: no error */
+    seen_msgs = seen_errs = 0;
+    ms_stream_init(&s, &toy, &lim, &ts, &tv, buf, sizeof(buf), count_emit, NULL);
+    for (size_t i = 0; i < 8; i++)
+        ms_stream_feed(&s, "ab\r\ncd\r\n" + i, 1);
+    assert_int_equal(ms_stream_end(&s), 0);
+    assert_int_equal(seen_msgs, 2);
+    assert_int_equal(seen_errs, 0);
+}
+
+/* Error codes: the names, the cursor helpers, the line finder, the driver. */
+static void test_error_codes(void **st)
+{
+    struct ms_error err = {0};
+    struct ms_cursor c;
+    struct ms_slice s;
+    uint64_t v;
+    size_t tl;
+    int bare;
+    (void)st;
+
+    assert_int_equal(MS_ERR_NONE, 0);
+    assert_string_equal(ms_error_code_name(MS_ERR_NONE), "none");
+    assert_string_equal(ms_error_code_name(MS_ERR_SYNTAX), "syntax");
+    assert_string_equal(ms_error_code_name(MS_ERR_LIMIT), "limit");
+    assert_string_equal(ms_error_code_name(MS_ERR_TRUNCATED), "truncated");
+    assert_string_equal(ms_error_code_name(MS_ERR_STATE), "state");
+    assert_string_equal(ms_error_code_name((enum ms_errcode)99), "unknown");
+
+    /* every cursor helper sets the code, overwriting an earlier one */
+    const char *in = ms_guarded("abcd 12", 7);
+    ms_cursor_init(&c, in, 7, &err, "test");
+    err.code = MS_ERR_LIMIT;
+    assert_int_equal(ms_cursor_expect(&c, 'x', "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    assert_int_equal(ms_fail_limit(&c, "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_LIMIT);
+    assert_int_equal(ms_fail(&c, "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    assert_int_equal(ms_fail_limit_at(&c, 3, "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_LIMIT);
+    assert_int_equal(err.offset, 3);
+    assert_int_equal(ms_fail_at(&c, 2, "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    assert_int_equal(ms_fail_code_at(&c, 1, MS_ERR_STATE, "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_STATE);
+    assert_int_equal(err.offset, 1);
+    assert_int_equal(ms_cursor_expect_ci(&c, "x", "r", "x"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    /* a token over its (RFC) maximum and a number out of range are syntax */
+    err.code = MS_ERR_NONE;
+    assert_int_equal(ms_cursor_token(&c, MS_C_ALPHA, 3, &s, "r", "alpha"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    c.pos = 5;
+    err.code = MS_ERR_NONE;
+    assert_int_equal(ms_cursor_number(&c, 2, 11, &v, "r"), MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    /* no err: nothing is written, still MS_FAIL */
+    ms_cursor_init(&c, in, 7, NULL, "test");
+    assert_int_equal(ms_fail_limit(&c, "r", "x"), MS_FAIL);
+    /* ms_error_set fills every field */
+    assert_int_equal(ms_error_set(&err, 7, MS_ERR_TRUNCATED, "r", "why", 9), MS_FAIL);
+    assert_int_equal(err.offset, 7);
+    assert_int_equal(err.code, MS_ERR_TRUNCATED);
+    assert_string_equal(err.rule, "r");
+    assert_string_equal(err.reason, "why");
+    assert_int_equal(err.skip, 9);
+
+    /* lines: at the limit fine, one over it a limit; bare LF and CR syntax */
+    assert_int_equal(ms_line_find(ms_guarded("abc\r\n", 5), 5, 5, 0, &tl, &bare, &err, "r"), 5);
+    assert_int_equal(ms_line_find(ms_guarded("abcd\r\n", 6), 6, 5, 0, &tl, &bare, &err, "r"),
+                     MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_LIMIT);
+    assert_int_equal(ms_line_find(ms_guarded("ab\ncd", 5), 5, 10, 0, &tl, &bare, &err, "r"),
+                     MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+    err.code = MS_ERR_LIMIT;
+    assert_int_equal(ms_line_find(ms_guarded("a\rb\r\n", 5), 5, 10, 0, &tl, &bare, &err, "r"),
+                     MS_FAIL);
+    assert_int_equal(err.code, MS_ERR_SYNTAX);
+
+    /* the driver (toy lines are at most 8 bytes) */
+    assert_string_equal(ms_check_codes_str(&toy, 0, "123456\r\nok\r\n"), "");
+    assert_string_equal(ms_check_codes_str(&toy, 0, "1234567\r\nok\r\n"), "limit");
+    assert_string_equal(ms_check_codes_str(&toy, 0, "!x\r\n1234567\r\nab\ncd"),
+                        "syntax limit syntax truncated");
+    assert_string_equal(ms_check_codes_str(&toy, 0, "<a\r\n"), "truncated");
+    assert_string_equal(ms_check_codes_str(&toy, MS_LENIENT_BARE_LF, "ab\ncd\r\n"), "");
 }
 
 static void test_quirks(void **st)
@@ -502,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_ctype),
         cmocka_unit_test(test_driver_small_buffer),
+        cmocka_unit_test(test_error_codes),
         cmocka_unit_test(test_quirks),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_stream_no_emit),

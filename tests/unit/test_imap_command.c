@@ -842,6 +842,70 @@ static void test_extensions(void **st)
            "0+20 " CMD("a", "COMPRESS") ",\"args\":[{\"atom\":\"DEFLATE\"}]}\n");
 }
 
+/* The code of every kind of error: syntax, each limit at and one over it,
+ * truncated input. */
+static const char *codes(const struct ms_limits *lim, const char *in)
+{
+    return ms_check_codes(&ms_imap_commands_kind, lim, in, strlen(in));
+}
+
+static void test_error_codes(void **st)
+{
+    struct ms_limits lim;
+    (void)st;
+    ms_limits_default(&lim);
+
+    /* syntax */
+    assert_string_equal(codes(&lim, "a1 FOO\r\n"), "syntax");
+    assert_string_equal(codes(&lim, "a1 NOOP\n"), "syntax");
+    assert_string_equal(codes(&lim, "a1 IDLE\r\nDONX\r\n"), "syntax");
+    assert_string_equal(codes(&lim, "a1 IDLE\r\nDONE\r\n"), "");
+    /* truncated: inside a line, inside a literal */
+    assert_string_equal(codes(&lim, "a1 NOOP"), "truncated");
+    assert_string_equal(codes(&lim, "a1 LOGIN {4}\r\nab"), "truncated");
+    /* line, 16 bytes with CRLF */
+    lim.imap_line = 16;
+    assert_string_equal(codes(&lim, "a1 LOGIN ab cd\r\n"), "");
+    assert_string_equal(codes(&lim, "a1 LOGIN abc cd\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* literal size; above 32 bits too (RFC 9051 literals are number64) */
+    lim.imap_literal = 4;
+    assert_string_equal(codes(&lim, "a1 LOGIN {4}\r\nabcd cd\r\n"), "");
+    assert_string_equal(codes(&lim, "a1 LOGIN {5}\r\n"), "limit");
+    ms_limits_default(&lim);
+    assert_string_equal(codes(&lim, "a1 LOGIN {4294967296}\r\n"), "limit");
+    assert_string_equal(codes(&lim, "a1 LOGIN {99999999999}\r\n"), "limit");
+    /* whole message, literals included */
+    lim.imap_message = 23;
+    assert_string_equal(codes(&lim, "a1 LOGIN {4}\r\nabcd cd\r\n"), "");
+    lim.imap_message = 22;
+    assert_string_equal(codes(&lim, "a1 LOGIN {4}\r\nabcd cd\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* nesting of search keys (the key list itself is depth 1) */
+    lim.imap_depth = 2;
+    assert_string_equal(codes(&lim, "a1 SEARCH (SEEN)\r\n"), "");
+    assert_string_equal(codes(&lim, "a1 SEARCH ((SEEN))\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* items of one list */
+    lim.imap_items = 2;
+    assert_string_equal(codes(&lim, "a1 FETCH 1 (FLAGS UID)\r\n"), "");
+    assert_string_equal(codes(&lim, "a1 FETCH 1 (FLAGS UID RFC822.SIZE)\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* the view's capacity (MS_IMAP_CMD_NODES): 2047 search keys fit, 2048 do not */
+    static char big[16384];
+    for (size_t keys = 2047; keys <= 2048; keys++) {
+        size_t n = 0;
+        memcpy(big, "a1 SEARCH", 9);
+        n += 9;
+        for (size_t i = 0; i < keys; i++, n += 5)
+            memcpy(big + n, " SEEN", 5);
+        memcpy(big + n, "\r\n", 2);
+        n += 2;
+        assert_string_equal(ms_check_codes(&ms_imap_commands_kind, &lim, big, n),
+                            keys == 2047 ? "" : "limit");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -866,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_every_item),
         cmocka_unit_test(test_extensions),
         cmocka_unit_test(test_bare_lf),
+        cmocka_unit_test(test_error_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

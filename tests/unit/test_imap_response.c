@@ -1124,7 +1124,7 @@ static void test_api(void **st)
 {
     static struct ms_imap_response r;
     struct ms_limits lim;
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     const char *in = "* 1 FETCH (BODY[] {3}\r\nabc)\r\nXYZ";
     (void)st;
     ms_limits_default(&lim);
@@ -1152,6 +1152,55 @@ static void test_api(void **st)
     assert_string_equal(ms_imap_resp_type_name(MS_IMAP_ESEARCH), "esearch");
 }
 
+/* The code of every kind of error: syntax, each limit at and one over it,
+ * truncated input. */
+static const char *codes(const struct ms_limits *lim, const char *in)
+{
+    return ms_check_codes(&ms_imap_replies_kind, lim, in, strlen(in));
+}
+
+static void test_error_codes(void **st)
+{
+    struct ms_limits lim;
+    (void)st;
+    ms_limits_default(&lim);
+
+    /* syntax */
+    assert_string_equal(codes(&lim, "* FOO\r\n"), "syntax");
+    assert_string_equal(codes(&lim, "* OK x\rx\r\n"), "syntax");
+    /* truncated: inside a line, inside a literal */
+    assert_string_equal(codes(&lim, "* OK x"), "truncated");
+    assert_string_equal(codes(&lim, "* 1 FETCH (BODY[] {4}\r\nab"), "truncated");
+    /* line, 10 bytes with CRLF */
+    lim.imap_line = 10;
+    assert_string_equal(codes(&lim, "* OK abc\r\n"), "");
+    assert_string_equal(codes(&lim, "* OK abcd\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* literal size; above 32 bits too */
+    lim.imap_literal = 3;
+    assert_string_equal(codes(&lim, "* 1 FETCH (BODY[] {3}\r\nabc)\r\n"), "");
+    assert_string_equal(codes(&lim, "* 1 FETCH (BODY[] {4}\r\n"), "limit");
+    ms_limits_default(&lim);
+    assert_string_equal(codes(&lim, "* 1 FETCH (BODY[] {4294967296}\r\n"), "limit");
+    /* whole message */
+    lim.imap_message = 29;
+    assert_string_equal(codes(&lim, "* 1 FETCH (BODY[] {3}\r\nabc)\r\n"), "");
+    lim.imap_message = 28;
+    assert_string_equal(codes(&lim, "* 1 FETCH (BODY[] {3}\r\nabc)\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* nesting of parentheses */
+    lim.imap_depth = 2;
+    assert_string_equal(codes(&lim, "* 1 FETCH (FLAGS (\\Seen))\r\n"), "");
+    lim.imap_depth = 1;
+    assert_string_equal(codes(&lim, "* 1 FETCH (FLAGS (\\Seen))\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* items (nodes) of one response: this one has 5 */
+    lim.imap_items = 5;
+    assert_string_equal(codes(&lim, "* 1 FETCH (FLAGS (\\Seen))\r\n"), "");
+    lim.imap_items = 4;
+    assert_string_equal(codes(&lim, "* 1 FETCH (FLAGS (\\Seen))\r\n"), "limit");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1169,6 +1218,7 @@ int main(void)
         cmocka_unit_test(test_preview),
         cmocka_unit_test(test_lenient_flags),
         cmocka_unit_test(test_quoted_scan),
+        cmocka_unit_test(test_error_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

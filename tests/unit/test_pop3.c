@@ -1220,6 +1220,68 @@ static void test_rep_coverage(void **st)
         "50+3 {\"type\":\"end\",\"answers\":\"CAPA\",\"entries\":1}\n");
 }
 
+/* The code of every kind of error: syntax, each limit at and one over it,
+ * truncated input. */
+static const char *codes(const struct ms_kind *k, const struct ms_limits *lim, const char *in)
+{
+    return ms_check_codes(k, lim, in, strlen(in));
+}
+
+static void test_error_codes(void **st)
+{
+    const struct ms_kind *cmds = &ms_pop3_commands_kind, *reps = &ms_pop3_replies_kind;
+    struct ms_limits lim;
+    (void)st;
+    ms_limits_default(&lim);
+
+    /* syntax */
+    assert_string_equal(codes(cmds, &lim, "XYZZY\r\n"), "syntax");
+    assert_string_equal(codes(cmds, &lim, "RETR 0\r\n"), "syntax");
+    assert_string_equal(codes(cmds, &lim, "NOOP\n"), "syntax");
+    assert_string_equal(codes(reps, &lim, "OK x\r\n"), "syntax");
+    /* truncated */
+    assert_string_equal(codes(cmds, &lim, "NOOP\r\nNOOP"), "truncated");
+    assert_string_equal(codes(reps, &lim, "+OK x"), "truncated");
+    /* command line, 10 bytes with CRLF */
+    lim.pop3_command_line = 10;
+    assert_string_equal(codes(cmds, &lim, "USER abc\r\n"), "");
+    assert_string_equal(codes(cmds, &lim, "USER abcd\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* numbers RFC 1939 does not bound, over mailspec's 32 and 64 bits */
+    assert_string_equal(codes(cmds, &lim, "RETR 4294967295\r\n"), "");
+    assert_string_equal(codes(cmds, &lim, "RETR 4294967296\r\n"), "limit");
+    assert_string_equal(codes(cmds, &lim, "TOP 1 18446744073709551615\r\n"), "");
+    assert_string_equal(codes(cmds, &lim, "TOP 1 18446744073709551616\r\n"), "limit");
+    /* response line: the greeting, and a later status line */
+    lim.pop3_response_line = 10;
+    assert_string_equal(codes(reps, &lim, "+OK abcd\r\n"), "");
+    assert_string_equal(codes(reps, &lim, "+OK abcde\r\n"), "limit");
+    assert_string_equal(codes(reps, &lim, "+OK abcd\r\n+OK abcd\r\n"), "");
+    assert_string_equal(codes(reps, &lim, "+OK abcd\r\n+OK abcde\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* response code levels (the view holds MS_POP3_CODE_LEVELS) */
+    assert_string_equal(codes(reps, &lim, "+OK [A/B/C/D] x\r\n"), "");
+    assert_string_equal(codes(reps, &lim, "+OK [A/B/C/D/E] x\r\n"), "limit");
+    /* replies that need their command: sessions */
+    assert_string_equal(ms_check_session_codes(&ms_pop3_proto, &lim,
+                                               "S: +OK hi\nC: LIST 1\nS: +OK 4294967295 100\n"
+                                               "C: LIST 1\nS: +OK 4294967296 100\n"
+                                               "C: STAT\nS: +OK 18446744073709551615 1\n"
+                                               "C: STAT\nS: +OK 18446744073709551616 1\n"
+                                               "C: STAT\nS: +OK x 1\n"),
+                        "S:limit S:limit S:syntax");
+    /* CAPA parameters (the view holds MS_POP3_CAPA_PARAMS) */
+    for (int params = MS_POP3_CAPA_PARAMS; params <= MS_POP3_CAPA_PARAMS + 1; params++) {
+        char t[512];
+        int n = snprintf(t, sizeof(t), "S: +OK hi\nC: CAPA\nS: +OK\nS: X");
+        for (int i = 0; i < params; i++)
+            n += snprintf(t + n, sizeof(t) - (size_t)n, " p");
+        snprintf(t + n, sizeof(t) - (size_t)n, "\nS: .\n");
+        assert_string_equal(ms_check_session_codes(&ms_pop3_proto, &lim, t),
+                            params == MS_POP3_CAPA_PARAMS ? "" : "S:limit");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1252,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_cmd_expect_sasl),
         cmocka_unit_test(test_writers),
         cmocka_unit_test(test_rep_coverage),
+        cmocka_unit_test(test_error_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -962,7 +962,7 @@ static const char *write_one(const struct ms_kind *k, uint32_t lenient, const ch
     static struct ms_smtp_reply rv;
     void *view = k == CMDS ? (void *)&cv : (void *)&rv;
     struct ms_limits lim;
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     int done = 0;
 
     memset(state, 0, sizeof(state));
@@ -999,7 +999,7 @@ static void test_reply_api(void **st)
 {
     struct ms_limits lim;
     struct ms_smtp_reply v;
-    struct ms_error err = {0, NULL, NULL, 0};
+    struct ms_error err = {0};
     (void)st;
     ms_limits_default(&lim);
     const char *in = ms_guarded("250-a\r\n250 2.0.0 b\r\nxx", 22);
@@ -1015,6 +1015,94 @@ static void test_reply_api(void **st)
     assert_int_equal(err.skip, 14);
 }
 
+/* The code of every kind of error: syntax, each limit at and one over it,
+ * truncated input, state. */
+static const char *codes(const struct ms_kind *k, const struct ms_limits *lim, const char *in)
+{
+    return ms_check_codes(k, lim, in, strlen(in));
+}
+
+static void test_error_codes(void **st)
+{
+    struct ms_limits lim;
+    (void)st;
+    ms_limits_default(&lim);
+
+    /* syntax */
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:a@b.c\r\n"), "syntax");
+    assert_string_equal(codes(CMDS, &lim, "NOOP\n"), "syntax");
+    assert_string_equal(codes(CMDS, &lim, "BDAT x\r\n"), "syntax");
+    assert_string_equal(codes(REPS, &lim, "99 x\r\n"), "syntax");
+    assert_string_equal(ms_check_codes(DATAK, &lim, "a\0b\r\n.\r\n", 8), "syntax");
+    /* truncated */
+    assert_string_equal(codes(CMDS, &lim, "NOOP\r\nNOOP"), "truncated");
+    assert_string_equal(codes(REPS, &lim, "250-a\r\n"), "truncated");
+    assert_string_equal(codes(DATAK, &lim, "abc\r\n"), "truncated");
+    /* state: DATA where the transaction allows only BDAT */
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@b.c> BODY=BINARYMIME\r\nDATA\r\n"),
+                        "state");
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@b.c>\r\nBDAT 1\r\nxDATA\r\n"), "state");
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@b.c>\r\nDATA\r\n"), "");
+
+    /* command line: 16 bytes with CRLF */
+    lim.smtp_command_line = 16;
+    assert_string_equal(codes(CMDS, &lim, "NOOP 123456789\r\n"), "");
+    assert_string_equal(codes(CMDS, &lim, "NOOP 1234567890\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* local part, domain, path (with its angle brackets) */
+    lim.smtp_local_part = 4;
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<abcd@x.y>\r\n"), "");
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<abcde@x.y>\r\n"), "limit");
+    ms_limits_default(&lim);
+    lim.smtp_domain = 5;
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@x.yzw>\r\n"), "");
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@x.yzwv>\r\n"), "limit");
+    ms_limits_default(&lim);
+    lim.smtp_path = 12;
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<ab@cd.efgh>\r\n"), "");
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<ab@cd.efghi>\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* but a domain label over 63 octets breaks RFC 1035's grammar */
+    assert_string_equal(codes(CMDS, &lim,
+                              "MAIL FROM:<a@"
+                              "a234567890123456789012345678901234567890123456789012345678901234"
+                              ".c>\r\n"),
+                        "syntax");
+    /* ESMTP parameters */
+    lim.smtp_params = 2;
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@b.c> SIZE=1 BODY=8BITMIME\r\n"), "");
+    assert_string_equal(codes(CMDS, &lim, "MAIL FROM:<a@b.c> SIZE=1 BODY=8BITMIME SMTPUTF8\r\n"),
+                        "limit");
+    ms_limits_default(&lim);
+    /* BDAT chunk size: any number of digits is grammatical */
+    lim.smtp_bdat_chunk = 3;
+    assert_string_equal(codes(CMDS, &lim, "BDAT 3 LAST\r\nabc"), "");
+    assert_string_equal(codes(CMDS, &lim, "BDAT 4 LAST\r\n"), "limit");
+    assert_string_equal(codes(CMDS, &lim, "BDAT 123456789012345678901234 LAST\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* reply line and lines per reply */
+    lim.smtp_reply_line = 10;
+    assert_string_equal(codes(REPS, &lim, "250 abcd\r\n"), "");
+    assert_string_equal(codes(REPS, &lim, "250 abcde\r\n"), "limit");
+    ms_limits_default(&lim);
+    lim.smtp_reply_lines = 2;
+    assert_string_equal(codes(REPS, &lim, "250-a\r\n250 b\r\n"), "");
+    assert_string_equal(codes(REPS, &lim, "250-a\r\n250-b\r\n250 c\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* mail data lines */
+    lim.smtp_text_line = 10;
+    assert_string_equal(codes(DATAK, &lim, "abcdefgh\r\n.\r\n"), "");
+    assert_string_equal(codes(DATAK, &lim, "abcdefghi\r\n.\r\n"), "limit");
+    ms_limits_default(&lim);
+    /* a session: the client's and the server's errors */
+    assert_string_equal(ms_check_session_codes(&ms_smtp_proto, &lim,
+                                               "S: 220 x\nC: EHLO x\nS: 250 x\n"
+                                               "C: MAIL FROM:a\nS: 501 no\n"
+                                               "C: MAIL FROM:<a@b.c> BODY=BINARYMIME\n"
+                                               "S: 250 ok\nC: DATA\nS: 99 x\n"),
+                        "C:syntax C:state S:syntax");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1027,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_replies),     cmocka_unit_test(test_reply_blocks),
         cmocka_unit_test(test_ehlo_reply),  cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_writers),     cmocka_unit_test(test_reply_api),
+        cmocka_unit_test(test_error_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

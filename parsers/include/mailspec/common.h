@@ -37,21 +37,72 @@ struct ms_slice {
 };
 
 /*
+ * What kind of error a struct ms_error is. Callers switch on this, never on
+ * the wording of rule or reason (which may change). The values are stable:
+ * new ones may be added at the end, existing ones keep their number.
+ */
+enum ms_errcode {
+    /* No error: what a zeroed struct ms_error holds. Never reported. */
+    MS_ERR_NONE = 0,
+    /* The bytes break the protocol's grammar: an RFC's ABNF, including its
+     * fixed maxima (a 63-octet domain label, a 70-character POP3 unique-id,
+     * 20-character SASL mechanism names), its character sets (ill-formed
+     * UTF-8, base64, 8-bit bytes where the session has not enabled them:
+     * those depend on state but are byte-level grammar, not MS_ERR_STATE),
+     * and bare CR or LF. Also a malformed .session transcript line
+     * (ms_transcript_next). */
+    MS_ERR_SYNTAX = 1,
+    /* Longer, more or deeper than this implementation accepts: a field of
+     * struct ms_limits (line and path lengths, reply lines, ESMTP
+     * parameters, BDAT chunk size, IMAP line, literal and message sizes,
+     * items and nesting depth), a view's fixed capacity (ESMTP parameters,
+     * reply lines, POP3 response-code levels and CAPA parameters, IMAP
+     * command nodes), a number wider than mailspec holds where the RFC sets
+     * no maximum (POP3 message numbers over 2^32-1 and counts over 2^64-1,
+     * IMAP literal sizes over 2^32-1), or the stream buffer ("mailspec
+     * buffer"). Several default limits are the RFC's own maxima (SMTP
+     * and POP3 line lengths, SMTP local part, domain and path); rule then
+     * still cites that RFC section, but the code is MS_ERR_LIMIT because the
+     * caller's limit is what rejected the message. */
+    MS_ERR_LIMIT = 2,
+    /* The input ended inside a message (ms_stream_end). */
+    MS_ERR_TRUNCATED = 3,
+    /* A well-formed message that the protocol state does not allow here (SMTP
+     * DATA in a transaction that used BDAT or BODY=BINARYMIME). */
+    MS_ERR_STATE = 4,
+};
+
+/* "none", "syntax", "limit", "truncated", "state"; "unknown" for other values. */
+const char *ms_error_code_name(enum ms_errcode code);
+
+/*
  * Why a message was rejected. offset is relative to the buffer the parse
  * function was given (the stream driver makes it absolute). rule and reason
- * are static strings: rule names the RFC, section and grammar rule broken,
- * reason says what was expected.
+ * are static strings for people: rule names the RFC, section and grammar rule
+ * broken (or "mailspec ..." for mailspec's own limits), reason says what was
+ * expected. code is for programs, see enum ms_errcode; every error has one
+ * other than MS_ERR_NONE.
  *
  * skip: on MS_FAIL, how many bytes from the start of the buffer belong to the
  * bad message, so a caller can resynchronise after it; 0 when the message's
  * end is not known yet (the caller then discards through the next LF).
+ *
+ * Initialise with {0} or designated initialisers: fields may be added.
  */
 struct ms_error {
     size_t offset;
     const char *rule;
     const char *reason;
     size_t skip;
+    enum ms_errcode code;
 };
+
+/*
+ * Fill in err's offset, code, rule, reason and skip, and return MS_FAIL: for
+ * errors raised without a cursor (framers, line finders, the stream driver).
+ */
+enum ms_status ms_error_set(struct ms_error *err, size_t offset, enum ms_errcode code,
+                            const char *rule, const char *reason, size_t skip);
 
 /*
  * A deviation that a lenient flag made acceptable. It is still reported, so
@@ -270,9 +321,19 @@ static inline const char *ms_cursor_ptr(const struct ms_cursor *c)
     return (const char *)c->p + c->pos;
 }
 
-/* Record an error at the cursor (or at pos) and return MS_FAIL. */
+/*
+ * Record an error at the cursor (or at pos) and return MS_FAIL. ms_fail and
+ * ms_fail_at (and everything built on them: MS_ENSURE, ms_cursor_expect,
+ * ms_cursor_token, ms_cursor_number) report MS_ERR_SYNTAX; ms_fail_limit and
+ * ms_fail_limit_at report MS_ERR_LIMIT; ms_fail_code_at any code.
+ */
 enum ms_status ms_fail(struct ms_cursor *c, const char *rule, const char *reason);
 enum ms_status ms_fail_at(struct ms_cursor *c, size_t pos, const char *rule, const char *reason);
+enum ms_status ms_fail_limit(struct ms_cursor *c, const char *rule, const char *reason);
+enum ms_status ms_fail_limit_at(struct ms_cursor *c, size_t pos, const char *rule,
+                                const char *reason);
+enum ms_status ms_fail_code_at(struct ms_cursor *c, size_t pos, enum ms_errcode code,
+                               const char *rule, const char *reason);
 
 /* Consume byte ch or fail naming it. */
 MS_MUST_USE enum ms_status ms_cursor_expect(struct ms_cursor *c, unsigned char ch, const char *rule,
@@ -286,11 +347,14 @@ int ms_cursor_accept_ci(struct ms_cursor *c, const char *lit);
 int ms_cursor_accept(struct ms_cursor *c, unsigned char ch);
 /* Take the longest run (at most max bytes) of bytes in class cls. */
 size_t ms_cursor_span(struct ms_cursor *c, uint32_t cls, size_t max, struct ms_slice *out);
-/* Take a run of 1..max bytes of class cls, or fail with rule/reason. */
+/* Take a run of 1..max bytes of class cls, or fail with rule/reason. A run
+ * longer than max is MS_ERR_SYNTAX: max is meant for the RFC's own maxima. */
 MS_MUST_USE enum ms_status ms_cursor_token(struct ms_cursor *c, uint32_t cls, size_t max,
                                            struct ms_slice *out, const char *rule,
                                            const char *reason);
-/* Read digits (at most max_digits) as a number <= max, or fail. */
+/* Read digits (at most max_digits) as a number <= max, or fail
+ * (MS_ERR_SYNTAX; a number over a struct ms_limits field is the caller's to
+ * report as MS_ERR_LIMIT). */
 MS_MUST_USE enum ms_status ms_cursor_number(struct ms_cursor *c, size_t max_digits, uint64_t max,
                                             uint64_t *out, const char *rule);
 /* Take everything up to the end of the cursor. */
@@ -314,8 +378,9 @@ void ms_cursor_rest(struct ms_cursor *c, struct ms_slice *out);
  * Find the end of the CRLF-terminated line at buf[0..len).
  * max is the longest line allowed, CRLF included.
  * Returns the line's length including its terminator, MS_PARTIAL when no LF
- * has come yet within max bytes, or MS_FAIL: line too long (offset = max),
- * bare LF, or bare CR inside the line (offset of the offending byte).
+ * has come yet within max bytes, or MS_FAIL: line too long (offset = max,
+ * MS_ERR_LIMIT), bare LF, or bare CR inside the line (offset of the
+ * offending byte, MS_ERR_SYNTAX).
  * With MS_LENIENT_BARE_LF a bare LF ends the line and *bare_lf is set.
  * *text_len is the length without the terminator.
  */
