@@ -60,7 +60,7 @@ struct rt {
     int msg_end;   /* the line just fed ended a server message */
     int pop3_open; /* POP3: a multi-line response is open */
     int gram;      /* a server message broke the grammar */
-    int gram_code; /* its enum ms_errcode-like class: 1 grammar, 2 our limit */
+    int gram_code; /* 1 grammar (MS_ERR_SYNTAX, _STATE, _TRUNCATED), 2 our limit (MS_ERR_LIMIT) */
     char gram_msg[512];
     /* capabilities announced on this connection (typed views), "\0"-separated
      * upper-case "NAME" and "NAME=PARAM" entries */

@@ -412,7 +412,8 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
     if (t->gram)
         return;
     t->gram = 1;
-    t->gram_code = err->rule && strncmp(err->rule, "mailspec", 8) == 0 ? 2 : 1;
+    /* our limit is not a verdict on the server; syntax, state and truncation are */
+    t->gram_code = err->code == MS_ERR_LIMIT ? 2 : 1;
     snprintf(t->gram_msg, sizeof(t->gram_msg), "%s: %s (server stream offset %llu)",
              err->rule ? err->rule : "?", err->reason ? err->reason : "?",
              (unsigned long long)(err->offset ? err->offset : offset));
