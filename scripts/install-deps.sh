@@ -1,12 +1,33 @@
 #!/bin/sh
 # Install the Debian packages mailspec needs to build and test (idempotent).
 # Daemons are installed without starting their system services: the tests run
-# their own instances from a private directory (scripts/lab).
+# their own instances from a private directory (scripts/lab, scripts/matrix).
+#
+# scripts/matrix also runs Cyrus IMAP and Exim, which conflict with dovecot and
+# postfix as packages: they are never installed, scripts/matrix downloads and
+# unpacks them (apt-get download + dpkg-deb -x). Installed here: only their
+# shared libraries, the SASL tools (saslpasswd2 for Cyrus's sasldb) and the
+# "Debian-exim" system user that Debian's exim4 binary looks up at startup
+# (compiled-in EXIM_USER=ref:Debian-exim; exim4-base's postinst would create it).
 set -eu
 
 PKGS="make gcc clang libclang-rt-14-dev clang-format cppcheck libssl-dev openssl \
 libcmocka-dev libetpan-dev python3 python3-pytest \
-dovecot-core dovecot-imapd dovecot-pop3d postfix"
+dovecot-core dovecot-imapd dovecot-pop3d postfix \
+sasl2-bin libsasl2-modules libsasl2-modules-db libdb5.3 libical3 libicu72 \
+libjansson4 libkrb5-3 libldap-2.5-0 libpcre3 libpq5 libsqlite3-0 libwrap0 \
+libxapian30 libxml2 libidn12 libgnutls30 libgnutls-dane0 libnsl2 libpcre2-8-0"
+
+# The system user Debian's exim4 binary needs (as exim4-base's postinst makes it).
+exim_user() {
+    id Debian-exim >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: system user Debian-exim is missing (needed by scripts/matrix exim); run as root" >&2
+        return 1
+    fi
+    adduser --system --group --quiet --home /var/spool/exim4 --no-create-home \
+        --disabled-login --force-badname Debian-exim
+}
 
 missing=""
 for p in $PKGS; do
@@ -14,7 +35,10 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    exim_user
+    exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing Debian packages:$missing" >&2
@@ -44,6 +68,7 @@ if [ $rc != 0 ]; then
     tail -20 /tmp/mailspec-apt.log >&2 || true
     exit 1
 fi
+exim_user
 # Installing may still have launched system daemons on some setups; they are
 # not ours, so we leave them, but our lab uses its own ports.
 echo "install-deps: done"
