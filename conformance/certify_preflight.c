@@ -46,6 +46,11 @@ static const char *const login[] = {
     "S: 250 ${*}\n@login\nC: QUIT\n@phase cleanup\nS: 221 ${*}\n",
 };
 
+/* SMTP on a cleartext port: does the server require STARTTLS first (RFC 3207 4)? */
+static const char smtp_tls_required[] =
+    "@test certify.preflight-tls-required\n@protocol smtp\nS: 220 ${*}\nC: EHLO mailspec.invalid\n"
+    "S: 250 ${*}\nC: RSET\nS: 530 ${*}\nC: QUIT\n@phase cleanup\nS: 221 ${*}\n";
+
 /* POP3 without USER: SASL PLAIN (RFC 5034) */
 static const char pop3_sasl_login[] =
     "@test certify.preflight-login\n@protocol pop3\nS: +OK${*}\nC: AUTH PLAIN ${sasl_plain}\n"
@@ -171,6 +176,14 @@ void certify_preflight(struct certify *c)
     pf->caps = h.caps;
     h.caps = NULL;
     ms_test_result_free(&h);
+    if (pi == 2 && ro->tls == MS_TLS_NONE && run_builtin(smtp_tls_required, ro, ro->tls, &h) == 0) {
+        if (h.result == MS_RES_PASS) {
+            ro->smtp_tls_required = 1;
+            snprintf(pf->policy, sizeof(pf->policy),
+                     "the server requires STARTTLS before mail on this port (530, RFC 3207 4)");
+        }
+        ms_test_result_free(&h);
+    }
     if (!ro->user || !ro->password)
         return;
 

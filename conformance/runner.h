@@ -56,6 +56,9 @@ struct ms_run_opts {
     /* POP3: the server's CAPA has no USER (RFC 2449 6.8): a USER line is
      * not-supported rather than a failed setup. */
     int pop3_no_user;
+    /* SMTP: the server answers 530 to commands before STARTTLS on this
+     * cleartext port (RFC 3207 4): such a 530 makes a test not-applicable. */
+    int smtp_tls_required;
     unsigned timeout_ms;  /* each expectation (and connect, handshake, close) */
     size_t max_line;      /* longest server line accepted; 0: 4 MiB */
     struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
