@@ -329,6 +329,9 @@ void certify_tls_probe(struct certify *c)
         t->r.rfc = strdup(v == 0 ? "8996 2" : "8996 3");
         t->r.quote = strdup(v == 0 ? "TLS 1.0 MUST NOT be used." : "TLS 1.1 MUST NOT be used.");
         t->r.protocol = strdup(c->protocol);
+        t->r.finding = strdup(res == MS_RES_FAIL ? (v == 0 ? "negotiates TLS 1.0, which RFC 8996 deprecates"
+                                                          : "negotiates TLS 1.1, which RFC 8996 deprecates")
+                                                 : "");
         t->r.level = MS_LEVEL_MUST;
         t->r.result = res;
         t->r.message = strdup(msg);

@@ -159,6 +159,7 @@ static struct ms_json *test_doc(const struct ms_test_result *t)
     struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
     int ok = o && ms_json_set_str(o, "id", t->id) == 0 && ms_json_set_str(o, "title", t->title) == 0 &&
              ms_json_set_str(o, "rfc", t->rfc) == 0 && ms_json_set_str(o, "quote", t->quote) == 0 &&
+             ms_json_set_str(o, "finding", t->finding ? t->finding : "") == 0 &&
              ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
              ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
              ms_json_set_str(o, "message", t->message) == 0 &&

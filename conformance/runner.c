@@ -731,12 +731,16 @@ void ms_run_script(const struct ms_script *s, const char *file, const struct ms_
     r->title = dup_str(s->title);
     r->rfc = dup_str(s->rfc);
     r->quote = dup_str(s->quote);
+    r->finding = dup_str(t->res == MS_RES_FAIL ? s->finding : "");
     r->protocol = dup_str(t->pname ? t->pname : "");
     r->level = s->level;
     r->result = t->res;
     {
         char m[sizeof(t->msg) + sizeof(t->note) + sizeof(t->cleanup_note) + 4];
-        snprintf(m, sizeof(m), "%s", t->msg);
+        if (t->res == MS_RES_FAIL && s->finding[0])
+            snprintf(m, sizeof(m), "FINDING: %s\n%s", s->finding, t->msg);
+        else
+            snprintf(m, sizeof(m), "%s", t->msg);
         if (t->cleanup_note[0])
             snprintf(m + strlen(m), sizeof(m) - strlen(m), "%s%s", m[0] ? "\n" : "",
                      t->cleanup_note);
@@ -769,6 +773,7 @@ void ms_test_result_free(struct ms_test_result *r)
     free(r->title);
     free(r->rfc);
     free(r->quote);
+    free(r->finding);
     free(r->protocol);
     free(r->message);
     free(r->transcript);

@@ -32,8 +32,8 @@ struct parser {
     size_t alt_line;
     int alt_tls; /* tls_in_conn when @either opened (each branch starts from it) */
     int have_id, have_title, have_rfc, have_level, have_transport, have_protocol, have_quote;
-    int have_tlsfail;
-    size_t id_off, title_off, rfc_off, protocol_off, quote_off; /* metadata strings in bytes */
+    int have_tlsfail, have_finding;
+    size_t id_off, title_off, rfc_off, protocol_off, quote_off, finding_off; /* in bytes */
 };
 
 static struct ms_script *fail_at(struct parser *p, size_t line, size_t col, const char *reason)
@@ -350,7 +350,8 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
     else if (LIT_EQ(name, nn, "test") || LIT_EQ(name, nn, "title") || LIT_EQ(name, nn, "rfc") ||
              LIT_EQ(name, nn, "protocol") || LIT_EQ(name, nn, "level") ||
              LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk") ||
-             LIT_EQ(name, nn, "quote") || LIT_EQ(name, nn, "tls-failure"))
+             LIT_EQ(name, nn, "quote") || LIT_EQ(name, nn, "tls-failure") ||
+             LIT_EQ(name, nn, "finding"))
         need_arg = 1;
     else
         return set_err(p, line, 2, "unknown directive");
@@ -476,6 +477,10 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         if (meta_once(p, &p->have_quote, line))
             return -1;
         p->quote_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "finding")) {
+        if (meta_once(p, &p->have_finding, line))
+            return -1;
+        p->finding_off = put_string(p, a, an);
     } else if (LIT_EQ(name, nn, "tls-failure")) {
         if (meta_once(p, &p->have_tlsfail, line))
             return -1;
@@ -637,6 +642,7 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
     s->rfc = s->bytes + p.rfc_off;
     s->protocol = s->bytes + p.protocol_off;
     s->quote = s->bytes + p.quote_off;
+    s->finding = s->bytes + p.finding_off;
     return s;
 }
 

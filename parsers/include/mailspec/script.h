@@ -120,6 +120,7 @@ enum { MS_TRANSPORT_NONE = 1, MS_TRANSPORT_STARTTLS = 2, MS_TRANSPORT_IMPLICIT =
 struct ms_script {
     /* Metadata, NUL-terminated strings inside bytes ("" when absent). */
     const char *id, *title, *rfc, *protocol, *quote;
+    const char *finding; /* @finding: the finding a failure of this test is, in plain words */
     uint8_t level;      /* enum ms_level; MUST when absent */
     uint8_t has_phases; /* the script has @phase lines */
     uint8_t nalts;      /* branches of its @either block (0: none) */
