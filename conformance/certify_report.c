@@ -76,8 +76,9 @@ static void verdict_text(const struct certify *c, char *out, size_t cap)
                  c->stop && *c->stop ? "interrupted" : "the harness failed on some tests", tested);
         break;
     case MS_VERDICT_INCOMPLETE:
-        snprintf(out, cap, "incomplete: no MUST-level failure, but too little was tested to call "
-                           "it compliant (%s)",
+        snprintf(out, cap,
+                 "incomplete: no MUST-level failure, but too little was tested to call "
+                 "it compliant (%s)",
                  tested);
         break;
     case MS_VERDICT_PASS:
@@ -241,8 +242,8 @@ static struct ms_json *certify_doc(const struct certify *c, uint64_t ms)
         struct ms_json *tv = ms_json_new(MS_JSON_OBJECT);
         const char *min = NULL;
         for (int i = 0; tv && i < CERT_TLS_VERSIONS; i++) {
-            struct ms_json *b = c->tls_ok[i] < 0 ? ms_json_new(MS_JSON_NULL)
-                                                 : ms_json_new_bool(c->tls_ok[i]);
+            struct ms_json *b =
+                c->tls_ok[i] < 0 ? ms_json_new(MS_JSON_NULL) : ms_json_new_bool(c->tls_ok[i]);
             ok = ok && ms_json_set(tv, certify_tls_version_names[i], b) == 0;
             if (!min && c->tls_ok[i] == 1)
                 min = certify_tls_version_names[i];

@@ -21,7 +21,6 @@
 
 #define MAX_SCRIPTS 100000
 
-
 static volatile int stop_flag; /* int: the runner's stop pointer; set by SIGINT */
 
 static void on_sigint(int sig)

@@ -28,8 +28,8 @@ struct ms_report {
 };
 
 struct ms_summary {
-    size_t by[MS_RES_COUNT];   /* tests per result */
-    size_t must[MS_RES_COUNT]; /* MUST-level tests per result */
+    size_t by[MS_RES_COUNT];        /* tests per result */
+    size_t must[MS_RES_COUNT];      /* MUST-level tests per result */
     size_t pass, fail, skip, error; /* the contract's four (skip: not-applicable + not-supported) */
     size_t must_fail;               /* failed tests of level MUST */
 };

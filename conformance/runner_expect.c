@@ -51,7 +51,8 @@ static void key_text(const struct rt *t, const struct ms_step *st, const char **
         rt_msg_text(t, p, n);
         return;
     }
-    const struct rt_line *l = strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
+    const struct rt_line *l =
+        strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
     *p = t->rbuf + l->off;
     *n = l->len;
 }
@@ -138,11 +139,13 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
         return 0;
     size_t all = 0;
     for (size_t i = 0; i < t->nlines; i++)
-        all += filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
+        all +=
+            filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
     if (t->nlines > 1 && all == t->nlines)
         return 0;
-    rt_finish(t, MS_RES_FAIL, sline, "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s",
-              t->file, sline, want, got);
+    rt_finish(t, MS_RES_FAIL, sline,
+              "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s", t->file, sline,
+              want, got);
     return -1;
 }
 
@@ -210,7 +213,8 @@ static long by_lines(struct rt *t, size_t first)
         const char *p = t->rbuf + t->lines[j].off;
         size_t n = t->lines[j].len;
         /* the next S: step of the run, activating the filters on the way */
-        while (k < s->nsteps && (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
+        while (k < s->nsteps &&
+               (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
             if (s->steps[k].type == MS_STEP_ALLOW && nallow < RT_MAX_FILTERS)
                 allow[nallow++] = &s->steps[k];
             k++;
@@ -437,9 +441,10 @@ int rt_expect_nocrlf(struct rt *t, const struct ms_step *st)
         return 0;
     }
     esc_short(t, got, sizeof(got), t->rbuf, take);
-    rt_finish(t, MS_RES_FAIL, st->line,
-              "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
-              "S: %s%s%s",
-              t->file, st->line, want, got, end ? " - " : "", end ? end : "");
+    rt_finish(
+        t, MS_RES_FAIL, st->line,
+        "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
+        "S: %s%s%s",
+        t->file, st->line, want, got, end ? " - " : "", end ? end : "");
     return -1;
 }
