@@ -29,7 +29,7 @@ void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum)
 }
 
 enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail, size_t errors,
-                              int interrupted)
+                              int interrupted, size_t ran_any)
 {
     size_t applicable = 0, ran = must[MS_RES_PASS] + must[MS_RES_FAIL];
     for (unsigned r = 0; r < MS_RES_COUNT; r++)
@@ -39,7 +39,8 @@ enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail,
         return MS_VERDICT_FAIL;
     if (errors || interrupted)
         return MS_VERDICT_ERROR;
-    if (must[MS_RES_BLOCKED] || ran == 0 || 2 * ran < applicable)
+    /* no test at all ran (a wrong --tls, say): nothing was shown */
+    if (ran_any == 0 || must[MS_RES_BLOCKED] || 2 * ran < applicable)
         return MS_VERDICT_INCOMPLETE;
     return MS_VERDICT_PASS;
 }
@@ -64,7 +65,8 @@ int ms_report_exit_code(const struct ms_report *rep)
     struct ms_summary s;
 
     ms_report_summarize(rep, &s);
-    return ms_verdict_exit(ms_verdict_of(s.must, s.must_fail, s.error, rep->interrupted));
+    return ms_verdict_exit(ms_verdict_of(s.must, s.must_fail, s.error, rep->interrupted,
+                                         s.by[MS_RES_PASS] + s.by[MS_RES_FAIL]));
 }
 
 int ms_write_atomic(const char *path, const char *data, size_t n)
