@@ -81,6 +81,9 @@ static void print_msg(struct printer *pr, int is_server, size_t line, const stru
     } else {
         ms_out_str(&o, ",\"valid\":false,\"error\":{\"offset\":");
         ms_out_u64(&o, err->offset);
+        ms_out_str(&o, ",\"code\":");
+        const char *code = ms_error_code_name(err->code);
+        ms_out_json_str(&o, code, strlen(code));
         ms_out_str(&o, ",\"rule\":");
         ms_out_json_str(&o, err->rule, strlen(err->rule));
         ms_out_str(&o, ",\"reason\":");

@@ -424,8 +424,7 @@ static void run_steps(struct rt *t)
             continue;
         t->phase = st->phase;
         if (!t->open && st->type != MS_STEP_CONNECTION && st->type != MS_STEP_SLEEP &&
-            st->type != MS_STEP_ALLOW && st->type != MS_STEP_FORBID &&
-            st->type != MS_STEP_PHASE) {
+            st->type != MS_STEP_ALLOW && st->type != MS_STEP_FORBID && st->type != MS_STEP_PHASE) {
             rt_finish(t, MS_RES_ERROR, st->line,
                       "%s:%zu: the connection was closed by @close; use @connection to open "
                       "another",
@@ -511,9 +510,10 @@ static void run_steps(struct rt *t)
             run_login(t, st);
             break;
         case MS_STEP_PHASE:
-            tr_note(t, "@phase %s", st->arg == MS_PHASE_SETUP     ? "setup"
-                                    : st->arg == MS_PHASE_CLEANUP ? "cleanup"
-                                                                  : "check");
+            tr_note(t, "@phase %s",
+                    st->arg == MS_PHASE_SETUP     ? "setup"
+                    : st->arg == MS_PHASE_CLEANUP ? "cleanup"
+                                                  : "check");
             break;
         default:
             break;
@@ -628,10 +628,9 @@ static struct rt *run_variant(const struct ms_script *s, const char *file,
     t->tr.max = RT_TRANSCRIPT_MAX;
     ms_vars_init(&t->vars);
     t->pname = o->protocol ? o->protocol : (s->protocol[0] ? s->protocol : NULL);
-    t->match_flags =
-        t->pname && (strcmp(t->pname, "imap") == 0 || strcmp(t->pname, "smtp") == 0)
-            ? MS_MATCH_NOCASE
-            : 0;
+    t->match_flags = t->pname && (strcmp(t->pname, "imap") == 0 || strcmp(t->pname, "smtp") == 0)
+                         ? MS_MATCH_NOCASE
+                         : 0;
     if (bind_builtins(t) == 0)
         applicability(t);
     if (!t->done) {
@@ -731,12 +730,16 @@ void ms_run_script(const struct ms_script *s, const char *file, const struct ms_
     r->title = dup_str(s->title);
     r->rfc = dup_str(s->rfc);
     r->quote = dup_str(s->quote);
+    r->finding = dup_str(t->res == MS_RES_FAIL ? s->finding : "");
     r->protocol = dup_str(t->pname ? t->pname : "");
     r->level = s->level;
     r->result = t->res;
     {
         char m[sizeof(t->msg) + sizeof(t->note) + sizeof(t->cleanup_note) + 4];
-        snprintf(m, sizeof(m), "%s", t->msg);
+        if (t->res == MS_RES_FAIL && s->finding[0])
+            snprintf(m, sizeof(m), "FINDING: %s\n%s", s->finding, t->msg);
+        else
+            snprintf(m, sizeof(m), "%s", t->msg);
         if (t->cleanup_note[0])
             snprintf(m + strlen(m), sizeof(m) - strlen(m), "%s%s", m[0] ? "\n" : "",
                      t->cleanup_note);
@@ -769,6 +772,7 @@ void ms_test_result_free(struct ms_test_result *r)
     free(r->title);
     free(r->rfc);
     free(r->quote);
+    free(r->finding);
     free(r->protocol);
     free(r->message);
     free(r->transcript);

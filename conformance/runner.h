@@ -56,6 +56,9 @@ struct ms_run_opts {
     /* POP3: the server's CAPA has no USER (RFC 2449 6.8): a USER line is
      * not-supported rather than a failed setup. */
     int pop3_no_user;
+    /* SMTP: the server answers 530 to commands before STARTTLS on this
+     * cleartext port (RFC 3207 4): such a 530 makes a test not-applicable. */
+    int smtp_tls_required;
     unsigned timeout_ms;  /* each expectation (and connect, handshake, close) */
     size_t max_line;      /* longest server line accepted; 0: 4 MiB */
     struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
@@ -73,6 +76,7 @@ struct ms_test_result {
     unsigned level; /* enum ms_level */
     enum ms_result result;
     char *quote;      /* the RFC sentence the test checks (@quote), "" if none */
+    char *finding;    /* on fail: the finding in plain words (@finding), else "" */
     char *message;    /* why it failed/was skipped/errored; "" on pass */
     char *transcript; /* the dialogue so far, as .session text */
     size_t fail_line; /* script line of the failure, 0 if none */

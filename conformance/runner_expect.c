@@ -51,7 +51,8 @@ static void key_text(const struct rt *t, const struct ms_step *st, const char **
         rt_msg_text(t, p, n);
         return;
     }
-    const struct rt_line *l = strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
+    const struct rt_line *l =
+        strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
     *p = t->rbuf + l->off;
     *n = l->len;
 }
@@ -111,6 +112,15 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
 
     key_text(t, NULL, &p, &n);
     got_text(t, got, sizeof(got));
+    if (t->o->smtp_tls_required && !t->tls_now && strcmp(t->pname, "smtp") == 0 && n >= 3 &&
+        memcmp(p, "530", 3) == 0) {
+        /* RFC 3207 4: a server that requires TLS answers 530 until STARTTLS */
+        rt_finish(t, MS_RES_NA, sline,
+                  "%s:%zu: the server requires STARTTLS first on this port (RFC 3207 4: 530 "
+                  "to every command but NOOP, EHLO, STARTTLS and QUIT)\n  got:      %s",
+                  t->file, sline, got);
+        return -1;
+    }
     for (size_t i = 0; i < t->nunsup; i++)
         if (match(t, t->unsup[i], p, n) == 1) {
             rt_finish(t, MS_RES_NOT_SUPPORTED, sline,
@@ -129,11 +139,40 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
         return 0;
     size_t all = 0;
     for (size_t i = 0; i < t->nlines; i++)
-        all += filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
+        all +=
+            filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
     if (t->nlines > 1 && all == t->nlines)
         return 0;
-    rt_finish(t, MS_RES_FAIL, sline, "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s",
-              t->file, sline, want, got);
+    rt_finish(t, MS_RES_FAIL, sline,
+              "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s", t->file, sline,
+              want, got);
+    return -1;
+}
+
+/*
+ * @forbid applies to every message the server sends, taken by an S: line or
+ * not (imaptest's "!" lines): any line of it, or its key text, that matches
+ * fails the step. Returns -1 when it did.
+ */
+static int forbidden(struct rt *t, size_t sline)
+{
+    const char *p;
+    size_t n;
+    int f = 0;
+    char got[4096];
+
+    if (!t->nforbid)
+        return 0;
+    key_text(t, NULL, &p, &n);
+    f = filter_match(t, t->forbid, t->nforbid, p, n);
+    for (size_t i = 0; !f && i < t->nlines; i++)
+        f = filter_match(t, t->forbid, t->nforbid, t->rbuf + t->lines[i].off, t->lines[i].len);
+    if (!f)
+        return 0;
+    got_text(t, got, sizeof(got));
+    rt_finish(t, MS_RES_FAIL, sline,
+              "%s:%zu: the server sent a forbidden response (@forbid at line %zu)\n  got: %s",
+              t->file, sline, t->forbid[f - 1]->line, got);
     return -1;
 }
 
@@ -141,9 +180,8 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
 static void no_message(struct rt *t, int r, size_t sline, const char *want)
 {
     if (r == -2)
-        rt_finish(t, MS_RES_BLOCKED, sline,
-                  "%s:%zu: no answer within %u ms (expected S: %s)", t->file, sline,
-                  t->o->timeout_ms, want);
+        rt_finish(t, MS_RES_BLOCKED, sline, "%s:%zu: no answer within %u ms (expected S: %s)%s",
+                  t->file, sline, t->o->timeout_ms, want, t->lw_note);
     else if (t->strict && (t->ss.s.len > 0 || t->ss.s.in_msg))
         rt_finish(t, MS_RES_BLOCKED, sline,
                   "%s:%zu: the server closed the connection in the middle of a response "
@@ -175,12 +213,14 @@ static long by_lines(struct rt *t, size_t first)
         const char *p = t->rbuf + t->lines[j].off;
         size_t n = t->lines[j].len;
         /* the next S: step of the run, activating the filters on the way */
-        while (k < s->nsteps && (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
+        while (k < s->nsteps &&
+               (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
             if (s->steps[k].type == MS_STEP_ALLOW && nallow < RT_MAX_FILTERS)
                 allow[nallow++] = &s->steps[k];
             k++;
         }
-        int m = k < s->nsteps && is_run_step(&s->steps[k]) ? match(t, &s->steps[k], p, n) : 0;
+        int pending = k < s->nsteps && is_run_step(&s->steps[k]);
+        int m = pending ? match(t, &s->steps[k], p, n) : 0;
         if (m < 0)
             return -2;
         if (m == 1) {
@@ -189,8 +229,19 @@ static long by_lines(struct rt *t, size_t first)
             last_taken = 1;
             continue;
         }
-        if (!filter_match(t, allow, nallow, p, n))
+        if (!filter_match(t, allow, nallow, p, n)) {
+            if (pending && last >= 0) {
+                /* the run took this message's first lines, then a line did not match */
+                char got[600], want[600];
+                esc_short(t, got, sizeof(got), p, n);
+                pattern_short(t, &s->steps[k], want, sizeof(want));
+                snprintf(t->lw_note, sizeof(t->lw_note),
+                         "\n  (earlier, line %zu of a message did not match line by line:\n"
+                         "  expected: S: %s\n  got:      S: %s)",
+                         j + 1, want, got);
+            }
             return -1;
+        }
         last_taken = 0;
     }
     return last_taken ? last : -1;
@@ -211,6 +262,8 @@ long rt_expect(struct rt *t, size_t i)
             no_message(t, r, st->line, want);
             return -1;
         }
+        if (forbidden(t, st->line) != 0)
+            return -1;
         struct ms_vars saved = t->vars;
         long last = by_lines(t, i);
         if (last == -2)
@@ -251,6 +304,8 @@ int rt_unordered(struct rt *t, size_t first, size_t end)
             no_message(t, r, t->s->steps[i].line, want);
             return -1;
         }
+        if (forbidden(t, t->s->steps[i].line) != 0)
+            return -1;
         for (k = first; k < end; k++) {
             if (got[(k - first) / 8] & (1u << ((k - first) % 8)))
                 continue;
@@ -289,7 +344,7 @@ int rt_expect_close(struct rt *t, const struct ms_step *st)
                       st->line, t->o->timeout_ms);
             return -1;
         }
-        if (r < 0)
+        if (r < 0 || forbidden(t, st->line) != 0)
             return -1;
         if (unexpected(t, st->line, "(the server closes the connection)") != 0)
             return -1;
@@ -386,9 +441,10 @@ int rt_expect_nocrlf(struct rt *t, const struct ms_step *st)
         return 0;
     }
     esc_short(t, got, sizeof(got), t->rbuf, take);
-    rt_finish(t, MS_RES_FAIL, st->line,
-              "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
-              "S: %s%s%s",
-              t->file, st->line, want, got, end ? " - " : "", end ? end : "");
+    rt_finish(
+        t, MS_RES_FAIL, st->line,
+        "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
+        "S: %s%s%s",
+        t->file, st->line, want, got, end ? " - " : "", end ? end : "");
     return -1;
 }
