@@ -155,14 +155,16 @@ def secret_forms(user, password):
 
 def expected_exit(tests):
     """docs/certify.md, Verdict: 1 iff a MUST test failed (allow-listed ones
-    excepted); else 6 if a MUST test was blocked, none ran, or fewer than half
-    of those that apply (all but not-supported) ran; else 0."""
+    excepted); else 6 if no test of any level ran (pass or fail), a MUST test
+    was blocked, or fewer than half of the MUST tests that apply (all but
+    not-supported) ran; else 0."""
     must = [t for t in tests if t["level"] == "MUST"]
     if any(t["result"] == "fail" and not t.get("expected_failure") for t in must):
         return 1
+    ran_any = any(t["result"] in ("pass", "fail") for t in tests)
     applies = [t for t in must if t["result"] != "not-supported"]
     ran = [t for t in must if t["result"] in ("pass", "fail")]
-    if any(t["result"] == "blocked" for t in must) or not ran or 2 * len(ran) < len(applies):
+    if not ran_any or any(t["result"] == "blocked" for t in must) or 2 * len(ran) < len(applies):
         return 6
     return 0
 
