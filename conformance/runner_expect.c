@@ -204,7 +204,7 @@ static long by_lines(struct rt *t, size_t first)
 {
     const struct ms_script *s = t->s;
     const struct ms_step *allow[RT_MAX_FILTERS];
-    size_t nallow = t->nallow, k = first;
+    size_t nallow = t->nallow, k = first, used = 0;
     long last = -1;
     int last_taken = 0;
 
@@ -226,6 +226,7 @@ static long by_lines(struct rt *t, size_t first)
         if (m == 1) {
             last = (long)k;
             k++;
+            used++;
             last_taken = 1;
             continue;
         }
@@ -240,9 +241,16 @@ static long by_lines(struct rt *t, size_t first)
                          "  expected: S: %s\n  got:      S: %s)",
                          j + 1, want, got);
             }
-            return -1;
+            /* two or more S: lines took lines of this message: the run
+             * describes it line by line, and this line breaks it */
+            return used >= 2 ? -3 : -1;
         }
         last_taken = 0;
+    }
+    if (!last_taken && used >= 2) {
+        snprintf(t->lw_note, sizeof(t->lw_note),
+                 "\n  (the message's last line was not taken by an S: line)");
+        return -3;
     }
     return last_taken ? last : -1;
 }
@@ -270,6 +278,15 @@ long rt_expect(struct rt *t, size_t i)
             return too_many_captures(t, st->line);
         if (last >= 0)
             return last;
+        if (last == -3) {
+            char got[4096];
+            got_text(t, got, sizeof(got));
+            rt_finish(
+                t, MS_RES_FAIL, st->line,
+                "%s:%zu: the message does not match the S: lines from here on%s\n  got:      %s",
+                t->file, st->line, t->lw_note, got);
+            return -1;
+        }
         t->vars = saved;
         const char *p;
         size_t n;
