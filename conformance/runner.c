@@ -404,6 +404,44 @@ static int branch_skip(const struct rt *t, const struct ms_step *st, int in_bloc
     return 1;
 }
 
+/*
+ * After a run that stopped early, the script's cleanup steps (DELETE the
+ * mailbox the test created, LOGOUT) still run, best effort: the verdict is
+ * already made and nothing here changes it. Stops at the first step that
+ * cannot run (a variable never captured, no answer in 2 s, a close).
+ */
+static void tidy_up(struct rt *t)
+{
+    const struct ms_script *s = t->s;
+    size_t first = s->nsteps;
+
+    if (!t->open || t->eof || (t->o->stop && *t->o->stop))
+        return;
+    while (first > 0 && s->steps[first - 1].phase == MS_PHASE_CLEANUP)
+        first--;
+    if (first == s->nsteps || first == 0)
+        return;
+    tr_note(t, "mailspec: the run stopped early; its cleanup steps follow (not judged)");
+    for (size_t i = first; i < s->nsteps; i++) {
+        const struct ms_step *st = &s->steps[i];
+        if (st->type == MS_STEP_SEND) {
+            char buf[4096];
+            ssize_t n = ms_script_render(s, st, &t->vars, buf, sizeof(buf));
+            if (n < 0 || rt_secret_part(st, s))
+                return;
+            tr_send(t, st);
+            char err[256];
+            if (ms_conn_write(&t->conn, buf, (size_t)n, ms_now_ms() + 2000, err, sizeof(err)) != 0)
+                return;
+            if (t->strict)
+                ms_session_feed(&t->ss, 0, st->line, buf, (size_t)n);
+        } else if (st->type == MS_STEP_EXPECT && !st->nocrlf) {
+            if (rt_get_msg(t, ms_now_ms() + 2000, st->line) != 1)
+                return;
+        }
+    }
+}
+
 static void run_steps(struct rt *t)
 {
     const struct ms_script *s = t->s;
@@ -522,6 +560,8 @@ static void run_steps(struct rt *t)
     free(seg.p);
     if (!t->done)
         rt_finish(t, MS_RES_PASS, 0, "%s", "");
+    else if (t->res != MS_RES_PASS && !in_seg)
+        tidy_up(t);
 }
 
 static char *dup_str(const char *s)
