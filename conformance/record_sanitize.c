@@ -273,11 +273,11 @@ struct ms_rec_drv {
     ms_rec_line_fn out;
     void *ctx;
     /* What the views alone do not say: */
-    uint64_t server_msgs; /* server messages so far (the first is the greeting) */
-    uint8_t mech;         /* the mechanism of the last AUTH/AUTHENTICATE (its view) */
-    unsigned step;        /* SASL data items the client sent in that exchange */
-    uint64_t smtp_answered;         /* the driver's count of answered SMTP commands */
-    uint64_t ehlo_idx, starttls_idx; /* SMTP: which command (1-based) was EHLO/HELO, STARTTLS */
+    uint64_t server_msgs;               /* server messages so far (the first is the greeting) */
+    uint8_t mech;                       /* the mechanism of the last AUTH/AUTHENTICATE (its view) */
+    unsigned step;                      /* SASL data items the client sent in that exchange */
+    uint64_t smtp_answered;             /* the driver's count of answered SMTP commands */
+    uint64_t ehlo_idx, starttls_idx;    /* SMTP: which command (1-based) was EHLO/HELO, STARTTLS */
     char tls_tag[MS_IMAP_CMD_TAG_KEEP]; /* IMAP: the tag of the STARTTLS sent */
     size_t tls_tag_len;
 };
@@ -473,16 +473,15 @@ static uint8_t client_kind(const struct ms_rec_drv *z)
     switch (z->st->proto) {
     case MS_REC_SMTP: {
         const struct ms_smtp_cstate *c = z->cst;
-        return c->mode == MS_SMTP_MODE_SASL                                       ? K_SASL
+        return c->mode == MS_SMTP_MODE_SASL                                    ? K_SASL
                : c->mode == MS_SMTP_MODE_DATA || c->mode == MS_SMTP_MODE_CHUNK ? K_CONTENT
-                                                                                 : K_COMMAND;
+                                                                               : K_COMMAND;
     }
     case MS_REC_POP3:
         return ((const struct ms_pop3_command_state *)z->cst)->sasl ? K_SASL : K_COMMAND;
     case MS_REC_IMAP:
-        return ((const struct ms_imap_command_state *)z->cst)->mode == MS_IMAP_CS_AUTH
-                   ? K_SASL
-                   : K_COMMAND;
+        return ((const struct ms_imap_command_state *)z->cst)->mode == MS_IMAP_CS_AUTH ? K_SASL
+                                                                                       : K_COMMAND;
     default:
         return K_COMMAND;
     }
@@ -793,8 +792,12 @@ static void server_text(enum ms_rec_proto proto, const char *p, size_t n, struct
         esc(o, p, n);
 }
 
-static void fallback(struct ms_rec_drv *z, int srv, struct span *f, const char *p, size_t n,
-                     int line_start, struct ms_out *o)
+/*
+ * The piece p[0..n) of a line that starts at line (at = p - line) and that
+ * no view covers.
+ */
+static void fallback(struct ms_rec_drv *z, int srv, struct span *f, const char *line, size_t at,
+                     const char *p, size_t n, struct ms_out *o)
 {
     enum ms_rec_proto proto = z->st->proto;
 
@@ -819,12 +822,16 @@ static void fallback(struct ms_rec_drv *z, int srv, struct span *f, const char *
             lit(o, V_REDACTED);
         return;
     }
-    size_t keep = line_start ? cred_prefix(proto, p, n) : 0;
+    /* the line starts like a credential command (even when this piece
+     * starts later in it): the verb stays, everything after it goes, and so
+     * does the rest of the message (IMAP literals) */
+    size_t keep = cred_prefix(proto, line, at + n);
     if (keep) {
-        esc(o, p, keep);
-        if (keep < n)
+        if (keep > at)
+            esc(o, p, keep - at);
+        if (keep < at + n)
             lit(o, V_REDACTED);
-        f->carry = 1; /* and the rest of the message (IMAP literals) */
+        f->carry = 1;
         return;
     }
     esc(o, p, n);
@@ -855,7 +862,7 @@ static void render_piece(struct ms_rec_drv *z, int srv, struct span *s, const st
             lit(o, srv ? V_VOLATILE : V_REDACTED);
         break;
     default:
-        fallback(z, srv, s, b, n, x == L->off, o);
+        fallback(z, srv, s, p, (size_t)(x - L->off), b, n, o);
         break;
     }
 }

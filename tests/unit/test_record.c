@@ -421,6 +421,113 @@ static void test_pop3(void **st)
 }
 
 /*
+ * What a line is comes from the session driver's framing and typed views,
+ * not from the text of the line: each case has a line that looks like a
+ * credential command but is data, or a credential that does not look like
+ * one.
+ */
+static void test_driver_decides(void **st)
+{
+    (void)st;
+    /* IMAP: literal bytes that read like a LOGIN are data (LITERAL+ too) */
+    const char *t = REC(MS_REC_IMAP, "S* OK x\r\n",
+                        "Ca APPEND INBOX {20+}\r\na1 LOGIN user pass\r\n\r\n", "Sa OK APPEND\r\n");
+    assert_string_equal(t, "S: * OK ${*}\nC: a APPEND INBOX {20+}\nC: a1 LOGIN user pass\nC:\n"
+                           "S: a OK APPEND\n");
+    /* IMAP: a password sent as a literal is a credential all the same */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "Ca1 LOGIN alice {6}\r\n", "S+ OK\r\n", "Csecret\r\n",
+            "Sa1 OK Logged in\r\n");
+    assert_string_equal(t, "S: * OK ${*}\nC: a1 LOGIN ${user} {6}\nS: + OK\nC: ${password}\n"
+                           "S: a1 OK Logged in\n");
+    ms_assert_lacks(t, "secret");
+    /* IMAP: the SASL lines after AUTHENTICATE PLAIN without initial response */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "Ca1 AUTHENTICATE PLAIN\r\n", "S+ \r\n",
+            "CAGFsaWNlAGFsaWNlLXNlY3JldA==\r\n", "Sa1 OK yes\r\n", "Ca2 LOGOUT\r\n");
+    assert_string_equal(t, "S: * OK ${*}\nC: a1 AUTHENTICATE PLAIN\nS: + \nC: ${sasl_plain}\n"
+                           "S: a1 OK yes\nC: a2 LOGOUT\n");
+    /* IMAP: "*" ends the exchange for the driver, so a command pipelined
+     * before the server's answer is a command, not a SASL response */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "Ca1 AUTHENTICATE PLAIN\r\n", "S+ \r\n",
+            "C*\r\na2 SELECT INBOX\r\n", "Sa1 BAD cancelled\r\na2 OK done\r\n");
+    assert_string_equal(t, "S: * OK ${*}\nC: a1 AUTHENTICATE PLAIN\nS: + \nC: *\n"
+                           "C: a2 SELECT INBOX\nS: a1 BAD cancelled\nS: a2 OK done\n");
+    /* IMAP: a synchronizing literal the server refused was never sent; the
+     * driver frames the next command into it, the parser rejects the whole,
+     * and the LOGIN line in it is redacted to be safe */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "Ca SELECT {5}\r\n", "Sa BAD no literals today\r\n",
+            "Cb LOGIN alice secret\r\n", "Sb OK\r\n");
+    assert_string_equal(t, "S: * OK ${*}\nC: a SELECT {5}\nS: a BAD no literals today\n"
+                           "C: b LOGIN ${sasl_redacted}\nS: b OK\n");
+    ms_assert_lacks(t, "secret");
+    /* IMAP: a LOGIN the parser rejects loses all its arguments */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "Ca LOGIN alice secret extra\r\n", "Cb LOGIN secret\r\n",
+            "Cc login\r\n");
+    assert_string_equal(t,
+                        "S: * OK ${*}\nC: a LOGIN ${sasl_redacted}\nC: b LOGIN ${sasl_redacted}\n"
+                        "C: c login\n");
+    ms_assert_lacks(t, "secret");
+    /* IMAP: the connection ends inside a LOGIN with literals: what was held
+     * back is written conservatively */
+    t = REC(MS_REC_IMAP, "S* OK x\r\n", "Ca LOGIN {5}\r\n", "S+ OK\r\n", "Calice {6}\r\n",
+            "S+ OK\r\n", "Csec");
+    assert_string_equal(t, "S: * OK ${*}\nC: a LOGIN ${sasl_redacted}\nS: + OK\n"
+                           "C: ${sasl_redacted}\nS: + OK\n@nocrlf\nC: ${sasl_redacted}\n");
+    ms_assert_lacks(t, "alice");
+
+    /* SMTP: DATA content that reads like AUTH is content */
+    t = REC(MS_REC_SMTP, "S220 x\r\n", "CMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
+            "S250 ok\r\n250 ok\r\n354 go\r\n",
+            "CAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\nUSER x\r\n.\r\n", "S250 ok\r\n");
+    assert_string_equal(t, "S: 220 ${*}\nC: MAIL FROM:<a@b>\nC: RCPT TO:<c@d>\nC: DATA\n"
+                           "S: 250 ok\nS: 250 ok\nS: 354 go\n"
+                           "C: AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\nC: USER x\nC: .\n"
+                           "S: 250 ok\n");
+    /* SMTP: a BDAT chunk over several lines is content, what follows it a command */
+    t = REC(MS_REC_SMTP, "S220 x\r\n",
+            "CBDAT 44\r\nAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\nx\r\n",
+            "CAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\n");
+    assert_string_equal(t, "S: 220 ${*}\nC: BDAT 44\n"
+                           "C: AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\nC: x\n"
+                           "C: AUTH PLAIN ${sasl_plain}\n");
+    /* ... and with a wrong count, the rest of the line after the chunk is
+     * a command the parser rejects: redacted, since the line reads like AUTH */
+    t = REC(MS_REC_SMTP, "S220 x\r\n", "CBDAT 2\r\nAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\n");
+    assert_string_equal(t, "S: 220 ${*}\nC: BDAT 2\nC: AUTH ${sasl_redacted}\n");
+    /* SMTP: PLAIN with an initial response expects no more lines: the next
+     * one is a command even before the reply */
+    t = REC(MS_REC_SMTP, "S220 x\r\n", "CAUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\nNOOP\r\n",
+            "S235 ok\r\n250 ok\r\n");
+    assert_string_equal(t, "S: 220 ${*}\nC: AUTH PLAIN ${sasl_plain}\nC: NOOP\nS: 235 ok\n"
+                           "S: 250 ok\n");
+    /* SMTP: a SASL response the parser rejects (not base64) is still redacted */
+    t = REC(MS_REC_SMTP, "S220 x\r\n", "CAUTH LOGIN\r\n", "S334 VXNlcm5hbWU6\r\n",
+            "Calice secret!\r\n", "S501 bad\r\n");
+    assert_string_equal(t, "S: 220 ${*}\nC: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\n"
+                           "C: ${sasl_redacted}\nS: 501 bad\n");
+    ms_assert_lacks(t, "secret");
+    /* SMTP: an unknown mechanism: challenges vary, responses are redacted */
+    t = REC(MS_REC_SMTP, "S220 x\r\n", "CAUTH CRAM-MD5\r\n", "S334 PDE4OTYuNjk3\r\n",
+            "CYWxpY2UgYjkxM2E2\r\n", "S235 ok\r\n", "CNOOP\r\n");
+    assert_string_equal(t, "S: 220 ${*}\nC: AUTH CRAM-MD5\nS: 334 ${*}\nC: ${sasl_redacted}\n"
+                           "S: 235 ok\nC: NOOP\n");
+
+    /* POP3: body lines of RETR that read like commands are data */
+    t = REC(MS_REC_POP3, "S+OK x\r\n", "CRETR 1\r\n",
+            "S+OK 20 octets\r\nPASS foo\r\nUSER bar\r\n.\r\n", "CPASS foo\r\n");
+    assert_string_equal(t, "S: +OK ${*}\nC: RETR 1\nS: +OK 20 octets\nS: PASS foo\nS: USER bar\n"
+                           "S: .\nC: PASS ${password}\n");
+    /* POP3: a continuation makes the next client line a SASL response */
+    t = REC(MS_REC_POP3, "S+OK x\r\n", "CAUTH LOGIN\r\n", "S+ VXNlcm5hbWU6\r\n", "CYWxpY2U=\r\n",
+            "S+ UGFzc3dvcmQ6\r\n", "CYWxpY2Utc2VjcmV0\r\n", "S+OK in\r\n", "CSTAT\r\n");
+    assert_string_equal(t, "S: +OK ${*}\nC: AUTH LOGIN\nS: + VXNlcm5hbWU6\nC: ${sasl_user}\n"
+                           "S: + UGFzc3dvcmQ6\nC: ${sasl_password}\nS: +OK in\nC: STAT\n");
+    /* POP3: a PASS the parser rejects (a bare CR in it) is still redacted */
+    t = REC(MS_REC_POP3, "S+OK x\r\n", "CPASS se\rcret\r\n", "S-ERR no\r\n");
+    assert_string_equal(t, "S: +OK ${*}\nC: PASS ${sasl_redacted}\nS: -ERR no\n");
+    ms_assert_lacks(t, "cret");
+}
+
+/*
  * Property: in --raw mode the file reads back (ms_transcript_next, with
  * @nocrlf dropping the CRLF the reader adds) as exactly the bytes of each
  * direction, whatever the bytes and however they were chunked.
@@ -639,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_imap_starttls),
         cmocka_unit_test(test_smtp),
         cmocka_unit_test(test_pop3),
+        cmocka_unit_test(test_driver_decides),
         cmocka_unit_test(test_raw),
         cmocka_unit_test(test_raw_roundtrip_random),
         cmocka_unit_test(test_sanitize_random),
