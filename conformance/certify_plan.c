@@ -212,6 +212,7 @@ static void synth_result(struct ms_test_result *r, const char *path, enum ms_res
     r->title = strdup("");
     r->rfc = strdup("");
     r->quote = strdup("");
+    r->finding = strdup("");
     r->protocol = strdup("");
     r->level = MS_LEVEL_MUST;
     r->result = res;

@@ -76,6 +76,7 @@ struct ms_test_result {
     unsigned level; /* enum ms_level */
     enum ms_result result;
     char *quote;      /* the RFC sentence the test checks (@quote), "" if none */
+    char *finding;    /* on fail: the finding in plain words (@finding), else "" */
     char *message;    /* why it failed/was skipped/errored; "" on pass */
     char *transcript; /* the dialogue so far, as .session text */
     size_t fail_line; /* script line of the failure, 0 if none */

@@ -32,8 +32,8 @@ struct parser {
     size_t alt_line;
     int alt_tls; /* tls_in_conn when @either opened (each branch starts from it) */
     int have_id, have_title, have_rfc, have_level, have_transport, have_protocol, have_quote;
-    int have_tlsfail;
-    size_t id_off, title_off, rfc_off, protocol_off, quote_off; /* metadata strings in bytes */
+    int have_tlsfail, have_finding;
+    size_t id_off, title_off, rfc_off, protocol_off, quote_off, finding_off; /* in bytes */
 };
 
 static struct ms_script *fail_at(struct parser *p, size_t line, size_t col, const char *reason)
@@ -350,7 +350,8 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
     else if (LIT_EQ(name, nn, "test") || LIT_EQ(name, nn, "title") || LIT_EQ(name, nn, "rfc") ||
              LIT_EQ(name, nn, "protocol") || LIT_EQ(name, nn, "level") ||
              LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk") ||
-             LIT_EQ(name, nn, "quote") || LIT_EQ(name, nn, "tls-failure"))
+             LIT_EQ(name, nn, "quote") || LIT_EQ(name, nn, "tls-failure") ||
+             LIT_EQ(name, nn, "finding"))
         need_arg = 1;
     else
         return set_err(p, line, 2, "unknown directive");
@@ -444,8 +445,7 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             pt->len = an;
         } else if (flow == MS_STEP_PHASE) {
             st->arg = p->phase;
-        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID ||
-                   flow == MS_STEP_UNSUPPORTED) {
+        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID || flow == MS_STEP_UNSUPPORTED) {
             return parse_pattern(p, st, a, an, line, acol);
         }
         return 0;
@@ -476,6 +476,10 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         if (meta_once(p, &p->have_quote, line))
             return -1;
         p->quote_off = put_string(p, a, an);
+    } else if (LIT_EQ(name, nn, "finding")) {
+        if (meta_once(p, &p->have_finding, line))
+            return -1;
+        p->finding_off = put_string(p, a, an);
     } else if (LIT_EQ(name, nn, "tls-failure")) {
         if (meta_once(p, &p->have_tlsfail, line))
             return -1;
@@ -519,8 +523,8 @@ static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
 {
     if (ln[0] == '@') {
         size_t nn = 0;
-        while (1 + nn < n && (ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA) ||
-                              (nn > 0 && ln[1 + nn] == '-')))
+        while (1 + nn < n &&
+               (ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA) || (nn > 0 && ln[1 + nn] == '-')))
             nn++;
         if (nn == 0)
             return set_err(p, line, 2, "expected a directive name after '@'");
@@ -637,6 +641,7 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
     s->rfc = s->bytes + p.rfc_off;
     s->protocol = s->bytes + p.protocol_off;
     s->quote = s->bytes + p.quote_off;
+    s->finding = s->bytes + p.finding_off;
     return s;
 }
 
@@ -894,8 +899,8 @@ int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct 
             vs->v[parts[i].var].len = n;
             vs->v[parts[i].var].bound = 1;
             vs->used += n;
-        } else if (ms_vars_set(vs, parts[i].var, line + cap_start[i],
-                               cap_end[i] - cap_start[i]) != MS_OK) {
+        } else if (ms_vars_set(vs, parts[i].var, line + cap_start[i], cap_end[i] - cap_start[i]) !=
+                   MS_OK) {
             return MS_FAIL;
         }
     }
@@ -906,7 +911,8 @@ int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct 
 static ssize_t render_astring(struct ms_slice v, char *out, size_t cap)
 {
     struct astring a;
-    if (v.len > 0 && astring_at(v.ptr, v.len, &a) && !a.quoted && a.raw == v.len && v.ptr[0] != '{') {
+    if (v.len > 0 && astring_at(v.ptr, v.len, &a) && !a.quoted && a.raw == v.len &&
+        v.ptr[0] != '{') {
         if (v.len > cap)
             return MS_FAIL;
         memcpy(out, v.ptr, v.len);
