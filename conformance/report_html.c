@@ -228,12 +228,22 @@ static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
         const char *verdict = ms_json_gets(reps[i], "verdict", NULL);
         const struct ms_json *comp = ms_json_get(reps[i], "compliant");
         if (verdict) {
-            fprintf(f, "<td><span class=\"r %s\">",
+            /* the verdict's word as a badge, the rest (what was tested) below it */
+            const char *colon = strchr(verdict, ':');
+            size_t head = colon ? (size_t)(colon - verdict) : strlen(verdict);
+            fprintf(f, "<td class=verdict><span class=\"r %s\">",
                     comp && comp->type == MS_JSON_BOOL && comp->boolean ? "pass"
                     : mf                                               ? "fail"
                                                                        : "blocked");
-            h_str(f, verdict);
-            fputs("</span></td></tr>\n", f);
+            h_esc(f, verdict, head);
+            fputs("</span>", f);
+            if (colon) {
+                fputs("<br><small>", f);
+                h_str(f, colon + 1);
+                fputs("</small>", f);
+            }
+            fputs("</td></tr>\n", f);
+
         } else if (mf)
             fprintf(f, "<td><span class=\"r fail\">%u MUST-level failure%s</span></td></tr>\n", mf,
                     mf == 1 ? "" : "s");
@@ -436,6 +446,7 @@ static const char html_css[] =
     ".skip,.not-applicable{background:#eee;color:#555}.error{background:#ecd6f5;color:#5a1377}"
     ".blocked{background:#d9f0f5;color:#0b5566}.not-supported{background:#f3f0d9;color:#5e5410}"
     "blockquote{margin:.3em 0 .3em 1em;font-style:italic;color:#444}"
+    "td.verdict{min-width:22em}"
     "details.t{margin:.2em 0;border-left:4px solid #ccc;padding-left:.5em}"
     "details.t.fail,details.t.error{border-color:#d33}"
     "details.t.pass{border-color:#3a3}details.t.skip{border-color:#aaa}"
