@@ -54,3 +54,19 @@ def parse():
     def _parse(proto, kind, data, *options):
         return run_mailspec(["parse", proto, kind, *options], data)
     return _parse
+
+
+def verdict_exit(tests):
+    """The exit status docs/certify.md "Verdict" gives for tests, a list of
+    (level, result): 1 a MUST test failed; 6 (incomplete) a MUST test was
+    blocked, none ran, or fewer than half of the MUST tests that apply (all
+    but not-supported) ran; else 0. (Harness errors and interruptions, 2,
+    are not modelled.)"""
+    must = [res for level, res in tests if level == "MUST"]
+    ran = sum(res in ("pass", "fail") for res in must)
+    applicable = sum(res != "not-supported" for res in must)
+    if "fail" in must:
+        return 1
+    if "blocked" in must or ran == 0 or 2 * ran < applicable:
+        return 6
+    return 0
