@@ -16,9 +16,9 @@
 #include "expect.h"
 #include "runner.h"
 
-#define CERT_MAX_TESTS 2000
-#define CERT_MAX_ONLY  32
-#define CERT_MAX_JOBS  16
+#define CERT_MAX_TESTS    2000
+#define CERT_MAX_ONLY     32
+#define CERT_MAX_JOBS     16
 #define CERT_TLS_VERSIONS 4
 
 struct cert_test {
@@ -30,9 +30,9 @@ struct cert_test {
 
 /* What the pre-flight learnt (certify_preflight.c). */
 struct cert_preflight {
-    int exit;       /* 0, or MS_EXIT_USAGE/GREETING/TLS/LOGIN: the run stops */
-    char why[1200]; /* the plain message for that exit */
-    char *caps;     /* the capabilities the server announced on this transport */
+    int exit;              /* 0, or MS_EXIT_USAGE/GREETING/TLS/LOGIN: the run stops */
+    char why[1200];        /* the plain message for that exit */
+    char *caps;            /* the capabilities the server announced on this transport */
     int login_checked;     /* the credentials were accepted */
     int cleartext_refused; /* login works only inside TLS: tests that log in are n/a */
     char policy[300];      /* what the server said about cleartext login, for the report */

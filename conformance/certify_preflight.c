@@ -114,9 +114,8 @@ static void hello_failed(struct certify *c, const struct ms_test_result *r)
                  c->cli.ro.port, r->message);
     } else if (r->fail_line == GREETING_LINE) {
         pf->exit = MS_EXIT_GREETING;
-        snprintf(pf->why, sizeof(pf->why),
-                 "%s port %s did not greet like an %s server:\n%s", c->cli.ro.host,
-                 c->cli.ro.port, proto, r->message);
+        snprintf(pf->why, sizeof(pf->why), "%s port %s did not greet like an %s server:\n%s",
+                 c->cli.ro.host, c->cli.ro.port, proto, r->message);
     } else {
         pf->exit = MS_EXIT_GREETING;
         snprintf(pf->why, sizeof(pf->why), "%s port %s does not answer like an %s server:\n%s",
@@ -208,8 +207,7 @@ void certify_preflight(struct certify *c)
     } else if (pi == 2 && !has_cap(pf->caps, "AUTH=PLAIN")) {
         if (plain && login_in_tls(c, pf->caps) == 1) {
             pf->cleartext_refused = 1;
-            snprintf(pf->policy, sizeof(pf->policy),
-                     "EHLO offers AUTH only after STARTTLS");
+            snprintf(pf->policy, sizeof(pf->policy), "EHLO offers AUTH only after STARTTLS");
         } else {
             snprintf(pf->policy, sizeof(pf->policy),
                      "EHLO offers no AUTH PLAIN here: --user/--password are not used");
@@ -253,7 +251,7 @@ void certify_preflight(struct certify *c)
 /* ------------------------------------------------------------ TLS versions -- */
 
 const char *const certify_tls_version_names[CERT_TLS_VERSIONS] = {"TLSv1.0", "TLSv1.1", "TLSv1.2",
-                                                                    "TLSv1.3"};
+                                                                  "TLSv1.3"};
 
 /*
  * Which TLS versions the server accepts: one handshake per version, each
@@ -263,7 +261,8 @@ const char *const certify_tls_version_names[CERT_TLS_VERSIONS] = {"TLSv1.0", "TL
  */
 static int try_version(struct certify *c, int v, char *why, size_t cap)
 {
-    static const char *const greet[] = {"@protocol imap\nS: * ${*}\n", "@protocol pop3\nS: +OK${*}\n",
+    static const char *const greet[] = {"@protocol imap\nS: * ${*}\n",
+                                        "@protocol pop3\nS: +OK${*}\n",
                                         "@protocol smtp\nS: 220 ${*}\n"};
     char text[200];
     struct ms_test_result r;
@@ -274,14 +273,15 @@ static int try_version(struct certify *c, int v, char *why, size_t cap)
     o.tlso.insecure = 1; /* the version is the question here, not the certificate */
     /* starttls: the script needs a command for the runner to upgrade before */
     snprintf(text, sizeof(text), "%s%s", greet[pi],
-             c->cli.ro.tls == MS_TLS_STARTTLS
-                 ? (pi == 0 ? "C: V1 NOOP\nS: V1 OK${*}\n" : pi == 1 ? "C: NOOP\nS: ${*}\n" : "C: NOOP\nS: ${*}\n")
-                 : "");
+             c->cli.ro.tls == MS_TLS_STARTTLS ? (pi == 0   ? "C: V1 NOOP\nS: V1 OK${*}\n"
+                                                 : pi == 1 ? "C: NOOP\nS: ${*}\n"
+                                                           : "C: NOOP\nS: ${*}\n")
+                                              : "");
     if (run_builtin(text, &o, o.tls, &r) != 0)
         return -1;
-    int res = r.result == MS_RES_PASS                                         ? 1
+    int res = r.result == MS_RES_PASS                                   ? 1
               : r.tls_failed && r.conn_error == MS_CONN_E_TLS_HANDSHAKE ? 0
-                                                                              : -1;
+                                                                        : -1;
     snprintf(why, cap, "%s", res < 0 ? r.message : "");
     ms_test_result_free(&r);
     return res;
@@ -320,7 +320,8 @@ void certify_tls_probe(struct certify *c)
         if (res == MS_RES_FAIL)
             snprintf(msg, sizeof(msg), "the server negotiated TLS 1.%d, which RFC 8996 forbids", v);
         else if (res == MS_RES_NA)
-            snprintf(msg, sizeof(msg), "could not tell: %.400s", whys[v][0] ? whys[v] : "no handshake");
+            snprintf(msg, sizeof(msg), "could not tell: %.400s",
+                     whys[v][0] ? whys[v] : "no handshake");
         else
             msg[0] = '\0';
         t->r.file = strdup(t->path ? t->path : "");
@@ -329,9 +330,10 @@ void certify_tls_probe(struct certify *c)
         t->r.rfc = strdup(v == 0 ? "8996 2" : "8996 3");
         t->r.quote = strdup(v == 0 ? "TLS 1.0 MUST NOT be used." : "TLS 1.1 MUST NOT be used.");
         t->r.protocol = strdup(c->protocol);
-        t->r.finding = strdup(res == MS_RES_FAIL ? (v == 0 ? "negotiates TLS 1.0, which RFC 8996 deprecates"
-                                                          : "negotiates TLS 1.1, which RFC 8996 deprecates")
-                                                 : "");
+        t->r.finding =
+            strdup(res == MS_RES_FAIL ? (v == 0 ? "negotiates TLS 1.0, which RFC 8996 deprecates"
+                                                : "negotiates TLS 1.1, which RFC 8996 deprecates")
+                                      : "");
         t->r.level = MS_LEVEL_MUST;
         t->r.result = res;
         t->r.message = strdup(msg);

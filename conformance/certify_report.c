@@ -23,14 +23,16 @@ int certify_counts_as_failure(const struct cert_test *t)
 
 /* MUST-level counts with allow-listed failures taken out. */
 static void must_counts(const struct certify *c, size_t must[MS_RES_COUNT], size_t *must_fail,
-                        size_t *errors)
+                        size_t *errors, size_t *ran_any)
 {
     memset(must, 0, MS_RES_COUNT * sizeof(must[0]));
-    *must_fail = *errors = 0;
+    *must_fail = *errors = *ran_any = 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct cert_test *t = &c->t[i];
         if (!t->ran)
             continue;
+        if (t->r.result == MS_RES_PASS || t->r.result == MS_RES_FAIL)
+            (*ran_any)++;
         if (t->r.result == MS_RES_ERROR && !t->xfail)
             (*errors)++;
         if (t->r.level != MS_LEVEL_MUST)
@@ -43,9 +45,9 @@ static void must_counts(const struct certify *c, size_t must[MS_RES_COUNT], size
 
 static enum ms_verdict verdict(const struct certify *c)
 {
-    size_t must[MS_RES_COUNT], mf, errs;
-    must_counts(c, must, &mf, &errs);
-    return ms_verdict_of(must, mf, errs, c->stop && *c->stop);
+    size_t must[MS_RES_COUNT], mf, errs, ran_any;
+    must_counts(c, must, &mf, &errs, &ran_any);
+    return ms_verdict_of(must, mf, errs, c->stop && *c->stop, ran_any);
 }
 
 int certify_exit_code(const struct certify *c)
@@ -56,8 +58,8 @@ int certify_exit_code(const struct certify *c)
 /* The verdict in words: what was tested, and what it shows. */
 static void verdict_text(const struct certify *c, char *out, size_t cap)
 {
-    size_t must[MS_RES_COUNT], mf, errs;
-    must_counts(c, must, &mf, &errs);
+    size_t must[MS_RES_COUNT], mf, errs, ran_any;
+    must_counts(c, must, &mf, &errs, &ran_any);
     size_t total = 0;
     for (unsigned r = 0; r < MS_RES_COUNT; r++)
         total += must[r];
@@ -76,8 +78,9 @@ static void verdict_text(const struct certify *c, char *out, size_t cap)
                  c->stop && *c->stop ? "interrupted" : "the harness failed on some tests", tested);
         break;
     case MS_VERDICT_INCOMPLETE:
-        snprintf(out, cap, "incomplete: no MUST-level failure, but too little was tested to call "
-                           "it compliant (%s)",
+        snprintf(out, cap,
+                 "incomplete: no MUST-level failure, but too little was tested to call "
+                 "it compliant (%s)",
                  tested);
         break;
     case MS_VERDICT_PASS:
@@ -219,8 +222,8 @@ static struct ms_json *certify_doc(const struct certify *c, uint64_t ms)
         }
         e = e->next;
     }
-    size_t must[MS_RES_COUNT], mf, errs;
-    must_counts(c, must, &mf, &errs);
+    size_t must[MS_RES_COUNT], mf, errs, ran_any;
+    must_counts(c, must, &mf, &errs, &ran_any);
     verdict_text(c, v, sizeof(v));
     enum ms_verdict vd = verdict(c);
     ok = ok && summ && ms_json_set_num(summ, "xfail", xfail) == 0 &&
@@ -241,8 +244,8 @@ static struct ms_json *certify_doc(const struct certify *c, uint64_t ms)
         struct ms_json *tv = ms_json_new(MS_JSON_OBJECT);
         const char *min = NULL;
         for (int i = 0; tv && i < CERT_TLS_VERSIONS; i++) {
-            struct ms_json *b = c->tls_ok[i] < 0 ? ms_json_new(MS_JSON_NULL)
-                                                 : ms_json_new_bool(c->tls_ok[i]);
+            struct ms_json *b =
+                c->tls_ok[i] < 0 ? ms_json_new(MS_JSON_NULL) : ms_json_new_bool(c->tls_ok[i]);
             ok = ok && ms_json_set(tv, certify_tls_version_names[i], b) == 0;
             if (!min && c->tls_ok[i] == 1)
                 min = certify_tls_version_names[i];

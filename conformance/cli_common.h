@@ -53,7 +53,9 @@ enum {
         {"timeout", required_argument, NULL, MS_OPT_TIMEOUT},                                      \
         {"run-id", required_argument, NULL, MS_OPT_RUN_ID},                                        \
         {"rcpt", required_argument, NULL, MS_OPT_RCPT},                                            \
-        {"mail-from", required_argument, NULL, MS_OPT_MAIL_FROM}
+    {                                                                                              \
+        "mail-from", required_argument, NULL, MS_OPT_MAIL_FROM                                     \
+    }
 
 /* The usage lines of the shared options. */
 extern const char ms_cli_conn_usage[];

@@ -53,8 +53,17 @@ static void certify_usage(FILE *f)
             ms_cli_conn_usage);
 }
 
-enum { OPT_SUITE = MS_OPT_CONN_LAST, OPT_ONLY, OPT_EXPECT, OPT_JOBS, OPT_LIST, OPT_JSON, OPT_JUNIT,
-       OPT_HTML, OPT_HTML_FROM };
+enum {
+    OPT_SUITE = MS_OPT_CONN_LAST,
+    OPT_ONLY,
+    OPT_EXPECT,
+    OPT_JOBS,
+    OPT_LIST,
+    OPT_JSON,
+    OPT_JUNIT,
+    OPT_HTML,
+    OPT_HTML_FROM
+};
 
 static const struct option certify_options[] = {
     MS_CLI_CONN_OPTIONS,
@@ -145,7 +154,8 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
 static int check_outputs(struct certify *c)
 {
     int on_stdout = (c->json && strcmp(c->json, "-") == 0) +
-                    (c->junit && strcmp(c->junit, "-") == 0) + (c->html && strcmp(c->html, "-") == 0);
+                    (c->junit && strcmp(c->junit, "-") == 0) +
+                    (c->html && strcmp(c->html, "-") == 0);
     if (on_stdout > 1) {
         fprintf(stderr, "mailspec certify: only one of --json, --junit, --html can be '-'\n");
         return -1;

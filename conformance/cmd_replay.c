@@ -21,7 +21,6 @@
 
 #define MAX_SCRIPTS 100000
 
-
 static volatile int stop_flag; /* int: the runner's stop pointer; set by SIGINT */
 
 static void on_sigint(int sig)
@@ -195,85 +194,9 @@ static const struct option replay_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-int ms_cmd_replay(int argc, char **argv)
+/* Parse every script before anything runs: a malformed one means nothing runs. */
+static int parse_all(struct item *items, size_t n)
 {
-    struct ms_cli cli;
-    struct ms_run_opts *o = &cli.ro;
-    const char *json = NULL, *junit = NULL;
-    uint64_t jobs = 1;
-    int list = 0, quiet = 0, verbose = 0, rc = MS_EXIT_USAGE, code;
-    struct item *items = NULL;
-    size_t n = 0, cap = 0;
-
-    ms_cli_init(&cli, "replay");
-    optind = 1;
-    while ((code = getopt_long(argc, argv, "qvh", replay_options, NULL)) != -1) {
-        int r = ms_cli_option(&cli, code, optarg);
-        if (r < 0)
-            goto out;
-        if (r > 0)
-            continue;
-        switch (code) {
-        case 'h':
-            usage(stdout);
-            rc = MS_EXIT_OK;
-            goto out;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case OPT_JSON:
-            json = optarg;
-            break;
-        case OPT_JUNIT:
-            junit = optarg;
-            break;
-        case OPT_HTML:
-            fprintf(stderr, "mailspec replay: --html is provided by `mailspec certify` "
-                            "(render a replay's --json with --html-from)\n");
-            goto out;
-        case OPT_JOBS:
-            if (ms_number_parse(optarg, strlen(optarg), 64, &jobs) != MS_OK || jobs == 0) {
-                fprintf(stderr, "mailspec replay: --jobs: takes 1 to 64\n");
-                goto out;
-            }
-            break;
-        case OPT_LENIENT: {
-            uint32_t f = ms_lenient_flag(optarg);
-            if (!f) {
-                fprintf(stderr, "mailspec replay: --lenient: unknown flag '%s'\n", optarg);
-                goto out;
-            }
-            o->lim.lenient |= f;
-            break;
-        }
-        case OPT_LIST:
-            list = 1;
-            break;
-        default:
-            ms_cli_bad_option("replay", argc, argv);
-            goto out;
-        }
-    }
-    if (optind >= argc) {
-        usage(stderr);
-        goto out;
-    }
-    if ((json && strcmp(json, "-") == 0) && (junit && strcmp(junit, "-") == 0)) {
-        fprintf(stderr, "mailspec replay: only one of --json and --junit can be '-'\n");
-        goto out;
-    }
-    for (int i = optind; i < argc; i++)
-        if (collect(&items, &n, &cap, argv[i], 0) != 0)
-            goto out;
-    if (n == 0) {
-        fprintf(stderr, "mailspec replay: no .session files found\n");
-        goto out;
-    }
-
-    /* Parse everything first: a malformed script means nothing runs. */
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         char *text;
@@ -291,29 +214,144 @@ int ms_cmd_replay(int argc, char **argv)
             bad = 1;
         }
     }
-    if (bad) {
+    if (bad)
         fprintf(stderr, "mailspec replay: no test was run (fix the scripts above)\n");
+    return bad ? -1 : 0;
+}
+
+/* One protocol for the run: --protocol, or what every script says (NULL: mixed). */
+static const char *run_protocol(const struct ms_run_opts *o, const struct item *items, size_t n)
+{
+    const char *proto = o->protocol;
+    if (proto)
+        return proto;
+    for (size_t i = 0; i < n; i++) {
+        const char *sp = items[i].s->protocol;
+        if (!sp[0] || (proto && strcmp(proto, sp) != 0))
+            return NULL;
+        proto = sp;
+    }
+    return proto;
+}
+
+/* Ctrl-C and SIGTERM stop the run; a second one ends the process at once. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* a server that closes while we write must be a result, not SIGPIPE
+     * (OpenSSL writes with write(2), without MSG_NOSIGNAL) */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+struct replay_args {
+    const char *json, *junit;
+    uint64_t jobs;
+    int list, quiet, verbose;
+};
+
+/* The options; -1 to go on, else the exit code. */
+static int replay_options_parse(struct ms_cli *cli, struct replay_args *ra, int argc, char **argv)
+{
+    int code;
+
+    optind = 1;
+    while ((code = getopt_long(argc, argv, "qvh", replay_options, NULL)) != -1) {
+        int r = ms_cli_option(cli, code, optarg);
+        if (r < 0)
+            return MS_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (code) {
+        case 'h':
+            usage(stdout);
+            return MS_EXIT_OK;
+        case 'q':
+            ra->quiet = 1;
+            break;
+        case 'v':
+            ra->verbose = 1;
+            break;
+        case OPT_JSON:
+            ra->json = optarg;
+            break;
+        case OPT_JUNIT:
+            ra->junit = optarg;
+            break;
+        case OPT_HTML:
+            fprintf(stderr, "mailspec replay: --html is provided by `mailspec certify` "
+                            "(render a replay's --json with --html-from)\n");
+            return MS_EXIT_USAGE;
+        case OPT_JOBS:
+            if (ms_number_parse(optarg, strlen(optarg), 64, &ra->jobs) != MS_OK || ra->jobs == 0) {
+                fprintf(stderr, "mailspec replay: --jobs: takes 1 to 64\n");
+                return MS_EXIT_USAGE;
+            }
+            break;
+        case OPT_LENIENT: {
+            uint32_t f = ms_lenient_flag(optarg);
+            if (!f) {
+                fprintf(stderr, "mailspec replay: --lenient: unknown flag '%s'\n", optarg);
+                return MS_EXIT_USAGE;
+            }
+            cli->ro.lim.lenient |= f;
+            break;
+        }
+        case OPT_LIST:
+            ra->list = 1;
+            break;
+        default:
+            ms_cli_bad_option("replay", argc, argv);
+            return MS_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+int ms_cmd_replay(int argc, char **argv)
+{
+    struct ms_cli cli;
+    struct ms_run_opts *o = &cli.ro;
+    struct replay_args ra = {NULL, NULL, 1, 0, 0, 0};
+    int rc = MS_EXIT_USAGE;
+    struct item *items = NULL;
+    size_t n = 0, cap = 0;
+
+    ms_cli_init(&cli, "replay");
+    if ((rc = replay_options_parse(&cli, &ra, argc, argv)) >= 0)
+        goto out;
+    rc = MS_EXIT_USAGE;
+    if (optind >= argc) {
+        usage(stderr);
         goto out;
     }
-    if (list) {
+    if ((ra.json && strcmp(ra.json, "-") == 0) && (ra.junit && strcmp(ra.junit, "-") == 0)) {
+        fprintf(stderr, "mailspec replay: only one of --json and --junit can be '-'\n");
+        goto out;
+    }
+    for (int i = optind; i < argc; i++)
+        if (collect(&items, &n, &cap, argv[i], 0) != 0)
+            goto out;
+    if (n == 0) {
+        fprintf(stderr, "mailspec replay: no .session files found\n");
+        goto out;
+    }
+
+    if (parse_all(items, n) != 0)
+        goto out;
+    if (ra.list) {
         for (size_t i = 0; i < n; i++)
             printf("%s\t%s\t%s\t%s\t%s\n", items[i].path, items[i].s->id,
                    ms_level_name(items[i].s->level), items[i].s->rfc, items[i].s->title);
         rc = MS_EXIT_OK;
         goto out;
     }
-    /* One protocol for the run: --protocol, or what every script says. */
-    const char *proto = o->protocol;
-    if (!proto) {
-        for (size_t i = 0; i < n; i++) {
-            const char *sp = items[i].s->protocol;
-            if (!sp[0] || (proto && strcmp(proto, sp) != 0)) {
-                proto = NULL;
-                break;
-            }
-            proto = sp;
-        }
-    }
+    const char *proto = run_protocol(o, items, n);
     if (!o->port && proto)
         o->port = ms_default_port(proto, o->tls);
     if (ms_cli_finish(&cli) != 0)
@@ -323,16 +361,7 @@ int ms_cmd_replay(int argc, char **argv)
         goto out;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* a server that closes while we write must be an error result, not SIGPIPE
-     * (OpenSSL writes with write(2), without MSG_NOSIGNAL) */
-    signal(SIGPIPE, SIG_IGN);
+    catch_signals();
     o->stop = &stop_flag;
 
     struct pool pool;
@@ -341,13 +370,13 @@ int ms_cmd_replay(int argc, char **argv)
     pool.n = n;
     pool.o = o;
     pool.color = ms_use_color(stderr);
-    pool.verbose = verbose;
-    pool.quiet = quiet;
+    pool.verbose = ra.verbose;
+    pool.quiet = ra.quiet;
     uint64_t start = ms_now_ms();
-    if (!quiet)
+    if (!ra.quiet)
         fprintf(stderr, "mailspec replay: %zu script(s) against %s port %s (--tls %s)\n", n,
                 o->host, o->port, ms_tls_mode_name(o->tls));
-    ms_pool_run(n, (unsigned)jobs, &stop_flag, work, work_done, &pool);
+    ms_pool_run(n, (unsigned)ra.jobs, &stop_flag, work, work_done, &pool);
 
     /* The finished tests, in input order. */
     struct ms_test_result *res = calloc(n, sizeof(*res));
@@ -371,13 +400,13 @@ int ms_cmd_replay(int argc, char **argv)
     rep.planned = n;
     rep.interrupted = stop_flag;
     rep.duration_ms = ms_now_ms() - start;
-    if (!quiet)
+    if (!ra.quiet)
         ms_report_summary_line(stderr, &rep, pool.color);
     rc = ms_report_exit_code(&rep);
-    if (json || junit) {
+    if (ra.json || ra.junit) {
         struct ms_json *doc = ms_report_doc(&rep);
-        if (!doc || (json && ms_report_write_json(doc, json) != 0) ||
-            (junit && ms_report_write_junit(doc, junit) != 0))
+        if (!doc || (ra.json && ms_report_write_json(doc, ra.json) != 0) ||
+            (ra.junit && ms_report_write_junit(doc, ra.junit) != 0))
             rc = MS_EXIT_USAGE;
         ms_json_free(doc);
     }

@@ -471,7 +471,6 @@ void ms_json_write(FILE *f, const struct ms_json *v)
     }
 }
 
-
 struct ms_json *ms_json_new(enum ms_json_type type)
 {
     struct ms_json *v = calloc(1, sizeof(*v));

@@ -29,7 +29,7 @@ void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum)
 }
 
 enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail, size_t errors,
-                              int interrupted)
+                              int interrupted, size_t ran_any)
 {
     size_t applicable = 0, ran = must[MS_RES_PASS] + must[MS_RES_FAIL];
     for (unsigned r = 0; r < MS_RES_COUNT; r++)
@@ -39,7 +39,8 @@ enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail,
         return MS_VERDICT_FAIL;
     if (errors || interrupted)
         return MS_VERDICT_ERROR;
-    if (must[MS_RES_BLOCKED] || ran == 0 || 2 * ran < applicable)
+    /* no test at all ran (a wrong --tls, say): nothing was shown */
+    if (ran_any == 0 || must[MS_RES_BLOCKED] || 2 * ran < applicable)
         return MS_VERDICT_INCOMPLETE;
     return MS_VERDICT_PASS;
 }
@@ -64,7 +65,8 @@ int ms_report_exit_code(const struct ms_report *rep)
     struct ms_summary s;
 
     ms_report_summarize(rep, &s);
-    return ms_verdict_exit(ms_verdict_of(s.must, s.must_fail, s.error, rep->interrupted));
+    return ms_verdict_exit(ms_verdict_of(s.must, s.must_fail, s.error, rep->interrupted,
+                                         s.by[MS_RES_PASS] + s.by[MS_RES_FAIL]));
 }
 
 int ms_write_atomic(const char *path, const char *data, size_t n)
@@ -138,10 +140,12 @@ static struct ms_json *tls_doc(const struct ms_tls_info *t)
 {
     struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
     int ok = o != NULL;
-    ok = ok && ms_json_set(o, "version", t->used ? ms_json_new_string(t->version)
-                                                 : ms_json_new(MS_JSON_NULL)) == 0;
-    ok = ok && ms_json_set(o, "cipher", t->used ? ms_json_new_string(t->cipher)
-                                                : ms_json_new(MS_JSON_NULL)) == 0;
+    ok = ok &&
+         ms_json_set(o, "version",
+                     t->used ? ms_json_new_string(t->version) : ms_json_new(MS_JSON_NULL)) == 0;
+    ok =
+        ok && ms_json_set(o, "cipher",
+                          t->used ? ms_json_new_string(t->cipher) : ms_json_new(MS_JSON_NULL)) == 0;
     ok = ok && ms_json_set(o, "verified", ms_json_new_bool(t->used && t->verified)) == 0;
     if (ok && t->used)
         ok = ms_json_set_str(o, "subject", t->subject) == 0 &&
@@ -157,8 +161,9 @@ static struct ms_json *tls_doc(const struct ms_tls_info *t)
 static struct ms_json *test_doc(const struct ms_test_result *t)
 {
     struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
-    int ok = o && ms_json_set_str(o, "id", t->id) == 0 && ms_json_set_str(o, "title", t->title) == 0 &&
-             ms_json_set_str(o, "rfc", t->rfc) == 0 && ms_json_set_str(o, "quote", t->quote) == 0 &&
+    int ok = o && ms_json_set_str(o, "id", t->id) == 0 &&
+             ms_json_set_str(o, "title", t->title) == 0 && ms_json_set_str(o, "rfc", t->rfc) == 0 &&
+             ms_json_set_str(o, "quote", t->quote) == 0 &&
              ms_json_set_str(o, "finding", t->finding ? t->finding : "") == 0 &&
              ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
              ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
@@ -204,17 +209,19 @@ struct ms_json *ms_report_doc(const struct ms_report *rep)
          ms_json_set(d, "tls", tls_doc(tls)) == 0;
     /* summary: the contract's pass/fail/skip/error (skip = not-applicable +
      * not-supported), and each result kind on its own */
-    ok = ok && ms_json_set_num(sum, "pass", s.pass) == 0 && ms_json_set_num(sum, "fail", s.fail) == 0 &&
-         ms_json_set_num(sum, "skip", s.skip) == 0 && ms_json_set_num(sum, "error", s.error) == 0 &&
+    ok = ok && ms_json_set_num(sum, "pass", s.pass) == 0 &&
+         ms_json_set_num(sum, "fail", s.fail) == 0 && ms_json_set_num(sum, "skip", s.skip) == 0 &&
+         ms_json_set_num(sum, "error", s.error) == 0 &&
          ms_json_set_num(sum, "blocked", s.by[MS_RES_BLOCKED]) == 0 &&
          ms_json_set_num(sum, "not_applicable", s.by[MS_RES_NA]) == 0 &&
          ms_json_set_num(sum, "not_supported", s.by[MS_RES_NOT_SUPPORTED]) == 0 &&
          ms_json_set_num(sum, "total", rep->n) == 0 &&
          ms_json_set_num(sum, "planned", rep->planned) == 0 &&
          ms_json_set_num(sum, "must_fail", s.must_fail) == 0 &&
-         ms_json_set_num(sum, "must_total", s.must[MS_RES_PASS] + s.must[MS_RES_FAIL] + s.must[MS_RES_NA] +
-                                                s.must[MS_RES_ERROR] + s.must[MS_RES_BLOCKED] +
-                                                s.must[MS_RES_NOT_SUPPORTED]) == 0 &&
+         ms_json_set_num(sum, "must_total",
+                         s.must[MS_RES_PASS] + s.must[MS_RES_FAIL] + s.must[MS_RES_NA] +
+                             s.must[MS_RES_ERROR] + s.must[MS_RES_BLOCKED] +
+                             s.must[MS_RES_NOT_SUPPORTED]) == 0 &&
          ms_json_set_num(sum, "must_ran", s.must[MS_RES_PASS] + s.must[MS_RES_FAIL]) == 0;
     ok = ok && ms_json_set(d, "summary", sum) == 0;
     sum = NULL;
@@ -526,8 +533,9 @@ void ms_report_summary_line(FILE *f, const struct ms_report *rep, int color)
     struct ms_summary s;
 
     ms_report_summarize(rep, &s);
-    fprintf(f, "%s%zu passed%s, %s%zu failed%s (%zu MUST), %zu blocked, %zu not applicable, "
-               "%zu not supported, %s%zu errors%s",
+    fprintf(f,
+            "%s%zu passed%s, %s%zu failed%s (%zu MUST), %zu blocked, %zu not applicable, "
+            "%zu not supported, %s%zu errors%s",
             color && s.pass ? "\033[32m" : "", s.pass, color && s.pass ? "\033[0m" : "",
             color && s.fail ? "\033[31m" : "", s.fail, color && s.fail ? "\033[0m" : "",
             s.must_fail, s.by[MS_RES_BLOCKED], s.by[MS_RES_NA], s.by[MS_RES_NOT_SUPPORTED],

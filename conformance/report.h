@@ -28,8 +28,8 @@ struct ms_report {
 };
 
 struct ms_summary {
-    size_t by[MS_RES_COUNT];   /* tests per result */
-    size_t must[MS_RES_COUNT]; /* MUST-level tests per result */
+    size_t by[MS_RES_COUNT];        /* tests per result */
+    size_t must[MS_RES_COUNT];      /* MUST-level tests per result */
     size_t pass, fail, skip, error; /* the contract's four (skip: not-applicable + not-supported) */
     size_t must_fail;               /* failed tests of level MUST */
 };
@@ -39,13 +39,14 @@ void ms_report_summarize(const struct ms_report *rep, struct ms_summary *sum);
 /*
  * The verdict of a run (docs/certify.md "Verdict"), from its MUST-level
  * counts: FAIL when a MUST test failed; ERROR when the harness failed or the
- * run was interrupted; INCOMPLETE when a MUST test was blocked, none ran, or
- * fewer than half of the MUST tests that apply (all but not-supported) ran;
+ * run was interrupted; INCOMPLETE when no test of any level ran (ran_any:
+ * passed or failed), a MUST test was blocked, or fewer than half of the MUST
+ * tests that apply (all but not-supported) ran;
  * else PASS.
  */
 enum ms_verdict { MS_VERDICT_PASS, MS_VERDICT_FAIL, MS_VERDICT_INCOMPLETE, MS_VERDICT_ERROR };
 enum ms_verdict ms_verdict_of(const size_t must[MS_RES_COUNT], size_t must_fail, size_t errors,
-                              int interrupted);
+                              int interrupted, size_t ran_any);
 /* 0, 1 (MS_EXIT_FAIL), 6 (MS_EXIT_INCOMPLETE) or 2. */
 int ms_verdict_exit(enum ms_verdict v);
 int ms_report_exit_code(const struct ms_report *rep);

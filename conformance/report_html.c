@@ -60,7 +60,8 @@ static void h_jstr(FILE *f, const struct ms_json *obj, const char *key, const ch
     h_str(f, ms_json_gets(obj, key, dflt));
 }
 
-/* pass, fail, xfail (allow-listed failure), xpass, skip, error. */
+/* pass, fail, xfail (allow-listed failure), xpass, blocked, not-supported,
+ * not-applicable, error ("skip" of older reports is shown as it is). */
 static const char *test_result(const struct ms_json *t)
 {
     const char *r = ms_json_gets(t, "result", "error");
@@ -71,8 +72,11 @@ static const char *test_result(const struct ms_json *t)
         return expected ? "xfail" : "fail";
     if (strcmp(r, "pass") == 0)
         return expected ? "xpass" : "pass";
-    if (strcmp(r, "skip") == 0 || strcmp(r, "xfail") == 0 || strcmp(r, "xpass") == 0)
-        return r;
+    static const char *const known[] = {"blocked", "not-supported", "not-applicable", "skip",
+                                        "xfail", "xpass"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(r, known[i]) == 0)
+            return known[i];
     return "error";
 }
 
@@ -169,15 +173,18 @@ static unsigned must_failures(const struct ms_json *rep)
     return n;
 }
 
-static void count_results(const struct ms_json *rep, unsigned c[6])
+#define NRESULTS 9
+static const char *const result_names[NRESULTS] = {
+    "pass", "fail", "xfail", "xpass", "blocked", "not-supported", "not-applicable", "skip", "error"};
+
+static void count_results(const struct ms_json *rep, unsigned c[NRESULTS])
 {
-    static const char *const names[6] = {"pass", "fail", "xfail", "xpass", "skip", "error"};
     const struct ms_json *ts = tests_of(rep);
-    memset(c, 0, 6 * sizeof(c[0]));
+    memset(c, 0, NRESULTS * sizeof(c[0]));
     for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
         const char *r = test_result(t);
-        for (int i = 0; i < 6; i++)
-            if (strcmp(r, names[i]) == 0)
+        for (int i = 0; i < NRESULTS; i++)
+            if (strcmp(r, result_names[i]) == 0)
                 c[i]++;
     }
 }
@@ -185,13 +192,15 @@ static void count_results(const struct ms_json *rep, unsigned c[6])
 static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
 {
     fputs("<h2 id=summary>Summary</h2>\n<table class=sum><tr><th>Report</th><th>Protocol</th>"
-          "<th>Server</th><th>Transport</th><th>TLS</th><th>pass</th><th>fail</th>"
-          "<th>xfail</th><th>xpass</th><th>skip</th><th>error</th><th>Verdict</th></tr>\n",
+          "<th>Server</th><th>Transport</th><th>TLS</th>",
           f);
+    for (int k = 0; k < NRESULTS; k++)
+        fprintf(f, "<th>%s</th>", result_names[k]);
+    fputs("<th>Verdict</th></tr>\n", f);
     for (size_t i = 0; i < n; i++) {
         const struct ms_json *tls = ms_json_get(reps[i], "tls");
         const struct ms_json *ver = ms_json_get(tls, "verified");
-        unsigned c[6], mf = must_failures(reps[i]);
+        unsigned c[NRESULTS], mf = must_failures(reps[i]);
         count_results(reps[i], c);
         fprintf(f, "<tr><td><a href=\"#rep%zu\">#%zu</a></td><td>", i + 1, i + 1);
         h_jstr(f, reps[i], "protocol", "?");
@@ -214,9 +223,18 @@ static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
             fputs("none", f);
         }
         fputs("</td>", f);
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < NRESULTS; k++)
             fprintf(f, "<td class=n>%u</td>", c[k]);
-        if (mf)
+        const char *verdict = ms_json_gets(reps[i], "verdict", NULL);
+        const struct ms_json *comp = ms_json_get(reps[i], "compliant");
+        if (verdict) {
+            fprintf(f, "<td><span class=\"r %s\">",
+                    comp && comp->type == MS_JSON_BOOL && comp->boolean ? "pass"
+                    : mf                                               ? "fail"
+                                                                       : "blocked");
+            h_str(f, verdict);
+            fputs("</span></td></tr>\n", f);
+        } else if (mf)
             fprintf(f, "<td><span class=\"r fail\">%u MUST-level failure%s</span></td></tr>\n", mf,
                     mf == 1 ? "" : "s");
         else
@@ -326,6 +344,16 @@ static void h_test(FILE *f, size_t ri, const struct ms_json *t)
     fputs(" <small>(RFC ", f);
     h_jstr(f, t, "rfc", "?");
     fputs(")</small></summary>\n", f);
+    const char *quote = ms_json_gets(t, "quote", "");
+    if (*quote) {
+        fputs("<blockquote>", f);
+        h_str(f, quote);
+        fputs(" <small>(RFC ", f);
+        h_jstr(f, t, "rfc", "?");
+        fputs(", ", f);
+        h_jstr(f, t, "level", "?");
+        fputs(")</small></blockquote>\n", f);
+    }
     if (*msg) {
         fputs("<p class=msg>", f);
         h_str(f, msg);
@@ -405,12 +433,14 @@ static const char html_css[] =
     "font-family:monospace}"
     ".pass{background:#d6f5d6;color:#135e13}.fail{background:#fbd3d3;color:#8a1010}"
     ".xfail{background:#ffe8c2;color:#7a4b00}.xpass{background:#e2e8ff;color:#223c8a}"
-    ".skip{background:#eee;color:#555}.error{background:#ecd6f5;color:#5a1377}"
+    ".skip,.not-applicable{background:#eee;color:#555}.error{background:#ecd6f5;color:#5a1377}"
+    ".blocked{background:#d9f0f5;color:#0b5566}.not-supported{background:#f3f0d9;color:#5e5410}"
+    "blockquote{margin:.3em 0 .3em 1em;font-style:italic;color:#444}"
     "details.t{margin:.2em 0;border-left:4px solid #ccc;padding-left:.5em}"
     "details.t.fail,details.t.error{border-color:#d33}"
     "details.t.pass{border-color:#3a3}details.t.skip{border-color:#aaa}"
     "pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:90%}"
-    ".ctl{color:#999}.msg{margin:.3em 0 .3em 1em}.na{color:#bbb}";
+    ".ctl{color:#999}.msg{margin:.3em 0 .3em 1em;white-space:pre-wrap}.na{color:#bbb}";
 
 int ms_html_write(FILE *f, const struct ms_json *const *reps, size_t n, char *err, size_t errcap)
 {
@@ -436,7 +466,10 @@ int ms_html_write(FILE *f, const struct ms_json *const *reps, size_t n, char *er
             "<title>mailspec compliance report</title><style>%s</style></head><body>\n"
             "<h1>mailspec compliance report</h1>\n<p>%zu report%s. Levels are the RFC's own "
             "words for the behaviour checked (RFC 2119). Only MUST-level failures make a "
-            "server non-compliant; <b>xfail</b> marks a failure allow-listed with "
+            "server non-compliant; <b>blocked</b> tests were not judged (a setup step did not "
+            "go as scripted), <b>not-supported</b> ones need an optional feature the server lacks, "
+            "<b>not-applicable</b> ones do not apply to the run; <b>xfail</b> marks a failure "
+            "allow-listed with "
             "<code>--expect-fail</code>, <b>xpass</b> an allow-listed test that passed.</p>\n"
             "<p><a href=\"#summary\">Summary</a> &middot; <a href=\"#matrix\">Compliance "
             "matrix</a></p>\n",

@@ -404,6 +404,44 @@ static int branch_skip(const struct rt *t, const struct ms_step *st, int in_bloc
     return 1;
 }
 
+/*
+ * After a run that stopped early, the script's cleanup steps (DELETE the
+ * mailbox the test created, LOGOUT) still run, best effort: the verdict is
+ * already made and nothing here changes it. Stops at the first step that
+ * cannot run (a variable never captured, no answer in 2 s, a close).
+ */
+static void tidy_up(struct rt *t)
+{
+    const struct ms_script *s = t->s;
+    size_t first = s->nsteps;
+
+    if (!t->open || t->eof || (t->o->stop && *t->o->stop))
+        return;
+    while (first > 0 && s->steps[first - 1].phase == MS_PHASE_CLEANUP)
+        first--;
+    if (first == s->nsteps || first == 0)
+        return;
+    tr_note(t, "mailspec: the run stopped early; its cleanup steps follow (not judged)");
+    for (size_t i = first; i < s->nsteps; i++) {
+        const struct ms_step *st = &s->steps[i];
+        if (st->type == MS_STEP_SEND) {
+            char buf[4096];
+            ssize_t n = ms_script_render(s, st, &t->vars, buf, sizeof(buf));
+            if (n < 0 || rt_secret_part(st, s))
+                return;
+            tr_send(t, st);
+            char err[256];
+            if (ms_conn_write(&t->conn, buf, (size_t)n, ms_now_ms() + 2000, err, sizeof(err)) != 0)
+                return;
+            if (t->strict)
+                ms_session_feed(&t->ss, 0, st->line, buf, (size_t)n);
+        } else if (st->type == MS_STEP_EXPECT && !st->nocrlf) {
+            if (rt_get_msg(t, ms_now_ms() + 2000, st->line) != 1)
+                return;
+        }
+    }
+}
+
 static void run_steps(struct rt *t)
 {
     const struct ms_script *s = t->s;
@@ -424,8 +462,7 @@ static void run_steps(struct rt *t)
             continue;
         t->phase = st->phase;
         if (!t->open && st->type != MS_STEP_CONNECTION && st->type != MS_STEP_SLEEP &&
-            st->type != MS_STEP_ALLOW && st->type != MS_STEP_FORBID &&
-            st->type != MS_STEP_PHASE) {
+            st->type != MS_STEP_ALLOW && st->type != MS_STEP_FORBID && st->type != MS_STEP_PHASE) {
             rt_finish(t, MS_RES_ERROR, st->line,
                       "%s:%zu: the connection was closed by @close; use @connection to open "
                       "another",
@@ -511,9 +548,10 @@ static void run_steps(struct rt *t)
             run_login(t, st);
             break;
         case MS_STEP_PHASE:
-            tr_note(t, "@phase %s", st->arg == MS_PHASE_SETUP     ? "setup"
-                                    : st->arg == MS_PHASE_CLEANUP ? "cleanup"
-                                                                  : "check");
+            tr_note(t, "@phase %s",
+                    st->arg == MS_PHASE_SETUP     ? "setup"
+                    : st->arg == MS_PHASE_CLEANUP ? "cleanup"
+                                                  : "check");
             break;
         default:
             break;
@@ -522,6 +560,8 @@ static void run_steps(struct rt *t)
     free(seg.p);
     if (!t->done)
         rt_finish(t, MS_RES_PASS, 0, "%s", "");
+    else if (t->res != MS_RES_PASS && !in_seg)
+        tidy_up(t);
 }
 
 static char *dup_str(const char *s)
@@ -628,10 +668,9 @@ static struct rt *run_variant(const struct ms_script *s, const char *file,
     t->tr.max = RT_TRANSCRIPT_MAX;
     ms_vars_init(&t->vars);
     t->pname = o->protocol ? o->protocol : (s->protocol[0] ? s->protocol : NULL);
-    t->match_flags =
-        t->pname && (strcmp(t->pname, "imap") == 0 || strcmp(t->pname, "smtp") == 0)
-            ? MS_MATCH_NOCASE
-            : 0;
+    t->match_flags = t->pname && (strcmp(t->pname, "imap") == 0 || strcmp(t->pname, "smtp") == 0)
+                         ? MS_MATCH_NOCASE
+                         : 0;
     if (bind_builtins(t) == 0)
         applicability(t);
     if (!t->done) {

@@ -51,7 +51,8 @@ static void key_text(const struct rt *t, const struct ms_step *st, const char **
         rt_msg_text(t, p, n);
         return;
     }
-    const struct rt_line *l = strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
+    const struct rt_line *l =
+        strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
     *p = t->rbuf + l->off;
     *n = l->len;
 }
@@ -138,11 +139,13 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
         return 0;
     size_t all = 0;
     for (size_t i = 0; i < t->nlines; i++)
-        all += filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
+        all +=
+            filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
     if (t->nlines > 1 && all == t->nlines)
         return 0;
-    rt_finish(t, MS_RES_FAIL, sline, "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s",
-              t->file, sline, want, got);
+    rt_finish(t, MS_RES_FAIL, sline,
+              "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s", t->file, sline,
+              want, got);
     return -1;
 }
 
@@ -201,7 +204,7 @@ static long by_lines(struct rt *t, size_t first)
 {
     const struct ms_script *s = t->s;
     const struct ms_step *allow[RT_MAX_FILTERS];
-    size_t nallow = t->nallow, k = first;
+    size_t nallow = t->nallow, k = first, used = 0;
     long last = -1;
     int last_taken = 0;
 
@@ -210,7 +213,8 @@ static long by_lines(struct rt *t, size_t first)
         const char *p = t->rbuf + t->lines[j].off;
         size_t n = t->lines[j].len;
         /* the next S: step of the run, activating the filters on the way */
-        while (k < s->nsteps && (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
+        while (k < s->nsteps &&
+               (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
             if (s->steps[k].type == MS_STEP_ALLOW && nallow < RT_MAX_FILTERS)
                 allow[nallow++] = &s->steps[k];
             k++;
@@ -222,6 +226,7 @@ static long by_lines(struct rt *t, size_t first)
         if (m == 1) {
             last = (long)k;
             k++;
+            used++;
             last_taken = 1;
             continue;
         }
@@ -236,9 +241,16 @@ static long by_lines(struct rt *t, size_t first)
                          "  expected: S: %s\n  got:      S: %s)",
                          j + 1, want, got);
             }
-            return -1;
+            /* two or more S: lines took lines of this message: the run
+             * describes it line by line, and this line breaks it */
+            return used >= 2 ? -3 : -1;
         }
         last_taken = 0;
+    }
+    if (!last_taken && used >= 2) {
+        snprintf(t->lw_note, sizeof(t->lw_note),
+                 "\n  (the message's last line was not taken by an S: line)");
+        return -3;
     }
     return last_taken ? last : -1;
 }
@@ -266,6 +278,15 @@ long rt_expect(struct rt *t, size_t i)
             return too_many_captures(t, st->line);
         if (last >= 0)
             return last;
+        if (last == -3) {
+            char got[4096];
+            got_text(t, got, sizeof(got));
+            rt_finish(
+                t, MS_RES_FAIL, st->line,
+                "%s:%zu: the message does not match the S: lines from here on%s\n  got:      %s",
+                t->file, st->line, t->lw_note, got);
+            return -1;
+        }
         t->vars = saved;
         const char *p;
         size_t n;
@@ -437,9 +458,10 @@ int rt_expect_nocrlf(struct rt *t, const struct ms_step *st)
         return 0;
     }
     esc_short(t, got, sizeof(got), t->rbuf, take);
-    rt_finish(t, MS_RES_FAIL, st->line,
-              "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
-              "S: %s%s%s",
-              t->file, st->line, want, got, end ? " - " : "", end ? end : "");
+    rt_finish(
+        t, MS_RES_FAIL, st->line,
+        "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "
+        "S: %s%s%s",
+        t->file, st->line, want, got, end ? " - " : "", end ? end : "");
     return -1;
 }

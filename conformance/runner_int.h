@@ -80,7 +80,7 @@ struct rt {
     char lw_note[1400]; /* why a run did not take a message line by line */
     size_t fail_line;
     struct ms_tls_info tls;
-    int tls_now; /* this connection is inside TLS */
+    int tls_now;                   /* this connection is inside TLS */
     enum ms_conn_error conn_error; /* why connecting or TLS failed */
     int tls_failed;
     int auto_tls;

@@ -432,13 +432,14 @@ int rt_grammar_verdict(struct rt *t, size_t sline)
     t->gram = 0;
     if (t->gram_code == 2) {
         rt_finish(t, MS_RES_BLOCKED, sline,
-                  "%s:%zu: the server's response is beyond this run's limits: %s", t->file,
-                  sline, t->gram_msg);
+                  "%s:%zu: the server's response is beyond this run's limits: %s", t->file, sline,
+                  t->gram_msg);
         return -1;
     }
     if (t->phase != MS_PHASE_CHECK) {
-        tr_note(t, "mailspec: the response above breaks the grammar (%s); not judged here: a %s "
-                   "step",
+        tr_note(t,
+                "mailspec: the response above breaks the grammar (%s); not judged here: a %s "
+                "step",
                 t->gram_msg, t->phase == MS_PHASE_SETUP ? "setup" : "cleanup");
         return 0;
     }
@@ -506,8 +507,8 @@ int rt_tls(struct rt *t, size_t line)
                       "did not run it as a command inside TLS (%s)",
                       err);
         } else {
-            rt_finish(t, t->conn.error == MS_CONN_E_TLS_LOCAL ? MS_RES_ERROR : MS_RES_BLOCKED,
-                      line, "%s:%zu: TLS: %s", t->file, line, err);
+            rt_finish(t, t->conn.error == MS_CONN_E_TLS_LOCAL ? MS_RES_ERROR : MS_RES_BLOCKED, line,
+                      "%s:%zu: TLS: %s", t->file, line, err);
         }
         return -1;
     }
@@ -652,9 +653,8 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
     rt_compact(t);
     for (;;) {
         size_t from = t->consumed;
-        const char *lf = t->rlen > t->scanned
-                             ? memchr(t->rbuf + t->scanned, '\n', t->rlen - t->scanned)
-                             : NULL;
+        const char *lf =
+            t->rlen > t->scanned ? memchr(t->rbuf + t->scanned, '\n', t->rlen - t->scanned) : NULL;
         if (lf) {
             size_t total = (size_t)(lf - t->rbuf) + 1;
             size_t len = total - 1 - from;

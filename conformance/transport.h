@@ -44,20 +44,20 @@ struct ms_tls_info {
 /* Why the last ms_conn_* call failed: callers switch on this, never on the text. */
 enum ms_conn_error {
     MS_CONN_E_NONE = 0,
-    MS_CONN_E_RESOLVE,        /* the host name does not resolve */
-    MS_CONN_E_CONNECT,        /* refused or unreachable */
-    MS_CONN_E_TIMEOUT,        /* the deadline passed */
-    MS_CONN_E_TLS_LOCAL,      /* our TLS setup (context, --cafile, --cert) */
-    MS_CONN_E_TLS_HANDSHAKE,  /* the server refused or broke off the handshake */
-    MS_CONN_E_TLS_VERIFY,     /* its certificate did not verify */
-    MS_CONN_E_IO,             /* read or write failed on an open connection */
+    MS_CONN_E_RESOLVE,       /* the host name does not resolve */
+    MS_CONN_E_CONNECT,       /* refused or unreachable */
+    MS_CONN_E_TIMEOUT,       /* the deadline passed */
+    MS_CONN_E_TLS_LOCAL,     /* our TLS setup (context, --cafile, --cert) */
+    MS_CONN_E_TLS_HANDSHAKE, /* the server refused or broke off the handshake */
+    MS_CONN_E_TLS_VERIFY,    /* its certificate did not verify */
+    MS_CONN_E_IO,            /* read or write failed on an open connection */
 };
 
 struct ms_conn {
     int fd;
     enum ms_conn_error error; /* of the last call that failed */
-    void *ssl; /* SSL *, or NULL on a plain connection */
-    void *ctx; /* SSL_CTX * */
+    void *ssl;                /* SSL *, or NULL on a plain connection */
+    void *ctx;                /* SSL_CTX * */
     struct ms_tls_info tls;
 };
 

@@ -445,8 +445,7 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             pt->len = an;
         } else if (flow == MS_STEP_PHASE) {
             st->arg = p->phase;
-        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID ||
-                   flow == MS_STEP_UNSUPPORTED) {
+        } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID || flow == MS_STEP_UNSUPPORTED) {
             return parse_pattern(p, st, a, an, line, acol);
         }
         return 0;
@@ -524,8 +523,8 @@ static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
 {
     if (ln[0] == '@') {
         size_t nn = 0;
-        while (1 + nn < n && (ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA) ||
-                              (nn > 0 && ln[1 + nn] == '-')))
+        while (1 + nn < n &&
+               (ms_is((unsigned char)ln[1 + nn], MS_C_ALPHA) || (nn > 0 && ln[1 + nn] == '-')))
             nn++;
         if (nn == 0)
             return set_err(p, line, 2, "expected a directive name after '@'");
@@ -900,8 +899,8 @@ int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct 
             vs->v[parts[i].var].len = n;
             vs->v[parts[i].var].bound = 1;
             vs->used += n;
-        } else if (ms_vars_set(vs, parts[i].var, line + cap_start[i],
-                               cap_end[i] - cap_start[i]) != MS_OK) {
+        } else if (ms_vars_set(vs, parts[i].var, line + cap_start[i], cap_end[i] - cap_start[i]) !=
+                   MS_OK) {
             return MS_FAIL;
         }
     }
@@ -912,7 +911,8 @@ int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct 
 static ssize_t render_astring(struct ms_slice v, char *out, size_t cap)
 {
     struct astring a;
-    if (v.len > 0 && astring_at(v.ptr, v.len, &a) && !a.quoted && a.raw == v.len && v.ptr[0] != '{') {
+    if (v.len > 0 && astring_at(v.ptr, v.len, &a) && !a.quoted && a.raw == v.len &&
+        v.ptr[0] != '{') {
         if (v.len > cap)
             return MS_FAIL;
         memcpy(out, v.ptr, v.len);

@@ -370,9 +370,8 @@ static void test_escape(void **st)
     ms_script_free(s);
 }
 
-
-static int match_f(struct ms_script *s, size_t step, struct ms_vars *vs, const char *text,
-                   size_t n, unsigned flags)
+static int match_f(struct ms_script *s, size_t step, struct ms_vars *vs, const char *text, size_t n,
+                   unsigned flags)
 {
     return ms_script_match(s, &s->steps[step], vs, text, n, flags);
 }
@@ -387,9 +386,9 @@ static void test_match_mbox(void **st)
         parse_ok("S: * LIST () \".\" ${mbox:box}\nS: * STATUS ${mbox:box} (MESSAGES 1)\n"
                  "C: a SELECT ${mbox:box}\nS: * LIST () \".\" ${mbox:inbox}\n");
     static const char *const forms[] = {
-        "* STATUS INBOX.x (MESSAGES 1)",     /* atom */
-        "* STATUS \"INBOX.x\" (MESSAGES 1)", /* quoted */
-        "* STATUS {7}\r\nINBOX.x (MESSAGES 1)", /* literal */
+        "* STATUS INBOX.x (MESSAGES 1)",         /* atom */
+        "* STATUS \"INBOX.x\" (MESSAGES 1)",     /* quoted */
+        "* STATUS {7}\r\nINBOX.x (MESSAGES 1)",  /* literal */
         "* STATUS {7+}\r\nINBOX.x (MESSAGES 1)", /* non-synchronizing literal */
     };
     char out[64];
@@ -507,7 +506,10 @@ int main(void)
         cmocka_unit_test(test_metadata_and_steps),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_match), cmocka_unit_test(test_match_mbox), cmocka_unit_test(test_match_nocase), cmocka_unit_test(test_directives_new),
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_match_mbox),
+        cmocka_unit_test(test_match_nocase),
+        cmocka_unit_test(test_directives_new),
         cmocka_unit_test(test_match_capture_space),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_nocrlf),

@@ -79,6 +79,10 @@ static void test_exit_codes(void **st)
     /* nothing ran at all */
     t[0].result = MS_RES_NA;
     assert_int_equal(ms_report_exit_code(&rep), MS_EXIT_INCOMPLETE);
+    /* a run without MUST tests that passed is not incomplete */
+    t[0].level = t[1].level = t[2].level = MS_LEVEL_INFO;
+    t[0].result = MS_RES_PASS;
+    assert_int_equal(ms_report_exit_code(&rep), 0);
 }
 
 static void test_json_and_junit_escape(void **st)

@@ -58,24 +58,24 @@ enum {
 extern const char *const ms_script_builtin_vars[MS_VAR_BUILTINS];
 
 enum ms_step_type {
-    MS_STEP_SEND = 1,   /* C: line: parts, CRLF appended */
-    MS_STEP_EXPECT,     /* S: line: pattern, matched against one server line */
-    MS_STEP_TLS,        /* @tls: TLS handshake on the open connection */
-    MS_STEP_SEGMENT,    /* @segment: the following C: lines are written at once */
-    MS_STEP_UNORDERED,  /* @unordered: the following S: lines in any order */
-    MS_STEP_END,        /* @end: closes @segment or @unordered */
-    MS_STEP_CLOSE,      /* @close: the server must close the connection */
-    MS_STEP_SLEEP,      /* @sleep MS: arg = milliseconds */
-    MS_STEP_CONNECTION, /* @connection: close, open a new connection */
-    MS_STEP_REQUIRES,   /* @requires CAP: skip unless a server line so far has CAP */
-    MS_STEP_ALLOW,      /* @allow PATTERN: skip unexpected lines that match */
-    MS_STEP_FORBID,     /* @forbid PATTERN: fail on unexpected lines that match */
-    MS_STEP_PHASE,      /* @phase setup|check|cleanup: arg = enum ms_phase */
-    MS_STEP_EITHER,     /* @either: the first of several alternative branches */
-    MS_STEP_OR,         /* @or: the next branch; @end closes the last */
+    MS_STEP_SEND = 1,    /* C: line: parts, CRLF appended */
+    MS_STEP_EXPECT,      /* S: line: pattern, matched against one server line */
+    MS_STEP_TLS,         /* @tls: TLS handshake on the open connection */
+    MS_STEP_SEGMENT,     /* @segment: the following C: lines are written at once */
+    MS_STEP_UNORDERED,   /* @unordered: the following S: lines in any order */
+    MS_STEP_END,         /* @end: closes @segment or @unordered */
+    MS_STEP_CLOSE,       /* @close: the server must close the connection */
+    MS_STEP_SLEEP,       /* @sleep MS: arg = milliseconds */
+    MS_STEP_CONNECTION,  /* @connection: close, open a new connection */
+    MS_STEP_REQUIRES,    /* @requires CAP: skip unless a server line so far has CAP */
+    MS_STEP_ALLOW,       /* @allow PATTERN: skip unexpected lines that match */
+    MS_STEP_FORBID,      /* @forbid PATTERN: fail on unexpected lines that match */
+    MS_STEP_PHASE,       /* @phase setup|check|cleanup: arg = enum ms_phase */
+    MS_STEP_EITHER,      /* @either: the first of several alternative branches */
+    MS_STEP_OR,          /* @or: the next branch; @end closes the last */
     MS_STEP_UNSUPPORTED, /* @unsupported PATTERN: the next S: step, answered so, is
                           * not-supported rather than failed */
-    MS_STEP_LOGIN,      /* @login: SMTP AUTH PLAIN when credentials and AUTH PLAIN exist */
+    MS_STEP_LOGIN,       /* @login: SMTP AUTH PLAIN when credentials and AUTH PLAIN exist */
 };
 
 /* What a step is for (docs/session-format.md "Phases"). */
@@ -121,13 +121,13 @@ struct ms_script {
     /* Metadata, NUL-terminated strings inside bytes ("" when absent). */
     const char *id, *title, *rfc, *protocol, *quote;
     const char *finding; /* @finding: the finding a failure of this test is, in plain words */
-    uint8_t level;      /* enum ms_level; MUST when absent */
-    uint8_t has_phases; /* the script has @phase lines */
-    uint8_t nalts;      /* branches of its @either block (0: none) */
+    uint8_t level;       /* enum ms_level; MUST when absent */
+    uint8_t has_phases;  /* the script has @phase lines */
+    uint8_t nalts;       /* branches of its @either block (0: none) */
     uint8_t tls_failure_passes; /* @tls-failure pass: a failed @tls handshake passes */
-    uint8_t transports; /* 0 when absent: applies to every transport */
-    uint8_t has_tls;    /* the script has an @tls step */
-    uint32_t lenient;   /* MS_LENIENT_* flags from @quirk lines */
+    uint8_t transports;         /* 0 when absent: applies to every transport */
+    uint8_t has_tls;            /* the script has an @tls step */
+    uint32_t lenient;           /* MS_LENIENT_* flags from @quirk lines */
     struct ms_step *steps;
     size_t nsteps;
     struct ms_part *parts;
