@@ -196,6 +196,8 @@ void certify_preflight(struct certify *c)
                !has_cap(pf->caps, "SASL=PLAIN")) {
         if (plain && login_in_tls(c, pf->caps) == 1) {
             pf->cleartext_refused = 1;
+            pf->login_checked = 1;
+            ro->cleartext_login_refused = 1;
             snprintf(pf->policy, sizeof(pf->policy),
                      "CAPA offers no USER or SASL PLAIN before STLS; login works inside TLS");
         } else {
@@ -207,6 +209,8 @@ void certify_preflight(struct certify *c)
     } else if (pi == 2 && !has_cap(pf->caps, "AUTH=PLAIN")) {
         if (plain && login_in_tls(c, pf->caps) == 1) {
             pf->cleartext_refused = 1;
+            pf->login_checked = 1;
+            ro->cleartext_login_refused = 1;
             snprintf(pf->policy, sizeof(pf->policy), "EHLO offers AUTH only after STARTTLS");
         } else {
             snprintf(pf->policy, sizeof(pf->policy),

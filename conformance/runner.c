@@ -141,15 +141,29 @@ static int set_sasl_vars(struct ms_vars *vs, const char *user, const char *pw)
     return 0;
 }
 
+/* The step sends variable v. */
+static int sends_var(const struct ms_script *s, const struct ms_step *st, size_t v)
+{
+    for (size_t i = 0; i < st->nparts; i++) {
+        const struct ms_part *pt = &s->parts[st->part0 + i];
+        if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY && pt->var == v)
+            return 1;
+    }
+    return 0;
+}
+
 /* Render a C: step; lines of a @segment are collected and written at once. */
 static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
 {
     /* Never the password on a transport where the server refuses cleartext
      * login (LOGINDISABLED, RFC 9051 6.2.3; certify's pre-flight for POP3
      * and SMTP): the test cannot apply here. */
-    if (!t->tls_now && rt_secret_part(st, t->s) &&
+    int secret = rt_secret_part(st, t->s);
+    int pop3_user = strcmp(t->pname, "pop3") == 0 && sends_var(t->s, st, MS_VAR_USER);
+    if (!t->tls_now && (secret || pop3_user) &&
         (t->o->cleartext_login_refused ||
-         (strcmp(t->pname, "imap") == 0 && rt_has_cap(t, "LOGINDISABLED", 13)))) {
+         (secret && !t->secret_sent && strcmp(t->pname, "imap") == 0 &&
+          rt_has_cap(t, "LOGINDISABLED", 13)))) {
         rt_finish(t, MS_RES_NA, st->line,
                   "%s:%zu: the server refuses login over this cleartext connection%s; the "
                   "credentials were not sent",
@@ -197,6 +211,8 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
         return -1;
     }
     tr_send(t, st);
+    if (secret)
+        t->secret_sent = 1;
     int rc = 0;
     if (seg)
         sb_add(seg, buf, (size_t)n);
@@ -303,9 +319,10 @@ out:
  */
 static int run_login(struct rt *t, const struct ms_step *st)
 {
-    if (strcmp(t->pname, "smtp") != 0 || !t->o->user || !t->o->password ||
-        !rt_has_cap(t, "AUTH=PLAIN", 10))
+    if (strcmp(t->pname, "smtp") != 0 || !t->o->user || !t->o->password)
         return 0;
+    /* the server logs users in only inside TLS (certify's pre-flight): the
+     * test, which needs a login here, does not apply on this connection */
     if (!t->tls_now && t->o->cleartext_login_refused) {
         rt_finish(t, MS_RES_NA, st->line,
                   "%s:%zu: the server refuses login over this cleartext connection; the "
@@ -313,6 +330,9 @@ static int run_login(struct rt *t, const struct ms_step *st)
                   t->file, st->line);
         return -1;
     }
+    if (!rt_has_cap(t, "AUTH=PLAIN", 10))
+        return 0;
+    t->secret_sent = 1;
     const struct ms_vars *v = &t->vars;
     char cmd[4096];
     int k = snprintf(cmd, sizeof(cmd), "AUTH PLAIN %.*s", (int)v->v[MS_VAR_SASL_PLAIN].len,

@@ -81,6 +81,7 @@ struct rt {
     size_t fail_line;
     struct ms_tls_info tls;
     int tls_now;                   /* this connection is inside TLS */
+    int secret_sent;               /* the password (or a form of it) was sent on this connection */
     enum ms_conn_error conn_error; /* why connecting or TLS failed */
     int tls_failed;
     int auto_tls;

@@ -497,6 +497,7 @@ const char *const ms_lenient_help[] = {
     "8bit",         "accept 8-bit bytes where only US-ASCII is allowed",
     "long-lines",   "accept lines over the RFC limit (up to the hard limit)",
     "imap-unknown", "IMAP: accept unknown untagged responses as raw (hides unsupported data)",
+    "ehlo-line",    "SMTP: keep an EHLO line that is not an ehlo-keyword (AUTH=PLAIN) as text",
     NULL,           NULL,
 };
 
@@ -505,7 +506,9 @@ uint32_t ms_lenient_flag(const char *name)
     static const uint32_t bits[] = {MS_LENIENT_BARE_LF, MS_LENIENT_KEYWORD_CASE, MS_LENIENT_SPACES,
                                     MS_LENIENT_8BIT, MS_LENIENT_LONG_LINES,
                                     /* MS_LENIENT_IMAP_UNKNOWN (mailspec/imap_response.h) */
-                                    1u << 8};
+                                    1u << 8,
+                                    /* MS_LENIENT_SMTP_EHLO_LINE (mailspec/smtp.h) */
+                                    1u << 9};
 
     for (size_t i = 0; ms_lenient_help[2 * i]; i++)
         if (strcmp(ms_lenient_help[2 * i], name) == 0)

@@ -377,9 +377,9 @@ static enum ms_status capability(struct ms_cursor *c, struct ms_pop3_reply *v)
         v->per_user = v->nparams == 1;
         return MS_OK;
     case MS_POP3_CAPA_SASL:
-        /* RFC 2449 6.3 / RFC 4422 3.1: mechanism names */
-        if (v->nparams == 0)
-            return ms_fail(c, "RFC 2449 6.3", "SASL lists at least one mechanism");
+        /* RFC 2449 6.3 / RFC 4422 3.1: mechanism names. An empty list is
+         * not forbidden (capability = capa-tag *(SP param), RFC 2449 9):
+         * Dovecot sends "SASL" alone when no mechanism is allowed before TLS. */
         for (unsigned i = 0; i < v->nparams; i++) {
             struct ms_slice m = v->params[i];
             if (m.len > 20)

@@ -174,6 +174,12 @@ static enum ms_status type_ehlo(struct ms_cursor *c, const struct ms_limits *lim
                 v->has_size = 0;
                 return MS_OK;
             }
+            if (lim->lenient & MS_LENIENT_SMTP_EHLO_LINE) {
+                /* e.g. the pre-RFC 2554 "AUTH=PLAIN LOGIN": kept as text, not a keyword */
+                ms_quirk_add(&v->quirks, starts[i] + bad, "RFC 5321 4.1.1.1 ehlo-line",
+                             "not ehlo-keyword *(SP ehlo-param): not taken as a keyword");
+                continue;
+            }
             return ms_fail_at(c, starts[i] + bad, "RFC 5321 4.1.1.1 ehlo-line",
                               "expected ehlo-keyword *(SP ehlo-param)");
         }

@@ -8,6 +8,14 @@
 #include "common.h"
 #include "stream.h"
 
+/*
+ * Lenient flag (protocol bits 8..31; IMAP uses bit 8): an EHLO reply line
+ * that is not ehlo-keyword *(SP ehlo-param) (RFC 5321 4.1.1.1), such as the
+ * pre-standard "AUTH=PLAIN LOGIN", is kept as text and reported as a quirk
+ * instead of failing the reply. The runner reads setup steps' replies so.
+ */
+#define MS_LENIENT_SMTP_EHLO_LINE (1u << 9)
+
 /* Fixed sizes of the view arrays; the limits in struct ms_limits apply too. */
 #define MS_SMTP_PARAMS_MAX      32  /* ESMTP parameters stored per MAIL/RCPT */
 #define MS_SMTP_REPLY_LINES_MAX 128 /* lines stored per reply */
