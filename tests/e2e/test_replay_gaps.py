@@ -203,7 +203,7 @@ def test_apop_without_timestamp_says_so(tmp_path):
     srv.apop = []
     with srv:
         p = replay("--port", srv.port, "--user", USER, "--password", PASSWORD, "--json", out, f)
-    # an absent option; as the only test, no MUST test ran: incomplete (6)
+    # an absent option; as the only test, no test ran: incomplete (6)
     assert p.returncode == 6, p.out + p.err
     assert "apop.session:3:" in p.err
     assert "greeting has no <timestamp>" in p.err and "APOP" in p.err
