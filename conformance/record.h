@@ -3,10 +3,11 @@
  * client and a real server that writes each connection as a .session file.
  *
  * Three layers, each in its own file:
- *  - record_sanitize.c  pure: follows the dialogue line by line (IMAP
- *    literals, SMTP DATA/BDAT, SASL exchanges, STARTTLS/STLS) and renders each
- *    line as .session text, replacing credentials with ${user}/${password}
- *    and volatile values with ${*}. No I/O; unit-tested.
+ *  - record_sanitize.c  no I/O: feeds both directions to the library's
+ *    session driver (the strict framers and parsers) and renders each line
+ *    as .session text from the driver's framing and typed views, replacing
+ *    credentials with ${user}/${password}/${sasl_*} and volatile values
+ *    with ${*}. Unit-tested.
  *  - record_writer.c    pure: splits each direction's bytes into lines,
  *    renders them through the sanitizer and hands finished .session lines to
  *    a sink (the proxy's sink writes and flushes them to the file).
@@ -31,52 +32,54 @@ enum ms_rec_proto {
 enum ms_rec_proto ms_rec_proto_parse(const char *name);
 const char *ms_rec_proto_name(enum ms_rec_proto p);
 
-/* SASL mechanisms the sanitizer knows how to rewrite. */
-enum ms_rec_sasl {
-    MS_SASL_NONE = 0,
-    MS_SASL_PLAIN,
-    MS_SASL_LOGIN,
-    MS_SASL_OTHER, /* CRAM-MD5, SCRAM, ...: client data is redacted, not replayable */
-};
+/*
+ * Receives one rendered line, in the order the lines were given: the text
+ * after "C: "/"S: " (is_server says which), and whether the line ended with
+ * CRLF (0: write "@nocrlf" before it).
+ */
+typedef void (*ms_rec_line_fn)(void *ctx, int is_server, const char *text, size_t n, int crlf);
+
+struct ms_rec_drv; /* record_sanitize.c: the session driver and the held-back lines */
 
 /*
- * Per-connection dialogue state. Zero it, then set proto (and raw: no
- * rewriting at all, bytes are only escaped).
+ * Per-connection sanitizer. Both directions are fed, in the order they
+ * flowed, to the library's session driver (mailspec/stream.h); what a line
+ * is (a command, a SASL response, DATA or BDAT content, literal bytes, a
+ * POP3 body line, a greeting, a STARTTLS go-ahead ...) and where its
+ * credentials are come from the driver's framing and typed views. A line
+ * is rendered once every byte of it has been classified, i.e. once the
+ * message it belongs to is complete (or rejected); lines of both directions
+ * are handed out in their original order, so a line can be held back until
+ * an earlier one is done (an IMAP command with literals, a multi-line SMTP
+ * reply).
  */
 struct ms_rec_san {
     enum ms_rec_proto proto;
-    int raw;
-    /* set by the sanitizer */
-    int greeted;           /* the server greeting has been rendered */
-    enum ms_rec_sasl sasl; /* a SASL exchange is running */
-    unsigned sasl_step;    /* client data lines seen in it */
-    int starttls_sent;     /* IMAP: client asked for STARTTLS, no answer yet */
-    int tls_go;            /* server said go ahead: the caller upgrades now */
-    int smtp_in_data;      /* SMTP: client lines are message content */
-    int smtp_ehlo_seen;    /* SMTP: the first line of the EHLO reply was rendered */
-    uint64_t bdat_left;    /* SMTP: BDAT bytes still to come from the client */
-    uint64_t lit_left[2];  /* IMAP: literal bytes still to come, [0] client [1] server */
-    int lit_cred;          /* IMAP client: the pending literal is user (1) / pass (2) */
-    int pop3_in_multi;     /* POP3: server lines are multi-line content */
-    int pop3_uidl;         /* POP3: the multi-line response is UIDL */
-    char tag[64];          /* IMAP: tag of the running AUTHENTICATE/STARTTLS */
-    size_t tag_len;
-    /* SMTP/POP3: kinds of the commands sent and not answered yet (PIPELINING) */
-    uint8_t q[64];
-    uint8_t qh, qn;
+    int raw;    /* --raw: lines are escaped only (the driver still follows STARTTLS) */
+    int tls_go; /* after a server line: the server said go ahead, TLS starts now */
+    struct ms_rec_drv *d;
 };
 
-void ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw);
+/* Returns 0, or -1 when out of memory. out may be NULL (lines are dropped). */
+int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_rec_line_fn out,
+                    void *ctx);
+void ms_rec_san_free(struct ms_rec_san *st);
 
 /*
- * Render one line of one direction as the text after "C: "/"S: ".
- * line[0..n) excludes the terminator; crlf says whether the line ended with
- * CRLF (0: the bytes stopped there, e.g. a segment end or a bare LF that the
- * caller left in the text). Updates the dialogue state. After a server line,
- * st->tls_go tells the caller that TLS starts right after it.
+ * One line of one direction: line[0..n) without its terminator; crlf says
+ * whether it ended with CRLF (0: the bytes stopped there, e.g. a segment
+ * end; a bare LF the caller left in the text stays in it). Ready lines go
+ * to out. After a server line, st->tls_go says that TLS starts right after
+ * it.
  */
-void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, size_t n, int crlf,
-                     struct ms_out *out);
+void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, size_t n, int crlf);
+
+/*
+ * Hand out every held-back line now (TLS upgrade, a directive, the end):
+ * bytes the driver has not classified yet are rendered conservatively
+ * (docs/record.md "How redaction decides").
+ */
+void ms_rec_san_flush(struct ms_rec_san *st);
 
 /* ---- the line splitter and .session writer ---- */
 

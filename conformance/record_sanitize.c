@@ -1,16 +1,49 @@
 /*
- * The recorder's rewriting of one line into .session text (docs/record.md).
+ * The recorder's rewriting of each line into .session text (docs/record.md
+ * "How redaction decides").
  *
- * Pure: no I/O, no allocation. It follows just enough of each dialogue to
- * know what a line is: IMAP literals (whose bytes are never rewritten), SMTP
- * DATA and BDAT content, SASL exchanges, the STARTTLS/STLS go-ahead, POP3
- * multi-line responses. Credentials become ${user}/${password} (or a named
- * SASL variable: a base64 blob of them) and are never copied to the output;
- * values that change between runs become ${*}.
+ * What a line is comes from the library's session driver (mailspec/stream.h),
+ * not from a model of its own: both directions are fed, in the order they
+ * flowed, to the strict framers and parsers, which tell each other what they
+ * saw (a 354 makes the next client bytes DATA content, a 334 or "+ " makes
+ * them a SASL response, a tagged reply ends AUTHENTICATE, a POP3 +OK opens a
+ * multi-line response because of the command it answers). Each complete
+ * message comes back with its stream offsets and its typed view, and the
+ * view says which bytes are what: the two astrings of an IMAP LOGIN (atom,
+ * quoted or literal), the argument of PASS, the initial response of AUTH,
+ * a SASL line, the bytes of a literal, the domain of an EHLO reply. Those
+ * byte ranges ("spans") decide the rendering; bytes between messages that
+ * the driver consumed as pieces of a streamed message (DATA content, a BDAT
+ * chunk, a RETR body) are kept as they are.
+ *
+ * A line is rendered when every byte of it is classified, so a line of a
+ * message that is not complete yet (an IMAP command waiting for its
+ * literal, the first line of a multi-line reply) is held back, and so is
+ * every later line of either direction: the output keeps the order of the
+ * input.
+ *
+ * Bytes the parser rejects have no view. They are rendered conservatively:
+ * a line that starts like a credential command (IMAP LOGIN/AUTHENTICATE,
+ * SMTP AUTH, POP3 USER/PASS/APOP/AUTH) keeps its verb and loses everything
+ * after it (and the rest of that message) to ${sasl_redacted}; a line the
+ * driver expected to be a SASL response is redacted whole. The same rule
+ * renders bytes that are still unclassified when the caller forces the
+ * output out (TLS, a directive, the end of the connection).
+ *
+ * Credentials become ${user}/${password} (or a named SASL variable: a base64
+ * blob of them) and are never copied to the output; values that change
+ * between runs become ${*} (the server text rules below).
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "mailspec/imap.h"
+#include "mailspec/pop3.h"
 #include "mailspec/script.h"
+#include "mailspec/smtp.h"
 #include "record.h"
 
 enum ms_rec_proto ms_rec_proto_parse(const char *name)
@@ -38,22 +71,13 @@ const char *ms_rec_proto_name(enum ms_rec_proto p)
     }
 }
 
-void ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw)
-{
-    memset(st, 0, sizeof(*st));
-    st->proto = proto;
-    st->raw = raw;
-}
-
-/* ---- escaping ---- */
+/* ---- escaping and small helpers ---- */
 
 /* .session text of b[0..n): the runner's escaper, keeping valid UTF-8 readable. */
 static void esc(struct ms_out *out, const char *p, size_t n)
 {
     ms_script_escape_opt(out, p, n, MS_ESCAPE_UTF8);
 }
-
-/* ---- small helpers over (pointer, length) ---- */
 
 static int ieq(const char *p, size_t n, const char *lit)
 {
@@ -80,126 +104,10 @@ static void lit(struct ms_out *o, const char *s)
     ms_out_str(o, s);
 }
 
-/* If p[0..n) ends with an IMAP literal announcement {N}, {N+}, {N-}: N. */
-static int literal_at_end(const char *p, size_t n, uint64_t *size)
-{
-    size_t end, start;
+#define V_REDACTED "${sasl_redacted}" /* a secret that no variable can stand for */
+#define V_VOLATILE "${*}"
 
-    if (n < 3 || p[n - 1] != '}')
-        return 0;
-    end = n - 1;
-    if (p[end - 1] == '+' || p[end - 1] == '-')
-        end--;
-    start = end;
-    while (start > 0 && ms_is_digit((unsigned char)p[start - 1]))
-        start--;
-    if (start == end || start == 0 || p[start - 1] != '{')
-        return 0;
-    return ms_number_parse(p + start, end - start, UINT32_MAX, size) == MS_OK;
-}
-
-/* RFC 4648 base64 decode into out (cap bytes); returns length or -1. */
-static ssize_t b64_decode(const char *p, size_t n, unsigned char *out, size_t cap)
-{
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    size_t o = 0, i = 0;
-
-    for (; i < n && p[i] != '='; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        unsigned v;
-        if (ch >= 'A' && ch <= 'Z')
-            v = (unsigned)(ch - 'A');
-        else if (ch >= 'a' && ch <= 'z')
-            v = (unsigned)(ch - 'a' + 26);
-        else if (ms_is_digit(ch))
-            v = (unsigned)(ch - '0' + 52);
-        else if (ch == '+')
-            v = 62;
-        else if (ch == '/')
-            v = 63;
-        else
-            return -1;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap)
-                return -1;
-            out[o++] = (unsigned char)((acc >> bits) & 0xff);
-        }
-    }
-    for (; i < n; i++)
-        if (p[i] != '=')
-            return -1;
-    return (ssize_t)o;
-}
-
-/*
- * One client SASL data line (initial response or a line after a challenge),
- * rendered without ever copying it: PLAIN -> ${sasl_plain} (base64 of
- * "\0user\0password"), LOGIN -> ${sasl_user} then ${sasl_password}, any other
- * mechanism -> ${sasl_redacted}. "*" (cancel) and "=" (empty) stay.
- */
-static void sasl_data(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
-{
-    unsigned step = st->sasl_step++;
-
-    if ((n == 1 && (p[0] == '*' || p[0] == '=')) || n == 0) {
-        esc(o, p, n);
-        return;
-    }
-    switch (st->sasl) {
-    case MS_SASL_PLAIN: {
-        /* authzid \0 authcid \0 passwd (RFC 4616 2); an authzid equal to the
-         * authcid or empty is the same identity, anything else is kept
-         * out of the file too (it may name a user). */
-        unsigned char buf[1024];
-        ssize_t d = b64_decode(p, n, buf, sizeof(buf));
-        const unsigned char *z1 = d > 0 ? memchr(buf, 0, (size_t)d) : NULL;
-        if (z1 && memchr(z1 + 1, 0, (size_t)d - (size_t)(z1 + 1 - buf)))
-            lit(o, z1 == buf ? "${sasl_plain}" : "${sasl_plain_authz}");
-        else
-            lit(o, "${sasl_redacted}");
-        break;
-    }
-    case MS_SASL_LOGIN:
-        lit(o, step == 0 ? "${sasl_user}" : step == 1 ? "${sasl_password}" : "${sasl_redacted}");
-        break;
-    case MS_SASL_NONE:
-    case MS_SASL_OTHER:
-    default:
-        lit(o, "${sasl_redacted}");
-        break;
-    }
-}
-
-static enum ms_rec_sasl sasl_mech(const char *p, size_t n)
-{
-    if (ieq(p, n, "PLAIN"))
-        return MS_SASL_PLAIN;
-    if (ieq(p, n, "LOGIN"))
-        return MS_SASL_LOGIN;
-    return MS_SASL_OTHER;
-}
-
-/*
- * "AUTH MECH [initial]" / "tag AUTHENTICATE MECH [initial]" from p[i]: the
- * mechanism is copied, the initial response replaced. Starts the exchange.
- */
-static void sasl_start(struct ms_rec_san *st, const char *p, size_t n, size_t i, struct ms_out *o)
-{
-    size_t ml = word_len(p, n, i);
-
-    st->sasl = sasl_mech(p + i, ml);
-    st->sasl_step = 0;
-    esc(o, p + i, ml);
-    i += ml;
-    if (i < n) {
-        ms_out_bytes(o, " ", 1);
-        sasl_data(st, p + i + 1, n - i - 1, o);
-    }
-}
+/* ---- server text: values that change between runs ---- */
 
 /*
  * Replace "KEYWORD SP number" (UIDVALIDITY 123) with "KEYWORD ${*}" anywhere
@@ -290,445 +198,912 @@ static void imap_server_text(const char *p, size_t n, struct ms_out *o)
         lit(o, "${*}");
 }
 
-/* ---- IMAP ---- */
+/* SMTP reply text: "... queued as QUEUEID" (Postfix, Exim's "id=" is not rewritten). */
+static void smtp_server_text(const char *p, size_t n, struct ms_out *o)
+{
+    for (size_t i = 0; i + 10 <= n; i++)
+        if (starts_ci(p + i, n - i, "queued as ")) {
+            if (i + 10 < n) {
+                esc(o, p, i + 10);
+                lit(o, V_VOLATILE);
+                return;
+            }
+            break;
+        }
+    esc(o, p, n);
+}
+
+/* ---- classified byte ranges ---- */
+
+enum span_act {
+    SP_KEEP = 0, /* copied (escaped) */
+    SP_TEXT,     /* server text: volatile values rewritten */
+    SP_VAR,      /* replaced by var */
+    SP_FALLBACK, /* rejected by the parser: the conservative rule */
+};
+
+/* What the driver expects the next client message to be (for rejected bytes). */
+enum { K_COMMAND = 0, K_SASL, K_CONTENT };
+
+struct span {
+    uint64_t lo, hi; /* stream offsets of one direction */
+    const char *var; /* SP_VAR */
+    uint8_t act;
+    uint8_t kind;  /* SP_FALLBACK: K_* */
+    uint8_t carry; /* SP_FALLBACK: a credential verb was seen; the rest is redacted */
+};
+
+struct side {
+    uint64_t fed;  /* bytes given to the driver */
+    uint64_t done; /* bytes classified: spans cover [.., done) */
+    struct span *sp;
+    size_t head, n, cap;
+    int after_error;    /* the driver is dropping the rest of a rejected message */
+    uint8_t kind;       /* client: K_* for the message the driver parses next */
+    uint8_t tail_carry; /* the carry of forced renders of the unclassified message */
+};
+
+/* A held-back line. */
+struct pline {
+    uint64_t off; /* stream offset of its first byte */
+    size_t n, at; /* length (without CRLF), position in the byte store */
+    uint8_t server, crlf;
+};
+
+enum { MECH_PLAIN = 1, MECH_LOGIN, MECH_OTHER };
+
+/* Bytes held back (lines waiting for an earlier line) before the oldest is forced out. */
+#define QUEUE_MAX ((size_t)48 << 20)
+
+struct ms_rec_drv {
+    struct ms_rec_san *st;
+    const struct ms_proto *mp;
+    struct ms_limits lim;
+    struct ms_session ss;
+    void *cst, *cv, *sst, *sv;
+    char *cb, *sb;
+    struct side side[2];
+    /* lines not handed out yet, and their bytes */
+    struct pline *q;
+    size_t qhead, qn, qcap;
+    char *qb;
+    size_t qbhead, qblen, qbcap;
+    char *render;
+    size_t rcap;
+    ms_rec_line_fn out;
+    void *ctx;
+    /* What the views alone do not say: */
+    uint64_t server_msgs;               /* server messages so far (the first is the greeting) */
+    uint8_t mech;                       /* the mechanism of the last AUTH/AUTHENTICATE (its view) */
+    unsigned step;                      /* SASL data items the client sent in that exchange */
+    uint64_t smtp_answered;             /* the driver's count of answered SMTP commands */
+    uint64_t ehlo_idx, starttls_idx;    /* SMTP: which command (1-based) was EHLO/HELO, STARTTLS */
+    char tls_tag[MS_IMAP_CMD_TAG_KEEP]; /* IMAP: the tag of the STARTTLS sent */
+    size_t tls_tag_len;
+};
+
+static int side_push(struct side *s, const struct span *v)
+{
+    if (s->head + s->n == s->cap) {
+        if (s->head > 0) {
+            memmove(s->sp, s->sp + s->head, s->n * sizeof(*s->sp));
+            s->head = 0;
+        } else {
+            size_t nc = s->cap ? s->cap * 2 : 64;
+            struct span *ns = realloc(s->sp, nc * sizeof(*ns));
+            if (!ns)
+                return -1;
+            s->sp = ns;
+            s->cap = nc;
+        }
+    }
+    s->sp[s->head + s->n++] = *v;
+    return 0;
+}
 
 /*
- * LOGIN arguments from p[i]: astring SP astring (RFC 9051 6.2.3). arg says
- * which one comes next (0 user, 1 password). A literal announcement at the
- * end is copied and its bytes are marked as that credential.
+ * Classify [lo, hi) of one direction. What is classified already stays; a
+ * gap before lo is what the driver consumed without a message: pieces of a
+ * streamed message (kept), or the rest of a rejected one (fallback).
  */
-static void imap_login_args(struct ms_rec_san *st, const char *p, size_t n, size_t i, int arg,
-                            struct ms_out *o)
+static void classify(struct ms_rec_drv *z, int srv, uint64_t lo, uint64_t hi, const struct span *v)
 {
-    static const char *const var[2] = {"${user}", "${password}"};
+    struct side *s = &z->side[srv];
 
-    while (i < n && arg < 2) {
-        uint64_t size;
-        if (p[i] == '{' && literal_at_end(p + i, n - i, &size)) {
-            esc(o, p + i, n - i);
-            st->lit_left[0] = size;
-            st->lit_cred = arg + 1;
-            return;
-        }
-        if (p[i] == '"') {
-            size_t j = i + 1;
-            while (j < n && p[j] != '"') {
-                if (p[j] == '\\' && j + 1 < n)
-                    j++;
-                j++;
+    if (hi <= s->done)
+        return;
+    if (lo > s->done) {
+        struct span gap = {0}; /* see fill_gap */
+        gap.act = s->after_error ? SP_FALLBACK : SP_KEEP;
+        gap.kind = s->kind;
+        classify(z, srv, s->done, lo, &gap);
+    } else {
+        lo = s->done;
+    }
+    struct span *last = s->n ? &s->sp[s->head + s->n - 1] : NULL;
+    /* kept and text ranges merge; a rejected message's tail continues it */
+    if (last && last->hi == lo && last->act == v->act &&
+        (v->act == SP_KEEP || v->act == SP_TEXT || (v->act == SP_FALLBACK && s->after_error))) {
+        last->hi = hi;
+    } else {
+        struct span x = *v;
+        x.lo = lo;
+        x.hi = hi;
+        if (side_push(s, &x) != 0) {
+            /* out of memory: nothing can be classified safely; redact */
+            if (last) {
+                last->act = SP_VAR;
+                last->var = V_REDACTED;
+                last->hi = hi;
             }
-            lit(o, "\"");
-            lit(o, var[arg]);
-            lit(o, "\"");
-            i = j < n ? j + 1 : n;
-        } else {
-            lit(o, var[arg]);
-            i += word_len(p, n, i);
-        }
-        arg++;
-        if (i < n && p[i] == ' ') {
-            ms_out_bytes(o, " ", 1);
-            i++;
         }
     }
-    if (i < n)
-        esc(o, p + i, n - i); /* whatever follows (a malformed line) */
+    s->done = hi;
 }
 
-static void save_tag(struct ms_rec_san *st, const char *p, size_t n)
+/* Builds the spans of one message from its view: ranges in order, the rest default. */
+struct marks {
+    struct ms_rec_drv *z;
+    int srv;
+    const char *base; /* the message's first byte in memory */
+    uint64_t off;     /* ... and in the stream */
+    uint64_t cur, end;
+    uint8_t def; /* SP_KEEP or SP_TEXT */
+};
+
+static void mark_init(struct marks *m, struct ms_rec_drv *z, int srv, const char *base,
+                      uint64_t off, uint64_t len, uint8_t def)
 {
-    st->tag_len = n < sizeof(st->tag) ? n : 0;
-    memcpy(st->tag, p, st->tag_len);
+    m->z = z;
+    m->srv = srv;
+    m->base = base;
+    m->off = off;
+    m->cur = off;
+    m->end = off + len;
+    m->def = def;
 }
 
-static void imap_client(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
+static void mark_to(struct marks *m, uint64_t to)
 {
-    size_t tl = word_len(p, n, 0), i, cl;
+    struct span d = {0};
+    d.act = m->def;
+    if (to > m->cur)
+        classify(m->z, m->srv, m->cur, to, &d);
+    if (to > m->cur)
+        m->cur = to;
+}
 
-    if (st->sasl != MS_SASL_NONE) {
-        sasl_data(st, p, n, o);
+/* The bytes of slice s (inside the message) become act (var for SP_VAR). */
+static void mark(struct marks *m, struct ms_slice s, uint8_t act, const char *var)
+{
+    if (!s.ptr || s.len == 0 || !m->base || s.ptr < m->base)
+        return;
+    uint64_t lo = m->off + (uint64_t)(s.ptr - m->base), hi = lo + s.len;
+    if (hi > m->end)
+        hi = m->end;
+    if (lo < m->cur) {
+        /* out of order (not produced by the views used here): a secret is
+         * never let through; anything else keeps its first classification */
+        if (act != SP_VAR || hi <= m->cur)
+            return;
+        var = V_REDACTED;
+        lo = m->cur;
+    }
+    mark_to(m, lo);
+    struct span v = {0};
+    v.act = act;
+    v.var = var;
+    classify(m->z, m->srv, lo, hi, &v);
+    m->cur = hi;
+}
+
+static void mark_end(struct marks *m)
+{
+    mark_to(m, m->end);
+}
+
+/* ---- SASL ---- */
+
+static uint8_t mech_class(struct ms_slice m)
+{
+    if (ms_slice_ieq(m, "PLAIN"))
+        return MECH_PLAIN;
+    if (ms_slice_ieq(m, "LOGIN"))
+        return MECH_LOGIN;
+    return MECH_OTHER;
+}
+
+/*
+ * PLAIN: authzid \0 authcid \0 passwd (RFC 4616 2). ${sasl_plain} with an
+ * empty authzid, ${sasl_plain_authz} with one (it may name a user), and
+ * ${sasl_redacted} for anything else. Decoded on the stack with OpenSSL
+ * (lax is fine: the parser has checked the base64), then wiped.
+ */
+static const char *plain_var(const char *p, size_t n)
+{
+    unsigned char buf[3 * 1024];
+    const char *var = V_REDACTED;
+
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(buf))
+        return var;
+    int d = EVP_DecodeBlock(buf, (const unsigned char *)p, (int)n);
+    /* EVP_DecodeBlock counts the padding as zero bytes */
+    int pad = (p[n - 1] == '=') + (n >= 2 && p[n - 2] == '=');
+    if (d >= pad) {
+        size_t len = (size_t)(d - pad);
+        const unsigned char *z1 = memchr(buf, 0, len);
+        if (z1 && memchr(z1 + 1, 0, len - (size_t)(z1 + 1 - buf)))
+            var = z1 == buf ? "${sasl_plain}" : "${sasl_plain_authz}";
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return var;
+}
+
+/*
+ * One client SASL data item (initial response or a line after a challenge):
+ * the variable that replaces it, or NULL to keep it ("=" empty, "*" cancel).
+ */
+static const char *sasl_var(struct ms_rec_drv *z, struct ms_slice r)
+{
+    unsigned step = z->step++;
+
+    if (r.len == 0 || (r.len == 1 && (r.ptr[0] == '=' || r.ptr[0] == '*')))
+        return NULL;
+    switch (z->mech) {
+    case MECH_PLAIN:
+        return plain_var(r.ptr, r.len);
+    case MECH_LOGIN:
+        return step == 0 ? "${sasl_user}" : step == 1 ? "${sasl_password}" : V_REDACTED;
+    default:
+        return V_REDACTED;
+    }
+}
+
+static void sasl_mark(struct marks *m, struct ms_slice r)
+{
+    const char *v = sasl_var(m->z, r);
+    if (v)
+        mark(m, r, SP_VAR, v);
+}
+
+/* ---- what the driver expects next from the client ---- */
+
+static uint8_t client_kind(const struct ms_rec_drv *z)
+{
+    switch (z->st->proto) {
+    case MS_REC_SMTP: {
+        const struct ms_smtp_cstate *c = z->cst;
+        return c->mode == MS_SMTP_MODE_SASL                                    ? K_SASL
+               : c->mode == MS_SMTP_MODE_DATA || c->mode == MS_SMTP_MODE_CHUNK ? K_CONTENT
+                                                                               : K_COMMAND;
+    }
+    case MS_REC_POP3:
+        return ((const struct ms_pop3_command_state *)z->cst)->sasl ? K_SASL : K_COMMAND;
+    case MS_REC_IMAP:
+        return ((const struct ms_imap_command_state *)z->cst)->mode == MS_IMAP_CS_AUTH ? K_SASL
+                                                                                       : K_COMMAND;
+    default:
+        return K_COMMAND;
+    }
+}
+
+/* ---- client messages ---- */
+
+static void smtp_command(struct ms_rec_drv *z, const struct ms_smtp_command *v, uint64_t off,
+                         uint64_t len)
+{
+    struct marks m;
+    const struct ms_smtp_cstate *c = z->cst;
+
+    if (v->type == MS_SMTP_T_DATA || v->type == MS_SMTP_T_CHUNK) {
+        struct span keep = {0};
+        classify(z, 0, off, off + len, &keep); /* content: kept as it is */
         return;
     }
-    i = tl + 1;
-    if (tl == 0 || i >= n) {
+    mark_init(&m, z, 0, v->raw.ptr, off, len, SP_KEEP);
+    if (v->type == MS_SMTP_T_SASL) {
+        if (!v->cancel)
+            sasl_mark(&m, v->response);
+    } else if (v->verb == MS_SMTP_AUTH) {
+        z->mech = mech_class(v->arg);
+        z->step = 0;
+        if (v->has_response)
+            sasl_mark(&m, v->response);
+    } else if (v->verb == MS_SMTP_EHLO || v->verb == MS_SMTP_HELO) {
+        z->ehlo_idx = c->sent;
+    } else if (v->verb == MS_SMTP_STARTTLS) {
+        z->starttls_idx = c->sent;
+    }
+    mark_end(&m);
+}
+
+static void pop3_command(struct ms_rec_drv *z, const struct ms_pop3_command *v, uint64_t off,
+                         uint64_t len)
+{
+    struct marks m;
+
+    mark_init(&m, z, 0, v->raw.ptr, off, len, SP_KEEP);
+    switch (v->cmd) {
+    case MS_POP3_USER:
+        mark(&m, v->arg[0], SP_VAR, "${user}");
+        break;
+    case MS_POP3_PASS:
+        mark(&m, v->arg[0], SP_VAR, "${password}");
+        break;
+    case MS_POP3_APOP:
+        /* the digest depends on the greeting's timestamp (RFC 1939 7) */
+        mark(&m, v->arg[0], SP_VAR, "${user}");
+        mark(&m, v->arg[1], SP_VAR, "${apop_digest}");
+        break;
+    case MS_POP3_AUTH:
+        z->mech = mech_class(v->arg[0]);
+        z->step = 0;
+        if (v->nargs > 1)
+            sasl_mark(&m, v->arg[1]);
+        break;
+    case MS_POP3_SASL_RESPONSE:
+        sasl_mark(&m, v->arg[0]);
+        break;
+    default:
+        break;
+    }
+    mark_end(&m);
+}
+
+static void imap_command(struct ms_rec_drv *z, const struct ms_imap_command *v, uint64_t off,
+                         uint64_t len)
+{
+    struct marks m;
+
+    if (v->msg != MS_IMAP_MSG_COMMAND) {
+        /* a SASL line, "*", or DONE */
+        mark_init(&m, z, 0, v->line.ptr, off, len, SP_KEEP);
+        if (v->msg == MS_IMAP_MSG_SASL)
+            sasl_mark(&m, v->line);
+        mark_end(&m);
+        return;
+    }
+    mark_init(&m, z, 0, v->tag.ptr, off, len, SP_KEEP);
+    uint32_t a1 = v->nodes[0].child, a2 = a1 ? v->nodes[a1].next : 0;
+    switch (v->cmd) {
+    case MS_IMAP_CMD_LOGIN:
+        /* userid SP password, both astring: atom, the inside of a quoted
+         * string, or a literal's bytes (its {n} stays) */
+        if (a1)
+            mark(&m, v->nodes[a1].text, SP_VAR, "${user}");
+        if (a2)
+            mark(&m, v->nodes[a2].text, SP_VAR, "${password}");
+        break;
+    case MS_IMAP_CMD_AUTHENTICATE:
+        z->mech = a1 ? mech_class(v->nodes[a1].text) : MECH_OTHER;
+        z->step = 0;
+        if (a2 && v->nodes[a2].type == MS_IMAP_CN_BASE64)
+            sasl_mark(&m, v->nodes[a2].text);
+        break;
+    case MS_IMAP_CMD_STARTTLS:
+        z->tls_tag_len = v->tag.len <= sizeof(z->tls_tag) ? v->tag.len : 0;
+        memcpy(z->tls_tag, v->tag.ptr, z->tls_tag_len);
+        break;
+    default:
+        break;
+    }
+    mark_end(&m);
+}
+
+/* ---- server messages ---- */
+
+static void smtp_reply(struct ms_rec_drv *z, const struct ms_smtp_reply *r, uint64_t off,
+                       uint64_t len)
+{
+    const struct ms_smtp_cstate *c = z->cst;
+    struct marks m;
+    /* the command this reply answers: the driver counts them (PIPELINING) */
+    uint64_t answers = c->answered != z->smtp_answered ? c->answered : 0;
+    z->smtp_answered = c->answered;
+
+    if (z->server_msgs == 0) {
+        /* "220 host ESMTP software": the host and software vary */
+        mark_init(&m, z, 1, r->raw.ptr, off, len, SP_KEEP);
+        for (uint16_t i = 0; i < r->nlines; i++)
+            mark(&m, r->lines[i].text, SP_VAR, V_VOLATILE);
+        mark_end(&m);
+        return;
+    }
+    mark_init(&m, z, 1, r->raw.ptr, off, len, SP_TEXT);
+    if (answers && answers == z->ehlo_idx && r->nlines > 0) {
+        /* the first line of the EHLO reply: the server's name and greeting */
+        mark(&m, r->lines[0].text, SP_VAR, V_VOLATILE);
+    } else if (r->code == 334 && c->mode == MS_SMTP_MODE_SASL && z->mech == MECH_OTHER &&
+               r->nlines > 0) {
+        mark(&m, r->lines[0].text, SP_VAR, V_VOLATILE); /* a challenge: differs every time */
+    }
+    if (answers && answers == z->starttls_idx)
+        z->st->tls_go = r->code == 220;
+    mark_end(&m);
+}
+
+static void pop3_reply(struct ms_rec_drv *z, const struct ms_pop3_reply *r, uint64_t off,
+                       uint64_t len)
+{
+    struct marks m;
+
+    if (r->type == MS_POP3_R_BODY) {
+        struct span keep = {0};
+        classify(z, 1, off, off + len, &keep);
+        return;
+    }
+    mark_init(&m, z, 1, r->raw.ptr, off, len, SP_KEEP);
+    switch (r->type) {
+    case MS_POP3_R_GREETING:
+        /* "+OK Dovecot ready. <1.2.3@host>": the APOP timestamp varies */
+        if (r->ok)
+            mark(&m, r->text, SP_VAR, V_VOLATILE);
+        break;
+    case MS_POP3_R_CONTINUE:
+        if (z->mech == MECH_OTHER)
+            mark(&m, r->data, SP_VAR, V_VOLATILE);
+        break;
+    case MS_POP3_R_UID:
+        mark(&m, r->uid, SP_VAR, V_VOLATILE); /* Dovecot's UIDs embed the UIDVALIDITY */
+        break;
+    case MS_POP3_R_STATUS:
+        if (r->answers == MS_POP3_UIDL && r->has_arg && r->ok)
+            mark(&m, r->uid, SP_VAR, V_VOLATILE);
+        if (r->answers == MS_POP3_STLS)
+            z->st->tls_go = r->ok;
+        break;
+    default:
+        break;
+    }
+    mark_end(&m);
+}
+
+static void imap_reply(struct ms_rec_drv *z, const struct ms_imap_response *r, uint64_t off,
+                       uint64_t len)
+{
+    struct marks m;
+
+    if (z->server_msgs == 0 && r->kind == MS_IMAP_UNTAGGED &&
+        (r->type == MS_IMAP_OK || r->type == MS_IMAP_PREAUTH)) {
+        /* "* OK [CAPABILITY ...] Dovecot ready.": status and code stay */
+        mark_init(&m, z, 1, r->raw.ptr, off, len, SP_KEEP);
+        mark(&m, r->text, SP_VAR, V_VOLATILE);
+        mark_end(&m);
+        return;
+    }
+    mark_init(&m, z, 1, r->raw.ptr, off, len, SP_TEXT);
+    if (r->kind == MS_IMAP_CONTINUE) {
+        const struct ms_imap_command_state *c = z->cst;
+        if (c->mode == MS_IMAP_CS_AUTH && z->mech == MECH_OTHER)
+            mark(&m, r->text, SP_VAR, V_VOLATILE); /* a challenge */
+    } else {
+        /* literal bytes are never rewritten (nodes are in the order parsed) */
+        for (uint32_t i = 1; i <= r->nnodes && i <= MS_IMAP_NODES; i++)
+            if (r->nodes[i].type == MS_IMAP_N_LITERAL || r->nodes[i].type == MS_IMAP_N_LITERAL8)
+                mark(&m, r->nodes[i].s, SP_KEEP, NULL);
+    }
+    if (r->kind == MS_IMAP_TAGGED && z->tls_tag_len && r->tag.len == z->tls_tag_len &&
+        memcmp(r->tag.ptr, z->tls_tag, z->tls_tag_len) == 0) {
+        z->st->tls_go = r->type == MS_IMAP_OK;
+        z->tls_tag_len = 0;
+    }
+    mark_end(&m);
+}
+
+/*
+ * Bytes before upto that the driver consumed without reporting a message:
+ * pieces of a streamed message (DATA content, a BDAT chunk, a RETR body:
+ * kept), or the rest of a rejected message it dropped (fallback).
+ */
+static void fill_gap(struct ms_rec_drv *z, int srv, uint64_t upto)
+{
+    struct side *s = &z->side[srv];
+    if (upto > s->done) {
+        struct span gap = {0};
+        gap.act = s->after_error ? SP_FALLBACK : SP_KEEP;
+        gap.kind = s->kind;
+        classify(z, srv, s->done, upto, &gap);
+    }
+}
+
+/* The session driver's report of one message or error. */
+static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *k, const void *view,
+                   const struct ms_error *err, uint64_t offset, uint64_t length)
+{
+    struct ms_rec_drv *z = ctx;
+    struct side *s = &z->side[is_server ? 1 : 0];
+    (void)line;
+    (void)k;
+
+    fill_gap(z, is_server, offset);
+    if (err) {
+        struct span f = {0};
+        f.act = SP_FALLBACK;
+        f.kind = is_server ? K_COMMAND : s->kind;
+        f.carry = s->tail_carry;
+        s->after_error = 0; /* a new rejected message, not the tail of the last one */
+        classify(z, is_server, offset, offset + length, &f);
+        s->after_error = 1; /* the driver may drop more of it (through its LF) */
+    } else {
+        s->after_error = 0;
+        switch (z->st->proto) {
+        case MS_REC_SMTP:
+            if (is_server)
+                smtp_reply(z, view, offset, length);
+            else
+                smtp_command(z, view, offset, length);
+            break;
+        case MS_REC_POP3:
+            if (is_server)
+                pop3_reply(z, view, offset, length);
+            else
+                pop3_command(z, view, offset, length);
+            break;
+        default:
+            if (is_server)
+                imap_reply(z, view, offset, length);
+            else
+                imap_command(z, view, offset, length);
+            break;
+        }
+    }
+    if (is_server)
+        z->server_msgs++;
+    s->tail_carry = 0;
+    /* a server message may change what the client's next bytes are */
+    z->side[0].kind = client_kind(z);
+}
+
+/* ---- the conservative rule for bytes without a view ---- */
+
+/*
+ * If p[0..n) starts like a command that carries a credential: the length of
+ * "VERB " (with the tag for IMAP) to keep; 0 otherwise.
+ */
+static size_t cred_prefix(enum ms_rec_proto proto, const char *p, size_t n)
+{
+    static const char *const smtp[] = {"AUTH", NULL};
+    static const char *const pop3[] = {"USER", "PASS", "APOP", "AUTH", NULL};
+    static const char *const imap[] = {"LOGIN", "AUTHENTICATE", NULL};
+    const char *const *verbs = proto == MS_REC_SMTP ? smtp : proto == MS_REC_POP3 ? pop3 : imap;
+    size_t i = 0;
+
+    if (proto == MS_REC_IMAP) {
+        i = word_len(p, n, 0);
+        if (i == 0 || i >= n)
+            return 0;
+        i++;
+    }
+    size_t vl = word_len(p, n, i);
+    for (size_t k = 0; verbs[k]; k++)
+        if (ieq(p + i, vl, verbs[k]))
+            return i + vl < n ? i + vl + 1 : n;
+    return 0;
+}
+
+/* Server bytes without a view: the text rules alone. */
+static void server_text(enum ms_rec_proto proto, const char *p, size_t n, struct ms_out *o)
+{
+    if (proto == MS_REC_IMAP)
+        imap_server_text(p, n, o);
+    else if (proto == MS_REC_SMTP)
+        smtp_server_text(p, n, o);
+    else
         esc(o, p, n);
+}
+
+/*
+ * The piece p[0..n) of a line that starts at line (at = p - line) and that
+ * no view covers.
+ */
+static void fallback(struct ms_rec_drv *z, int srv, struct span *f, const char *line, size_t at,
+                     const char *p, size_t n, struct ms_out *o)
+{
+    enum ms_rec_proto proto = z->st->proto;
+
+    if (srv) {
+        server_text(proto, p, n, o);
         return;
     }
-    cl = word_len(p, n, i);
-    if (ieq(p + i, cl, "LOGIN") && i + cl < n) {
-        esc(o, p, i + cl + 1);
-        imap_login_args(st, p, n, i + cl + 1, 0, o);
+    if (f->kind == K_CONTENT) {
+        esc(o, p, n); /* message content: never a command */
         return;
     }
-    if (ieq(p + i, cl, "AUTHENTICATE") && i + cl < n) {
-        save_tag(st, p, tl);
-        esc(o, p, i + cl + 1);
-        sasl_start(st, p, n, i + cl + 1, o);
+    if (f->carry) {
+        if (n)
+            lit(o, V_REDACTED);
         return;
     }
-    if (ieq(p + i, cl, "STARTTLS") && i + cl == n) {
-        save_tag(st, p, tl);
-        st->starttls_sent = 1;
+    /* a SASL response (in IMAP a line with SP is a command again) */
+    if (f->kind == K_SASL && !(proto == MS_REC_IMAP && memchr(p, ' ', n))) {
+        if (n == 1 && p[0] == '*')
+            esc(o, p, n);
+        else if (n)
+            lit(o, V_REDACTED);
+        return;
+    }
+    /* the line starts like a credential command (even when this piece
+     * starts later in it): the verb stays, everything after it goes, and so
+     * does the rest of the message (IMAP literals) */
+    size_t keep = cred_prefix(proto, line, at + n);
+    if (keep) {
+        if (keep > at)
+            esc(o, p, keep - at);
+        if (keep < at + n)
+            lit(o, V_REDACTED);
+        f->carry = 1;
+        return;
     }
     esc(o, p, n);
 }
 
-static int is_tagged(const struct ms_rec_san *st, const char *p, size_t n)
+/* ---- rendering held-back lines ---- */
+
+static void render_piece(struct ms_rec_drv *z, int srv, struct span *s, const struct pline *L,
+                         const char *p, uint64_t x, uint64_t e, struct ms_out *o)
 {
-    return st->tag_len > 0 && n > st->tag_len && p[st->tag_len] == ' ' &&
-           memcmp(p, st->tag, st->tag_len) == 0;
+    const char *b = p + (x - L->off);
+    size_t n = (size_t)(e - x);
+
+    switch (s->act) {
+    case SP_KEEP:
+        esc(o, b, n);
+        break;
+    case SP_TEXT:
+        server_text(z->st->proto, b, n, o);
+        break;
+    case SP_VAR:
+        /* a range inside this line is the variable; one that crosses a line
+         * end (a credential with CRLF in it, a line cut short) is not
+         * replayable */
+        if (s->lo >= L->off && s->hi <= L->off + L->n)
+            lit(o, s->var);
+        else
+            lit(o, srv ? V_VOLATILE : V_REDACTED);
+        break;
+    default:
+        fallback(z, srv, s, p, (size_t)(x - L->off), b, n, o);
+        break;
+    }
 }
 
-static void imap_server(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
+static void render_line(struct ms_rec_drv *z, const struct pline *L, struct ms_out *o)
 {
-    if (!st->greeted) {
-        /* "* OK [CAPABILITY ...] Dovecot ready.": status and code stay */
-        st->greeted = 1;
-        if (starts_ci(p, n, "* OK ") || starts_ci(p, n, "* PREAUTH ")) {
-            size_t i = p[2] == 'O' || p[2] == 'o' ? 5 : 10;
-            if (i < n && p[i] == '[') {
-                while (i < n && p[i] != ']')
-                    i++;
-                if (i < n)
-                    i++;
-                if (i < n && p[i] == ' ')
-                    i++;
-            }
-            esc(o, p, i);
-            lit(o, "${*}");
-            return;
+    int srv = L->server;
+    struct side *s = &z->side[srv];
+    const char *p = z->qb + L->at;
+    uint64_t x = L->off, end = L->off + L->n;
+    size_t i = s->head;
+
+    while (x < end) {
+        while (i < s->head + s->n && s->sp[i].hi <= x)
+            i++;
+        if (i == s->head + s->n || s->sp[i].lo > x) {
+            /* not classified yet (forced out; spans are contiguous up to
+             * done): the conservative rule, with what the driver expects
+             * now and what earlier forced lines of this message saw */
+            struct span t = {0};
+            t.act = SP_FALLBACK;
+            t.kind = s->kind;
+            t.carry = s->tail_carry;
+            render_piece(z, srv, &t, L, p, x, end, o);
+            s->tail_carry = t.carry;
+            break;
         }
+        uint64_t e = s->sp[i].hi < end ? s->sp[i].hi : end;
+        render_piece(z, srv, &s->sp[i], L, p, x, e, o);
+        x = e;
     }
-    if (st->sasl != MS_SASL_NONE) {
-        if (is_tagged(st, p, n)) {
-            st->sasl = MS_SASL_NONE;
-        } else if (n >= 1 && p[0] == '+' && st->sasl == MS_SASL_OTHER) {
-            lit(o, "+ ${*}"); /* a challenge: differs every time */
-            return;
-        }
+    /* spans wholly before the next line of this side are done */
+    uint64_t next = end + (L->crlf ? 2u : 0u);
+    while (s->n && s->sp[s->head].hi <= next) {
+        s->head++;
+        s->n--;
     }
-    if (st->starttls_sent && is_tagged(st, p, n)) {
-        st->starttls_sent = 0;
-        st->tls_go = starts_ci(p + st->tag_len + 1, n - st->tag_len - 1, "OK");
-    }
-    imap_server_text(p, n, o);
+    if (s->n == 0)
+        s->head = 0;
 }
 
-/* ---- SMTP ---- */
-
-/* Kinds of commands whose replies matter, queued in order (PIPELINING). */
-enum { Q_OTHER = 0, Q_EHLO, Q_DATA, Q_STARTTLS, Q_AUTH, Q_POP3_MULTI, Q_POP3_UIDL, Q_POP3_UIDL1 };
-
-static void q_push(struct ms_rec_san *st, uint8_t kind)
+static int ensure_render(struct ms_rec_drv *z, size_t n)
 {
-    if (st->qn < sizeof(st->q))
-        st->q[(st->qh + st->qn++) % sizeof(st->q)] = kind;
-}
-
-static uint8_t q_peek(const struct ms_rec_san *st)
-{
-    return st->qn ? st->q[st->qh] : (uint8_t)Q_OTHER;
-}
-
-static void q_pop(struct ms_rec_san *st)
-{
-    if (st->qn) {
-        st->qh = (uint8_t)((st->qh + 1) % sizeof(st->q));
-        st->qn--;
-    }
-}
-
-/* SMTP/POP3 "AUTH mech [initial-response]" (vl: length of the verb): 1 when rendered. */
-static int auth_command(struct ms_rec_san *st, const char *p, size_t n, size_t vl, struct ms_out *o)
-{
-    if (!ieq(p, vl, "AUTH") || vl >= n)
+    /* worst case: 16 bytes ("${sasl_redacted}") for each byte */
+    size_t need = 16 * n + 64;
+    if (need <= z->rcap)
         return 0;
-    esc(o, p, vl + 1);
-    sasl_start(st, p, n, vl + 1, o);
-    q_push(st, Q_AUTH);
+    char *r = realloc(z->render, need);
+    if (!r)
+        return -1;
+    z->render = r;
+    z->rcap = need;
+    return 0;
+}
+
+static void out_line(struct ms_rec_drv *z, int srv, const char *t, size_t n, int crlf)
+{
+    if (z->out)
+        z->out(z->ctx, srv, t, n, crlf);
+}
+
+/* Hand out the head line: rendered from its spans (force: even if not all classified). */
+static int pop_line(struct ms_rec_drv *z, int force)
+{
+    struct pline *L = &z->q[z->qhead];
+    const struct side *s = &z->side[L->server];
+
+    if (!force && s->done < L->off + L->n)
+        return 0;
+    if (ensure_render(z, L->n) != 0) {
+        out_line(z, L->server, V_REDACTED, strlen(V_REDACTED), L->crlf); /* out of memory */
+    } else {
+        struct ms_out o;
+        ms_out_init(&o, z->render, z->rcap);
+        render_line(z, L, &o);
+        out_line(z, L->server, o.buf, o.len, L->crlf);
+    }
+    z->qbhead = L->at + L->n;
+    z->qhead++;
+    z->qn--;
+    if (z->qn == 0)
+        z->qhead = z->qbhead = z->qblen = 0;
     return 1;
 }
 
-static void smtp_client(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
+static void drain(struct ms_rec_drv *z)
 {
-    size_t vl = word_len(p, n, 0);
-
-    if (st->smtp_in_data) {
-        if (n == 1 && p[0] == '.')
-            st->smtp_in_data = 0;
-        esc(o, p, n);
-        return;
-    }
-    if (st->sasl != MS_SASL_NONE) {
-        sasl_data(st, p, n, o);
-        return;
-    }
-    if (auth_command(st, p, n, vl, o))
-        return;
-    if (ieq(p, vl, "EHLO") || ieq(p, vl, "HELO"))
-        q_push(st, Q_EHLO);
-    else if (ieq(p, vl, "DATA") && vl == n)
-        q_push(st, Q_DATA);
-    else if (ieq(p, vl, "STARTTLS") && vl == n)
-        q_push(st, Q_STARTTLS);
-    else if (ieq(p, vl, "BDAT") && vl < n) {
-        size_t sl = word_len(p, n, vl + 1);
-        uint64_t size;
-        if (ms_number_parse(p + vl + 1, sl, UINT64_MAX, &size) == MS_OK)
-            st->bdat_left = size;
-        q_push(st, Q_OTHER);
-    } else
-        q_push(st, Q_OTHER);
-    esc(o, p, n);
+    while (z->qn && pop_line(z, 0))
+        ;
+    /* bounded: the oldest lines are forced out when too much is held back */
+    while (z->qn && z->qblen - z->qbhead > QUEUE_MAX)
+        pop_line(z, 1);
 }
 
-static void smtp_server(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
+static int queue_line(struct ms_rec_drv *z, int srv, uint64_t off, const char *line, size_t n,
+                      int crlf)
 {
-    int last = n < 4 || p[3] != '-'; /* "250 " ends a reply, "250-" continues */
-    uint8_t kind = q_peek(st);
-
-    if (!st->greeted) {
-        /* "220 host ESMTP software": the host and software vary */
-        if (last)
-            st->greeted = 1;
-        if (n >= 4) {
-            esc(o, p, 4);
-            lit(o, "${*}");
-            return;
-        }
-        esc(o, p, n);
-        return;
-    }
-    if (kind == Q_AUTH && n >= 3 && memcmp(p, "334", 3) == 0) {
-        /* a challenge: the client's answer follows; the reply is not final */
-        if (st->sasl == MS_SASL_OTHER) {
-            lit(o, "334 ${*}");
-            return;
-        }
-        esc(o, p, n);
-        return;
-    }
-    if (kind == Q_EHLO && !st->smtp_ehlo_seen && n >= 4) {
-        /* first line of the EHLO reply: the server's name and greeting */
-        esc(o, p, 4);
-        lit(o, "${*}");
-        st->smtp_ehlo_seen = 1;
-    } else {
-        const char *q = NULL;
-        for (size_t i = 0; i + 10 <= n; i++)
-            if (starts_ci(p + i, n - i, "queued as ")) {
-                q = p + i + 10;
-                break;
-            }
-        if (q && q < p + n) {
-            esc(o, p, (size_t)(q - p));
-            lit(o, "${*}");
+    if (z->qhead + z->qn == z->qcap) {
+        if (z->qhead > 0) {
+            memmove(z->q, z->q + z->qhead, z->qn * sizeof(*z->q));
+            z->qhead = 0;
         } else {
-            esc(o, p, n);
+            size_t nc = z->qcap ? z->qcap * 2 : 64;
+            struct pline *nq = realloc(z->q, nc * sizeof(*nq));
+            if (!nq)
+                return -1;
+            z->q = nq;
+            z->qcap = nc;
         }
     }
-    if (!last)
-        return;
-    st->smtp_ehlo_seen = 0;
-    if (kind == Q_DATA && n >= 3 && memcmp(p, "354", 3) == 0)
-        st->smtp_in_data = 1;
-    if (kind == Q_STARTTLS)
-        st->tls_go = n >= 3 && memcmp(p, "220", 3) == 0;
-    if (kind == Q_AUTH)
-        st->sasl = MS_SASL_NONE;
-    q_pop(st);
+    if (z->qblen + n > z->qbcap) {
+        if (z->qbhead > 0) {
+            memmove(z->qb, z->qb + z->qbhead, z->qblen - z->qbhead);
+            for (size_t i = 0; i < z->qn; i++)
+                z->q[z->qhead + i].at -= z->qbhead;
+            z->qblen -= z->qbhead;
+            z->qbhead = 0;
+        }
+        if (z->qblen + n > z->qbcap) {
+            size_t nc = z->qbcap ? z->qbcap : 4096;
+            while (nc < z->qblen + n)
+                nc *= 2;
+            char *nb = realloc(z->qb, nc);
+            if (!nb)
+                return -1;
+            z->qb = nb;
+            z->qbcap = nc;
+        }
+    }
+    if (n)
+        memcpy(z->qb + z->qblen, line, n);
+    z->q[z->qhead + z->qn++] = (struct pline){off, n, z->qblen, (uint8_t)srv, (uint8_t)crlf};
+    z->qblen += n;
+    return 0;
 }
 
-/* ---- POP3 ---- */
+/* ---- API ---- */
 
-static void pop3_client(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
+int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_rec_line_fn out,
+                    void *ctx)
 {
-    size_t vl = word_len(p, n, 0);
-
-    if (st->sasl != MS_SASL_NONE) {
-        sasl_data(st, p, n, o);
-        return;
+    memset(st, 0, sizeof(*st));
+    st->proto = proto;
+    st->raw = raw;
+    struct ms_rec_drv *z = calloc(1, sizeof(*z));
+    if (!z)
+        return -1;
+    st->d = z;
+    z->st = st;
+    z->out = out;
+    z->ctx = ctx;
+    z->mp = ms_proto_find(ms_rec_proto_name(proto));
+    if (!z->mp) {
+        ms_rec_san_free(st);
+        return -1;
     }
-    /* credentials: the verb stays, its arguments become variables (the APOP
-     * digest depends on the greeting's timestamp, RFC 1939 7) */
-    static const char *const creds[][2] = {
-        {"USER", "${user}"}, {"PASS", "${password}"}, {"APOP", "${user} ${apop_digest}"}};
-    for (size_t i = 0; i < sizeof(creds) / sizeof(creds[0]); i++)
-        if (ieq(p, vl, creds[i][0]) && vl < n) {
-            esc(o, p, vl + 1);
-            lit(o, creds[i][1]);
-            q_push(st, Q_OTHER);
-            return;
-        }
-    if (auth_command(st, p, n, vl, o))
-        return;
-    /* RFC 1939 / 2449: which commands get a multi-line answer */
-    if (ieq(p, vl, "CAPA") || ieq(p, vl, "RETR") || ieq(p, vl, "TOP") ||
-        ((ieq(p, vl, "LIST") || ieq(p, vl, "AUTH")) && vl == n))
-        q_push(st, Q_POP3_MULTI);
-    else if (ieq(p, vl, "UIDL"))
-        q_push(st, vl == n ? Q_POP3_UIDL : Q_POP3_UIDL1);
-    else if (ieq(p, vl, "STLS") && vl == n)
-        q_push(st, Q_STARTTLS);
-    else
-        q_push(st, Q_OTHER);
-    esc(o, p, n);
+    /* The library's limits, with messages capped for a proxy that holds
+     * them: a bigger one is rejected and rendered conservatively. */
+    ms_limits_default(&z->lim);
+    z->lim.imap_message = (size_t)32 << 20;
+    if (z->lim.imap_literal > z->lim.imap_message)
+        z->lim.imap_literal = (uint32_t)z->lim.imap_message;
+    if (proto != MS_REC_IMAP)
+        z->lim.imap_message = z->lim.imap_line = 0; /* unused: no IMAP-sized buffers */
+    size_t cap = ms_stream_buffer_size(&z->lim);
+    z->cb = malloc(cap);
+    z->sb = malloc(cap);
+    z->cst = calloc(1, z->mp->commands->state_size);
+    z->cv = calloc(1, z->mp->commands->view_size);
+    z->sst = calloc(1, z->mp->replies->state_size);
+    z->sv = calloc(1, z->mp->replies->view_size);
+    if (!z->cb || !z->sb || !z->cst || !z->cv || !z->sst || !z->sv) {
+        ms_rec_san_free(st);
+        return -1;
+    }
+    ms_session_init(&z->ss, z->mp, &z->lim, z->cst, z->cv, z->cb, cap, z->sst, z->sv, z->sb, cap,
+                    on_msg, z);
+    z->side[0].kind = client_kind(z);
+    return 0;
 }
 
-static void pop3_server(struct ms_rec_san *st, const char *p, size_t n, struct ms_out *o)
+void ms_rec_san_free(struct ms_rec_san *st)
 {
-    int ok = starts_ci(p, n, "+OK");
-
-    if (!st->greeted) {
-        /* "+OK Dovecot ready. <1.2.3@host>": the APOP timestamp varies */
-        st->greeted = 1;
-        if (ok) {
-            lit(o, n > 3 ? "+OK ${*}" : "+OK");
-            return;
-        }
-        esc(o, p, n);
+    struct ms_rec_drv *z = st->d;
+    if (!z)
         return;
-    }
-    if (st->pop3_in_multi) {
-        if (n == 1 && p[0] == '.') {
-            st->pop3_in_multi = 0;
-            st->pop3_uidl = 0;
-        } else if (st->pop3_uidl && n > 0 && p[0] != '.') {
-            /* "msg uid": Dovecot's UIDs embed the UIDVALIDITY */
-            size_t w = word_len(p, n, 0);
-            esc(o, p, w < n ? w + 1 : n);
-            if (w < n)
-                lit(o, "${*}");
-            return;
-        }
-        esc(o, p, n);
-        return;
-    }
-    uint8_t kind = q_peek(st);
-    if (kind == Q_AUTH && n >= 1 && p[0] == '+' && !ok) {
-        if (st->sasl == MS_SASL_OTHER)
-            lit(o, "+ ${*}");
-        else
-            esc(o, p, n);
-        return;
-    }
-    if (kind == Q_POP3_UIDL1 && ok) {
-        /* "+OK msg uid" */
-        size_t w = n > 4 ? word_len(p, n, 4) : 0;
-        if (w && 4 + w < n) {
-            esc(o, p, 4 + w + 1);
-            lit(o, "${*}");
-        } else {
-            esc(o, p, n);
-        }
-    } else {
-        esc(o, p, n);
-    }
-    if (ok && (kind == Q_POP3_MULTI || kind == Q_POP3_UIDL)) {
-        st->pop3_in_multi = 1;
-        st->pop3_uidl = kind == Q_POP3_UIDL;
-    }
-    if (kind == Q_STARTTLS)
-        st->tls_go = ok;
-    if (kind == Q_AUTH)
-        st->sasl = MS_SASL_NONE;
-    q_pop(st);
+    free(z->cb);
+    free(z->sb);
+    free(z->cst);
+    free(z->cv);
+    free(z->sst);
+    free(z->sv);
+    free(z->side[0].sp);
+    free(z->side[1].sp);
+    free(z->q);
+    if (z->qb)
+        OPENSSL_cleanse(z->qb, z->qbcap); /* held-back lines may hold credentials */
+    free(z->qb);
+    free(z->render);
+    free(z);
+    st->d = NULL;
 }
 
-/* ---- one line ---- */
-
-void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, size_t n, int crlf,
-                     struct ms_out *out)
+void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, size_t n, int crlf)
 {
+    struct ms_rec_drv *z = st->d;
     int d = is_server ? 1 : 0;
-    uint64_t total = (uint64_t)n + (crlf ? 2u : 0u);
+    struct side *s = &z->side[d];
+    uint64_t off = s->fed;
 
     st->tls_go = 0;
     if (st->raw) {
         /* --raw: no rewriting, but the dialogue is still followed (STARTTLS) */
-        struct ms_out none;
-        ms_out_init(&none, NULL, 0);
-        st->raw = 0;
-        ms_rec_sanitize(st, is_server, line, n, crlf, &none);
-        st->raw = 1;
-        esc(out, line, n);
+        if (ensure_render(z, n) == 0) {
+            struct ms_out o;
+            ms_out_init(&o, z->render, z->rcap);
+            esc(&o, line, n);
+            out_line(z, d, o.buf, o.len, crlf);
+        }
+    } else if (queue_line(z, d, off, line, n, crlf) != 0) {
+        /* out of memory: what is held goes out now, this line redacted */
+        ms_rec_san_flush(st);
+        out_line(z, d, V_REDACTED, strlen(V_REDACTED), crlf);
+    }
+    if (!d)
+        s->kind = client_kind(z);
+    ms_session_feed(&z->ss, d, 0, line, n);
+    if (crlf)
+        ms_session_feed(&z->ss, d, 0, "\r\n", 2);
+    s->fed += n + (crlf ? 2u : 0u);
+    fill_gap(z, d, d ? z->ss.s.offset : z->ss.c.offset);
+    if (st->raw) {
+        s->head = s->n = 0; /* nothing is rendered from spans */
         return;
     }
-    /* bytes of a literal or BDAT chunk: copied (or, for a credential, replaced) */
-    uint64_t *left = st->proto == MS_REC_IMAP                   ? &st->lit_left[d]
-                     : (!is_server && st->proto == MS_REC_SMTP) ? &st->bdat_left
-                                                                : NULL;
-    if (left && *left > 0) {
-        if (*left >= total) {
-            /* the whole line (and its CRLF) is literal data */
-            *left -= total;
-            if (!is_server && st->lit_cred)
-                lit(out, "${redacted}"); /* a credential with a line end in it */
-            else
-                esc(out, line, n);
-            return;
-        }
-        size_t k = (size_t)*left; /* < n + 2; the CRLF can't be split by a literal end here */
-        if (k > n)
-            k = n;
-        *left = 0;
-        if (st->proto == MS_REC_IMAP && !is_server && st->lit_cred) {
-            int arg = st->lit_cred;
-            st->lit_cred = 0;
-            lit(out, arg == 1 ? "${user}" : "${password}");
-            if (arg == 1 && k < n && line[k] == ' ') {
-                ms_out_bytes(out, " ", 1);
-                imap_login_args(st, line, n, k + 1, 1, out);
-            } else {
-                esc(out, line + k, n - k);
-            }
-            return;
-        }
-        esc(out, line, k);
-        line += k;
-        n -= k;
-        if (st->proto != MS_REC_IMAP) {
-            smtp_client(st, line, n, out); /* a command right after the BDAT chunk */
-            return;
-        }
-        /* IMAP: the rest continues the command/response (maybe another literal) */
-        if (is_server)
-            imap_server_text(line, n, out);
-        else
-            esc(out, line, n);
-        if (crlf) {
-            uint64_t size;
-            if (literal_at_end(line, n, &size))
-                st->lit_left[d] = size;
-        }
-        return;
-    }
-    switch (st->proto) {
-    case MS_REC_IMAP:
-        if (is_server)
-            imap_server(st, line, n, out);
-        else
-            imap_client(st, line, n, out);
-        if (crlf && st->lit_left[d] == 0) {
-            uint64_t size;
-            if (literal_at_end(line, n, &size))
-                st->lit_left[d] = size;
-        }
-        break;
-    case MS_REC_SMTP:
-        if (is_server)
-            smtp_server(st, line, n, out);
-        else
-            smtp_client(st, line, n, out);
-        break;
-    case MS_REC_POP3:
-        if (is_server)
-            pop3_server(st, line, n, out);
-        else
-            pop3_client(st, line, n, out);
-        break;
-    default:
-        esc(out, line, n);
-        break;
-    }
+    drain(z);
+}
+
+void ms_rec_san_flush(struct ms_rec_san *st)
+{
+    struct ms_rec_drv *z = st->d;
+    while (z && z->qn)
+        pop_line(z, 1);
 }

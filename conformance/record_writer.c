@@ -10,31 +10,14 @@
  * (the next line is sent/expected without the CRLF the reader adds).
  * Holding back joins lines that TCP split into several segments, which is
  * what a reader of the file wants; the byte stream stays identical.
+ *
+ * The sanitizer may hold finished lines back too, until the message they
+ * belong to is complete (record_sanitize.c); it hands them out in order.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "record.h"
-
-int ms_rec_writer_init(struct ms_rec_writer *w, enum ms_rec_proto proto, int raw,
-                       ms_rec_sink_fn sink, void *ctx)
-{
-    memset(w, 0, sizeof(*w));
-    ms_rec_san_init(&w->san, proto, raw);
-    w->sink = sink;
-    w->ctx = ctx;
-    w->last_dir = -1;
-    /* worst case: every byte becomes \xHH, plus the prefix and variables */
-    w->render_cap = 4 * MS_REC_PARTIAL_MAX + 1024;
-    w->render = malloc(w->render_cap);
-    return w->render ? 0 : -1;
-}
-
-void ms_rec_writer_free(struct ms_rec_writer *w)
-{
-    free(w->render);
-    w->render = NULL;
-}
 
 static void sink(struct ms_rec_writer *w, const char *p, size_t n)
 {
@@ -42,16 +25,17 @@ static void sink(struct ms_rec_writer *w, const char *p, size_t n)
         w->error = 1;
 }
 
-/* Render line[0..n) of direction d (crlf: it ended with CRLF, not included). */
-static void emit(struct ms_rec_writer *w, int d, const char *line, size_t n, int crlf)
+/* A line the sanitizer has rendered: "C: "/"S: " and the text. */
+static void san_out(void *ctx, int is_server, const char *text, size_t n, int crlf)
 {
+    struct ms_rec_writer *w = ctx;
     struct ms_out o;
 
     ms_out_init(&o, w->render, w->render_cap);
-    ms_out_str(&o, d ? "S: " : "C: ");
-    ms_rec_sanitize(&w->san, d, line, n, crlf, &o);
+    ms_out_str(&o, is_server ? "S: " : "C: ");
+    ms_out_bytes(&o, text, n);
     if (o.overflow) {
-        /* cannot happen within render_cap; never write a cut line */
+        /* never write a cut line */
         ms_out_init(&o, w->render, w->render_cap);
         ms_out_str(&o, "# mailspec record: a line did not fit the render buffer");
     } else if (o.len == 3) {
@@ -60,6 +44,39 @@ static void emit(struct ms_rec_writer *w, int d, const char *line, size_t n, int
     if (!crlf)
         sink(w, "@nocrlf", 7);
     sink(w, o.buf, o.len);
+}
+
+int ms_rec_writer_init(struct ms_rec_writer *w, enum ms_rec_proto proto, int raw,
+                       ms_rec_sink_fn sink_fn, void *ctx)
+{
+    memset(w, 0, sizeof(*w));
+    w->sink = sink_fn;
+    w->ctx = ctx;
+    w->last_dir = -1;
+    /* worst case: every byte becomes a 16-byte variable, plus the prefix */
+    w->render_cap = 16 * MS_REC_PARTIAL_MAX + 1024;
+    w->render = malloc(w->render_cap);
+    if (!w->render)
+        return -1;
+    if (ms_rec_san_init(&w->san, proto, raw, san_out, w) != 0) {
+        free(w->render);
+        w->render = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void ms_rec_writer_free(struct ms_rec_writer *w)
+{
+    ms_rec_san_free(&w->san);
+    free(w->render);
+    w->render = NULL;
+}
+
+/* Line line[0..n) of direction d (crlf: it ended with CRLF, not included). */
+static void emit(struct ms_rec_writer *w, int d, const char *line, size_t n, int crlf)
+{
+    ms_rec_sanitize(&w->san, d, line, n, crlf);
     if (d == 1 && w->san.tls_go)
         w->tls_go = 1;
 }
@@ -109,6 +126,7 @@ void ms_rec_writer_flush(struct ms_rec_writer *w)
 {
     flush_dir(w, 0);
     flush_dir(w, 1);
+    ms_rec_san_flush(&w->san);
 }
 
 void ms_rec_writer_line(struct ms_rec_writer *w, const char *text)

@@ -69,14 +69,7 @@ CASES = [
 # Known engine problems that keep a case from running as it should. strict:
 # the day the engine is fixed the case XPASSes, which fails the run, so this
 # marker gets removed.
-KNOWN_ENGINE_BUGS = {
-    ("dovecot-tlsonly", "pop3", "pop3/none"): (
-        "engine: the strict POP3 parser rejects this Dovecot's bare 'SASL' CAPA line "
-        "before STLS (RFC 2449 9 allows capability = capa-tag *(SP param) CRLF), so the "
-        "pre-flight exits 3; and once past that, the POP3 'no USER before STLS' policy "
-        "sets login.cleartext_refused without making the login tests not-applicable "
-        "(they end up blocked on USER)"),
-}
+KNOWN_ENGINE_BUGS = {}
 
 RESULTS = ("pass", "fail", "blocked", "not-supported", "not-applicable", "error")
 FIELDS = ("transports", "rfc", "quote", "evidence")
