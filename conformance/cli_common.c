@@ -125,6 +125,21 @@ int ms_cli_option(struct ms_cli *c, int code, const char *arg)
             return bad(c, "rcpt", "takes a plain address (no spaces, '<', '>', '\\', '\"' or '$')");
         o->rcpt = arg;
         return 1;
+    case MS_OPT_JSON:
+        c->json = arg;
+        return 1;
+    case MS_OPT_JUNIT:
+        c->junit = arg;
+        return 1;
+    case 'q':
+        c->quiet = 1;
+        return 1;
+    case 'v':
+        c->verbose = 1;
+        return 1;
+    case 'h':
+        c->help = 1;
+        return 1;
     case MS_OPT_MAIL_FROM:
         if (*arg && !plain_word(arg))
             return bad(c, "mail-from",

@@ -31,31 +31,38 @@ enum {
     MS_OPT_RUN_ID,
     MS_OPT_RCPT,
     MS_OPT_MAIL_FROM,
+    MS_OPT_JSON,
+    MS_OPT_JUNIT,
     MS_OPT_CONN_LAST /* commands number their own options from here */
 };
 
 /* The shared entries of a command's getopt_long table (no terminator). */
-#define MS_CLI_CONN_OPTIONS                                                                        \
-    {"protocol", required_argument, NULL, MS_OPT_PROTOCOL},                                        \
-        {"host", required_argument, NULL, MS_OPT_HOST},                                            \
-        {"port", required_argument, NULL, MS_OPT_PORT},                                            \
-        {"tls", required_argument, NULL, MS_OPT_TLS},                                              \
-        {"user", required_argument, NULL, MS_OPT_USER},                                            \
-        {"password", required_argument, NULL, MS_OPT_PASSWORD},                                    \
-        {"password-file", required_argument, NULL, MS_OPT_PASSWORD_FILE},                          \
-        {"cafile", required_argument, NULL, MS_OPT_CAFILE},                                        \
-        {"insecure", no_argument, NULL, MS_OPT_INSECURE},                                          \
-        {"cert", required_argument, NULL, MS_OPT_CERT},                                            \
-        {"key", required_argument, NULL, MS_OPT_KEY},                                              \
-        {"sni", required_argument, NULL, MS_OPT_SNI},                                              \
-        {"tls-min", required_argument, NULL, MS_OPT_TLS_MIN},                                      \
-        {"min-tls", required_argument, NULL, MS_OPT_TLS_MIN},                                      \
-        {"timeout", required_argument, NULL, MS_OPT_TIMEOUT},                                      \
-        {"run-id", required_argument, NULL, MS_OPT_RUN_ID},                                        \
-        {"rcpt", required_argument, NULL, MS_OPT_RCPT},                                            \
-    {                                                                                              \
-        "mail-from", required_argument, NULL, MS_OPT_MAIL_FROM                                     \
-    }
+/* clang-format off */
+#define MS_CLI_CONN_OPTIONS                                          \
+    {"protocol", required_argument, NULL, MS_OPT_PROTOCOL},          \
+    {"host", required_argument, NULL, MS_OPT_HOST},                  \
+    {"port", required_argument, NULL, MS_OPT_PORT},                  \
+    {"tls", required_argument, NULL, MS_OPT_TLS},                    \
+    {"user", required_argument, NULL, MS_OPT_USER},                  \
+    {"password", required_argument, NULL, MS_OPT_PASSWORD},          \
+    {"password-file", required_argument, NULL, MS_OPT_PASSWORD_FILE},\
+    {"cafile", required_argument, NULL, MS_OPT_CAFILE},              \
+    {"insecure", no_argument, NULL, MS_OPT_INSECURE},                \
+    {"cert", required_argument, NULL, MS_OPT_CERT},                  \
+    {"key", required_argument, NULL, MS_OPT_KEY},                    \
+    {"sni", required_argument, NULL, MS_OPT_SNI},                    \
+    {"tls-min", required_argument, NULL, MS_OPT_TLS_MIN},            \
+    {"min-tls", required_argument, NULL, MS_OPT_TLS_MIN},            \
+    {"timeout", required_argument, NULL, MS_OPT_TIMEOUT},            \
+    {"run-id", required_argument, NULL, MS_OPT_RUN_ID},              \
+    {"rcpt", required_argument, NULL, MS_OPT_RCPT},                  \
+    {"mail-from", required_argument, NULL, MS_OPT_MAIL_FROM},        \
+    {"json", required_argument, NULL, MS_OPT_JSON},                  \
+    {"junit", required_argument, NULL, MS_OPT_JUNIT},                \
+    {"quiet", no_argument, NULL, 'q'},                               \
+    {"verbose", no_argument, NULL, 'v'},                             \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 /* The usage lines of the shared options. */
 extern const char ms_cli_conn_usage[];
@@ -66,12 +73,15 @@ struct ms_cli {
     const char *password_file;
     char *password_buf; /* read from --password-file (freed by ms_cli_free) */
     char run_buf[40];
+    const char *json, *junit; /* report files ("-": stdout) */
+    int quiet, verbose, help;
 };
 
 void ms_cli_init(struct ms_cli *c, const char *cmd);
 /*
- * Handle option code with argument arg. Returns 1 when it was a shared
- * option, 0 when it is not one, -1 on a bad value (message printed).
+ * Handle option code with argument arg (the shared ones, and -q, -v, -h,
+ * --json, --junit). Returns 1 when it was a shared option, 0 when it is not
+ * one, -1 on a bad value (message printed).
  */
 int ms_cli_option(struct ms_cli *c, int code, const char *arg);
 /*

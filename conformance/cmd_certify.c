@@ -59,8 +59,6 @@ enum {
     OPT_EXPECT,
     OPT_JOBS,
     OPT_LIST,
-    OPT_JSON,
-    OPT_JUNIT,
     OPT_HTML,
     OPT_HTML_FROM
 };
@@ -72,13 +70,8 @@ static const struct option certify_options[] = {
     {"expect-fail", required_argument, NULL, OPT_EXPECT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"list", no_argument, NULL, OPT_LIST},
-    {"json", required_argument, NULL, OPT_JSON},
-    {"junit", required_argument, NULL, OPT_JUNIT},
     {"html", required_argument, NULL, OPT_HTML},
     {"html-from", no_argument, NULL, OPT_HTML_FROM},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -97,15 +90,6 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
         if (r > 0)
             continue;
         switch (code) {
-        case 'h':
-            certify_usage(stdout);
-            return MS_EXIT_OK;
-        case 'q':
-            c->quiet = 1;
-            break;
-        case 'v':
-            c->verbose = 1;
-            break;
         case OPT_SUITE:
             c->suite = optarg;
             break;
@@ -130,12 +114,6 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
         case OPT_LIST:
             c->list = 1;
             break;
-        case OPT_JSON:
-            c->json = optarg;
-            break;
-        case OPT_JUNIT:
-            c->junit = optarg;
-            break;
         case OPT_HTML:
             c->html = optarg;
             break;
@@ -147,6 +125,14 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
             return MS_EXIT_USAGE;
         }
     }
+    if (c->cli.help) {
+        certify_usage(stdout);
+        return MS_EXIT_OK;
+    }
+    c->quiet = c->cli.quiet;
+    c->verbose = c->cli.verbose;
+    c->json = c->cli.json;
+    c->junit = c->cli.junit;
     return -1;
 }
 

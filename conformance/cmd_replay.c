@@ -178,19 +178,14 @@ static void work_done(void *ctx, size_t i)
     }
 }
 
-enum { OPT_LENIENT = MS_OPT_CONN_LAST, OPT_JOBS, OPT_LIST, OPT_JSON, OPT_JUNIT, OPT_HTML };
+enum { OPT_LENIENT = MS_OPT_CONN_LAST, OPT_JOBS, OPT_LIST, OPT_HTML };
 
 static const struct option replay_options[] = {
     MS_CLI_CONN_OPTIONS,
     {"lenient", required_argument, NULL, OPT_LENIENT},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"list", no_argument, NULL, OPT_LIST},
-    {"json", required_argument, NULL, OPT_JSON},
-    {"junit", required_argument, NULL, OPT_JUNIT},
     {"html", required_argument, NULL, OPT_HTML},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -268,21 +263,6 @@ static int replay_options_parse(struct ms_cli *cli, struct replay_args *ra, int 
         if (r > 0)
             continue;
         switch (code) {
-        case 'h':
-            usage(stdout);
-            return MS_EXIT_OK;
-        case 'q':
-            ra->quiet = 1;
-            break;
-        case 'v':
-            ra->verbose = 1;
-            break;
-        case OPT_JSON:
-            ra->json = optarg;
-            break;
-        case OPT_JUNIT:
-            ra->junit = optarg;
-            break;
         case OPT_HTML:
             fprintf(stderr, "mailspec replay: --html is provided by `mailspec certify` "
                             "(render a replay's --json with --html-from)\n");
@@ -310,6 +290,14 @@ static int replay_options_parse(struct ms_cli *cli, struct replay_args *ra, int 
             return MS_EXIT_USAGE;
         }
     }
+    if (cli->help) {
+        usage(stdout);
+        return MS_EXIT_OK;
+    }
+    ra->quiet = cli->quiet;
+    ra->verbose = cli->verbose;
+    ra->json = cli->json;
+    ra->junit = cli->junit;
     return -1;
 }
 
