@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "mailspec/mailspec.h"
 #include "mailspec/script.h"
+#include "proto_desc.h"
 
 /* Line 3 of every pre-flight script is the greeting. */
 #define GREETING_LINE 3
@@ -265,9 +266,6 @@ const char *const certify_tls_version_names[CERT_TLS_VERSIONS] = {"TLSv1.0", "TL
  */
 static int try_version(struct certify *c, int v, char *why, size_t cap)
 {
-    static const char *const greet[] = {"@protocol imap\nS: * ${*}\n",
-                                        "@protocol pop3\nS: +OK${*}\n",
-                                        "@protocol smtp\nS: 220 ${*}\n"};
     char text[200];
     struct ms_test_result r;
     struct ms_run_opts o = c->cli.ro;
@@ -276,11 +274,11 @@ static int try_version(struct certify *c, int v, char *why, size_t cap)
     o.tlso.exact_version = v;
     o.tlso.insecure = 1; /* the version is the question here, not the certificate */
     /* starttls: the script needs a command for the runner to upgrade before */
-    snprintf(text, sizeof(text), "%s%s", greet[pi],
-             c->cli.ro.tls == MS_TLS_STARTTLS ? (pi == 0   ? "C: V1 NOOP\nS: V1 OK${*}\n"
-                                                 : pi == 1 ? "C: NOOP\nS: ${*}\n"
-                                                           : "C: NOOP\nS: ${*}\n")
-                                              : "");
+    snprintf(text, sizeof(text), "@protocol %s\nS: %s\n%s", c->protocol,
+             ms_proto_desc(c->protocol)->greeting,
+             c->cli.ro.tls != MS_TLS_STARTTLS ? ""
+             : pi == 0                        ? "C: V1 NOOP\nS: V1 OK${*}\n"
+                                              : "C: NOOP\nS: ${*}\n");
     if (run_builtin(text, &o, o.tls, &r) != 0)
         return -1;
     int res = r.result == MS_RES_PASS                                   ? 1

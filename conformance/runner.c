@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "proto_desc.h"
 #include "runner_int.h"
 
 void rt_finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, ...)
@@ -69,16 +70,8 @@ const char *ms_result_name(enum ms_result r)
 
 const char *ms_default_port(const char *protocol, enum ms_tls_mode tls)
 {
-    if (!protocol)
-        return NULL;
-    int imp = tls == MS_TLS_IMPLICIT;
-    if (strcmp(protocol, "smtp") == 0)
-        return imp ? "465" : "25";
-    if (strcmp(protocol, "imap") == 0)
-        return imp ? "993" : "143";
-    if (strcmp(protocol, "pop3") == 0)
-        return imp ? "995" : "110";
-    return NULL;
+    const struct ms_proto_desc *d = ms_proto_desc(protocol);
+    return d ? (tls == MS_TLS_IMPLICIT ? d->tls_port : d->port) : NULL;
 }
 
 void ms_run_opts_default(struct ms_run_opts *o)
@@ -263,44 +256,39 @@ static int msg_starts(const struct rt *t, const char *prefix)
 /* --tls starttls with a script that has no @tls: upgrade after the greeting (a setup step). */
 static int auto_starttls(struct rt *t, size_t line)
 {
+    const struct ms_proto_desc *d = ms_proto_desc(t->pname);
     uint8_t phase = t->phase;
+    int ok = -1;
 
     t->auto_tls = 0;
     t->phase = MS_PHASE_SETUP;
     tr_note(t, "mailspec: --tls starttls: upgrading before the script's first command");
-    int ok = -1;
-    if (strcmp(t->pname, "smtp") == 0) {
-        if (send_own(t, line, "EHLO mailspec.invalid", "EHLO mailspec.invalid") != 0 ||
-            own_reply(t, line, "--tls starttls: EHLO") != 0)
-            goto out;
-        if (!msg_starts(t, "250")) {
-            rt_finish(t, MS_RES_BLOCKED, line, "--tls starttls: EHLO was refused");
-            goto out;
-        }
-        if (!rt_has_cap(t, "STARTTLS", 8)) {
-            t->tls_failed = 1;
-            rt_finish(t, MS_RES_NA, line, "--tls starttls: the server does not offer STARTTLS");
-            goto out;
-        }
-        if (send_own(t, line, "STARTTLS", "STARTTLS") != 0 ||
-            own_reply(t, line, "--tls starttls: STARTTLS") != 0)
-            goto out;
-        ok = msg_starts(t, "220") ? 0 : -1;
-    } else if (strcmp(t->pname, "imap") == 0) {
-        if (send_own(t, line, "mstls STARTTLS", "mstls STARTTLS") != 0)
-            goto out;
-        do {
-            if (own_reply(t, line, "--tls starttls: STARTTLS") != 0)
-                goto out;
-        } while (!msg_starts(t, "mstls "));
-        ok = msg_starts(t, "mstls OK") ? 0 : -1;
-    } else {
-        if (send_own(t, line, "STLS", "STLS") != 0 ||
-            own_reply(t, line, "--tls starttls: STLS") != 0)
-            goto out;
-        ok = msg_starts(t, "+OK") ? 0 : -1;
+    if (!d) {
+        rt_finish(t, MS_RES_ERROR, line, "--tls starttls: unknown protocol");
+        goto out;
     }
-    if (ok != 0) {
+    if (d->pre) {
+        if (send_own(t, line, d->pre, d->pre) != 0 ||
+            own_reply(t, line, "--tls starttls: the command before STARTTLS") != 0)
+            goto out;
+        if (!msg_starts(t, d->pre_ok)) {
+            rt_finish(t, MS_RES_BLOCKED, line, "--tls starttls: %s was refused", d->pre);
+            goto out;
+        }
+        if (!rt_has_cap(t, d->starttls_cap, strlen(d->starttls_cap))) {
+            t->tls_failed = 1;
+            rt_finish(t, MS_RES_NA, line, "--tls starttls: the server does not offer %s",
+                      d->starttls_cap);
+            goto out;
+        }
+    }
+    if (send_own(t, line, d->starttls, d->starttls) != 0)
+        goto out;
+    do { /* IMAP: untagged responses may come before the tagged answer */
+        if (own_reply(t, line, "--tls starttls: the upgrade") != 0)
+            goto out;
+    } while (!msg_starts(t, d->starttls_answer));
+    if (!msg_starts(t, d->starttls_ok)) {
         t->tls_failed = 1;
         rt_finish(t, MS_RES_BLOCKED, line, "--tls starttls: the server refused the upgrade");
         goto out;

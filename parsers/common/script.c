@@ -806,23 +806,131 @@ static size_t astring_decode(const char *t, const struct astring *a, char *out)
     return k;
 }
 
+/* The value of a modified-BASE64 character (RFC 3501 5.1.3: "," for "/"), or -1. */
+static int mb64(unsigned char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+')
+        return 62;
+    if (ch == ',')
+        return 63;
+    return -1;
+}
+
+static size_t put_cp(uint32_t cp, char *out, size_t o, size_t cap)
+{
+    unsigned char b[4];
+    size_t n;
+    if (cp < 0x80)
+        b[0] = (unsigned char)cp, n = 1;
+    else if (cp < 0x800)
+        b[0] = (unsigned char)(0xc0 | (cp >> 6)), b[1] = (unsigned char)(0x80 | (cp & 0x3f)), n = 2;
+    else if (cp < 0x10000)
+        b[0] = (unsigned char)(0xe0 | (cp >> 12)),
+        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f)),
+        b[2] = (unsigned char)(0x80 | (cp & 0x3f)), n = 3;
+    else
+        b[0] = (unsigned char)(0xf0 | (cp >> 18)),
+        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f)),
+        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f)),
+        b[3] = (unsigned char)(0x80 | (cp & 0x3f)), n = 4;
+    if (n > cap - o)
+        return SIZE_MAX;
+    memcpy(out + o, b, n);
+    return o + n;
+}
+
+/*
+ * A mailbox name in modified UTF-7 (RFC 3501 5.1.3; RFC 9051 keeps it for
+ * servers without UTF8=ACCEPT) as UTF-8 into out. Returns the length, or
+ * SIZE_MAX when in[0..n) is not modified UTF-7 or has no "&" (nothing to decode).
+ */
+static size_t mutf7_decode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    int any = 0;
+
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)in[i];
+        if (ch != '&') {
+            if (ch < 0x20 || ch > 0x7e || o >= cap)
+                return SIZE_MAX;
+            out[o++] = (char)ch;
+            i++;
+            continue;
+        }
+        any = 1;
+        i++;
+        if (i < n && in[i] == '-') { /* "&-" is "&" */
+            if (o >= cap)
+                return SIZE_MAX;
+            out[o++] = '&';
+            i++;
+            continue;
+        }
+        uint32_t bits = 0, high = 0;
+        unsigned nbits = 0;
+        size_t start = i;
+        while (i < n && in[i] != '-') {
+            int v = mb64((unsigned char)in[i]);
+            if (v < 0)
+                return SIZE_MAX;
+            bits = (bits << 6) | (uint32_t)v;
+            nbits += 6;
+            i++;
+            if (nbits >= 16) {
+                nbits -= 16;
+                uint32_t u = (bits >> nbits) & 0xffffu;
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    if (high)
+                        return SIZE_MAX;
+                    high = u;
+                    continue;
+                }
+                uint32_t cp = u;
+                if (u >= 0xdc00 && u <= 0xdfff) {
+                    if (!high)
+                        return SIZE_MAX;
+                    cp = 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00);
+                    high = 0;
+                } else if (high) {
+                    return SIZE_MAX;
+                }
+                if ((o = put_cp(cp, out, o, cap)) == SIZE_MAX)
+                    return SIZE_MAX;
+            }
+        }
+        /* a run ends with "-", holds something, and leaves only zero bits over */
+        if (i >= n || i == start || high || nbits >= 6 || (bits & ((1u << nbits) - 1)))
+            return SIZE_MAX;
+        i++;
+    }
+    return any ? o : SIZE_MAX;
+}
+
 static int astring_eq(const char *t, const struct astring *a, struct ms_slice want)
 {
-    size_t k = 0, end = a->off + a->len;
-    char buf[5];
+    char got[1024], dec[2048];
+    size_t n = astring_decode(t, a, NULL);
 
-    if (want.len == 5 && is_inbox(want.ptr, 5) && astring_decode(t, a, NULL) == 5) {
-        for (size_t i = a->off; i < end; k++)
-            i = astring_next(t, a, i, &buf[k]);
-        return is_inbox(buf, 5);
-    }
-    for (size_t i = a->off; i < end; k++) {
-        char ch;
-        i = astring_next(t, a, i, &ch);
-        if (k >= want.len || want.ptr[k] != ch)
-            return 0;
-    }
-    return k == want.len;
+    if (n > sizeof(got))
+        return 0;
+    astring_decode(t, a, got);
+    if (n == want.len && memcmp(got, want.ptr, n) == 0)
+        return 1;
+    if (want.len == 5 && is_inbox(want.ptr, 5) && is_inbox(got, n))
+        return 1;
+    /* the same name in modified UTF-7 on one side and UTF-8 on the other */
+    size_t d = mutf7_decode(got, n, dec, sizeof(dec));
+    if (d != SIZE_MAX && d == want.len && memcmp(dec, want.ptr, d) == 0)
+        return 1;
+    d = mutf7_decode(want.ptr, want.len, dec, sizeof(dec));
+    return d != SIZE_MAX && d == n && memcmp(dec, got, n) == 0;
 }
 
 int ms_script_match(const struct ms_script *s, const struct ms_step *st, struct ms_vars *vs,

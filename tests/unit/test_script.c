@@ -434,6 +434,32 @@ static void test_match_mbox(void **st)
     /* no astring at all */
     assert_int_equal(MATCH(s, 1, &vs, "* STATUS (MESSAGES 1)", 0), 0);
     assert_int_equal(MATCH(s, 1, &vs, "* STATUS \"Box (MESSAGES 1)", 0), 0);
+    /* modified UTF-7 (RFC 3501 5.1.3) on one side, UTF-8 on the other */
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs,
+                           "* LIST () \".\" \"Entw\xc3\xbc"
+                           "rfe\"",
+                           0),
+                     1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS Entw&APw-rfe (MESSAGES 1)", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS Entw&APc-rfe (MESSAGES 1)", 0), 0);
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "* LIST () \".\" Entw&APw-rfe", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs,
+                           "* STATUS \"Entw\xc3\xbc"
+                           "rfe\" (MESSAGES 1)",
+                           0),
+                     1);
+    /* "&-" is "&"; a run without its "-", or with bits left over, is no name */
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "* LIST () \".\" \"a&b\"", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS a&-b (MESSAGES 1)", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS a&b (MESSAGES 1)", 0), 1); /* the same bytes */
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS a&Jjo-b (MESSAGES 1)", 0), 0);
+    ms_vars_init(&vs);
+    assert_int_equal(MATCH(s, 0, &vs, "* LIST () \".\" \"\xc3\xbc\"", 0), 1);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS &APw (MESSAGES 1)", 0), 0);
+    assert_int_equal(MATCH(s, 1, &vs, "* STATUS &APx- (MESSAGES 1)", 0), 0);
     ms_script_free(s);
     parse_bad("S: ${mbx:a}\n", 1, 9, "the type is mbox");
     parse_bad("C: ${mbox:nope}\n", 1, 4, "not set here");
