@@ -54,3 +54,20 @@ def parse():
     def _parse(proto, kind, data, *options):
         return run_mailspec(["parse", proto, kind, *options], data)
     return _parse
+
+
+def verdict_exit(tests):
+    """The exit status docs/certify.md "Verdict" gives for tests, a list of
+    (level, result): 1 a MUST test failed; 6 (incomplete) no test of any
+    level ran (pass or fail), a MUST test was blocked, or fewer than half of
+    the MUST tests that apply (all but not-supported) ran; else 0. (Harness
+    errors and interruptions, 2, are not modelled.)"""
+    must = [res for level, res in tests if level == "MUST"]
+    ran_any = sum(res in ("pass", "fail") for _, res in tests)
+    ran = sum(res in ("pass", "fail") for res in must)
+    applicable = sum(res != "not-supported" for res in must)
+    if "fail" in must:
+        return 1
+    if ran_any == 0 or "blocked" in must or 2 * ran < applicable:
+        return 6
+    return 0

@@ -79,11 +79,19 @@ def test_mismatch_fails_diff_style(tmp_path, certdir):
 
 
 def test_should_failure_exits_zero(tmp_path, certdir):
+    """A SHOULD failure is reported but does not change the exit status: with
+    a MUST test that passes, the run is compliant (0)."""
     s = write(tmp_path, "x.session", "@level SHOULD\n@protocol imap\nS: * OK ${*}\nC: a NOOP\nS: a NO x\n")
+    must = os.path.join(EX, "imap", "capability.session")
     with hostile.Server(hostile.toy_imap, certdir=certdir) as srv:
-        p = replay("--port", srv.port, s)
+        p = replay("--port", srv.port, "--json", tmp_path / "r.json", s, must)
+        alone = replay("--port", srv.port, s)
     assert p.returncode == 0, p.err
     assert "FAIL" in p.err and "[SHOULD]" in p.err
+    r = report(tmp_path / "r.json")
+    assert r["summary"]["fail"] == 1 and r["summary"]["must_fail"] == 0 and r["exit"] == 0
+    # alone: a test ran and none is MUST, so nothing makes it incomplete
+    assert alone.returncode == 0, alone.err
 
 
 def test_captures_unordered_and_variables(tmp_path, certdir):
@@ -135,16 +143,20 @@ def test_usage_errors():
     assert p.returncode == 0 and "--timeout" in p.out
 
 
-def test_connection_refused_is_error(tmp_path):
+def test_connection_refused_is_blocked(tmp_path):
+    """A connect failure judges nothing: the test is blocked (not the
+    harness's error), and a blocked MUST test makes the run incomplete (6)."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     out = tmp_path / "r.json"
     p = replay("--port", port, "--json", out, os.path.join(EX, "imap", "capability.session"))
-    assert p.returncode == 2
-    t = report(out)["tests"][0]
-    assert t["result"] == "error" and "cannot connect" in t["message"]
+    assert p.returncode == 6, p.err
+    r = report(out)
+    t = r["tests"][0]
+    assert t["result"] == "blocked" and "cannot connect" in t["message"]
+    assert r["summary"]["blocked"] == 1 and r["summary"]["error"] == 0 and r["exit"] == 6
 
 
 def test_starttls_script_and_injection(tmp_path, certdir):
@@ -189,8 +201,10 @@ def test_verification(tmp_path, certdir):
                           "--json", tmp_path / "i.json", f)
         ok = replay("--port", srv.port, "--tls", "implicit", "--cafile", srv.cafile,
                     "--tls-min", "1.3", "--json", tmp_path / "ok.json", f)
-    assert untrusted.returncode == 2 and "certificate verification failed" in untrusted.err
-    assert wrong.returncode == 2 and "certificate verification failed" in wrong.err
+    # a TLS failure blocks the test; a blocked MUST test makes the run incomplete
+    assert untrusted.returncode == 6 and "certificate verification failed" in untrusted.err
+    assert wrong.returncode == 6 and "certificate verification failed" in wrong.err
+    assert "BLOCK" in untrusted.err and "BLOCK" in wrong.err
     assert insecure.returncode == 0, insecure.err
     assert report(tmp_path / "i.json")["tls"]["verified"] is False
     assert ok.returncode == 0, ok.err
@@ -202,7 +216,7 @@ def test_verification(tmp_path, certdir):
 def test_auto_starttls_all_protocols(tmp_path, certdir):
     cases = [("imap", hostile.toy_imap, "capability.session"),
              ("smtp", hostile.toy_smtp, "ehlo-quit.session"),
-             ("pop3", hostile.toy_pop3, "capa-quit.session")]
+             ("pop3", hostile.toy_pop3, "capa-quit.session")]  # a SHOULD test
     for proto, handler, name in cases:
         out = tmp_path / (proto + ".json")
         with hostile.Server(handler, certdir=certdir) as srv:
@@ -210,6 +224,7 @@ def test_auto_starttls_all_protocols(tmp_path, certdir):
                        "--json", out, os.path.join(EX, proto, name))
         assert p.returncode == 0, (proto, p.err)
         r = report(out)
+        assert r["tests"][0]["result"] == "pass", (proto, r["tests"][0]["message"])
         assert r["transport"] == "starttls" and r["tls"]["verified"] is True, proto
         assert "--tls starttls: upgrading" in r["tests"][0]["transcript"]
 
@@ -221,7 +236,8 @@ def test_implicit_tls_skips_at_tls_scripts(tmp_path, certdir):
                    os.path.join(EX, "imap"))
     r = report(out)
     by_id = {t["id"]: t for t in r["tests"]}
-    assert by_id["imap.example.starttls"]["result"] == "skip"
+    assert by_id["imap.example.starttls"]["result"] == "not-applicable"
+    assert "implicit" in by_id["imap.example.starttls"]["message"]
     assert by_id["imap.example.capability"]["result"] == "pass"
     assert by_id["imap.example.must-fail"]["result"] == "fail"
     assert p.returncode == 1
@@ -255,9 +271,10 @@ def test_requires_skips(tmp_path, certdir):
               "S: a OK ${*}\n@requires CONDSTORE\nC: b NOOP\nS: b OK ${*}\n")
     with hostile.Server(hostile.toy_imap, certdir=certdir) as srv:
         p = replay("--port", srv.port, "--json", tmp_path / "r.json", s)
-    assert p.returncode == 0
+    # an absent option is not a failure; with no other test, no test ran (6)
+    assert p.returncode == 6, p.err
     t = report(tmp_path / "r.json")["tests"][0]
-    assert t["result"] == "skip" and "CONDSTORE" in t["message"]
+    assert t["result"] == "not-supported" and "CONDSTORE" in t["message"]
 
 
 def test_grammar_violation_fails_even_when_pattern_matches(tmp_path, certdir):

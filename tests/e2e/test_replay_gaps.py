@@ -194,25 +194,39 @@ def test_apop_digest_from_the_greeting(tmp_path):
 
 
 def test_apop_without_timestamp_says_so(tmp_path):
+    """A greeting without <timestamp> means the server does not offer APOP
+    (RFC 1939 7): the test is not-supported, with the reason, and nothing is
+    sent in place of the digest."""
     f = write(tmp_path, "apop.session", APOP_SCRIPT)
+    out = tmp_path / "r.json"
     srv = hostile.Server(lambda c: apop_server(c, None))
     srv.apop = []
     with srv:
-        p = replay("--port", srv.port, "--user", USER, "--password", PASSWORD, f)
-    assert p.returncode == 2, p.out + p.err
-    assert "apop.session:3: variable ${apop_digest} is not set" in p.err
-    assert "greeting has no <timestamp>" in p.err
+        p = replay("--port", srv.port, "--user", USER, "--password", PASSWORD, "--json", out, f)
+    # an absent option; as the only test, no test ran: incomplete (6)
+    assert p.returncode == 6, p.out + p.err
+    assert "apop.session:3:" in p.err
+    assert "greeting has no <timestamp>" in p.err and "APOP" in p.err
+    assert "NOSUP" in p.err
+    t = json.load(open(out))["tests"][0]
+    assert t["result"] == "not-supported" and "<timestamp>" in t["message"]
     assert srv.apop == []
+    assert not [ln for ln in srv.client_lines if ln.startswith("APOP")]
 
 
 def test_apop_without_password_says_so(tmp_path):
+    """Without --password a test that logs in does not apply to the run."""
     f = write(tmp_path, "apop.session", APOP_SCRIPT)
+    out = tmp_path / "r.json"
     srv = hostile.Server(apop_server)
     srv.apop = []
     with srv:
-        p = replay("--port", srv.port, "--user", USER, f)
-    assert p.returncode == 2, p.out + p.err
-    assert "${apop_digest} is not set (use --user/--password)" in p.err
+        p = replay("--port", srv.port, "--user", USER, "--json", out, f)
+    assert p.returncode == 6, p.out + p.err
+    assert "give --user and --password" in p.err
+    t = json.load(open(out))["tests"][0]
+    assert t["result"] == "not-applicable" and "--password" in t["message"]
+    assert srv.apop == []
 
 
 # ---------------------------------------------------------- sasl_redacted --
