@@ -248,7 +248,12 @@ void certify_preflight(struct certify *c)
         snprintf(pf->why, sizeof(pf->why), "%s", l.message);
     } else {
         pf->exit = MS_EXIT_LOGIN;
-        snprintf(pf->why, sizeof(pf->why), "login as %s failed:\n%s", ro->user, l.message);
+        if (l.got && l.got[0])
+            snprintf(pf->why, sizeof(pf->why), "the server refused the login as %s: %s", ro->user,
+                     l.got);
+        else
+            snprintf(pf->why, sizeof(pf->why), "the login as %s did not succeed:\n%s", ro->user,
+                     l.message);
     }
     ms_test_result_free(&l);
 }

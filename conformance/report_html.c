@@ -72,8 +72,8 @@ static const char *test_result(const struct ms_json *t)
         return expected ? "xfail" : "fail";
     if (strcmp(r, "pass") == 0)
         return expected ? "xpass" : "pass";
-    static const char *const known[] = {"blocked", "not-supported", "not-applicable", "skip",
-                                        "xfail", "xpass"};
+    static const char *const known[] = {"blocked", "not-supported", "not-applicable",
+                                        "skip",    "xfail",         "xpass"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strcmp(r, known[i]) == 0)
             return known[i];
@@ -174,8 +174,9 @@ static unsigned must_failures(const struct ms_json *rep)
 }
 
 #define NRESULTS 9
-static const char *const result_names[NRESULTS] = {
-    "pass", "fail", "xfail", "xpass", "blocked", "not-supported", "not-applicable", "skip", "error"};
+static const char *const result_names[NRESULTS] = {"pass",           "fail",    "xfail",
+                                                   "xpass",          "blocked", "not-supported",
+                                                   "not-applicable", "skip",    "error"};
 
 static void count_results(const struct ms_json *rep, unsigned c[NRESULTS])
 {
@@ -233,8 +234,8 @@ static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
             size_t head = colon ? (size_t)(colon - verdict) : strlen(verdict);
             fprintf(f, "<td class=verdict><span class=\"r %s\">",
                     comp && comp->type == MS_JSON_BOOL && comp->boolean ? "pass"
-                    : mf                                               ? "fail"
-                                                                       : "blocked");
+                    : mf                                                ? "fail"
+                                                                        : "blocked");
             h_esc(f, verdict, head);
             fputs("</span>", f);
             if (colon) {

@@ -42,6 +42,12 @@ void rt_finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, .
         memcpy(m, pre, sizeof(pre) - 1);
         m[sizeof(pre) - 1 + ml] = '\0';
     }
+    /* the server's message the verdict is about, for callers that show it alone */
+    if (t->nlines && res != MS_RES_PASS) {
+        const struct rt_line *l =
+            strcmp(t->pname ? t->pname : "", "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
+        esc_short(t, t->got, sizeof(t->got), t->rbuf + l->off, l->len);
+    }
     t->done = 1;
     t->res = res;
     t->fail_line = line;
@@ -333,8 +339,9 @@ static int run_login(struct rt *t, const struct ms_step *st)
         own_reply(t, st->line, "@login") != 0)
         return -1;
     if (!msg_starts(t, "235")) {
-        rt_finish(t, MS_RES_FAIL, st->line, "%s:%zu: @login: AUTH PLAIN was not accepted (235)",
-                  t->file, st->line);
+        rt_finish(t, MS_RES_FAIL, st->line,
+                  "%s:%zu: @login: AUTH PLAIN was refused (a success is 235, RFC 4954 6)", t->file,
+                  st->line);
         return -1;
     }
     return 0;
@@ -808,6 +815,7 @@ void ms_run_script(const struct ms_script *s, const char *file, const struct ms_
     r->conn_error = t->conn_error;
     r->tls_failed = t->tls_failed;
     r->caps = rt_caps_text(t);
+    r->got = dup_str(t->got);
     r->duration_ms = ms_now_ms() - start;
     r->interrupted = o->stop && *o->stop;
     rt_free(t);
@@ -825,5 +833,6 @@ void ms_test_result_free(struct ms_test_result *r)
     free(r->message);
     free(r->transcript);
     free(r->caps);
+    free(r->got);
     memset(r, 0, sizeof(*r));
 }

@@ -91,6 +91,9 @@ struct ms_test_result {
     /* The last capability list the server announced (typed views), as
      * space-separated upper-case NAME and NAME=PARAM words; "" if none. */
     char *caps;
+    /* The server's line the result is about (its key line: an SMTP reply's
+     * last line, else the first), escaped and redacted; "" if none. */
+    char *got;
 };
 
 /*

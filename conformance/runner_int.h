@@ -78,6 +78,7 @@ struct rt {
     char msg[4096];
     char cleanup_note[1024];
     char lw_note[1400]; /* why a run did not take a message line by line */
+    char got[1300];     /* the server's line the verdict is about (escaped, redacted) */
     size_t fail_line;
     struct ms_tls_info tls;
     int tls_now;                   /* this connection is inside TLS */

@@ -186,7 +186,7 @@ def test_wrong_password_is_exit_5(lab, tmp_path, proto):
     reason on stderr, no report, and the password is not printed."""
     r, out = wrong_password_run(lab, tmp_path, proto)
     assert r.returncode == 5, r.stdout + r.stderr
-    assert "login as %s failed" % lab.user in r.stderr
+    assert "refused the login as %s" % lab.user in r.stderr
     assert "no test was run" in r.stderr
     assert not out.exists() and not (tmp_path / "r.xml").exists()
     assert WRONG_PASSWORD not in r.stdout + r.stderr
