@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "mailspec/mailspec.h"
 #include "record.h"
 
@@ -88,72 +89,119 @@ static int number_opt(const char *opt, const char *s, uint64_t max, unsigned *ou
     return 0;
 }
 
+enum {
+    OPT_LISTEN = MS_OPT_CONN_LAST,
+    OPT_CONNECT,
+    OPT_OUT,
+    OPT_RAW,
+    OPT_MAX_SESSIONS,
+    OPT_CONCURRENCY,
+    OPT_TIMEOUT
+};
+
+/* The shared options record takes (cli_common.h), and its own. */
+static const struct option record_options[] = {
+    {"protocol", required_argument, NULL, MS_OPT_PROTOCOL},
+    {"tls", required_argument, NULL, MS_OPT_TLS},
+    {"cafile", required_argument, NULL, MS_OPT_CAFILE},
+    {"insecure", no_argument, NULL, MS_OPT_INSECURE},
+    {"cert", required_argument, NULL, MS_OPT_CERT},
+    {"key", required_argument, NULL, MS_OPT_KEY},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"connect", required_argument, NULL, OPT_CONNECT},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"raw", no_argument, NULL, OPT_RAW},
+    {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options into o (listen and connect as given); -1 to go on, else the exit code. */
+static int record_options_parse(struct ms_rec_options *o, const char **listen, const char **connect,
+                                int argc, char **argv)
+{
+    struct ms_cli cli;
+    int code;
+
+    ms_cli_init(&cli, "record");
+    optind = 1;
+    while ((code = getopt_long(argc, argv, "qh", record_options, NULL)) != -1) {
+        int r = ms_cli_option(&cli, code, optarg);
+        if (r < 0)
+            return MS_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (code) {
+        case OPT_LISTEN:
+            *listen = optarg;
+            break;
+        case OPT_CONNECT:
+            *connect = optarg;
+            break;
+        case OPT_OUT:
+            o->out = optarg;
+            break;
+        case OPT_RAW:
+            o->raw = 1;
+            break;
+        case OPT_MAX_SESSIONS:
+            if (number_opt("--max-sessions", optarg, 1000000, &o->max_sessions) != 0)
+                return MS_EXIT_USAGE;
+            break;
+        case OPT_CONCURRENCY:
+            if (number_opt("--concurrency", optarg, 64, &o->concurrency) != 0 ||
+                o->concurrency == 0) {
+                fprintf(stderr, "mailspec record: --concurrency takes 1 to 64\n");
+                return MS_EXIT_USAGE;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (number_opt("--timeout", optarg, 86400, &o->timeout) != 0 || o->timeout == 0) {
+                fprintf(stderr, "mailspec record: --timeout takes 1 to 86400 seconds\n");
+                return MS_EXIT_USAGE;
+            }
+            break;
+        default:
+            ms_cli_bad_option("record", argc, argv);
+            return MS_EXIT_USAGE;
+        }
+    }
+    if (cli.help) {
+        record_usage(stdout);
+        return MS_EXIT_OK;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mailspec record: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return MS_EXIT_USAGE;
+    }
+    o->proto = cli.ro.protocol ? ms_rec_proto_parse(cli.ro.protocol) : (enum ms_rec_proto)0;
+    o->tls = cli.ro.tls;
+    o->cafile = cli.ro.tlso.cafile;
+    o->insecure = cli.ro.tlso.insecure;
+    o->cert = cli.ro.tlso.cert;
+    o->key = cli.ro.tlso.key;
+    o->quiet = cli.quiet;
+    return -1;
+}
+
 int ms_cmd_record(int argc, char **argv)
 {
     static char lhost[256], chost[256];
     struct ms_rec_options o;
-    const char *listen = NULL, *connect = NULL, *proto = NULL, *tls = "none";
+    const char *listen = NULL, *connect = NULL;
+    int rc;
 
     memset(&o, 0, sizeof(o));
     o.timeout = 120;
     o.concurrency = 4;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            record_usage(stdout);
-            return MS_EXIT_OK;
-        } else if (strcmp(a, "--raw") == 0) {
-            o.raw = 1, takes = 0;
-        } else if (strcmp(a, "--insecure") == 0) {
-            o.insecure = 1, takes = 0;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            o.quiet = 1, takes = 0;
-        } else if (!v) {
-            fprintf(stderr, "mailspec record: unknown option or missing value: '%s'\n", a);
-            record_usage(stderr);
-            return MS_EXIT_USAGE;
-        } else if (strcmp(a, "--listen") == 0) {
-            listen = v;
-        } else if (strcmp(a, "--connect") == 0) {
-            connect = v;
-        } else if (strcmp(a, "--protocol") == 0) {
-            proto = v;
-        } else if (strcmp(a, "--tls") == 0) {
-            tls = v;
-        } else if (strcmp(a, "--out") == 0) {
-            o.out = v;
-        } else if (strcmp(a, "--cert") == 0) {
-            o.cert = v;
-        } else if (strcmp(a, "--key") == 0) {
-            o.key = v;
-        } else if (strcmp(a, "--cafile") == 0) {
-            o.cafile = v;
-        } else if (strcmp(a, "--max-sessions") == 0) {
-            if (number_opt(a, v, 1000000, &o.max_sessions) != 0)
-                return MS_EXIT_USAGE;
-        } else if (strcmp(a, "--concurrency") == 0) {
-            if (number_opt(a, v, 64, &o.concurrency) != 0 || o.concurrency == 0) {
-                fprintf(stderr, "mailspec record: --concurrency takes 1 to 64\n");
-                return MS_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--timeout") == 0) {
-            if (number_opt(a, v, 86400, &o.timeout) != 0 || o.timeout == 0) {
-                fprintf(stderr, "mailspec record: --timeout takes 1 to 86400 seconds\n");
-                return MS_EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "mailspec record: unknown option '%s'\n", a);
-            record_usage(stderr);
-            return MS_EXIT_USAGE;
-        }
-        i += takes;
-    }
-    if (!listen || !connect || !proto || !o.out) {
+    if ((rc = record_options_parse(&o, &listen, &connect, argc, argv)) >= 0)
+        return rc;
+    if (!listen || !connect || !o.proto || !o.out) {
         fprintf(stderr, "mailspec record: --listen, --connect, --protocol and --out are "
-                        "required\n");
-        record_usage(stderr);
+                        "required (see 'mailspec record --help')\n");
         return MS_EXIT_USAGE;
     }
     if (split_hostport("--listen", listen, lhost, sizeof(lhost), &o.listen_port) != 0 ||
@@ -161,15 +209,6 @@ int ms_cmd_record(int argc, char **argv)
         return MS_EXIT_USAGE;
     o.listen_host = lhost;
     o.connect_host = chost;
-    o.proto = ms_rec_proto_parse(proto);
-    if (!o.proto) {
-        fprintf(stderr, "mailspec record: unknown protocol '%s' (smtp, pop3, imap)\n", proto);
-        return MS_EXIT_USAGE;
-    }
-    if (ms_tls_mode_parse(tls, &o.tls) != 0) {
-        fprintf(stderr, "mailspec record: --tls takes none, starttls or implicit, got '%s'\n", tls);
-        return MS_EXIT_USAGE;
-    }
     if (!o.cert != !o.key) {
         fprintf(stderr, "mailspec record: --cert and --key go together\n");
         return MS_EXIT_USAGE;
@@ -178,7 +217,7 @@ int ms_cmd_record(int argc, char **argv)
         fprintf(stderr,
                 "mailspec record: --tls %s needs --cert and --key (the certificate "
                 "the client sees)\n",
-                tls);
+                ms_tls_mode_name(o.tls));
         return MS_EXIT_USAGE;
     }
     struct stat sb;
