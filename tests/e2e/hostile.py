@@ -12,8 +12,9 @@ import os
 import socket
 import ssl
 import subprocess
-import threading
 import time
+
+from loopback import LoopbackServer
 
 _CERTS = {}
 
@@ -78,7 +79,7 @@ class Conn:
             pass
 
 
-class Server:
+class Server(LoopbackServer):
     """Context manager: a server on an ephemeral port running handler per connection."""
 
     def __init__(self, handler, tls=False, certdir=None, lifetime=60.0, family=socket.AF_INET,
@@ -89,16 +90,11 @@ class Server:
         self.lifetime = lifetime
         self.client_lines = []
         self.errors = []
-        self.connections = 0
         self._ctx = None
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads = []
+        # The lifetime bounds the accept loop only (a deadline, see _serving):
+        # the handlers watch conn.stop, which only stop() sets.
+        super().__init__(lifetime=None, io_timeout=10, host=host, family=family,
+                         join_timeout=5)
 
     def tls_context(self):
         if self._ctx is None:
@@ -112,37 +108,14 @@ class Server:
     def cafile(self):
         return make_cert(self.certdir)[0]
 
-    def __enter__(self):
-        t = threading.Thread(target=self._accept, daemon=True)
-        t.start()
-        self._threads.append(t)
-        return self
+    def start(self):
+        self._end = time.monotonic() + self.lifetime
+        return super().start()
 
-    def __exit__(self, *exc):
-        self.stop()
+    def _serving(self):
+        return super()._serving() and time.monotonic() < self._end
 
-    def stop(self):
-        self._stop.set()
-        for t in list(self._threads):
-            t.join(timeout=5)
-        self.sock.close()
-
-    def _accept(self):
-        end = time.monotonic() + self.lifetime
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                s, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            s.settimeout(10)
-            t = threading.Thread(target=self._serve, args=(s,), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _serve(self, s):
+    def handle_connection(self, s):
         conn = None
         try:
             if self.tls:

@@ -33,9 +33,9 @@ Run by hand: ``python3 noncompliant.py --cert C --key K --flaw bare-lf``
 """
 
 import argparse
-import socket
 import ssl
-import threading
+
+from loopback import LoopbackServer
 
 FLAWS = ("starttls-injection", "bare-lf")
 # Not flaws: other behaviours the RFC allows, so tests must pass on them too.
@@ -205,62 +205,19 @@ class _Conn:
                 self.send("500 5.5.2 command unrecognized")
 
 
-class SmtpServer:
+class SmtpServer(LoopbackServer):
     """A threaded SMTP server on 127.0.0.1 with at most one flaw."""
 
     def __init__(self, certfile, keyfile, flaw=None, lifetime=300, io_timeout=15):
         if flaw is not None and flaw not in FLAWS + VARIANTS:
             raise ValueError("unknown flaw %r (known: %s)" % (flaw, ", ".join(FLAWS + VARIANTS)))
         self.flaw = flaw
-        self.io_timeout = io_timeout
         self.ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.ssl_context.load_cert_chain(certfile, keyfile)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._timer = threading.Timer(lifetime, self._stop.set)
-        self._timer.daemon = True
+        super().__init__(lifetime=lifetime, io_timeout=io_timeout)
 
-    def start(self):
-        self._thread.start()
-        self._timer.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._timer.cancel()
-        self._thread.join(5)
-        for t in self._threads:
-            t.join(self.io_timeout + 1)
-        self.listener.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                sock, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            sock.settimeout(self.io_timeout)
-            t = threading.Thread(target=self._handle, args=(sock,), daemon=True)
-            self._threads = [x for x in self._threads if x.is_alive()] + [t]
-            t.start()
-
-    def _handle(self, sock):
+    def handle_connection(self, sock):
         conn = _Conn(self, sock)
         try:
             conn.run()
@@ -310,25 +267,14 @@ class _Pop3Conn:
                 self.send("-ERR not available")
 
 
-class Pop3NoUserServer(SmtpServer):
+class Pop3NoUserServer(LoopbackServer):
     """Pop3NoUserServer(lifetime=...): same life cycle as SmtpServer, no TLS."""
 
     def __init__(self, lifetime=120, io_timeout=15):  # noqa: D107 (no TLS needed)
+        super().__init__(lifetime=lifetime, io_timeout=io_timeout)
         self.flaw = None
-        self.io_timeout = io_timeout
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._timer = threading.Timer(lifetime, self._stop.set)
-        self._timer.daemon = True
 
-    def _handle(self, sock):
+    def handle_connection(self, sock):
         try:
             _Pop3Conn(sock).run()
         except (EOFError, OSError):
@@ -344,13 +290,7 @@ def main():
     ap.add_argument("--flaw", choices=FLAWS + VARIANTS)
     ap.add_argument("--lifetime", type=int, default=300)
     args = ap.parse_args()
-    srv = SmtpServer(args.cert, args.key, args.flaw, args.lifetime).start()
-    print(srv.port, flush=True)
-    try:
-        srv._thread.join()
-    except KeyboardInterrupt:
-        pass
-    srv.stop()
+    SmtpServer(args.cert, args.key, args.flaw, args.lifetime).serve_by_hand()
 
 
 if __name__ == "__main__":

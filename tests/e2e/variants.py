@@ -65,6 +65,8 @@ import ssl
 import threading
 import time
 
+from loopback import LoopbackServer
+
 USER = "alice"
 PASSWORD = "alice-secret"
 DOMAIN = "variants.test"
@@ -135,7 +137,7 @@ class _Conn:
         self.tls = True
 
 
-class _Server:
+class _Server(LoopbackServer):
     conn_class = None
 
     def __init__(self, certfile, keyfile, implicit_tls=False, user=USER, password=PASSWORD,
@@ -143,32 +145,16 @@ class _Server:
         self.implicit_tls = implicit_tls
         self.user = user
         self.password = password
-        self.io_timeout = io_timeout
         self.lock = threading.RLock()
         self.ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8996
         self.ssl_context.load_cert_chain(certfile, keyfile)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(32)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads = []
         self._socks = set()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._timer = threading.Timer(lifetime, self._expire)
-        self._timer.daemon = True
+        super().__init__(lifetime=lifetime, io_timeout=io_timeout, backlog=32)
         self.setup()
 
     def setup(self):
         pass
-
-    def start(self):
-        self._thread.start()
-        self._timer.start()
-        return self
 
     def _expire(self):
         self._stop.set()
@@ -180,34 +166,7 @@ class _Server:
             except OSError:
                 pass
 
-    def stop(self):
-        self._timer.cancel()
-        self._expire()
-        self._thread.join(5)
-        for t in list(self._threads):
-            t.join(self.io_timeout + 1)
-        self.listener.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                sock, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            sock.settimeout(self.io_timeout)
-            t = threading.Thread(target=self._handle, args=(sock,), daemon=True)
-            self._threads = [x for x in self._threads if x.is_alive()] + [t]
-            t.start()
-
-    def _handle(self, sock):
+    def handle_connection(self, sock):
         with self.lock:
             self._socks.add(sock)
         conn = None
@@ -2362,14 +2321,8 @@ def main():
     ap.add_argument("--implicit", action="store_true", help="implicit TLS")
     ap.add_argument("--lifetime", type=int, default=300)
     args = ap.parse_args()
-    srv = SERVERS[args.protocol](args.cert, args.key, implicit_tls=args.implicit,
-                                 lifetime=args.lifetime).start()
-    print(srv.port, flush=True)
-    try:
-        srv._thread.join()
-    except KeyboardInterrupt:
-        pass
-    srv.stop()
+    SERVERS[args.protocol](args.cert, args.key, implicit_tls=args.implicit,
+                           lifetime=args.lifetime).serve_by_hand()
 
 
 if __name__ == "__main__":
