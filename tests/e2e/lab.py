@@ -25,14 +25,13 @@ Only the standard library (plus pytest) is used.
 import os
 import shlex
 import shutil
-import socket
-import ssl
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass, field
 
 import pytest
+
+from scriptlab import ScriptedServer, free_base, run_script
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LAB_SCRIPT = os.path.join(REPO_ROOT, "scripts", "lab")
@@ -43,7 +42,7 @@ CANDIDATE_BASES = (14000, 20000, 26000, 32000, 38000, 44000)
 
 
 @dataclass
-class Lab:
+class Lab(ScriptedServer):
     """What the tests need to talk to the lab."""
 
     dir: str
@@ -72,37 +71,12 @@ class Lab:
     def address2(self):
         return "%s@%s" % (self.user2, self.domain)
 
-    def ssl_context(self):
-        """A client context that trusts only the lab's CA (hostname checked)."""
-        ctx = ssl.create_default_context(cafile=self.cafile)
-        ctx.check_hostname = True
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        return ctx
-
-    def log_tail(self, lines=40):
-        out = []
-        for name in ("dovecot.log", "lda.log", "postfix.log"):
-            path = os.path.join(self.dir, name)
-            try:
-                with open(path, "rb") as f:
-                    data = f.read().decode("utf-8", "replace").splitlines()
-            except OSError:
-                continue
-            out.append("---- %s ----" % path)
-            out.extend(data[-lines:])
-        return "\n".join(out)
+    def log_files(self):
+        return ("dovecot.log", "lda.log", "postfix.log")
 
 
 def _run(args, env=None, timeout=60):
-    return subprocess.run(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+    return run_script(args, env=env, timeout=timeout)
 
 
 def parse_env(text):
@@ -143,23 +117,10 @@ def lab_from_env(env):
     )
 
 
-def _port_free(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _pick_port_base():
     if os.environ.get("MAILSPEC_LAB_PORT_BASE"):
         return os.environ["MAILSPEC_LAB_PORT_BASE"]
-    for base in CANDIDATE_BASES:
-        if all(_port_free(base + off) for off in PORT_OFFSETS):
-            return str(base)
-    return str(CANDIDATE_BASES[0])  # let scripts/lab report the busy ports
+    return free_base("127.0.0.1", PORT_OFFSETS, CANDIDATE_BASES)
 
 
 def lab_env(directory):

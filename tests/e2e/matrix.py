@@ -35,15 +35,14 @@ Only the standard library (plus pytest) is used.
 import os
 import shlex
 import shutil
-import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
 
 import pytest
+
+from scriptlab import ScriptedServer, free_base, run_script
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MATRIX_SCRIPT = os.path.join(REPO_ROOT, "scripts", "matrix")
@@ -68,7 +67,7 @@ LOGS = {
 
 
 @dataclass
-class MatrixServer:
+class MatrixServer(ScriptedServer):
     """One running server of the matrix: where it listens, who may log in."""
 
     name: str
@@ -96,37 +95,12 @@ class MatrixServer:
         """The transports this server offers, in TRANSPORTS order."""
         return [t for t in TRANSPORTS if self.port(t)]
 
-    def ssl_context(self):
-        """A client context that trusts only the matrix CA (hostname checked)."""
-        ctx = ssl.create_default_context(cafile=self.cafile)
-        ctx.check_hostname = True
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        return ctx
-
-    def log_tail(self, lines=40):
-        out = []
-        for rel in LOGS.get(self.name, ()):
-            path = os.path.join(self.dir, rel)
-            try:
-                with open(path, "rb") as f:
-                    data = f.read().decode("utf-8", "replace").splitlines()
-            except OSError:
-                continue
-            out.append("---- %s ----" % path)
-            out.extend(data[-lines:])
-        return "\n".join(out)
+    def log_files(self):
+        return LOGS.get(self.name, ())
 
 
 def _run(args, env=None, timeout=120):
-    return subprocess.run(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+    return run_script(args, env=env, timeout=timeout)
 
 
 def parse_env(text):
@@ -175,23 +149,10 @@ def server_from_env(name, env):
     )
 
 
-def _port_free(host, port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port_base(name, exclude=()):
     """The first candidate base whose ports for NAME are all free."""
     host, offsets = LAYOUT[name]
-    for base in CANDIDATE_BASES:
-        if base not in exclude and all(_port_free(host, base + off) for off in offsets):
-            return str(base)
-    return str(CANDIDATE_BASES[0])  # let scripts/matrix report the busy ports
+    return free_base(host, offsets, CANDIDATE_BASES, exclude)
 
 
 def pick_port_base(name):
