@@ -293,6 +293,47 @@ void ms_out_u64(struct ms_out *o, uint64_t v)
     ms_out_bytes(o, tmp + i, sizeof(tmp) - i);
 }
 
+int ms_mutf7_feed(struct ms_mutf7 *m, unsigned char ch, uint32_t *cp)
+{
+    int d = ch >= 'A' && ch <= 'Z'   ? ch - 'A'
+            : ch >= 'a' && ch <= 'z' ? ch - 'a' + 26
+            : ch >= '0' && ch <= '9' ? ch - '0' + 52
+            : ch == '+'              ? 62
+            : ch == ','              ? 63
+                                     : -1;
+    if (d < 0)
+        return MS_MUTF7_BAD_DIGIT;
+    m->bits = (m->bits << 6) | (uint32_t)d;
+    m->nbits += 6;
+    if (m->nbits < 16)
+        return MS_MUTF7_MORE;
+    m->nbits -= 16;
+    uint32_t u = (m->bits >> m->nbits) & 0xFFFFu;
+    m->bits &= (1u << m->nbits) - 1;
+    if (m->high) {
+        if (u < 0xDC00 || u > 0xDFFF)
+            return MS_MUTF7_HIGH_ALONE;
+        *cp = 0x10000 + ((m->high - 0xD800) << 10) + (u - 0xDC00);
+        m->high = 0;
+        return MS_MUTF7_CHAR;
+    }
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        m->high = u;
+        return MS_MUTF7_MORE;
+    }
+    if (u >= 0xDC00 && u <= 0xDFFF)
+        return MS_MUTF7_LOW_ALONE;
+    *cp = u;
+    return MS_MUTF7_CHAR;
+}
+
+int ms_mutf7_end(const struct ms_mutf7 *m)
+{
+    if (m->nbits >= 6 || m->bits != 0)
+        return MS_MUTF7_PADDING;
+    return m->high ? MS_MUTF7_HIGH_ALONE : 0;
+}
+
 size_t ms_utf8_len(const unsigned char *p, size_t n)
 {
     unsigned char b = p[0];

@@ -806,22 +806,6 @@ static size_t astring_decode(const char *t, const struct astring *a, char *out)
     return k;
 }
 
-/* The value of a modified-BASE64 character (RFC 3501 5.1.3: "," for "/"), or -1. */
-static int mb64(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == ',')
-        return 63;
-    return -1;
-}
-
 static size_t put_cp(uint32_t cp, char *out, size_t o, size_t cap)
 {
     unsigned char b[4];
@@ -873,40 +857,18 @@ static size_t mutf7_decode(const char *in, size_t n, char *out, size_t cap)
             i++;
             continue;
         }
-        uint32_t bits = 0, high = 0;
-        unsigned nbits = 0;
+        struct ms_mutf7 m = {0, 0, 0};
         size_t start = i;
         while (i < n && in[i] != '-') {
-            int v = mb64((unsigned char)in[i]);
-            if (v < 0)
+            uint32_t cp = 0;
+            int r = ms_mutf7_feed(&m, (unsigned char)in[i++], &cp);
+            if (r < 0)
                 return SIZE_MAX;
-            bits = (bits << 6) | (uint32_t)v;
-            nbits += 6;
-            i++;
-            if (nbits >= 16) {
-                nbits -= 16;
-                uint32_t u = (bits >> nbits) & 0xffffu;
-                if (u >= 0xd800 && u <= 0xdbff) {
-                    if (high)
-                        return SIZE_MAX;
-                    high = u;
-                    continue;
-                }
-                uint32_t cp = u;
-                if (u >= 0xdc00 && u <= 0xdfff) {
-                    if (!high)
-                        return SIZE_MAX;
-                    cp = 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00);
-                    high = 0;
-                } else if (high) {
-                    return SIZE_MAX;
-                }
-                if ((o = put_cp(cp, out, o, cap)) == SIZE_MAX)
-                    return SIZE_MAX;
-            }
+            if (r == MS_MUTF7_CHAR && (o = put_cp(cp, out, o, cap)) == SIZE_MAX)
+                return SIZE_MAX;
         }
         /* a run ends with "-", holds something, and leaves only zero bits over */
-        if (i >= n || i == start || high || nbits >= 6 || (bits & ((1u << nbits) - 1)))
+        if (i >= n || i == start || ms_mutf7_end(&m) != 0)
             return SIZE_MAX;
         i++;
     }

@@ -272,21 +272,6 @@ enum ms_status ms_icp_string(struct ms_icp *p, uint32_t parent, uint8_t type, un
 
 /* ---- mailbox names ---- */
 
-static int mb64(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == ',')
-        return 63;
-    return -1;
-}
-
 /*
  * Walk a string's content as decoded bytes (quoted: escapes removed),
  * keeping the raw offset of each byte for error positions.
@@ -341,8 +326,8 @@ static enum ms_status check_mailbox(struct ms_icp *p, const struct ms_imap_cnode
         if (ch != '&' || p->st->utf8)
             continue;
         size_t amp = at;
-        uint32_t bits = 0, nbits = 0, count = 0;
-        int high = 0;
+        struct ms_mutf7 m = {0, 0, 0};
+        uint32_t count = 0, cp = 0;
         for (;;) {
             ch = sw_next(&w, &at);
             if (ch < 0)
@@ -350,39 +335,33 @@ static enum ms_status check_mailbox(struct ms_icp *p, const struct ms_imap_cnode
                                   "modified BASE64 after \"&\" not terminated by \"-\"");
             if (ch == '-')
                 break;
-            int d = mb64((unsigned char)ch);
-            if (d < 0)
+            count++;
+            switch (ms_mutf7_feed(&m, (unsigned char)ch, &cp)) {
+            case MS_MUTF7_BAD_DIGIT:
                 return ms_fail_at(c, base + at, R_MAILBOX,
                                   "invalid character in modified BASE64 (A-Z a-z 0-9 + ,)");
-            bits = (bits << 6) | (uint32_t)d;
-            nbits += 6;
-            count++;
-            if (nbits >= 16) {
-                uint32_t u = (bits >> (nbits - 16)) & 0xFFFF;
-                nbits -= 16;
-                bits &= (1u << nbits) - 1;
-                if (high) {
-                    if (u < 0xDC00 || u > 0xDFFF)
-                        return ms_fail_at(c, base + at, R_MAILBOX,
-                                          "UTF-16 high surrogate not followed by a low one");
-                    high = 0;
-                } else if (u >= 0xD800 && u <= 0xDBFF) {
-                    high = 1;
-                } else if (u >= 0xDC00 && u <= 0xDFFF) {
-                    return ms_fail_at(c, base + at, R_MAILBOX, "unpaired UTF-16 low surrogate");
-                } else if (u >= 0x20 && u <= 0x7E) {
+            case MS_MUTF7_HIGH_ALONE:
+                return ms_fail_at(c, base + at, R_MAILBOX,
+                                  "UTF-16 high surrogate not followed by a low one");
+            case MS_MUTF7_LOW_ALONE:
+                return ms_fail_at(c, base + at, R_MAILBOX, "unpaired UTF-16 low surrogate");
+            case MS_MUTF7_CHAR:
+                if (cp >= 0x20 && cp <= 0x7E)
                     return ms_fail_at(c, base + amp, R_MAILBOX,
                                       "modified BASE64 encodes printable US-ASCII, which must "
                                       "represent itself");
-                }
+                break;
+            default:
+                break;
             }
         }
         if (count == 0)
             continue; /* "&-" */
-        if (nbits >= 6 || bits != 0)
+        int e = ms_mutf7_end(&m);
+        if (e == MS_MUTF7_PADDING)
             return ms_fail_at(c, base + at, R_MAILBOX,
                               "modified BASE64 does not end on a UTF-16 unit with zero padding");
-        if (high)
+        if (e == MS_MUTF7_HIGH_ALONE)
             return ms_fail_at(c, base + at, R_MAILBOX, "unpaired UTF-16 high surrogate");
     }
     return MS_OK;

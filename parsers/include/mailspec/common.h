@@ -240,6 +240,29 @@ static inline unsigned char ms_lower(unsigned char ch)
  */
 size_t ms_utf8_len(const unsigned char *p, size_t n);
 
+/*
+ * Modified UTF-7 (RFC 3501 5.1.3), the mailbox-name encoding: the modified
+ * BASE64 ("," for "/") of UTF-16 between "&" and "-", fed one character at
+ * a time. One decoder for the IMAP command parser's check and the script
+ * matcher's comparison.
+ */
+struct ms_mutf7 {
+    uint32_t bits, nbits; /* BASE64 bits not yet a UTF-16 unit */
+    uint32_t high;        /* a high surrogate waiting for its low one, or 0 */
+};
+enum {
+    MS_MUTF7_MORE = 0,        /* no character yet */
+    MS_MUTF7_CHAR = 1,        /* *cp holds a code point */
+    MS_MUTF7_BAD_DIGIT = -1,  /* not a modified BASE64 character */
+    MS_MUTF7_LOW_ALONE = -2,  /* a low surrogate without a high one */
+    MS_MUTF7_HIGH_ALONE = -3, /* a high surrogate not followed by a low one */
+    MS_MUTF7_PADDING = -4,    /* the run does not end on a whole unit with zero bits */
+};
+/* One character after "&" (not the closing "-"). */
+int ms_mutf7_feed(struct ms_mutf7 *m, unsigned char ch, uint32_t *cp);
+/* At the closing "-": 0, MS_MUTF7_PADDING or MS_MUTF7_HIGH_ALONE. */
+int ms_mutf7_end(const struct ms_mutf7 *m);
+
 /* Case-insensitive ASCII comparison of a slice with lit[0..n). */
 static inline int ms_slice_ieqn(struct ms_slice s, const char *lit, size_t n)
 {
