@@ -43,11 +43,9 @@ void rt_finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, .
         m[sizeof(pre) - 1 + ml] = '\0';
     }
     /* the server's message the verdict is about, for callers that show it alone */
-    if (t->nlines && res != MS_RES_PASS) {
-        const struct rt_line *l =
-            strcmp(t->pname ? t->pname : "", "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
+    const struct rt_line *l = rt_key_line(t);
+    if (l && res != MS_RES_PASS)
         esc_short(t, t->got, sizeof(t->got), t->rbuf + l->off, l->len);
-    }
     t->done = 1;
     t->res = res;
     t->fail_line = line;
@@ -140,25 +138,15 @@ static int set_sasl_vars(struct ms_vars *vs, const char *user, const char *pw)
     return 0;
 }
 
-/* The step sends variable v. */
-static int sends_var(const struct ms_script *s, const struct ms_step *st, size_t v)
-{
-    for (size_t i = 0; i < st->nparts; i++) {
-        const struct ms_part *pt = &s->parts[st->part0 + i];
-        if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY && pt->var == v)
-            return 1;
-    }
-    return 0;
-}
-
 /* Render a C: step; lines of a @segment are collected and written at once. */
 static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
 {
     /* Never the password on a transport where the server refuses cleartext
      * login (LOGINDISABLED, RFC 9051 6.2.3; certify's pre-flight for POP3
      * and SMTP): the test cannot apply here. */
-    int secret = rt_secret_part(st, t->s);
-    int pop3_user = strcmp(t->pname, "pop3") == 0 && sends_var(t->s, st, MS_VAR_USER);
+    uint64_t vars = rt_step_vars(t->s, st);
+    int secret = (vars & RT_SECRET_VARS) != 0;
+    int pop3_user = strcmp(t->pname, "pop3") == 0 && (vars & RT_VAR(MS_VAR_USER));
     if (!t->tls_now && (secret || pop3_user) &&
         (t->o->cleartext_login_refused ||
          (secret && !t->secret_sent && strcmp(t->pname, "imap") == 0 &&
@@ -252,11 +240,8 @@ static int own_reply(struct rt *t, size_t line, const char *what)
 static int msg_starts(const struct rt *t, const char *prefix)
 {
     size_t n = strlen(prefix);
-    if (!t->nlines)
-        return 0;
-    const struct rt_line *l =
-        strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
-    return l->len >= n && memcmp(t->rbuf + l->off, prefix, n) == 0;
+    const struct rt_line *l = rt_key_line(t);
+    return l && l->len >= n && memcmp(t->rbuf + l->off, prefix, n) == 0;
 }
 
 /* --tls starttls with a script that has no @tls: upgrade after the greeting (a setup step). */
@@ -442,7 +427,7 @@ static void tidy_up(struct rt *t)
         if (st->type == MS_STEP_SEND) {
             char buf[4096];
             ssize_t n = ms_script_render(s, st, &t->vars, buf, sizeof(buf));
-            if (n < 0 || rt_secret_part(st, s))
+            if (n < 0 || (rt_step_vars(s, st) & RT_SECRET_VARS))
                 return;
             tr_send(t, st);
             char err[256];
@@ -623,16 +608,10 @@ static int bind_builtins(struct rt *t)
 /* The script sends the user name or the password (or a form of them). */
 static int sends_credentials(const struct ms_script *s)
 {
-    for (size_t i = 0; i < s->nsteps; i++) {
-        const struct ms_step *st = &s->steps[i];
-        for (size_t k = 0; st->type == MS_STEP_SEND && k < st->nparts; k++) {
-            const struct ms_part *pt = &s->parts[st->part0 + k];
-            if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY &&
-                (pt->var == MS_VAR_USER || pt->var == MS_VAR_PASSWORD ||
-                 (pt->var >= MS_VAR_SASL_PLAIN && pt->var <= MS_VAR_APOP_DIGEST)))
-                return 1;
-        }
-    }
+    for (size_t i = 0; i < s->nsteps; i++)
+        if (s->steps[i].type == MS_STEP_SEND &&
+            (rt_step_vars(s, &s->steps[i]) & RT_CREDENTIAL_VARS))
+            return 1;
     return 0;
 }
 

@@ -47,12 +47,11 @@ static int multiline_pattern(const struct rt *t, const struct ms_step *st)
 /* The text a step (or filter) is matched against when it takes the message whole. */
 static void key_text(const struct rt *t, const struct ms_step *st, const char **p, size_t *n)
 {
-    if ((st && multiline_pattern(t, st)) || strcmp(t->pname, "imap") == 0 || t->nlines == 0) {
+    const struct rt_line *l = rt_key_line(t);
+    if ((st && multiline_pattern(t, st)) || strcmp(t->pname, "imap") == 0 || !l) {
         rt_msg_text(t, p, n);
         return;
     }
-    const struct rt_line *l =
-        strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
     *p = t->rbuf + l->off;
     *n = l->len;
 }
@@ -98,17 +97,16 @@ static void got_text(struct rt *t, char *out, size_t cap)
 }
 
 /*
- * A message no S: line took. @unsupported (for the S: line waited for),
- * @forbid and @allow patterns are matched against its key text; a message
- * whose every line an @allow takes is skipped too. Returns 0 (skipped) or -1
- * (the run is over).
+ * A message no S: line took (forbidden() has already judged it against
+ * @forbid). @unsupported (for the S: line waited for) and @allow patterns are
+ * matched against its key text; a message whose every line an @allow takes is
+ * skipped too. Returns 0 (skipped) or -1 (the run is over).
  */
 static int unexpected(struct rt *t, size_t sline, const char *want)
 {
     char got[4096];
     const char *p;
     size_t n;
-    int f;
 
     key_text(t, NULL, &p, &n);
     got_text(t, got, sizeof(got));
@@ -129,12 +127,6 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
                       t->file, sline, t->unsup[i]->line, got);
             return -1;
         }
-    if ((f = filter_match(t, t->forbid, t->nforbid, p, n)) != 0) {
-        rt_finish(t, MS_RES_FAIL, sline,
-                  "%s:%zu: the server sent a forbidden response (@forbid at line %zu)\n  got: %s",
-                  t->file, sline, t->forbid[f - 1]->line, got);
-        return -1;
-    }
     if (filter_match(t, t->allow, t->nallow, p, n))
         return 0;
     size_t all = 0;

@@ -113,6 +113,12 @@ void rt_compact(struct rt *t);
  * set, -2 on timeout (result not set: the caller words it).
  */
 int rt_get_msg(struct rt *t, uint64_t dl, size_t sline);
+/*
+ * The line that stands for the current message (NULL when there is none): an
+ * SMTP reply's final line (the one with the code and SP), else the first
+ * (a POP3 status line, the head of an IMAP response).
+ */
+const struct rt_line *rt_key_line(const struct rt *t);
 /* The server's message as one text (lines joined by their line ends). */
 void rt_msg_text(const struct rt *t, const char **p, size_t *n);
 /* Feed raw server bytes (an @nocrlf expectation) to the strict parsers. */
@@ -122,7 +128,16 @@ int rt_has_cap(const struct rt *t, const char *cap, size_t n);
 char *rt_caps_text(const struct rt *t);
 /* A strict parser's complaint about the message just read: fail/block, or a note. */
 int rt_grammar_verdict(struct rt *t, size_t sline);
-int rt_secret_part(const struct ms_step *st, const struct ms_script *s);
+/* Sets of variables, one bit per index (MS_SCRIPT_MAX_VARS is 64). */
+#define RT_VAR(v) (UINT64_C(1) << (v))
+/* Never printed: the password and what is derived from it. */
+#define RT_SECRET_VARS                                                                             \
+    (RT_VAR(MS_VAR_PASSWORD) | RT_VAR(MS_VAR_SASL_PLAIN) | RT_VAR(MS_VAR_SASL_PLAIN_AUTHZ) |       \
+     RT_VAR(MS_VAR_SASL_PASSWORD) | RT_VAR(MS_VAR_APOP_DIGEST))
+/* What a test needs --user/--password for. */
+#define RT_CREDENTIAL_VARS (RT_SECRET_VARS | RT_VAR(MS_VAR_USER) | RT_VAR(MS_VAR_SASL_USER))
+/* The variables a step sends (or matches), as a set. */
+uint64_t rt_step_vars(const struct ms_script *s, const struct ms_step *st);
 
 /* runner_expect.c */
 /* S: steps from index i on (a run of S: lines); returns the last step consumed, or -1. */

@@ -64,26 +64,21 @@ uint64_t rt_deadline(const struct rt *t)
  * (shorter ones would match too much ordinary text).
  */
 #define SECRET_MIN 3
-static const uint16_t secret_vars[] = {MS_VAR_PASSWORD, MS_VAR_SASL_PLAIN, MS_VAR_SASL_PLAIN_AUTHZ,
-                                       MS_VAR_SASL_PASSWORD, MS_VAR_APOP_DIGEST};
 
 static int is_secret(size_t var)
 {
-    for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++)
-        if (secret_vars[i] == var)
-            return 1;
-    return 0;
+    return var < MS_VAR_BUILTINS && (RT_SECRET_VARS & RT_VAR(var)) != 0;
 }
 
-/* The step sends a secret (the password or a form of it). */
-int rt_secret_part(const struct ms_step *st, const struct ms_script *s)
+uint64_t rt_step_vars(const struct ms_script *s, const struct ms_step *st)
 {
+    uint64_t set = 0;
     for (size_t i = 0; i < st->nparts; i++) {
         const struct ms_part *pt = &s->parts[st->part0 + i];
-        if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY && is_secret(pt->var))
-            return 1;
+        if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY)
+            set |= RT_VAR(pt->var);
     }
-    return 0;
+    return set;
 }
 
 /* The first occurrence of m[0..mn) (mn > 0) in p[0..n), or NULL (memmem is not C11/POSIX). */
@@ -106,9 +101,9 @@ static size_t find_secret(const struct rt *t, const char *p, size_t n, size_t *v
 {
     size_t best = n;
 
-    for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++) {
-        size_t v = secret_vars[i], vl = t->vars.v[v].len;
-        if (!t->vars.v[v].bound || vl < SECRET_MIN)
+    for (size_t v = 0; v < MS_VAR_BUILTINS; v++) {
+        size_t vl = t->vars.v[v].len;
+        if (!is_secret(v) || !t->vars.v[v].bound || vl < SECRET_MIN)
             continue;
         size_t lim = best < n && best + vl <= n ? best + vl : n;
         const char *hit = find_bytes(p, lim, t->vars.buf + t->vars.v[v].off, vl);
@@ -727,6 +722,13 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
         if (r != 1)
             return r;
     }
+}
+
+const struct rt_line *rt_key_line(const struct rt *t)
+{
+    if (!t->nlines)
+        return NULL;
+    return t->pname && strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
 }
 
 void rt_msg_text(const struct rt *t, const char **p, size_t *n)
