@@ -36,20 +36,26 @@ enum {
     MS_OPT_CONN_LAST /* commands number their own options from here */
 };
 
-/* The shared entries of a command's getopt_long table (no terminator). */
+/* The shared entries of a command's getopt_long table (no terminator):
+ * those every command that talks to a server takes (record too), then the
+ * client's (certify, replay). */
 /* clang-format off */
-#define MS_CLI_CONN_OPTIONS                                          \
+#define MS_CLI_PEER_OPTIONS                                          \
     {"protocol", required_argument, NULL, MS_OPT_PROTOCOL},          \
-    {"host", required_argument, NULL, MS_OPT_HOST},                  \
-    {"port", required_argument, NULL, MS_OPT_PORT},                  \
     {"tls", required_argument, NULL, MS_OPT_TLS},                    \
-    {"user", required_argument, NULL, MS_OPT_USER},                  \
-    {"password", required_argument, NULL, MS_OPT_PASSWORD},          \
-    {"password-file", required_argument, NULL, MS_OPT_PASSWORD_FILE},\
     {"cafile", required_argument, NULL, MS_OPT_CAFILE},              \
     {"insecure", no_argument, NULL, MS_OPT_INSECURE},                \
     {"cert", required_argument, NULL, MS_OPT_CERT},                  \
     {"key", required_argument, NULL, MS_OPT_KEY},                    \
+    {"quiet", no_argument, NULL, 'q'},                               \
+    {"help", no_argument, NULL, 'h'}
+#define MS_CLI_CONN_OPTIONS                                          \
+    MS_CLI_PEER_OPTIONS,                                             \
+    {"host", required_argument, NULL, MS_OPT_HOST},                  \
+    {"port", required_argument, NULL, MS_OPT_PORT},                  \
+    {"user", required_argument, NULL, MS_OPT_USER},                  \
+    {"password", required_argument, NULL, MS_OPT_PASSWORD},          \
+    {"password-file", required_argument, NULL, MS_OPT_PASSWORD_FILE},\
     {"sni", required_argument, NULL, MS_OPT_SNI},                    \
     {"tls-min", required_argument, NULL, MS_OPT_TLS_MIN},            \
     {"min-tls", required_argument, NULL, MS_OPT_TLS_MIN},            \
@@ -59,9 +65,7 @@ enum {
     {"mail-from", required_argument, NULL, MS_OPT_MAIL_FROM},        \
     {"json", required_argument, NULL, MS_OPT_JSON},                  \
     {"junit", required_argument, NULL, MS_OPT_JUNIT},                \
-    {"quiet", no_argument, NULL, 'q'},                               \
-    {"verbose", no_argument, NULL, 'v'},                             \
-    {"help", no_argument, NULL, 'h'}
+    {"verbose", no_argument, NULL, 'v'}
 /* clang-format on */
 
 /* The usage lines of the shared options. */

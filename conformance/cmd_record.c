@@ -101,14 +101,7 @@ enum {
 
 /* The shared options record takes (cli_common.h), and its own. */
 static const struct option record_options[] = {
-    {"protocol", required_argument, NULL, MS_OPT_PROTOCOL},
-    {"tls", required_argument, NULL, MS_OPT_TLS},
-    {"cafile", required_argument, NULL, MS_OPT_CAFILE},
-    {"insecure", no_argument, NULL, MS_OPT_INSECURE},
-    {"cert", required_argument, NULL, MS_OPT_CERT},
-    {"key", required_argument, NULL, MS_OPT_KEY},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
+    MS_CLI_PEER_OPTIONS,
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"connect", required_argument, NULL, OPT_CONNECT},
     {"out", required_argument, NULL, OPT_OUT},
