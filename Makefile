@@ -10,6 +10,8 @@
 #   make coverage   line/branch coverage of parsers/ from unit tests + corpora
 #   make bench      benchmarks (bench/)
 #   make demo       start the lab, certify IMAP/POP3/SMTP on all transports, reports
+#   make install    PREFIX=/usr/local [DESTDIR=...]: binary, man page, suites
+#   make uninstall  remove what install installed
 #   make clean
 
 CC ?= cc
@@ -212,5 +214,27 @@ demo: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- install: the binary finds its suites at ../share/mailspec/suites ----
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+MAN1DIR = $(DESTDIR)$(PREFIX)/share/man/man1
+SUITEDIR = $(DESTDIR)$(PREFIX)/share/mailspec/suites
+SUITE_PROTOS := imap pop3 smtp
+
+.PHONY: install uninstall
+install: $(BUILD)/mailspec
+	install -d $(BINDIR) $(MAN1DIR) $(SUITE_PROTOS:%=$(SUITEDIR)/%)
+	install -m 755 $(BUILD)/mailspec $(BINDIR)/mailspec
+	install -m 644 docs/mailspec.1 $(MAN1DIR)/mailspec.1
+	@set -e; for p in $(SUITE_PROTOS); do \
+	  echo "install -m 644 conformance/suites/$$p/*.session $(SUITEDIR)/$$p/"; \
+	  rm -f $(SUITEDIR)/$$p/*.session; \
+	  install -m 644 conformance/suites/$$p/*.session $(SUITEDIR)/$$p/; done
+
+uninstall:
+	rm -f $(BINDIR)/mailspec $(MAN1DIR)/mailspec.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/mailspec
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
