@@ -20,6 +20,14 @@
 #define CERT_MAX_ONLY     32
 #define CERT_MAX_JOBS     16
 #define CERT_TLS_VERSIONS 4
+#define CERT_PROBE_TESTS  2 /* the tests the TLS-version probe generates */
+
+/* A test the harness generates rather than reads from the suite (the
+ * TLS-version probe's): listed by --list and chosen by --only like any other. */
+struct cert_generated {
+    const char *suffix; /* the id after "<protocol>." */
+    const char *title, *rfc, *quote, *finding;
+};
 
 struct cert_test {
     char *path;
@@ -45,8 +53,10 @@ struct certify {
     const char *only[CERT_MAX_ONLY];
     size_t nonly;
     unsigned jobs;
-    int list, quiet, verbose;
-    FILE *out; /* the human output: stdout, or stderr when a report goes to stdout */
+    int list, verbose;
+    int quiet;      /* 1 (-q): only the verdict line; 2 (-qq, --silent): only errors */
+    int rcpt_given; /* --rcpt was on the command line */
+    FILE *out;      /* the human output: stdout, or stderr when a report goes to stdout */
     /* the plan */
     struct cert_test *t;
     size_t n;
@@ -58,24 +68,36 @@ struct certify {
     /* accepted TLS versions: 1 yes, 0 no, -1 unknown */
     int tls_ok[CERT_TLS_VERSIONS];
     int tls_probed;
+    int probe_selected[CERT_PROBE_TESTS]; /* --only chose it (every one without --only) */
 };
 
 /* certify_plan.c */
+/* The suite directory (--suite, $MAILSPEC_SUITES, next to the binary, the
+ * source tree); -1 with a message saying where it looked. */
 int certify_find_suite(struct certify *c);
 int certify_load_plan(struct certify *c);
 int certify_list(struct certify *c);
-/* Drop the tests --only does not name; -1 when a pattern matches nothing. */
+/* Drop the tests --only does not name (generated ones included); -1 when a
+ * pattern matches nothing or nothing would run. */
 int certify_apply_only(struct certify *c);
 void certify_run_all(struct certify *c);
+/* SMTP: how many messages the chosen tests may submit to --rcpt on this
+ * transport (a DATA or BDAT LAST after a RCPT TO:<${rcpt}>); 0 for the others. */
+size_t certify_messages_planned(const struct certify *c);
 
 /* certify_preflight.c */
 void certify_preflight(struct certify *c);
 void certify_tls_probe(struct certify *c);
 extern const char *const certify_tls_version_names[CERT_TLS_VERSIONS];
+extern const struct cert_generated certify_probe_tests[CERT_PROBE_TESTS];
+/* "<protocol>.<suffix>" of generated test i. */
+void certify_probe_id(const struct certify *c, int i, char *out, size_t cap);
 
 /* certify_report.c */
 int certify_exit_code(const struct certify *c);
 void certify_summary(const struct certify *c, uint64_t ms);
+/* -q: the verdict alone, on one line. */
+void certify_verdict_line(const struct certify *c);
 int certify_write_reports(const struct certify *c, uint64_t ms);
 /* A test's result as the allow-list sees it: fail/error that it does not excuse. */
 int certify_counts_as_failure(const struct cert_test *t);

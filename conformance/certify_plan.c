@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,40 +26,75 @@ static int dir_exists(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Set suite_dir to base/rel/proto if that is a directory (rel may be ""). */
-static int try_suite(struct certify *c, const char *base, const char *rel)
+/* Set suite_dir to base/rel/proto if that is a directory (rel may be ""); add
+ * the path to the list of places looked in either way. */
+static int try_suite(struct certify *c, const char *base, const char *rel, char *looked, size_t cap)
 {
     int n = snprintf(c->suite_dir, sizeof(c->suite_dir), "%s%s%s%s", base, *base ? "/" : "", rel,
                      c->protocol);
-    return n > 0 && (size_t)n < sizeof(c->suite_dir) && dir_exists(c->suite_dir);
+    size_t l = strlen(looked);
+    char canon[PATH_MAX];
+    if (n > 0 && (size_t)n < sizeof(c->suite_dir) && dir_exists(c->suite_dir)) {
+        if (strstr(c->suite_dir, "/../") && realpath(c->suite_dir, canon))
+            memcpy(c->suite_dir, canon, strlen(canon) + 1); /* both PATH_MAX */
+        return 1;
+    }
+    if (n > 0 && l < cap)
+        snprintf(looked + l, cap - l, "  %s\n", c->suite_dir);
+    return 0;
 }
 
-/* The default suite: $MAILSPEC_SUITES/<proto>, else conformance/suites/<proto>
- * found walking up from the executable (build/, build/x/), else from cwd. */
+/*
+ * The default suite, the first of: $MAILSPEC_SUITES/<proto>; next to the
+ * binary as installed (<prefix>/bin/mailspec: <prefix>/share/mailspec/suites);
+ * conformance/suites/<proto> walking up from the binary (the build tree:
+ * build/, build/x/); conformance/suites/<proto> under the current directory.
+ */
 int certify_find_suite(struct certify *c)
 {
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], looked[4 * PATH_MAX + 64] = "";
     const char *env = getenv("MAILSPEC_SUITES");
 
     if (c->suite) {
         int n = snprintf(c->suite_dir, sizeof(c->suite_dir), "%s", c->suite);
-        return n > 0 && (size_t)n < sizeof(c->suite_dir) && dir_exists(c->suite_dir) ? 0 : -1;
+        if (n > 0 && (size_t)n < sizeof(c->suite_dir) && dir_exists(c->suite_dir))
+            return 0;
+        fprintf(stderr, "mailspec certify: --suite %s: not a directory\n", c->suite);
+        return -1;
     }
-    if (env && *env && try_suite(c, env, ""))
+    if (env && *env && try_suite(c, env, "", looked, sizeof(looked)))
         return 0;
+    if (!env || !*env)
+        snprintf(looked, sizeof(looked), "  $MAILSPEC_SUITES/%s (MAILSPEC_SUITES is not set)\n",
+                 c->protocol);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = '\0';
-        for (int up = 0; up < 5; up++) {
-            char *slash = strrchr(exe, '/');
+        char *slash = strrchr(exe, '/');
+        if (slash && slash != exe) {
+            *slash = '\0'; /* the binary's directory */
+            if (try_suite(c, exe, "../share/mailspec/suites/", looked, sizeof(looked)))
+                return 0;
+        }
+        for (int up = 0; up < 4; up++) {
+            if (try_suite(c, exe, "conformance/suites/", looked, sizeof(looked)))
+                return 0;
+            slash = strrchr(exe, '/');
             if (!slash || slash == exe)
                 break;
             *slash = '\0';
-            if (try_suite(c, exe, "conformance/suites/"))
-                return 0;
         }
     }
-    return try_suite(c, "", "conformance/suites/") ? 0 : -1;
+    if (try_suite(c, "", "conformance/suites/", looked, sizeof(looked)))
+        return 0;
+    fprintf(stderr,
+            "mailspec certify: no %s suite found; looked in:\n%s"
+            "Point at one with --suite DIR (a directory of .session tests) or with\n"
+            "MAILSPEC_SUITES=DIR (a directory holding imap/, pop3/ and smtp/), e.g. the\n"
+            "share/mailspec/suites of an installed mailspec or the conformance/suites of its\n"
+            "source.\n",
+            c->protocol, looked);
+    return -1;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -139,16 +175,6 @@ static int only_match(const char *pat, const char *id)
     return l && pat[l - 1] == '*' ? strncmp(id, pat, l - 1) == 0 : strcmp(id, pat) == 0;
 }
 
-static int only_any(const struct certify *c, const char *id)
-{
-    if (!c->nonly)
-        return 1;
-    for (size_t i = 0; i < c->nonly; i++)
-        if (only_match(c->only[i], id))
-            return 1;
-    return 0;
-}
-
 int certify_list(struct certify *c)
 {
     for (size_t i = 0; i < c->n; i++) {
@@ -158,9 +184,17 @@ int certify_list(struct certify *c)
             printf("%-44s script error at line %zu: %s\n", c->t[i].path, se.line, se.reason);
             continue;
         }
-        if (only_any(c, s->id))
-            printf("%-44s %-6s %-14s %s\n", s->id, ms_level_name(s->level), s->rfc, s->title);
+        printf("%-44s %-6s %-14s %s\n", s->id, ms_level_name(s->level), s->rfc, s->title);
         ms_script_free(s);
+    }
+    for (int v = 0; v < CERT_PROBE_TESTS; v++) {
+        const struct cert_generated *g = &certify_probe_tests[v];
+        char id[64];
+        if (!c->probe_selected[v])
+            continue;
+        certify_probe_id(c, v, id, sizeof(id));
+        printf("%-44s %-6s %-14s %s (TLS-version probe: --tls starttls or implicit)\n", id,
+               ms_level_name(MS_LEVEL_MUST), g->rfc, g->title);
     }
     return MS_EXIT_OK;
 }
@@ -169,7 +203,19 @@ int certify_apply_only(struct certify *c)
 {
     unsigned hits[CERT_MAX_ONLY] = {0};
     size_t k = 0;
+    int nprobe = 0;
 
+    for (int v = 0; v < CERT_PROBE_TESTS; v++) {
+        char id[64];
+        certify_probe_id(c, v, id, sizeof(id));
+        c->probe_selected[v] = !c->nonly;
+        for (size_t j = 0; j < c->nonly; j++)
+            if (only_match(c->only[j], id)) {
+                hits[j]++;
+                c->probe_selected[v] = 1;
+            }
+        nprobe += c->probe_selected[v];
+    }
     if (!c->nonly)
         return 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -195,7 +241,63 @@ int certify_apply_only(struct certify *c)
                     c->only[j]);
             bad = 1;
         }
+    if (!bad && !c->list && c->n == 0 && c->cli.ro.tls == MS_TLS_NONE && nprobe) {
+        fprintf(stderr,
+                "mailspec certify: --only chose only the TLS-version probe, which runs with "
+                "--tls starttls or implicit\n");
+        bad = 1;
+    }
     return bad ? -1 : 0;
+}
+
+/* Step st sends exactly the literal word w (case-insensitive), or starts with it
+ * and ends with tail when tail is given. */
+static int sends_literal(const struct ms_script *s, const struct ms_step *st, const char *w,
+                         const char *tail)
+{
+    if (st->type != MS_STEP_SEND || st->nparts != 1 || s->parts[st->part0].kind != MS_PART_LIT)
+        return 0;
+    const char *p = s->bytes + s->parts[st->part0].off;
+    size_t n = s->parts[st->part0].len, wl = strlen(w), tl = tail ? strlen(tail) : 0;
+    if (n < wl + tl || strncasecmp(p, w, wl) != 0)
+        return 0;
+    return tail ? strncasecmp(p + n - tl, tail, tl) == 0 : n == wl;
+}
+
+/* Step st sends the variable var. */
+static int sends_var(const struct ms_script *s, const struct ms_step *st, unsigned var)
+{
+    for (size_t k = 0; st->type == MS_STEP_SEND && k < st->nparts; k++)
+        if (s->parts[st->part0 + k].kind == MS_PART_VAR && s->parts[st->part0 + k].var == var)
+            return 1;
+    return 0;
+}
+
+size_t certify_messages_planned(const struct certify *c)
+{
+    unsigned bit = c->cli.ro.tls == MS_TLS_IMPLICIT   ? MS_TRANSPORT_IMPLICIT
+                   : c->cli.ro.tls == MS_TLS_STARTTLS ? MS_TRANSPORT_STARTTLS
+                                                      : MS_TRANSPORT_NONE;
+    size_t n = 0;
+
+    if (strcmp(c->protocol, "smtp") != 0)
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        struct ms_script_error se;
+        struct ms_script *s = load_script(c->t[i].path, &se);
+        if (!s)
+            continue;
+        int rcpt = 0; /* a RCPT TO with ${rcpt} came first: the message goes somewhere */
+        for (size_t k = 0; (!s->transports || (s->transports & bit)) && k < s->nsteps; k++) {
+            const struct ms_step *st = &s->steps[k];
+            rcpt |= sends_var(s, st, MS_VAR_RCPT);
+            if (rcpt &&
+                (sends_literal(s, st, "DATA", NULL) || sends_literal(s, st, "BDAT ", " LAST")))
+                n++;
+        }
+        ms_script_free(s);
+    }
+    return n;
 }
 
 /* A result for a test that did not reach the runner. */

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "mailspec/mailspec.h"
 #include "mailspec/script.h"
+#include "mailspec/stream.h"
 #include "proto_desc.h"
 
 /* Line 3 of every pre-flight script is the greeting. */
@@ -57,9 +58,14 @@ static const char pop3_sasl_login[] =
     "@test certify.preflight-login\n@protocol pop3\nS: +OK${*}\nC: AUTH PLAIN ${sasl_plain}\n"
     "S: +OK${*}\nC: QUIT\n@phase cleanup\nS: +OK${*}\n";
 
+/* The protocols in the order of the tables here. */
+static const char *const proto_names[] = {"imap", "pop3", "smtp"};
+static const char *const proto_upper[] = {"IMAP", "POP3", "SMTP"};
+static const char *const proto_article[] = {"an", "a", "an"};
+
 static int proto_index(const char *p)
 {
-    return strcmp(p, "imap") == 0 ? 0 : strcmp(p, "pop3") == 0 ? 1 : 2;
+    return strcmp(p, proto_names[0]) == 0 ? 0 : strcmp(p, proto_names[1]) == 0 ? 1 : 2;
 }
 
 /* Run a built-in script with ro (tls: the mode to use). 0 when it parsed. */
@@ -96,11 +102,127 @@ static int has_cap(const char *caps, const char *name)
     return 0;
 }
 
-/* Why the first exchange failed, as an exit code and a message. */
+/* ------------------------------------------------ what the port speaks -- */
+
+/* How long the checks below wait, once the pre-flight has failed: a server
+ * sends its greeting, or answers a ClientHello, at once (a quarter of
+ * --timeout, 0.25 to 2 seconds). */
+static uint64_t probe_deadline(const struct ms_run_opts *ro)
+{
+    unsigned ms = ro->timeout_ms / 4;
+    ms = ms > 2000 ? 2000 : ms < 250 ? 250 : ms;
+    return ms_now_ms() + ms;
+}
+
+/* Whether line (without its CRLF) is a greeting of protocol pi: it matches
+ * the protocol's greeting pattern (proto_desc.h) and its strict reply parser
+ * takes it as one complete message. */
+static int is_greeting_of(int pi, const char *line, size_t len)
+{
+    const struct ms_proto *p = ms_proto_find(proto_names[pi]);
+    const struct ms_kind *k = p ? p->replies : NULL;
+    struct ms_script_error se;
+    struct ms_limits lim;
+    char text[64], msg[1024];
+    int ok = 0, done = 0;
+
+    if (!k || len + 2 > sizeof(msg))
+        return 0;
+    snprintf(text, sizeof(text), "S: %s\n", ms_proto_desc(proto_names[pi])->greeting);
+    struct ms_script *s = ms_script_parse(text, strlen(text), &se);
+    struct ms_vars *vs = malloc(sizeof(*vs)); /* 16 KiB */
+    if (vs)
+        ms_vars_init(vs);
+    ok = s && vs && s->nsteps && s->steps[0].type == MS_STEP_EXPECT &&
+         ms_script_match(s, &s->steps[0], vs, line, len, MS_MATCH_NOCASE) == 1;
+    free(vs);
+    ms_script_free(s);
+    void *state = ok ? calloc(1, k->state_size) : NULL, *view = ok ? calloc(1, k->view_size) : NULL;
+    if (state && view) {
+        struct ms_error err;
+        memcpy(msg, line, len);
+        memcpy(msg + len, "\r\n", 2);
+        ms_limits_default(&lim);
+        if (k->init)
+            k->init(state, &lim);
+        ok = k->parse(state, &lim, msg, len + 2, view, &done, &err) == (ssize_t)(len + 2) && done;
+    } else {
+        ok = 0;
+    }
+    free(state);
+    free(view);
+    return ok;
+}
+
+/* The protocol (proto_names index) line is a greeting of, or -1. */
+static int greeting_protocol(const char *line, size_t len)
+{
+    for (int pi = 0; pi < 3; pi++)
+        if (is_greeting_of(pi, line, len))
+            return pi;
+    return -1;
+}
+
+/* The first line the server sends on a new plain connection, without its
+ * line end, NUL-terminated; 0 when no complete line came. */
+static size_t plain_greeting(const struct ms_run_opts *ro, char *line, size_t cap)
+{
+    struct ms_conn conn;
+    char err[256];
+    size_t n = 0;
+    uint64_t dl = probe_deadline(ro);
+
+    line[0] = '\0';
+    if (ms_conn_open(&conn, ro->host, ro->port, dl, err, sizeof(err)) != 0)
+        return 0;
+    while (n + 1 < cap && !memchr(line, '\n', n)) {
+        ssize_t r = ms_conn_read(&conn, line + n, cap - 1 - n, dl, ro->stop, err, sizeof(err));
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    ms_conn_close(&conn);
+    const char *lf = memchr(line, '\n', n);
+    n = lf ? (size_t)(lf - line) : 0;
+    n -= n && line[n - 1] == '\r';
+    line[n] = '\0';
+    return n;
+}
+
+/* Whether a TLS handshake succeeds on a new connection (any certificate). */
+static int speaks_tls(const struct ms_run_opts *ro)
+{
+    struct ms_conn conn;
+    struct ms_tls_opts t = ro->tlso;
+    char err[256];
+    uint64_t dl = probe_deadline(ro);
+
+    t.insecure = 1; /* the question is whether TLS is spoken, not whom to trust */
+    int ok = ms_conn_open(&conn, ro->host, ro->port, dl, err, sizeof(err)) == 0 &&
+             ms_conn_tls(&conn, ro->host, &t, dl, err, sizeof(err)) == 0;
+    ms_conn_close(&conn);
+    return ok;
+}
+
+/* line for a message: printable ASCII, at most 100 bytes. */
+static void shown(const char *line, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; line[n] && n + 1 < cap && n < 100; n++)
+        out[n] = line[n] >= 0x20 && line[n] < 0x7F ? line[n] : '?';
+    out[n] = '\0';
+}
+
+/* Why the first exchange failed, as an exit code and a message: with the
+ * transport or the protocol the port speaks when it is not the one asked
+ * for (greeting_protocol, plain_greeting, speaks_tls). */
 static void hello_failed(struct certify *c, const struct ms_test_result *r)
 {
     struct cert_preflight *pf = &c->pf;
+    const struct ms_run_opts *ro = &c->cli.ro;
     const char *proto = c->protocol;
+    int pi = proto_index(proto), gp;
+    char line[1024], say[104];
 
     if (r->result == MS_RES_ERROR) {
         pf->exit = MS_EXIT_USAGE;
@@ -111,16 +233,43 @@ static void hello_failed(struct certify *c, const struct ms_test_result *r)
         snprintf(pf->why, sizeof(pf->why), "%s", r->message);
     } else if (r->tls_failed) {
         pf->exit = MS_EXIT_TLS;
-        snprintf(pf->why, sizeof(pf->why), "TLS with %s port %s failed: %s", c->cli.ro.host,
-                 c->cli.ro.port, r->message);
+        size_t n = 0;
+        if (ro->tls == MS_TLS_IMPLICIT && r->conn_error == MS_CONN_E_TLS_HANDSHAKE &&
+            (n = plain_greeting(ro, line, sizeof(line))) > 0 &&
+            (gp = greeting_protocol(line, n)) >= 0) {
+            shown(line, say, sizeof(say));
+            snprintf(pf->why, sizeof(pf->why),
+                     "%s port %s speaks plain text here, not TLS: it greets like %s %s server "
+                     "(\"%s\"): use --tls none, or --tls starttls to upgrade",
+                     ro->host, ro->port, proto_article[gp], proto_upper[gp], say);
+        } else {
+            snprintf(pf->why, sizeof(pf->why), "TLS with %s port %s failed: %s", ro->host, ro->port,
+                     r->message);
+        }
     } else if (r->fail_line == GREETING_LINE) {
         pf->exit = MS_EXIT_GREETING;
-        snprintf(pf->why, sizeof(pf->why), "%s port %s did not greet like an %s server:\n%s",
-                 c->cli.ro.host, c->cli.ro.port, proto, r->message);
+        const char *got = r->got ? r->got : "";
+        gp = got[0] ? greeting_protocol(got, strlen(got)) : -1;
+        if (gp >= 0 && gp != pi) {
+            shown(got, say, sizeof(say));
+            snprintf(pf->why, sizeof(pf->why),
+                     "this is not %s %s server: its greeting looks like %s (\"%s\"); check "
+                     "--port and --protocol\n%s port %s did not greet like %s %s server",
+                     proto_article[pi], proto_upper[pi], proto_upper[gp], say, ro->host, ro->port,
+                     proto_article[pi], proto);
+        } else if (!got[0] && ro->tls != MS_TLS_IMPLICIT && speaks_tls(ro)) {
+            snprintf(pf->why, sizeof(pf->why),
+                     "the server speaks TLS here: use --tls implicit (%s port %s sent no "
+                     "greeting in plain text, and a TLS handshake with it succeeds)\n%s",
+                     ro->host, ro->port, r->message);
+        } else {
+            snprintf(pf->why, sizeof(pf->why), "%s port %s did not greet like %s %s server:\n%s",
+                     ro->host, ro->port, proto_article[pi], proto, r->message);
+        }
     } else {
         pf->exit = MS_EXIT_GREETING;
-        snprintf(pf->why, sizeof(pf->why), "%s port %s does not answer like an %s server:\n%s",
-                 c->cli.ro.host, c->cli.ro.port, proto, r->message);
+        snprintf(pf->why, sizeof(pf->why), "%s port %s does not answer like %s %s server:\n%s",
+                 ro->host, ro->port, proto_article[pi], proto, r->message);
     }
 }
 
@@ -294,27 +443,44 @@ static int try_version(struct certify *c, int v, char *why, size_t cap)
     return res;
 }
 
+/* RFC 8996 2, 3: the tests the probe generates, in the order of tls_ok. */
+const struct cert_generated certify_probe_tests[CERT_PROBE_TESTS] = {
+    {"tls.rfc8996.no-tls1.0", "The server refuses to negotiate TLS 1.0", "8996 2",
+     "TLS 1.0 MUST NOT be used.", "negotiates TLS 1.0, which RFC 8996 deprecates"},
+    {"tls.rfc8996.no-tls1.1", "The server refuses to negotiate TLS 1.1", "8996 3",
+     "TLS 1.1 MUST NOT be used.", "negotiates TLS 1.1, which RFC 8996 deprecates"},
+};
+
+void certify_probe_id(const struct certify *c, int i, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s.%s", c->protocol, certify_probe_tests[i].suffix);
+}
+
 void certify_tls_probe(struct certify *c)
 {
     char whys[CERT_TLS_VERSIONS][300];
+    int nsel = 0;
 
-    if (c->cli.ro.tls == MS_TLS_NONE)
+    for (int v = 0; v < CERT_PROBE_TESTS; v++)
+        nsel += c->probe_selected[v];
+    if (c->cli.ro.tls == MS_TLS_NONE || !nsel)
         return;
     for (int i = 0; i < CERT_TLS_VERSIONS; i++)
         c->tls_ok[i] = try_version(c, 10 + i, whys[i], sizeof(whys[i]));
     c->tls_probed = 1;
-    /* RFC 8996 2, 3: the two synthesized tests. */
-    struct cert_test *nt = realloc(c->t, (c->n + 2) * sizeof(*nt));
+    struct cert_test *nt = realloc(c->t, (c->n + (size_t)nsel) * sizeof(*nt));
     if (!nt)
         return;
     c->t = nt;
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < CERT_PROBE_TESTS; v++) {
+        const struct cert_generated *g = &certify_probe_tests[v];
+        if (!c->probe_selected[v])
+            continue;
         struct cert_test *t = &c->t[c->n++];
-        char id[64], title[128], msg[512], tr[256];
+        char id[64], msg[512], tr[256];
         memset(t, 0, sizeof(*t));
         t->path = strdup("(certify TLS version probe)");
-        snprintf(id, sizeof(id), "%s.tls.rfc8996.no-tls1.%d", c->protocol, v);
-        snprintf(title, sizeof(title), "The server refuses to negotiate TLS 1.%d", v);
+        certify_probe_id(c, v, id, sizeof(id));
         snprintf(tr, sizeof(tr),
                  "# mailspec: TLS handshake offering only TLS 1.%d to %s port %s (%s): %s\n", v,
                  c->cli.ro.host, c->cli.ro.port, ms_tls_mode_name(c->cli.ro.tls),
@@ -333,14 +499,11 @@ void certify_tls_probe(struct certify *c)
             msg[0] = '\0';
         t->r.file = strdup(t->path ? t->path : "");
         t->r.id = strdup(id);
-        t->r.title = strdup(title);
-        t->r.rfc = strdup(v == 0 ? "8996 2" : "8996 3");
-        t->r.quote = strdup(v == 0 ? "TLS 1.0 MUST NOT be used." : "TLS 1.1 MUST NOT be used.");
+        t->r.title = strdup(g->title);
+        t->r.rfc = strdup(g->rfc);
+        t->r.quote = strdup(g->quote);
         t->r.protocol = strdup(c->protocol);
-        t->r.finding =
-            strdup(res == MS_RES_FAIL ? (v == 0 ? "negotiates TLS 1.0, which RFC 8996 deprecates"
-                                                : "negotiates TLS 1.1, which RFC 8996 deprecates")
-                                      : "");
+        t->r.finding = strdup(res == MS_RES_FAIL ? g->finding : "");
         t->r.level = MS_LEVEL_MUST;
         t->r.result = res;
         t->r.message = strdup(msg);

@@ -291,3 +291,12 @@ int certify_write_reports(const struct certify *c, uint64_t ms)
     ms_json_free(doc);
     return rc ? -1 : 0;
 }
+
+void certify_verdict_line(const struct certify *c)
+{
+    char v[600];
+
+    verdict_text(c, v, sizeof(v));
+    fprintf(c->out, "%s %s:%s over %s: %s\n", c->protocol, c->cli.ro.host, c->cli.ro.port,
+            ms_tls_mode_name(c->cli.ro.tls), v);
+}

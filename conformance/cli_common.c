@@ -30,7 +30,8 @@ const char ms_cli_conn_usage[] =
     "  --tls-min 1.2|1.3           minimum TLS version (default 1.2)\n"
     "Run values (the scripts' ${run}, ${rcpt}, ${from}):\n"
     "  --run-id WORD               unique name part for mailboxes the tests create\n"
-    "  --rcpt ADDR                 SMTP recipient for transaction tests (default postmaster)\n"
+    "  --rcpt ADDR                 SMTP recipient for transaction tests (default\n"
+    "                              postmaster): they submit real messages to it\n"
     "  --mail-from ADDR            SMTP reverse-path (default: empty, the null path)\n";
 
 void ms_cli_init(struct ms_cli *c, const char *cmd)
@@ -132,7 +133,10 @@ int ms_cli_option(struct ms_cli *c, int code, const char *arg)
         c->junit = arg;
         return 1;
     case 'q':
-        c->quiet = 1;
+        c->quiet += c->quiet < 2;
+        return 1;
+    case MS_OPT_SILENT:
+        c->quiet = 2;
         return 1;
     case 'v':
         c->verbose = 1;

@@ -33,6 +33,7 @@ enum {
     MS_OPT_MAIL_FROM,
     MS_OPT_JSON,
     MS_OPT_JUNIT,
+    MS_OPT_SILENT,
     MS_OPT_CONN_LAST /* commands number their own options from here */
 };
 
@@ -65,7 +66,8 @@ enum {
     {"mail-from", required_argument, NULL, MS_OPT_MAIL_FROM},        \
     {"json", required_argument, NULL, MS_OPT_JSON},                  \
     {"junit", required_argument, NULL, MS_OPT_JUNIT},                \
-    {"verbose", no_argument, NULL, 'v'}
+    {"verbose", no_argument, NULL, 'v'},                             \
+    {"silent", no_argument, NULL, MS_OPT_SILENT}
 /* clang-format on */
 
 /* The usage lines of the shared options. */
@@ -78,7 +80,8 @@ struct ms_cli {
     char *password_buf; /* read from --password-file (freed by ms_cli_free) */
     char run_buf[40];
     const char *json, *junit; /* report files ("-": stdout) */
-    int quiet, verbose, help;
+    int quiet;                /* 1 (-q): one summary line; 2 (-qq, --silent): nothing but errors */
+    int verbose, help;
 };
 
 void ms_cli_init(struct ms_cli *c, const char *cmd);

@@ -28,21 +28,26 @@ static void certify_usage(FILE *f)
             "usage: mailspec certify --protocol P --host H [OPTIONS]\n"
             "       mailspec certify --html-from A.json [B.json ...] --html OUT.html\n\n"
             "Run the protocol's conformance suite against one server over one transport.\n"
-            "Before the suite, connect, greeting, TLS and login are checked once.\n\n"
+            "Before the suite, connect, greeting, TLS and login are checked once.\n"
+            "SMTP: the transaction tests submit real messages to --rcpt (default postmaster);\n"
+            "certify says how many before it starts.\n\n"
             "%s"
             "Suite:\n"
             "  --suite DIR                 directory of .session tests (default: the\n"
-            "                              protocol's suite under conformance/suites/)\n"
+            "                              protocol's suite in $MAILSPEC_SUITES/, next to the\n"
+            "                              binary in ../share/mailspec/suites/, or in the\n"
+            "                              source tree's conformance/suites/)\n"
             "  --only PATTERN              only test ids equal to PATTERN, or starting with it\n"
             "                              when it ends in '*' (repeatable)\n"
             "  --expect-fail FILE          allow-list of known deviations: 'TEST-ID REASON'\n"
             "  --jobs N                    tests run in parallel, 1-16 (default 1)\n"
-            "  --list                      list the tests of the suite and exit\n"
+            "  --list                      list the tests (generated ones too) and exit\n"
             "Reports ('-' is stdout, which then carries nothing else):\n"
             "  --json F, --junit F, --html F\n"
             "  --html-from F...            render the HTML report (--html) from JSON reports,\n"
             "                              e.g. one per transport: adds a compliance matrix\n"
-            "  -q, --quiet                 print only the summary\n"
+            "  -q, --quiet                 print only the verdict line\n"
+            "  -qq, --silent               print nothing but errors: the exit status tells\n"
             "  -v, --verbose               print the transcript of each failed test\n"
             "  -h, --help                  this help\n\n"
             "Exit status: 0 compliant (every MUST-level test that ran passed, and enough ran),\n"
@@ -129,6 +134,7 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
         certify_usage(stdout);
         return MS_EXIT_OK;
     }
+    c->rcpt_given = c->cli.ro.rcpt != NULL;
     c->quiet = c->cli.quiet;
     c->verbose = c->cli.verbose;
     c->json = c->cli.json;
@@ -150,11 +156,23 @@ static int check_outputs(struct certify *c)
     return 0;
 }
 
+/* SMTP: the messages the suite will submit, and to whom, before it does. */
+static void announce_messages(const struct certify *c)
+{
+    size_t n = certify_messages_planned(c);
+    const struct ms_run_opts *o = &c->cli.ro;
+
+    if (n)
+        fprintf(stderr,
+                "mailspec certify: the tests will submit up to %zu message%s to <%s>%s, from "
+                "<%s>; change the recipient with --rcpt ADDR, the sender with --mail-from ADDR\n",
+                n, n == 1 ? "" : "s", o->rcpt, c->rcpt_given ? "" : " (the default recipient)",
+                o->mail_from);
+}
+
 static int run(struct certify *c)
 {
     if (c->expect_path && ms_expect_load(c->expect_path, &c->expect) != 0)
-        return MS_EXIT_USAGE;
-    if (certify_apply_only(c) != 0)
         return MS_EXIT_USAGE;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_sigint);
@@ -167,11 +185,15 @@ static int run(struct certify *c)
         return c->pf.exit;
     }
     if (!c->quiet) {
-        fprintf(c->out, "mailspec certify: %zu %s tests from %s against %s:%s (%s)\n", c->n,
+        size_t planned = c->n;
+        for (int v = 0; c->cli.ro.tls != MS_TLS_NONE && v < CERT_PROBE_TESTS; v++)
+            planned += (size_t)c->probe_selected[v];
+        fprintf(c->out, "mailspec certify: %zu %s tests from %s against %s:%s (%s)\n", planned,
                 c->protocol, c->suite_dir, c->cli.ro.host, c->cli.ro.port,
                 ms_tls_mode_name(c->cli.ro.tls));
         if (c->pf.policy[0])
             fprintf(c->out, "mailspec certify: login: %s\n", c->pf.policy);
+        announce_messages(c);
     }
     uint64_t t0 = ms_now_ms();
     certify_run_all(c);
@@ -179,8 +201,11 @@ static int run(struct certify *c)
     if (!stop_flag)
         certify_tls_probe(c);
     uint64_t elapsed = ms_now_ms() - t0;
-    certify_summary(c, elapsed);
-    for (size_t i = 0; i < c->expect.n; i++)
+    if (!c->quiet)
+        certify_summary(c, elapsed);
+    else if (c->quiet == 1)
+        certify_verdict_line(c);
+    for (size_t i = 0; !c->quiet && i < c->expect.n; i++)
         if (!c->expect.e[i].hits)
             fprintf(c->out, "  note: --expect-fail line %zu (%s) matches no test\n",
                     c->expect.e[i].line, c->expect.e[i].pattern);
@@ -242,11 +267,8 @@ int ms_cmd_certify(int argc, char **argv)
         return MS_EXIT_USAGE;
     }
     rc = MS_EXIT_USAGE;
-    if (certify_find_suite(&c) != 0) {
-        fprintf(stderr, "mailspec certify: no suite directory %s (use --suite DIR)\n", c.suite_dir);
-    } else if (certify_load_plan(&c) == 0) {
+    if (certify_find_suite(&c) == 0 && certify_load_plan(&c) == 0 && certify_apply_only(&c) == 0)
         rc = c.list ? certify_list(&c) : run(&c);
-    }
     for (size_t i = 0; i < c.n; i++) {
         if (c.t[i].ran)
             ms_test_result_free(&c.t[i].r);

@@ -55,13 +55,16 @@ static void usage(FILE *f)
             "Run:\n"
             "  --jobs N                    run N scripts at once (default 1)\n"
             "  --list                      parse the scripts, print their ids, run nothing\n"
-            "  -q, --quiet                 no progress lines;  -v, --verbose  whole transcripts\n"
+            "  -q, --quiet                 only the summary line, no progress lines\n"
+            "  -qq, --silent               print nothing but errors: the exit status tells\n"
+            "  -v, --verbose               whole transcripts\n"
             "Reports ('-' is stdout, which then carries nothing else):\n"
             "  --json FILE, --junit FILE   written atomically, also after Ctrl-C\n"
             "  --html FILE                 not in replay: use `mailspec certify --html-from`\n\n"
             "Exit status: 0 every MUST-level script that ran passed and enough ran, 1 a\n"
             "MUST-level script failed, 2 usage error, a harness error or interrupted,\n"
-            "6 incomplete (MUST scripts blocked, or fewer than half of them ran).\n",
+            "6 incomplete (no script ran, say every one was not-applicable to --tls; MUST\n"
+            "scripts blocked; or fewer than half of them ran).\n",
             ms_cli_conn_usage);
 }
 
@@ -244,6 +247,20 @@ static void catch_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* When no script ran (passed or failed), the exit status alone would not say why. */
+static void say_nothing_ran(const struct ms_report *rep, int rc)
+{
+    struct ms_summary s;
+
+    ms_report_summarize(rep, &s);
+    if (s.by[MS_RES_PASS] + s.by[MS_RES_FAIL] || rc != MS_EXIT_INCOMPLETE)
+        return;
+    fprintf(stderr,
+            "mailspec replay: no script ran (%zu not applicable, %zu not supported, %zu "
+            "blocked): exit %d, incomplete\n",
+            s.by[MS_RES_NA], s.by[MS_RES_NOT_SUPPORTED], s.by[MS_RES_BLOCKED], rc);
+}
+
 struct replay_args {
     const char *json, *junit;
     uint64_t jobs;
@@ -388,9 +405,11 @@ int ms_cmd_replay(int argc, char **argv)
     rep.planned = n;
     rep.interrupted = stop_flag;
     rep.duration_ms = ms_now_ms() - start;
-    if (!ra.quiet)
+    if (ra.quiet < 2)
         ms_report_summary_line(stderr, &rep, pool.color);
     rc = ms_report_exit_code(&rep);
+    if (!ra.quiet)
+        say_nothing_ran(&rep, rc);
     if (ra.json || ra.junit) {
         struct ms_json *doc = ms_report_doc(&rep);
         if (!doc || (ra.json && ms_report_write_json(doc, ra.json) != 0) ||
