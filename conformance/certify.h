@@ -82,7 +82,8 @@ int certify_list(struct certify *c);
 int certify_apply_only(struct certify *c);
 void certify_run_all(struct certify *c);
 /* SMTP: how many messages the chosen tests may submit to --rcpt on this
- * transport (a DATA or BDAT LAST after a RCPT TO:<${rcpt}>); 0 for the others. */
+ * transport at most (a DATA or BDAT LAST after a RCPT TO:<${rcpt}>, times the
+ * branches of the script's @either, each of which may run); 0 for the others. */
 size_t certify_messages_planned(const struct certify *c);
 
 /* certify_preflight.c */

@@ -288,13 +288,16 @@ size_t certify_messages_planned(const struct certify *c)
         if (!s)
             continue;
         int rcpt = 0; /* a RCPT TO with ${rcpt} came first: the message goes somewhere */
+        size_t m = 0;
         for (size_t k = 0; (!s->transports || (s->transports & bit)) && k < s->nsteps; k++) {
             const struct ms_step *st = &s->steps[k];
             rcpt |= sends_var(s, st, MS_VAR_RCPT);
             if (rcpt &&
                 (sends_literal(s, st, "DATA", NULL) || sends_literal(s, st, "BDAT ", " LAST")))
-                n++;
+                m++;
         }
+        /* a branch of @either that does not pass runs the script again from the start */
+        n += m * (s->nalts ? s->nalts : 1);
         ms_script_free(s);
     }
     return n;
