@@ -44,8 +44,13 @@ int main(int argc, char **argv)
         return MS_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            /* getopt_long names argv[0] in its messages: "mailspec certify: ..." */
+            char name[32];
+            snprintf(name, sizeof(name), "mailspec %s", commands[i].name);
+            argv[1] = name;
             return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "mailspec: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return MS_EXIT_USAGE;

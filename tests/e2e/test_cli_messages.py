@@ -126,7 +126,8 @@ def test_option_typo_prints_a_hint_not_the_help(mailspec):
     for cmd in ("certify", "replay"):
         r = run(cmd, "--protocl", "imap")
         assert r.returncode == 2
-        assert "--protocl" in r.stderr and "mailspec %s --help" % cmd in r.stderr
+        assert r.stderr.startswith("mailspec %s: unrecognized option '--protocl'" % cmd)
+        assert "see 'mailspec %s --help'" % cmd in r.stderr
         assert len(r.stderr.splitlines()) <= 2, r.stderr
         assert "usage:" not in r.stderr and r.stdout == ""
 
