@@ -339,8 +339,10 @@ def test_quiet_levels_are_documented(mailspec):
 # -------------------------------------------------------------- install --
 
 def make_install(*assignments):
-    return subprocess.run(["make", "-s", "install", *assignments], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    # the binary under test: its build directory is the one make installs from
+    build = os.path.dirname(os.path.abspath(MAILSPEC))
+    return subprocess.run(["make", "-s", "install", "BUILD=%s" % build, *assignments], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_make_install_and_the_installed_binary_finds_its_suites(lab, tmp_path):
