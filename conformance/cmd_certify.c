@@ -26,7 +26,8 @@ static void certify_usage(FILE *f)
 {
     fprintf(f,
             "usage: mailspec certify --protocol P --host H [OPTIONS]\n"
-            "       mailspec certify --html-from A.json [B.json ...] --html OUT.html\n\n"
+            "       mailspec certify --html-from A.json [B.json ...] --html OUT.html\n"
+            "       mailspec certify --targets FILE --out DIR [OPTIONS]\n\n"
             "Run the protocol's conformance suite against one server over one transport.\n"
             "Before the suite, connect, greeting, TLS and login are checked once.\n\n"
             "%s"
@@ -44,13 +45,15 @@ static void certify_usage(FILE *f)
             "                              e.g. one per transport: adds a compliance matrix\n"
             "  -q, --quiet                 print only the summary\n"
             "  -v, --verbose               print the transcript of each failed test\n"
-            "  -h, --help                  this help\n\n"
-            "Exit status: 0 compliant (every MUST-level test that ran passed, and enough ran),\n"
+            "  -h, --help                  this help\n",
+            ms_cli_conn_usage);
+    certify_targets_usage(f);
+    fprintf(f,
+            "\nExit status: 0 compliant (every MUST-level test that ran passed, and enough ran),\n"
             "1 a MUST-level test failed, 2 usage, connection or harness error (or interrupted),\n"
             "3 no greeting or not a server of --protocol, 4 TLS failed, 5 login failed,\n"
             "6 incomplete: no MUST failure, but MUST tests were blocked or fewer than half\n"
-            "of those that apply ran. See docs/certify.md.\n",
-            ms_cli_conn_usage);
+            "of those that apply ran. See docs/certify.md.\n");
 }
 
 enum {
@@ -65,6 +68,7 @@ enum {
 
 static const struct option certify_options[] = {
     MS_CLI_CONN_OPTIONS,
+    CERT_TARGETS_OPTIONS,
     {"suite", required_argument, NULL, OPT_SUITE},
     {"only", required_argument, NULL, OPT_ONLY},
     {"expect-fail", required_argument, NULL, OPT_EXPECT},
@@ -121,7 +125,10 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
             *html_from = 1;
             break;
         default:
-            ms_cli_bad_option("certify", argc, argv);
+            if ((r = certify_targets_option(code, optarg)) > 0)
+                break;
+            if (r == 0)
+                ms_cli_bad_option("certify", argc, argv);
             return MS_EXIT_USAGE;
         }
     }
@@ -206,6 +213,8 @@ int ms_cmd_certify(int argc, char **argv)
     c.cli.ro.stop = &stop_flag;
     if ((rc = parse_options(&c, argc, argv, &html_from)) >= 0)
         return rc;
+    if (certify_targets_requested())
+        return certify_targets_run(&c, html_from, argc, argv);
     if (html_from) {
         if (!c.html) {
             fprintf(stderr, "mailspec certify: --html-from needs --html OUT\n");
