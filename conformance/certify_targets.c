@@ -859,12 +859,14 @@ int certify_targets_run(struct certify *c, int html_from, int argc, char **argv)
         free(r.t);
         return MS_EXIT_USAGE;
     }
-    for (size_t i = 1; c->suite && i < r.n; i++)
+    /* a suite, and test ids, belong to one protocol */
+    for (size_t i = 1; (c->suite || c->nonly) && i < r.n; i++)
         if (strcmp(r.t[i].proto, r.t[0].proto) != 0) {
             fprintf(stderr,
-                    "mailspec certify: --suite with --targets: every target must be of one "
+                    "mailspec certify: %s with --targets: every target must be of one "
                     "protocol (line %zu is %s, line %zu %s)\n",
-                    r.t[0].line, r.t[0].proto, r.t[i].line, r.t[i].proto);
+                    c->suite ? "--suite" : "--only", r.t[0].line, r.t[0].proto, r.t[i].line,
+                    r.t[i].proto);
             free(r.t);
             return MS_EXIT_USAGE;
         }
