@@ -32,6 +32,7 @@
 #include "mailspec/mailspec.h"
 #include "proto_desc.h"
 #include "report.h"
+#include "report_html.h"
 
 #define TG_MAX_TARGETS  1000
 #define TG_MAX_PARALLEL 64
@@ -86,7 +87,8 @@ void certify_targets_usage(FILE *f)
                "  --parallel N                targets run at once, 1-64 (default 4)\n"
                "  --per-host N                connections open at once to one host, 1-64\n"
                "                              (default 2; a target uses --jobs of them)\n"
-               "  --target-timeout SECONDS    stop a target that runs longer (default 3600)\n");
+               "  --target-timeout SECONDS    stop a target that runs longer (default 3600)\n"
+               "  --html F                    with --targets: one page from all their reports\n");
 }
 
 int certify_targets_option(int code, const char *arg)
@@ -269,10 +271,16 @@ static const char *target_option_given(int argc, char **argv)
         MS_CLI_CONN_OPTIONS, CERT_TARGETS_OPTIONS, {NULL, 0, NULL, 0}};
     const char *given = NULL;
     int code, save_opterr = opterr;
+    /* on a copy: getopt_long moves what it takes for operands (the values of
+     * the options it does not know) to the end */
+    char **av = calloc((size_t)argc + 1, sizeof(*av));
 
+    if (!av)
+        return "(out of memory)";
+    memcpy(av, argv, (size_t)argc * sizeof(*av));
     opterr = 0;
     optind = 1;
-    while (!given && (code = getopt_long(argc, argv, "qvh", shared, NULL)) != -1) {
+    while (!given && (code = getopt_long(argc, av, "qvh", shared, NULL)) != -1) {
         given = code == MS_OPT_PROTOCOL ? "--protocol"
                 : code == MS_OPT_HOST   ? "--host"
                 : code == MS_OPT_PORT   ? "--port"
@@ -283,6 +291,7 @@ static const char *target_option_given(int argc, char **argv)
     }
     opterr = save_opterr;
     optind = 1;
+    free(av);
     return given;
 }
 
@@ -297,11 +306,11 @@ static int check_options(struct certify *c, int html_from, int argc, char **argv
                     : "each line of the file gives protocol, host, port and TLS");
         return -1;
     }
-    if (c->html || html_from || c->list) {
+    if (html_from || c->list || (c->html && strcmp(c->html, "-") == 0)) {
         fprintf(stderr, "mailspec certify: %s cannot be used with --targets\n",
                 c->list     ? "--list"
                 : html_from ? "--html-from"
-                            : "--html");
+                            : "--html -");
         return -1;
     }
     if (!tg.out) {
@@ -315,7 +324,12 @@ static int check_options(struct certify *c, int html_from, int argc, char **argv
                 c->jobs, c->jobs, tg.per_host);
         return -1;
     }
-    /* the credentials as each target will read them: fail here, not N times */
+    /* the files each target will read: fail here, not N times */
+    if (c->expect_path) {
+        if (ms_expect_load(c->expect_path, &c->expect) != 0)
+            return -1;
+        ms_expect_free(&c->expect);
+    }
     int rc = ms_cli_finish(&c->cli);
     if (rc == 0 && c->cli.ro.user && !c->cli.ro.password) {
         fprintf(stderr, "mailspec certify: --user needs a password (--password, --password-file "
@@ -368,6 +382,8 @@ static void child_run(struct tg_run *r, struct target *t, int errw, int argc, ch
         dup2(null, 0);
     dup2(t->logfd, 1);
     dup2(errw, 2);
+    if (errw != 2)
+        close(errw);
     for (size_t i = 0; i < r->n; i++) /* the other children's */
         if (&r->t[i] != t) {
             if (r->t[i].errfd >= 0)
@@ -615,7 +631,10 @@ static void run_targets(struct tg_run *r, int argc, char **argv, FILE *progress)
             t = &r->t[i];
             if (t->state != TG_RUNNING)
                 continue;
-            if (t->errfd >= 0 && relay(t) == 0) {
+            ssize_t k = 1; /* a bounded share per round: one child cannot hold the loop */
+            for (int j = 0; j < 16 && t->errfd >= 0 && (k = relay(t)) > 0; j++)
+                ;
+            if (k == 0) {
                 close(t->errfd); /* the end of its stderr; the exit comes soon */
                 t->errfd = -1;
             }
@@ -790,6 +809,27 @@ static void print_table(FILE *f, const struct tg_run *r, struct ms_json *const *
     }
 }
 
+/* --html F: one page from every target's report (as --html-from would). */
+static int write_html(const struct tg_run *r, const char *html)
+{
+    char(*paths)[PATH_MAX] = calloc(r->n, sizeof(*paths));
+    const char **list = calloc(r->n, sizeof(*list));
+    int rc = -1;
+
+    if (paths && list) {
+        for (size_t i = 0; i < r->n; i++) {
+            out_path(paths[i], sizeof(paths[i]), r->t[i].stem, ".json");
+            list[i] = paths[i];
+        }
+        rc = ms_html_from_files(html, list, r->n);
+    } else {
+        fprintf(stderr, "mailspec certify: out of memory\n");
+    }
+    free(paths);
+    free(list);
+    return rc;
+}
+
 static int write_summary(const struct tg_run *r, int rc, uint64_t ms, FILE *out)
 {
     struct ms_json **reps = calloc(r->n, sizeof(*reps));
@@ -890,6 +930,8 @@ int certify_targets_run(struct certify *c, int html_from, int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     int rc = worst_exit(&r);
     if (write_summary(&r, rc, ms_now_ms() - t0, stdout) != 0)
+        rc = MS_EXIT_USAGE;
+    if (c->html && write_html(&r, c->html) != 0)
         rc = MS_EXIT_USAGE;
     if (tg_stop) {
         fprintf(stderr, "mailspec certify: interrupted\n");

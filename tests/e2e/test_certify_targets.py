@@ -187,6 +187,34 @@ def test_lab_exit_rule(lab, tmp_path, case):
                                                            "fail": 1}[case]
 
 
+def test_lab_options_reach_each_target(lab, tmp_path):
+    """Options with values that certify alone knows (--expect-fail, --jobs,
+    --rcpt) reach every target intact, and --html renders one page of all
+    the targets' reports."""
+    allow = tmp_path / "allow"
+    allow.write_text("smtp.smuggling.*  lab Postfix: bare LF ends DATA\n"
+                     "smtp.tls.rfc8996.*  lab Postfix: old TLS versions\n")
+    targets = [("smtp", lab.host, lab.submission_port, "starttls"),
+               ("imap", lab.host, lab.imap_port, "none")]
+    tfile = tmp_path / "t"
+    write_targets(tfile, targets)
+    out = tmp_path / "out"
+    html = tmp_path / "all.html"
+    r = certify("--targets", str(tfile), "--expect-fail", str(allow), "--out", str(out),
+                "--jobs", "2", "--per-host", "4", "--html", str(html), "--user", lab.user,
+                "--password", lab.password, "--rcpt", lab.address, "--cafile", lab.cafile)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summ = read_json(out / "summary.json")
+    assert [t["outcome"] for t in summ["targets"]] == ["compliant", "compliant"]
+    smtp = read_json(out / summ["targets"][0]["report"])
+    assert smtp["summary"]["xfail"] >= 3
+    assert all("expected_failure" in t for t in smtp["tests"] if t["id"].startswith("smtp.smug"))
+    assert any("RCPT TO:<%s>" % lab.address in t["transcript"] for t in smtp["tests"])
+    page = html.read_text()
+    assert "%s" % lab.submission_port in page and "%s" % lab.imap_port in page
+    assert lab.password not in page
+
+
 # ------------------------------------------------- the bound per host --
 
 class Gauge:
@@ -431,7 +459,10 @@ def test_option_errors(mailspec, tmp_path):
         (base + ["--protocol", "imap"], "--protocol cannot be used"),
         (base + ["--json", "x.json"], "--json cannot be used"),
         (base + ["--junit", "x.xml"], "--junit cannot be used"),
-        (base + ["--html", "x.html"], "--html cannot be used"),
+        (base + ["--html", "-"], "--html - cannot be used"),
+        (base + ["--html-from"], "--html-from cannot be used"),
+        (base + ["--list"], "--list cannot be used"),
+        (base + ["--expect-fail", str(tmp_path / "nope")], "cannot open"),
         (base + ["--jobs", "3", "--per-host", "2"], "more than --per-host 2"),
         (base + ["--parallel", "0"], "--parallel: takes a number from 1 to 64"),
         (base + ["--per-host", "65"], "--per-host: takes a number from 1 to 64"),
