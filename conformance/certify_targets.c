@@ -46,8 +46,9 @@
 static struct {
     const char *file, *out;
     unsigned per_host, parallel, timeout_s;
-    int child; /* in a target's child: the options were the parent's */
-} tg = {NULL, NULL, 2, 4, 3600, 0};
+    const char *given; /* the first option of this file given (its name), for a message */
+    int child;         /* in a target's child: the options were the parent's */
+} tg = {NULL, NULL, 0, 4, 3600, NULL, 0}; /* per_host 0: --jobs */
 
 static volatile sig_atomic_t tg_stop;
 
@@ -85,18 +86,18 @@ void certify_targets_usage(FILE *f)
                "                              ('#' comments); every other option applies to each\n"
                "  --out DIR                   one JSON report and log per target, summary.json\n"
                "  --parallel N                targets run at once, 1-64 (default 4)\n"
-               "  --per-host N                connections open at once to one host, 1-64\n"
-               "                              (default 2; a target uses --jobs of them)\n"
+               "  --per-host N                connections open at once to one host, 1-64; a\n"
+               "                              target uses --jobs of them (default --jobs: one\n"
+               "                              target per host at a time)\n"
                "  --target-timeout SECONDS    stop a target that runs longer (default 3600)\n"
                "  --html F                    with --targets: one page from all their reports\n");
 }
 
 int certify_targets_option(int code, const char *arg)
 {
-    uint64_t v;
-    const char *name;
-    uint64_t max;
+    uint64_t v, max = TG_MAX_PARALLEL;
     unsigned *dst;
+    const char *name;
 
     switch (code) {
     case CERT_OPT_TARGETS:
@@ -108,12 +109,13 @@ int certify_targets_option(int code, const char *arg)
             return -1;
         }
         tg.out = arg;
+        tg.given = tg.given ? tg.given : "out";
         return 1;
     case CERT_OPT_PARALLEL:
-        name = "parallel", max = TG_MAX_PARALLEL, dst = &tg.parallel;
+        name = "parallel", dst = &tg.parallel;
         break;
     case CERT_OPT_PER_HOST:
-        name = "per-host", max = TG_MAX_PARALLEL, dst = &tg.per_host;
+        name = "per-host", dst = &tg.per_host;
         break;
     case CERT_OPT_TARGET_TIMEOUT:
         name = "target-timeout", max = 86400, dst = &tg.timeout_s;
@@ -127,12 +129,14 @@ int certify_targets_option(int code, const char *arg)
         return -1;
     }
     *dst = (unsigned)v;
+    tg.given = tg.given ? tg.given : name;
     return 1;
 }
 
 int certify_targets_requested(void)
 {
-    return tg.file && !tg.child;
+    /* --out and the others without --targets: certify_targets_run says so */
+    return (tg.file || tg.given) && !tg.child;
 }
 
 /* ---- the targets file ---- */
@@ -317,6 +321,11 @@ static int check_options(struct certify *c, int html_from, int argc, char **argv
         fprintf(stderr, "mailspec certify: --targets needs --out DIR for the reports\n");
         return -1;
     }
+    /* One target per host at a time unless told otherwise: side by side,
+     * sessions of one user can trip the server over its own concurrency
+     * (docs/certify.md "Many servers"), which blocks tests. */
+    if (!tg.per_host)
+        tg.per_host = c->jobs;
     if (c->jobs > tg.per_host) {
         fprintf(stderr,
                 "mailspec certify: --jobs %u opens %u connections to a host at once: more "
@@ -529,6 +538,43 @@ static void first_line(const struct target *t, char *buf, size_t cap)
     snprintf(buf, cap, "%.*s", (int)n, s);
 }
 
+/* A verdict: compliant, NOT compliant or incomplete (docs/certify.md "Exit status"). */
+static int judged(int code)
+{
+    return code == MS_EXIT_OK || code == MS_EXIT_FAIL || code == MS_EXIT_INCOMPLETE;
+}
+
+/* A report file, parsed; NULL (message printed) when it cannot be read. */
+static struct ms_json *read_report(const char *path)
+{
+    char err[200], *text = NULL;
+    size_t len = 0;
+
+    if (ms_read_file(path, &text, &len) != 0)
+        return NULL;
+    struct ms_json *doc = ms_json_parse(text, len, err, sizeof(err));
+    free(text);
+    if (!doc)
+        fprintf(stderr, "mailspec certify: %s: %s\n", path, err);
+    return doc;
+}
+
+/* The exit status the target's report states, or -1 without a report. */
+static int report_exit(const struct target *t)
+{
+    char path[PATH_MAX];
+    uint64_t v = 0;
+
+    out_path(path, sizeof(path), t->stem, ".json");
+    if (access(path, F_OK) != 0)
+        return -1;
+    struct ms_json *doc = read_report(path);
+    const char *e = doc ? ms_json_gets(doc, "exit", NULL) : NULL;
+    int rc = e && ms_number_parse(e, strlen(e), 255, &v) == MS_OK ? (int)v : -1;
+    ms_json_free(doc);
+    return rc;
+}
+
 static void finished(struct tg_run *r, struct target *t, int status, FILE *progress)
 {
     char why[300];
@@ -549,6 +595,16 @@ static void finished(struct tg_run *r, struct target *t, int status, FILE *progr
     }
     if (t->timed_out)
         t->exit = MS_EXIT_USAGE;
+    /* A verdict comes with the report that states it (each target has
+     * --json): an exit of 0, 1 or 6 without one is some other end (a
+     * sanitizer's exit after a crash), not a verdict about the server. */
+    if (judged(t->exit) && report_exit(t) != t->exit) {
+        int n = snprintf(t->err + t->errlen, sizeof(t->err) - t->errlen,
+                         "mailspec certify: exit %d without a report stating it: not a verdict\n",
+                         t->exit);
+        t->errlen += n > 0 && (size_t)n < sizeof(t->err) - t->errlen ? (size_t)n : 0;
+        t->exit = MS_EXIT_USAGE;
+    }
     if (!progress)
         return;
     first_line(t, why, sizeof(why));
@@ -558,7 +614,7 @@ static void finished(struct tg_run *r, struct target *t, int status, FILE *progr
         fprintf(progress, " after %u s", tg.timeout_s);
     else if (t->signo)
         fprintf(progress, " (signal %d)", t->signo);
-    if (t->exit != MS_EXIT_OK && t->exit != MS_EXIT_FAIL && t->exit != MS_EXIT_INCOMPLETE && why[0])
+    if (!judged(t->exit) && why[0])
         fprintf(progress, ": %s", why);
     fprintf(progress, " (%.1f s)\n", (double)(t->end_ms - t->start_ms) / 1000.0);
     fflush(progress);
@@ -682,8 +738,7 @@ static struct ms_json *target_doc(const struct target *t, const struct ms_json *
     const char *verdict = rep ? ms_json_gets(rep, "verdict", "") : "";
     ok = ok && ms_json_set_str(o, "verdict", verdict) == 0;
     /* what the target said on stderr, when it did not run to a verdict */
-    int judged = t->exit == MS_EXIT_OK || t->exit == MS_EXIT_FAIL || t->exit == MS_EXIT_INCOMPLETE;
-    ok = ok && ms_json_set_str(o, "error", judged ? "" : t->err) == 0;
+    ok = ok && ms_json_set_str(o, "error", judged(t->exit) ? "" : t->err) == 0;
     const struct ms_json *sum = rep ? ms_json_get(rep, "summary") : NULL;
     struct ms_json *copy = ms_json_new(MS_JSON_OBJECT);
     for (const struct ms_json *m = sum && sum->type == MS_JSON_OBJECT ? sum->child : NULL;
@@ -734,20 +789,12 @@ static int write_stub_report(const struct target *t, const char *path)
 /* The target's report as the child wrote it (or the stub), parsed. */
 static struct ms_json *load_report(const struct target *t)
 {
-    char path[PATH_MAX], err[200], *text = NULL;
-    size_t len = 0;
-    struct stat st;
+    char path[PATH_MAX];
 
     out_path(path, sizeof(path), t->stem, ".json");
-    if (stat(path, &st) != 0 && write_stub_report(t, path) != 0)
+    if (access(path, F_OK) != 0 && write_stub_report(t, path) != 0)
         return NULL;
-    if (ms_read_file(path, &text, &len) != 0)
-        return NULL;
-    struct ms_json *doc = ms_json_parse(text, len, err, sizeof(err));
-    free(text);
-    if (!doc)
-        fprintf(stderr, "mailspec certify: %s: %s\n", path, err);
-    return doc;
+    return read_report(path);
 }
 
 /*
@@ -761,8 +808,7 @@ static int worst_exit(const struct tg_run *r)
     int any_fail = 0, any_incomplete = 0;
     for (size_t i = 0; i < r->n; i++) {
         const struct target *t = &r->t[i];
-        if (!t->pid || t->signo || t->timed_out ||
-            (t->exit != MS_EXIT_OK && t->exit != MS_EXIT_FAIL && t->exit != MS_EXIT_INCOMPLETE))
+        if (!t->pid || t->signo || t->timed_out || !judged(t->exit))
             return MS_EXIT_USAGE;
         any_fail |= t->exit == MS_EXIT_FAIL;
         any_incomplete |= t->exit == MS_EXIT_INCOMPLETE;
@@ -891,6 +937,10 @@ int certify_targets_run(struct certify *c, int html_from, int argc, char **argv)
     struct tg_run r;
 
     memset(&r, 0, sizeof(r));
+    if (!tg.file) {
+        fprintf(stderr, "mailspec certify: --%s goes with --targets FILE\n", tg.given);
+        return MS_EXIT_USAGE;
+    }
     if (optind < argc) {
         fprintf(stderr, "mailspec certify: unexpected argument '%s' (see --help)\n", argv[optind]);
         return MS_EXIT_USAGE;

@@ -201,7 +201,7 @@ def test_lab_options_reach_each_target(lab, tmp_path):
     out = tmp_path / "out"
     html = tmp_path / "all.html"
     r = certify("--targets", str(tfile), "--expect-fail", str(allow), "--out", str(out),
-                "--jobs", "2", "--per-host", "4", "--html", str(html), "--user", lab.user,
+                "--jobs", "2", "--html", str(html), "--user", lab.user,
                 "--password", lab.password, "--rcpt", lab.address, "--cafile", lab.cafile)
     assert r.returncode == 0, r.stdout + r.stderr
     summ = read_json(out / "summary.json")
@@ -274,19 +274,22 @@ def run_held(tmp_path, n, *opts):
     return r, gauge, secs, read_json(out / "summary.json")
 
 
-@pytest.mark.parametrize("per_host,parallel,most", [("2", "6", 2), ("3", "6", 3),
-                                                    ("6", "1", 1), ("6", "6", 6)])
+@pytest.mark.parametrize("per_host,parallel,most", [(None, "6", 1), ("2", "6", 2),
+                                                    ("3", "6", 3), ("6", "1", 1),
+                                                    ("6", "6", 6)])
 def test_connections_per_host_are_bounded(mailspec, tmp_path, per_host, parallel, most):
-    """Six targets on one host: at most --per-host connections to it, and at
-    most --parallel targets, at once; each bound is reached (so the test
-    sees the bound, not a slow start)."""
-    r, gauge, secs, summ = run_held(tmp_path, 6, "--per-host", per_host, "--parallel", parallel)
+    """Six targets on one host: at most --per-host connections to it (by
+    default --jobs: one target at a time), and at most --parallel targets, at
+    once; each bound is reached (so the test sees the bound, not a slow
+    start)."""
+    opts = ["--per-host", per_host] if per_host else []
+    r, gauge, secs, summ = run_held(tmp_path, 6, *opts, "--parallel", parallel)
     assert r.returncode == 2, r.stderr
     assert gauge.total == 6
     assert gauge.most == most, (gauge.most, r.stderr)
     assert secs >= HoldAndClose.HOLD * (6 // most) - 0.1
     assert [t["outcome"] for t in summ["targets"]] == ["no-greeting"] * 6
-    assert summ["per_host"] == int(per_host) and summ["parallel"] == int(parallel)
+    assert summ["per_host"] == int(per_host or 1) and summ["parallel"] == int(parallel)
 
 
 # ------------------------------------ a target that hangs or crashes --
@@ -478,6 +481,12 @@ def test_option_errors(mailspec, tmp_path):
         assert r.returncode == 2, args
         assert why in r.stderr, (args, r.stderr)
         assert not os.path.exists(out), args
+    # the options of --targets alone
+    for opt, val in (("--out", out), ("--parallel", "2"), ("--per-host", "2"),
+                     ("--target-timeout", "9")):
+        r = certify("--protocol", "imap", "--host", "127.0.0.1", "--port", "1", opt, val)
+        assert r.returncode == 2 and "%s goes with --targets FILE" % opt in r.stderr, r.stderr
+        assert "cannot connect" not in r.stderr  # stopped before connecting
     empty = tmp_path / "empty"
     empty.write_text("# nothing\n\n")
     r = certify("--targets", str(empty), "--out", out)
