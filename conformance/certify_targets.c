@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -210,9 +211,8 @@ static int parse_line(struct tg_run *r, size_t lineno, char *s)
     make_stem(t);
     t->host_id = r->nhosts;
     for (size_t i = 0; i < r->n; i++) {
-        if (strcmp(r->t[i].stem, t->stem) == 0) {
+        if (strcmp(r->t[i].stem, t->stem) == 0)
             return file_error(lineno, "the same target as line %zu", r->t[i].line);
-        }
         if (strcasecmp(r->t[i].host, t->host) == 0)
             t->host_id = r->t[i].host_id;
     }
