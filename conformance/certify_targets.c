@@ -371,7 +371,8 @@ static void out_path(char *buf, size_t cap, const char *stem, const char *ext)
 
 /* ---- running the targets ---- */
 
-static void on_sigint(int sig)
+/* SIGINT or SIGTERM: stop the running targets, start no more, write the summary. */
+static void on_stop(int sig)
 {
     (void)sig;
     tg_stop = 1;
@@ -387,6 +388,7 @@ static void child_run(struct tg_run *r, struct target *t, int errw, int argc, ch
 
     tg.child = 1;
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (null >= 0)
         dup2(null, 0);
     dup2(t->logfd, 1);
@@ -974,10 +976,12 @@ int certify_targets_run(struct certify *c, int html_from, int argc, char **argv)
                 "per host; reports in %s/\n",
                 r.n, tg.file, tg.parallel, tg.per_host, tg.out);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, on_sigint);
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
     uint64_t t0 = ms_now_ms();
     run_targets(&r, argc, argv, progress);
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     int rc = worst_exit(&r);
     if (write_summary(&r, rc, ms_now_ms() - t0, stdout) != 0)
         rc = MS_EXIT_USAGE;

@@ -358,9 +358,10 @@ def test_a_crashed_target_loses_only_its_result(mailspec, tmp_path):
     assert summ["counts"]["not_run"] == 2
 
 
-def test_sigint_stops_the_run_and_writes_the_summary(mailspec, tmp_path):
-    """Ctrl-C: the running target stops, those not started are not-run,
-    summary.json is written, exit 2."""
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_stops_the_run_and_writes_the_summary(mailspec, tmp_path, signo):
+    """Ctrl-C (or SIGTERM to the run): the running target stops, those not
+    started are not-run, summary.json is written, exit 2."""
     with hostile.Server(hostile.silent, lifetime=60) as srv:
         tfile = tmp_path / "t"
         write_targets(tfile, [("imap", "127.0.0.1", srv.port, "none"),
@@ -375,7 +376,7 @@ def test_sigint_stops_the_run_and_writes_the_summary(mailspec, tmp_path):
             while srv.connections == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
             start = time.monotonic()
-            p.send_signal(signal.SIGINT)
+            p.send_signal(signo)
             _, stderr = p.communicate(timeout=30)
         finally:
             if p.poll() is None:
