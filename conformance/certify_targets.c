@@ -82,7 +82,7 @@ struct tg_run {
 
 void certify_targets_usage(FILE *f)
 {
-    fprintf(f, "Many servers (see docs/certify.md \"Many servers\"):\n"
+    fprintf(f, "\nMany servers (docs/certify.md \"Many servers\"):\n"
                "  --targets FILE              certify each line 'PROTOCOL HOST PORT TLS' of FILE\n"
                "                              ('#' comments); every other option applies to each\n"
                "  --out DIR                   one JSON report and log per target, summary.json\n"
@@ -91,7 +91,10 @@ void certify_targets_usage(FILE *f)
                "                              target uses --jobs of them (default --jobs: one\n"
                "                              target per host at a time)\n"
                "  --target-timeout SECONDS    stop a target that runs longer (default 3600)\n"
-               "  --html F                    with --targets: one page from all their reports\n");
+               "  --html F                    with --targets: one page from all their reports\n"
+               "Exit status with --targets: 2 when a target did not run to a verdict (its exit\n"
+               "was 2-5, it crashed or timed out), else 1 when one failed, else 6 when one is\n"
+               "incomplete, else 0.\n");
 }
 
 int certify_targets_option(int code, const char *arg)

@@ -45,15 +45,14 @@ static void certify_usage(FILE *f)
             "                              e.g. one per transport: adds a compliance matrix\n"
             "  -q, --quiet                 print only the summary\n"
             "  -v, --verbose               print the transcript of each failed test\n"
-            "  -h, --help                  this help\n",
-            ms_cli_conn_usage);
-    certify_targets_usage(f);
-    fprintf(f,
-            "\nExit status: 0 compliant (every MUST-level test that ran passed, and enough ran),\n"
+            "  -h, --help                  this help\n\n"
+            "Exit status: 0 compliant (every MUST-level test that ran passed, and enough ran),\n"
             "1 a MUST-level test failed, 2 usage, connection or harness error (or interrupted),\n"
             "3 no greeting or not a server of --protocol, 4 TLS failed, 5 login failed,\n"
             "6 incomplete: no MUST failure, but MUST tests were blocked or fewer than half\n"
-            "of those that apply ran. See docs/certify.md.\n");
+            "of those that apply ran. See docs/certify.md.\n",
+            ms_cli_conn_usage);
+    certify_targets_usage(f);
 }
 
 enum {
