@@ -504,6 +504,19 @@ static const char *tls_name(const struct target *t)
     return ms_tls_mode_name(t->tls);
 }
 
+/* What the target's run says about the server: a verdict, or none. */
+enum tg_verdict { TG_COMPLIANT, TG_NOT_COMPLIANT, TG_INCOMPLETE, TG_NO_VERDICT };
+
+static enum tg_verdict verdict_of(const struct target *t)
+{
+    if (t->state != TG_DONE || !t->pid || t->signo || t->timed_out)
+        return TG_NO_VERDICT;
+    return t->exit == MS_EXIT_OK           ? TG_COMPLIANT
+           : t->exit == MS_EXIT_FAIL       ? TG_NOT_COMPLIANT
+           : t->exit == MS_EXIT_INCOMPLETE ? TG_INCOMPLETE
+                                           : TG_NO_VERDICT;
+}
+
 /* The outcome as a word, from the exit status (docs/certify.md "Exit status"). */
 static const char *outcome(const struct target *t)
 {
@@ -728,13 +741,13 @@ static struct ms_json *target_doc(const struct target *t, const struct ms_json *
         return NULL;
     if (ms_number_parse(t->port, strlen(t->port), 65535, &port) != MS_OK)
         port = 0;
-    int ok =
-        ms_json_set_num(o, "line", t->line) == 0 && ms_json_set_str(o, "protocol", t->proto) == 0 &&
-        ms_json_set_str(o, "host", t->host) == 0 && ms_json_set_num(o, "port", port) == 0 &&
-        ms_json_set_str(o, "transport", tls_name(t)) == 0 &&
-        ms_json_set_num(o, "exit", (uint64_t)t->exit) == 0 &&
-        ms_json_set_str(o, "outcome", outcome(t)) == 0 &&
-        ms_json_set(o, "compliant", ms_json_new_bool(strcmp(outcome(t), "compliant") == 0)) == 0;
+    int ok = ms_json_set_num(o, "line", t->line) == 0 &&
+             ms_json_set_str(o, "protocol", t->proto) == 0 &&
+             ms_json_set_str(o, "host", t->host) == 0 && ms_json_set_num(o, "port", port) == 0 &&
+             ms_json_set_str(o, "transport", tls_name(t)) == 0 &&
+             ms_json_set_num(o, "exit", (uint64_t)t->exit) == 0 &&
+             ms_json_set_str(o, "outcome", outcome(t)) == 0 &&
+             ms_json_set(o, "compliant", ms_json_new_bool(verdict_of(t) == TG_COMPLIANT)) == 0;
     snprintf(file, sizeof(file), "%s.json", t->stem);
     ok = ok && ms_json_set_str(o, "report", file) == 0;
     snprintf(file, sizeof(file), "%s.log", t->stem);
@@ -812,15 +825,16 @@ static int worst_exit(const struct tg_run *r)
 {
     int any_fail = 0, any_incomplete = 0;
     for (size_t i = 0; i < r->n; i++) {
-        const struct target *t = &r->t[i];
-        if (!t->pid || t->signo || t->timed_out || !judged(t->exit))
+        enum tg_verdict v = verdict_of(&r->t[i]);
+        if (v == TG_NO_VERDICT)
             return MS_EXIT_USAGE;
-        any_fail |= t->exit == MS_EXIT_FAIL;
-        any_incomplete |= t->exit == MS_EXIT_INCOMPLETE;
+        any_fail |= v == TG_NOT_COMPLIANT;
+        any_incomplete |= v == TG_INCOMPLETE;
     }
     return any_fail ? MS_EXIT_FAIL : any_incomplete ? MS_EXIT_INCOMPLETE : MS_EXIT_OK;
 }
 
+/* A count of the "summary" of a report or of a summary.json row. */
 static uint64_t count(const struct ms_json *rep, const char *key)
 {
     const struct ms_json *sum = rep ? ms_json_get(rep, "summary") : NULL;
@@ -832,7 +846,7 @@ static uint64_t count(const struct ms_json *rep, const char *key)
 }
 
 /* The compact table on the terminal: one row per target, in file order. */
-static void print_table(FILE *f, const struct tg_run *r, struct ms_json *const *reps)
+static void print_table(FILE *f, const struct tg_run *r, const struct ms_json *rows)
 {
     int w = 6;
     char label[TG_MAX_HOST + 64];
@@ -846,16 +860,16 @@ static void print_table(FILE *f, const struct tg_run *r, struct ms_json *const *
     }
     fprintf(f, "\n%-*s %4s  %-13s %5s %5s %7s %5s %5s %5s %7s\n", w, "TARGET", "EXIT", "OUTCOME",
             "PASS", "FAIL", "BLOCKED", "N/A", "N/S", "ERR", "SECONDS");
-    for (size_t i = 0; i < r->n; i++) {
+    const struct ms_json *row = rows && rows->type == MS_JSON_ARRAY ? rows->child : NULL;
+    for (size_t i = 0; i < r->n && row; i++, row = row->next) {
         const struct target *t = &r->t[i];
         snprintf(label, sizeof(label), "%s %s:%s %s", t->proto, t->host, t->port, tls_name(t));
         fprintf(f, "%-*s %4d  %-13s %5llu %5llu %7llu %5llu %5llu %5llu %7.1f\n", w, label, t->exit,
-                outcome(t), (unsigned long long)count(reps[i], "pass"),
-                (unsigned long long)count(reps[i], "fail"),
-                (unsigned long long)count(reps[i], "blocked"),
-                (unsigned long long)count(reps[i], "not_applicable"),
-                (unsigned long long)count(reps[i], "not_supported"),
-                (unsigned long long)count(reps[i], "error"),
+                outcome(t), (unsigned long long)count(row, "pass"),
+                (unsigned long long)count(row, "fail"), (unsigned long long)count(row, "blocked"),
+                (unsigned long long)count(row, "not_applicable"),
+                (unsigned long long)count(row, "not_supported"),
+                (unsigned long long)count(row, "error"),
                 (double)(t->end_ms - t->start_ms) / 1000.0);
     }
 }
@@ -883,21 +897,18 @@ static int write_html(const struct tg_run *r, const char *html)
 
 static int write_summary(const struct tg_run *r, int rc, uint64_t ms, FILE *out)
 {
-    struct ms_json **reps = calloc(r->n, sizeof(*reps));
     struct ms_json *doc = ms_json_new(MS_JSON_OBJECT), *arr = ms_json_new(MS_JSON_ARRAY),
                    *counts = ms_json_new(MS_JSON_OBJECT);
-    size_t by[4] = {0, 0, 0, 0}; /* compliant, not compliant, incomplete, not judged */
-    int ok = reps && doc && arr && counts;
+    size_t by[4] = {0, 0, 0, 0}; /* enum tg_verdict */
+    int ok = doc && arr && counts;
 
+    /* one report in memory at a time: the row keeps what the table needs */
     for (size_t i = 0; ok && i < r->n; i++) {
         const struct target *t = &r->t[i];
-        reps[i] = load_report(t);
-        const char *o = outcome(t);
-        by[strcmp(o, "compliant") == 0       ? 0
-           : strcmp(o, "not-compliant") == 0 ? 1
-           : strcmp(o, "incomplete") == 0    ? 2
-                                             : 3]++;
-        ok = ms_json_append(arr, target_doc(t, reps[i])) == 0;
+        struct ms_json *rep = load_report(t);
+        by[verdict_of(t)]++;
+        ok = ms_json_append(arr, target_doc(t, rep)) == 0;
+        ms_json_free(rep);
     }
     ok = ok && ms_json_set_num(counts, "targets", r->n) == 0 &&
          ms_json_set_num(counts, "compliant", by[0]) == 0 &&
@@ -922,15 +933,12 @@ static int write_summary(const struct tg_run *r, int rc, uint64_t ms, FILE *out)
     if (!ok)
         fprintf(stderr, "mailspec certify: out of memory building %s\n", path);
     if (ok && out) {
-        print_table(out, r, reps);
+        print_table(out, r, ms_json_get(doc, "targets"));
         fprintf(out,
                 "\n%zu target%s: %zu compliant, %zu not compliant, %zu incomplete, %zu not "
                 "run to a verdict; exit %d\nreports: %s/ (summary.json)\n",
                 r->n, r->n == 1 ? "" : "s", by[0], by[1], by[2], by[3], rc, tg.out);
     }
-    for (size_t i = 0; reps && i < r->n; i++)
-        ms_json_free(reps[i]);
-    free(reps);
     ms_json_free(doc);
     ms_json_free(arr);
     ms_json_free(counts);
