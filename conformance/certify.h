@@ -103,4 +103,31 @@ int certify_write_reports(const struct certify *c, uint64_t ms);
 /* A test's result as the allow-list sees it: fail/error that it does not excuse. */
 int certify_counts_as_failure(const struct cert_test *t);
 
+/* certify_targets.c: --targets FILE, many servers in one run, each in a
+ * child process running the one-server certify (docs/certify.md "Many
+ * servers"). Its options enter certify's getopt_long table here. */
+enum {
+    CERT_OPT_TARGETS = 0x300,
+    CERT_OPT_OUT,
+    CERT_OPT_PARALLEL,
+    CERT_OPT_PER_HOST,
+    CERT_OPT_TARGET_TIMEOUT
+};
+/* clang-format off */
+#define CERT_TARGETS_OPTIONS                                              \
+    {"targets", required_argument, NULL, CERT_OPT_TARGETS},               \
+    {"out", required_argument, NULL, CERT_OPT_OUT},                       \
+    {"parallel", required_argument, NULL, CERT_OPT_PARALLEL},             \
+    {"per-host", required_argument, NULL, CERT_OPT_PER_HOST},             \
+    {"target-timeout", required_argument, NULL, CERT_OPT_TARGET_TIMEOUT}
+/* clang-format on */
+/* 1 an option of --targets (stored), 0 not one, -1 a bad value (message printed). */
+int certify_targets_option(int code, const char *arg);
+/* --targets was given (and this is not already one target's run). */
+int certify_targets_requested(void);
+/* After the options: run every target; the exit status. */
+int certify_targets_run(struct certify *c, int html_from, int argc, char **argv);
+/* The help lines of those options. */
+void certify_targets_usage(FILE *f);
+
 #endif

@@ -26,7 +26,8 @@ static void certify_usage(FILE *f)
 {
     fprintf(f,
             "usage: mailspec certify --protocol P --host H [OPTIONS]\n"
-            "       mailspec certify --html-from A.json [B.json ...] --html OUT.html\n\n"
+            "       mailspec certify --html-from A.json [B.json ...] --html OUT.html\n"
+            "       mailspec certify --targets FILE --out DIR [OPTIONS]\n\n"
             "Run the protocol's conformance suite against one server over one transport.\n"
             "Before the suite, connect, greeting, TLS and login are checked once.\n"
             "SMTP: the transaction tests submit real messages to --rcpt (default postmaster);\n"
@@ -56,6 +57,7 @@ static void certify_usage(FILE *f)
             "6 incomplete: no MUST failure, but MUST tests were blocked or fewer than half\n"
             "of those that apply ran. See docs/certify.md.\n",
             ms_cli_conn_usage);
+    certify_targets_usage(f);
 }
 
 enum {
@@ -70,6 +72,7 @@ enum {
 
 static const struct option certify_options[] = {
     MS_CLI_CONN_OPTIONS,
+    CERT_TARGETS_OPTIONS,
     {"suite", required_argument, NULL, OPT_SUITE},
     {"only", required_argument, NULL, OPT_ONLY},
     {"expect-fail", required_argument, NULL, OPT_EXPECT},
@@ -126,7 +129,10 @@ static int parse_options(struct certify *c, int argc, char **argv, int *html_fro
             *html_from = 1;
             break;
         default:
-            ms_cli_bad_option("certify", argc, argv);
+            if ((r = certify_targets_option(code, optarg)) > 0)
+                break;
+            if (r == 0)
+                ms_cli_bad_option("certify", argc, argv);
             return MS_EXIT_USAGE;
         }
     }
@@ -231,6 +237,8 @@ int ms_cmd_certify(int argc, char **argv)
     c.cli.ro.stop = &stop_flag;
     if ((rc = parse_options(&c, argc, argv, &html_from)) >= 0)
         return rc;
+    if (certify_targets_requested())
+        return certify_targets_run(&c, html_from, argc, argv);
     if (html_from) {
         if (!c.html) {
             fprintf(stderr, "mailspec certify: --html-from needs --html OUT\n");
