@@ -253,8 +253,8 @@ static char **script_bases(char *const *ops, size_t n)
         struct stat st;
         const char *slash = strrchr(ops[i], '/');
         size_t l = stat(ops[i], &st) == 0 && S_ISDIR(st.st_mode) ? strlen(ops[i])
-                   : slash                                      ? (size_t)(slash - ops[i])
-                                                                : 0;
+                   : slash                                       ? (size_t)(slash - ops[i])
+                                                                 : 0;
         b[i] = malloc(l + 1);
         if (b[i]) {
             memcpy(b[i], ops[i], l);

@@ -119,7 +119,8 @@ int ms_write_atomic(const char *path, const char *data, size_t n)
     }
     int fd = open_temp(path, tmp, cap);
     if (fd < 0) {
-        fprintf(stderr, "mailspec: cannot create %s: %s\n", tmp, strerror(errno));
+        fprintf(stderr, "mailspec: cannot write %s (a temporary file beside it): %s\n", path,
+                strerror(errno));
         free(tmp);
         return -1;
     }
@@ -398,19 +399,18 @@ static struct ms_json *test_doc(const struct ms_report *rep, const struct ms_tes
 {
     struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
     char *file = ms_report_shown_path(rep, t->file ? t->file : "");
-    int ok = o && ms_json_set_str(o, "id", t->id) == 0 &&
-             ms_json_set_str(o, "title", t->title) == 0 && ms_json_set_str(o, "rfc", t->rfc) == 0 &&
-             ms_json_set_str(o, "quote", t->quote) == 0 &&
-             ms_json_set_str(o, "finding", t->finding ? t->finding : "") == 0 &&
-             ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
-             ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
-             ms_json_set_str(o, "message", t->message) == 0 &&
-             ms_json_set_str(o, "transcript", t->transcript) == 0 &&
-             file && ms_json_set_str(o, "file", file) == 0 &&
-             ms_json_set_str(o, "protocol", t->protocol) == 0 &&
-             ms_json_set_num(o, "line", t->fail_line) == 0 &&
-             ms_json_set_num(o, "duration_ms", t->duration_ms) == 0 &&
-             ms_json_set(o, "tls", tls_doc(&t->tls)) == 0;
+    int ok =
+        o && ms_json_set_str(o, "id", t->id) == 0 && ms_json_set_str(o, "title", t->title) == 0 &&
+        ms_json_set_str(o, "rfc", t->rfc) == 0 && ms_json_set_str(o, "quote", t->quote) == 0 &&
+        ms_json_set_str(o, "finding", t->finding ? t->finding : "") == 0 &&
+        ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
+        ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
+        ms_json_set_str(o, "message", t->message) == 0 &&
+        ms_json_set_str(o, "transcript", t->transcript) == 0 && file &&
+        ms_json_set_str(o, "file", file) == 0 && ms_json_set_str(o, "protocol", t->protocol) == 0 &&
+        ms_json_set_num(o, "line", t->fail_line) == 0 &&
+        ms_json_set_num(o, "duration_ms", t->duration_ms) == 0 &&
+        ms_json_set(o, "tls", tls_doc(&t->tls)) == 0;
     free(file);
     if (!ok) {
         ms_json_free(o);
@@ -675,18 +675,17 @@ int ms_report_write_junit(const struct ms_json *doc, const char *path)
     xml_attr(f, ms_json_gets(doc, "protocol", ""));
     fputs(" ", f);
     xml_attr(f, transport);
-    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
-            n, nfail, nerr, nskip, secs);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"", n,
+            nfail, nerr, nskip, secs);
     if (started) {
         fputs(" timestamp=\"", f);
         xml_attr(f, started);
         fputs("\"", f);
     }
     fputs(">\n<properties>", f);
-    static const char *const props[] = {"mailspec_version", "started", "finished",
-                                        "command_line",     "host",    "port",
-                                        "transport",        "suite",   "verdict",
-                                        "exit"};
+    static const char *const props[] = {
+        "mailspec_version", "started", "finished", "command_line", "host", "port",
+        "transport",        "suite",   "verdict",  "exit"};
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
         junit_property(f, doc, props[i]);
     fputs("</properties>\n", f);

@@ -149,8 +149,8 @@ static void h_text_links(FILE *f, const char *s, size_t n)
     size_t from = 0;
     for (size_t i = 0; i + 4 < n; i++) {
         size_t doc, sec, k;
-        if (memcmp(s + i, "RFC ", 4) != 0 || (i > 0 && s[i - 1] != ' ' && s[i - 1] != '(' &&
-                                              s[i - 1] != '\n' && s[i - 1] != '/'))
+        if (memcmp(s + i, "RFC ", 4) != 0 ||
+            (i > 0 && s[i - 1] != ' ' && s[i - 1] != '(' && s[i - 1] != '\n' && s[i - 1] != '/'))
             continue;
         k = rfc_ref(s + i + 4, n - i - 4, &doc, &sec);
         if (!k)
@@ -188,9 +188,10 @@ static long first_diff(const char *exp, size_t en, const char *got, size_t gn)
     return (long)i;
 }
 
-/* One line of a message with the byte at mark (-1: none) highlighted; at
- * the end of the line the mark is an empty box (the line is shorter). */
-static void h_marked(FILE *f, const char *s, size_t n, long mark)
+/* One line of a message with the byte at mark (-1: none) highlighted, its
+ * number counted from from (where the compared text starts); at the end of
+ * the line the mark is an empty box (the line is shorter). */
+static void h_marked(FILE *f, const char *s, size_t n, long mark, size_t from)
 {
     if (mark < 0 || (size_t)mark > n) {
         h_esc(f, s, n);
@@ -198,7 +199,7 @@ static void h_marked(FILE *f, const char *s, size_t n, long mark)
     }
     size_t m = (size_t)mark;
     h_esc(f, s, m);
-    fprintf(f, "<mark class=diff title=\"first difference, byte %zu\">", m + 1);
+    fprintf(f, "<mark class=diff title=\"first difference, byte %zu\">", m - from + 1);
     if (m < n)
         h_esc(f, s + m, 1);
     else
@@ -235,6 +236,7 @@ static void h_message(FILE *f, const char *msg)
     const char *line[MSG_MAX_LINES];
     size_t len[MSG_MAX_LINES], nl = 0;
     long mark[MSG_MAX_LINES];
+    size_t from[MSG_MAX_LINES];
     int data[MSG_MAX_LINES];
 
     for (const char *p = msg; *p && nl < MSG_MAX_LINES;) {
@@ -242,6 +244,7 @@ static void h_message(FILE *f, const char *msg)
         line[nl] = p;
         len[nl] = e ? (size_t)(e - p) : strlen(p);
         mark[nl] = -1;
+        from[nl] = 0;
         data[nl] = 0;
         nl++;
         p = e ? e + 1 : p + strlen(p);
@@ -274,6 +277,8 @@ static void h_message(FILE *f, const char *msg)
         if (d >= 0) {
             mark[i] = (long)eo + d;
             mark[best] = (long)bo + d;
+            from[i] = eo;
+            from[best] = bo;
         }
     }
     fputs("<div class=msg>", f);
@@ -281,7 +286,7 @@ static void h_message(FILE *f, const char *msg)
         if (i)
             fputc('\n', f);
         if (data[i])
-            h_marked(f, line[i], len[i], mark[i]);
+            h_marked(f, line[i], len[i], mark[i], from[i]);
         else
             h_text_links(f, line[i], len[i]);
     }
