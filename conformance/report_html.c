@@ -285,9 +285,12 @@ static void h_message(FILE *f, const char *msg)
     for (size_t i = 0; i < nl; i++) {
         if (i)
             fputc('\n', f);
-        if (data[i])
+        if (data[i]) {
+            /* protocol data: wrapped at the edge, not at its spaces */
+            fputs("<span class=data>", f);
             h_marked(f, line[i], len[i], mark[i], from[i]);
-        else
+            fputs("</span>", f);
+        } else
             h_text_links(f, line[i], len[i]);
     }
     if (nl == MSG_MAX_LINES) {
@@ -372,16 +375,15 @@ static void column_name(FILE *f, const struct ms_json *rep)
     fputs("</small>", f);
 }
 
+/* MUST-level failures of the server: not the harness's errors, not
+ * allow-listed failures (xfail). */
 static unsigned must_failures(const struct ms_json *rep)
 {
     unsigned n = 0;
     const struct ms_json *ts = tests_of(rep);
-    for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next) {
-        const char *r = test_result(t);
-        if (strcmp(ms_json_gets(t, "level", ""), "MUST") == 0 &&
-            (strcmp(r, "fail") == 0 || strcmp(r, "error") == 0))
-            n++;
-    }
+    for (const struct ms_json *t = ts ? ts->child : NULL; t; t = t->next)
+        n += strcmp(ms_json_gets(t, "level", ""), "MUST") == 0 &&
+             strcmp(test_result(t), "fail") == 0;
     return n;
 }
 
@@ -470,11 +472,26 @@ static void h_summary(FILE *f, const struct ms_json *const *reps, size_t n)
             }
             fputs("</td></tr>\n", f);
 
-        } else if (mf)
+        } else if (mf) {
             fprintf(f, "<td><span class=\"r fail\">%u MUST-level failure%s</span></td></tr>\n", mf,
                     mf == 1 ? "" : "s");
-        else
-            fputs("<td><span class=\"r pass\">every MUST passed</span></td></tr>\n", f);
+        } else {
+            /* a report without certify's verdict (replay): its exit status
+             * (docs/certify.md "Verdict"), else its counts */
+            const char *ex = ms_json_gets(reps[i], "exit", NULL);
+            if (ex ? strcmp(ex, "2") == 0 : c[NRESULTS - 1] != 0) /* error */
+                fputs("<td><span class=\"r error\">no verdict</span><br><small>a harness error "
+                      "or an interrupted run</small></td></tr>\n",
+                      f);
+            else if (ex && strcmp(ex, "0") != 0)
+                fputs("<td><span class=\"r blocked\">incomplete</span><br><small>MUST-level "
+                      "tests were blocked, or too few ran</small></td></tr>\n",
+                      f);
+            else
+                fputs("<td><span class=\"r pass\">every MUST-level test that ran "
+                      "passed</span></td></tr>\n",
+                      f);
+        }
     }
     fputs("</table>\n", f);
 }
@@ -707,7 +724,7 @@ static const char html_css[] =
     "th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
     "th{background:#f0f0f0}td.n{text-align:right}td.id{font-family:monospace}"
     "table.meta th{width:11em;font-weight:600}table.meta code{white-space:pre-wrap;"
-    "word-break:break-all}"
+    "overflow-wrap:anywhere}"
     ".r{display:inline-block;padding:0 .4em;border-radius:3px;font-weight:600;"
     "font-family:monospace}"
     ".r.pass{background:#d6f5d6;color:#135e13}.r.fail{background:#fbd3d3;color:#8a1010}"
@@ -725,10 +742,12 @@ static const char html_css[] =
     "details.t.blocked{border-color:#3aa3b8}details.t.not-supported{border-color:#c9bb4a}"
     "details.t.xpass{border-color:#6b83d6}details.t.error{border-color:#9b45c2}"
     "details[open].t{padding-bottom:.4em}"
-    "pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:90%}"
+    "pre{background:#f7f7f7;padding:.5em;overflow:auto;font-size:90%;max-height:36em}"
+    "@media print{pre{max-height:none;white-space:pre-wrap}details.t{break-inside:avoid}}"
     ".msg{margin:.4em 0 .4em 1em;white-space:pre-wrap;overflow-wrap:anywhere;"
     "font-family:monospace;font-size:90%}"
-    "mark.diff{background:#ffb000;color:#000;outline:1px solid #a05a00}"
+    ".msg .data{word-break:break-all}mark.diff{background:#ffb000;color:#000;outline:1px solid "
+    "#a05a00}"
     "a.rfc{color:inherit}.ctl{color:#999}.na{color:#bbb}";
 
 int ms_html_write(FILE *f, const struct ms_json *const *reps, size_t n, char *err, size_t errcap)

@@ -262,6 +262,8 @@ def test_replay_every_result_provenance_paths_schema(tmp_path, certdir):
     assert '<mark class=diff title="first difference, byte 310">B</mark>' + "y" * 80 in page
     assert '<mark class=diff title="first difference, byte 310">A</mark>' + "y" * 80 in page
     assert re.search(r'<details class="t error" id="r1-reports\.error" open>', page)
+    # the summary counts the server's MUST failures, not the harness's error
+    assert '<span class="r fail">1 MUST-level failure</span>' in page
     assert re.search(r'<details class="t blocked" id="r1-reports\.blocked">', page)
 
 
