@@ -125,6 +125,7 @@ static void fill_report(const struct certify *c, struct ms_report *rep,
     rep->planned = c->n;
     rep->interrupted = c->stop && *c->stop;
     rep->duration_ms = ms;
+    rep->cli = &c->cli;
 }
 
 void certify_summary(const struct certify *c, uint64_t ms)
@@ -200,10 +201,18 @@ static struct ms_json *certify_doc(const struct certify *c, uint64_t ms)
     if (!r)
         return NULL;
     fill_report(c, &rep, r, n, ms);
+    /* paths relative to the suite directory (docs/certify.md "Reports") */
+    const char *bases[1] = {c->suite_dir};
+    rep.bases = bases;
+    rep.nbases = 1;
     struct ms_json *doc = ms_report_doc(&rep);
+    char *suite = ms_report_shown_path(&rep, c->suite_dir);
     free(r);
-    if (!doc)
+    if (!doc || !suite) {
+        ms_json_free(doc);
+        free(suite);
         return NULL;
+    }
     const struct ms_json *tests = ms_json_get(doc, "tests");
     struct ms_json *summ = (struct ms_json *)ms_json_get(doc, "summary");
     unsigned xfail = 0, xpass = 0;
@@ -233,7 +242,8 @@ static struct ms_json *certify_doc(const struct certify *c, uint64_t ms)
          ms_json_set_str(doc, "verdict", v) == 0 &&
          ms_json_set_num(doc, "exit", (uint64_t)ms_verdict_exit(vd)) == 0 &&
          ms_json_set_str(doc, "run_id", c->cli.ro.run_id) == 0 &&
-         ms_json_set_str(doc, "suite", c->suite_dir) == 0;
+         ms_json_set_str(doc, "suite", suite) == 0;
+    free(suite);
     struct ms_json *lg = ms_json_new(MS_JSON_OBJECT);
     ok = ok && lg && ms_json_set(lg, "checked", ms_json_new_bool(c->pf.login_checked)) == 0 &&
          ms_json_set(lg, "cleartext_refused", ms_json_new_bool(c->pf.cleartext_refused)) == 0 &&

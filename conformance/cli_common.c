@@ -232,6 +232,16 @@ void ms_cli_bad_option(const char *cmd, int argc, char **argv)
     fprintf(stderr, "mailspec %s: see 'mailspec %s --help'\n", cmd, cmd);
 }
 
+void ms_cli_args(struct ms_cli *c, int argc, char **argv)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->started_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    c->argc = argc;
+    c->argv = argv;
+}
+
 /* ---- the worker pool ---- */
 
 struct pool {

@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runner.h"
 
@@ -82,6 +83,12 @@ struct ms_cli {
     const char *json, *junit; /* report files ("-": stdout) */
     int quiet;                /* 1 (-q): one summary line; 2 (-qq, --silent): nothing but errors */
     int verbose, help;
+    /* The command line and when the command started, for the reports
+     * (ms_cli_args). getopt_long permutes argv in place (operands after the
+     * options, each option next to its value): the same command. */
+    int argc;
+    char *const *argv;
+    uint64_t started_ms; /* wall clock, ms since the epoch */
 };
 
 void ms_cli_init(struct ms_cli *c, const char *cmd);
@@ -97,6 +104,10 @@ int ms_cli_option(struct ms_cli *c, int code, const char *arg);
  */
 int ms_cli_finish(struct ms_cli *c);
 void ms_cli_free(struct ms_cli *c);
+
+/* Keep the command line (argv[0] is the subcommand) and the start time for
+ * the reports. */
+void ms_cli_args(struct ms_cli *c, int argc, char **argv);
 
 /* An unknown option or missing value, as getopt_long reported it: one line and a hint. */
 void ms_cli_bad_option(const char *cmd, int argc, char **argv);

@@ -232,6 +232,7 @@ int ms_cmd_certify(int argc, char **argv)
 
     memset(&c, 0, sizeof(c));
     ms_cli_init(&c.cli, "certify");
+    ms_cli_args(&c.cli, argc, argv);
     c.jobs = 1;
     c.stop = &stop_flag;
     c.cli.ro.stop = &stop_flag;

@@ -261,6 +261,26 @@ static void say_nothing_ran(const struct ms_report *rep, int rc)
             s.by[MS_RES_NA], s.by[MS_RES_NOT_SUPPORTED], s.by[MS_RES_BLOCKED], rc);
 }
 
+/* The directories the scripts were named by (a directory operand, or a file
+ * operand's directory): the report shows paths relative to them. */
+static char **script_bases(char *const *ops, size_t n)
+{
+    char **b = calloc(n ? n : 1, sizeof(*b));
+    for (size_t i = 0; b && i < n; i++) {
+        struct stat st;
+        const char *slash = strrchr(ops[i], '/');
+        size_t l = stat(ops[i], &st) == 0 && S_ISDIR(st.st_mode) ? strlen(ops[i])
+                   : slash                                       ? (size_t)(slash - ops[i])
+                                                                 : 0;
+        b[i] = malloc(l + 1);
+        if (b[i]) {
+            memcpy(b[i], ops[i], l);
+            b[i][l] = '\0';
+        }
+    }
+    return b;
+}
+
 struct replay_args {
     const char *json, *junit;
     uint64_t jobs;
@@ -328,6 +348,7 @@ int ms_cmd_replay(int argc, char **argv)
     size_t n = 0, cap = 0;
 
     ms_cli_init(&cli, "replay");
+    ms_cli_args(&cli, argc, argv);
     if ((rc = replay_options_parse(&cli, &ra, argc, argv)) >= 0)
         goto out;
     rc = MS_EXIT_USAGE;
@@ -410,6 +431,10 @@ int ms_cmd_replay(int argc, char **argv)
     rc = ms_report_exit_code(&rep);
     if (!ra.quiet)
         say_nothing_ran(&rep, rc);
+    rep.cli = &cli;
+    char **bases = script_bases(argv + optind, (size_t)(argc - optind));
+    rep.bases = (const char *const *)bases;
+    rep.nbases = bases ? (size_t)(argc - optind) : 0;
     if (ra.json || ra.junit) {
         struct ms_json *doc = ms_report_doc(&rep);
         if (!doc || (ra.json && ms_report_write_json(doc, ra.json) != 0) ||
@@ -417,6 +442,9 @@ int ms_cmd_replay(int argc, char **argv)
             rc = MS_EXIT_USAGE;
         ms_json_free(doc);
     }
+    for (size_t i = 0; i < rep.nbases; i++)
+        free(bases[i]);
+    free(bases);
     free(res);
 out:
     for (size_t i = 0; i < n; i++) {

@@ -1,9 +1,12 @@
 /* Reports: terminal, JSON, JUnit XML (report.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailspec/mailspec.h"
@@ -69,6 +72,36 @@ int ms_report_exit_code(const struct ms_report *rep)
                                          s.by[MS_RES_PASS] + s.by[MS_RES_FAIL]));
 }
 
+/* A temp name beside path, not yet taken: "path.tmp.XXXXXXXX" with random
+ * letters, opened O_EXCL (never an existing file or a planted symlink). */
+static int open_temp(const char *path, char *tmp, size_t cap)
+{
+    static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned char rnd[10];
+        char suffix[sizeof(rnd) + 1];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)attempt;
+            for (size_t i = 0; i < sizeof(rnd); i++, x = x * 6364136223846793005u + 1)
+                rnd[i] = (unsigned char)(x >> 56);
+        }
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            suffix[i] = abc[rnd[i] % (sizeof(abc) - 1)];
+        suffix[sizeof(rnd)] = '\0';
+        snprintf(tmp, cap, "%s.tmp.%s", path, suffix);
+        /* 0666: the umask decides who may read the report, as for any
+         * output file (docs/certify.md "Reports") */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int ms_write_atomic(const char *path, const char *data, size_t n)
 {
     if (strcmp(path, "-") == 0) {
@@ -78,16 +111,16 @@ int ms_write_atomic(const char *path, const char *data, size_t n)
         }
         return 0;
     }
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
+    size_t cap = strlen(path) + 32;
+    char *tmp = malloc(cap);
     if (!tmp) {
         fprintf(stderr, "mailspec: out of memory\n");
         return -1;
     }
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    int fd = open_temp(path, tmp, cap);
     if (fd < 0) {
-        fprintf(stderr, "mailspec: cannot create %s: %s\n", tmp, strerror(errno));
+        fprintf(stderr, "mailspec: cannot write %s (a temporary file beside it): %s\n", path,
+                strerror(errno));
         free(tmp);
         return -1;
     }
@@ -105,9 +138,6 @@ int ms_write_atomic(const char *path, const char *data, size_t n)
         }
         off += (size_t)w;
     }
-    /* reports are read by other tools: make the file world-readable like a
-     * normal output file rather than mkstemp's 0600 */
-    (void)fchmod(fd, 0644);
     if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "mailspec: cannot write %s: %s\n", path, strerror(errno));
         unlink(tmp);
@@ -158,22 +188,230 @@ static struct ms_json *tls_doc(const struct ms_tls_info *t)
     return o;
 }
 
-static struct ms_json *test_doc(const struct ms_test_result *t)
+/* ---- provenance and paths (docs/certify.md "Reports") ---- */
+
+#define SECRET_SHOWN "${password}"
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ISO 8601 in UTC, to the second: 2026-12-06T07:08:52Z */
+static void iso_utc(uint64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "unknown");
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* s with every occurrence of needle (not empty) replaced by repl (malloc'd). */
+static char *replace_all(const char *s, const char *needle, const char *repl)
+{
+    size_t nl = strlen(needle), rl = strlen(repl), hits = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + nl, needle))
+        hits++;
+    char *out = malloc(strlen(s) + hits * rl + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s, *q; (q = strstr(p, needle)) != NULL; p = q + nl) {
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, repl, rl);
+        o += rl;
+        s = q + nl;
+    }
+    memcpy(o, s, strlen(s) + 1);
+    return out;
+}
+
+/* base without trailing slashes (its length), 0 for "" and "/". */
+static size_t base_len(const char *base)
+{
+    size_t n = base ? strlen(base) : 0;
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    return n;
+}
+
+/* Where a path may start inside a message: its start, or after a separator. */
+static int path_boundary(const char *s, size_t i)
+{
+    return i == 0 || strchr(" \t\n(\"'=:,[", s[i - 1]) != NULL;
+}
+
+char *ms_report_shown_path(const struct ms_report *rep, const char *path)
+{
+    for (size_t b = 0; rep && b < rep->nbases; b++) {
+        size_t bl = base_len(rep->bases[b]);
+        if (bl && strncmp(path, rep->bases[b], bl) == 0 && path[bl] == '/') {
+            const char *rest = path + bl;
+            while (*rest == '/')
+                rest++;
+            if (*rest)
+                return dup_n(rest, strlen(rest));
+        }
+    }
+    if (path[0] != '/')
+        return dup_n(path, strlen(path));
+    size_t n = base_len(path);
+    const char *last = path + n;
+    while (last > path && last[-1] != '/')
+        last--;
+    if (last == path + n) /* "/" alone */
+        return dup_n(path, strlen(path));
+    char *out = malloc(n - (size_t)(last - path) + 5);
+    if (out)
+        snprintf(out, n - (size_t)(last - path) + 5, ".../%.*s", (int)(path + n - last), last);
+    return out;
+}
+
+/* Every string of the document with "BASE/" taken off the paths that start
+ * with it (messages name their script as "path:line: ..."). In place: the
+ * text only gets shorter. */
+static void strip_bases(struct ms_json *v, const struct ms_report *rep, unsigned depth)
+{
+    for (; v && depth < MS_JSON_MAX_DEPTH; v = v->next) {
+        if (v->type == MS_JSON_STRING && v->str) {
+            for (size_t b = 0; b < rep->nbases; b++) {
+                const char *base = rep->bases[b];
+                size_t bl = base_len(base), o = 0;
+                if (!bl)
+                    continue;
+                for (size_t i = 0; i < v->len;) {
+                    if (path_boundary(v->str, i) && v->len - i > bl &&
+                        memcmp(v->str + i, base, bl) == 0 && v->str[i + bl] == '/') {
+                        i += bl;
+                        while (i < v->len && v->str[i] == '/')
+                            i++;
+                        continue;
+                    }
+                    v->str[o++] = v->str[i++];
+                }
+                v->str[o] = '\0';
+                v->len = o;
+            }
+        }
+        strip_bases(v->child, rep, depth + 1);
+    }
+}
+
+/* One argument as the report shows it (malloc'd): the password masked, an
+ * absolute path (alone or as --opt=PATH) shown by ms_report_shown_path. */
+static char *shown_arg(const struct ms_report *rep, const char *arg, int password_value)
+{
+    const char *secret = rep->cli ? rep->cli->ro.password : NULL;
+    char *a;
+
+    if (password_value)
+        return dup_n(SECRET_SHOWN, strlen(SECRET_SHOWN));
+    if (strncmp(arg, "--password=", 11) == 0)
+        return dup_n("--password=" SECRET_SHOWN, strlen("--password=" SECRET_SHOWN));
+    a = secret && *secret ? replace_all(arg, secret, SECRET_SHOWN) : dup_n(arg, strlen(arg));
+    if (!a)
+        return NULL;
+    const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+    const char *path = a[0] == '/' ? a : eq && eq[1] == '/' ? eq + 1 : NULL;
+    if (!path)
+        return a;
+    char *sp = ms_report_shown_path(rep, path);
+    char *out = sp ? malloc((size_t)(path - a) + strlen(sp) + 1) : NULL;
+    if (out)
+        snprintf(out, (size_t)(path - a) + strlen(sp) + 1, "%.*s%s", (int)(path - a), a, sp);
+    free(sp);
+    free(a);
+    return out;
+}
+
+/* A word a POSIX shell reads back as itself, else single-quoted. */
+static void shell_word(FILE *f, const char *w)
+{
+    if (*w && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        "_@%+=:,./-") == strlen(w)) {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = w; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+/* started, finished, mailspec_version, argv and command_line. */
+static int provenance(struct ms_json *d, const struct ms_report *rep)
+{
+    char when[40];
+    char *line = NULL;
+    size_t linelen = 0;
+    struct ms_json *argv = ms_json_new(MS_JSON_ARRAY);
+    FILE *f = open_memstream(&line, &linelen);
+    int ok = argv && f && ms_json_set_str(d, "mailspec_version", MAILSPEC_VERSION) == 0;
+
+    if (ok && rep->cli && rep->cli->started_ms) {
+        iso_utc(rep->cli->started_ms, when, sizeof(when));
+        ok = ms_json_set_str(d, "started", when) == 0;
+    }
+    iso_utc(wall_ms(), when, sizeof(when));
+    ok = ok && ms_json_set_str(d, "finished", when) == 0;
+    /* argv[0] is the subcommand: the program's name goes first */
+    ok = ok && ms_json_append(argv, ms_json_new_string("mailspec")) == 0;
+    if (ok)
+        fputs("mailspec", f);
+    int argc = rep->cli ? rep->cli->argc : 0;
+    for (int i = 0; ok && i < argc; i++) {
+        const char *prev = i > 0 ? rep->cli->argv[i - 1] : "";
+        char *a = shown_arg(rep, rep->cli->argv[i], strcmp(prev, "--password") == 0);
+        ok = a && ms_json_append(argv, ms_json_new_string(a)) == 0;
+        if (ok) {
+            fputc(' ', f);
+            shell_word(f, a);
+        }
+        free(a);
+    }
+    if (f && fclose(f) != 0)
+        ok = 0;
+    ok = ok && line && ms_json_set(d, "argv", argv) == 0;
+    argv = NULL;
+    ok = ok && ms_json_set_str(d, "command_line", line) == 0;
+    ms_json_free(argv);
+    free(line);
+    return ok ? 0 : -1;
+}
+
+static struct ms_json *test_doc(const struct ms_report *rep, const struct ms_test_result *t)
 {
     struct ms_json *o = ms_json_new(MS_JSON_OBJECT);
-    int ok = o && ms_json_set_str(o, "id", t->id) == 0 &&
-             ms_json_set_str(o, "title", t->title) == 0 && ms_json_set_str(o, "rfc", t->rfc) == 0 &&
-             ms_json_set_str(o, "quote", t->quote) == 0 &&
-             ms_json_set_str(o, "finding", t->finding ? t->finding : "") == 0 &&
-             ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
-             ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
-             ms_json_set_str(o, "message", t->message) == 0 &&
-             ms_json_set_str(o, "transcript", t->transcript) == 0 &&
-             ms_json_set_str(o, "file", t->file) == 0 &&
-             ms_json_set_str(o, "protocol", t->protocol) == 0 &&
-             ms_json_set_num(o, "line", t->fail_line) == 0 &&
-             ms_json_set_num(o, "duration_ms", t->duration_ms) == 0 &&
-             ms_json_set(o, "tls", tls_doc(&t->tls)) == 0;
+    char *file = ms_report_shown_path(rep, t->file ? t->file : "");
+    int ok =
+        o && ms_json_set_str(o, "id", t->id) == 0 && ms_json_set_str(o, "title", t->title) == 0 &&
+        ms_json_set_str(o, "rfc", t->rfc) == 0 && ms_json_set_str(o, "quote", t->quote) == 0 &&
+        ms_json_set_str(o, "finding", t->finding ? t->finding : "") == 0 &&
+        ms_json_set_str(o, "level", ms_level_name(t->level)) == 0 &&
+        ms_json_set_str(o, "result", ms_result_name(t->result)) == 0 &&
+        ms_json_set_str(o, "message", t->message) == 0 &&
+        ms_json_set_str(o, "transcript", t->transcript) == 0 && file &&
+        ms_json_set_str(o, "file", file) == 0 && ms_json_set_str(o, "protocol", t->protocol) == 0 &&
+        ms_json_set_num(o, "line", t->fail_line) == 0 &&
+        ms_json_set_num(o, "duration_ms", t->duration_ms) == 0 &&
+        ms_json_set(o, "tls", tls_doc(&t->tls)) == 0;
+    free(file);
     if (!ok) {
         ms_json_free(o);
         return NULL;
@@ -229,9 +467,12 @@ struct ms_json *ms_report_doc(const struct ms_report *rep)
          ms_json_set_num(d, "duration_ms", rep->duration_ms) == 0 &&
          ms_json_set_num(d, "exit", (uint64_t)ms_report_exit_code(rep)) == 0;
     for (size_t i = 0; ok && i < rep->n; i++)
-        ok = ms_json_append(tests, test_doc(&rep->tests[i])) == 0;
+        ok = ms_json_append(tests, test_doc(rep, &rep->tests[i])) == 0;
     ok = ok && ms_json_set(d, "tests", tests) == 0;
     tests = NULL;
+    ok = ok && provenance(d, rep) == 0;
+    if (ok)
+        strip_bases(d->child, rep, 0);
     if (!ok) {
         ms_json_free(d);
         ms_json_free(sum);
@@ -285,8 +526,10 @@ static size_t utf8_len(const unsigned char *p, size_t n)
     return k;
 }
 
-/* XML 1.0 text: escaped, control characters and invalid UTF-8 as U+FFFD. */
-static void xml_str(FILE *f, const char *s)
+/* XML 1.0 text: escaped, control characters and invalid UTF-8 as U+FFFD.
+ * In an attribute value (attr) the line ends and tabs are character
+ * references, which attribute-value normalization would turn into spaces. */
+static void xml_esc(FILE *f, const char *s, int attr)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     size_t n = strlen((const char *)p);
@@ -303,6 +546,8 @@ static void xml_str(FILE *f, const char *s)
             fputs("&quot;", f);
         else if (c == '\'')
             fputs("&apos;", f);
+        else if (attr && (c == '\t' || c == '\n' || c == '\r'))
+            fprintf(f, "&#%d;", c);
         else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
             fputs("\xef\xbf\xbd", f);
         else if (c < 0x80)
@@ -322,17 +567,80 @@ static void xml_str(FILE *f, const char *s)
     }
 }
 
-/* JUnit: fail is <failure>, error <error>; the results that judged nothing
- * (blocked, not-applicable, not-supported) are <skipped> with their reason. */
-static const char *junit_tag(const char *result)
+static void xml_str(FILE *f, const char *s)
 {
-    if (strcmp(result, "fail") == 0)
-        return "failure";
-    if (strcmp(result, "error") == 0)
-        return "error";
+    xml_esc(f, s, 0);
+}
+
+static void xml_attr(FILE *f, const char *s)
+{
+    xml_esc(f, s, 1);
+}
+
+/*
+ * How a test appears in JUnit (docs/certify.md "JUnit"). <failure> is kept
+ * for what fails the run (exit 1): a MUST-level failure that is not
+ * allow-listed. A SHOULD/MAY/info failure, an allow-listed failure, and the
+ * results that judged nothing (blocked, not-applicable, not-supported) are
+ * <skipped> with a message that says which; error is <error>. The schema
+ * CI tools check (tests/junit/junit-10.xsd) has no other element for it.
+ */
+struct junit_case {
+    const char *tag;    /* NULL: passed */
+    const char *note;   /* the message's first words */
+    const char *detail; /* then this (may be NULL), then ": " and the test's message */
+};
+
+static struct junit_case junit_case(const struct ms_json *t)
+{
+    const char *result = ms_json_gets(t, "result", "error");
+    const char *level = ms_json_gets(t, "level", "");
+    const char *xf = ms_json_gets(t, "expected_failure", NULL);
+    struct junit_case jc = {NULL, "", NULL};
+
     if (strcmp(result, "pass") == 0)
-        return NULL;
-    return "skipped";
+        return jc;
+    if (xf && (strcmp(result, "fail") == 0 || strcmp(result, "error") == 0)) {
+        jc.tag = "skipped";
+        jc.note = "expected failure (--expect-fail): ";
+        jc.detail = xf;
+    } else if (strcmp(result, "fail") == 0 && strcmp(level, "MUST") == 0) {
+        jc.tag = "failure";
+    } else if (strcmp(result, "fail") == 0) {
+        jc.tag = "skipped";
+        jc.note = "failed at level ";
+        jc.detail = level;
+    } else if (strcmp(result, "error") == 0) {
+        jc.tag = "error";
+    } else {
+        jc.tag = "skipped";
+        jc.detail = result;
+    }
+    return jc;
+}
+
+static void junit_message(FILE *f, const struct junit_case *jc, const char *msg)
+{
+    xml_attr(f, jc->note);
+    if (jc->detail) {
+        xml_attr(f, jc->detail);
+        if (strcmp(jc->note, "failed at level ") == 0)
+            xml_attr(f, " (not counted: only MUST-level failures fail the run)");
+        xml_attr(f, ": ");
+    }
+    xml_attr(f, msg);
+}
+
+static void junit_property(FILE *f, const struct ms_json *doc, const char *key)
+{
+    const char *v = ms_json_gets(doc, key, NULL);
+    if (!v)
+        return;
+    fputs("<property name=\"", f);
+    xml_attr(f, key);
+    fputs("\" value=\"", f);
+    xml_attr(f, v);
+    fputs("\"/>", f);
 }
 
 int ms_report_write_junit(const struct ms_json *doc, const char *path)
@@ -347,69 +655,62 @@ int ms_report_write_junit(const struct ms_json *doc, const char *path)
         return -1;
     }
     for (const struct ms_json *t = tests ? tests->child : NULL; t; t = t->next) {
-        const char *tag = junit_tag(ms_json_gets(t, "result", "error"));
-        /* an allow-listed failure is written as <skipped> below: count it so */
-        if (tag && ms_json_gets(t, "expected_failure", NULL))
-            tag = "skipped";
+        struct junit_case jc = junit_case(t);
         n++;
-        nfail += tag && strcmp(tag, "failure") == 0;
-        nerr += tag && strcmp(tag, "error") == 0;
-        nskip += tag && strcmp(tag, "skipped") == 0;
+        nfail += jc.tag && strcmp(jc.tag, "failure") == 0;
+        nerr += jc.tag && strcmp(jc.tag, "error") == 0;
+        nskip += jc.tag && strcmp(jc.tag, "skipped") == 0;
     }
     const char *transport = ms_json_gets(doc, "transport", "");
+    const char *started = ms_json_gets(doc, "started", NULL);
     double secs = (double)strtoull(ms_json_gets(doc, "duration_ms", "0"), NULL, 10) / 1000.0;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-    fprintf(f, "<testsuites tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n", n, nfail, nerr);
+    fprintf(f,
+            "<testsuites name=\"mailspec\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "time=\"%.3f\">\n",
+            n, nfail, nerr, secs);
     fputs("<testsuite name=\"mailspec ", f);
-    xml_str(f, ms_json_gets(doc, "command", ""));
+    xml_attr(f, ms_json_gets(doc, "command", ""));
     fputs(" ", f);
-    xml_str(f, ms_json_gets(doc, "protocol", ""));
+    xml_attr(f, ms_json_gets(doc, "protocol", ""));
     fputs(" ", f);
-    xml_str(f, transport);
-    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
-            n, nfail, nerr, nskip, secs);
-    fputs("<properties><property name=\"host\" value=\"", f);
-    xml_str(f, ms_json_gets(doc, "host", ""));
-    fputs("\"/><property name=\"port\" value=\"", f);
-    xml_str(f, ms_json_gets(doc, "port", ""));
-    fputs("\"/><property name=\"transport\" value=\"", f);
-    xml_str(f, transport);
-    fputs("\"/></properties>\n", f);
+    xml_attr(f, transport);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"", n,
+            nfail, nerr, nskip, secs);
+    if (started) {
+        fputs(" timestamp=\"", f);
+        xml_attr(f, started);
+        fputs("\"", f);
+    }
+    fputs(">\n<properties>", f);
+    static const char *const props[] = {
+        "mailspec_version", "started", "finished", "command_line", "host", "port",
+        "transport",        "suite",   "verdict",  "exit"};
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+        junit_property(f, doc, props[i]);
+    fputs("</properties>\n", f);
     for (const struct ms_json *t = tests ? tests->child : NULL; t; t = t->next) {
-        const char *result = ms_json_gets(t, "result", "error");
-        const char *xf = ms_json_gets(t, "expected_failure", NULL);
-        const char *tag = junit_tag(result);
+        struct junit_case jc = junit_case(t);
         const char *msg = ms_json_gets(t, "message", "");
         const char *rfc = ms_json_gets(t, "rfc", "");
         const char *quote = ms_json_gets(t, "quote", "");
         const char *level = ms_json_gets(t, "level", "");
         const char *title = ms_json_gets(t, "title", "");
-        /* an allow-listed failure is reported, not counted against the run */
-        if (xf && tag && strcmp(tag, "skipped") != 0)
-            tag = "skipped";
         fputs("<testcase classname=\"", f);
-        xml_str(f, ms_json_gets(t, "protocol", ""));
+        xml_attr(f, ms_json_gets(t, "protocol", ""));
         fputs(".", f);
-        xml_str(f, level);
+        xml_attr(f, level);
         fputs("\" name=\"", f);
-        xml_str(f, ms_json_gets(t, "id", ""));
+        xml_attr(f, ms_json_gets(t, "id", ""));
         if (title[0]) {
             fputs(": ", f);
-            xml_str(f, title);
+            xml_attr(f, title);
         }
         fprintf(f, "\" time=\"%.3f\">",
                 (double)strtoull(ms_json_gets(t, "duration_ms", "0"), NULL, 10) / 1000.0);
-        if (tag) {
-            fprintf(f, "<%s message=\"", tag);
-            if (xf) {
-                fputs("expected failure (--expect-fail): ", f);
-                xml_str(f, xf);
-                fputs(": ", f);
-            } else if (strcmp(tag, "skipped") == 0) {
-                xml_str(f, result);
-                fputs(": ", f);
-            }
-            xml_str(f, msg);
+        if (jc.tag) {
+            fprintf(f, "<%s message=\"", jc.tag);
+            junit_message(f, &jc, msg);
             fprintf(f, "\">");
             if (rfc[0]) {
                 fputs("RFC ", f);
@@ -424,7 +725,7 @@ int ms_report_write_junit(const struct ms_json *doc, const char *path)
                 fputs("\"\n", f);
             }
             xml_str(f, msg);
-            fprintf(f, "</%s>", tag);
+            fprintf(f, "</%s>", jc.tag);
         }
         fputs("<system-out>", f);
         xml_str(f, ms_json_gets(t, "transcript", ""));

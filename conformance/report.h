@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli_common.h"
 #include "json.h"
 #include "runner.h"
 
@@ -25,6 +26,14 @@ struct ms_report {
     size_t planned; /* tests that were to run (n < planned after SIGINT) */
     int interrupted;
     uint64_t duration_ms;
+    /* Provenance (docs/certify.md "Reports"): the command line (the password
+     * masked) and the start time; NULL: none. The end is when the document
+     * is built. */
+    const struct ms_cli *cli;
+    /* Directories (the suite) that paths in the report are shown relative
+     * to: no absolute path of the machine that ran it reaches a report. */
+    const char *const *bases;
+    size_t nbases;
 };
 
 struct ms_summary {
@@ -53,11 +62,20 @@ int ms_report_exit_code(const struct ms_report *rep);
 
 /* The report as one document (json.h): what JSON, JUnit and HTML render. */
 struct ms_json *ms_report_doc(const struct ms_report *rep);
+/* A path as reports show it (malloc'd, NULL when out of memory): relative to
+ * the base it lies under, else as given when relative, else ".../" and its
+ * last component. */
+char *ms_report_shown_path(const struct ms_report *rep, const char *path);
 /* "-" writes to stdout. Return 0, or -1 with a message on stderr. */
 int ms_report_write_json(const struct ms_json *doc, const char *path);
 int ms_report_write_junit(const struct ms_json *doc, const char *path);
 
-/* Write data to path atomically (temp file in the same directory + rename). */
+/*
+ * Write data to path atomically: a new temp file in the same directory
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, a random name, mode 0666 less the umask), then
+ * rename over path, so a reader never sees half a report and a symlink
+ * planted at path is replaced, not followed. "-" writes to stdout.
+ */
 int ms_write_atomic(const char *path, const char *data, size_t n);
 
 /* Colour on f: not when NO_COLOR is set or f is not a terminal. */

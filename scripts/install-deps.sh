@@ -9,10 +9,12 @@
 # shared libraries, the SASL tools (saslpasswd2 for Cyrus's sasldb) and the
 # "Debian-exim" system user that Debian's exim4 binary looks up at startup
 # (compiled-in EXIM_USER=ref:Debian-exim; exim4-base's postinst would create it).
+# libxml2-utils: xmllint, with which the e2e tests validate the JUnit report
+# against the xUnit schema in tests/junit/.
 set -eu
 
 PKGS="make gcc clang libclang-rt-14-dev clang-format cppcheck libssl-dev openssl \
-libcmocka-dev libetpan-dev python3 python3-pytest \
+libcmocka-dev libetpan-dev python3 python3-pytest libxml2-utils \
 dovecot-core dovecot-imapd dovecot-pop3d postfix \
 sasl2-bin libsasl2-modules libsasl2-modules-db libdb5.3 libical3 libicu72 \
 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3 libpq5 libsqlite3-0 libwrap0 \
