@@ -51,7 +51,7 @@ static enum ms_status a_authenticate(struct ms_icp *p)
     MS_GUARD(ms_icp_atom(p, 0, "RFC 9051 9 auth-type", "expected a SASL mechanism name"));
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 4959 7 authenticate"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 4959 7 authenticate"));
     size_t start = c->pos;
     if (ms_cursor_accept(c, '=') && ms_cursor_eof(c)) {
         /* "=": an empty initial response */
@@ -110,7 +110,7 @@ static enum ms_status a_create(struct ms_icp *p)
     MS_GUARD(a_mailbox(p));
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 4466 2.2 create-params"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 4466 2.2 create-params"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 4466 2.2 create-params", "expected \"(\""));
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
@@ -160,13 +160,16 @@ static enum ms_status a_select(struct ms_icp *p)
     MS_GUARD(a_mailbox(p));
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 select-params"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 9051 9 select-params"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 select-params", "expected \"(\""));
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     static const char *const params[] = {"CONDSTORE", "QRESYNC", NULL};
     unsigned seen = 0;
+    if (ms_cursor_peek(c) == ')')
+        return ms_fail(c, "RFC 4466 2.1 select-params",
+                       "empty parameter list: \"(\" needs at least one select-param");
     for (;;) {
         size_t at = c->pos;
         int k = ms_icp_keyword(p, params);
@@ -304,7 +307,7 @@ static enum ms_status a_list(struct ms_icp *p)
     }
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 5258 6 list-return-opts"));
     MS_GUARD(ms_cursor_expect_ci(c, "RETURN", "RFC 5258 6 list-return-opts", "expected RETURN"));
     MS_GUARD(ms_icp_kw_node(p, 0, "RETURN"));
     MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
@@ -356,7 +359,8 @@ static enum ms_status a_append(struct ms_icp *p)
             return ms_fail(c, "RFC 9051 9 append-data",
                            "expected the message as a literal ({n} or ~{n})");
         MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_MESSAGE,
-                               MS_ICP_STRING | (1u << MS_IMAP_CF_LITERAL8),
+                               MS_ICP_STRING | (1u << MS_IMAP_CF_LITERAL8) |
+                                   (1u << MS_IMAP_CF_LITERAL8_PLUS),
                                "RFC 9051 9 append-data", NULL));
     } while (!ms_cursor_eof(c));
     return MS_OK;
@@ -436,7 +440,7 @@ static enum ms_status a_store(struct ms_icp *p)
 
 /*
  * id = "ID" SP id-params-list                                        (RFC 2971 4)
- * id-params-list = "(" string SP nstring *(SP string SP nstring) ")" / nil
+ * id-params-list = "(" #(string SP nstring) ")" / nil   (RFC 822 "#": zero or more)
  * At most 30 pairs, fields up to 30 octets, values up to 1024 (RFC 2971 3.3).
  */
 static enum ms_status a_id(struct ms_icp *p)
@@ -453,6 +457,8 @@ static enum ms_status a_id(struct ms_icp *p)
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
+    if (ms_cursor_accept(c, ')'))
+        return MS_OK;
     for (unsigned pairs = 0;; pairs++) {
         uint32_t f, v;
         size_t at = c->pos;
@@ -891,7 +897,8 @@ static void json_text(struct ms_out *o, struct ms_slice s, int quoted)
     ms_out_bytes(o, "\"", 1);
 }
 
-static const char *const form_names[] = {"atom", "quoted", "literal", "literal+", "literal8"};
+static const char *const form_names[] = {"atom",     "quoted",  "literal",
+                                         "literal+", "literal8", "literal8+"};
 
 static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i);
 
@@ -993,6 +1000,10 @@ static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_
             ms_out_u64(o, n->num2);
             ms_out_str(o, "}");
         }
+        if (n->flags & MS_IMAP_CNF_MODS) {
+            ms_out_str(o, ",\"modifiers\":");
+            json_children(o, v, i);
+        }
         break;
     case MS_IMAP_CN_SEARCH:
         ms_out_str(o, "{\"search\":");
@@ -1088,11 +1099,15 @@ static void w_string(struct ms_out *o, const struct ms_imap_cnode *n)
     case MS_IMAP_CF_LITERAL:
     case MS_IMAP_CF_LITERAL_PLUS:
     case MS_IMAP_CF_LITERAL8:
-        ms_out_str(o, n->form == MS_IMAP_CF_LITERAL8 ? "~{" : "{");
+    case MS_IMAP_CF_LITERAL8_PLUS: {
+        int eight = n->form == MS_IMAP_CF_LITERAL8 || n->form == MS_IMAP_CF_LITERAL8_PLUS;
+        int plus = n->form == MS_IMAP_CF_LITERAL_PLUS || n->form == MS_IMAP_CF_LITERAL8_PLUS;
+        ms_out_str(o, eight ? "~{" : "{");
         ms_out_u64(o, n->text.len);
-        ms_out_str(o, n->form == MS_IMAP_CF_LITERAL_PLUS ? "+}\r\n" : "}\r\n");
+        ms_out_str(o, plus ? "+}\r\n" : "}\r\n");
         ms_out_bytes(o, n->text.ptr, n->text.len);
         return;
+    }
     default:
         ms_out_bytes(o, n->text.ptr, n->text.len);
         return;
@@ -1151,6 +1166,11 @@ static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i
             ms_out_bytes(o, ".", 1);
             ms_out_u64(o, n->num2);
             ms_out_bytes(o, ">", 1);
+        }
+        if (n->flags & MS_IMAP_CNF_MODS) {
+            ms_out_bytes(o, " (", 2);
+            w_children(o, v, i);
+            ms_out_bytes(o, ")", 1);
         }
         break;
     case MS_IMAP_CN_SEARCH:
