@@ -897,7 +897,7 @@ static void json_text(struct ms_out *o, struct ms_slice s, int quoted)
     ms_out_bytes(o, "\"", 1);
 }
 
-static const char *const form_names[] = {"atom",     "quoted",  "literal",
+static const char *const form_names[] = {"atom",     "quoted",   "literal",
                                          "literal+", "literal8", "literal8+"};
 
 static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i);

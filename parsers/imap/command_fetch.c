@@ -17,15 +17,15 @@ enum att_kind {
 };
 
 static const char *const atts[] = {
-    "ENVELOPE",    "FLAGS",       "INTERNALDATE",  "RFC822",   "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODY",        "BODYSTRUCTURE", "UID",      "BODY.PEEK",     "BINARY",
-    "BINARY.PEEK", "BINARY.SIZE", "MODSEQ",        "SAVEDATE", "EMAILID",       "THREADID",
-    "PREVIEW",     NULL,
+    "ENVELOPE",    "FLAGS",       "INTERNALDATE", "RFC822",        "RFC822.HEADER",
+    "RFC822.SIZE", "RFC822.TEXT", "BODY",         "BODYSTRUCTURE", "UID",
+    "BODY.PEEK",   "BINARY",      "BINARY.PEEK",  "BINARY.SIZE",   "MODSEQ",
+    "SAVEDATE",    "EMAILID",     "THREADID",     "PREVIEW",       NULL,
 };
 static const unsigned char att_kind[] = {
-    A_PLAIN, A_PLAIN,   A_PLAIN,  A_PLAIN,  A_PLAIN,   A_PLAIN, A_PLAIN, A_BODY,  A_PLAIN,
-    A_PLAIN, A_SECTION, A_BINARY, A_BINARY, A_BINSIZE, A_PLAIN, A_PLAIN, A_PLAIN, A_PLAIN,
-    A_PREVIEW,
+    A_PLAIN, A_PLAIN, A_PLAIN, A_PLAIN,   A_PLAIN,   A_PLAIN,  A_PLAIN,
+    A_BODY,  A_PLAIN, A_PLAIN, A_SECTION, A_BINARY,  A_BINARY, A_BINSIZE,
+    A_PLAIN, A_PLAIN, A_PLAIN, A_PLAIN,   A_PREVIEW,
 };
 
 static const char *const macros[] = {"ALL", "FAST", "FULL", NULL};

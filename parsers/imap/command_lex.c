@@ -553,9 +553,11 @@ enum ms_status ms_icp_datetime(struct ms_icp *p, uint32_t parent)
     MS_GUARD(ms_cursor_expect(c, ' ', R_DATETIME, "expected SP before the time"));
     MS_GUARD(two_digits(p, 23, R_DATETIME, "expected 2-digit hours", "hours out of range (00-23)"));
     MS_GUARD(ms_cursor_expect(c, ':', R_DATETIME, "expected \":\""));
-    MS_GUARD(two_digits(p, 59, R_DATETIME, "expected 2-digit minutes", "minutes out of range (00-59)"));
+    MS_GUARD(
+        two_digits(p, 59, R_DATETIME, "expected 2-digit minutes", "minutes out of range (00-59)"));
     MS_GUARD(ms_cursor_expect(c, ':', R_DATETIME, "expected \":\""));
-    MS_GUARD(two_digits(p, 60, R_DATETIME, "expected 2-digit seconds", "seconds out of range (00-60)"));
+    MS_GUARD(
+        two_digits(p, 60, R_DATETIME, "expected 2-digit seconds", "seconds out of range (00-60)"));
     MS_GUARD(ms_cursor_expect(c, ' ', R_DATETIME, "expected SP before the zone"));
     if (!ms_cursor_accept(c, '+') && !ms_cursor_accept(c, '-'))
         return ms_fail(c, R_DATETIME, "expected \"+\" or \"-\" starting the zone");

@@ -24,21 +24,21 @@ enum karg {
 };
 
 static const char *const keys[] = {
-    "ALL",       "ANSWERED",   "BCC",     "BEFORE",    "BODY",    "CC",         "DELETED",
-    "FLAGGED",   "FROM",       "KEYWORD", "NEW",       "OLD",     "ON",         "RECENT",
-    "SEEN",      "SINCE",      "SUBJECT", "TEXT",      "TO",      "UNANSWERED", "UNDELETED",
-    "UNFLAGGED", "UNKEYWORD",  "UNSEEN",  "DRAFT",     "HEADER",  "LARGER",     "NOT",
-    "OR",        "SENTBEFORE", "SENTON",  "SENTSINCE", "SMALLER", "UID",        "UNDRAFT",
-    "MODSEQ",    "OLDER",      "YOUNGER", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
-    "SAVEDATESUPPORTED", NULL,
+    "ALL",     "ANSWERED",   "BCC",         "BEFORE",    "BODY",       "CC",
+    "DELETED", "FLAGGED",    "FROM",        "KEYWORD",   "NEW",        "OLD",
+    "ON",      "RECENT",     "SEEN",        "SINCE",     "SUBJECT",    "TEXT",
+    "TO",      "UNANSWERED", "UNDELETED",   "UNFLAGGED", "UNKEYWORD",  "UNSEEN",
+    "DRAFT",   "HEADER",     "LARGER",      "NOT",       "OR",         "SENTBEFORE",
+    "SENTON",  "SENTSINCE",  "SMALLER",     "UID",       "UNDRAFT",    "MODSEQ",
+    "OLDER",   "YOUNGER",    "SAVEDBEFORE", "SAVEDON",   "SAVEDSINCE", "SAVEDATESUPPORTED",
+    NULL,
 };
 static const unsigned char key_arg[] = {
-    K_NONE,     K_NONE,    K_ASTRING,  K_DATE,   K_ASTRING, K_ASTRING, K_NONE,    K_NONE,
-    K_ASTRING,  K_KEYWORD, K_NONE,     K_NONE,   K_DATE,    K_NONE,    K_NONE,    K_DATE,
-    K_ASTRING,  K_ASTRING, K_ASTRING,  K_NONE,   K_NONE,    K_NONE,    K_KEYWORD, K_NONE,
-    K_NONE,     K_HEADER,  K_NUMBER64, K_NOT,    K_OR,      K_DATE,    K_DATE,    K_DATE,
-    K_NUMBER64, K_SEQSET,  K_NONE,     K_MODSEQ, K_NZ,      K_NZ,      K_DATE,    K_DATE,
-    K_DATE,     K_NONE,
+    K_NONE,    K_NONE, K_ASTRING, K_DATE, K_ASTRING, K_ASTRING,  K_NONE,   K_NONE,    K_ASTRING,
+    K_KEYWORD, K_NONE, K_NONE,    K_DATE, K_NONE,    K_NONE,     K_DATE,   K_ASTRING, K_ASTRING,
+    K_ASTRING, K_NONE, K_NONE,    K_NONE, K_KEYWORD, K_NONE,     K_NONE,   K_HEADER,  K_NUMBER64,
+    K_NOT,     K_OR,   K_DATE,    K_DATE, K_DATE,    K_NUMBER64, K_SEQSET, K_NONE,    K_MODSEQ,
+    K_NZ,      K_NZ,   K_DATE,    K_DATE, K_DATE,    K_NONE,
 };
 
 static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned depth);

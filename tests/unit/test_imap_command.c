@@ -680,8 +680,9 @@ static void test_append(void **st)
     EXPECT("a APPEND x ~{1+}\r\nx\r\n",
            "0+21 " CMD("a", "APPEND") ",\"args\":[{\"mailbox\":\"x\",\"form\":\"atom\"},{"
                                       "\"message\":1,\"form\":\"literal8+\"}]}\n");
-    EXPECT("a APPEND x ~{1-}\r\nx\r\n",
-           "0 ERR 14 RFC 7888 4 literal: \"{n-}\" is not IMAP syntax (LITERAL- clients send {n+})\n");
+    EXPECT(
+        "a APPEND x ~{1-}\r\nx\r\n",
+        "0 ERR 14 RFC 7888 4 literal: \"{n-}\" is not IMAP syntax (LITERAL- clients send {n+})\n");
 }
 
 static void test_list(void **st)
@@ -812,13 +813,13 @@ static void test_every_item(void **st)
                         "SAVEDON 1-Jan-2000 SAVEDSINCE 1-Jan-2000 SAVEDATESUPPORTED\r\n");
     assert_int_equal(ms_last_errors, 0);
     static const char *const keys[] = {
-        "ALL",       "ANSWERED",   "BCC",     "BEFORE",    "BODY",    "CC",         "DELETED",
-        "FLAGGED",   "FROM",       "KEYWORD", "NEW",       "OLD",     "ON",         "RECENT",
-        "SEEN",      "SINCE",      "SUBJECT", "TEXT",      "TO",      "UNANSWERED", "UNDELETED",
-        "UNFLAGGED", "UNKEYWORD",  "UNSEEN",  "DRAFT",     "HEADER",  "LARGER",     "NOT",
-        "OR",        "SENTBEFORE", "SENTON",  "SENTSINCE", "SMALLER", "UID",        "UNDRAFT",
-        "MODSEQ",    "OLDER",      "YOUNGER", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE",
-        "SAVEDATESUPPORTED",
+        "ALL",     "ANSWERED",   "BCC",         "BEFORE",    "BODY",       "CC",
+        "DELETED", "FLAGGED",    "FROM",        "KEYWORD",   "NEW",        "OLD",
+        "ON",      "RECENT",     "SEEN",        "SINCE",     "SUBJECT",    "TEXT",
+        "TO",      "UNANSWERED", "UNDELETED",   "UNFLAGGED", "UNKEYWORD",  "UNSEEN",
+        "DRAFT",   "HEADER",     "LARGER",      "NOT",       "OR",         "SENTBEFORE",
+        "SENTON",  "SENTSINCE",  "SMALLER",     "UID",       "UNDRAFT",    "MODSEQ",
+        "OLDER",   "YOUNGER",    "SAVEDBEFORE", "SAVEDON",   "SAVEDSINCE", "SAVEDATESUPPORTED",
     };
     char needle[64];
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

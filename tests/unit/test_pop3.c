@@ -447,11 +447,11 @@ static void test_cmd_sasl(void **st)
                      "15+6 {\"type\":\"command\",\"command\":\"STAT\"}\n");
     /* an unknown mechanism: SASL lines until one starts with a POP3 keyword */
     r = cmd(0, "AUTH GSSAPI\r\nYWFh\r\nYmJiYmJi\r\nQUIT\r\n");
-    assert_string_equal(r,
-                        "0+13 {\"type\":\"command\",\"command\":\"AUTH\",\"mechanism\":\"GSSAPI\"}\n"
-                        "13+6 {\"type\":\"sasl_response\",\"data\":\"YWFh\"}\n"
-                        "19+10 {\"type\":\"sasl_response\",\"data\":\"YmJiYmJi\"}\n"
-                        "29+6 {\"type\":\"command\",\"command\":\"QUIT\"}\n");
+    assert_string_equal(
+        r, "0+13 {\"type\":\"command\",\"command\":\"AUTH\",\"mechanism\":\"GSSAPI\"}\n"
+           "13+6 {\"type\":\"sasl_response\",\"data\":\"YWFh\"}\n"
+           "19+10 {\"type\":\"sasl_response\",\"data\":\"YmJiYmJi\"}\n"
+           "29+6 {\"type\":\"command\",\"command\":\"QUIT\"}\n");
     /* bad SASL lines */
     r = cmd(0, "AUTH PLAIN\r\nab!d\r\n");
     ms_assert_has(r, "12 ERR 14 RFC 5034 4: a SASL response is base64 or \"*\"\n");

@@ -91,11 +91,11 @@ enum ms_imap_cnode_type {
 
 /* How a string was written. */
 enum ms_imap_cform {
-    MS_IMAP_CF_ATOM = 0,     /* 1*ASTRING-CHAR (or list-char for patterns) */
-    MS_IMAP_CF_QUOTED,       /* DQUOTE ... DQUOTE; text is the raw inside, escapes kept */
-    MS_IMAP_CF_LITERAL,      /* {n} CRLF: text is the n bytes */
-    MS_IMAP_CF_LITERAL_PLUS, /* {n+} CRLF (LITERAL+ / LITERAL-, RFC 7888) */
-    MS_IMAP_CF_LITERAL8,     /* ~{n} CRLF (BINARY, RFC 3516) */
+    MS_IMAP_CF_ATOM = 0,      /* 1*ASTRING-CHAR (or list-char for patterns) */
+    MS_IMAP_CF_QUOTED,        /* DQUOTE ... DQUOTE; text is the raw inside, escapes kept */
+    MS_IMAP_CF_LITERAL,       /* {n} CRLF: text is the n bytes */
+    MS_IMAP_CF_LITERAL_PLUS,  /* {n+} CRLF (LITERAL+ / LITERAL-, RFC 7888) */
+    MS_IMAP_CF_LITERAL8,      /* ~{n} CRLF (BINARY, RFC 3516) */
     MS_IMAP_CF_LITERAL8_PLUS, /* ~{n+} CRLF (BINARY with LITERAL+ or LITERAL-, RFC 4466 4) */
 };
 
