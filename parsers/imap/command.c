@@ -581,6 +581,149 @@ static enum ms_status a_setquota(struct ms_icp *p)
     }
 }
 
+/*
+ * ACL (RFC 4314 7): identifier = astring; rights = astring ("only lowercase
+ * ASCII letters and digits are allowed"); mod-rights = astring ("+rights to
+ * add, -rights to remove, rights to replace").
+ */
+static enum ms_status acl_string(struct ms_icp *p, const char *rule, int rights, int mod)
+{
+    uint32_t n;
+    size_t at = p->c.pos;
+
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    at = p->c.pos;
+    MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_STRING, MS_ICP_ASTRING, rule, &n));
+    if (!rights)
+        return MS_OK;
+    struct ms_slice s = p->v->nodes[n].text;
+    size_t k = mod && s.len && (s.ptr[0] == '+' || s.ptr[0] == '-') ? 1 : 0;
+    for (; k < s.len; k++) {
+        unsigned char ch = (unsigned char)s.ptr[k];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            return ms_fail_at(&p->c, at, rule,
+                              mod ? "rights are [+|-] then lower-case letters and digits"
+                                  : "rights are lower-case letters and digits");
+    }
+    return MS_OK;
+}
+
+/* setacl = "SETACL" SP mailbox SP identifier SP mod-rights (RFC 4314 7) */
+static enum ms_status a_setacl(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(acl_string(p, "RFC 4314 7 identifier", 0, 0));
+    return acl_string(p, "RFC 4314 7 mod-rights", 1, 1);
+}
+
+/* deleteacl / listrights = "..." SP mailbox SP identifier (RFC 4314 7) */
+static enum ms_status a_mailbox_identifier(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    return acl_string(p, "RFC 4314 7 identifier", 0, 0);
+}
+
+/*
+ * METADATA (RFC 5464 5):
+ * setmetadata  = "SETMETADATA" SP mailbox SP entry-values
+ * entry-values = "(" entry-value *(SP entry-value) ")"
+ * entry-value  = entry SP value;  value = nstring / literal8
+ * getmetadata  = "GETMETADATA" [SP getmetadata-options] SP mailbox SP entries
+ * getmetadata-options = "(" getmetadata-option *(SP getmetadata-option) ")"
+ * getmetadata-option = "MAXSIZE" SP number / "DEPTH" SP ("0" / "1" / "infinity")
+ * entries = entry / "(" entry *(SP entry) ")"
+ * entry = astring ("MUST NOT contain asterisk or percent")
+ */
+static enum ms_status md_entry(struct ms_icp *p, uint32_t parent)
+{
+    uint32_t n;
+    size_t at = p->c.pos;
+
+    MS_GUARD(ms_icp_string(p, parent, MS_IMAP_CN_STRING, MS_ICP_ASTRING, "RFC 5464 5 entry", &n));
+    struct ms_slice s = p->v->nodes[n].text;
+    if (memchr(s.ptr, '*', s.len) || memchr(s.ptr, '%', s.len))
+        return ms_fail_at(&p->c, at, "RFC 5464 5 entry", "an entry name has no \"*\" or \"%\"");
+    return MS_OK;
+}
+
+static enum ms_status a_setmetadata(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5464 5 entry-values";
+
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(ms_icp_sp(p, "RFC 5464 5 setmetadata"));
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        MS_GUARD(md_entry(p, l));
+        MS_GUARD(ms_icp_sp(p, "RFC 5464 5 entry-value"));
+        MS_GUARD(ms_icp_string(p, l, MS_IMAP_CN_STRING,
+                               MS_ICP_STRING | MS_ICP_NIL | (1u << MS_IMAP_CF_LITERAL8) |
+                                   (1u << MS_IMAP_CF_LITERAL8_PLUS),
+                               "RFC 5464 5 value", NULL));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+}
+
+static enum ms_status a_getmetadata(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5464 5 getmetadata-option";
+
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    if (ms_cursor_accept(c, '(')) {
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+        if (!l)
+            return MS_FAIL;
+        static const char *const opts[] = {"MAXSIZE", "DEPTH", NULL};
+        unsigned seen = 0;
+        for (;;) {
+            size_t at = c->pos;
+            int k = ms_icp_keyword(p, opts);
+            if (k < 0)
+                return ms_fail(c, r, "expected MAXSIZE or DEPTH");
+            if (seen & (1u << k))
+                return ms_fail_at(c, at, r, "option given twice");
+            seen |= 1u << k;
+            MS_GUARD(ms_icp_kw_node(p, l, opts[k]));
+            MS_GUARD(ms_icp_sp(p, r));
+            if (k == 0) {
+                MS_GUARD(ms_icp_number_node(p, l, 0, UINT32_MAX, "RFC 5464 5 maxsize-opt"));
+            } else {
+                static const char *const depths[] = {"0", "1", "INFINITY", NULL};
+                static const char *const canon[] = {"0", "1", "infinity"};
+                int d = ms_icp_keyword(p, depths);
+                if (d < 0)
+                    return ms_fail(c, "RFC 5464 5 scope-opt", "expected 0, 1 or infinity");
+                MS_GUARD(ms_icp_kw_node(p, l, canon[d]));
+            }
+            if (ms_cursor_accept(c, ')'))
+                break;
+            MS_GUARD(
+                ms_cursor_expect(c, ' ', "RFC 5464 5 getmetadata-options", "expected SP or \")\""));
+        }
+        MS_GUARD(ms_icp_sp(p, "RFC 5464 5 getmetadata"));
+    }
+    MS_GUARD(ms_icp_mailbox(p, 0));
+    MS_GUARD(ms_icp_sp(p, "RFC 5464 5 getmetadata"));
+    if (!ms_cursor_accept(c, '('))
+        return md_entry(p, 0);
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        MS_GUARD(md_entry(p, l));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 5464 5 entries", "expected SP or \")\""));
+    }
+}
+
 /* compress = "COMPRESS" SP algorithm; algorithm = "DEFLATE" (RFC 4978 4). The bytes
  * after the server's OK are compressed; this parser does not inflate them. */
 static enum ms_status a_compress(struct ms_icp *p)
@@ -633,6 +776,13 @@ static const struct cmd_def cmds[] = {
     {"GETQUOTAROOT", MS_IMAP_CMD_GETQUOTAROOT, 0, a_mailbox},
     {"SETQUOTA", MS_IMAP_CMD_SETQUOTA, 0, a_setquota},
     {"COMPRESS", MS_IMAP_CMD_COMPRESS, 0, a_compress},
+    {"SETACL", MS_IMAP_CMD_SETACL, 0, a_setacl},
+    {"DELETEACL", MS_IMAP_CMD_DELETEACL, 0, a_mailbox_identifier},
+    {"GETACL", MS_IMAP_CMD_GETACL, 0, a_mailbox},
+    {"LISTRIGHTS", MS_IMAP_CMD_LISTRIGHTS, 0, a_mailbox_identifier},
+    {"MYRIGHTS", MS_IMAP_CMD_MYRIGHTS, 0, a_mailbox},
+    {"SETMETADATA", MS_IMAP_CMD_SETMETADATA, 0, a_setmetadata},
+    {"GETMETADATA", MS_IMAP_CMD_GETMETADATA, 0, a_getmetadata},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -964,6 +964,88 @@ static enum ms_status quotaroot_data(struct rp *p, struct rp_chain *data)
     return MS_OK;
 }
 
+/* rights = astring, "only lowercase ASCII letters and digits" (RFC 4314 7) */
+static enum ms_status acl_rights(struct rp *p, struct rp_chain *data)
+{
+    size_t at = p->c.pos;
+    MS_GUARD(ms_imap_r_astring(p, "RFC 4314 7 rights", data));
+    struct ms_imap_node *n = &p->r->nodes[data->last];
+    for (size_t k = 0; k < n->s.len; k++) {
+        unsigned char ch = (unsigned char)n->s.ptr[k];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            return ms_fail_at(&p->c, at, "RFC 4314 7 rights",
+                              "rights are lower-case letters and digits");
+    }
+    return MS_OK;
+}
+
+/*
+ * acl-data        = "ACL" SP mailbox *(SP identifier SP rights)
+ * listrights-data = "LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)
+ * myrights-data   = "MYRIGHTS" SP mailbox SP rights                 (RFC 4314 7)
+ */
+static enum ms_status acl_data(struct rp *p, uint8_t type, struct rp_chain *data)
+{
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    if (type == MS_IMAP_MYRIGHTS) {
+        MS_GUARD(ms_imap_r_sp(p));
+        return acl_rights(p, data);
+    }
+    if (type == MS_IMAP_LISTRIGHTS) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_astring(p, "RFC 4314 7 identifier", data));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(acl_rights(p, data));
+        while (ms_imap_r_accept(p, ' '))
+            MS_GUARD(acl_rights(p, data));
+        return MS_OK;
+    }
+    while (ms_imap_r_accept(p, ' ')) {
+        MS_GUARD(ms_imap_r_astring(p, "RFC 4314 7 identifier", data));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(acl_rights(p, data));
+    }
+    return MS_OK;
+}
+
+/*
+ * metadata-resp = "METADATA" SP mailbox SP (entry-values / entry-list)
+ * entry-values  = "(" entry-value *(SP entry-value) ")";  entry-value = entry SP value
+ * entry-list    = entry *(SP entry);  entry = astring;  value = nstring / literal8
+ * (RFC 5464 5)
+ */
+static enum ms_status metadata_data(struct rp *p, struct rp_chain *data)
+{
+    const char *rule = "RFC 5464 5 entry-values";
+
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    MS_GUARD(ms_imap_r_sp(p));
+    if (ms_cursor_peek(&p->c) != '(') {
+        do
+            MS_GUARD(ms_imap_r_astring(p, "RFC 5464 5 entry", data));
+        while (ms_imap_r_accept(p, ' '));
+        return MS_OK;
+    }
+    uint32_t l = 0;
+    struct rp_chain kids = {0, 0};
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_PARAMS, &l));
+    do {
+        MS_GUARD(ms_imap_r_astring(p, "RFC 5464 5 entry", &kids));
+        MS_GUARD(ms_imap_r_sp(p));
+        if (ms_imap_r_peek(p) == '~')
+            MS_GUARD(ms_imap_r_string(p, 1, "RFC 5464 5 value", &kids));
+        else
+            MS_GUARD(ms_imap_r_nstring(p, "RFC 5464 5 value", &kids));
+    } while (ms_imap_r_accept(p, ' '));
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, data, l);
+    return MS_OK;
+}
+
 /* "VANISHED" [SP "(EARLIER)"] SP known-uids (RFC 7162 3.2.10) */
 static enum ms_status vanished_data(struct rp *p, struct rp_chain *data)
 {
@@ -1014,6 +1096,10 @@ static const struct keyword untagged_words[] = {
     {"THREAD", 6, MS_IMAP_THREAD},
     {"QUOTA", 5, MS_IMAP_QUOTA},
     {"QUOTAROOT", 9, MS_IMAP_QUOTAROOT},
+    {"ACL", 3, MS_IMAP_ACL},
+    {"LISTRIGHTS", 10, MS_IMAP_LISTRIGHTS},
+    {"MYRIGHTS", 8, MS_IMAP_MYRIGHTS},
+    {"METADATA", 8, MS_IMAP_METADATA},
     {NULL, 0, 0},
 };
 
@@ -1116,6 +1202,14 @@ static enum ms_status untagged(struct rp *p)
         break;
     case MS_IMAP_QUOTAROOT:
         MS_GUARD(quotaroot_data(p, &data));
+        break;
+    case MS_IMAP_ACL:
+    case MS_IMAP_LISTRIGHTS:
+    case MS_IMAP_MYRIGHTS:
+        MS_GUARD(acl_data(p, r->type, &data));
+        break;
+    case MS_IMAP_METADATA:
+        MS_GUARD(metadata_data(p, &data));
         break;
     case MS_IMAP_ESEARCH:
         MS_GUARD(esearch_data(p, &data));

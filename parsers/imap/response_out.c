@@ -34,6 +34,10 @@ static const char *const type_names[MS_IMAP_TYPE_MAX] = {
     [MS_IMAP_THREAD] = "THREAD",
     [MS_IMAP_QUOTA] = "QUOTA",
     [MS_IMAP_QUOTAROOT] = "QUOTAROOT",
+    [MS_IMAP_ACL] = "ACL",
+    [MS_IMAP_LISTRIGHTS] = "LISTRIGHTS",
+    [MS_IMAP_MYRIGHTS] = "MYRIGHTS",
+    [MS_IMAP_METADATA] = "METADATA",
     [MS_IMAP_CONT] = "+",
     [MS_IMAP_UNKNOWN] = "",
 };
@@ -63,6 +67,10 @@ static const char *const json_names[MS_IMAP_TYPE_MAX] = {
     [MS_IMAP_THREAD] = "thread",
     [MS_IMAP_QUOTA] = "quota",
     [MS_IMAP_QUOTAROOT] = "quotaroot",
+    [MS_IMAP_ACL] = "acl",
+    [MS_IMAP_LISTRIGHTS] = "listrights",
+    [MS_IMAP_MYRIGHTS] = "myrights",
+    [MS_IMAP_METADATA] = "metadata",
     [MS_IMAP_CONT] = "continue",
     [MS_IMAP_UNKNOWN] = "unknown",
 };
@@ -613,6 +621,44 @@ void ms_imap_response_json(const struct ms_imap_response *r, struct ms_out *o)
         j_key_node(o, r, "root", r->data);
         j_key_node(o, r, "resources", nth(r, r->data, 1));
         break;
+    case MS_IMAP_ACL: {
+        j_key_node(o, r, "mailbox", r->data);
+        ms_out_json_key(o, "entries");
+        ms_out_bytes(o, "[", 1);
+        uint32_t c = r->data ? r->nodes[r->data].next : 0;
+        for (int first = 1; c && r->nodes[c].next; c = r->nodes[r->nodes[c].next].next) {
+            ms_out_str(o, first ? "[" : ",[");
+            first = 0;
+            j_node(o, r, c);
+            ms_out_bytes(o, ",", 1);
+            j_node(o, r, r->nodes[c].next);
+            ms_out_bytes(o, "]", 1);
+        }
+        ms_out_bytes(o, "]", 1);
+        break;
+    }
+    case MS_IMAP_LISTRIGHTS:
+        j_key_node(o, r, "mailbox", r->data);
+        j_key_node(o, r, "identifier", nth(r, r->data, 1));
+        j_key_node(o, r, "required", nth(r, r->data, 2));
+        ms_out_json_key(o, "optional");
+        j_array(o, r, nth(r, r->data, 3));
+        break;
+    case MS_IMAP_MYRIGHTS:
+        j_key_node(o, r, "mailbox", r->data);
+        j_key_node(o, r, "rights", nth(r, r->data, 1));
+        break;
+    case MS_IMAP_METADATA: {
+        uint32_t c = nth(r, r->data, 1);
+        j_key_node(o, r, "mailbox", r->data);
+        if (c && r->nodes[c].type == MS_IMAP_N_LIST) {
+            j_key_node(o, r, "values", c);
+        } else {
+            ms_out_json_key(o, "entries");
+            j_array(o, r, c);
+        }
+        break;
+    }
     case MS_IMAP_QUOTAROOT:
         j_key_node(o, r, "mailbox", r->data);
         ms_out_json_key(o, "roots");

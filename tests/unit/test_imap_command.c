@@ -863,10 +863,68 @@ static void test_every_item(void **st)
                      "\"form\":\"quoted\"},{\"search\":\"OR\"");
 }
 
-/* Extension commands real clients send: SORT/THREAD (5256), QUOTA (9208), COMPRESS (4978). */
+/* Extension commands real clients send: SORT/THREAD (5256), QUOTA (9208), COMPRESS (4978),
+ * ACL (4314), METADATA (5464). */
 static void test_extensions(void **st)
 {
     (void)st;
+    EXPECT(
+        "a SETACL INBOX fred +rwipslda\r\n",
+        "0+31 " CMD(
+            "a",
+            "SETACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{\"string\":\"fred\","
+                      "\"form\":\"atom\"},{\"string\":\"+rwipslda\",\"form\":\"atom\"}]}\n");
+    EXPECT("b DELETEACL INBOX \"fred\"\r\n",
+           "0+26 " CMD("b", "DELETEACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{"
+                                         "\"string\":\"fred\",\"form\":\"quoted\"}]}\n");
+    EXPECT("c GETACL INBOX\r\n",
+           "0+16 " CMD("c", "GETACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}]}\n");
+    EXPECT("d LISTRIGHTS INBOX smith\r\n",
+           "0+26 " CMD("d", "LISTRIGHTS") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{"
+                                          "\"string\":\"smith\",\"form\":\"atom\"}]}\n");
+    EXPECT("e MYRIGHTS INBOX\r\n",
+           "0+18 " CMD("e", "MYRIGHTS") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}]}\n");
+    EXPECT("f SETACL INBOX fred RW\r\n",
+           "0 ERR 20 RFC 4314 7 mod-rights: rights are [+|-] then lower-case letters and digits\n");
+    EXPECT(
+        "g SETACL INBOX fred -\r\n",
+        "0+23 " CMD(
+            "g", "SETACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{\"string\":"
+                           "\"fred\",\"form\":\"atom\"},{\"string\":\"-\",\"form\":\"atom\"}]}\n");
+    EXPECT(
+        "h SETMETADATA INBOX (/private/comment {4+}\r\nabcd /shared/x NIL)\r\n",
+        "0+65 " CMD(
+            "h",
+            "SETMETADATA") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{\"list\":[{"
+                           "\"string\":\"/private/"
+                           "comment\",\"form\":\"atom\"},{\"string\":\"abcd\",\"form\":\"literal+"
+                           "\"},{\"string\":\"/shared/x\",\"form\":\"atom\"},{\"nil\":null}]}]}\n");
+    EXPECT(
+        "i GETMETADATA \"\" /private/comment\r\n",
+        "0+35 " CMD("i", "GETMETADATA") ",\"args\":[{\"mailbox\":\"\",\"form\":\"quoted\"},{"
+                                        "\"string\":\"/private/comment\",\"form\":\"atom\"}]}\n");
+    EXPECT(
+        "j GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/shared/comment /private/comment)\r\n",
+        "0+86 " CMD("j",
+                    "GETMETADATA") ",\"args\":[{\"list\":[{\"atom\":\"MAXSIZE\"},{\"number\":1024},"
+                                   "{\"atom\":\"DEPTH\"},{\"atom\":\"infinity\"}]},{\"mailbox\":"
+                                   "\"INBOX\",\"form\":\"atom\"},{\"list\":[{\"string\":\"/shared/"
+                                   "comment\",\"form\":\"atom\"},{\"string\":\"/private/"
+                                   "comment\",\"form\":\"atom\"}]}]}\n");
+    EXPECT("l GETMETADATA (DEPTH 2) INBOX /x\r\n",
+           "0 ERR 21 RFC 5464 5 scope-opt: expected 0, 1 or infinity\n");
+    EXPECT("m SETMETADATA INBOX (/private/comment ~{3}\r\naxb)\r\n",
+           "0+50 " CMD("m", "SETMETADATA") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{"
+                                           "\"list\":[{\"string\":\"/private/"
+                                           "comment\",\"form\":\"atom\"},{\"string\":\"axb\","
+                                           "\"form\":\"literal8\"}]}]}\n");
+    EXPECT("n GETMETADATA INBOX \"/private/*\"\r\n",
+           "0 ERR 20 RFC 5464 5 entry: an entry name has no \"*\" or \"%\"\n");
+    EXPECT("o GETMETADATA (DEPTH 1 DEPTH 0) INBOX /x\r\n",
+           "0 ERR 23 RFC 5464 5 getmetadata-option: option given twice\n");
+    EXPECT("p SETMETADATA INBOX ()\r\n",
+           "0 ERR 21 RFC 5464 5 entry: expected an atom, a quoted string or a literal\n");
+    EXPECT("q SETACL INBOX fred\r\n", "0 ERR 19 RFC 9051 9 command: expected SP\n");
     EXPECT("a UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n",
            "0+45 " CMD("a", "SORT") ",\"uid\":true,\"args\":[{\"list\":[{\"atom\":\"REVERSE\"},{"
                                     "\"atom\":\"DATE\"},{\"atom\":\"SUBJECT\"}]},{\"string\":"

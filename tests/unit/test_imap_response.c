@@ -349,6 +349,43 @@ static const struct rcase data_cases[] = {
     {"* QUOTAROOT INBOX \"\" \"#user/x\"\r\n", sizeof("* QUOTAROOT INBOX \"\" \"#user/x\"\r\n") - 1,
      "0+32 "
      "{\"type\":\"quotaroot\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"roots\":[\"\",\"#user/x\"]}\n"},
+    {"* ACL INBOX Fred rwipsldexta\r\n", sizeof("* ACL INBOX Fred rwipsldexta\r\n") - 1,
+     "0+30 "
+     "{\"type\":\"acl\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[[\"Fred\",\"rwipsldexta\"]"
+     "]}\n"},
+    {"* ACL INBOX\r\n", sizeof("* ACL INBOX\r\n") - 1,
+     "0+13 {\"type\":\"acl\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[]}\n"},
+    {"* ACL INBOX a lr \"b c\" lrs\r\n", sizeof("* ACL INBOX a lr \"b c\" lrs\r\n") - 1,
+     "0+28 {\"type\":\"acl\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[[\"a\",\"lr\"],[\"b "
+     "c\",\"lrs\"]]}\n"},
+    {"* LISTRIGHTS ~/Mail/saved smith la r swicdkxte\r\n",
+     sizeof("* LISTRIGHTS ~/Mail/saved smith la r swicdkxte\r\n") - 1,
+     "0+48 "
+     "{\"type\":\"listrights\",\"tag\":\"*\",\"mailbox\":\"~/Mail/"
+     "saved\",\"identifier\":\"smith\",\"required\":\"la\",\"optional\":[\"r\",\"swicdkxte\"]}\n"},
+    {"* MYRIGHTS INBOX rwiptsldaex\r\n", sizeof("* MYRIGHTS INBOX rwiptsldaex\r\n") - 1,
+     "0+30 "
+     "{\"type\":\"myrights\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"rights\":\"rwiptsldaex\"}\n"},
+    {"* METADATA \"\" (/shared/comment \"My comment\")\r\n",
+     sizeof("* METADATA \"\" (/shared/comment \"My comment\")\r\n") - 1,
+     "0+46 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"\",\"values\":[[\"/shared/comment\",\"My "
+     "comment\"]]}\n"},
+    {"* METADATA INBOX (/private/comment \"My own comment\" /shared/comment NIL)\r\n",
+     sizeof("* METADATA INBOX (/private/comment \"My own comment\" /shared/comment NIL)\r\n") - 1,
+     "0+74 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"values\":[[\"/private/"
+     "comment\",\"My own comment\"],[\"/shared/comment\",null]]}\n"},
+    {"* METADATA INBOX /shared/comment /private/comment\r\n",
+     sizeof("* METADATA INBOX /shared/comment /private/comment\r\n") - 1,
+     "0+51 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[\"/shared/"
+     "comment\",\"/private/comment\"]}\n"},
+    {"* METADATA INBOX (/private/x ~{3}\r\naxb)\r\n",
+     sizeof("* METADATA INBOX (/private/x ~{3}\r\naxb)\r\n") - 1,
+     "0+41 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"values\":[[\"/private/"
+     "x\",\"axb\"]]}\n"},
     {"* SEARCH\r\n", sizeof("* SEARCH\r\n") - 1,
      "0+10 {\"type\":\"search\",\"tag\":\"*\",\"numbers\":[]}\n"},
     {"* SEARCH 2 5 6 7 11 (MODSEQ 917162500)\r\n",
@@ -826,6 +863,15 @@ static const struct rcase neg_cases[] = {
      "0 ERR 7 RFC 9051 9 mailbox-data: expected a non-zero number (nz-number)\n"},
     {"* QUOTA \"\" (STORAGE -1 2)\r\n", sizeof("* QUOTA \"\" (STORAGE -1 2)\r\n") - 1,
      "0 ERR 20 RFC 9208 7 resource-usage: expected a number\n"},
+    {"* MYRIGHTS INBOX RW\r\n", sizeof("* MYRIGHTS INBOX RW\r\n") - 1,
+     "0 ERR 17 RFC 4314 7 rights: rights are lower-case letters and digits\n"},
+    {"* METADATA INBOX (/private/x)\r\n", sizeof("* METADATA INBOX (/private/x)\r\n") - 1,
+     "0 ERR 28 RFC 9051 9 SP: expected SP\n"},
+    {"* ACL INBOX a\r\n", sizeof("* ACL INBOX a\r\n") - 1, "0 ERR 13 RFC 9051 9 SP: expected SP\n"},
+    {"* LISTRIGHTS INBOX smith\r\n", sizeof("* LISTRIGHTS INBOX smith\r\n") - 1,
+     "0 ERR 24 RFC 9051 9 SP: expected SP\n"},
+    {"* METADATA INBOX ()\r\n", sizeof("* METADATA INBOX ()\r\n") - 1,
+     "0 ERR 18 RFC 5464 5 entry: expected an astring (atom, quoted or literal)\n"},
     {"* 1 FETCH (MODSEQ (0))\r\n", sizeof("* 1 FETCH (MODSEQ (0))\r\n") - 1,
      "0 ERR 19 RFC 7162 7 permsg-modsequence: expected a non-zero number (nz-number)\n"},
 };
