@@ -72,9 +72,18 @@ static const char *skip_reason(const struct ms_imap_response *r, const char *msg
     case MS_IMAP_ESEARCH:
         return "ESEARCH (RFC 4731) is not implemented by libetpan";
     case MS_IMAP_SEARCH:
-        return contains_ci(msg, n, "(MODSEQ") ? "SEARCH ... (MODSEQ n) (RFC 7162 3.1.5)" : NULL;
+    case MS_IMAP_SORT:
+        return contains_ci(msg, n, "(MODSEQ") ? "SEARCH/SORT ... (MODSEQ n) (RFC 7162 3.1.5)"
+                                              : NULL;
+    case MS_IMAP_THREAD:
+        return "THREAD (RFC 5256) is not implemented by libetpan's response parser";
     case MS_IMAP_FETCH:
-        return contains_ci(msg, n, "BINARY") ? "BINARY fetch data (RFC 3516)" : NULL;
+        if (contains_ci(msg, n, "BINARY"))
+            return "BINARY fetch data (RFC 3516)";
+        /* libetpan special-cases an address host "qq.com\"" (a workaround
+         * for a server's broken quoting) and then fails on the valid string */
+        return contains_ci(msg, n, "\"qq.com\\\"\"") ? "libetpan's qq.com address-host workaround"
+                                                     : NULL;
     case MS_IMAP_LIST:
     case MS_IMAP_LSUB:
         /* mbox-list-extended (RFC 5258 9) ends the line with ")" */

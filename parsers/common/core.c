@@ -573,3 +573,18 @@ size_t ms_stream_buffer_size(const struct ms_limits *lim)
         n = lim->smtp_reply_line * lim->smtp_reply_lines;
     return n + 4;
 }
+
+uint32_t ms_sasl_client_lines(struct ms_slice m, int initial_response)
+{
+    uint32_t ir = initial_response ? 1 : 0;
+
+    if (ms_slice_ieq(m, "LOGIN"))
+        return 2 - ir;
+    if (ms_slice_ieq(m, "PLAIN") || ms_slice_ieq(m, "CRAM-MD5") || ms_slice_ieq(m, "EXTERNAL") ||
+        ms_slice_ieq(m, "ANONYMOUS") || ms_slice_ieq(m, "XOAUTH2") ||
+        ms_slice_ieq(m, "OAUTHBEARER"))
+        return 1 - ir;
+    if (m.len > 5 && ms_slice_ieq((struct ms_slice){m.ptr, 5}, "SCRAM"))
+        return 3 - ir;
+    return MS_SASL_LINES_UNKNOWN;
+}

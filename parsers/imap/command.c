@@ -51,7 +51,7 @@ static enum ms_status a_authenticate(struct ms_icp *p)
     MS_GUARD(ms_icp_atom(p, 0, "RFC 9051 9 auth-type", "expected a SASL mechanism name"));
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 4959 7 authenticate"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 4959 7 authenticate"));
     size_t start = c->pos;
     if (ms_cursor_accept(c, '=') && ms_cursor_eof(c)) {
         /* "=": an empty initial response */
@@ -110,7 +110,7 @@ static enum ms_status a_create(struct ms_icp *p)
     MS_GUARD(a_mailbox(p));
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 4466 2.2 create-params"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 4466 2.2 create-params"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 4466 2.2 create-params", "expected \"(\""));
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
@@ -160,13 +160,16 @@ static enum ms_status a_select(struct ms_icp *p)
     MS_GUARD(a_mailbox(p));
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 select-params"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 9051 9 select-params"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 select-params", "expected \"(\""));
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     static const char *const params[] = {"CONDSTORE", "QRESYNC", NULL};
     unsigned seen = 0;
+    if (ms_cursor_peek(c) == ')')
+        return ms_fail(c, "RFC 4466 2.1 select-params",
+                       "empty parameter list: \"(\" needs at least one select-param");
     for (;;) {
         size_t at = c->pos;
         int k = ms_icp_keyword(p, params);
@@ -304,7 +307,7 @@ static enum ms_status a_list(struct ms_icp *p)
     }
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 5258 6 list-return-opts"));
     MS_GUARD(ms_cursor_expect_ci(c, "RETURN", "RFC 5258 6 list-return-opts", "expected RETURN"));
     MS_GUARD(ms_icp_kw_node(p, 0, "RETURN"));
     MS_GUARD(ms_icp_sp(p, "RFC 5258 6 list-return-opts"));
@@ -356,7 +359,8 @@ static enum ms_status a_append(struct ms_icp *p)
             return ms_fail(c, "RFC 9051 9 append-data",
                            "expected the message as a literal ({n} or ~{n})");
         MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_MESSAGE,
-                               MS_ICP_STRING | (1u << MS_IMAP_CF_LITERAL8),
+                               MS_ICP_STRING | (1u << MS_IMAP_CF_LITERAL8) |
+                                   (1u << MS_IMAP_CF_LITERAL8_PLUS),
                                "RFC 9051 9 append-data", NULL));
     } while (!ms_cursor_eof(c));
     return MS_OK;
@@ -436,7 +440,7 @@ static enum ms_status a_store(struct ms_icp *p)
 
 /*
  * id = "ID" SP id-params-list                                        (RFC 2971 4)
- * id-params-list = "(" string SP nstring *(SP string SP nstring) ")" / nil
+ * id-params-list = "(" #(string SP nstring) ")" / nil   (RFC 822 "#": zero or more)
  * At most 30 pairs, fields up to 30 octets, values up to 1024 (RFC 2971 3.3).
  */
 static enum ms_status a_id(struct ms_icp *p)
@@ -453,6 +457,8 @@ static enum ms_status a_id(struct ms_icp *p)
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
+    if (ms_cursor_accept(c, ')'))
+        return MS_OK;
     for (unsigned pairs = 0;; pairs++) {
         uint32_t f, v;
         size_t at = c->pos;
@@ -575,6 +581,149 @@ static enum ms_status a_setquota(struct ms_icp *p)
     }
 }
 
+/*
+ * ACL (RFC 4314 7): identifier = astring; rights = astring ("only lowercase
+ * ASCII letters and digits are allowed"); mod-rights = astring ("+rights to
+ * add, -rights to remove, rights to replace").
+ */
+static enum ms_status acl_string(struct ms_icp *p, const char *rule, int rights, int mod)
+{
+    uint32_t n;
+    size_t at = p->c.pos;
+
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    at = p->c.pos;
+    MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_STRING, MS_ICP_ASTRING, rule, &n));
+    if (!rights)
+        return MS_OK;
+    struct ms_slice s = p->v->nodes[n].text;
+    size_t k = mod && s.len && (s.ptr[0] == '+' || s.ptr[0] == '-') ? 1 : 0;
+    for (; k < s.len; k++) {
+        unsigned char ch = (unsigned char)s.ptr[k];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            return ms_fail_at(&p->c, at, rule,
+                              mod ? "rights are [+|-] then lower-case letters and digits"
+                                  : "rights are lower-case letters and digits");
+    }
+    return MS_OK;
+}
+
+/* setacl = "SETACL" SP mailbox SP identifier SP mod-rights (RFC 4314 7) */
+static enum ms_status a_setacl(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(acl_string(p, "RFC 4314 7 identifier", 0, 0));
+    return acl_string(p, "RFC 4314 7 mod-rights", 1, 1);
+}
+
+/* deleteacl / listrights = "..." SP mailbox SP identifier (RFC 4314 7) */
+static enum ms_status a_mailbox_identifier(struct ms_icp *p)
+{
+    MS_GUARD(a_mailbox(p));
+    return acl_string(p, "RFC 4314 7 identifier", 0, 0);
+}
+
+/*
+ * METADATA (RFC 5464 5):
+ * setmetadata  = "SETMETADATA" SP mailbox SP entry-values
+ * entry-values = "(" entry-value *(SP entry-value) ")"
+ * entry-value  = entry SP value;  value = nstring / literal8
+ * getmetadata  = "GETMETADATA" [SP getmetadata-options] SP mailbox SP entries
+ * getmetadata-options = "(" getmetadata-option *(SP getmetadata-option) ")"
+ * getmetadata-option = "MAXSIZE" SP number / "DEPTH" SP ("0" / "1" / "infinity")
+ * entries = entry / "(" entry *(SP entry) ")"
+ * entry = astring ("MUST NOT contain asterisk or percent")
+ */
+static enum ms_status md_entry(struct ms_icp *p, uint32_t parent)
+{
+    uint32_t n;
+    size_t at = p->c.pos;
+
+    MS_GUARD(ms_icp_string(p, parent, MS_IMAP_CN_STRING, MS_ICP_ASTRING, "RFC 5464 5 entry", &n));
+    struct ms_slice s = p->v->nodes[n].text;
+    if (memchr(s.ptr, '*', s.len) || memchr(s.ptr, '%', s.len))
+        return ms_fail_at(&p->c, at, "RFC 5464 5 entry", "an entry name has no \"*\" or \"%\"");
+    return MS_OK;
+}
+
+static enum ms_status a_setmetadata(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5464 5 entry-values";
+
+    MS_GUARD(a_mailbox(p));
+    MS_GUARD(ms_icp_sp(p, "RFC 5464 5 setmetadata"));
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\""));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        MS_GUARD(md_entry(p, l));
+        MS_GUARD(ms_icp_sp(p, "RFC 5464 5 entry-value"));
+        MS_GUARD(ms_icp_string(p, l, MS_IMAP_CN_STRING,
+                               MS_ICP_STRING | MS_ICP_NIL | (1u << MS_IMAP_CF_LITERAL8) |
+                                   (1u << MS_IMAP_CF_LITERAL8_PLUS),
+                               "RFC 5464 5 value", NULL));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+}
+
+static enum ms_status a_getmetadata(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5464 5 getmetadata-option";
+
+    MS_GUARD(ms_icp_sp(p, R_COMMAND));
+    if (ms_cursor_accept(c, '(')) {
+        uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+        if (!l)
+            return MS_FAIL;
+        static const char *const opts[] = {"MAXSIZE", "DEPTH", NULL};
+        unsigned seen = 0;
+        for (;;) {
+            size_t at = c->pos;
+            int k = ms_icp_keyword(p, opts);
+            if (k < 0)
+                return ms_fail(c, r, "expected MAXSIZE or DEPTH");
+            if (seen & (1u << k))
+                return ms_fail_at(c, at, r, "option given twice");
+            seen |= 1u << k;
+            MS_GUARD(ms_icp_kw_node(p, l, opts[k]));
+            MS_GUARD(ms_icp_sp(p, r));
+            if (k == 0) {
+                MS_GUARD(ms_icp_number_node(p, l, 0, UINT32_MAX, "RFC 5464 5 maxsize-opt"));
+            } else {
+                static const char *const depths[] = {"0", "1", "INFINITY", NULL};
+                static const char *const canon[] = {"0", "1", "infinity"};
+                int d = ms_icp_keyword(p, depths);
+                if (d < 0)
+                    return ms_fail(c, "RFC 5464 5 scope-opt", "expected 0, 1 or infinity");
+                MS_GUARD(ms_icp_kw_node(p, l, canon[d]));
+            }
+            if (ms_cursor_accept(c, ')'))
+                break;
+            MS_GUARD(
+                ms_cursor_expect(c, ' ', "RFC 5464 5 getmetadata-options", "expected SP or \")\""));
+        }
+        MS_GUARD(ms_icp_sp(p, "RFC 5464 5 getmetadata"));
+    }
+    MS_GUARD(ms_icp_mailbox(p, 0));
+    MS_GUARD(ms_icp_sp(p, "RFC 5464 5 getmetadata"));
+    if (!ms_cursor_accept(c, '('))
+        return md_entry(p, 0);
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        MS_GUARD(md_entry(p, l));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 5464 5 entries", "expected SP or \")\""));
+    }
+}
+
 /* compress = "COMPRESS" SP algorithm; algorithm = "DEFLATE" (RFC 4978 4). The bytes
  * after the server's OK are compressed; this parser does not inflate them. */
 static enum ms_status a_compress(struct ms_icp *p)
@@ -627,6 +776,13 @@ static const struct cmd_def cmds[] = {
     {"GETQUOTAROOT", MS_IMAP_CMD_GETQUOTAROOT, 0, a_mailbox},
     {"SETQUOTA", MS_IMAP_CMD_SETQUOTA, 0, a_setquota},
     {"COMPRESS", MS_IMAP_CMD_COMPRESS, 0, a_compress},
+    {"SETACL", MS_IMAP_CMD_SETACL, 0, a_setacl},
+    {"DELETEACL", MS_IMAP_CMD_DELETEACL, 0, a_mailbox_identifier},
+    {"GETACL", MS_IMAP_CMD_GETACL, 0, a_mailbox},
+    {"LISTRIGHTS", MS_IMAP_CMD_LISTRIGHTS, 0, a_mailbox_identifier},
+    {"MYRIGHTS", MS_IMAP_CMD_MYRIGHTS, 0, a_mailbox},
+    {"SETMETADATA", MS_IMAP_CMD_SETMETADATA, 0, a_setmetadata},
+    {"GETMETADATA", MS_IMAP_CMD_GETMETADATA, 0, a_getmetadata},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -891,7 +1047,8 @@ static void json_text(struct ms_out *o, struct ms_slice s, int quoted)
     ms_out_bytes(o, "\"", 1);
 }
 
-static const char *const form_names[] = {"atom", "quoted", "literal", "literal+", "literal8"};
+static const char *const form_names[] = {"atom",     "quoted",   "literal",
+                                         "literal+", "literal8", "literal8+"};
 
 static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i);
 
@@ -993,6 +1150,10 @@ static void json_node(struct ms_out *o, const struct ms_imap_command *v, uint32_
             ms_out_u64(o, n->num2);
             ms_out_str(o, "}");
         }
+        if (n->flags & MS_IMAP_CNF_MODS) {
+            ms_out_str(o, ",\"modifiers\":");
+            json_children(o, v, i);
+        }
         break;
     case MS_IMAP_CN_SEARCH:
         ms_out_str(o, "{\"search\":");
@@ -1088,11 +1249,15 @@ static void w_string(struct ms_out *o, const struct ms_imap_cnode *n)
     case MS_IMAP_CF_LITERAL:
     case MS_IMAP_CF_LITERAL_PLUS:
     case MS_IMAP_CF_LITERAL8:
-        ms_out_str(o, n->form == MS_IMAP_CF_LITERAL8 ? "~{" : "{");
+    case MS_IMAP_CF_LITERAL8_PLUS: {
+        int eight = n->form == MS_IMAP_CF_LITERAL8 || n->form == MS_IMAP_CF_LITERAL8_PLUS;
+        int plus = n->form == MS_IMAP_CF_LITERAL_PLUS || n->form == MS_IMAP_CF_LITERAL8_PLUS;
+        ms_out_str(o, eight ? "~{" : "{");
         ms_out_u64(o, n->text.len);
-        ms_out_str(o, n->form == MS_IMAP_CF_LITERAL_PLUS ? "+}\r\n" : "}\r\n");
+        ms_out_str(o, plus ? "+}\r\n" : "}\r\n");
         ms_out_bytes(o, n->text.ptr, n->text.len);
         return;
+    }
     default:
         ms_out_bytes(o, n->text.ptr, n->text.len);
         return;
@@ -1151,6 +1316,11 @@ static void w_node(struct ms_out *o, const struct ms_imap_command *v, uint32_t i
             ms_out_bytes(o, ".", 1);
             ms_out_u64(o, n->num2);
             ms_out_bytes(o, ">", 1);
+        }
+        if (n->flags & MS_IMAP_CNF_MODS) {
+            ms_out_bytes(o, " (", 2);
+            w_children(o, v, i);
+            ms_out_bytes(o, ")", 1);
         }
         break;
     case MS_IMAP_CN_SEARCH:

@@ -1,7 +1,7 @@
 /*
  * FETCH attributes (RFC 9051 6.4.5 and 9 fetch-att, RFC 3501 RFC822.*,
  * RFC 3516 BINARY, RFC 7162 MODSEQ/CHANGEDSINCE/VANISHED, RFC 8514 SAVEDATE,
- * RFC 8474 EMAILID/THREADID).
+ * RFC 8474 EMAILID/THREADID, RFC 8970 PREVIEW).
  */
 #include <string.h>
 
@@ -13,17 +13,19 @@ enum att_kind {
     A_SECTION, /* BODY.PEEK: section required, partial optional */
     A_BINARY,  /* BINARY[.PEEK]: section-binary required, partial optional */
     A_BINSIZE, /* BINARY.SIZE: section-binary required, no partial */
+    A_PREVIEW, /* PREVIEW: optional SP "(" preview-mod *(SP preview-mod) ")" */
 };
 
 static const char *const atts[] = {
-    "ENVELOPE",    "FLAGS",       "INTERNALDATE",  "RFC822",   "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODY",        "BODYSTRUCTURE", "UID",      "BODY.PEEK",     "BINARY",
-    "BINARY.PEEK", "BINARY.SIZE", "MODSEQ",        "SAVEDATE", "EMAILID",       "THREADID",
-    NULL,
+    "ENVELOPE",    "FLAGS",       "INTERNALDATE", "RFC822",        "RFC822.HEADER",
+    "RFC822.SIZE", "RFC822.TEXT", "BODY",         "BODYSTRUCTURE", "UID",
+    "BODY.PEEK",   "BINARY",      "BINARY.PEEK",  "BINARY.SIZE",   "MODSEQ",
+    "SAVEDATE",    "EMAILID",     "THREADID",     "PREVIEW",       NULL,
 };
 static const unsigned char att_kind[] = {
-    A_PLAIN, A_PLAIN,   A_PLAIN,  A_PLAIN,  A_PLAIN,   A_PLAIN, A_PLAIN, A_BODY,  A_PLAIN,
-    A_PLAIN, A_SECTION, A_BINARY, A_BINARY, A_BINSIZE, A_PLAIN, A_PLAIN, A_PLAIN, A_PLAIN,
+    A_PLAIN, A_PLAIN, A_PLAIN, A_PLAIN,   A_PLAIN,   A_PLAIN,  A_PLAIN,
+    A_BODY,  A_PLAIN, A_PLAIN, A_SECTION, A_BINARY,  A_BINARY, A_BINSIZE,
+    A_PLAIN, A_PLAIN, A_PLAIN, A_PLAIN,   A_PREVIEW,
 };
 
 static const char *const macros[] = {"ALL", "FAST", "FULL", NULL};
@@ -137,6 +139,37 @@ static enum ms_status partial(struct ms_icp *p, uint32_t idx)
     return MS_OK;
 }
 
+/*
+ * fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]; preview-mod = "LAZY"
+ * (RFC 8970 7). " (" that does not open a preview-mod list is left for the
+ * fetch-modifiers that may follow ("FETCH 1 PREVIEW (CHANGEDSINCE 5)").
+ */
+static enum ms_status preview_mods(struct ms_icp *p, uint32_t idx)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 8970 7 preview-mod";
+    static const char *const mods[] = {"LAZY", NULL};
+    size_t at = c->pos;
+
+    if (!ms_cursor_accept(c, ' ') || !ms_cursor_accept(c, '('))
+        goto none;
+    if (ms_icp_keyword(p, mods) < 0)
+        goto none;
+    c->pos = at + 2;
+    p->v->nodes[idx].flags |= MS_IMAP_CNF_MODS;
+    for (;;) {
+        if (ms_icp_keyword(p, mods) < 0)
+            return ms_fail(c, r, "expected LAZY");
+        MS_GUARD(ms_icp_kw_node(p, idx, mods[0]));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+none:
+    c->pos = at;
+    return MS_OK;
+}
+
 static enum ms_status fetch_att(struct ms_icp *p, uint32_t parent)
 {
     struct ms_cursor *c = &p->c;
@@ -172,6 +205,10 @@ static enum ms_status fetch_att(struct ms_icp *p, uint32_t parent)
         if (ms_cursor_peek(c) == '<')
             return ms_fail(c, "RFC 3516 4.2 fetch-att", "BINARY.SIZE takes no partial");
         return MS_OK;
+    case A_PREVIEW:
+        if (ch == '[' || ch == '<')
+            return ms_fail(c, R_FETCH, "this attribute takes no section or partial");
+        return preview_mods(p, idx);
     default:
         return ms_fail(c, R_FETCH, "internal: attribute kind");
     }
@@ -210,7 +247,7 @@ enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent)
     }
     if (ms_cursor_eof(c))
         return MS_OK;
-    MS_GUARD(ms_icp_sp(p, "RFC 7162 3.1.4 fetch-modifiers"));
+    MS_GUARD(ms_icp_sp_more(p, "RFC 7162 3.1.4 fetch-modifiers"));
     MS_GUARD(ms_cursor_expect(c, '(', "RFC 7162 3.1.4 fetch-modifiers", "expected \"(\""));
     uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
     if (!l)

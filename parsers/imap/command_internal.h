@@ -39,6 +39,9 @@ uint32_t ms_icp_node(struct ms_icp *p, uint32_t parent, uint8_t type);
 
 /* Exactly one SP. */
 MS_MUST_USE enum ms_status ms_icp_sp(struct ms_icp *p, const char *rule);
+/* The SP before an optional trailing element: a SP that ends the line is
+ * reported as a trailing space, not as a malformed element after it. */
+MS_MUST_USE enum ms_status ms_icp_sp_more(struct ms_icp *p, const char *rule);
 /* A keyword from table (NULL-terminated, upper case) followed by a delimiter
  * (SP, "(", ")", "[", "<", end): its index, or -1 (cursor unchanged). */
 int ms_icp_keyword(struct ms_icp *p, const char *const *table);

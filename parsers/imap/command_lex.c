@@ -38,6 +38,16 @@ enum ms_status ms_icp_sp(struct ms_icp *p, const char *rule)
     return ms_cursor_expect(&p->c, ' ', rule, "expected SP");
 }
 
+enum ms_status ms_icp_sp_more(struct ms_icp *p, const char *rule)
+{
+    struct ms_cursor *c = &p->c;
+
+    if (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) < 0)
+        return ms_fail(c, "RFC 9051 9 command",
+                       "a space at the end of the command (nothing follows it)");
+    return ms_icp_sp(p, rule);
+}
+
 int ms_icp_at_delim(const struct ms_icp *p)
 {
     int ch = ms_cursor_peek(&p->c);
@@ -171,7 +181,9 @@ static enum ms_status read_quoted(struct ms_icp *p, struct ms_slice *out)
 
 /*
  * literal  = "{" number64 ["+"] "}" CRLF *CHAR8       (RFC 9051, 7888)
- * literal8 = "~{" number64 "}" CRLF *OCTET             (RFC 3516)
+ * literal8 = "~{" number64 ["+"] "}" CRLF *OCTET      (RFC 3516; "+" RFC 4466 4:
+ *            only when BINARY and LITERAL+ or LITERAL- are both in force, a
+ *            capability question for the session, not the grammar)
  * Sizes are held to 32 bits and lim->imap_literal (the framer checked the
  * same); the bytes are sliced, not copied.
  */
@@ -195,10 +207,8 @@ static enum ms_status read_literal(struct ms_icp *p, unsigned allowed, uint8_t *
         return ms_fail_limit_at(c, num_at, R_LIMIT, "literal larger than the limit (imap_literal)");
     *form = eight ? MS_IMAP_CF_LITERAL8 : MS_IMAP_CF_LITERAL;
     if (ms_cursor_peek(c) == '+') {
-        if (eight)
-            return ms_fail(c, R_LITERAL8, "literal8 has no non-synchronizing form");
         c->pos++;
-        *form = MS_IMAP_CF_LITERAL_PLUS;
+        *form = eight ? MS_IMAP_CF_LITERAL8_PLUS : MS_IMAP_CF_LITERAL_PLUS;
     } else if (ms_cursor_peek(c) == '-') {
         /* RFC 7888 LITERAL- restricts {n+} to n <= 4096; "{n-}" is no syntax. */
         return ms_fail(c, "RFC 7888 4 literal",
@@ -398,7 +408,10 @@ static enum ms_status seq_number(struct ms_icp *p, int star)
     }
     int ch = ms_cursor_peek(c);
     if (ch == '0')
-        return ms_fail(c, R_SEQSET, "0 is not a message number (nz-number)");
+        return ms_fail(c, R_SEQSET,
+                       ms_cursor_peek_at(c, 1) >= '0' && ms_cursor_peek_at(c, 1) <= '9'
+                           ? "a message number has no leading zero (nz-number)"
+                           : "0 is not a message number (nz-number)");
     if (ch < 0 || !ms_is_digit((unsigned char)ch))
         return ms_fail(c, R_SEQSET, "expected a message number or \"*\"");
     return ms_icp_number(p, 1, UINT32_MAX, R_NZ, &v);
@@ -455,14 +468,16 @@ enum ms_status ms_icp_seqset_known(struct ms_icp *p, uint32_t parent)
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
                                      "Aug", "Sep", "Oct", "Nov", "Dec", NULL};
 
+/* 2DIGIT no greater than max: "reason" when the digits are missing, "range"
+ * when they are there but name an impossible value. */
 static enum ms_status two_digits(struct ms_icp *p, unsigned max, const char *rule,
-                                 const char *reason)
+                                 const char *reason, const char *range)
 {
     int a = ms_cursor_peek(&p->c), b = ms_cursor_peek_at(&p->c, 1);
     if (a < 0 || b < 0 || !ms_is_digit((unsigned char)a) || !ms_is_digit((unsigned char)b))
         return ms_fail(&p->c, rule, reason);
     if ((unsigned)((a - '0') * 10 + (b - '0')) > max)
-        return ms_fail(&p->c, rule, reason);
+        return ms_fail(&p->c, rule, range);
     p->c.pos += 2;
     return MS_OK;
 }
@@ -498,9 +513,9 @@ enum ms_status ms_icp_date(struct ms_icp *p, uint32_t parent)
 
     if (ms_cursor_peek(c) < 0 || !ms_is_digit((unsigned char)ms_cursor_peek(c)))
         return ms_fail(c, R_DATE, "expected a date (d-Mon-yyyy)");
-    MS_GUARD(ms_cursor_number(c, 2, 31, &day, R_DATE));
-    if (day == 0)
-        return ms_fail_at(c, start, R_DATE, "day 0");
+    MS_GUARD(ms_cursor_number(c, 2, 99, &day, R_DATE));
+    if (day == 0 || day > 31)
+        return ms_fail_at(c, start, R_DATE, "day of the month out of range (1-31)");
     MS_GUARD(month_year(p, R_DATE));
     size_t end = c->pos;
     if (q)
@@ -529,22 +544,26 @@ enum ms_status ms_icp_datetime(struct ms_icp *p, uint32_t parent)
             return ms_fail(c, R_DATETIME, "expected a day digit");
         c->pos++;
     } else {
-        MS_GUARD(two_digits(p, 31, R_DATETIME, "expected a 2-digit day (date-day-fixed)"));
+        MS_GUARD(two_digits(p, 31, R_DATETIME, "expected a 2-digit day (date-day-fixed)",
+                            "day of the month out of range (1-31)"));
         if (c->p[c->pos - 2] == '0' && c->p[c->pos - 1] == '0')
-            return ms_fail_at(c, c->pos - 2, R_DATETIME, "day 0");
+            return ms_fail_at(c, c->pos - 2, R_DATETIME, "day of the month out of range (1-31)");
     }
     MS_GUARD(month_year(p, R_DATETIME));
     MS_GUARD(ms_cursor_expect(c, ' ', R_DATETIME, "expected SP before the time"));
-    MS_GUARD(two_digits(p, 23, R_DATETIME, "expected hours 00-23"));
+    MS_GUARD(two_digits(p, 23, R_DATETIME, "expected 2-digit hours", "hours out of range (00-23)"));
     MS_GUARD(ms_cursor_expect(c, ':', R_DATETIME, "expected \":\""));
-    MS_GUARD(two_digits(p, 59, R_DATETIME, "expected minutes 00-59"));
+    MS_GUARD(
+        two_digits(p, 59, R_DATETIME, "expected 2-digit minutes", "minutes out of range (00-59)"));
     MS_GUARD(ms_cursor_expect(c, ':', R_DATETIME, "expected \":\""));
-    MS_GUARD(two_digits(p, 60, R_DATETIME, "expected seconds 00-60"));
+    MS_GUARD(
+        two_digits(p, 60, R_DATETIME, "expected 2-digit seconds", "seconds out of range (00-60)"));
     MS_GUARD(ms_cursor_expect(c, ' ', R_DATETIME, "expected SP before the zone"));
     if (!ms_cursor_accept(c, '+') && !ms_cursor_accept(c, '-'))
         return ms_fail(c, R_DATETIME, "expected \"+\" or \"-\" starting the zone");
-    MS_GUARD(two_digits(p, 99, R_DATETIME, "expected a 4-digit zone"));
-    MS_GUARD(two_digits(p, 59, R_DATETIME, "expected a 4-digit zone (minutes 00-59)"));
+    MS_GUARD(two_digits(p, 99, R_DATETIME, "expected a 4-digit zone", "expected a 4-digit zone"));
+    MS_GUARD(two_digits(p, 59, R_DATETIME, "expected a 4-digit zone",
+                        "zone minutes out of range (00-59)"));
     size_t end = c->pos;
     MS_GUARD(ms_cursor_expect(c, '"', R_DATETIME, "expected DQUOTE after the date-time"));
     uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_DATETIME);

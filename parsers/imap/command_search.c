@@ -1,7 +1,8 @@
 /*
  * SEARCH (RFC 9051 6.4.4 and 9 search-key; RFC 3501 NEW/OLD/RECENT;
  * ESEARCH RETURN options RFC 4731 / 9051, SAVE RFC 5182; MODSEQ RFC 7162 3.1.5;
- * OLDER/YOUNGER RFC 5032). Nesting ("(...)", NOT, OR) is bounded by
+ * OLDER/YOUNGER RFC 5032; SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED
+ * RFC 8514 5). Nesting ("(...)", NOT, OR) is bounded by
  * lim->imap_depth, so recursion depth is bounded.
  */
 #include <string.h>
@@ -23,19 +24,21 @@ enum karg {
 };
 
 static const char *const keys[] = {
-    "ALL",       "ANSWERED",   "BCC",     "BEFORE",    "BODY",    "CC",         "DELETED",
-    "FLAGGED",   "FROM",       "KEYWORD", "NEW",       "OLD",     "ON",         "RECENT",
-    "SEEN",      "SINCE",      "SUBJECT", "TEXT",      "TO",      "UNANSWERED", "UNDELETED",
-    "UNFLAGGED", "UNKEYWORD",  "UNSEEN",  "DRAFT",     "HEADER",  "LARGER",     "NOT",
-    "OR",        "SENTBEFORE", "SENTON",  "SENTSINCE", "SMALLER", "UID",        "UNDRAFT",
-    "MODSEQ",    "OLDER",      "YOUNGER", NULL,
+    "ALL",     "ANSWERED",   "BCC",         "BEFORE",    "BODY",       "CC",
+    "DELETED", "FLAGGED",    "FROM",        "KEYWORD",   "NEW",        "OLD",
+    "ON",      "RECENT",     "SEEN",        "SINCE",     "SUBJECT",    "TEXT",
+    "TO",      "UNANSWERED", "UNDELETED",   "UNFLAGGED", "UNKEYWORD",  "UNSEEN",
+    "DRAFT",   "HEADER",     "LARGER",      "NOT",       "OR",         "SENTBEFORE",
+    "SENTON",  "SENTSINCE",  "SMALLER",     "UID",       "UNDRAFT",    "MODSEQ",
+    "OLDER",   "YOUNGER",    "SAVEDBEFORE", "SAVEDON",   "SAVEDSINCE", "SAVEDATESUPPORTED",
+    NULL,
 };
 static const unsigned char key_arg[] = {
-    K_NONE,     K_NONE,    K_ASTRING,  K_DATE,   K_ASTRING, K_ASTRING, K_NONE,    K_NONE,
-    K_ASTRING,  K_KEYWORD, K_NONE,     K_NONE,   K_DATE,    K_NONE,    K_NONE,    K_DATE,
-    K_ASTRING,  K_ASTRING, K_ASTRING,  K_NONE,   K_NONE,    K_NONE,    K_KEYWORD, K_NONE,
-    K_NONE,     K_HEADER,  K_NUMBER64, K_NOT,    K_OR,      K_DATE,    K_DATE,    K_DATE,
-    K_NUMBER64, K_SEQSET,  K_NONE,     K_MODSEQ, K_NZ,      K_NZ,
+    K_NONE,    K_NONE, K_ASTRING, K_DATE, K_ASTRING, K_ASTRING,  K_NONE,   K_NONE,    K_ASTRING,
+    K_KEYWORD, K_NONE, K_NONE,    K_DATE, K_NONE,    K_NONE,     K_DATE,   K_ASTRING, K_ASTRING,
+    K_ASTRING, K_NONE, K_NONE,    K_NONE, K_KEYWORD, K_NONE,     K_NONE,   K_HEADER,  K_NUMBER64,
+    K_NOT,     K_OR,   K_DATE,    K_DATE, K_DATE,    K_NUMBER64, K_SEQSET, K_NONE,    K_MODSEQ,
+    K_NZ,      K_NZ,   K_DATE,    K_DATE, K_DATE,    K_NONE,
 };
 
 static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned depth);
@@ -206,6 +209,6 @@ enum ms_status ms_icp_search_keys(struct ms_icp *p, uint32_t parent)
         MS_GUARD(search_key(p, parent, 1));
         if (ms_cursor_eof(&p->c))
             return MS_OK;
-        MS_GUARD(ms_icp_sp(p, "RFC 9051 9 search-program"));
+        MS_GUARD(ms_icp_sp_more(p, "RFC 9051 9 search-program"));
     }
 }

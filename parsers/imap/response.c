@@ -849,6 +849,203 @@ static enum ms_status id_data(struct rp *p, struct rp_chain *data)
     return MS_OK;
 }
 
+/*
+ * thread-list    = "(" (thread-members / thread-nested) ")"
+ * thread-members = nz-number *(SP nz-number) [SP thread-nested]
+ * thread-nested  = 2*thread-list                              (RFC 5256 4)
+ * Recursion is bounded by lim->imap_depth (ms_imap_r_open).
+ */
+static enum ms_status thread_list(struct rp *p, struct rp_chain *out);
+
+static enum ms_status thread_nested(struct rp *p, struct rp_chain *kids)
+{
+    const char *rule = "RFC 5256 4 thread-nested";
+    size_t at = p->c.pos;
+    unsigned n = 0;
+
+    while (ms_cursor_peek(&p->c) == '(') {
+        MS_GUARD(thread_list(p, kids));
+        n++;
+    }
+    if (n < 2)
+        return ms_fail_at(&p->c, at, rule, "a nested thread has at least two branches");
+    return MS_OK;
+}
+
+static enum ms_status thread_list(struct rp *p, struct rp_chain *out)
+{
+    struct ms_cursor *c = &p->c;
+    const char *rule = "RFC 5256 4 thread-list";
+    uint32_t l = 0;
+    struct rp_chain kids = {0, 0};
+
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_THREAD, &l));
+    if (ms_cursor_peek(c) == '(') {
+        MS_GUARD(thread_nested(p, &kids));
+    } else {
+        for (;;) {
+            MS_GUARD(ms_imap_r_num_node(p, 1, 0, "RFC 5256 4 thread-members", &kids));
+            if (!ms_imap_r_accept(p, ' '))
+                break;
+            if (ms_cursor_peek(c) == '(') {
+                MS_GUARD(thread_nested(p, &kids));
+                break;
+            }
+        }
+    }
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, out, l);
+    return MS_OK;
+}
+
+/* thread-data = "THREAD" [SP 1*thread-list] (RFC 5256 4) */
+static enum ms_status thread_data(struct rp *p, struct rp_chain *data)
+{
+    if (!ms_imap_r_accept(p, ' '))
+        return MS_OK;
+    uint32_t s = 0;
+    struct rp_chain kids = {0, 0};
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_SEQ, MS_IMAP_R_THREAD, &s));
+    do
+        MS_GUARD(thread_list(p, &kids));
+    while (ms_cursor_peek(&p->c) == '(');
+    p->r->nodes[s].child = kids.first;
+    ms_imap_r_append(p, data, s);
+    return MS_OK;
+}
+
+/*
+ * quota-response = "QUOTA" SP quota-root-name SP quota-list
+ * quota-list     = "(" quota-resource *(SP quota-resource) ")"
+ * quota-resource = resource-name SP resource-usage SP resource-limit
+ * (RFC 9208 7; usage and limit are number64). RFC 2087's "(" #quota_resource ")"
+ * allowed an empty list, which RFC 9208 servers may still send: accepted.
+ */
+static enum ms_status quota_data(struct rp *p, struct rp_chain *data)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9208 7 quota-root-name", data));
+    MS_GUARD(ms_imap_r_sp(p));
+    uint32_t l = 0;
+    struct rp_chain res = {0, 0};
+    MS_GUARD(ms_imap_r_open(p, "RFC 9208 7 quota-list"));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    if (ms_cursor_peek(c) != ')') {
+        do {
+            uint32_t a = 0;
+            struct rp_chain kv = {0, 0};
+            MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_SEQ, MS_IMAP_R_QUOTA, &a));
+            MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, "RFC 9208 7 resource-name", &kv));
+            MS_GUARD(ms_imap_r_sp(p));
+            MS_GUARD(ms_imap_r_num_node(p, 0, 1, "RFC 9208 7 resource-usage", &kv));
+            MS_GUARD(ms_imap_r_sp(p));
+            MS_GUARD(ms_imap_r_num_node(p, 0, 1, "RFC 9208 7 resource-limit", &kv));
+            p->r->nodes[a].child = kv.first;
+            ms_imap_r_append(p, &res, a);
+        } while (ms_imap_r_accept(p, ' '));
+    }
+    MS_GUARD(ms_imap_r_close(p, "RFC 9208 7 quota-list"));
+    p->r->nodes[l].child = res.first;
+    ms_imap_r_append(p, data, l);
+    return MS_OK;
+}
+
+/* quotaroot-response = "QUOTAROOT" SP mailbox *(SP quota-root-name) (RFC 9208 7) */
+static enum ms_status quotaroot_data(struct rp *p, struct rp_chain *data)
+{
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    while (ms_imap_r_accept(p, ' '))
+        MS_GUARD(ms_imap_r_astring(p, "RFC 9208 7 quota-root-name", data));
+    return MS_OK;
+}
+
+/* rights = astring, "only lowercase ASCII letters and digits" (RFC 4314 7) */
+static enum ms_status acl_rights(struct rp *p, struct rp_chain *data)
+{
+    size_t at = p->c.pos;
+    MS_GUARD(ms_imap_r_astring(p, "RFC 4314 7 rights", data));
+    struct ms_imap_node *n = &p->r->nodes[data->last];
+    for (size_t k = 0; k < n->s.len; k++) {
+        unsigned char ch = (unsigned char)n->s.ptr[k];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            return ms_fail_at(&p->c, at, "RFC 4314 7 rights",
+                              "rights are lower-case letters and digits");
+    }
+    return MS_OK;
+}
+
+/*
+ * acl-data        = "ACL" SP mailbox *(SP identifier SP rights)
+ * listrights-data = "LISTRIGHTS" SP mailbox SP identifier SP rights *(SP rights)
+ * myrights-data   = "MYRIGHTS" SP mailbox SP rights                 (RFC 4314 7)
+ */
+static enum ms_status acl_data(struct rp *p, uint8_t type, struct rp_chain *data)
+{
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    if (type == MS_IMAP_MYRIGHTS) {
+        MS_GUARD(ms_imap_r_sp(p));
+        return acl_rights(p, data);
+    }
+    if (type == MS_IMAP_LISTRIGHTS) {
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_astring(p, "RFC 4314 7 identifier", data));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(acl_rights(p, data));
+        while (ms_imap_r_accept(p, ' '))
+            MS_GUARD(acl_rights(p, data));
+        return MS_OK;
+    }
+    while (ms_imap_r_accept(p, ' ')) {
+        MS_GUARD(ms_imap_r_astring(p, "RFC 4314 7 identifier", data));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(acl_rights(p, data));
+    }
+    return MS_OK;
+}
+
+/*
+ * metadata-resp = "METADATA" SP mailbox SP (entry-values / entry-list)
+ * entry-values  = "(" entry-value *(SP entry-value) ")";  entry-value = entry SP value
+ * entry-list    = entry *(SP entry);  entry = astring;  value = nstring / literal8
+ * (RFC 5464 5)
+ */
+static enum ms_status metadata_data(struct rp *p, struct rp_chain *data)
+{
+    const char *rule = "RFC 5464 5 entry-values";
+
+    MS_GUARD(ms_imap_r_sp(p));
+    MS_GUARD(ms_imap_r_astring(p, "RFC 9051 9 mailbox", data));
+    MS_GUARD(ms_imap_r_sp(p));
+    if (ms_cursor_peek(&p->c) != '(') {
+        do
+            MS_GUARD(ms_imap_r_astring(p, "RFC 5464 5 entry", data));
+        while (ms_imap_r_accept(p, ' '));
+        return MS_OK;
+    }
+    uint32_t l = 0;
+    struct rp_chain kids = {0, 0};
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_PARAMS, &l));
+    do {
+        MS_GUARD(ms_imap_r_astring(p, "RFC 5464 5 entry", &kids));
+        MS_GUARD(ms_imap_r_sp(p));
+        if (ms_imap_r_peek(p) == '~')
+            MS_GUARD(ms_imap_r_string(p, 1, "RFC 5464 5 value", &kids));
+        else
+            MS_GUARD(ms_imap_r_nstring(p, "RFC 5464 5 value", &kids));
+    } while (ms_imap_r_accept(p, ' '));
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, data, l);
+    return MS_OK;
+}
+
 /* "VANISHED" [SP "(EARLIER)"] SP known-uids (RFC 7162 3.2.10) */
 static enum ms_status vanished_data(struct rp *p, struct rp_chain *data)
 {
@@ -895,6 +1092,14 @@ static const struct keyword untagged_words[] = {
     {"FLAGS", 5, MS_IMAP_FLAGS},
     {"VANISHED", 8, MS_IMAP_VANISHED},
     {"ID", 2, MS_IMAP_ID},
+    {"SORT", 4, MS_IMAP_SORT},
+    {"THREAD", 6, MS_IMAP_THREAD},
+    {"QUOTA", 5, MS_IMAP_QUOTA},
+    {"QUOTAROOT", 9, MS_IMAP_QUOTAROOT},
+    {"ACL", 3, MS_IMAP_ACL},
+    {"LISTRIGHTS", 10, MS_IMAP_LISTRIGHTS},
+    {"MYRIGHTS", 8, MS_IMAP_MYRIGHTS},
+    {"METADATA", 8, MS_IMAP_METADATA},
     {NULL, 0, 0},
 };
 
@@ -986,7 +1191,25 @@ static enum ms_status untagged(struct rp *p)
         MS_GUARD(status_data(p, &data));
         break;
     case MS_IMAP_SEARCH:
+    case MS_IMAP_SORT: /* sort-data = "SORT" *(SP nz-number) [SP search-sort-mod-seq] */
         MS_GUARD(search_data(p, &data));
+        break;
+    case MS_IMAP_THREAD:
+        MS_GUARD(thread_data(p, &data));
+        break;
+    case MS_IMAP_QUOTA:
+        MS_GUARD(quota_data(p, &data));
+        break;
+    case MS_IMAP_QUOTAROOT:
+        MS_GUARD(quotaroot_data(p, &data));
+        break;
+    case MS_IMAP_ACL:
+    case MS_IMAP_LISTRIGHTS:
+    case MS_IMAP_MYRIGHTS:
+        MS_GUARD(acl_data(p, r->type, &data));
+        break;
+    case MS_IMAP_METADATA:
+        MS_GUARD(metadata_data(p, &data));
         break;
     case MS_IMAP_ESEARCH:
         MS_GUARD(esearch_data(p, &data));

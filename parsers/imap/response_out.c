@@ -30,6 +30,14 @@ static const char *const type_names[MS_IMAP_TYPE_MAX] = {
     [MS_IMAP_FETCH] = "FETCH",
     [MS_IMAP_VANISHED] = "VANISHED",
     [MS_IMAP_ID] = "ID",
+    [MS_IMAP_SORT] = "SORT",
+    [MS_IMAP_THREAD] = "THREAD",
+    [MS_IMAP_QUOTA] = "QUOTA",
+    [MS_IMAP_QUOTAROOT] = "QUOTAROOT",
+    [MS_IMAP_ACL] = "ACL",
+    [MS_IMAP_LISTRIGHTS] = "LISTRIGHTS",
+    [MS_IMAP_MYRIGHTS] = "MYRIGHTS",
+    [MS_IMAP_METADATA] = "METADATA",
     [MS_IMAP_CONT] = "+",
     [MS_IMAP_UNKNOWN] = "",
 };
@@ -55,6 +63,14 @@ static const char *const json_names[MS_IMAP_TYPE_MAX] = {
     [MS_IMAP_FETCH] = "fetch",
     [MS_IMAP_VANISHED] = "vanished",
     [MS_IMAP_ID] = "id",
+    [MS_IMAP_SORT] = "sort",
+    [MS_IMAP_THREAD] = "thread",
+    [MS_IMAP_QUOTA] = "quota",
+    [MS_IMAP_QUOTAROOT] = "quotaroot",
+    [MS_IMAP_ACL] = "acl",
+    [MS_IMAP_LISTRIGHTS] = "listrights",
+    [MS_IMAP_MYRIGHTS] = "myrights",
+    [MS_IMAP_METADATA] = "metadata",
     [MS_IMAP_CONT] = "continue",
     [MS_IMAP_UNKNOWN] = "unknown",
 };
@@ -78,9 +94,13 @@ static void w_children(struct ms_out *o, const struct ms_imap_response *r,
 {
     uint32_t k = 0;
     int sep = !(n->type == MS_IMAP_N_LIST && n->flags == 1);
-    for (uint32_t c = n->child; c; c = r->nodes[c].next, k++) {
-        /* multipart bodies: no SP between the parts (RFC 9051 9 body-type-mpart) */
-        int glued = n->role == MS_IMAP_R_BODY_MPART && k > 0 && k < n->aux;
+    uint32_t prev = 0;
+    for (uint32_t c = n->child; c; prev = c, c = r->nodes[c].next, k++) {
+        /* multipart bodies: no SP between the parts (RFC 9051 9 body-type-mpart);
+         * threads: none between two adjacent thread lists (RFC 5256 4) */
+        int glued = (n->role == MS_IMAP_R_BODY_MPART && k > 0 && k < n->aux) ||
+                    (n->role == MS_IMAP_R_THREAD && prev && r->nodes[prev].type == MS_IMAP_N_LIST &&
+                     r->nodes[c].type == MS_IMAP_N_LIST);
         if (k > 0 && sep && !glued)
             ms_out_bytes(o, " ", 1);
         w_node(o, r, c);
@@ -431,6 +451,18 @@ static void j_node(struct ms_out *o, const struct ms_imap_response *r, uint32_t 
         ms_out_bytes(o, "}", 1);
         return;
     }
+    case MS_IMAP_R_QUOTA: {
+        uint32_t name = n->child, use = name ? r->nodes[name].next : 0;
+        uint32_t lim = use ? r->nodes[use].next : 0;
+        ms_out_str(o, "{\"name\":");
+        j_node(o, r, name);
+        ms_out_str(o, ",\"usage\":");
+        j_node(o, r, use);
+        ms_out_str(o, ",\"limit\":");
+        j_node(o, r, lim);
+        ms_out_bytes(o, "}", 1);
+        return;
+    }
     case MS_IMAP_R_CODE: {
         uint32_t name = n->child;
         ms_out_str(o, "{\"name\":");
@@ -539,7 +571,8 @@ void ms_imap_response_json(const struct ms_imap_response *r, struct ms_out *o)
         j_key_node(o, r, "mailbox", r->data);
         j_key_node(o, r, "attrs", nth(r, r->data, 1));
         break;
-    case MS_IMAP_SEARCH: {
+    case MS_IMAP_SEARCH:
+    case MS_IMAP_SORT: {
         uint32_t c = r->data;
         ms_out_json_key(o, "numbers");
         if (c && r->nodes[c].role == MS_IMAP_R_NUMLIST) {
@@ -579,6 +612,57 @@ void ms_imap_response_json(const struct ms_imap_response *r, struct ms_out *o)
     }
     case MS_IMAP_ID:
         j_key_node(o, r, "params", r->data);
+        break;
+    case MS_IMAP_THREAD:
+        ms_out_json_key(o, "threads");
+        j_array(o, r, r->data ? r->nodes[r->data].child : 0);
+        break;
+    case MS_IMAP_QUOTA:
+        j_key_node(o, r, "root", r->data);
+        j_key_node(o, r, "resources", nth(r, r->data, 1));
+        break;
+    case MS_IMAP_ACL: {
+        j_key_node(o, r, "mailbox", r->data);
+        ms_out_json_key(o, "entries");
+        ms_out_bytes(o, "[", 1);
+        uint32_t c = r->data ? r->nodes[r->data].next : 0;
+        for (int first = 1; c && r->nodes[c].next; c = r->nodes[r->nodes[c].next].next) {
+            ms_out_str(o, first ? "[" : ",[");
+            first = 0;
+            j_node(o, r, c);
+            ms_out_bytes(o, ",", 1);
+            j_node(o, r, r->nodes[c].next);
+            ms_out_bytes(o, "]", 1);
+        }
+        ms_out_bytes(o, "]", 1);
+        break;
+    }
+    case MS_IMAP_LISTRIGHTS:
+        j_key_node(o, r, "mailbox", r->data);
+        j_key_node(o, r, "identifier", nth(r, r->data, 1));
+        j_key_node(o, r, "required", nth(r, r->data, 2));
+        ms_out_json_key(o, "optional");
+        j_array(o, r, nth(r, r->data, 3));
+        break;
+    case MS_IMAP_MYRIGHTS:
+        j_key_node(o, r, "mailbox", r->data);
+        j_key_node(o, r, "rights", nth(r, r->data, 1));
+        break;
+    case MS_IMAP_METADATA: {
+        uint32_t c = nth(r, r->data, 1);
+        j_key_node(o, r, "mailbox", r->data);
+        if (c && r->nodes[c].type == MS_IMAP_N_LIST) {
+            j_key_node(o, r, "values", c);
+        } else {
+            ms_out_json_key(o, "entries");
+            j_array(o, r, c);
+        }
+        break;
+    }
+    case MS_IMAP_QUOTAROOT:
+        j_key_node(o, r, "mailbox", r->data);
+        ms_out_json_key(o, "roots");
+        j_array(o, r, r->data ? r->nodes[r->data].next : 0);
         break;
     case MS_IMAP_EXISTS:
     case MS_IMAP_RECENT:

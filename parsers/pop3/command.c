@@ -296,8 +296,10 @@ static enum ms_status parse_command(struct ms_pop3_command_state *st, const stru
             struct ms_slice ir = a.a[1];
             if (!(ir.len == 1 && ir.ptr[0] == '=') && !ms_pop3_base64_valid(ir.ptr, ir.len))
                 return ms_fail_at(c, a.off[1], R_SASL, "the initial response is not base64");
-        } else {
-            st->sasl = 1;
+        }
+        {
+            uint32_t lines = ms_sasl_client_lines(a.a[0], a.n == 2);
+            st->sasl = lines == MS_SASL_LINES_UNKNOWN ? MS_POP3_SASL_GUESS : (uint8_t)lines;
         }
         return MS_OK;
     default:
@@ -324,6 +326,26 @@ static enum ms_status parse_sasl(struct ms_cursor *c, struct ms_pop3_command *v)
     return MS_OK;
 }
 
+/* The SASL count after one SASL line. */
+static uint8_t sasl_after(uint8_t sasl)
+{
+    return sasl == MS_POP3_SASL_GUESS ? sasl : (uint8_t)(sasl - 1);
+}
+
+/* For MS_POP3_SASL_GUESS: does the line start with a POP3 keyword followed by
+ * SP or the end of the line? (Then it is a command and ends the exchange.) */
+static int looks_like_command(const char *buf, size_t len)
+{
+    size_t k = 0;
+
+    while (k < len && k < 5 && buf[k] != ' ' && buf[k] != '\r' && buf[k] != '\n')
+        k++;
+    /* the delimiter must be there: the same answer for every split of the input */
+    if (k < 3 || k > 4 || k == len || (buf[k] != ' ' && buf[k] != '\r' && buf[k] != '\n'))
+        return 0;
+    return ms_pop3_cmd_lookup((struct ms_slice){buf, k}) != MS_POP3_NONE;
+}
+
 static void cmd_init(void *state, const struct ms_limits *lim)
 {
     (void)lim;
@@ -337,13 +359,15 @@ static ssize_t cmd_parse(void *state, const struct ms_limits *lim, const char *b
     struct ms_pop3_command *v = view;
     struct ms_cursor c;
     size_t tl;
-    int sasl = st->sasl;
+    uint8_t sasl = st->sasl;
 
     /* Everything but the quirk array, which is read up to quirks.n only:
      * a command is ~10 bytes, clearing 272 bytes each time showed up. */
     memset(v, 0, offsetof(struct ms_pop3_command, quirks));
     v->quirks.n = 0;
     v->quirks.dropped = 0;
+    if (sasl == MS_POP3_SASL_GUESS && looks_like_command(buf, len < 6 ? len : 6))
+        sasl = st->sasl = 0;
     size_t max = sasl ? lim->pop3_sasl_line : lim->pop3_command_line;
     /*
      * Fast path for a strict CRLF line: the line is not searched for a bare
@@ -360,14 +384,16 @@ static ssize_t cmd_parse(void *state, const struct ms_limits *lim, const char *b
         size_t lf = ms_scan_lf((const unsigned char *)buf, scan);
         if (lf < scan && lf > 0 && buf[lf - 1] == '\r') {
             size_t fn = lf + 1;
-            st->sasl = 0;
+            st->sasl = sasl ? sasl_after(sasl) : 0;
             v->raw = (struct ms_slice){buf, fn};
             ms_cursor_init(&c, buf, fn - 2, err, R_CMD);
             if ((sasl ? parse_sasl(&c, v) : parse_command(st, lim, &c, len, v)) == MS_OK) {
+                if (v->cmd == MS_POP3_SASL_CANCEL)
+                    st->sasl = 0;
                 *done = 1;
                 return (ssize_t)fn;
             }
-            st->sasl = (uint8_t)sasl;
+            st->sasl = sasl;
             memset(v, 0, offsetof(struct ms_pop3_command, quirks));
             v->quirks.n = 0;
             v->quirks.dropped = 0;
@@ -377,7 +403,7 @@ static ssize_t cmd_parse(void *state, const struct ms_limits *lim, const char *b
     if (n == MS_PARTIAL)
         return n;
     /* A line in the AUTH exchange, good or bad, is the one the server waited for. */
-    st->sasl = 0;
+    st->sasl = sasl ? sasl_after(sasl) : 0;
     if (n < 0)
         return n;
     v->raw = (struct ms_slice){buf, (size_t)n};
@@ -386,6 +412,8 @@ static ssize_t cmd_parse(void *state, const struct ms_limits *lim, const char *b
         err->skip = (size_t)n;
         return MS_FAIL;
     }
+    if (v->cmd == MS_POP3_SASL_CANCEL)
+        st->sasl = 0;
     *done = 1;
     return n;
 }

@@ -76,7 +76,10 @@ ssize_t ms_pop3_line(const struct ms_limits *lim, const char *buf, size_t len, s
 
 void ms_pop3_commands_expect_sasl(struct ms_pop3_command_state *st, int on)
 {
-    st->sasl = on ? 1 : 0;
+    if (!on)
+        st->sasl = 0;
+    else if (!st->sasl)
+        st->sasl = 1;
 }
 
 void ms_pop3_replies_expect(struct ms_pop3_reply_state *st, enum ms_pop3_cmd cmd, int has_arg)
@@ -114,9 +117,9 @@ static void reply_seen(void *command_state, const void *reply_view)
     /* RFC 5034 4: a continuation asks for one more client line; the final
      * +OK/-ERR to AUTH ends the exchange. */
     if (r->type == MS_POP3_R_CONTINUE)
-        cs->sasl = 1;
+        ms_pop3_commands_expect_sasl(cs, 1);
     else if (r->type == MS_POP3_R_STATUS && r->answers == MS_POP3_AUTH)
-        cs->sasl = 0;
+        ms_pop3_commands_expect_sasl(cs, 0);
     if (r->type == MS_POP3_R_STATUS && r->answers == MS_POP3_UTF8 && r->ok)
         cs->utf8 = 1;
 }

@@ -426,18 +426,8 @@ static enum ms_status parse_mech(struct ms_cursor *c, const struct ms_limits *li
 /* How many SASL lines follow AUTH in a commands-only stream (see docs/smtp.md). */
 static uint32_t sasl_lines(const struct ms_smtp_command *v)
 {
-    uint32_t ir = v->has_response ? 1 : 0;
-    struct ms_slice m = v->arg;
-
-    if (ms_slice_ieq(m, "LOGIN"))
-        return 2 - ir;
-    if (ms_slice_ieq(m, "PLAIN") || ms_slice_ieq(m, "CRAM-MD5") || ms_slice_ieq(m, "EXTERNAL") ||
-        ms_slice_ieq(m, "ANONYMOUS") || ms_slice_ieq(m, "XOAUTH2") ||
-        ms_slice_ieq(m, "OAUTHBEARER"))
-        return 1 - ir;
-    if (m.len > 5 && ms_slice_ieq((struct ms_slice){m.ptr, 5}, "SCRAM"))
-        return 3 - ir; /* client-first, client-final, empty line after server-final */
-    return SASL_GUESS;
+    uint32_t n = ms_sasl_client_lines(v->arg, v->has_response);
+    return n == MS_SASL_LINES_UNKNOWN ? SASL_GUESS : n;
 }
 
 static enum ms_status parse_command(struct ms_cursor *c, struct ms_smtp_cstate *st,

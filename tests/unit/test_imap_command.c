@@ -386,7 +386,11 @@ static void test_seqset(void **st)
     EXPECT("a FETCH 1:0 ALL\r\n",
            "0 ERR 10 RFC 9051 9 sequence-set: 0 is not a message number (nz-number)\n");
     EXPECT("a FETCH 01 ALL\r\n",
-           "0 ERR 8 RFC 9051 9 sequence-set: 0 is not a message number (nz-number)\n");
+           "0 ERR 8 RFC 9051 9 sequence-set: a message number has no leading zero (nz-number)\n");
+    EXPECT("a FETCH 1 FLAGS \r\n",
+           "0 ERR 15 RFC 9051 9 command: a space at the end of the command (nothing follows it)\n");
+    EXPECT("a FETCH 1 FLAGS (\r\n",
+           "0 ERR 17 RFC 7162 3.1.4 fetch-modifier: expected CHANGEDSINCE or VANISHED\n");
     EXPECT("a FETCH 4294967295 FLAGS\r\n",
            "0+26 " CMD("a", "FETCH") ",\"args\":[{\"seqset\":\"4294967295\"},{\"fetch\":"
                                      "\"FLAGS\"}]}\n");
@@ -532,8 +536,18 @@ static void test_search(void **st)
     EXPECT("a SEARCH OR ALL\r\n", "0 ERR 15 RFC 9051 9 search-key: expected SP\n");
     EXPECT("a SEARCH SINCE 1-Foo-1994\r\n",
            "0 ERR 17 RFC 9051 9 date: expected a month name (Jan ... Dec)\n");
-    EXPECT("a SEARCH SINCE 32-Feb-1994\r\n", "0 ERR 15 RFC 9051 9 date: number out of range\n");
+    EXPECT("a SEARCH SINCE 32-Feb-1994\r\n",
+           "0 ERR 15 RFC 9051 9 date: day of the month out of range (1-31)\n");
+    EXPECT("a SEARCH SINCE 100-Feb-1994\r\n", "0 ERR 15 RFC 9051 9 date: number out of range\n");
     EXPECT("a SEARCH SINCE 1-Feb-94\r\n", "0 ERR 23 RFC 9051 9 date: expected a 4-digit year\n");
+    EXPECT("a SEARCH SAVEDON\r\n", "0 ERR 16 RFC 9051 9 search-key: expected SP\n");
+    EXPECT("a SEARCH SINCE 32-Feb-2020\r\n",
+           "0 ERR 15 RFC 9051 9 date: day of the month out of range (1-31)\n");
+    EXPECT("a SEARCH SINCE 0-Feb-2020\r\n",
+           "0 ERR 15 RFC 9051 9 date: day of the month out of range (1-31)\n");
+    EXPECT("a SEARCH SAVEDSINCE 1\r\n", "0 ERR 21 RFC 9051 9 date: expected \"-\" after the day\n");
+    EXPECT("a SEARCH SAVEDATESUPPORTED x\r\n",
+           "0 ERR 27 RFC 9051 9 search-key: unknown search key\n");
     EXPECT("a SEARCH KEYWORD \\Seen\r\n",
            "0 ERR 17 RFC 9051 9 flag-keyword: KEYWORD takes a keyword, not a system flag\n");
     EXPECT("a SEARCH RETURN (MIN MIN) ALL\r\n",
@@ -542,7 +556,8 @@ static void test_search(void **st)
            "0 ERR 16 RFC 7162 7 entry-flag-name: expected \"/flags/\" and a flag name\n");
     EXPECT("a SEARCH 0\r\n",
            "0 ERR 9 RFC 9051 9 sequence-set: 0 is not a message number (nz-number)\n");
-    EXPECT("a SEARCH ALL \r\n", "0 ERR 13 RFC 9051 9 search-key: unknown search key\n");
+    EXPECT("a SEARCH ALL \r\n",
+           "0 ERR 12 RFC 9051 9 command: a space at the end of the command (nothing follows it)\n");
 }
 
 static void test_depth(void **st)
@@ -650,13 +665,24 @@ static void test_append(void **st)
     EXPECT("a APPEND x \"7-Feb-1994 21:52:25 -0800\" {1}\r\nx\r\n",
            "0 ERR 12 RFC 9051 9 date-time: expected a 2-digit day (date-day-fixed)\n");
     EXPECT("a APPEND x \"07-Feb-1994 24:52:25 -0800\" {1}\r\nx\r\n",
-           "0 ERR 24 RFC 9051 9 date-time: expected hours 00-23\n");
+           "0 ERR 24 RFC 9051 9 date-time: hours out of range (00-23)\n");
+    EXPECT("a APPEND x \"32-Feb-1994 21:52:25 -0800\" {1}\r\nx\r\n",
+           "0 ERR 12 RFC 9051 9 date-time: day of the month out of range (1-31)\n");
+    EXPECT("a APPEND x \"00-Feb-1994 21:52:25 -0800\" {1}\r\nx\r\n",
+           "0 ERR 12 RFC 9051 9 date-time: day of the month out of range (1-31)\n");
+    EXPECT("a APPEND x \"01-Feb-1994 2:52:25 -0800\" {1}\r\nx\r\n",
+           "0 ERR 24 RFC 9051 9 date-time: expected 2-digit hours\n");
     EXPECT("a APPEND x \"07-Feb-1994 21:52:25 0800\" {1}\r\nx\r\n",
            "0 ERR 33 RFC 9051 9 date-time: expected \"+\" or \"-\" starting the zone\n");
     EXPECT("a APPEND x {1}\r\nx \r\n", "0 ERR 18 RFC 9051 9 append-data: expected the message as "
                                        "a literal ({n} or ~{n})\n");
+    /* RFC 4466 4: literal8 = "~{" number ["+"] "}" ... (LITERAL+/- with BINARY) */
     EXPECT("a APPEND x ~{1+}\r\nx\r\n",
-           "0 ERR 14 RFC 3516 4.2 literal8: literal8 has no non-synchronizing form\n");
+           "0+21 " CMD("a", "APPEND") ",\"args\":[{\"mailbox\":\"x\",\"form\":\"atom\"},{"
+                                      "\"message\":1,\"form\":\"literal8+\"}]}\n");
+    EXPECT(
+        "a APPEND x ~{1-}\r\nx\r\n",
+        "0 ERR 14 RFC 7888 4 literal: \"{n-}\" is not IMAP syntax (LITERAL- clients send {n+})\n");
 }
 
 static void test_list(void **st)
@@ -716,6 +742,12 @@ static void test_status_select_id(void **st)
            "0 ERR 31 RFC 7162 7 known-uids: \"*\" is not allowed in a known set\n");
     EXPECT("a SELECT INBOX (QRESYNC (1 2 (1:2 $)))\r\n",
            "0 ERR 34 RFC 7162 7 known-uids: \"$\" is not allowed in a known set\n");
+    EXPECT("a SELECT INBOX ()\r\n", "0 ERR 16 RFC 4466 2.1 select-params: empty parameter list: "
+                                    "\"(\" needs at least one select-param\n");
+    EXPECT("a SELECT INBOX \r\n",
+           "0 ERR 14 RFC 9051 9 command: a space at the end of the command (nothing follows it)\n");
+    EXPECT("a LIST \"\" \"*\" \r\n",
+           "0 ERR 13 RFC 9051 9 command: a space at the end of the command (nothing follows it)\n");
     EXPECT("a SELECT INBOX (FOO)\r\n", "0 ERR 16 RFC 7162 7 select-param: unknown SELECT "
                                        "parameter (CONDSTORE and QRESYNC are modelled)\n");
     EXPECT("a SELECT INBOX (CONDSTORE CONDSTORE)\r\n",
@@ -728,7 +760,9 @@ static void test_status_select_id(void **st)
                                   "\"string\":\"version\",\"form\":\"quoted\"},{\"nil\":null}]}"
                                   "]}\n");
     EXPECT("a ID NIL\r\n", "0+10 " CMD("a", "ID") ",\"args\":[{\"nil\":null}]}\n");
-    EXPECT("a ID ()\r\n",
+    /* RFC 2971 4: "(" #(string SPACE nstring) ")": "#" allows zero pairs */
+    EXPECT("a ID ()\r\n", "0+9 " CMD("a", "ID") ",\"args\":[{\"list\":[]}]}\n");
+    EXPECT("a ID ( )\r\n",
            "0 ERR 6 RFC 2971 4 id-params-list: expected a quoted string or a literal\n");
     EXPECT("a ID (name x)\r\n",
            "0 ERR 6 RFC 2971 4 id-params-list: expected a quoted string or a literal\n");
@@ -775,15 +809,17 @@ static void test_every_item(void **st)
                         "1-Jan-2000 SUBJECT x TEXT x TO x UNANSWERED UNDELETED UNFLAGGED "
                         "UNKEYWORD k UNSEEN DRAFT HEADER h x LARGER 1 NOT ALL OR ALL ALL "
                         "SENTBEFORE 1-Jan-2000 SENTON 1-Jan-2000 SENTSINCE 1-Jan-2000 SMALLER 1 "
-                        "UID 1 UNDRAFT 1:* (ALL) MODSEQ 1 OLDER 1 YOUNGER 1\r\n");
+                        "UID 1 UNDRAFT 1:* (ALL) MODSEQ 1 OLDER 1 YOUNGER 1 SAVEDBEFORE 1-Jan-2000 "
+                        "SAVEDON 1-Jan-2000 SAVEDSINCE 1-Jan-2000 SAVEDATESUPPORTED\r\n");
     assert_int_equal(ms_last_errors, 0);
     static const char *const keys[] = {
-        "ALL",       "ANSWERED",   "BCC",     "BEFORE",    "BODY",    "CC",         "DELETED",
-        "FLAGGED",   "FROM",       "KEYWORD", "NEW",       "OLD",     "ON",         "RECENT",
-        "SEEN",      "SINCE",      "SUBJECT", "TEXT",      "TO",      "UNANSWERED", "UNDELETED",
-        "UNFLAGGED", "UNKEYWORD",  "UNSEEN",  "DRAFT",     "HEADER",  "LARGER",     "NOT",
-        "OR",        "SENTBEFORE", "SENTON",  "SENTSINCE", "SMALLER", "UID",        "UNDRAFT",
-        "MODSEQ",    "OLDER",      "YOUNGER",
+        "ALL",     "ANSWERED",   "BCC",         "BEFORE",    "BODY",       "CC",
+        "DELETED", "FLAGGED",    "FROM",        "KEYWORD",   "NEW",        "OLD",
+        "ON",      "RECENT",     "SEEN",        "SINCE",     "SUBJECT",    "TEXT",
+        "TO",      "UNANSWERED", "UNDELETED",   "UNFLAGGED", "UNKEYWORD",  "UNSEEN",
+        "DRAFT",   "HEADER",     "LARGER",      "NOT",       "OR",         "SENTBEFORE",
+        "SENTON",  "SENTSINCE",  "SMALLER",     "UID",       "UNDRAFT",    "MODSEQ",
+        "OLDER",   "YOUNGER",    "SAVEDBEFORE", "SAVEDON",   "SAVEDSINCE", "SAVEDATESUPPORTED",
     };
     char needle[64];
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -795,6 +831,22 @@ static void test_every_item(void **st)
             "BINARY.SIZE[] MODSEQ SAVEDATE EMAILID THREADID)\r\n");
     assert_int_equal(ms_last_errors, 0);
     ms_assert_has(r, "{\"fetch\":\"THREADID\"}]}]}");
+    /* RFC 8970 7: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod = "LAZY" */
+    EXPECT("a FETCH 1 (PREVIEW (LAZY) FLAGS)\r\n",
+           "0+34 " CMD("a", "FETCH") ",\"args\":[{\"seqset\":\"1\"},{\"list\":[{\"fetch\":"
+                                     "\"PREVIEW\",\"modifiers\":[{\"atom\":\"LAZY\"}]},{\"fetch\":"
+                                     "\"FLAGS\"}]}]}\n");
+    EXPECT("a FETCH 1 PREVIEW\r\n",
+           "0+19 " CMD("a", "FETCH") ",\"args\":[{\"seqset\":\"1\"},{\"fetch\":\"PREVIEW\"}]}\n");
+    /* " (" after a bare PREVIEW that is no preview-mod list opens the fetch-modifiers */
+    EXPECT("a UID FETCH 1 PREVIEW (CHANGEDSINCE 4)\r\n",
+           "0+40 " CMD("a", "FETCH") ",\"uid\":true,\"args\":[{\"seqset\":\"1\"},{\"fetch\":"
+                                     "\"PREVIEW\"},{\"list\":[{\"atom\":\"CHANGEDSINCE\"},{"
+                                     "\"number\":4}]}]}\n");
+    EXPECT("a FETCH 1 (PREVIEW (LAZY FOO))\r\n",
+           "0 ERR 25 RFC 8970 7 preview-mod: expected LAZY\n");
+    EXPECT("a FETCH 1 (PREVIEW[])\r\n",
+           "0 ERR 18 RFC 9051 9 fetch-att: this attribute takes no section or partial\n");
     r = run("a FETCH 1 FAST\r\nb FETCH 1 FULL (CHANGEDSINCE 5)\r\n");
     assert_int_equal(ms_last_errors, 0);
     r = run("a STATUS x (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ "
@@ -811,10 +863,68 @@ static void test_every_item(void **st)
                      "\"form\":\"quoted\"},{\"search\":\"OR\"");
 }
 
-/* Extension commands real clients send: SORT/THREAD (5256), QUOTA (9208), COMPRESS (4978). */
+/* Extension commands real clients send: SORT/THREAD (5256), QUOTA (9208), COMPRESS (4978),
+ * ACL (4314), METADATA (5464). */
 static void test_extensions(void **st)
 {
     (void)st;
+    EXPECT(
+        "a SETACL INBOX fred +rwipslda\r\n",
+        "0+31 " CMD(
+            "a",
+            "SETACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{\"string\":\"fred\","
+                      "\"form\":\"atom\"},{\"string\":\"+rwipslda\",\"form\":\"atom\"}]}\n");
+    EXPECT("b DELETEACL INBOX \"fred\"\r\n",
+           "0+26 " CMD("b", "DELETEACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{"
+                                         "\"string\":\"fred\",\"form\":\"quoted\"}]}\n");
+    EXPECT("c GETACL INBOX\r\n",
+           "0+16 " CMD("c", "GETACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}]}\n");
+    EXPECT("d LISTRIGHTS INBOX smith\r\n",
+           "0+26 " CMD("d", "LISTRIGHTS") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{"
+                                          "\"string\":\"smith\",\"form\":\"atom\"}]}\n");
+    EXPECT("e MYRIGHTS INBOX\r\n",
+           "0+18 " CMD("e", "MYRIGHTS") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}]}\n");
+    EXPECT("f SETACL INBOX fred RW\r\n",
+           "0 ERR 20 RFC 4314 7 mod-rights: rights are [+|-] then lower-case letters and digits\n");
+    EXPECT(
+        "g SETACL INBOX fred -\r\n",
+        "0+23 " CMD(
+            "g", "SETACL") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{\"string\":"
+                           "\"fred\",\"form\":\"atom\"},{\"string\":\"-\",\"form\":\"atom\"}]}\n");
+    EXPECT(
+        "h SETMETADATA INBOX (/private/comment {4+}\r\nabcd /shared/x NIL)\r\n",
+        "0+65 " CMD(
+            "h",
+            "SETMETADATA") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{\"list\":[{"
+                           "\"string\":\"/private/"
+                           "comment\",\"form\":\"atom\"},{\"string\":\"abcd\",\"form\":\"literal+"
+                           "\"},{\"string\":\"/shared/x\",\"form\":\"atom\"},{\"nil\":null}]}]}\n");
+    EXPECT(
+        "i GETMETADATA \"\" /private/comment\r\n",
+        "0+35 " CMD("i", "GETMETADATA") ",\"args\":[{\"mailbox\":\"\",\"form\":\"quoted\"},{"
+                                        "\"string\":\"/private/comment\",\"form\":\"atom\"}]}\n");
+    EXPECT(
+        "j GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/shared/comment /private/comment)\r\n",
+        "0+86 " CMD("j",
+                    "GETMETADATA") ",\"args\":[{\"list\":[{\"atom\":\"MAXSIZE\"},{\"number\":1024},"
+                                   "{\"atom\":\"DEPTH\"},{\"atom\":\"infinity\"}]},{\"mailbox\":"
+                                   "\"INBOX\",\"form\":\"atom\"},{\"list\":[{\"string\":\"/shared/"
+                                   "comment\",\"form\":\"atom\"},{\"string\":\"/private/"
+                                   "comment\",\"form\":\"atom\"}]}]}\n");
+    EXPECT("l GETMETADATA (DEPTH 2) INBOX /x\r\n",
+           "0 ERR 21 RFC 5464 5 scope-opt: expected 0, 1 or infinity\n");
+    EXPECT("m SETMETADATA INBOX (/private/comment ~{3}\r\naxb)\r\n",
+           "0+50 " CMD("m", "SETMETADATA") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"},{"
+                                           "\"list\":[{\"string\":\"/private/"
+                                           "comment\",\"form\":\"atom\"},{\"string\":\"axb\","
+                                           "\"form\":\"literal8\"}]}]}\n");
+    EXPECT("n GETMETADATA INBOX \"/private/*\"\r\n",
+           "0 ERR 20 RFC 5464 5 entry: an entry name has no \"*\" or \"%\"\n");
+    EXPECT("o GETMETADATA (DEPTH 1 DEPTH 0) INBOX /x\r\n",
+           "0 ERR 23 RFC 5464 5 getmetadata-option: option given twice\n");
+    EXPECT("p SETMETADATA INBOX ()\r\n",
+           "0 ERR 21 RFC 5464 5 entry: expected an atom, a quoted string or a literal\n");
+    EXPECT("q SETACL INBOX fred\r\n", "0 ERR 19 RFC 9051 9 command: expected SP\n");
     EXPECT("a UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n",
            "0+45 " CMD("a", "SORT") ",\"uid\":true,\"args\":[{\"list\":[{\"atom\":\"REVERSE\"},{"
                                     "\"atom\":\"DATE\"},{\"atom\":\"SUBJECT\"}]},{\"string\":"

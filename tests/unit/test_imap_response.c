@@ -309,6 +309,83 @@ static const struct rcase data_cases[] = {
      "0+19 {\"type\":\"status\",\"tag\":\"*\",\"mailbox\":\"a b\",\"attrs\":[]}\n"},
     {"* SEARCH 2 3 6\r\n", sizeof("* SEARCH 2 3 6\r\n") - 1,
      "0+16 {\"type\":\"search\",\"tag\":\"*\",\"numbers\":[2,3,6]}\n"},
+    {"* SORT 2 3 6\r\n", sizeof("* SORT 2 3 6\r\n") - 1,
+     "0+14 {\"type\":\"sort\",\"tag\":\"*\",\"numbers\":[2,3,6]}\n"},
+    {"* SORT\r\n", sizeof("* SORT\r\n") - 1,
+     "0+8 {\"type\":\"sort\",\"tag\":\"*\",\"numbers\":[]}\n"},
+    {"* SORT 5 3 (MODSEQ 9)\r\n", sizeof("* SORT 5 3 (MODSEQ 9)\r\n") - 1,
+     "0+23 {\"type\":\"sort\",\"tag\":\"*\",\"numbers\":[5,3],\"modseq\":9}\n"},
+    {"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n", sizeof("* THREAD (2)(3 6 (4 23)(44 7 96))\r\n") - 1,
+     "0+35 {\"type\":\"thread\",\"tag\":\"*\",\"threads\":[[2],[3,6,[4,23],[44,7,96]]]}\n"},
+    {"* THREAD\r\n", sizeof("* THREAD\r\n") - 1,
+     "0+10 {\"type\":\"thread\",\"tag\":\"*\",\"threads\":[]}\n"},
+    {"* THREAD ((3)(5))\r\n", sizeof("* THREAD ((3)(5))\r\n") - 1,
+     "0+19 {\"type\":\"thread\",\"tag\":\"*\",\"threads\":[[[3],[5]]]}\n"},
+    {"* THREAD (166)(174 (175)(176 (177)(178)))\r\n",
+     sizeof("* THREAD (166)(174 (175)(176 (177)(178)))\r\n") - 1,
+     "0+43 "
+     "{\"type\":\"thread\",\"tag\":\"*\",\"threads\":[[166],[174,[175],[176,[177],[178]]]]}\n"},
+    {"* QUOTA \"\" (STORAGE 10 512)\r\n", sizeof("* QUOTA \"\" (STORAGE 10 512)\r\n") - 1,
+     "0+29 "
+     "{\"type\":\"quota\",\"tag\":\"*\",\"root\":\"\",\"resources\":[{\"name\":\"STORAGE\","
+     "\"usage\":10,\"limit\":512}]}\n"},
+    {"* QUOTA \"#user/alice\" (STORAGE 10 512 MESSAGE 3 1000)\r\n",
+     sizeof("* QUOTA \"#user/alice\" (STORAGE 10 512 MESSAGE 3 1000)\r\n") - 1,
+     "0+55 "
+     "{\"type\":\"quota\",\"tag\":\"*\",\"root\":\"#user/"
+     "alice\",\"resources\":[{\"name\":\"STORAGE\",\"usage\":10,\"limit\":512},{\"name\":"
+     "\"MESSAGE\",\"usage\":3,\"limit\":1000}]}\n"},
+    {"* QUOTA \"\" ()\r\n", sizeof("* QUOTA \"\" ()\r\n") - 1,
+     "0+15 {\"type\":\"quota\",\"tag\":\"*\",\"root\":\"\",\"resources\":[]}\n"},
+    {"* QUOTA {1}\r\nx (X-OTHER 9223372036854775807 0)\r\n",
+     sizeof("* QUOTA {1}\r\nx (X-OTHER 9223372036854775807 0)\r\n") - 1,
+     "0+48 "
+     "{\"type\":\"quota\",\"tag\":\"*\",\"root\":\"x\",\"resources\":[{\"name\":\"X-OTHER\","
+     "\"usage\":9223372036854775807,\"limit\":0}]}\n"},
+    {"* QUOTAROOT INBOX \"\"\r\n", sizeof("* QUOTAROOT INBOX \"\"\r\n") - 1,
+     "0+22 {\"type\":\"quotaroot\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"roots\":[\"\"]}\n"},
+    {"* QUOTAROOT comp.mail.mime\r\n", sizeof("* QUOTAROOT comp.mail.mime\r\n") - 1,
+     "0+28 {\"type\":\"quotaroot\",\"tag\":\"*\",\"mailbox\":\"comp.mail.mime\",\"roots\":[]}\n"},
+    {"* QUOTAROOT INBOX \"\" \"#user/x\"\r\n", sizeof("* QUOTAROOT INBOX \"\" \"#user/x\"\r\n") - 1,
+     "0+32 "
+     "{\"type\":\"quotaroot\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"roots\":[\"\",\"#user/x\"]}\n"},
+    {"* ACL INBOX Fred rwipsldexta\r\n", sizeof("* ACL INBOX Fred rwipsldexta\r\n") - 1,
+     "0+30 "
+     "{\"type\":\"acl\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[[\"Fred\",\"rwipsldexta\"]"
+     "]}\n"},
+    {"* ACL INBOX\r\n", sizeof("* ACL INBOX\r\n") - 1,
+     "0+13 {\"type\":\"acl\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[]}\n"},
+    {"* ACL INBOX a lr \"b c\" lrs\r\n", sizeof("* ACL INBOX a lr \"b c\" lrs\r\n") - 1,
+     "0+28 {\"type\":\"acl\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[[\"a\",\"lr\"],[\"b "
+     "c\",\"lrs\"]]}\n"},
+    {"* LISTRIGHTS ~/Mail/saved smith la r swicdkxte\r\n",
+     sizeof("* LISTRIGHTS ~/Mail/saved smith la r swicdkxte\r\n") - 1,
+     "0+48 "
+     "{\"type\":\"listrights\",\"tag\":\"*\",\"mailbox\":\"~/Mail/"
+     "saved\",\"identifier\":\"smith\",\"required\":\"la\",\"optional\":[\"r\",\"swicdkxte\"]}\n"},
+    {"* MYRIGHTS INBOX rwiptsldaex\r\n", sizeof("* MYRIGHTS INBOX rwiptsldaex\r\n") - 1,
+     "0+30 "
+     "{\"type\":\"myrights\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"rights\":\"rwiptsldaex\"}\n"},
+    {"* METADATA \"\" (/shared/comment \"My comment\")\r\n",
+     sizeof("* METADATA \"\" (/shared/comment \"My comment\")\r\n") - 1,
+     "0+46 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"\",\"values\":[[\"/shared/comment\",\"My "
+     "comment\"]]}\n"},
+    {"* METADATA INBOX (/private/comment \"My own comment\" /shared/comment NIL)\r\n",
+     sizeof("* METADATA INBOX (/private/comment \"My own comment\" /shared/comment NIL)\r\n") - 1,
+     "0+74 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"values\":[[\"/private/"
+     "comment\",\"My own comment\"],[\"/shared/comment\",null]]}\n"},
+    {"* METADATA INBOX /shared/comment /private/comment\r\n",
+     sizeof("* METADATA INBOX /shared/comment /private/comment\r\n") - 1,
+     "0+51 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"entries\":[\"/shared/"
+     "comment\",\"/private/comment\"]}\n"},
+    {"* METADATA INBOX (/private/x ~{3}\r\naxb)\r\n",
+     sizeof("* METADATA INBOX (/private/x ~{3}\r\naxb)\r\n") - 1,
+     "0+41 "
+     "{\"type\":\"metadata\",\"tag\":\"*\",\"mailbox\":\"INBOX\",\"values\":[[\"/private/"
+     "x\",\"axb\"]]}\n"},
     {"* SEARCH\r\n", sizeof("* SEARCH\r\n") - 1,
      "0+10 {\"type\":\"search\",\"tag\":\"*\",\"numbers\":[]}\n"},
     {"* SEARCH 2 5 6 7 11 (MODSEQ 917162500)\r\n",
@@ -767,6 +844,34 @@ static const struct rcase neg_cases[] = {
      "0 ERR 0 RFC 9051 9 tag: expected a tag, \"*\" or \"+\"\n"},
     {"* 1 FETCH (FLAGS (\\Seen)) extra\r\n", sizeof("* 1 FETCH (FLAGS (\\Seen)) extra\r\n") - 1,
      "0 ERR 25 RFC 9051 9 CRLF: expected CRLF at the end of the response\n"},
+    {"* THREAD (3 (4))\r\n", sizeof("* THREAD (3 (4))\r\n") - 1,
+     "0 ERR 12 RFC 5256 4 thread-nested: a nested thread has at least two branches\n"},
+    {"* THREAD ()\r\n", sizeof("* THREAD ()\r\n") - 1,
+     "0 ERR 10 RFC 5256 4 thread-members: expected a number\n"},
+    {"* THREAD (0)\r\n", sizeof("* THREAD (0)\r\n") - 1,
+     "0 ERR 10 RFC 5256 4 thread-members: expected a non-zero number (nz-number)\n"},
+    {"* THREAD (1) (2)\r\n", sizeof("* THREAD (1) (2)\r\n") - 1,
+     "0 ERR 12 RFC 9051 9 CRLF: expected CRLF at the end of the response\n"},
+    {"* THREAD (1 )\r\n", sizeof("* THREAD (1 )\r\n") - 1,
+     "0 ERR 12 RFC 5256 4 thread-members: expected a number\n"},
+    {"* QUOTA \"\" (STORAGE 10)\r\n", sizeof("* QUOTA \"\" (STORAGE 10)\r\n") - 1,
+     "0 ERR 22 RFC 9051 9 SP: expected SP\n"},
+    {"* QUOTA \"\" STORAGE 1 2\r\n", sizeof("* QUOTA \"\" STORAGE 1 2\r\n") - 1,
+     "0 ERR 11 RFC 9208 7 quota-list: expected \"(\"\n"},
+    {"* QUOTAROOT\r\n", sizeof("* QUOTAROOT\r\n") - 1, "0 ERR 11 RFC 9051 9 SP: expected SP\n"},
+    {"* SORT 0\r\n", sizeof("* SORT 0\r\n") - 1,
+     "0 ERR 7 RFC 9051 9 mailbox-data: expected a non-zero number (nz-number)\n"},
+    {"* QUOTA \"\" (STORAGE -1 2)\r\n", sizeof("* QUOTA \"\" (STORAGE -1 2)\r\n") - 1,
+     "0 ERR 20 RFC 9208 7 resource-usage: expected a number\n"},
+    {"* MYRIGHTS INBOX RW\r\n", sizeof("* MYRIGHTS INBOX RW\r\n") - 1,
+     "0 ERR 17 RFC 4314 7 rights: rights are lower-case letters and digits\n"},
+    {"* METADATA INBOX (/private/x)\r\n", sizeof("* METADATA INBOX (/private/x)\r\n") - 1,
+     "0 ERR 28 RFC 9051 9 SP: expected SP\n"},
+    {"* ACL INBOX a\r\n", sizeof("* ACL INBOX a\r\n") - 1, "0 ERR 13 RFC 9051 9 SP: expected SP\n"},
+    {"* LISTRIGHTS INBOX smith\r\n", sizeof("* LISTRIGHTS INBOX smith\r\n") - 1,
+     "0 ERR 24 RFC 9051 9 SP: expected SP\n"},
+    {"* METADATA INBOX ()\r\n", sizeof("* METADATA INBOX ()\r\n") - 1,
+     "0 ERR 18 RFC 5464 5 entry: expected an astring (atom, quoted or literal)\n"},
     {"* 1 FETCH (MODSEQ (0))\r\n", sizeof("* 1 FETCH (MODSEQ (0))\r\n") - 1,
      "0 ERR 19 RFC 7162 7 permsg-modsequence: expected a non-zero number (nz-number)\n"},
 };

@@ -428,6 +428,30 @@ static void test_cmd_sasl(void **st)
                         "29+14 {\"type\":\"command\",\"command\":\"AUTH\",\"mechanism\":\"PLAIN\","
                         "\"initial_response\":\"=\"}\n"
                         "43+6 {\"type\":\"command\",\"command\":\"NOOP\"}\n");
+    /* commands only: the mechanism says how many SASL lines follow (LOGIN 2,
+     * 1 after an initial response; SCRAM 3); "*" ends the exchange early */
+    r = cmd(0, "AUTH LOGIN\r\nYWxpY2U=\r\ncGFzcw==\r\nSTAT\r\n");
+    assert_string_equal(r,
+                        "0+12 {\"type\":\"command\",\"command\":\"AUTH\",\"mechanism\":\"LOGIN\"}\n"
+                        "12+10 {\"type\":\"sasl_response\",\"data\":\"YWxpY2U=\"}\n"
+                        "22+10 {\"type\":\"sasl_response\",\"data\":\"cGFzcw==\"}\n"
+                        "32+6 {\"type\":\"command\",\"command\":\"STAT\"}\n");
+    r = cmd(0, "AUTH LOGIN YWxpY2U=\r\nSTAT\r\nNOOP\r\n");
+    ms_assert_has(r, "21+6 {\"type\":\"sasl_response\",\"data\":\"STAT\"}\n"
+                     "27+6 {\"type\":\"command\",\"command\":\"NOOP\"}\n");
+    r = cmd(0, "AUTH SCRAM-SHA-1\r\nYWFh\r\nYmJi\r\n\r\nNOOP\r\n");
+    ms_assert_has(r, "30+2 {\"type\":\"sasl_response\",\"data\":\"\"}\n"
+                     "32+6 {\"type\":\"command\",\"command\":\"NOOP\"}\n");
+    r = cmd(0, "AUTH LOGIN\r\n*\r\nSTAT\r\n");
+    ms_assert_has(r, "12+3 {\"type\":\"sasl_cancel\"}\n"
+                     "15+6 {\"type\":\"command\",\"command\":\"STAT\"}\n");
+    /* an unknown mechanism: SASL lines until one starts with a POP3 keyword */
+    r = cmd(0, "AUTH GSSAPI\r\nYWFh\r\nYmJiYmJi\r\nQUIT\r\n");
+    assert_string_equal(
+        r, "0+13 {\"type\":\"command\",\"command\":\"AUTH\",\"mechanism\":\"GSSAPI\"}\n"
+           "13+6 {\"type\":\"sasl_response\",\"data\":\"YWFh\"}\n"
+           "19+10 {\"type\":\"sasl_response\",\"data\":\"YmJiYmJi\"}\n"
+           "29+6 {\"type\":\"command\",\"command\":\"QUIT\"}\n");
     /* bad SASL lines */
     r = cmd(0, "AUTH PLAIN\r\nab!d\r\n");
     ms_assert_has(r, "12 ERR 14 RFC 5034 4: a SASL response is base64 or \"*\"\n");

@@ -434,4 +434,16 @@ void ms_out_json_slice(struct ms_out *o, struct ms_slice s);
 void ms_out_json_key(struct ms_out *o, const char *key);
 void ms_out_json_quirks(struct ms_out *o, const struct ms_quirks *qs);
 
+/*
+ * How many client lines follow an AUTH/AUTHENTICATE command for a SASL
+ * mechanism, when only the client's bytes are known (a commands-only stream;
+ * in a session the server's continuations and final reply decide):
+ * LOGIN 2, SCRAM-* 3 (client-first, client-final, the empty line after
+ * server-final), PLAIN, CRAM-MD5, EXTERNAL, ANONYMOUS, XOAUTH2 and
+ * OAUTHBEARER 1, each one fewer with an initial response;
+ * MS_SASL_LINES_UNKNOWN for any other mechanism.
+ */
+#define MS_SASL_LINES_UNKNOWN UINT32_MAX
+uint32_t ms_sasl_client_lines(struct ms_slice mechanism, int initial_response);
+
 #endif

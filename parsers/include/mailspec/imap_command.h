@@ -68,6 +68,13 @@ enum ms_imap_cmd {
     MS_IMAP_CMD_GETQUOTAROOT, /* RFC 9208 */
     MS_IMAP_CMD_SETQUOTA,     /* RFC 9208 */
     MS_IMAP_CMD_COMPRESS,     /* RFC 4978 */
+    MS_IMAP_CMD_SETACL,       /* RFC 4314 */
+    MS_IMAP_CMD_DELETEACL,    /* RFC 4314 */
+    MS_IMAP_CMD_GETACL,       /* RFC 4314 */
+    MS_IMAP_CMD_LISTRIGHTS,   /* RFC 4314 */
+    MS_IMAP_CMD_MYRIGHTS,     /* RFC 4314 */
+    MS_IMAP_CMD_SETMETADATA,  /* RFC 5464 */
+    MS_IMAP_CMD_GETMETADATA,  /* RFC 5464 */
     MS_IMAP_CMD_COUNT_
 };
 
@@ -82,7 +89,7 @@ enum ms_imap_cnode_type {
     MS_IMAP_CN_NIL,      /* NIL */
     MS_IMAP_CN_SEQSET,   /* sequence-set (validated): text */
     MS_IMAP_CN_FLAG,     /* flag: text ("\Seen", "$Junk", ...) */
-    MS_IMAP_CN_FETCH,    /* fetch-att: kw, section, partial */
+    MS_IMAP_CN_FETCH,    /* fetch-att: kw, section, partial, PREVIEW modifiers */
     MS_IMAP_CN_SEARCH,   /* search-key: kw, children are its arguments */
     MS_IMAP_CN_DATE,     /* date: text (without quotes), form */
     MS_IMAP_CN_DATETIME, /* date-time: text (without quotes) */
@@ -91,11 +98,12 @@ enum ms_imap_cnode_type {
 
 /* How a string was written. */
 enum ms_imap_cform {
-    MS_IMAP_CF_ATOM = 0,     /* 1*ASTRING-CHAR (or list-char for patterns) */
-    MS_IMAP_CF_QUOTED,       /* DQUOTE ... DQUOTE; text is the raw inside, escapes kept */
-    MS_IMAP_CF_LITERAL,      /* {n} CRLF: text is the n bytes */
-    MS_IMAP_CF_LITERAL_PLUS, /* {n+} CRLF (LITERAL+ / LITERAL-, RFC 7888) */
-    MS_IMAP_CF_LITERAL8,     /* ~{n} CRLF (BINARY, RFC 3516) */
+    MS_IMAP_CF_ATOM = 0,      /* 1*ASTRING-CHAR (or list-char for patterns) */
+    MS_IMAP_CF_QUOTED,        /* DQUOTE ... DQUOTE; text is the raw inside, escapes kept */
+    MS_IMAP_CF_LITERAL,       /* {n} CRLF: text is the n bytes */
+    MS_IMAP_CF_LITERAL_PLUS,  /* {n+} CRLF (LITERAL+ / LITERAL-, RFC 7888) */
+    MS_IMAP_CF_LITERAL8,      /* ~{n} CRLF (BINARY, RFC 3516) */
+    MS_IMAP_CF_LITERAL8_PLUS, /* ~{n+} CRLF (BINARY with LITERAL+ or LITERAL-, RFC 4466 4) */
 };
 
 /* Node flags. */
@@ -103,6 +111,7 @@ enum {
     MS_IMAP_CNF_SECTION = 1u << 0, /* FETCH: has [section] */
     MS_IMAP_CNF_PARTIAL = 1u << 1, /* FETCH: has <offset.length> */
     MS_IMAP_CNF_HEADERS = 1u << 2, /* FETCH: section has a header list (children) */
+    MS_IMAP_CNF_MODS = 1u << 3,    /* FETCH PREVIEW: has "(" preview-mod ... ")" (children) */
 };
 
 struct ms_imap_cnode {

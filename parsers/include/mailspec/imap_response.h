@@ -1,7 +1,8 @@
 /*
  * IMAP server responses (RFC 9051 7, RFC 3501 7; CONDSTORE/QRESYNC 7162,
  * ESEARCH 4731, LIST-EXTENDED 5258, NAMESPACE 2342, ID 2971, BINARY 3516,
- * ENABLE 5161, UIDPLUS 4315).
+ * ENABLE 5161, UIDPLUS 4315, SORT/THREAD 5256, QUOTA 9208, ACL 4314,
+ * METADATA 5464).
  *
  * A response is parsed into a fixed-size view: a few header fields and a tree
  * of nodes in an arena inside the view, linked by index (0 = none). Strings
@@ -44,6 +45,9 @@ enum ms_imap_node_role {
     MS_IMAP_R_SEQSET,     /* ATOM: sequence-set / uid-set */
     MS_IMAP_R_TEXT,       /* ATOM: free text (generic response code argument) */
     MS_IMAP_R_CORRELATOR, /* LIST ("TAG" string) of ESEARCH */
+    MS_IMAP_R_QUOTA,      /* SEQ: resource name ATOM, usage, limit (RFC 9208) */
+    MS_IMAP_R_THREAD,     /* SEQ of thread lists / LIST: numbers then nested lists
+                           * (RFC 5256); no SP between two adjacent lists */
 };
 
 enum {
@@ -90,8 +94,16 @@ enum ms_imap_resp_type {
     MS_IMAP_FETCH,
     MS_IMAP_VANISHED,
     MS_IMAP_ID,
-    MS_IMAP_CONT,    /* continuation request */
-    MS_IMAP_UNKNOWN, /* MS_LENIENT_IMAP_UNKNOWN only: raw line in text */
+    MS_IMAP_SORT,       /* RFC 5256 4: like SEARCH (numbers, optional MODSEQ) */
+    MS_IMAP_THREAD,     /* RFC 5256 4: data is one SEQ (role THREAD) of thread lists */
+    MS_IMAP_QUOTA,      /* RFC 9208 5.1: quota root, LIST of (name usage limit) */
+    MS_IMAP_QUOTAROOT,  /* RFC 9208 5.2: mailbox, quota root names */
+    MS_IMAP_ACL,        /* RFC 4314 3.6: mailbox, then identifier/rights pairs */
+    MS_IMAP_LISTRIGHTS, /* RFC 4314 3.7: mailbox, identifier, rights... */
+    MS_IMAP_MYRIGHTS,   /* RFC 4314 3.8: mailbox, rights */
+    MS_IMAP_METADATA,   /* RFC 5464 4.4: mailbox, then a PARAMS LIST or entry names */
+    MS_IMAP_CONT,       /* continuation request */
+    MS_IMAP_UNKNOWN,    /* MS_LENIENT_IMAP_UNKNOWN only: raw line in text */
     MS_IMAP_TYPE_MAX
 };
 

@@ -53,16 +53,21 @@ struct ms_pop3_command {
 };
 
 /*
- * Command stream state. sasl is set after AUTH without an initial response
- * (the next line is a SASL response), and by the replies in a session: a "+ "
- * continuation sets it, the final +OK/-ERR to AUTH clears it.
+ * Command stream state. sasl counts the SASL response lines still expected:
+ * AUTH sets it from the mechanism (ms_sasl_client_lines; MS_POP3_SASL_GUESS
+ * for a mechanism whose exchange length is not known: lines are SASL lines
+ * until one starts with a POP3 keyword). In a session the replies also
+ * decide: a "+ " continuation makes at least one more line a SASL line, the
+ * final +OK/-ERR to AUTH ends the exchange, and so does "*" from the client.
  */
+#define MS_POP3_SASL_GUESS 0xff
 struct ms_pop3_command_state {
     uint8_t sasl;
     uint8_t utf8; /* UTF8 was sent: USER/PASS/APOP may carry UTF-8 (RFC 6856 2) */
 };
 
-/* Tell the command state that the server sent a "+ " SASL continuation. */
+/* Tell the command state that the server sent a "+ " SASL continuation (on:
+ * at least one more client line is a SASL line) or ended the exchange (off). */
 void ms_pop3_commands_expect_sasl(struct ms_pop3_command_state *st, int on);
 
 enum ms_pop3_reply_type {
