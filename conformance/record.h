@@ -105,14 +105,25 @@ struct ms_rec_writer {
 int ms_rec_writer_init(struct ms_rec_writer *w, enum ms_rec_proto proto, int raw,
                        ms_rec_sink_fn sink, void *ctx);
 void ms_rec_writer_free(struct ms_rec_writer *w);
-/* Bytes from one direction (0 client -> server, 1 server -> client). */
-void ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n);
+/*
+ * Bytes from one direction (0 client -> server, 1 server -> client).
+ * Returns how many were taken: all n, except after a server line that said
+ * "start TLS now" (w->tls_go): the bytes after that line are not taken (the
+ * caller reports them as injected plaintext, docs/record.md).
+ */
+size_t ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n);
 /* Write out every held-back partial line (segment ends, TLS upgrade, close). */
 void ms_rec_writer_flush(struct ms_rec_writer *w);
 /* A directive or comment line, after flushing partial lines. */
 void ms_rec_writer_line(struct ms_rec_writer *w, const char *text);
 
 /* ---- the proxy (record.c) ---- */
+
+/* Sessions recorded at once (--concurrency): the default and the bound. */
+#define MS_REC_CONCURRENCY_DEFAULT 32
+#define MS_REC_CONCURRENCY_MAX     256
+/* --max-size default: bytes a .session file may take (64 MiB). */
+#define MS_REC_MAX_SIZE_DEFAULT ((uint64_t)64 << 20)
 
 struct ms_rec_options {
     const char *listen_host;
@@ -130,6 +141,7 @@ struct ms_rec_options {
     unsigned max_sessions;  /* 0: until SIGINT/SIGTERM */
     unsigned timeout;       /* seconds without traffic before a session ends */
     unsigned concurrency;   /* sessions at once */
+    uint64_t max_size;      /* bytes a .session file may take; then recording stops */
     int quiet;
 };
 
