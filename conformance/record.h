@@ -60,6 +60,13 @@ struct ms_rec_san {
     struct ms_rec_drv *d;
 };
 
+/*
+ * The largest message the sanitizer's driver holds (32 MiB; docs/record.md
+ * "Limits"); a bigger one is rejected and rendered conservatively. The fuzz
+ * target lowers it to keep each run fast.
+ */
+extern size_t ms_rec_message_max;
+
 /* Returns 0, or -1 when out of memory. out may be NULL (lines are dropped). */
 int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_rec_line_fn out,
                     void *ctx);
@@ -80,6 +87,13 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
  * (docs/record.md "How redaction decides").
  */
 void ms_rec_san_flush(struct ms_rec_san *st);
+
+/*
+ * Whether p[0..n) is one of the secrets the sanitizer has learned from the
+ * dialogue (a password, a SASL blob): it masks every later occurrence of
+ * those in every line it renders (docs/record.md). For tests and the fuzzer.
+ */
+int ms_rec_san_secret_known(const struct ms_rec_san *st, const char *p, size_t n);
 
 /* ---- the line splitter and .session writer ---- */
 

@@ -469,3 +469,239 @@ def test_size_cap_option_is_checked(mailspec):
                         "--protocol", "imap", "--out", "/tmp/x", "--max-size", "lots"],
                        capture_output=True, timeout=10)
     assert r.returncode == 2 and b"--max-size" in r.stderr
+
+
+# ------------------------------------- 2, 10. credentials in .session files --
+
+def scripted(greeting, answer):
+    """A server handler: the greeting, then answer(line) -> the reply (str,
+    possibly several lines) for each client line; None ends the session."""
+    def handler(conn):
+        conn.line(greeting)
+        while True:
+            line = conn.readline()
+            if line is None:
+                return
+            reply = answer(line)
+            if reply is None:
+                return
+            conn.send(reply)
+    return handler
+
+
+def record_dialogue(tmp_path, proto, handler, client, name="cred.session", extra=()):
+    """Run client(sock) through a recorder to handler; returns (file text, stderr)."""
+    with hostile.Server(handler) as srv:
+        out = str(tmp_path / name)
+        with mc.Recorder(MAILSPEC, proto, "127.0.0.1", srv.port, out, timeout=5,
+                         extra=extra) as rec:
+            s = socket.create_connection(("127.0.0.1", rec.port), timeout=10)
+            client(s)
+            s.close()
+            assert rec.wait() == 0, rec.stderr
+        return read_file(out), rec.stderr, srv
+
+
+def say_and_read(s, data, lines=1):
+    s.sendall(data)
+    return [recv_line(s) for _ in range(lines)]
+
+
+def imap_answer(line):
+    tag, _, rest = line.partition(" ")
+    verb = rest.split(" ")[0].upper()
+    if rest.endswith("}") and not rest.endswith("+}"):
+        return tag + " NO [LIMIT] literal refused\r\n"  # a synchronizing literal, refused
+    if verb == "LOGIN":
+        return tag + " NO [AUTHENTICATIONFAILED] bad password " + rest.split(" ")[-1] + "\r\n"
+    if verb == "LOGOUT":
+        return "* BYE bye\r\n" + tag + " OK done\r\n"
+    return tag + " OK done\r\n"
+
+
+def test_refused_login_literal_then_login_with_echo(tmp_path):
+    """2a + 2c: `a LOGIN {5}` refused; the next LOGIN and the server's echo of
+    the password must not be in the file."""
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"a LOGIN {5}\r\n")
+        say_and_read(s, b"b LOGIN alice %s\r\n" % PASSWORD.encode())
+        say_and_read(s, b"c LOGOUT\r\n", 2)
+
+    text, _, _ = record_dialogue(tmp_path, "imap", scripted("* OK ready", imap_answer), client)
+    assert PASSWORD not in text, text
+    assert "S: b NO [AUTHENTICATIONFAILED] bad password ${*}" in text, text
+
+
+def test_refused_append_literal_does_not_hide_a_login(tmp_path):
+    """2a: an APPEND literal refused: the client's next command (a LOGIN of
+    exactly the literal's length) is a command, not message data."""
+    login = b"b LOGIN alice " + PASSWORD.encode()
+
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"a APPEND INBOX {%d}\r\n" % len(login))
+        say_and_read(s, login + b"\r\n")
+        say_and_read(s, b"c LOGOUT\r\n", 2)
+
+    text, _, _ = record_dialogue(tmp_path, "imap", scripted("* OK ready", imap_answer), client)
+    assert PASSWORD not in text, text
+    assert "C: b LOGIN ${sasl_redacted}" in text, text
+
+
+def test_accepted_append_literal_is_still_data(tmp_path):
+    """The negative case: a literal the server accepts is message data, copied."""
+    body = b"Subject: b LOGIN alice notasecret"
+
+    def answer(line):
+        if line.endswith("}"):
+            return "+ go ahead\r\n"
+        return imap_answer(line)
+
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"a APPEND INBOX {%d}\r\n" % len(body))
+        say_and_read(s, body + b"\r\n")
+        say_and_read(s, b"c LOGOUT\r\n", 2)
+
+    text, _, _ = record_dialogue(tmp_path, "imap", scripted("* OK ready", answer), client)
+    assert "C: Subject: b LOGIN alice notasecret" in text, text
+
+
+def pop3_answer(line):
+    verb = line.split(" ")[0].upper()
+    if verb == "PASS":
+        return "-ERR bad password " + line[5:] + "\r\n"
+    if verb == "QUIT":
+        return "+OK bye\r\n"
+    return "+OK\r\n"
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "xy", "Q"])
+def test_pop3_server_echo_is_masked_whatever_the_length(tmp_path, password):
+    """2c + 10: the server echoes the password; also 1- and 2-byte ones."""
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"USER alice\r\n")
+        say_and_read(s, b"PASS %s\r\n" % password.encode())
+        say_and_read(s, b"QUIT\r\n")
+
+    text, _, srv = record_dialogue(tmp_path, "pop3", scripted("+OK ready", pop3_answer), client)
+    body = [l for l in text.splitlines() if l.startswith(("C:", "S:"))]
+    assert not any(password in l for l in body), body
+    assert "S: -ERR bad password ${password}" in body
+    assert "C: PASS ${password}" in body
+
+
+def test_pop3_echo_recording_replays(tmp_path):
+    """The masked echo is ${password}: the file replays against the same server."""
+    import subprocess
+
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"USER alice\r\n")
+        say_and_read(s, b"PASS %s\r\n" % PASSWORD.encode())
+        say_and_read(s, b"QUIT\r\n")
+
+    with hostile.Server(scripted("+OK ready", pop3_answer)) as srv:
+        out = str(tmp_path / "echo.session")
+        with mc.Recorder(MAILSPEC, "pop3", "127.0.0.1", srv.port, out, timeout=5) as rec:
+            s = socket.create_connection(("127.0.0.1", rec.port), timeout=10)
+            client(s)
+            s.close()
+            assert rec.wait() == 0, rec.stderr
+        r = subprocess.run([MAILSPEC, "replay", "--protocol", "pop3", "--host", "127.0.0.1",
+                            "--port", str(srv.port), "--user", "alice", "--password", PASSWORD,
+                            "--timeout", "5", out], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert PASSWORD.encode() not in r.stdout + r.stderr
+
+
+def test_pop3_password_cut_by_the_other_direction(tmp_path):
+    """2b: `PASS Sek`, the server speaks, `r1tPw`; then the server echoes it."""
+    def handler(conn):
+        conn.line("+OK ready")
+        conn.readline()  # USER
+        conn.line("+OK")
+        time.sleep(0.3)  # the client has sent half of PASS
+        conn.line("+OK unsolicited")
+        line = conn.readline()
+        conn.line("-ERR bad password " + line[5:])
+        conn.readline()
+        conn.line("+OK bye")
+
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"USER alice\r\n")
+        s.sendall(b"PASS " + PASSWORD[:3].encode())
+        assert recv_line(s) == b"+OK unsolicited\r\n"
+        say_and_read(s, PASSWORD[3:].encode() + b"\r\n")
+        say_and_read(s, b"QUIT\r\n")
+
+    text, _, _ = record_dialogue(tmp_path, "pop3", handler, client)
+    body = "".join(l[3:] for l in text.splitlines() if l.startswith("C:"))
+    assert PASSWORD not in text and PASSWORD[:3] not in body and PASSWORD[3:] not in body, text
+    assert "@nocrlf" in text
+
+
+def smtp_answer(line):
+    verb = line.split(" ")[0].upper()
+    if verb == "AUTH":
+        return "535 5.7.8 bad credentials: " + line + "\r\n"
+    if verb == "QUIT":
+        return "221 bye\r\n"
+    return "250 ok\r\n"
+
+
+def test_smtp_auth_plain_cut_and_echoed(tmp_path):
+    """2b + 2c: the initial response cut by a server line, then echoed whole."""
+    blob = base64.b64encode(b"\0alice\0" + PASSWORD.encode())
+
+    def handler(conn):
+        conn.line("220 ready")
+        conn.readline()
+        conn.line("250 ok")
+        time.sleep(0.3)
+        conn.line("250 unsolicited")
+        line = conn.readline()
+        conn.line("535 5.7.8 bad credentials: " + line)
+        conn.readline()
+        conn.line("221 bye")
+
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"EHLO x\r\n")
+        s.sendall(b"AUTH PLAIN " + blob[:9])
+        assert recv_line(s) == b"250 unsolicited\r\n"
+        say_and_read(s, blob[9:] + b"\r\n")
+        say_and_read(s, b"QUIT\r\n")
+
+    text, _, _ = record_dialogue(tmp_path, "smtp", handler, client)
+    assert blob.decode() not in text and blob[:9].decode() not in text, text
+    assert blob[9:].decode() not in text, text
+
+
+def test_smtp_auth_login_the_parser_rejects(tmp_path):
+    """A lower-case `auth login` the strict parser does not take: the lines
+    after the server's 334 challenges are still SASL responses, redacted."""
+    def handler(conn):
+        conn.line("220 ready")
+        conn.readline()
+        conn.line("334 VXNlcm5hbWU6")
+        conn.readline()
+        conn.line("334 UGFzc3dvcmQ6")
+        conn.readline()
+        conn.line("535 5.7.8 bad")
+        conn.readline()
+        conn.line("221 bye")
+
+    def client(s):
+        recv_line(s)
+        say_and_read(s, b"auth login\r\n")
+        say_and_read(s, base64.b64encode(b"alice") + b"\r\n")
+        say_and_read(s, base64.b64encode(PASSWORD.encode()) + b"\r\n")
+        say_and_read(s, b"QUIT\r\n")
+
+    text, _, _ = record_dialogue(tmp_path, "smtp", handler, client)
+    assert base64.b64encode(PASSWORD.encode()).decode() not in text, text
+    assert text.count("C: ${sasl_redacted}") == 2, text
