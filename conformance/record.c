@@ -242,10 +242,10 @@ static void half_close(struct ms_conn *c)
 }
 
 /*
- * Relay both directions until both have closed, an error, the idle timeout
- * or a signal. Direction d: 0 client -> server, 1 server -> client. A
- * direction whose sender closed is relayed as a half-close (shutdown of the
- * write side toward the receiver); the other goes on.
+ * Relay both directions until the server closes, an error, the idle
+ * timeout or a signal. Direction d: 0 client -> server, 1 server -> client.
+ * The client's close is relayed as a half-close (shutdown of the write side
+ * toward the server) and the server's direction goes on until it closes.
  */
 static int relay(struct session *s)
 {
@@ -324,10 +324,14 @@ static int relay(struct session *s)
                 else if (d)
                     /* after the client: a replay cannot expect it (it does not close first) */
                     comment(s, "the server closed the connection after the client");
-                else if (open[1])
+                else
                     comment(s, "the client closed the connection");
+                /* the server's close ends the session (closing the client's
+                 * side too, as a server's close means); the client's is
+                 * relayed as a half-close and the server's answers still
+                 * reach the client */
                 open[d] = 0;
-                if (n < 0 || !open[!d])
+                if (n < 0 || d || !open[1])
                     return RELAY_OK;
                 half_close(to);
                 continue;
