@@ -255,9 +255,10 @@ struct side {
      * literal the server refused (they are the client's next command) */
     uint64_t suspect_lo, suspect_hi;
     /* the last line of this side had no CRLF and ended with the first
-     * cont_k bytes of secret cont_idx (-1: none) */
-    int cont_idx;
-    size_t cont_k;
+     * cont_k bytes of the secret cont[0..cont_n) (NULL: none; secrets are
+     * never freed before the end, their order may change) */
+    const char *cont;
+    size_t cont_n, cont_k;
 };
 
 /* A held-back line. */
@@ -280,7 +281,7 @@ struct secret {
     size_t n;
     const char *var; /* what a whole occurrence becomes */
 };
-#define SECRETS_MAX 64
+#define SECRETS_MAX 63   /* a mask byte holds index + 1 in its low 6 bits */
 #define MASK_START  0x80 /* mask byte: the first byte of an occurrence */
 
 /* Bytes held back (lines waiting for an earlier line) before the oldest is forced out. */
@@ -460,8 +461,19 @@ static void learn(struct ms_rec_drv *z, const char *p, size_t n, const char *var
     for (i = 0; i < z->nsec; i++)
         if (z->sec[i].n == n && memcmp(z->sec[i].p, p, n) == 0)
             return;
-    if (z->nsec == SECRETS_MAX)
-        return; /* bounded; what is held back is still redacted by its spans */
+    if (z->nsec == SECRETS_MAX) {
+        /* bounded: the shortest secret without a replay variable (a guess
+         * of the conservative rule, another mechanism's blob) makes room;
+         * passwords and PLAIN/LOGIN blobs stay */
+        for (i = z->nsec; i > 0 && strcmp(z->sec[i - 1].var, V_REDACTED) != 0; i--)
+            ;
+        if (i == 0)
+            return;
+        OPENSSL_cleanse(z->sec[i - 1].p, z->sec[i - 1].n);
+        free(z->sec[i - 1].p);
+        memmove(&z->sec[i - 1], &z->sec[i], (z->nsec - i) * sizeof(z->sec[0]));
+        z->nsec--;
+    }
     char *c = malloc(n);
     if (!c)
         return;
@@ -1125,15 +1137,14 @@ static int mask_line(struct ms_rec_drv *z, const struct pline *L, const char *p)
     }
     memset(z->mask, 0, n + 1);
     if (z->nsec == 0) {
-        s->cont_idx = -1;
+        s->cont = NULL;
         return 0;
     }
     /* the rest of a secret whose first part ended the last line */
-    if (s->cont_idx >= 0 && (size_t)s->cont_idx < z->nsec) {
-        const struct secret *c = &z->sec[s->cont_idx];
-        size_t rest = c->n - s->cont_k, m = rest < n ? rest : n;
-        if (memcmp(p, c->p + s->cont_k, m) == 0)
-            mask_set(z, 0, m, (unsigned)s->cont_idx, 0);
+    if (s->cont) {
+        size_t rest = s->cont_n - s->cont_k, m = rest < n ? rest : n;
+        if (memcmp(p, s->cont + s->cont_k, m) == 0)
+            mask_set(z, 0, m, 0, 0);
     }
     for (unsigned k = 0; k < z->nsec; k++) {
         const struct secret *c = &z->sec[k];
@@ -1151,14 +1162,15 @@ static int mask_line(struct ms_rec_drv *z, const struct pline *L, const char *p)
         }
     }
     /* a line cut without CRLF may end inside a secret */
-    s->cont_idx = -1;
+    s->cont = NULL;
     if (!L->crlf) {
-        for (unsigned k = 0; k < z->nsec && s->cont_idx < 0; k++) {
+        for (unsigned k = 0; k < z->nsec && !s->cont; k++) {
             const struct secret *c = &z->sec[k];
             for (size_t len = c->n - 1 < n ? c->n - 1 : n; len > 0; len--)
                 if (memcmp(p + n - len, c->p, len) == 0) {
                     mask_set(z, n - len, n, k, 0);
-                    s->cont_idx = (int)k;
+                    s->cont = c->p;
+                    s->cont_n = c->n;
                     s->cont_k = len;
                     break;
                 }
@@ -1420,7 +1432,6 @@ int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_
     ms_session_init(&z->ss, z->mp, &z->lim, z->cst, z->cv, z->cb, cap, z->sst, z->sv, z->sb, cap,
                     on_msg, z);
     z->side[0].kind = client_kind(z);
-    z->side[0].cont_idx = z->side[1].cont_idx = -1;
     return 0;
 }
 

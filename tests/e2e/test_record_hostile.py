@@ -413,12 +413,14 @@ def test_client_half_close_is_relayed(tmp_path):
             assert rec.wait() == 0, rec.stderr
     assert b"250 STARTTLS\r\n" in rest and rest.endswith(b"221 2.0.0 Bye\r\n"), rest
     ls = read_file(out).splitlines()
-    i = ls.index("# the client closed the connection")
-    assert ls[i - 2:i] == ["C: EHLO x", "C: QUIT"]
-    assert "S: 221 2.0.0 Bye" in ls[i:]
-    # the server closed after the client: not an expectation a replay could meet
-    assert ls[-1] == "# the server closed the connection after the client"
-    assert "@close" not in ls
+    assert ls.index("C: EHLO x") + 1 == ls.index("C: QUIT") < ls.index("S: 221 2.0.0 Bye")
+    if "# the client closed the connection" in ls:
+        # the server closed after the client: not an expectation a replay could meet
+        assert ls[-1] == "# the server closed the connection after the client"
+        assert "@close" not in ls
+    else:
+        # the server's close was read before the client's (both were waiting)
+        assert ls[-1] == "@close"
 
 
 def test_server_close_still_recorded_as_close(tmp_path):
