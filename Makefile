@@ -238,3 +238,10 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/mailspec
 
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
+
+# ---- record_redact_fuzzer: the recorder's redaction (conformance/) and OpenSSL ----
+REDACT_SRCS := conformance/record_sanitize.c conformance/record_writer.c
+REDACT_LIBS := $(shell $(CC) -print-file-name=libcrypto.so)
+$(FUZZ_BUILD)/record_redact_fuzzer: $(REDACT_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(REDACT_LIBS)
+$(SAN_BUILD)/replay/record_redact_fuzzer: $(REDACT_SRCS:%.c=$(SAN_BUILD)/obj/%.o) $(REDACT_LIBS)
+$(COV_BUILD)/replay/record_redact_fuzzer: $(REDACT_SRCS:%.c=$(COV_BUILD)/obj/%.o) $(REDACT_LIBS)

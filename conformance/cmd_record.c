@@ -38,9 +38,12 @@ static void record_usage(FILE *f)
                "  --insecure            do not verify the server's certificate\n"
                "  --raw                 rewrite nothing (the file may hold credentials)\n"
                "  --max-sessions N      exit after N connections (default: until SIGINT)\n"
-               "  --concurrency N       connections recorded at once (default 4, max 64)\n"
+               "  --concurrency N       connections recorded at once (default 32, max 256);\n"
+               "                        more wait in the listen queue\n"
                "  --timeout S           end a session after S seconds without traffic;\n"
                "                        also bounds connects and handshakes (default 120)\n"
+               "  --max-size MIB        stop writing a .session file at MIB mebibytes (the\n"
+               "                        connection is still relayed; default 64, 0: no cap)\n"
                "  -q, --quiet           no progress messages on stderr\n"
                "  -h, --help            this help\n\n"
                "SIGINT or SIGTERM stops recording; open sessions are closed and their\n"
@@ -96,7 +99,8 @@ enum {
     OPT_RAW,
     OPT_MAX_SESSIONS,
     OPT_CONCURRENCY,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_MAX_SIZE
 };
 
 /* The shared options record takes (cli_common.h), and its own. */
@@ -109,6 +113,7 @@ static const struct option record_options[] = {
     {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {NULL, 0, NULL, 0},
 };
 
@@ -145,12 +150,20 @@ static int record_options_parse(struct ms_rec_options *o, const char **listen, c
                 return MS_EXIT_USAGE;
             break;
         case OPT_CONCURRENCY:
-            if (number_opt("--concurrency", optarg, 64, &o->concurrency) != 0 ||
+            if (number_opt("--concurrency", optarg, MS_REC_CONCURRENCY_MAX, &o->concurrency) != 0 ||
                 o->concurrency == 0) {
-                fprintf(stderr, "mailspec record: --concurrency takes 1 to 64\n");
+                fprintf(stderr, "mailspec record: --concurrency takes 1 to %d\n",
+                        MS_REC_CONCURRENCY_MAX);
                 return MS_EXIT_USAGE;
             }
             break;
+        case OPT_MAX_SIZE: {
+            unsigned mib;
+            if (number_opt("--max-size", optarg, 1048576, &mib) != 0)
+                return MS_EXIT_USAGE;
+            o->max_size = (uint64_t)mib << 20;
+            break;
+        }
         case OPT_TIMEOUT:
             if (number_opt("--timeout", optarg, 86400, &o->timeout) != 0 || o->timeout == 0) {
                 fprintf(stderr, "mailspec record: --timeout takes 1 to 86400 seconds\n");
@@ -189,7 +202,8 @@ int ms_cmd_record(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     o.timeout = 120;
-    o.concurrency = 4;
+    o.concurrency = MS_REC_CONCURRENCY_DEFAULT;
+    o.max_size = MS_REC_MAX_SIZE_DEFAULT;
     if ((rc = record_options_parse(&o, &listen, &connect, argc, argv)) >= 0)
         return rc;
     if (!listen || !connect || !o.proto || !o.out) {

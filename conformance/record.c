@@ -39,10 +39,34 @@
 
 static volatile int stop_flag; /* set by SIGINT/SIGTERM (int: ms_conn_read takes it) */
 
+/*
+ * A child in a step that waits inside the transport (connect, a TLS
+ * handshake on either side) cannot see stop_flag there: the handler ends it
+ * at once. Everything relayed so far is already in the file (those steps
+ * come right after a flush), so the file only needs its last comment.
+ */
+static volatile sig_atomic_t blocking_file = -1;
+/* A child's two sockets while it relays: shut down by the handler, so a
+ * write waiting for a peer that does not read returns at once. */
+static volatile sig_atomic_t relay_fd[2] = {-1, -1};
+
+#define STOPPED_COMMENT "# recording stopped (SIGINT/SIGTERM)"
+
 static void on_signal(int sig)
 {
+    int saved = errno;
     (void)sig;
     stop_flag = 1;
+    if (blocking_file >= 0) {
+        static const char msg[] = STOPPED_COMMENT "\n";
+        ssize_t w = write(blocking_file, msg, sizeof(msg) - 1);
+        (void)w;
+        _exit(MS_EXIT_OK);
+    }
+    for (int i = 0; i < 2; i++)
+        if (relay_fd[i] >= 0)
+            (void)shutdown(relay_fd[i], SHUT_RDWR);
+    errno = saved;
 }
 
 static void install_signals(void)
@@ -67,11 +91,18 @@ struct session {
     struct ms_conn client; /* ssl: ours (ctx stays NULL: shared server_ctx) */
     struct ms_conn server; /* the runner's transport */
     SSL_CTX *server_ctx;   /* ours, toward the client */
+    uint64_t written;      /* bytes in the file */
+    int capped;            /* --max-size reached: nothing more is written */
 };
 
-static int file_sink(void *ctx, const char *line, size_t n)
+static void say(const struct session *s, const char *what, const char *detail);
+
+/* Room kept under --max-size for the line that says the cap was reached. */
+#define CAP_NOTE                                                                                   \
+    "# size cap reached (--max-size): recording stopped here, the connection is still relayed"
+
+static int file_write(struct session *s, const char *line, size_t n)
 {
-    struct session *s = ctx;
     struct iovec iov[2] = {{(void *)line, n}, {"\n", 1}};
     size_t total = n + 1;
 
@@ -91,7 +122,24 @@ static int file_sink(void *ctx, const char *line, size_t n)
             done -= k;
         }
     }
+    s->written += n + 1;
     return 0;
+}
+
+/* The writer's sink: each line once, until --max-size (docs/record.md). */
+static int file_sink(void *ctx, const char *line, size_t n)
+{
+    struct session *s = ctx;
+
+    if (s->capped)
+        return 0;
+    if (s->o->max_size && s->written + n + 1 + sizeof(CAP_NOTE) > s->o->max_size) {
+        s->capped = 1;
+        say(s, "size cap reached (--max-size): recording stopped, the connection is still relayed",
+            NULL);
+        return file_write(s, CAP_NOTE, strlen(CAP_NOTE));
+    }
+    return file_write(s, line, n);
 }
 
 /* A message on stderr: "mailspec record: PATH: what[: detail]". */
@@ -135,32 +183,98 @@ static int start_tls(struct session *s, char *err, size_t errcap)
 {
     struct ms_tls_opts t;
     uint64_t deadline = ms_now_ms() + (uint64_t)s->o->timeout * 1000u;
+    int rc = -1;
 
     memset(&t, 0, sizeof(t));
     t.cafile = s->o->cafile;
     t.insecure = s->o->insecure;
-    if (ms_conn_tls(&s->server, s->o->connect_host, &t, deadline, err, errcap) != 0)
-        return -1;
-    s->client.ssl = ms_rec_tls_accept(s->server_ctx, s->client.fd, deadline, err, errcap);
-    return s->client.ssl ? 0 : -1;
+    blocking_file = s->file; /* SIGTERM ends the handshakes at once */
+    if (!stop_flag && ms_conn_tls(&s->server, s->o->connect_host, &t, deadline, err, errcap) == 0) {
+        s->client.ssl = ms_rec_tls_accept(s->server_ctx, s->client.fd, deadline, err, errcap);
+        rc = s->client.ssl ? 0 : -1;
+    }
+    blocking_file = -1;
+    if (stop_flag)
+        snprintf(err, errcap, "stopped by a signal");
+    return rc;
 }
 
 /* ---- the relay ---- */
 
 enum { RELAY_OK = 0, RELAY_SERVER_ERROR = 1 };
 
+/*
+ * Plaintext the server sent after its STARTTLS go-ahead, before the
+ * handshake: RFC 3207 4.2, RFC 2595 4, RFC 9051 6.2.1 say it must not be
+ * taken as part of the dialogue. It is not forwarded; the file says so, and
+ * its @finding makes a replay against the same server fail at @tls with that
+ * text (the runner fails @tls when the server sent anything after the
+ * go-ahead). The bytes themselves are not written (they are the server's,
+ * unsanitized).
+ */
+static void injection(struct session *s, size_t n)
+{
+    char line[256];
+
+    snprintf(line, sizeof(line),
+             "# STARTTLS injection: the server sent %zu byte%s after its go-ahead, before TLS "
+             "(not forwarded to the client, not recorded)",
+             n, n == 1 ? "" : "s");
+    ms_rec_writer_line(&s->w, line);
+    ms_rec_writer_line(&s->w, "@finding the server sent plaintext after its STARTTLS go-ahead "
+                              "(STARTTLS response injection)");
+    snprintf(line, sizeof(line),
+             "STARTTLS injection: the server sent %zu byte%s of plaintext after its go-ahead "
+             "(not forwarded)",
+             n, n == 1 ? "" : "s");
+    say(s, line, NULL);
+}
+
+/* No more bytes go from us to c (the other side closed its direction). */
+static void half_close(struct ms_conn *c)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        (void)SSL_shutdown(c->ssl); /* close_notify; reading stays possible */
+        ERR_clear_error();
+    }
+    (void)shutdown(c->fd, SHUT_WR);
+}
+
+/*
+ * Relay both directions until the server closes, an error, the idle
+ * timeout or a signal. Direction d: 0 client -> server, 1 server -> client.
+ * The client's close is relayed as a half-close (shutdown of the write side
+ * toward the server) and the server's direction goes on until it closes.
+ */
 static int relay(struct session *s)
 {
     static char buf[1 << 16];
     char err[512];
     struct pollfd p[2];
+    int open[2] = {1, 1};
+    /*
+     * TLS holds bytes it cannot use yet (part of a record): SSL_has_pending
+     * stays true, but only the socket can bring the rest, so that direction
+     * waits in poll() like any other (a read there would return nothing,
+     * again and again, at full CPU).
+     */
+    int stalled[2] = {0, 0};
 
+    relay_fd[0] = s->client.fd;
+    relay_fd[1] = s->server.fd;
     for (;;) {
-        /* TLS may hold bytes poll() cannot see (ms_conn_pending) */
-        int ready[2] = {ms_conn_pending(&s->client), ms_conn_pending(&s->server)};
+        struct ms_conn *conn[2] = {&s->client, &s->server};
+        int ready[2];
+        for (int d = 0; d < 2; d++)
+            ready[d] = open[d] && !stalled[d] && ms_conn_pending(conn[d]);
+        if (stop_flag) {
+            comment(s, "recording stopped (SIGINT/SIGTERM)");
+            return RELAY_OK;
+        }
         if (!ready[0] && !ready[1]) {
-            p[0] = (struct pollfd){s->client.fd, POLLIN, 0};
-            p[1] = (struct pollfd){s->server.fd, POLLIN, 0};
+            for (int d = 0; d < 2; d++)
+                p[d] = (struct pollfd){open[d] ? conn[d]->fd : -1, POLLIN, 0};
             int r = poll(p, 2, (int)s->o->timeout * 1000);
             if (stop_flag) {
                 comment(s, "recording stopped (SIGINT/SIGTERM)");
@@ -174,14 +288,17 @@ static int relay(struct session *s)
             }
             if (r < 0)
                 return RELAY_OK;
-            ready[0] = (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-            ready[1] = (p[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+            for (int d = 0; d < 2; d++)
+                if (p[d].revents & (POLLIN | POLLHUP | POLLERR)) {
+                    ready[d] = 1;
+                    stalled[d] = 0;
+                }
         }
         for (int d = 1; d >= 0; d--) {
-            if (!ready[d])
+            if (!ready[d] || !open[d])
                 continue;
-            struct ms_conn *from = d ? &s->server : &s->client;
-            struct ms_conn *to = d ? &s->client : &s->server;
+            struct ms_conn *from = conn[d];
+            struct ms_conn *to = conn[!d];
             uint64_t deadline = ms_now_ms() + (uint64_t)s->o->timeout * 1000u;
             /*
              * Deadline "now": poll() above does the waiting. A readable TLS
@@ -191,26 +308,47 @@ static int relay(struct session *s)
              */
             ssize_t n =
                 ms_conn_read(from, buf, sizeof(buf), ms_now_ms(), &stop_flag, err, sizeof(err));
-            if (n == -2 && !stop_flag)
+            if (n == -2 && !stop_flag) {
+                stalled[d] = ms_conn_pending(from);
                 continue;
+            }
             if (n <= 0) {
                 ms_rec_writer_flush(&s->w);
-                if (stop_flag)
+                if (stop_flag) {
                     comment(s, "recording stopped (SIGINT/SIGTERM)");
-                else if (d)
+                    return RELAY_OK;
+                }
+                if (d && open[0])
                     /* the server closed: an expectation a replay can check */
                     ms_rec_writer_line(&s->w, "@close");
+                else if (d)
+                    /* after the client: a replay cannot expect it (it does not close first) */
+                    comment(s, "the server closed the connection after the client");
                 else
                     comment(s, "the client closed the connection");
-                return RELAY_OK;
+                /* the server's close ends the session (closing the client's
+                 * side too, as a server's close means); the client's is
+                 * relayed as a half-close and the server's answers still
+                 * reach the client */
+                open[d] = 0;
+                if (n < 0 || d || !open[1])
+                    return RELAY_OK;
+                half_close(to);
+                continue;
             }
-            ms_rec_writer_data(&s->w, d, buf, (size_t)n);
-            if (ms_conn_write(to, buf, (size_t)n, deadline, err, sizeof(err)) != 0) {
-                comment(s, d ? "the client went away" : "the server went away");
+            size_t used = ms_rec_writer_data(&s->w, d, buf, (size_t)n);
+            size_t fwd = d && s->w.tls_go ? used : (size_t)n;
+            if (ms_conn_write(to, buf, fwd, deadline, err, sizeof(err)) != 0) {
+                if (stop_flag)
+                    comment(s, "recording stopped (SIGINT/SIGTERM)");
+                else
+                    comment(s, d ? "the client went away" : "the server went away");
                 return RELAY_OK;
             }
             if (d && s->w.tls_go) {
                 s->w.tls_go = 0;
+                if (fwd < (size_t)n)
+                    injection(s, (size_t)n - fwd);
                 if (!s->server_ctx) {
                     comment(s, "the client started TLS: not followed (give --cert/--key)");
                     say(s, "the client started TLS but there is no --cert/--key: session ended",
@@ -219,10 +357,15 @@ static int relay(struct session *s)
                 }
                 ms_rec_writer_line(&s->w, "@tls");
                 if (start_tls(s, err, sizeof(err)) != 0) {
+                    if (stop_flag) {
+                        comment(s, "recording stopped (SIGINT/SIGTERM)");
+                        return RELAY_OK;
+                    }
                     comment(s, "TLS upgrade failed");
                     say(s, "TLS upgrade failed", err);
                     return RELAY_SERVER_ERROR;
                 }
+                stalled[0] = stalled[1] = 0;
             }
         }
     }
@@ -254,8 +397,16 @@ static int run_session(const struct ms_rec_options *o, int cfd, const char *path
     }
     header(&s);
     snprintf(port, sizeof(port), "%u", o->connect_port);
-    if (ms_conn_open(&s.server, o->connect_host, port, ms_now_ms() + (uint64_t)o->timeout * 1000u,
-                     err, sizeof(err)) != 0) {
+    blocking_file = file; /* SIGTERM during the connect ends it at once */
+    int c = stop_flag ? -1
+                      : ms_conn_open(&s.server, o->connect_host, port,
+                                     ms_now_ms() + (uint64_t)o->timeout * 1000u, err, sizeof(err));
+    blocking_file = -1;
+    if (stop_flag) {
+        comment(&s, "recording stopped (SIGINT/SIGTERM)");
+        goto out;
+    }
+    if (c != 0) {
         comment(&s, "could not connect to the server");
         say(&s, err, NULL);
         rc = MS_EXIT_USAGE;
@@ -264,6 +415,10 @@ static int run_session(const struct ms_rec_options *o, int cfd, const char *path
     if (o->tls == MS_TLS_IMPLICIT) {
         /* the session starts after the handshake (docs/architecture.md): no @tls line */
         if (start_tls(&s, err, sizeof(err)) != 0) {
+            if (stop_flag) {
+                comment(&s, "recording stopped (SIGINT/SIGTERM)");
+                goto out;
+            }
             comment(&s, "TLS handshake failed");
             say(&s, err, NULL);
             rc = MS_EXIT_USAGE;
@@ -273,6 +428,7 @@ static int run_session(const struct ms_rec_options *o, int cfd, const char *path
     if (relay(&s) == RELAY_SERVER_ERROR)
         rc = MS_EXIT_USAGE;
 out:
+    relay_fd[0] = relay_fd[1] = -1;
     ms_rec_writer_flush(&s.w);
     if (s.w.error) {
         say(&s, "cannot write the session file", strerror(errno));
@@ -291,16 +447,55 @@ out:
 /* ---- files ---- */
 
 /*
+ * Create path for writing, mode 0600, never through a symbolic link and
+ * never into a file that is there already under another form: O_EXCL and
+ * O_NOFOLLOW. A regular file of ours that is in the way (an earlier
+ * recording) is removed and created anew; anything else (a symbolic link, a
+ * hard link, another user's file, a FIFO, a device) is refused with *why.
+ */
+static int create_file(const char *path, const char **why)
+{
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC;
+    struct stat st;
+
+    *why = NULL;
+    int fd = open(path, flags, 0600);
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    if (lstat(path, &st) != 0)
+        return -1;
+    if (S_ISLNK(st.st_mode))
+        *why = "it is a symbolic link (not followed)";
+    else if (!S_ISREG(st.st_mode))
+        *why = "it exists and is not a regular file";
+    else if (st.st_uid != geteuid() || st.st_nlink != 1)
+        *why = "it exists and is not a file of ours with a single link";
+    if (*why) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (unlink(path) != 0)
+        return -1;
+    fd = open(path, flags, 0600);
+    if (fd < 0 && errno == EEXIST)
+        *why = "it was created again by someone else while it was being replaced";
+    return fd;
+}
+
+/*
  * The file for session number n (1-based): in a directory,
  * <proto>-<n>.session (the first name not taken); for --out FILE, FILE for
  * the first session and FILE-<n> (before a .session suffix) for the others.
  */
-static int open_out(const struct ms_rec_options *o, unsigned n, char *path, size_t cap)
+static int open_out(const struct ms_rec_options *o, unsigned n, char *path, size_t cap,
+                    const char **why)
 {
+    *why = NULL;
     if (o->out_is_dir) {
         for (unsigned k = n;; k++) {
             snprintf(path, cap, "%s/%s-%u.session", o->out, ms_rec_proto_name(o->proto), k);
-            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+            int fd =
+                open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0600);
             if (fd >= 0 || errno != EEXIST)
                 return fd;
         }
@@ -316,7 +511,7 @@ static int open_out(const struct ms_rec_options *o, unsigned n, char *path, size
         else
             snprintf(path, cap, "%s-%u", o->out, n);
     }
-    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    return create_file(path, why);
 }
 
 static int listen_on(const char *host, unsigned port)
@@ -338,7 +533,7 @@ static int listen_on(const char *host, unsigned port)
     }
     fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         fprintf(stderr, "mailspec record: cannot listen on %s:%u: %s\n", host, port,
                 strerror(errno));
         if (fd >= 0)
@@ -382,12 +577,12 @@ int ms_record_run(const struct ms_rec_options *o)
 {
     char err[512], path[4096];
     SSL_CTX *ctx = NULL;
-    pid_t kids[64];
+    pid_t kids[MS_REC_CONCURRENCY_MAX];
     unsigned nkids = 0, started = 0, conc = o->concurrency;
     int lfd, bad = 0;
 
-    if (conc == 0 || conc > 64)
-        conc = conc ? 64 : 1;
+    if (conc == 0 || conc > MS_REC_CONCURRENCY_MAX)
+        conc = conc ? MS_REC_CONCURRENCY_MAX : 1;
     if (o->cert) {
         ctx = ms_rec_tls_server_ctx(o->cert, o->key, err, sizeof(err));
         if (!ctx) {
@@ -420,9 +615,11 @@ int ms_record_run(const struct ms_rec_options *o)
         if (cfd < 0)
             continue;
         started++;
-        int file = open_out(o, started, path, sizeof(path));
+        const char *why;
+        int file = open_out(o, started, path, sizeof(path), &why);
         if (file < 0) {
-            fprintf(stderr, "mailspec record: cannot create %s: %s\n", path, strerror(errno));
+            fprintf(stderr, "mailspec record: cannot create %s: %s\n", path,
+                    why ? why : strerror(errno));
             close(cfd);
             bad = 1;
             break;

@@ -60,6 +60,13 @@ struct ms_rec_san {
     struct ms_rec_drv *d;
 };
 
+/*
+ * The largest message the sanitizer's driver holds (32 MiB; docs/record.md
+ * "Limits"); a bigger one is rejected and rendered conservatively. The fuzz
+ * target lowers it to keep each run fast.
+ */
+extern size_t ms_rec_message_max;
+
 /* Returns 0, or -1 when out of memory. out may be NULL (lines are dropped). */
 int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_rec_line_fn out,
                     void *ctx);
@@ -80,6 +87,13 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
  * (docs/record.md "How redaction decides").
  */
 void ms_rec_san_flush(struct ms_rec_san *st);
+
+/*
+ * Whether p[0..n) is one of the secrets the sanitizer has learned from the
+ * dialogue (a password, a SASL blob): it masks every later occurrence of
+ * those in every line it renders (docs/record.md). For tests and the fuzzer.
+ */
+int ms_rec_san_secret_known(const struct ms_rec_san *st, const char *p, size_t n);
 
 /* ---- the line splitter and .session writer ---- */
 
@@ -105,14 +119,25 @@ struct ms_rec_writer {
 int ms_rec_writer_init(struct ms_rec_writer *w, enum ms_rec_proto proto, int raw,
                        ms_rec_sink_fn sink, void *ctx);
 void ms_rec_writer_free(struct ms_rec_writer *w);
-/* Bytes from one direction (0 client -> server, 1 server -> client). */
-void ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n);
+/*
+ * Bytes from one direction (0 client -> server, 1 server -> client).
+ * Returns how many were taken: all n, except after a server line that said
+ * "start TLS now" (w->tls_go): the bytes after that line are not taken (the
+ * caller reports them as injected plaintext, docs/record.md).
+ */
+size_t ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n);
 /* Write out every held-back partial line (segment ends, TLS upgrade, close). */
 void ms_rec_writer_flush(struct ms_rec_writer *w);
 /* A directive or comment line, after flushing partial lines. */
 void ms_rec_writer_line(struct ms_rec_writer *w, const char *text);
 
 /* ---- the proxy (record.c) ---- */
+
+/* Sessions recorded at once (--concurrency): the default and the bound. */
+#define MS_REC_CONCURRENCY_DEFAULT 32
+#define MS_REC_CONCURRENCY_MAX     256
+/* --max-size default: bytes a .session file may take (64 MiB). */
+#define MS_REC_MAX_SIZE_DEFAULT ((uint64_t)64 << 20)
 
 struct ms_rec_options {
     const char *listen_host;
@@ -130,6 +155,7 @@ struct ms_rec_options {
     unsigned max_sessions;  /* 0: until SIGINT/SIGTERM */
     unsigned timeout;       /* seconds without traffic before a session ends */
     unsigned concurrency;   /* sessions at once */
+    uint64_t max_size;      /* bytes a .session file may take; then recording stops */
     int quiet;
 };
 

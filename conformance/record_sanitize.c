@@ -33,6 +33,14 @@
  * Credentials become ${user}/${password} (or a named SASL variable: a base64
  * blob of them) and are never copied to the output; values that change
  * between runs become ${*} (the server text rules below).
+ *
+ * Every credential found is also remembered as a secret (struct secret), and
+ * every occurrence of a secret in any line rendered afterwards, in either
+ * direction and whatever its length, is masked: a server that echoes the
+ * password, a credential only the conservative rule found, a line cut in
+ * the middle of a secret. An IMAP synchronizing literal the server refused
+ * is noticed here (the driver cannot know): the bytes the driver takes as
+ * that literal are the client's next command and get the conservative rule.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +53,8 @@
 #include "mailspec/script.h"
 #include "mailspec/smtp.h"
 #include "record.h"
+
+size_t ms_rec_message_max = (size_t)32 << 20;
 
 enum ms_rec_proto ms_rec_proto_parse(const char *name)
 {
@@ -241,6 +251,14 @@ struct side {
     int after_error;    /* the driver is dropping the rest of a rejected message */
     uint8_t kind;       /* client: K_* for the message the driver parses next */
     uint8_t tail_carry; /* the carry of forced renders of the unclassified message */
+    /* client: the bytes the driver takes as the literal of a synchronizing
+     * literal the server refused (they are the client's next command) */
+    uint64_t suspect_lo, suspect_hi;
+    /* the last line of this side had no CRLF and ended with the first
+     * cont_k bytes of the secret cont[0..cont_n) (NULL: none; secrets are
+     * never freed before the end, their order may change) */
+    const char *cont;
+    size_t cont_n, cont_k;
 };
 
 /* A held-back line. */
@@ -251,6 +269,20 @@ struct pline {
 };
 
 enum { MECH_PLAIN = 1, MECH_LOGIN, MECH_OTHER };
+
+/*
+ * A secret the dialogue has shown (a password, a SASL blob): every later
+ * rendering of every line, in both directions, masks each occurrence of it,
+ * whatever its length (a server that echoes the password, a credential the
+ * parser could not place). Longest first.
+ */
+struct secret {
+    char *p;
+    size_t n;
+    const char *var; /* what a whole occurrence becomes */
+};
+#define SECRETS_MAX 63   /* a mask byte holds index + 1 in its low 6 bits */
+#define MASK_START  0x80 /* mask byte: the first byte of an occurrence */
 
 /* Bytes held back (lines waiting for an earlier line) before the oldest is forced out. */
 #define QUEUE_MAX ((size_t)48 << 20)
@@ -280,6 +312,18 @@ struct ms_rec_drv {
     uint64_t ehlo_idx, starttls_idx;    /* SMTP: which command (1-based) was EHLO/HELO, STARTTLS */
     char tls_tag[MS_IMAP_CMD_TAG_KEEP]; /* IMAP: the tag of the STARTTLS sent */
     size_t tls_tag_len;
+    /* IMAP: a client line ended in a synchronizing literal {n}, not answered yet */
+    int lit_wait;
+    /* a client line started like AUTH/AUTHENTICATE (auth_seen) and the server
+     * answered with a challenge (force_sasl): the client's next line is a
+     * SASL response even when the driver rejected the command */
+    uint8_t auth_seen, force_sasl;
+    uint64_t lit_at, lit_n;
+    struct secret sec[SECRETS_MAX];
+    size_t nsec;
+    uint8_t *mask; /* per byte of the line being rendered: secret index + 1 | MASK_START */
+    size_t maskcap;
+    uint8_t susp_carry; /* the conservative rule's carry inside refused-literal bytes */
 };
 
 static int side_push(struct side *s, const struct span *v)
@@ -341,6 +385,8 @@ static void classify(struct ms_rec_drv *z, int srv, uint64_t lo, uint64_t hi, co
     s->done = hi;
 }
 
+static void learn_password(struct ms_rec_drv *z, const char *p, size_t n);
+
 /* Builds the spans of one message from its view: ranges in order, the rest default. */
 struct marks {
     struct ms_rec_drv *z;
@@ -390,6 +436,8 @@ static void mark(struct marks *m, struct ms_slice s, uint8_t act, const char *va
         lo = m->cur;
     }
     mark_to(m, lo);
+    if (act == SP_VAR && strcmp(var, "${password}") == 0)
+        learn_password(m->z, s.ptr, s.len);
     struct span v = {0};
     v.act = act;
     v.var = var;
@@ -400,6 +448,94 @@ static void mark(struct marks *m, struct ms_slice s, uint8_t act, const char *va
 static void mark_end(struct marks *m)
 {
     mark_to(m, m->end);
+}
+
+/* ---- secrets ---- */
+
+static void learn(struct ms_rec_drv *z, const char *p, size_t n, const char *var)
+{
+    size_t i;
+
+    if (n == 0 || z->st->raw)
+        return;
+    for (i = 0; i < z->nsec; i++)
+        if (z->sec[i].n == n && memcmp(z->sec[i].p, p, n) == 0)
+            return;
+    if (z->nsec == SECRETS_MAX) {
+        /* bounded: the shortest secret without a replay variable (a guess
+         * of the conservative rule, another mechanism's blob) makes room;
+         * passwords and PLAIN/LOGIN blobs stay */
+        for (i = z->nsec; i > 0 && strcmp(z->sec[i - 1].var, V_REDACTED) != 0; i--)
+            ;
+        if (i == 0)
+            return;
+        OPENSSL_cleanse(z->sec[i - 1].p, z->sec[i - 1].n);
+        free(z->sec[i - 1].p);
+        memmove(&z->sec[i - 1], &z->sec[i], (z->nsec - i) * sizeof(z->sec[0]));
+        z->nsec--;
+    }
+    char *c = malloc(n);
+    if (!c)
+        return;
+    memcpy(c, p, n);
+    /* longest first: a longer secret that contains a shorter one wins */
+    for (i = z->nsec; i > 0 && z->sec[i - 1].n < n; i--)
+        z->sec[i] = z->sec[i - 1];
+    z->sec[i] = (struct secret){c, n, var};
+    z->nsec++;
+}
+
+/* A password as the client wrote it, and (a quoted string) unescaped. */
+static void learn_password(struct ms_rec_drv *z, const char *p, size_t n)
+{
+    char buf[1024];
+    size_t k = 0;
+
+    learn(z, p, n, "${password}");
+    if (!memchr(p, '\\', n) || n > sizeof(buf))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\' && i + 1 < n)
+            i++;
+        buf[k++] = p[i];
+    }
+    learn(z, buf, k, "${password}");
+    OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+/* base64 p[0..n) into buf (cap bytes): the decoded length, or -1. */
+static long b64_decode(const char *p, size_t n, unsigned char *buf, size_t cap)
+{
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap)
+        return -1;
+    int d = EVP_DecodeBlock(buf, (const unsigned char *)p, (int)n);
+    /* EVP_DecodeBlock counts the padding as zero bytes */
+    int pad = (p[n - 1] == '=') + (n >= 2 && p[n - 2] == '=');
+    return d >= pad ? (long)(d - pad) : -1;
+}
+
+/*
+ * A SASL blob the client sent: the blob itself, and what it carries: the
+ * password of PLAIN (authzid \0 authcid \0 passwd, RFC 4616 2) or, for
+ * LOGIN's second response, the password itself.
+ */
+static void learn_blob(struct ms_rec_drv *z, const char *p, size_t n, const char *var, int mech,
+                       int password_step, const char *pvar)
+{
+    unsigned char buf[3 * 1024];
+
+    learn(z, p, n, var);
+    long d = b64_decode(p, n, buf, sizeof(buf));
+    if (d > 0) {
+        size_t len = (size_t)d;
+        const unsigned char *z1 = mech == MECH_PLAIN ? memchr(buf, 0, len) : NULL;
+        const unsigned char *z2 = z1 ? memchr(z1 + 1, 0, len - (size_t)(z1 + 1 - buf)) : NULL;
+        if (z2)
+            learn(z, (const char *)z2 + 1, len - (size_t)(z2 + 1 - buf), pvar);
+        else if (mech == MECH_LOGIN && password_step)
+            learn(z, (const char *)buf, len, pvar);
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
 }
 
 /* ---- SASL ---- */
@@ -424,13 +560,9 @@ static const char *plain_var(const char *p, size_t n)
     unsigned char buf[3 * 1024];
     const char *var = V_REDACTED;
 
-    if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(buf))
-        return var;
-    int d = EVP_DecodeBlock(buf, (const unsigned char *)p, (int)n);
-    /* EVP_DecodeBlock counts the padding as zero bytes */
-    int pad = (p[n - 1] == '=') + (n >= 2 && p[n - 2] == '=');
-    if (d >= pad) {
-        size_t len = (size_t)(d - pad);
+    long d = b64_decode(p, n, buf, sizeof(buf));
+    if (d >= 0) {
+        size_t len = (size_t)d;
         const unsigned char *z1 = memchr(buf, 0, len);
         if (z1 && memchr(z1 + 1, 0, len - (size_t)(z1 + 1 - buf)))
             var = z1 == buf ? "${sasl_plain}" : "${sasl_plain_authz}";
@@ -461,15 +593,22 @@ static const char *sasl_var(struct ms_rec_drv *z, struct ms_slice r)
 
 static void sasl_mark(struct marks *m, struct ms_slice r)
 {
+    unsigned step = m->z->step;
     const char *v = sasl_var(m->z, r);
-    if (v)
+    if (v) {
         mark(m, r, SP_VAR, v);
+        /* the blob is the credential itself; ${sasl_user} is not a secret */
+        if (strcmp(v, "${sasl_user}") != 0)
+            learn_blob(m->z, r.ptr, r.len, v, m->z->mech, step == 1, "${password}");
+    }
 }
 
 /* ---- what the driver expects next from the client ---- */
 
 static uint8_t client_kind(const struct ms_rec_drv *z)
 {
+    if (z->force_sasl)
+        return K_SASL;
     switch (z->st->proto) {
     case MS_REC_SMTP: {
         const struct ms_smtp_cstate *c = z->cst;
@@ -672,6 +811,15 @@ static void imap_reply(struct ms_rec_drv *z, const struct ms_imap_response *r, u
         return;
     }
     mark_init(&m, z, 1, r->raw.ptr, off, len, SP_TEXT);
+    if (z->lit_wait && r->kind == MS_IMAP_CONTINUE) {
+        z->lit_wait = 0; /* go ahead: the literal follows */
+    } else if (z->lit_wait && r->kind == MS_IMAP_TAGGED) {
+        /* refused (RFC 9051 7.5): the client's next bytes are a new command,
+         * but the driver takes the next lit_n of them as the literal */
+        z->lit_wait = 0;
+        z->side[0].suspect_lo = z->lit_at;
+        z->side[0].suspect_hi = z->lit_at + z->lit_n;
+    }
     if (r->kind == MS_IMAP_CONTINUE) {
         const struct ms_imap_command_state *c = z->cst;
         if (c->mode == MS_IMAP_CS_AUTH && z->mech == MECH_OTHER)
@@ -747,8 +895,18 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
             break;
         }
     }
-    if (is_server)
+    if (is_server) {
         z->server_msgs++;
+        if (z->auth_seen && view) {
+            int challenge = z->st->proto == MS_REC_SMTP
+                                ? ((const struct ms_smtp_reply *)view)->code == 334
+                            : z->st->proto == MS_REC_POP3
+                                ? ((const struct ms_pop3_reply *)view)->type == MS_POP3_R_CONTINUE
+                                : ((const struct ms_imap_response *)view)->kind == MS_IMAP_CONTINUE;
+            z->force_sasl = (uint8_t)challenge;
+            z->auth_seen = (uint8_t)challenge;
+        }
+    }
     s->tail_carry = 0;
     /* a server message may change what the client's next bytes are */
     z->side[0].kind = client_kind(z);
@@ -781,6 +939,20 @@ static size_t cred_prefix(enum ms_rec_proto proto, const char *p, size_t n)
     return 0;
 }
 
+/* Whether p[0..n) starts like AUTH (SMTP, POP3) or "tag AUTHENTICATE" (IMAP). */
+static int starts_auth(enum ms_rec_proto proto, const char *p, size_t n)
+{
+    size_t i = 0;
+
+    if (proto == MS_REC_IMAP) {
+        i = word_len(p, n, 0);
+        if (i == 0 || i >= n)
+            return 0;
+        i++;
+    }
+    return ieq(p + i, word_len(p, n, i), proto == MS_REC_IMAP ? "AUTHENTICATE" : "AUTH");
+}
+
 /* Server bytes without a view: the text rules alone. */
 static void server_text(enum ms_rec_proto proto, const char *p, size_t n, struct ms_out *o)
 {
@@ -790,6 +962,48 @@ static void server_text(enum ms_rec_proto proto, const char *p, size_t n, struct
         smtp_server_text(p, n, o);
     else
         esc(o, p, n);
+}
+
+/*
+ * A credential the conservative rule redacts (no view says where it is): the
+ * last word of p[0..n), where credential commands carry their secret (the
+ * password of LOGIN, the blob of AUTH), with and without quotes; a literal
+ * announcement {n} is not one.
+ */
+static void learn_last_word(struct ms_rec_drv *z, const char *p, size_t n)
+{
+    while (n > 0 && p[n - 1] == ' ')
+        n--;
+    size_t b = n;
+    while (b > 0 && p[b - 1] != ' ')
+        b--;
+    const char *w = p + b;
+    size_t wl = n - b;
+    if (wl == 0 || (wl >= 2 && w[0] == '{' && w[wl - 1] == '}'))
+        return;
+    learn(z, w, wl, V_REDACTED);
+    if (wl >= 2 && w[0] == '"' && w[wl - 1] == '"')
+        learn(z, w + 1, wl - 2, V_REDACTED);
+}
+
+/*
+ * What follows the verb of a credential command the parser rejected
+ * (tail[0..n)): PASS's argument; the second argument of LOGIN and of
+ * AUTH/AUTHENTICATE (the password, the initial response), not the first (the
+ * user, the mechanism); nothing of USER and APOP.
+ */
+static void learn_cred_tail(struct ms_rec_drv *z, const char *verb, size_t vl, const char *tail,
+                            size_t n)
+{
+    if (ieq(verb, vl, "PASS")) {
+        learn(z, tail, n, V_REDACTED);
+        return;
+    }
+    if (!ieq(verb, vl, "LOGIN") && !ieq(verb, vl, "AUTH") && !ieq(verb, vl, "AUTHENTICATE"))
+        return;
+    size_t w1 = word_len(tail, n, 0);
+    if (w1 + 1 < n)
+        learn_last_word(z, tail + w1 + 1, n - w1 - 1);
 }
 
 /*
@@ -812,14 +1026,19 @@ static void fallback(struct ms_rec_drv *z, int srv, struct span *f, const char *
     if (f->carry) {
         if (n)
             lit(o, V_REDACTED);
+        learn_last_word(z, p, n);
         return;
     }
     /* a SASL response (in IMAP a line with SP is a command again) */
     if (f->kind == K_SASL && !(proto == MS_REC_IMAP && memchr(p, ' ', n))) {
-        if (n == 1 && p[0] == '*')
+        if (n == 1 && p[0] == '*') {
             esc(o, p, n);
-        else if (n)
+        } else if (n) {
             lit(o, V_REDACTED);
+            /* no view: the mechanism may be unknown; any decoded password */
+            learn_blob(z, p, n, V_REDACTED, z->mech == MECH_PLAIN ? MECH_PLAIN : MECH_LOGIN, 1,
+                       V_REDACTED);
+        }
         return;
     }
     /* the line starts like a credential command (even when this piece
@@ -829,8 +1048,14 @@ static void fallback(struct ms_rec_drv *z, int srv, struct span *f, const char *
     if (keep) {
         if (keep > at)
             esc(o, p, keep - at);
-        if (keep < at + n)
+        if (keep < at + n) {
             lit(o, V_REDACTED);
+            size_t from = keep > at ? keep - at : 0;
+            size_t vs = keep - 1; /* the verb: the word before keep */
+            while (vs > 0 && line[vs - 1] != ' ')
+                vs--;
+            learn_cred_tail(z, line + vs, keep - 1 - vs, p + from, n - from);
+        }
         f->carry = 1;
         return;
     }
@@ -867,13 +1092,155 @@ static void render_piece(struct ms_rec_drv *z, int srv, struct span *s, const st
     }
 }
 
+/* What a masked occurrence of secret k becomes (whole: all of it in this line). */
+static const char *mask_var(const struct ms_rec_drv *z, int srv, unsigned k, int whole)
+{
+    const char *v = z->sec[k].var;
+    if (!whole)
+        return srv ? V_VOLATILE : V_REDACTED;
+    /* a server line may use what a replay derives from --user/--password */
+    if (srv && strcmp(v, V_REDACTED) == 0)
+        return V_VOLATILE;
+    return v;
+}
+
+/* Mark p[a..b) as secret k (bytes already masked stay as they are). */
+static void mask_set(struct ms_rec_drv *z, size_t a, size_t b, unsigned k, int whole)
+{
+    uint8_t v = (uint8_t)((k + 1) | (whole ? 0 : 0x40));
+    int first = 1;
+    for (size_t i = a; i < b; i++) {
+        if (z->mask[i])
+            continue;
+        z->mask[i] = (uint8_t)(v | (first ? MASK_START : 0));
+        first = 0;
+    }
+}
+
+/*
+ * Where the known secrets are in line L: every occurrence, and across a
+ * line cut without CRLF (@nocrlf) the end of a secret's first part and the
+ * start of the rest. Returns 0, or -1 when out of memory (then the line is
+ * redacted whole).
+ */
+static int mask_line(struct ms_rec_drv *z, const struct pline *L, const char *p)
+{
+    struct side *s = &z->side[L->server];
+    size_t n = L->n;
+
+    if (n + 1 > z->maskcap) {
+        uint8_t *m = realloc(z->mask, n + 1);
+        if (!m)
+            return -1;
+        z->mask = m;
+        z->maskcap = n + 1;
+    }
+    memset(z->mask, 0, n + 1);
+    if (z->nsec == 0) {
+        s->cont = NULL;
+        return 0;
+    }
+    /* the rest of a secret whose first part ended the last line */
+    if (s->cont) {
+        size_t rest = s->cont_n - s->cont_k, m = rest < n ? rest : n;
+        if (memcmp(p, s->cont + s->cont_k, m) == 0)
+            mask_set(z, 0, m, 0, 0);
+    }
+    for (unsigned k = 0; k < z->nsec; k++) {
+        const struct secret *c = &z->sec[k];
+        for (size_t i = 0; i + c->n <= n;) {
+            const char *hit = memchr(p + i, (unsigned char)c->p[0], n - i - c->n + 1);
+            if (!hit)
+                break;
+            size_t a = (size_t)(hit - p);
+            if (memcmp(hit, c->p, c->n) != 0) {
+                i = a + 1;
+                continue;
+            }
+            mask_set(z, a, a + c->n, k, 1);
+            i = a + 1;
+        }
+    }
+    /* a line cut without CRLF may end inside a secret */
+    s->cont = NULL;
+    if (!L->crlf) {
+        for (unsigned k = 0; k < z->nsec && !s->cont; k++) {
+            const struct secret *c = &z->sec[k];
+            for (size_t len = c->n - 1 < n ? c->n - 1 : n; len > 0; len--)
+                if (memcmp(p + n - len, c->p, len) == 0) {
+                    mask_set(z, n - len, n, k, 0);
+                    s->cont = c->p;
+                    s->cont_n = c->n;
+                    s->cont_k = len;
+                    break;
+                }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Bytes [x, e) of line L under span sp, with the known secrets masked and
+ * the bytes of a refused literal (a client command the driver took for
+ * literal data) under the conservative rule.
+ */
+static void render_range(struct ms_rec_drv *z, int srv, struct span *sp, const struct pline *L,
+                         const char *p, uint64_t x, uint64_t e, struct ms_out *o)
+{
+    const struct side *s = &z->side[srv];
+
+    if (sp->act == SP_VAR) {
+        render_piece(z, srv, sp, L, p, x, e, o);
+        return;
+    }
+    while (x < e) {
+        uint8_t mk = z->mask[x - L->off];
+        uint64_t j = x + 1;
+        if (mk) {
+            while (j < e && z->mask[j - L->off] && !(z->mask[j - L->off] & MASK_START))
+                j++;
+            if (mk & MASK_START)
+                lit(o, mask_var(z, srv, (unsigned)(mk & 0x3f) - 1, !(mk & 0x40)));
+            x = j;
+            continue;
+        }
+        while (j < e && !z->mask[j - L->off])
+            j++;
+        /* a refused literal's bytes: split at its bounds */
+        if (!srv && sp->act == SP_KEEP && s->suspect_hi > x && s->suspect_lo < j) {
+            if (s->suspect_lo > x) {
+                j = s->suspect_lo;
+            } else {
+                if (s->suspect_hi < j)
+                    j = s->suspect_hi;
+                struct span t = {0};
+                t.act = SP_FALLBACK;
+                t.kind = K_COMMAND;
+                t.carry = z->susp_carry;
+                render_piece(z, srv, &t, L, p, x, j, o);
+                z->susp_carry = t.carry;
+                x = j;
+                continue;
+            }
+        }
+        render_piece(z, srv, sp, L, p, x, j, o);
+        x = j;
+    }
+}
+
 static void render_line(struct ms_rec_drv *z, const struct pline *L, struct ms_out *o)
 {
     int srv = L->server;
     struct side *s = &z->side[srv];
-    const char *p = z->qb + L->at;
+    const char *p = z->qb ? z->qb + L->at : ""; /* nothing stored yet: an empty line */
     uint64_t x = L->off, end = L->off + L->n;
     size_t i = s->head;
+
+    z->susp_carry = 0;
+    if (mask_line(z, L, p) != 0) {
+        lit(o, srv ? V_VOLATILE : V_REDACTED);
+        x = end;
+    }
 
     while (x < end) {
         while (i < s->head + s->n && s->sp[i].hi <= x)
@@ -886,12 +1253,12 @@ static void render_line(struct ms_rec_drv *z, const struct pline *L, struct ms_o
             t.act = SP_FALLBACK;
             t.kind = s->kind;
             t.carry = s->tail_carry;
-            render_piece(z, srv, &t, L, p, x, end, o);
+            render_range(z, srv, &t, L, p, x, end, o);
             s->tail_carry = t.carry;
             break;
         }
         uint64_t e = s->sp[i].hi < end ? s->sp[i].hi : end;
-        render_piece(z, srv, &s->sp[i], L, p, x, e, o);
+        render_range(z, srv, &s->sp[i], L, p, x, e, o);
         x = e;
     }
     /* spans wholly before the next line of this side are done */
@@ -999,6 +1366,30 @@ static int queue_line(struct ms_rec_drv *z, int srv, uint64_t off, const char *l
     return 0;
 }
 
+/*
+ * A client line that ends in a synchronizing literal "{n}" (RFC 9051 4.3):
+ * the client waits for "+" before the n bytes; a tagged reply instead
+ * refuses them (see imap_reply). at: the stream offset after the line.
+ */
+static void note_sync_literal(struct ms_rec_drv *z, const char *line, size_t n, uint64_t at)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    z->lit_wait = 0;
+    if (n < 3 || line[n - 1] != '}')
+        return;
+    for (i = n - 1; i > 0 && ms_is_digit((unsigned char)line[i - 1]); i--)
+        ;
+    if (i == 0 || line[i - 1] != '{' || i == n - 1 || n - 1 - i > 10)
+        return;
+    for (size_t k = i; k < n - 1; k++)
+        v = v * 10 + (uint64_t)(line[k] - '0');
+    z->lit_wait = 1;
+    z->lit_at = at;
+    z->lit_n = v;
+}
+
 /* ---- API ---- */
 
 int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_rec_line_fn out,
@@ -1022,7 +1413,7 @@ int ms_rec_san_init(struct ms_rec_san *st, enum ms_rec_proto proto, int raw, ms_
     /* The library's limits, with messages capped for a proxy that holds
      * them: a bigger one is rejected and rendered conservatively. */
     ms_limits_default(&z->lim);
-    z->lim.imap_message = (size_t)32 << 20;
+    z->lim.imap_message = ms_rec_message_max;
     if (z->lim.imap_literal > z->lim.imap_message)
         z->lim.imap_literal = (uint32_t)z->lim.imap_message;
     if (proto != MS_REC_IMAP)
@@ -1062,6 +1453,11 @@ void ms_rec_san_free(struct ms_rec_san *st)
         OPENSSL_cleanse(z->qb, z->qbcap); /* held-back lines may hold credentials */
     free(z->qb);
     free(z->render);
+    for (size_t i = 0; i < z->nsec; i++) {
+        OPENSSL_cleanse(z->sec[i].p, z->sec[i].n);
+        free(z->sec[i].p);
+    }
+    free(z->mask);
     free(z);
     st->d = NULL;
 }
@@ -1089,6 +1485,10 @@ void ms_rec_sanitize(struct ms_rec_san *st, int is_server, const char *line, siz
     }
     if (!d)
         s->kind = client_kind(z);
+    if (!d && crlf && st->proto == MS_REC_IMAP)
+        note_sync_literal(z, line, n, off + n + 2);
+    if (!d && !st->raw && starts_auth(st->proto, line, n))
+        z->auth_seen = 1;
     ms_session_feed(&z->ss, d, 0, line, n);
     if (crlf)
         ms_session_feed(&z->ss, d, 0, "\r\n", 2);
@@ -1106,4 +1506,13 @@ void ms_rec_san_flush(struct ms_rec_san *st)
     struct ms_rec_drv *z = st->d;
     while (z && z->qn)
         pop_line(z, 1);
+}
+
+int ms_rec_san_secret_known(const struct ms_rec_san *st, const char *p, size_t n)
+{
+    const struct ms_rec_drv *z = st->d;
+    for (size_t i = 0; z && i < z->nsec; i++)
+        if (z->sec[i].n == n && memcmp(z->sec[i].p, p, n) == 0)
+            return 1;
+    return 0;
 }

@@ -89,7 +89,7 @@ static void flush_dir(struct ms_rec_writer *w, int d)
     }
 }
 
-void ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n)
+size_t ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, size_t n)
 {
     int d = is_server ? 1 : 0;
 
@@ -109,6 +109,8 @@ void ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, s
         if (len >= 2 && w->pend[d][len - 1] == '\n' && w->pend[d][len - 2] == '\r') {
             emit(w, d, w->pend[d], len - 2, 1);
             w->pend_len[d] = 0;
+            if (w->tls_go)
+                return i; /* what follows the go-ahead is not part of the plaintext dialogue */
         } else if (len == MS_REC_PARTIAL_MAX) {
             /* a CR at the end may be the first half of CRLF: keep it */
             if (w->pend[d][len - 1] == '\r') {
@@ -120,6 +122,7 @@ void ms_rec_writer_data(struct ms_rec_writer *w, int is_server, const char *b, s
             }
         }
     }
+    return n;
 }
 
 void ms_rec_writer_flush(struct ms_rec_writer *w)
