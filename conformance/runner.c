@@ -598,6 +598,20 @@ static int bind_builtins(struct rt *t)
             rt_finish(t, MS_RES_ERROR, 0, "--%s too long", ms_script_builtin_vars[i]);
             return -1;
         }
+    if (o->password && strpbrk(o->password, "\"\\")) {
+        size_t n = strlen(o->password), k = 0;
+        t->pw_quoted = malloc(2 * n + 1);
+        if (!t->pw_quoted) {
+            rt_finish(t, MS_RES_ERROR, 0, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (o->password[i] == '"' || o->password[i] == '\\')
+                t->pw_quoted[k++] = '\\';
+            t->pw_quoted[k++] = o->password[i];
+        }
+        t->pw_quoted_len = k;
+    }
     if (o->user && o->password && set_sasl_vars(&t->vars, o->user, o->password) != 0) {
         rt_finish(t, MS_RES_ERROR, 0, "--user/--password too long");
         return -1;
@@ -689,6 +703,7 @@ static void rt_free(struct rt *t)
     free(t->rbuf);
     free(t->lines);
     free(t->tr.p);
+    free(t->pw_quoted);
     free(t->cb);
     free(t->sb);
     free(t->cst);

@@ -63,7 +63,8 @@ uint64_t rt_deadline(const struct rt *t)
  * them) every occurrence is replaced by ${name} too, whatever its length:
  * a one-byte password is masked wherever that byte stands (the text reads
  * worse, but it does not hold the secret). The base64 forms are also found
- * without their '=' padding (a server may echo the blob unpadded).
+ * without their '=' padding (a server may echo the blob unpadded), and the
+ * password also as IMAP quoted-string content (t->pw_quoted).
  */
 static int is_secret(size_t var)
 {
@@ -133,6 +134,14 @@ static void scan_init(const struct rt *t, struct secret_scan *sc)
         sc->s[sc->n].pad = pad;
         sc->s[sc->n].var = v;
         sc->s[sc->n].next = SIZE_MAX; /* not searched yet */
+        sc->n++;
+    }
+    if (t->pw_quoted && sc->n < RT_NSECRETS) {
+        sc->s[sc->n].p = t->pw_quoted;
+        sc->s[sc->n].len = t->pw_quoted_len;
+        sc->s[sc->n].pad = 0;
+        sc->s[sc->n].var = MS_VAR_PASSWORD;
+        sc->s[sc->n].next = SIZE_MAX;
         sc->n++;
     }
 }

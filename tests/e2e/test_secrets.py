@@ -282,3 +282,41 @@ def test_certify_masks_echoed_secrets(tmp_path, tmp_path_factory, proto, passwor
     shown = "\n".join(t["transcript"] for t in rep["tests"])
     assert "${password}" in shown and "${sasl_plain}" in shown
     assert "${password}" in procs["certify"].stdout.decode() + procs["certify"].stderr.decode()
+
+
+def echo_imap(conn):
+    """LOGIN answered NO with its arguments echoed as the client sent them."""
+    conn.line("* OK echo ready")
+    while True:
+        line = conn.readline()
+        if line is None:
+            return
+        tag, _, rest = line.partition(" ")
+        cmd, _, args = rest.partition(" ")
+        if cmd.upper() == "LOGOUT":
+            conn.line("* BYE bye")
+            conn.line(tag + " OK LOGOUT completed")
+            return
+        conn.line(tag + " NO [AUTHENTICATIONFAILED] no such user or password: " + args)
+
+
+def test_imap_quoted_password_is_masked(tmp_path, tmp_path_factory):
+    """${mbox:password} sends a password with '"' as a quoted string
+    ("Qz\\"9"); a server that echoes that form must not show it either."""
+    password = 'Qz"9'
+    script = tmp_path / "login.session"
+    script.write_text("@protocol imap\nS: * OK ${*}\nC: a1 LOGIN ${user} ${mbox:password}\n"
+                      "S: a1 OK ${*}\n")
+    js, xml = tmp_path / "r.json", tmp_path / "r.xml"
+    with hostile.Server(echo_imap, lifetime=RUN_TIMEOUT) as srv:
+        p = run("replay", "--port", srv.port, "--user", USER, "--timeout", 3, "-v",
+                "--json", js, "--junit", xml, script, env_password=password)
+    assert p.returncode == 1, p.stderr.decode()[-2000:]
+    assert 'a1 LOGIN echo "Qz\\"9"' in srv.client_lines  # the quoted form went out
+    texts = outputs({"replay": p}, [js, xml])
+    assert "Qz" not in control(tmp_path_factory, "replay")
+    for where, text in texts.items():
+        assert "Qz" not in text, (where, text[:3000])
+    t = json.loads(js.read_text())["tests"][0]
+    assert 'password: echo "${password}"' in t["transcript"]
+    assert 'password: echo "${password}"' in t["message"]
