@@ -73,15 +73,20 @@ class Echo:
         self.conn.line(text + self.tail())
 
 
-def echo_pop3(conn):
-    e = Echo(conn)
-    conn.line("+OK echo ready " + TS)
+def commands(conn):
+    """Each client line as (VERB, the rest) until the client leaves."""
     while True:
         line = conn.readline()
         if line is None:
             return
         verb, _, arg = line.partition(" ")
-        verb = verb.upper()
+        yield verb.upper(), arg
+
+
+def echo_pop3(conn):
+    e = Echo(conn)
+    conn.line("+OK echo ready " + TS)
+    for verb, arg in commands(conn):
         if verb == "CAPA":
             for text in ("+OK", "USER", "SASL PLAIN", "."):
                 conn.line(text)
@@ -110,12 +115,7 @@ def echo_pop3(conn):
 def echo_smtp(conn):
     e = Echo(conn)
     conn.line("220 echo.invalid ESMTP ready")
-    while True:
-        line = conn.readline()
-        if line is None:
-            return
-        verb, _, arg = line.partition(" ")
-        verb = verb.upper()
+    for verb, arg in commands(conn):
         if verb == "EHLO":
             conn.line("250-echo.invalid hello" + e.tail())
             conn.line("250-AUTH PLAIN LOGIN")
