@@ -201,12 +201,16 @@ uint32_t ms_fuzz_lenient(uint8_t selector)
     static int ready;
 
     if (!ready) {
-        for (unsigned i = 0; i < 7 && ms_lenient_help[2 * i]; i++)
-            bit[i] = ms_lenient_flag(ms_lenient_help[2 * i]);
+        unsigned i = 0;
+        for (; ms_lenient_help[2 * i]; i++)
+            if (i < 8)
+                bit[i] = ms_lenient_flag(ms_lenient_help[2 * i]);
+        if (i > 8)
+            abort(); /* a ninth flag no selector bit reaches: give it a second byte */
         ready = 1;
     }
     uint32_t f = 0;
-    for (unsigned i = 0; i < 7; i++)
+    for (unsigned i = 0; i < 8; i++)
         if (selector & (1u << i))
             f |= bit[i];
     return f;

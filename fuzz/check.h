@@ -52,7 +52,7 @@ char *ms_check_kind(const struct ms_kind *k, const struct ms_limits *lim, const 
  * lenient paths are fuzzed as well as the strict ones): bit i of the
  * selector byte turns on the i-th flag of ms_lenient_help (0 bare-lf,
  * 1 keyword-case, 2 spaces, 3 8bit, 4 long-lines, 5 imap-unknown,
- * 6 ehlo-line); bit 7 is ignored. 0 is strict.
+ * 6 ehlo-line; bit 7 the eighth flag, when one is added). 0 is strict.
  */
 uint32_t ms_fuzz_lenient(uint8_t selector);
 /* The fuzzers' limits: small, so short inputs reach them; lenient from selector. */
