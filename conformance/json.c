@@ -110,6 +110,19 @@ static char *jr_string(struct jr *r, size_t *outlen)
             free(s);
             return jr_fail(r, "control character in string");
         }
+        if (c >= 0x80) {
+            /* RFC 8259 8.1: JSON text is UTF-8; the writer escapes any other
+             * byte, so a raw one would not read back as itself */
+            size_t u = ms_utf8_len((const unsigned char *)r->p + r->pos, end - r->pos);
+            if (u == 0) {
+                free(s);
+                return jr_fail(r, "invalid UTF-8 in string");
+            }
+            memcpy(s + n, r->p + r->pos, u);
+            n += u;
+            r->pos += u;
+            continue;
+        }
         if (c != '\\') {
             s[n++] = (char)c;
             r->pos++;
@@ -213,6 +226,12 @@ static struct ms_json *jr_container(struct jr *r, unsigned depth, int is_obj)
                 ms_json_free(v);
                 return NULL;
             }
+            if (strlen(key) != klen) {
+                /* names are C strings here: "a\u0000b" would be read as "a" */
+                free(key);
+                ms_json_free(v);
+                return jr_fail(r, "NUL in a member name");
+            }
             jr_ws(r);
             if (r->pos >= r->len || r->p[r->pos] != ':') {
                 free(key);
@@ -293,6 +312,10 @@ static struct ms_json *jr_value(struct jr *r, unsigned depth)
         r->pos++;
     if (r->pos == digits)
         return jr_fail(r, "unexpected character");
+    if (r->p[digits] == '0' && r->pos - digits > 1) {
+        r->pos = digits;
+        return jr_fail(r, "leading zero in a number");
+    }
     if (r->pos < r->len && r->p[r->pos] == '.') {
         r->pos++;
         size_t f = r->pos;

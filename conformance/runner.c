@@ -83,12 +83,12 @@ void ms_run_opts_default(struct ms_run_opts *o)
     memset(o, 0, sizeof(*o));
     o->host = "127.0.0.1";
     o->timeout_ms = 10000;
-    o->max_line = 4u * 1024 * 1024;
+    o->max_message = MS_RUN_MESSAGE_MAX;
     ms_limits_default(&o->lim);
     /* The runner holds at most one message per direction: keep that small
      * enough that a hostile server cannot make it large. */
-    o->lim.imap_literal = 8u * 1024 * 1024;
-    o->lim.imap_message = 9u * 1024 * 1024;
+    o->lim.imap_literal = MS_RUN_IMAP_LITERAL;
+    o->lim.imap_message = MS_RUN_MESSAGE_MAX;
 }
 
 static int pt_is_builtin(const struct ms_script *s, const char *name)
@@ -598,6 +598,20 @@ static int bind_builtins(struct rt *t)
             rt_finish(t, MS_RES_ERROR, 0, "--%s too long", ms_script_builtin_vars[i]);
             return -1;
         }
+    if (o->password && strpbrk(o->password, "\"\\")) {
+        size_t n = strlen(o->password), k = 0;
+        t->pw_quoted = malloc(2 * n + 1);
+        if (!t->pw_quoted) {
+            rt_finish(t, MS_RES_ERROR, 0, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (o->password[i] == '"' || o->password[i] == '\\')
+                t->pw_quoted[k++] = '\\';
+            t->pw_quoted[k++] = o->password[i];
+        }
+        t->pw_quoted_len = k;
+    }
     if (o->user && o->password && set_sasl_vars(&t->vars, o->user, o->password) != 0) {
         rt_finish(t, MS_RES_ERROR, 0, "--user/--password too long");
         return -1;
@@ -658,7 +672,7 @@ static struct rt *run_variant(const struct ms_script *s, const char *file,
     t->variant = variant;
     t->lim = o->lim;
     t->lim.lenient |= s->lenient;
-    t->rmax = o->max_line ? o->max_line : 4u * 1024 * 1024;
+    t->rmax = o->max_message ? o->max_message : MS_RUN_MESSAGE_MAX;
     t->tr.max = RT_TRANSCRIPT_MAX;
     ms_vars_init(&t->vars);
     t->pname = o->protocol ? o->protocol : (s->protocol[0] ? s->protocol : NULL);
@@ -689,6 +703,7 @@ static void rt_free(struct rt *t)
     free(t->rbuf);
     free(t->lines);
     free(t->tr.p);
+    free(t->pw_quoted);
     free(t->cb);
     free(t->sb);
     free(t->cst);

@@ -41,6 +41,17 @@ enum ms_result {
     MS_RES_COUNT
 };
 
+/*
+ * The runner's bounds on one server message, in one place: the IMAP literal
+ * and message limits its strict parsers get, and the buffer that holds a
+ * message whole (an SMTP reply, a POP3 response with its body, an IMAP
+ * response with its literals). The buffer takes any message the parsers
+ * accept - a literal of the full size, with or without CRLF inside - so a
+ * legal message is never cut by the harness.
+ */
+#define MS_RUN_IMAP_LITERAL (8u * 1024 * 1024)
+#define MS_RUN_MESSAGE_MAX  (MS_RUN_IMAP_LITERAL + 1024u * 1024)
+
 struct ms_run_opts {
     const char *protocol; /* NULL: from the script's @protocol */
     const char *host;
@@ -60,7 +71,7 @@ struct ms_run_opts {
      * cleartext port (RFC 3207 4): such a 530 makes a test not-applicable. */
     int smtp_tls_required;
     unsigned timeout_ms;  /* each expectation (and connect, handshake, close) */
-    size_t max_line;      /* longest server line accepted; 0: 4 MiB */
+    size_t max_message;   /* longest server message accepted; 0: MS_RUN_MESSAGE_MAX */
     struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
     volatile int *stop;   /* set (e.g. by SIGINT) to abandon the run */
 };

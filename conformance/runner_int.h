@@ -51,6 +51,11 @@ struct rt {
     struct rt_line *lines; /* the current message's lines */
     size_t nlines, lines_cap;
     struct ms_vars vars;
+    /* The password as the content of an IMAP quoted string ('"' and '\\'
+     * escaped, RFC 9051 4.3), the form ${mbox:password} may send and a server
+     * may echo; masked like the password. NULL when it is the password. */
+    char *pw_quoted;
+    size_t pw_quoted_len;
     /* strict parsers over both directions; they also frame the messages */
     int strict;
     struct ms_session ss;

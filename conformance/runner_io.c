@@ -60,14 +60,21 @@ uint64_t rt_deadline(const struct rt *t)
  * Values that are never printed (transcripts, messages, reports): the
  * password and what is derived from it. Where the script sends them the
  * transcript shows the variable; in any other text (a server that echoes
- * them) values of at least SECRET_MIN bytes are replaced by ${name} too
- * (shorter ones would match too much ordinary text).
+ * them) every occurrence is replaced by ${name} too, whatever its length:
+ * a one-byte password is masked wherever that byte stands (the text reads
+ * worse, but it does not hold the secret). The base64 forms are also found
+ * without their '=' padding (a server may echo the blob unpadded), and the
+ * password also as IMAP quoted-string content (t->pw_quoted).
  */
-#define SECRET_MIN 3
-
 static int is_secret(size_t var)
 {
     return var < MS_VAR_BUILTINS && (RT_SECRET_VARS & RT_VAR(var)) != 0;
+}
+
+static int is_base64_secret(size_t var)
+{
+    return var == MS_VAR_SASL_PLAIN || var == MS_VAR_SASL_PLAIN_AUTHZ ||
+           var == MS_VAR_SASL_PASSWORD;
 }
 
 uint64_t rt_step_vars(const struct ms_script *s, const struct ms_step *st)
@@ -96,24 +103,72 @@ static const char *find_bytes(const char *p, size_t n, const char *m, size_t mn)
     return NULL;
 }
 
-/* Offset of the first secret value in p[0..n) (the longest at that offset), or n. */
-static size_t find_secret(const struct rt *t, const char *p, size_t n, size_t *var, size_t *len)
+/*
+ * The secrets of a run, searched in one text: each keeps the offset of its
+ * next occurrence, found again only once the text is consumed past it, so
+ * masking is linear in the text however many short secrets it holds.
+ */
+#define RT_NSECRETS 8
+struct secret_scan {
+    struct {
+        const char *p;
+        size_t len, pad; /* pad: '=' bytes that may follow (base64) */
+        size_t var, next;
+    } s[RT_NSECRETS];
+    size_t n;
+};
+
+static void scan_init(const struct rt *t, struct secret_scan *sc)
+{
+    sc->n = 0;
+    for (size_t v = 0; v < MS_VAR_BUILTINS && sc->n < RT_NSECRETS; v++) {
+        size_t vl = t->vars.v[v].len;
+        if (!is_secret(v) || !t->vars.v[v].bound || vl == 0)
+            continue;
+        const char *p = t->vars.buf + t->vars.v[v].off;
+        size_t pad = 0;
+        while (is_base64_secret(v) && pad < 2 && vl - pad > 1 && p[vl - pad - 1] == '=')
+            pad++;
+        sc->s[sc->n].p = p;
+        sc->s[sc->n].len = vl - pad;
+        sc->s[sc->n].pad = pad;
+        sc->s[sc->n].var = v;
+        sc->s[sc->n].next = SIZE_MAX; /* not searched yet */
+        sc->n++;
+    }
+    if (t->pw_quoted && sc->n < RT_NSECRETS) {
+        sc->s[sc->n].p = t->pw_quoted;
+        sc->s[sc->n].len = t->pw_quoted_len;
+        sc->s[sc->n].pad = 0;
+        sc->s[sc->n].var = MS_VAR_PASSWORD;
+        sc->s[sc->n].next = SIZE_MAX;
+        sc->n++;
+    }
+}
+
+/*
+ * In p[0..n), with the secrets' next occurrences at or after from: the
+ * offset of the first secret (the longest at that offset), or n.
+ */
+static size_t scan_next(struct secret_scan *sc, const char *p, size_t n, size_t from, size_t *var,
+                        size_t *len)
 {
     size_t best = n;
-
-    for (size_t v = 0; v < MS_VAR_BUILTINS; v++) {
-        size_t vl = t->vars.v[v].len;
-        if (!is_secret(v) || !t->vars.v[v].bound || vl < SECRET_MIN)
+    for (size_t i = 0; i < sc->n; i++) {
+        if (sc->s[i].next == SIZE_MAX || sc->s[i].next < from) {
+            const char *hit = find_bytes(p + from, n - from, sc->s[i].p, sc->s[i].len);
+            sc->s[i].next = hit ? (size_t)(hit - p) : n;
+        }
+        size_t at = sc->s[i].next;
+        if (at >= n || at > best)
             continue;
-        size_t lim = best < n && best + vl <= n ? best + vl : n;
-        const char *hit = find_bytes(p, lim, t->vars.buf + t->vars.v[v].off, vl);
-        if (!hit)
-            continue;
-        size_t at = (size_t)(hit - p);
-        if (at < best || (at == best && vl > *len)) {
+        size_t l = sc->s[i].len;
+        while (l - sc->s[i].len < sc->s[i].pad && at + l < n && p[at + l] == '=')
+            l++;
+        if (at < best || l > *len) {
             best = at;
-            *var = v;
-            *len = vl;
+            *var = sc->s[i].var;
+            *len = l;
         }
     }
     return best;
@@ -126,10 +181,14 @@ static size_t find_secret(const struct rt *t, const char *p, size_t n, size_t *v
  */
 static void esc_text(struct rt *t, struct ms_out *o, const char *p, size_t n)
 {
-    while (n > 0 && !(o && o->overflow)) {
+    struct secret_scan sc;
+    size_t pos = 0;
+
+    scan_init(t, &sc);
+    while (pos < n && !(o ? o->overflow : t->tr.truncated)) {
         size_t var = 0, vl = 0;
-        size_t k = find_secret(t, p, n, &var, &vl);
-        for (size_t i = 0; i < k && !(o && o->overflow);) {
+        size_t k = scan_next(&sc, p, n, pos, &var, &vl);
+        for (size_t i = pos; i < k && !(o ? o->overflow : t->tr.truncated);) {
             struct ms_out piece;
             char buf[1024];
             size_t m = k - i > 200 ? 200 : k - i;
@@ -151,8 +210,7 @@ static void esc_text(struct rt *t, struct ms_out *o, const char *p, size_t n)
             sb_str(&t->tr, name);
             sb_str(&t->tr, "}");
         }
-        p += k + vl;
-        n -= k + vl;
+        pos = k + vl;
     }
 }
 

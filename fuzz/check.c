@@ -195,6 +195,38 @@ char *ms_check_kind(const struct ms_kind *k, const struct ms_limits *lim, const 
     return msg;
 }
 
+uint32_t ms_fuzz_lenient(uint8_t selector)
+{
+    static uint32_t bit[8];
+    static int ready;
+
+    if (!ready) {
+        unsigned i = 0;
+        for (; ms_lenient_help[2 * i]; i++)
+            if (i < 8)
+                bit[i] = ms_lenient_flag(ms_lenient_help[2 * i]);
+        if (i > 8)
+            abort(); /* a ninth flag no selector bit reaches: give it a second byte */
+        ready = 1;
+    }
+    uint32_t f = 0;
+    for (unsigned i = 0; i < 8; i++)
+        if (selector & (1u << i))
+            f |= bit[i];
+    return f;
+}
+
+void ms_fuzz_limits(struct ms_limits *lim, uint8_t selector)
+{
+    ms_limits_default(lim);
+    /* Small limits so the fuzzer reaches them with short inputs. */
+    lim->imap_literal = 4096;
+    lim->imap_message = 65536;
+    lim->imap_line = 8192;
+    lim->smtp_bdat_chunk = 4096;
+    lim->lenient = ms_fuzz_lenient(selector);
+}
+
 int ms_fuzz_kind(const struct ms_kind *k, const uint8_t *data, size_t size)
 {
     static char *sbuf;
@@ -202,12 +234,11 @@ int ms_fuzz_kind(const struct ms_kind *k, const uint8_t *data, size_t size)
     struct ms_limits lim;
     struct ms_run whole;
 
-    ms_limits_default(&lim);
-    /* Small limits so the fuzzer reaches them with short inputs. */
-    lim.imap_literal = 4096;
-    lim.imap_message = 65536;
-    lim.imap_line = 8192;
-    lim.smtp_bdat_chunk = 4096;
+    if (size == 0)
+        return 0;
+    ms_fuzz_limits(&lim, data[0]);
+    data++;
+    size--;
     if (!sbuf) {
         scap = ms_stream_buffer_size(&lim);
         sbuf = malloc(scap);
@@ -217,7 +248,7 @@ int ms_fuzz_kind(const struct ms_kind *k, const uint8_t *data, size_t size)
     char *msg = ms_check_kind(k, &lim, (const char *)data, size, 0, NULL, sbuf, scap, &whole);
     ms_run_free(&whole);
     if (msg) {
-        fprintf(stderr, "property violated: %s\n", msg);
+        fprintf(stderr, "property violated (lenient 0x%x): %s\n", (unsigned)lim.lenient, msg);
         free(msg);
         abort();
     }

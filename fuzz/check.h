@@ -47,7 +47,22 @@ char *ms_check_kind(const struct ms_kind *k, const struct ms_limits *lim, const 
                     size_t len, int every_split, ms_place_fn place, char *sbuf, size_t scap,
                     struct ms_run *whole);
 
-/* libFuzzer entry helper: check with default limits; abort() on violation. */
+/*
+ * The lenient flags a fuzz input asks for (llhttp's fuzzer habit, so the
+ * lenient paths are fuzzed as well as the strict ones): bit i of the
+ * selector byte turns on the i-th flag of ms_lenient_help (0 bare-lf,
+ * 1 keyword-case, 2 spaces, 3 8bit, 4 long-lines, 5 imap-unknown,
+ * 6 ehlo-line; bit 7 the eighth flag, when one is added). 0 is strict.
+ */
+uint32_t ms_fuzz_lenient(uint8_t selector);
+/* The fuzzers' limits: small, so short inputs reach them; lenient from selector. */
+void ms_fuzz_limits(struct ms_limits *lim, uint8_t selector);
+
+/*
+ * libFuzzer entry helper: data[0] selects the lenient flags
+ * (ms_fuzz_lenient), data[1..size) is the stream, checked with the fuzzers'
+ * limits; abort() on violation. An empty input is skipped.
+ */
 int ms_fuzz_kind(const struct ms_kind *k, const uint8_t *data, size_t size);
 
 #endif

@@ -2,6 +2,7 @@
  * libFuzzer target: IMAP client commands (client-to-server bytes: commands
  * with literals, SASL lines inside AUTHENTICATE, DONE inside IDLE), checked
  * for split invariance and the parse/write/parse round trip (fuzz/check.h).
+ * The first input byte selects the lenient flags (ms_fuzz_lenient).
  */
 #include <stdint.h>
 

@@ -1,5 +1,7 @@
 /*
- * libFuzzer target: the IMAP framer (ms_imap_frame), both sides.
+ * libFuzzer target: the IMAP framer (ms_imap_frame), both sides. The first
+ * input byte selects the lenient flags (ms_fuzz_lenient, fuzz/check.h), the
+ * rest is the byte stream.
  *
  * Properties, with abort() on violation:
  *  - stream level: framing through the stream driver gives the same frames
@@ -63,13 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct ms_limits lim;
 
-    ms_limits_default(&lim);
-    /* Small limits so the fuzzer reaches them (as ms_fuzz_kind does). */
-    lim.imap_literal = 4096;
-    lim.imap_message = 65536;
-    lim.imap_line = 8192;
-    check_prefixes(&lim, MS_IMAP_SERVER, data, size);
-    check_prefixes(&lim, MS_IMAP_CLIENT, data, size);
+    if (size == 0)
+        return 0;
+    /* the limits and lenient flags ms_fuzz_kind takes from data[0] */
+    ms_fuzz_limits(&lim, data[0]);
+    check_prefixes(&lim, MS_IMAP_SERVER, data + 1, size - 1);
+    check_prefixes(&lim, MS_IMAP_CLIENT, data + 1, size - 1);
     ms_fuzz_kind(&ms_imap_server_frames, data, size);
     ms_fuzz_kind(&ms_imap_client_frames, data, size);
     ms_fuzz_kind(&ms_imap_server_frames_r, data, size);

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: POP3 commands (client-to-server bytes), checked for split
- * invariance and the parse/write/parse round trip (fuzz/check.h).
+ * invariance and the parse/write/parse round trip (fuzz/check.h). The first
+ * input byte selects the lenient flags (ms_fuzz_lenient).
  */
 #include <stdint.h>
 

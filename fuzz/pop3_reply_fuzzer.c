@@ -6,6 +6,7 @@
  *   bits 0-6   modulo 36: 0 no pending command, 1..17 the command
  *              MS_POP3_USER..MS_POP3_LANG without an argument, 18..34 with one
  *              (35 no command either).
+ * The second byte selects the lenient flags (ms_fuzz_lenient, fuzz/check.h).
  * The rest is the reply stream, checked for split invariance and the
  * parse/write/parse round trip (fuzz/check.h); every run (whole, split, byte
  * by byte, written back) starts from the same state.

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: SMTP commands (client-to-server bytes): command
  * lines, the SASL lines after AUTH, DATA content and BDAT chunks.
+ * The first input byte selects the lenient flags (ms_fuzz_lenient).
  * Checked for split invariance and the parse/write/parse round trip
  * (fuzz/check.h).
  */

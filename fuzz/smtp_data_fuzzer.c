@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the SMTP command stream starting inside DATA
  * content (dot-stuffing, bare CR/LF, end-of-data smuggling sequences).
+ * The first input byte selects the lenient flags (ms_fuzz_lenient).
  * Checked for split invariance and the parse/write/parse round trip
  * (fuzz/check.h).
  */

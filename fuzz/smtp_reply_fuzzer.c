@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: SMTP replies (server-to-client bytes), single and
  * multi-line, enhanced status codes, EHLO keywords.
+ * The first input byte selects the lenient flags (ms_fuzz_lenient).
  * Checked for split invariance and the parse/write/parse round trip
  * (fuzz/check.h).
  */

@@ -887,6 +887,44 @@ static void test_logindisabled(void **state)
     tc_end(&c);
 }
 
+/*
+ * The runner's message buffer takes every message its IMAP parser accepts:
+ * a literal just under the literal limit, without a CRLF inside, passes (it
+ * was blocked as "longer than 4194304 bytes" when the buffer was 4 MiB and
+ * the literal limit 8 MiB); one byte over the literal limit is blocked by
+ * the parser's limit, not judged as the server's fault.
+ */
+static char *big_fetch(size_t size, size_t body)
+{
+    static const char tail[] = ")\r\nT1 OK done\r\n";
+    char head[96];
+    int hn = snprintf(head, sizeof(head), "* 1 FETCH (BODY[] {%zu}\r\n", size);
+    char *m = malloc((size_t)hn + body + sizeof(tail));
+    assert_non_null(m);
+    memcpy(m, head, (size_t)hn);
+    memset(m + hn, 'a', body);
+    memcpy(m + (size_t)hn + body, tail, sizeof(tail));
+    return m;
+}
+
+static void test_big_literal(void **state)
+{
+    (void)state;
+    static const char script[] = "S: * OK ${*}\nC: T1 FETCH 1 BODY[]\n"
+                                 "S: * 1 FETCH (BODY[] {${n}}\\r\\n${*})\nS: T1 OK ${*}\n";
+    size_t size = MS_RUN_IMAP_LITERAL - 10;
+    char *legal = big_fetch(size, size);
+    const struct fs_step ok[] = {SEND("* OK ready\r\n"), LINE("T1 FETCH 1 BODY[]"), SEND(legal)};
+    one(ok, NSTEPS(ok), "imap", script, 0, MS_RES_PASS, NULL, SERVER_DONE);
+    free(legal);
+
+    char *over = big_fetch(MS_RUN_IMAP_LITERAL + 1, 64);
+    const struct fs_step too_big[] = {SEND("* OK ready\r\n"), LINE("T1 FETCH 1 BODY[]"),
+                                      SEND(over)};
+    one(too_big, NSTEPS(too_big), "imap", script, 0, MS_RES_BLOCKED, "beyond this run's limits", 0);
+    free(over);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -895,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_pop3_multiline), cmocka_unit_test(test_pop3_partial_run),
         cmocka_unit_test(test_phases),         cmocka_unit_test(test_either),
         cmocka_unit_test(test_case),           cmocka_unit_test(test_logindisabled),
+        cmocka_unit_test(test_big_literal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
