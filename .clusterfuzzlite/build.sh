@@ -26,11 +26,22 @@ for src in parsers/common/*.c parsers/smtp/*.c parsers/pop3/*.c parsers/imap/*.c
     objs+=("$obj")
 done
 
+# record_redact_fuzzer also links the recorder's redaction (conformance/, as
+# the Makefile's REDACT_SRCS) and libcrypto (its base64).
+redact_objs=()
+for src in conformance/record_sanitize.c conformance/record_writer.c; do
+    obj="$WORK/$(echo "$src" | tr / _).o"
+    $CC $CFLAGS $STD $INC -Iconformance -c "$src" -o "$obj"
+    redact_objs+=("$obj")
+done
+
 for src in fuzz/*_fuzzer.c; do
     name=$(basename "$src" .c)
     case $name in *_diff_fuzzer) continue ;; esac
-    $CC $CFLAGS $STD $INC -c "$src" -o "$WORK/$name.o"
-    $CXX $CXXFLAGS $LIB_FUZZING_ENGINE "$WORK/$name.o" "${objs[@]}" -o "$OUT/$name"
+    extra=()
+    case $name in record_redact_fuzzer) extra=("${redact_objs[@]}" -lcrypto) ;; esac
+    $CC $CFLAGS $STD $INC -Iconformance -c "$src" -o "$WORK/$name.o"
+    $CXX $CXXFLAGS $LIB_FUZZING_ENGINE "$WORK/$name.o" "${objs[@]}" "${extra[@]}" -o "$OUT/$name"
     [ -f "fuzz/dict/$name.dict" ] && cp "fuzz/dict/$name.dict" "$OUT/$name.dict"
     [ -f "fuzz/$name.options" ] && cp "fuzz/$name.options" "$OUT/$name.options"
     seeds=()
