@@ -3,6 +3,7 @@
  * JSON object per message or error (docs/parse-json.md).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,24 +277,39 @@ int ms_cmd_parse(int argc, char **argv)
     int npos = 0, rc;
 
     ms_limits_default(&lim);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    enum { O_LIST_LIMITS = 256, O_LENIENT, O_LIMIT };
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"list-limits", no_argument, NULL, O_LIST_LIMITS},
+        {"lenient", required_argument, NULL, O_LENIENT},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {NULL, 0, NULL, 0},
+    };
+    int code;
+    opterr = 0;
+    optind = 1;
+    while ((code = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        switch (code) {
+        case 'h':
             parse_usage(stdout);
             return MS_EXIT_OK;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+        case 'q':
             pr.quiet = 1;
-        } else if (strcmp(a, "--list-limits") == 0) {
+            break;
+        case O_LIST_LIMITS:
             return list_limits();
-        } else if (strcmp(a, "--lenient") == 0 && i + 1 < argc) {
-            uint32_t f = ms_lenient_flag(argv[++i]);
+        case O_LENIENT: {
+            uint32_t f = ms_lenient_flag(optarg);
             if (!f) {
-                fprintf(stderr, "mailspec parse: unknown lenient flag '%s'\n", argv[i]);
+                fprintf(stderr, "mailspec parse: unknown lenient flag '%s'\n", optarg);
                 return MS_EXIT_USAGE;
             }
             lim.lenient |= f;
-        } else if (strcmp(a, "--limit") == 0 && i + 1 < argc) {
-            const char *spec = argv[++i];
+            break;
+        }
+        case O_LIMIT: {
+            const char *spec = optarg;
             const char *eq = strchr(spec, '=');
             char name[64];
             uint64_t v;
@@ -310,16 +326,21 @@ int ms_cmd_parse(int argc, char **argv)
                         spec);
                 return MS_EXIT_USAGE;
             }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "mailspec parse: unknown or incomplete option '%s'\n", a);
-            parse_usage(stderr);
+            break;
+        }
+        default:
+            fprintf(stderr, "mailspec parse: unknown or incomplete option '%s'\n",
+                    argv[optind - 1]);
+            fprintf(stderr, "mailspec parse: see 'mailspec parse --help'\n");
             return MS_EXIT_USAGE;
-        } else if (npos < 3) {
-            pos[npos++] = a;
-        } else {
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (npos == 3) {
             fprintf(stderr, "mailspec parse: too many arguments\n");
             return MS_EXIT_USAGE;
         }
+        pos[npos++] = argv[optind];
     }
     if (npos < 2) {
         parse_usage(stderr);

@@ -132,6 +132,22 @@ def test_option_typo_prints_a_hint_not_the_help(mailspec):
         assert "usage:" not in r.stderr and r.stdout == ""
 
 
+def test_parse_option_typo_prints_a_hint_not_the_help(mailspec):
+    # before or after the operands (getopt_long), a value missing, a typo
+    for args in (("--frob", "imap", "commands"), ("imap", "commands", "--frob"),
+                 ("imap", "commands", "--limit")):
+        r = run("parse", *args)
+        assert r.returncode == 2, args
+        assert r.stderr.startswith("mailspec parse: unknown or incomplete option"), r.stderr
+        assert "see 'mailspec parse --help'" in r.stderr
+        assert len(r.stderr.splitlines()) == 2, r.stderr
+        assert "usage:" not in r.stderr and r.stdout == ""
+    # options may follow the operands
+    r = subprocess.run([MAILSPEC, "parse", "imap", "commands", "-", "--quiet"],
+                       input=b"a NOOP\r\n", capture_output=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == b"", r
+
+
 @pytest.mark.parametrize("proto,port,tls", [("imap", "imaps_port", "none"),
                                             ("imap", "imaps_port", "starttls"),
                                             ("pop3", "pop3s_port", "none"),
