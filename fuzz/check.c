@@ -83,6 +83,16 @@ static void emit(void *ctx, const struct ms_kind *k, const void *view, const str
     ms_run_render(ctx, k, view, err, offset, length);
 }
 
+void ms_run_session_emit(void *ctx, int is_server, size_t line, const struct ms_kind *k,
+                         const void *view, const struct ms_error *err, uint64_t offset,
+                         uint64_t length)
+{
+    struct ms_run *r = ctx;
+    (void)line;
+    r->prefix = is_server ? "S " : "C ";
+    ms_run_render(r, k, view, err, offset, length);
+}
+
 void ms_run_kind(const struct ms_kind *k, const struct ms_limits *lim, const char *in, size_t len,
                  const size_t *cuts, size_t ncuts, ms_place_fn place, char *sbuf, size_t scap,
                  struct ms_run *out)

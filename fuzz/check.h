@@ -58,6 +58,12 @@ uint32_t ms_fuzz_lenient(uint8_t selector);
 /* The fuzzers' limits: small, so short inputs reach them; lenient from selector. */
 void ms_fuzz_limits(struct ms_limits *lim, uint8_t selector);
 
+/* A session emit callback that renders into the ms_run ctx, each line
+ * prefixed "C " or "S " by direction (for ms_session_init). */
+void ms_run_session_emit(void *ctx, int is_server, size_t line, const struct ms_kind *k,
+                         const void *view, const struct ms_error *err, uint64_t offset,
+                         uint64_t length);
+
 /*
  * libFuzzer entry helper: data[0] selects the lenient flags
  * (ms_fuzz_lenient), data[1..size) is the stream, checked with the fuzzers'

@@ -191,16 +191,6 @@ const char *ms_check_codes_str(const struct ms_kind *k, uint32_t lenient, const 
     return ms_check_codes(k, &lim, in, strlen(in));
 }
 
-static void emit_session_render(void *ctx, int is_server, size_t line, const struct ms_kind *k,
-                                const void *view, const struct ms_error *err, uint64_t offset,
-                                uint64_t length)
-{
-    struct ms_run *r = ctx;
-    (void)line;
-    r->prefix = is_server ? "S " : "C ";
-    ms_run_render(r, k, view, err, offset, length);
-}
-
 const char *ms_check_session(const struct ms_proto *p, const struct ms_limits *lim,
                              const char *transcript)
 {
@@ -217,7 +207,7 @@ const char *ms_check_session(const struct ms_proto *p, const struct ms_limits *l
     int rc;
 
     r.with_offsets = 1;
-    ms_session_init(&ss, p, lim, cst, cv, cbuf, cap, sst, sv, sbuf, cap, emit_session_render, &r);
+    ms_session_init(&ss, p, lim, cst, cv, cbuf, cap, sst, sv, sbuf, cap, ms_run_session_emit, &r);
     while ((rc = ms_transcript_next(transcript, len, &pos, &item, scratch, len + 3, &err)) > 0)
         if (item.type != MS_T_DIRECTIVE)
             ms_session_feed(&ss, item.type == MS_T_SERVER, item.line, item.data, item.len);
