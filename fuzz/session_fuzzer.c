@@ -161,8 +161,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *w = whole.text ? whole.text : "";
     if (strcmp(w, bytes.text ? bytes.text : "") != 0 ||
         strcmp(w, pieces.text ? pieces.text : "") != 0) {
-        fprintf(stderr, "session split invariance violated (%s, lenient 0x%x)\n--- whole\n%s"
-                        "--- byte by byte\n%s--- pieces\n%s",
+        fprintf(stderr,
+                "session split invariance violated (%s, lenient 0x%x)\n--- whole\n%s"
+                "--- byte by byte\n%s--- pieces\n%s",
                 p->name, (unsigned)lim.lenient, w, bytes.text ? bytes.text : "",
                 pieces.text ? pieces.text : "");
         abort();
