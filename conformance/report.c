@@ -377,7 +377,11 @@ static int provenance(struct ms_json *d, const struct ms_report *rep)
     int argc = rep->cli ? rep->cli->argc : 0;
     for (int i = 0; ok && i < argc; i++) {
         const char *prev = i > 0 ? rep->cli->argv[i - 1] : "";
-        char *a = shown_arg(rep, rep->cli->argv[i], strcmp(prev, "--password") == 0);
+        const char *arg = rep->cli->argv[i];
+        /* main() names argv[0] "mailspec certify" for getopt_long's messages */
+        if (i == 0 && strncmp(arg, "mailspec ", 9) == 0)
+            arg += 9;
+        char *a = shown_arg(rep, arg, strcmp(prev, "--password") == 0);
         ok = a && ms_json_append(argv, ms_json_new_string(a)) == 0;
         if (ok) {
             fputc(' ', f);
