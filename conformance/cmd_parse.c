@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -179,6 +181,20 @@ static int parse_stream(const struct ms_kind *k, const struct ms_limits *lim, co
         goto out;
     }
     ms_stream_init(&s, k, lim, state, view, sbuf, cap, emit_stream, pr);
+    /* A regular file is mapped and fed in place: no read() copy, and the
+     * stream driver parses whole messages straight from the mapping. */
+    struct stat st;
+    if (fd != STDIN_FILENO && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= SIZE_MAX) {
+        size_t size = (size_t)st.st_size;
+        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (map != MAP_FAILED) {
+            (void)madvise(map, size, MADV_SEQUENTIAL);
+            ms_stream_feed(&s, map, size);
+            munmap(map, size);
+            goto done;
+        }
+    }
     for (;;) {
         ssize_t r = read(fd, in, chunk);
         if (r == 0)
@@ -192,6 +208,7 @@ static int parse_stream(const struct ms_kind *k, const struct ms_limits *lim, co
         }
         ms_stream_feed(&s, in, (size_t)r);
     }
+done:;
     int open_msg = ms_stream_end(&s);
     rc = (s.errors || open_msg) ? MS_EXIT_FAIL : MS_EXIT_OK;
 out:

@@ -172,3 +172,27 @@ def test_dovecot_session_replies_all_valid(lab, parse):
     assert {"ENVELOPE", "BODYSTRUCTURE", "MODSEQ", "INTERNALDATE", "UID"} <= names
     tagged = [m for m in r.messages if m["tag"] not in ("*", "+")]
     assert len(tagged) == len(COMMANDS)
+
+
+def test_file_input_is_parsed_like_stdin(parse, tmp_path):
+    """A regular FILE is mapped and fed in one piece; stdin is read in 1 MiB
+    chunks: both must give the same messages, offsets and errors, with
+    literals across the chunk boundaries, an error in the middle and a
+    message left open at the end."""
+    body = b"x" * (400 << 10)
+    data = (b"".join(b"* %d FETCH (BODY[] {%d}\r\n" % (i, len(body)) + body + b")\r\n"
+                     for i in range(1, 7))
+            + b"* 2 FETCH (FLAGS (\\Seen)) junk\r\n"
+            + b"* 3 FETCH (BODY[] {5}\r\nabcde)\r\na OK done\r\n"
+            + b"* 4 FETCH (BODY[] {9}\r\nabc")
+    f = tmp_path / "replies"
+    f.write_bytes(data)
+    from_stdin = parse("imap", "replies", data)
+    from_file = run_mailspec(["parse", "imap", "replies", str(f)])
+    assert from_file.rc == from_stdin.rc == 1
+    assert from_file.stdout == from_stdin.stdout
+    assert [m.get("valid") for m in from_file.messages] == [True] * 6 + [False, True, True, False]
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    r = run_mailspec(["parse", "imap", "replies", str(empty)])
+    assert r.rc == 0 and r.stdout == ""
