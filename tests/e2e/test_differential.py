@@ -43,6 +43,7 @@ class Target:
     user: str
     password: str
     rcpt: str = ""
+    mbox: str = gen.MBOX
 
 
 def _target(request, server, proto):
@@ -53,7 +54,10 @@ def _target(request, server, proto):
         src = request.getfixturevalue(server)
         rcpt = "%s@%s" % (src.user, src.env.get("MAILSPEC_MATRIX_EXIM_DOMAIN", "localhost")) \
             if server == "exim" else ""
-    return Target(server, src.host, getattr(src, proto + "_port"), src.user, src.password, rcpt)
+    # Cyrus keeps every folder under "INBOX." (no altnamespace)
+    mbox = "INBOX." + gen.MBOX if server == "cyrus" else gen.MBOX
+    return Target(server, src.host, getattr(src, proto + "_port"), src.user, src.password,
+                  rcpt, mbox)
 
 
 RUNS = [("dovecot", "imap"), ("dovecot", "pop3"), ("postfix", "smtp")]
@@ -74,7 +78,7 @@ def _run_cases(tgt, proto, cases, damage):
             "smtp": driver.smtp_capabilities}[proto](tgt)
     sent, skipped, outcomes, prev = [], [], {}, None
     if proto == "imap":
-        driver.imap_setup(tgt, gen.MBOX, [gen.MESSAGE] * 3)
+        driver.imap_setup(tgt, tgt.mbox, [gen.MESSAGE] * 3)
     try:
         for c in cases:
             if c.requires and c.requires.upper() not in caps:
@@ -83,12 +87,12 @@ def _run_cases(tgt, proto, cases, damage):
             sent.append(c)
             if proto == "imap":
                 try:
-                    outcomes[c.id] = driver.imap_run(tgt, c, gen.MBOX)
+                    outcomes[c.id] = driver.imap_run(tgt, c, tgt.mbox)
                 except driver.MailboxGone as e:
                     # the case before deleted or renamed the scratch mailbox
                     damage.append("%s (before %s): %s" % (prev, c.id, e))
-                    driver.imap_setup(tgt, gen.MBOX, [gen.MESSAGE] * 3)
-                    outcomes[c.id] = driver.imap_run(tgt, c, gen.MBOX)
+                    driver.imap_setup(tgt, tgt.mbox, [gen.MESSAGE] * 3)
+                    outcomes[c.id] = driver.imap_run(tgt, c, tgt.mbox)
                 prev = c.id
             elif proto == "pop3":
                 outcomes[c.id] = driver.pop3_run(tgt, c)
@@ -96,7 +100,7 @@ def _run_cases(tgt, proto, cases, damage):
                 outcomes[c.id] = driver.smtp_run(tgt, c, tgt.rcpt)
     finally:
         if proto == "imap":
-            driver.imap_cleanup(tgt, gen.MBOX)
+            driver.imap_cleanup(tgt, tgt.mbox)
     return sent, skipped, outcomes
 
 
@@ -104,11 +108,11 @@ def _run_cases(tgt, proto, cases, damage):
 def test_differential(request, server, proto):
     t0 = time.monotonic()
     tgt = _target(request, server, proto)
-    cases = gen.generate(proto, tgt.user, tgt.password)
+    cases = gen.generate(proto, tgt.user, tgt.password, tgt.mbox)
     damage = []
     sent, skipped, outcomes = _run_cases(tgt, proto, cases, damage)
     ms = driver.mailspec_verdicts(MAILSPEC, proto, sent,
-                                  lambda c: driver.preamble(proto, c.state, tgt, gen.MBOX))
+                                  lambda c: driver.preamble(proto, c.state, tgt, tgt.mbox))
     replies = driver.reply_errors(MAILSPEC, proto, outcomes)
     entries = driver.load_triage(TRIAGE)
 
@@ -147,6 +151,12 @@ def test_differential(request, server, proto):
     reply_unlisted = []
     for cid, errs in sorted(replies.items()):
         key = "%s/%s/%s" % (server, proto, cid)
+        sbytes = b"".join(d for who, d in outcomes[cid].events if who != "C")
+
+        def near(err):
+            # the server's bytes around the error (offsets count its direction)
+            off = err["offset"]
+            return shown(sbytes[max(0, off - 40):off + 40])
         if proto == "pop3" and (ms[cid][0], outcomes[cid].verdict) in (
                 (driver.MS_INVALID, driver.SV_ACCEPT), (driver.MS_INVALID, driver.SV_REFUSED)):
             # mailspec rejected a command the server took: the reply parser
@@ -160,7 +170,8 @@ def test_differential(request, server, proto):
         for err in errs:
             observed = "reply:%s" % err["rule"]
             e = driver.match(entries, key, observed)
-            line = "%s | %s | %s (offset %s)" % (key, observed, err["reason"], err["offset"])
+            line = "%s | %s | %s (offset %s) | server sent: ...%s..." % (
+                key, observed, err["reason"], err["offset"], near(err))
             report.append(line)
             counts["reply-errors"] += 1
             if e is None:

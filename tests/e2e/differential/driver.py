@@ -289,7 +289,11 @@ def imap_run(srv, case, mbox):
 
 def imap_verdict(lines):
     answered, bad, bye = [], [], False
-    for ln in lines:
+    # a BYE followed by a tagged OK answers a LOGOUT (ours or the case's)
+    oks = [i for i, ln in enumerate(lines)
+           if ln[:1] not in (b"*", b"+") and ln.split(b" ", 2)[1:2] in ([b"OK"], [b"ok"])]
+    for i, ln in enumerate(lines):
+        logged_out = any(j > i for j in oks)
         parts = ln.split(b" ", 2)
         if len(parts) < 2:
             continue
@@ -297,7 +301,7 @@ def imap_verdict(lines):
         if tag == b"*":
             if status == b"BAD":
                 bad.append(ln)
-            elif status == b"BYE" and b"Logging out" not in ln:
+            elif status == b"BYE" and not logged_out:
                 bye = True
                 bad.append(ln)
             continue
