@@ -44,6 +44,7 @@ class Target:
     password: str
     rcpt: str = ""
     mbox: str = gen.MBOX
+    wait: float = driver.WAIT
 
 
 def _target(request, server, proto):
@@ -56,8 +57,10 @@ def _target(request, server, proto):
             if server == "exim" else ""
     # Cyrus keeps every folder under "INBOX." (no altnamespace)
     mbox = "INBOX." + gen.MBOX if server == "cyrus" else gen.MBOX
+    # Cyrus pauses 3 s after a failed login (failedloginpause): wait longer
+    wait = 5.0 if server == "cyrus" else driver.WAIT
     return Target(server, src.host, getattr(src, proto + "_port"), src.user, src.password,
-                  rcpt, mbox)
+                  rcpt, mbox, wait)
 
 
 RUNS = [("dovecot", "imap"), ("dovecot", "pop3"), ("postfix", "smtp")]
@@ -184,12 +187,14 @@ def test_differential(request, server, proto):
     prefix = "%s/%s/" % (server, proto)
     stale = [e for e in entries if not e.used and e.key.startswith(prefix)]
     summary = ("%s %s: %d cases generated, %d sent, %d skipped (capability not announced); "
-               "%d agree, %d unjudged, disagreements: %s; replies rejected: %d "
+               "%d agree, %d unjudged, disagreements: %s; replies rejected: %d (%s) "
                "(+%d after a command disagreement); %.1fs"
                % (server, proto, len(cases), len(sent), len(skipped), counts["agree"],
                   counts["unjudged"],
                   ", ".join("%s %d" % (j, counts[j]) for j in driver.JUDGMENTS + ("unlisted",)),
-                  counts["reply-errors"], counts["reply-unframed"], time.monotonic() - t0))
+                  counts["reply-errors"],
+                  ", ".join("%s %d" % (j, counts["reply-" + j]) for j in driver.JUDGMENTS),
+                  counts["reply-unframed"], time.monotonic() - t0))
     os.makedirs(REPORT_DIR, exist_ok=True)
     with open(os.path.join(REPORT_DIR, "%s-%s.txt" % (server, proto)), "w", encoding="utf-8") as f:
         f.write(summary + "\n\n" + "\n".join(report) + "\n")
@@ -206,3 +211,63 @@ def test_differential(request, server, proto):
         "%s\n%d disagreement(s) and %d rejected reply(ies) not in %s:\n%s"
         % (summary, len(unlisted), len(reply_unlisted), TRIAGE,
            "\n".join(unlisted + reply_unlisted)))
+
+
+# ------------------------------------------- the machinery itself (no server) --
+
+def test_generator_is_deterministic_and_stable():
+    a = gen.generate("imap", "u", "p")
+    assert [(c.id, c.data) for c in a] == [(c.id, c.data) for c in gen.generate("imap", "u", "p")]
+    # a case's mutations depend on its own id only: dropping other cases
+    # changes nothing for the ones left
+    valid = [c for c in a if c.valid is True]
+    full = {c.id: c.data for c in gen.mutate(valid, per_case=3)}
+    part = {c.id: c.data for c in gen.mutate(valid[::2], per_case=3)}
+    assert part and all(full[k] == v for k, v in part.items())
+    total = sum(len(gen.generate(p)) for p in ("imap", "pop3", "smtp"))
+    assert 500 <= total <= 1500, total
+
+
+def test_imap_server_verdict():
+    v = driver.imap_verdict
+    assert v([b"a OK done", b"* BYE Logging out", b"zz OK bye"])[0] == driver.SV_ACCEPT
+    assert v([b"a NO [TRYCREATE] no", b"zz OK bye"])[0] == driver.SV_ACCEPT
+    assert v([b"a BAD syntax", b"zz OK bye"])[0] == driver.SV_REJECT
+    assert v([b"* BAD Error in IMAP tag", b"zz OK bye"])[0] == driver.SV_REJECT
+    assert v([b"* BYE Fatal error: num too big"])[0] == driver.SV_CLOSED
+    # the case's own LOGOUT: BYE then its tagged OK
+    assert v([b"* BYE LOGOUT received", b"a OK Completed"])[0] == driver.SV_ACCEPT
+    assert v([b"+ OK", b""])[0] == driver.SV_INCOMPLETE
+
+
+def test_triage_file_is_well_formed():
+    entries = driver.load_triage(TRIAGE)
+    seen = set()
+    for e in entries:
+        assert (e.key, e.observed) not in seen, "duplicate entry line %d" % e.lineno
+        seen.add((e.key, e.observed))
+        assert e.observed.startswith(("verdict:", "reply:")), e.lineno
+        assert e.rule and e.reason, e.lineno
+
+
+def test_batched_verdicts_equal_verdicts_alone():
+    """One `mailspec parse` for all cases must give each case the verdict it
+    gets alone (preamble included)."""
+    @dataclass
+    class Peer:
+        user: str = "alice"
+        password: str = "alice-secret"
+        rcpt: str = "alice@localhost"
+
+    peer = Peer()
+    for proto in ("imap", "pop3", "smtp"):
+        cases = gen.generate(proto, peer.user, peer.password)
+
+        def pre(c):
+            return driver.preamble(proto, c.state, peer, gen.MBOX)
+
+        batch = driver.mailspec_verdicts(MAILSPEC, proto, cases, pre)
+        for c in [c for i, c in enumerate(cases) if i % 7 == 0 or driver.STATEFUL.search(c.id)]:
+            msgs = driver.mailspec_json(MAILSPEC, proto, "commands", pre(c) + c.data)
+            alone = driver._ms_verdict([m for m in msgs if m["offset"] >= len(pre(c))])
+            assert batch[c.id][0] == alone[0], (proto, c.id, batch[c.id], alone)

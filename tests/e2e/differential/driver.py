@@ -15,8 +15,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-FIRST_REPLY_WAIT = 3.0     # seconds for the first reply to the case
-CLOSE_WAIT = 3.0           # seconds for the rest, up to the server's close
+WAIT = 3.0      # seconds for the answer to the case, and again up to the
+                # close; a server that pauses after a failed login longer
+                # (Cyrus: failedloginpause, 3 s) gets its own (srv.wait)
 JUDGMENTS = ("mailspec-bug", "server-lenient", "server-bug", "ambiguous")
 
 # mailspec's verdict on a case's bytes
@@ -137,6 +138,10 @@ class Wire:
             self.sock.close()
         except OSError:
             pass
+
+
+def _wait(srv):
+    return getattr(srv, "wait", WAIT)
 
 
 LITERAL_END = re.compile(rb"~?\{(\d+)(\+?)\}\r\n")
@@ -272,7 +277,7 @@ def imap_run(srv, case, mbox):
             end = m.end()
             w.send(data[pos:end])
             pos = end
-            r = imap_read_response(w, FIRST_REPLY_WAIT)
+            r = imap_read_response(w, _wait(srv))
             seen.append(r)
             if r is None or not r.startswith(b"+"):
                 break
@@ -280,7 +285,7 @@ def imap_run(srv, case, mbox):
             w.send(data[pos:])
             pos = len(data)
         w.send(b"zz LOGOUT\r\n")
-        rest = w.drain(CLOSE_WAIT)
+        rest = w.drain(_wait(srv))
         responses = [r for r in seen if r] + rest.split(b"\r\n")
         return Outcome(*imap_verdict(responses), events=w.events)
     finally:
@@ -356,13 +361,13 @@ def pop3_run(srv, case):
         lines = case.data.split(b"\r\n")[:-1]
         for ln in lines:
             w.send(ln + b"\r\n")
-            r = w.line(FIRST_REPLY_WAIT)
+            r = w.line(_wait(srv))
             firsts.append(r)
             if r is None:
                 break
         # RSET first: a DELE of the case must never be committed by QUIT
         w.send(b"RSET\r\nQUIT\r\n" if case.state == "trans" else b"QUIT\r\n")
-        w.drain(CLOSE_WAIT)
+        w.drain(_wait(srv))
         verdicts = []
         for r in firsts:
             if r is None:
@@ -442,12 +447,12 @@ def smtp_run(srv, case, rcpt):
                 raise RuntimeError("SMTP preamble %r failed: %r" % (cmd, r))
         w.buf = b""
         w.send(case.data)
-        first = smtp_reply(w, FIRST_REPLY_WAIT)
+        first = smtp_reply(w, _wait(srv))
         if first and first[-1][:3] == b"354":
             # DATA went in: the reply after the end of data judges the content
-            first = smtp_reply(w, FIRST_REPLY_WAIT) or first
+            first = smtp_reply(w, _wait(srv)) or first
         w.send(b"QUIT\r\n")
-        w.drain(CLOSE_WAIT)
+        w.drain(_wait(srv))
         if not first:
             return Outcome(SV_CLOSED if w.eof else SV_INCOMPLETE, b"", w.events)
         last = first[-1]
