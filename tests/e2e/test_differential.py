@@ -10,6 +10,7 @@ Servers: the lab (Dovecot IMAP/POP3, Postfix SMTP) always; the matrix
 (Cyrus IMAP/POP3, Exim SMTP) when MAILSPEC_DIFF_MATRIX=1.
 """
 
+import base64
 import collections
 import os
 import sys
@@ -121,10 +122,16 @@ def test_differential(request, server, proto):
 
     counts = collections.Counter()
     unlisted, listed, report = [], collections.Counter(), []
-    secret = tgt.password.encode()
+    # secrets by what they are, never printed: the password and its SASL forms
+    secrets = [(tgt.password.encode(), b"${password}"),
+               (base64.b64encode(b"\0%s\0%s" % (tgt.user.encode(), tgt.password.encode())),
+                b"${sasl_plain}"),
+               (base64.b64encode(tgt.password.encode()), b"${sasl_password}")]
 
     def shown(data):
-        return driver.show(data.replace(secret, b"${password}"))
+        for value, name in secrets:
+            data = data.replace(value, name)
+        return driver.show(data)
 
     for c in sent:
         o = outcomes[c.id]

@@ -620,7 +620,7 @@ SMTP_VALID = [
     ("etrn", "ehlo", "ETRN example.org", "ETRN"),
     ("etrn.at", "ehlo", "ETRN @example.org", "ETRN"),
     ("starttls.ehlo", "ehlo", "STARTTLS", "STARTTLS"),
-    ("auth.plain", "ehlo", "AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==", "AUTH"),
+    ("auth.plain", "ehlo", "AUTH PLAIN {plain}", "AUTH"),
 ]
 
 SMTP_TARGETED = [
@@ -709,8 +709,10 @@ SMTP_TARGETED = [
 
 
 def smtp_cases(user="user", password="password"):
+    plain = base64.b64encode(b"\0%s\0%s" % (user.encode(), password.encode())).decode()
+
     def enc(t):
-        return t if isinstance(t, bytes) else t.encode()
+        return t if isinstance(t, bytes) else t.replace("{plain}", plain).encode()
 
     valid = [Case(cid, "smtp", st, enc(t) + CRLF, req) for cid, st, t, req in SMTP_VALID]
     cases = valid + mutate(valid, per_case=4)
