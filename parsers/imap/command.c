@@ -98,10 +98,60 @@ static enum ms_status a_mailbox(struct ms_icp *p)
 
 /*
  * create = "CREATE" SP mailbox [create-params]                       (RFC 4466 2.2)
- * create-param = "USE" SP "(" [use-attr *(SP use-attr)] ")"         (RFC 6154 6)
+ * create-params = SP "(" create-param *(SP create-param) ")"
+ * create-param = create-param-name [SP create-param-value]           (RFC 4466 2.2)
+ * create-param-name = tagged-ext-label; create-param-value = tagged-ext-val
+ * tagged-ext-val = tagged-ext-simple / "(" [tagged-ext-comp] ")"
+ * tagged-ext-simple = sequence-set / number / number64
+ * tagged-ext-comp = astring / tagged-ext-comp *(SP tagged-ext-comp) / "(" tagged-ext-comp ")"
+ * USE is modelled:
+ * create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"        (RFC 6154 6)
  * use-attr = "\All" / "\Archive" / "\Drafts" / "\Flagged" / "\Junk" / "\Sent" /
  *            "\Trash" / use-attr-ext ("\" atom)
  */
+/* tagged-ext-comp, inside "(" ... ")" (RFC 4466 2.1); depth-bounded */
+static enum ms_status ext_comp(struct ms_icp *p, uint32_t parent, unsigned depth)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 4466 2.1 tagged-ext-comp";
+
+    MS_GUARD(ms_icp_depth(p, depth));
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    if (ms_cursor_accept(c, ')'))
+        return MS_OK;
+    for (;;) {
+        if (ms_cursor_accept(c, '('))
+            MS_GUARD(ext_comp(p, l, depth + 1));
+        else
+            MS_GUARD(ms_icp_string(p, l, MS_IMAP_CN_STRING, MS_ICP_ASTRING, r, NULL));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+}
+
+/* tagged-ext-label = tagged-label-fchar *tagged-label-char (RFC 4466 2.1) */
+static enum ms_status ext_label(struct ms_icp *p, uint32_t parent, const char *rule)
+{
+    struct ms_cursor *c = &p->c;
+    size_t start = c->pos;
+    int ch = ms_cursor_peek(c);
+
+    if (!(ch >= 0 && (ms_is((unsigned char)ch, MS_C_ALPHA) || ch == '-' || ch == '_' || ch == '.')))
+        return ms_fail(c, rule, "expected a parameter name (tagged-ext-label)");
+    while ((ch = ms_cursor_peek(c)) >= 0 &&
+           (ms_is((unsigned char)ch, MS_C_ALPHA) || ms_is_digit((unsigned char)ch) || ch == '-' ||
+            ch == '_' || ch == '.' || ch == ':'))
+        c->pos++;
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_ATOM);
+    if (!n)
+        return MS_FAIL;
+    p->v->nodes[n].text = (struct ms_slice){(const char *)c->p + start, c->pos - start};
+    return MS_OK;
+}
+
 static enum ms_status a_create(struct ms_icp *p)
 {
     struct ms_cursor *c = &p->c;
@@ -115,26 +165,53 @@ static enum ms_status a_create(struct ms_icp *p)
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
-    MS_GUARD(ms_cursor_expect_ci(c, "USE", r, "unknown CREATE parameter (USE is modelled)"));
-    MS_GUARD(ms_icp_kw_node(p, l, "USE"));
-    MS_GUARD(ms_icp_sp(p, r));
-    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" after USE"));
-    uint32_t u = ms_icp_node(p, l, MS_IMAP_CN_LIST);
-    if (!u)
-        return MS_FAIL;
-    if (!ms_cursor_accept(c, ')')) {
-        for (;;) {
-            if (ms_cursor_peek(c) != '\\')
-                return ms_fail(c, "RFC 6154 6 use-attr",
-                               "expected a special-use attribute (\\Sent ...)");
-            MS_GUARD(ms_icp_flag(p, u));
-            if (ms_cursor_accept(c, ')'))
-                break;
-            MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    for (;;) {
+        size_t at = c->pos;
+        if (ms_cursor_accept_ci(c, "USE") && ms_cursor_peek(c) == ' ' &&
+            ms_cursor_peek_at(c, 1) == '(') {
+            MS_GUARD(ms_icp_kw_node(p, l, "USE"));
+            c->pos += 2;
+            uint32_t u = ms_icp_node(p, l, MS_IMAP_CN_LIST);
+            if (!u)
+                return MS_FAIL;
+            if (!ms_cursor_accept(c, ')')) {
+                for (;;) {
+                    if (ms_cursor_peek(c) != '\\')
+                        return ms_fail(c, "RFC 6154 6 use-attr",
+                                       "expected a special-use attribute (\\Sent ...)");
+                    MS_GUARD(ms_icp_flag_any(p, u));
+                    if (ms_cursor_accept(c, ')'))
+                        break;
+                    MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+                }
+            }
+        } else {
+            c->pos = at;
+            MS_GUARD(ext_label(p, l, "RFC 4466 2.2 create-param-name"));
+            int ch = ms_cursor_peek_at(c, 1);
+            if (ms_cursor_peek(c) == ' ' &&
+                (ch == '(' || ch == '*' || ch == '$' || (ch >= '0' && ch <= '9'))) {
+                c->pos++;
+                if (ms_cursor_accept(c, '(')) {
+                    MS_GUARD(ext_comp(p, l, 2));
+                } else {
+                    /* tagged-ext-simple: a number64 beyond 32 bits, or a sequence set */
+                    size_t d = c->pos;
+                    while (d < c->len && ms_is_digit(c->p[d]))
+                        d++;
+                    if (d > c->pos && (d == c->len || c->p[d] == ' ' || c->p[d] == ')') &&
+                        d - c->pos > 10)
+                        MS_GUARD(ms_icp_number_node(p, l, 0, INT64_MAX,
+                                                    "RFC 4466 2.1 tagged-ext-simple"));
+                    else
+                        MS_GUARD(ms_icp_seqset(p, l));
+                }
+            }
         }
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 4466 2.2 create-params", "expected SP or \")\""));
     }
-    return ms_cursor_expect(c, ')', "RFC 4466 2.2 create-params",
-                            "expected \")\" (only USE is modelled)");
 }
 
 /* rename = "RENAME" SP mailbox SP mailbox */

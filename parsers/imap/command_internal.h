@@ -76,6 +76,8 @@ MS_MUST_USE enum ms_status ms_icp_date(struct ms_icp *p, uint32_t parent);
 MS_MUST_USE enum ms_status ms_icp_datetime(struct ms_icp *p, uint32_t parent);
 /* flag / flag-list "(" [flag *(SP flag)] ")". */
 MS_MUST_USE enum ms_status ms_icp_flag(struct ms_icp *p, uint32_t parent);
+/* "\" atom or atom without the flag rule's exclusion of \Recent (use-attr) */
+MS_MUST_USE enum ms_status ms_icp_flag_any(struct ms_icp *p, uint32_t parent);
 MS_MUST_USE enum ms_status ms_icp_flag_list(struct ms_icp *p, uint32_t parent);
 /* An atom node (text as sent). */
 MS_MUST_USE enum ms_status ms_icp_atom(struct ms_icp *p, uint32_t parent, const char *rule,

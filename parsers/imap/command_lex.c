@@ -43,8 +43,7 @@ enum ms_status ms_icp_sp_more(struct ms_icp *p, const char *rule)
     struct ms_cursor *c = &p->c;
 
     if (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) < 0)
-        return ms_fail(c, "RFC 9051 9 command",
-                       "a space at the end of the command (nothing follows it)");
+        return ms_fail(c, "RFC 9051 9 command", "trailing SP before CRLF");
     return ms_icp_sp(p, rule);
 }
 
@@ -578,21 +577,35 @@ enum ms_status ms_icp_datetime(struct ms_icp *p, uint32_t parent)
 
 /* flag = "\Answered" / ... / flag-keyword / flag-extension; flag-keyword = atom;
  * flag-extension = "\" atom */
-enum ms_status ms_icp_flag(struct ms_icp *p, uint32_t parent)
+static enum ms_status flag_token(struct ms_icp *p, uint32_t parent, int client_flag)
 {
     struct ms_cursor *c = &p->c;
     size_t start = c->pos;
     struct ms_slice s;
 
-    ms_cursor_accept(c, '\\');
+    int sys = ms_cursor_accept(c, '\\');
     if (ms_cursor_span(c, MS_C_IMAP_ATOM, c->len - c->pos, &s) == 0)
         return ms_fail(c, R_FLAG, "expected a flag (atom or \"\\\" atom)");
+    /* RFC 9051 9 flag: 'Does not include "\Recent"' (the server sets it) */
+    if (client_flag && sys && ms_slice_ieq(s, "Recent"))
+        return ms_fail_at(c, start, R_FLAG,
+                          "\\Recent is set by the server, not a flag a client gives");
     uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_FLAG);
     if (!n)
         return MS_FAIL;
     p->v->nodes[n].text.ptr = (const char *)c->p + start;
     p->v->nodes[n].text.len = c->pos - start;
     return MS_OK;
+}
+
+enum ms_status ms_icp_flag(struct ms_icp *p, uint32_t parent)
+{
+    return flag_token(p, parent, 1);
+}
+
+enum ms_status ms_icp_flag_any(struct ms_icp *p, uint32_t parent)
+{
+    return flag_token(p, parent, 0);
 }
 
 /* flag-list = "(" [flag *(SP flag)] ")" */
