@@ -1310,6 +1310,13 @@ static void test_error_codes(void **st)
  * code (5267 4.2), CATENATE's TOOBIG and BADURL (4469 5), NOTIFY's NOTIFICATIONOVERFLOW and
  * BADEVENT (5465 8): accepted forms, then the ones the grammar refuses. */
 static const struct rcase ext_cases[] = {
+    /* NOTIFY MailboxName: LIST with the OLDNAME extended item (RFC 5465 5.4) */
+    {"* LIST () \"/\" \"NewMailbox\" (\"OLDNAME\" (\"OldMailbox\"))\r\n",
+     sizeof("* LIST () \"/\" \"NewMailbox\" (\"OLDNAME\" (\"OldMailbox\"))\r\n") - 1,
+     "0+55 "
+     "{\"type\":\"list\",\"tag\":\"*\",\"flags\":[],\"delimiter\":\"/"
+     "\",\"mailbox\":\"NewMailbox\",\"extended\":[{\"name\":\"OLDNAME\",\"value\":[\"OldMailbox\"]}"
+     "]}\n"},
     {"* ESEARCH (TAG \"B01\") UID ADDTO (0 32768:32769)\r\n",
      sizeof("* ESEARCH (TAG \"B01\") UID ADDTO (0 32768:32769)\r\n") - 1,
      "0+49 "
