@@ -411,10 +411,49 @@ static enum ms_status a_list(struct ms_icp *p)
 }
 
 /*
+ * append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"       (RFC 4469 5)
+ * cat-part = text-literal / url; text-literal = "TEXT" SP literal; url = "URL" SP astring
+ * The cursor is after "CATENATE". Nodes: CATENATE, then a list of TEXT message / URL string.
+ */
+static enum ms_status append_catenate(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    static const char *const parts[] = {"TEXT", "URL", NULL};
+
+    MS_GUARD(ms_icp_kw_node(p, 0, "CATENATE"));
+    MS_GUARD(ms_icp_sp(p, "RFC 4469 5 append-data"));
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 4469 5 append-data", "expected \"(\" after CATENATE"));
+    uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        int k = ms_icp_keyword(p, parts);
+        if (k < 0)
+            return ms_fail(c, "RFC 4469 5 cat-part", "expected TEXT or URL");
+        MS_GUARD(ms_icp_kw_node(p, l, parts[k]));
+        MS_GUARD(ms_icp_sp(p, "RFC 4469 5 cat-part"));
+        if (k == 0) {
+            if (ms_cursor_peek(c) != '{')
+                return ms_fail(c, "RFC 4469 5 text-literal", "expected a literal ({n})");
+            MS_GUARD(ms_icp_string(p, l, MS_IMAP_CN_MESSAGE,
+                                   (1u << MS_IMAP_CF_LITERAL) | (1u << MS_IMAP_CF_LITERAL_PLUS),
+                                   "RFC 4469 5 text-literal", NULL));
+        } else {
+            MS_GUARD(
+                ms_icp_string(p, l, MS_IMAP_CN_STRING, MS_ICP_ASTRING, "RFC 4469 5 url", NULL));
+        }
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 4469 5 append-data", "expected SP or \")\""));
+    }
+}
+
+/*
  * append = "APPEND" SP mailbox 1*append-message          (RFC 3502 MULTIAPPEND, 9051)
  * append-message = append-opts SP append-data
  * append-opts = [SP flag-list] [SP date-time]
  * append-data = literal / literal8                        (RFC 3516)
+ * append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"    (RFC 4469 5)
  */
 static enum ms_status a_append(struct ms_icp *p)
 {
@@ -431,6 +470,12 @@ static enum ms_status a_append(struct ms_icp *p)
             MS_GUARD(ms_icp_datetime(p, 0));
             MS_GUARD(ms_icp_sp(p, "RFC 9051 9 append"));
         }
+        size_t at = c->pos;
+        if (ms_cursor_accept_ci(c, "CATENATE") && ms_cursor_peek(c) == ' ') {
+            MS_GUARD(append_catenate(p));
+            continue;
+        }
+        c->pos = at;
         int ch = ms_cursor_peek(c);
         if (ch != '{' && ch != '~')
             return ms_fail(c, "RFC 9051 9 append-data",
@@ -572,6 +617,8 @@ static enum ms_status charset_sp(struct ms_icp *p, const char *rule)
 
 /*
  * sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria     (RFC 5256 5)
+ * sort =/ ["UID" SP] "SORT" search-return-opts SP sort-criteria SP search-criteria
+ *   (ESORT and CONTEXT=SORT, RFC 5267 3.1 and 4.4: MIN MAX ALL COUNT SAVE UPDATE CONTEXT PARTIAL)
  * sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
  * sort-criterion = ["REVERSE" SP] sort-key
  * sort-key = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" / "TO"
@@ -586,12 +633,19 @@ static enum ms_status a_sort(struct ms_icp *p)
                                        "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO", NULL};
 
     MS_GUARD(ms_icp_sp(p, "RFC 5256 5 sort"));
+    size_t at = c->pos;
+    if (ms_cursor_accept_ci(c, "RETURN") && ms_cursor_peek(c) == ' ') {
+        MS_GUARD(ms_icp_return_opts(p, 0));
+        MS_GUARD(ms_icp_sp(p, "RFC 5267 3.1 sort"));
+    } else {
+        c->pos = at;
+    }
     MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\""));
     uint32_t l = ms_icp_node(p, 0, MS_IMAP_CN_LIST);
     if (!l)
         return MS_FAIL;
     for (;;) {
-        size_t at = c->pos;
+        at = c->pos;
         if (ms_cursor_accept_ci(c, "REVERSE") && ms_cursor_peek(c) == ' ') {
             MS_GUARD(ms_icp_kw_node(p, l, "REVERSE"));
             c->pos++;
@@ -809,6 +863,152 @@ static enum ms_status a_compress(struct ms_icp *p)
     return ms_icp_atom(p, 0, "RFC 4978 4 algorithm", "expected a compression algorithm");
 }
 
+/*
+ * notify = "NOTIFY" SP (notify-set / notify-none)                      (RFC 5465 8)
+ * notify-set = "SET" [status-indicator] SP event-groups;  notify-none = "NONE"
+ * status-indicator = SP "STATUS";  event-groups = event-group *(SP event-group)
+ * event-group = "(" filter-mailboxes SP events ")"
+ * filter-mailboxes = filter-mailboxes-selected / filter-mailboxes-other
+ * filter-mailboxes-selected = "selected" / "selected-delayed"
+ * filter-mailboxes-other = "inboxes" / "personal" / "subscribed" /
+ *                          ("subtree" SP one-or-more-mailbox) / ("mailboxes" SP
+ * one-or-more-mailbox) one-or-more-mailbox = mailbox / many-mailboxes; many-mailboxes = "(" mailbox
+ * *(SP mailbox) ")" events = ("(" event *(SP event) ")") / "NONE" event = message-event /
+ * mailbox-event / user-event / event-ext;  event-ext = atom message-event = ("MessageNew" [SP "("
+ * fetch-att *(SP fetch-att) ")"]) / "MessageExpunge" / "FlagChange" / "AnnotationChange"
+ * mailbox-event = "MailboxName" / "SubscriptionChange" / "MailboxMetadataChange"
+ * user-event = "ServerMetadataChange"
+ * Nodes: SET [STATUS] then one list per event group (filter [mailbox / list], NONE / list of
+ * events, MessageNew followed by its fetch-att list), or NONE.
+ */
+static enum ms_status notify_events(struct ms_icp *p, uint32_t parent)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5465 8 events";
+    static const char *const names[] = {"MESSAGENEW",
+                                        "MESSAGEEXPUNGE",
+                                        "FLAGCHANGE",
+                                        "ANNOTATIONCHANGE",
+                                        "MAILBOXNAME",
+                                        "SUBSCRIPTIONCHANGE",
+                                        "MAILBOXMETADATACHANGE",
+                                        "SERVERMETADATACHANGE",
+                                        NULL};
+    static const char *const canon[] = {"MessageNew",
+                                        "MessageExpunge",
+                                        "FlagChange",
+                                        "AnnotationChange",
+                                        "MailboxName",
+                                        "SubscriptionChange",
+                                        "MailboxMetadataChange",
+                                        "ServerMetadataChange"};
+
+    if (ms_icp_keyword(p, (const char *const[]){"NONE", NULL}) == 0)
+        return ms_icp_kw_node(p, parent, "NONE");
+    MS_GUARD(ms_cursor_expect(c, '(', r, "expected \"(\" and events, or NONE"));
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        int k = ms_icp_keyword(p, names);
+        if (k >= 0) {
+            MS_GUARD(ms_icp_kw_node(p, l, canon[k]));
+        } else {
+            MS_GUARD(ms_icp_atom(p, l, "RFC 5465 8 event-ext", "expected an event name"));
+        }
+        if (k == 0 && ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) == '(') {
+            c->pos++;
+            MS_GUARD(ms_icp_fetch_att_list(p, l));
+        }
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', r, "expected SP or \")\""));
+    }
+}
+
+static enum ms_status notify_group(struct ms_icp *p, uint32_t parent)
+{
+    struct ms_cursor *c = &p->c;
+    const char *r = "RFC 5465 8 filter-mailboxes";
+    static const char *const filters[] = {"SELECTED",   "SELECTED-DELAYED", "INBOXES",   "PERSONAL",
+                                          "SUBSCRIBED", "SUBTREE",          "MAILBOXES", NULL};
+    static const char *const canon[] = {"selected",   "selected-delayed", "inboxes",  "personal",
+                                        "subscribed", "subtree",          "mailboxes"};
+
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 5465 8 event-group", "expected \"(\""));
+    uint32_t g = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
+    if (!g)
+        return MS_FAIL;
+    int k = ms_icp_keyword(p, filters);
+    if (k < 0)
+        return ms_fail(c, r,
+                       "expected selected, selected-delayed, inboxes, personal, subscribed, "
+                       "subtree or mailboxes");
+    MS_GUARD(ms_icp_kw_node(p, g, canon[k]));
+    if (k >= 5) {
+        /* one-or-more-mailbox = mailbox / "(" mailbox *(SP mailbox) ")" */
+        MS_GUARD(ms_icp_sp(p, r));
+        if (ms_cursor_accept(c, '(')) {
+            uint32_t m = ms_icp_node(p, g, MS_IMAP_CN_LIST);
+            if (!m)
+                return MS_FAIL;
+            for (;;) {
+                MS_GUARD(ms_icp_mailbox(p, m));
+                if (ms_cursor_accept(c, ')'))
+                    break;
+                MS_GUARD(
+                    ms_cursor_expect(c, ' ', "RFC 5465 8 many-mailboxes", "expected SP or \")\""));
+            }
+        } else {
+            MS_GUARD(ms_icp_mailbox(p, g));
+        }
+    }
+    MS_GUARD(ms_icp_sp(p, "RFC 5465 8 event-group"));
+    MS_GUARD(notify_events(p, g));
+    return ms_cursor_expect(c, ')', "RFC 5465 8 event-group", "expected \")\"");
+}
+
+static enum ms_status a_notify(struct ms_icp *p)
+{
+    struct ms_cursor *c = &p->c;
+    static const char *const ops[] = {"SET", "NONE", NULL};
+
+    MS_GUARD(ms_icp_sp(p, "RFC 5465 8 notify"));
+    int k = ms_icp_keyword(p, ops);
+    if (k < 0)
+        return ms_fail(c, "RFC 5465 8 notify", "expected SET or NONE");
+    MS_GUARD(ms_icp_kw_node(p, 0, ops[k]));
+    if (k == 1)
+        return MS_OK;
+    size_t at = c->pos;
+    if (ms_cursor_accept_ci(c, " STATUS") && ms_icp_at_delim(p)) {
+        MS_GUARD(ms_icp_kw_node(p, 0, "STATUS"));
+    } else {
+        c->pos = at;
+    }
+    MS_GUARD(ms_icp_sp(p, "RFC 5465 8 notify-set"));
+    for (;;) {
+        MS_GUARD(notify_group(p, 0));
+        if (ms_cursor_eof(c))
+            return MS_OK;
+        MS_GUARD(ms_icp_sp_more(p, "RFC 5465 8 event-groups"));
+    }
+}
+
+/* cancelupdate = "CANCELUPDATE" *(SP quoted)                          (RFC 5267 4.2) */
+static enum ms_status a_cancelupdate(struct ms_icp *p)
+{
+    while (!ms_cursor_eof(&p->c)) {
+        MS_GUARD(ms_icp_sp_more(p, "RFC 5267 4.2 cancelupdate"));
+        if (ms_cursor_peek(&p->c) != '"')
+            return ms_fail(&p->c, "RFC 5267 4.2 cancelupdate",
+                           "expected the tag of a search, quoted");
+        MS_GUARD(ms_icp_string(p, 0, MS_IMAP_CN_STRING, 1u << MS_IMAP_CF_QUOTED,
+                               "RFC 5267 4.2 cancelupdate", NULL));
+    }
+    return MS_OK;
+}
+
 struct cmd_def {
     const char *name;
     uint8_t cmd;
@@ -860,6 +1060,8 @@ static const struct cmd_def cmds[] = {
     {"MYRIGHTS", MS_IMAP_CMD_MYRIGHTS, 0, a_mailbox},
     {"SETMETADATA", MS_IMAP_CMD_SETMETADATA, 0, a_setmetadata},
     {"GETMETADATA", MS_IMAP_CMD_GETMETADATA, 0, a_getmetadata},
+    {"NOTIFY", MS_IMAP_CMD_NOTIFY, 0, a_notify},
+    {"CANCELUPDATE", MS_IMAP_CMD_CANCELUPDATE, 0, a_cancelupdate},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -285,3 +285,21 @@ enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent)
         return ms_fail(c, "RFC 7162 3.2.6 fetch-modifier", "VANISHED requires CHANGEDSINCE");
     return MS_OK;
 }
+
+/* "(" fetch-att *(SP fetch-att) ")": the attributes NOTIFY's MessageNew asks for
+ * (RFC 5465 8 message-event); no macros and no fetch-modifiers there. */
+enum ms_status ms_icp_fetch_att_list(struct ms_icp *p, uint32_t parent)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 5465 8 message-event", "expected \"(\""));
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        MS_GUARD(fetch_att(p, l));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 5465 8 message-event", "expected SP or \")\""));
+    }
+}

@@ -95,6 +95,11 @@ MS_MUST_USE enum ms_status ms_icp_depth(struct ms_icp *p, unsigned depth);
 MS_MUST_USE enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent);
 /* SEARCH: [RETURN (...)] [CHARSET x] keys, after "SEARCH". */
 MS_MUST_USE enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent);
+/* "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")", the cursor after
+ * "RETURN" (SEARCH, and ESORT's SORT RETURN, RFC 5267 3.1). */
+MS_MUST_USE enum ms_status ms_icp_return_opts(struct ms_icp *p, uint32_t parent);
+/* "(" fetch-att *(SP fetch-att) ")" as a LIST node (NOTIFY MessageNew, RFC 5465 8). */
+MS_MUST_USE enum ms_status ms_icp_fetch_att_list(struct ms_icp *p, uint32_t parent);
 /* search-key *(SP search-key) to the end of the command (SORT, THREAD). */
 MS_MUST_USE enum ms_status ms_icp_search_keys(struct ms_icp *p, uint32_t parent);
 

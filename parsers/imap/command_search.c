@@ -2,8 +2,8 @@
  * SEARCH (RFC 9051 6.4.4 and 9 search-key; RFC 3501 NEW/OLD/RECENT;
  * ESEARCH RETURN options RFC 4731 / 9051, SAVE RFC 5182; MODSEQ RFC 7162 3.1.5;
  * OLDER/YOUNGER RFC 5032; SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED
- * RFC 8514 5). Nesting ("(...)", NOT, OR) is bounded by
- * lim->imap_depth, so recursion depth is bounded.
+ * RFC 8514 5; CONTEXT=SEARCH/ESORT return options RFC 5267 4.4, 9394 3). Nesting ("(...)", NOT, OR)
+ * is bounded by lim->imap_depth, so recursion depth is bounded.
  */
 #include <string.h>
 
@@ -137,10 +137,73 @@ static enum ms_status search_key(struct ms_icp *p, uint32_t parent, unsigned dep
     }
 }
 
+/* partial-range = nz-number ":" nz-number (RFC 5267 4.4); RFC 9394 3 adds
+ * "-" nz-number ":" "-" nz-number (counted from the end). Kept as an atom. */
+static enum ms_status partial_range(struct ms_icp *p, uint32_t parent)
+{
+    struct ms_cursor *c = &p->c;
+    size_t start = c->pos;
+    uint64_t v;
+    int neg = ms_cursor_accept(c, '-');
+    const char *r = neg ? "RFC 9394 3 partial-range-last" : "RFC 5267 4.4 partial-range";
+
+    MS_GUARD(ms_icp_number(p, 1, UINT32_MAX, r, &v));
+    MS_GUARD(ms_cursor_expect(c, ':', r, "expected \":\" (partial-range = n:m)"));
+    if (neg)
+        MS_GUARD(ms_cursor_expect(c, '-', r, "both ends of a negative range have \"-\""));
+    else if (ms_cursor_peek(c) == '-')
+        return ms_fail(c, r, "a range from the start has no \"-\" on its end");
+    MS_GUARD(ms_icp_number(p, 1, UINT32_MAX, r, &v));
+    uint32_t n = ms_icp_node(p, parent, MS_IMAP_CN_ATOM);
+    if (!n)
+        return MS_FAIL;
+    p->v->nodes[n].text = (struct ms_slice){(const char *)c->p + start, c->pos - start};
+    return MS_OK;
+}
+
+/*
+ * search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
+ * search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"      (RFC 9051 9, 5182)
+ * search-return-opt =/ "UPDATE" / "CONTEXT" / "PARTIAL" SP partial-range  (RFC 5267 4.4)
+ * Also sort-return-opts of ESORT (RFC 5267 3.1). The cursor is after "RETURN".
+ */
+enum ms_status ms_icp_return_opts(struct ms_icp *p, uint32_t parent)
+{
+    struct ms_cursor *c = &p->c;
+    static const char *const opts[] = {"MIN",    "MAX",     "ALL",     "COUNT", "SAVE",
+                                       "UPDATE", "CONTEXT", "PARTIAL", NULL};
+    unsigned seen = 0;
+
+    MS_GUARD(ms_icp_kw_node(p, parent, "RETURN"));
+    MS_GUARD(ms_icp_sp(p, "RFC 9051 9 search-return-opts"));
+    MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 search-return-opts", "expected \"(\""));
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    if (ms_cursor_accept(c, ')'))
+        return MS_OK;
+    for (;;) {
+        size_t o = c->pos;
+        int k = ms_icp_keyword(p, opts);
+        if (k < 0)
+            return ms_fail(c, "RFC 9051 9 search-return-opt",
+                           "expected MIN, MAX, ALL, COUNT, SAVE, UPDATE, CONTEXT or PARTIAL");
+        if (seen & (1u << k))
+            return ms_fail_at(c, o, "RFC 4731 3.1 search-return-opt", "return option given twice");
+        seen |= 1u << k;
+        MS_GUARD(ms_icp_kw_node(p, l, opts[k]));
+        if (k == 7) {
+            MS_GUARD(ms_icp_sp(p, "RFC 5267 4.4 search-return-opt"));
+            MS_GUARD(partial_range(p, l));
+        }
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 9051 9 search-return-opts", "expected SP or \")\""));
+    }
+}
+
 /*
  * search = "SEARCH" [search-return-opts] SP search-program
- * search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
- * search-return-opt  = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"
  * search-program = ["CHARSET" SP charset SP] search-key *(SP search-key)
  */
 enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent)
@@ -150,32 +213,7 @@ enum ms_status ms_icp_search(struct ms_icp *p, uint32_t parent)
     MS_GUARD(ms_icp_sp(p, "RFC 9051 9 search"));
     size_t at = c->pos;
     if (ms_cursor_accept_ci(c, "RETURN") && ms_cursor_peek(c) == ' ') {
-        static const char *const opts[] = {"MIN", "MAX", "ALL", "COUNT", "SAVE", NULL};
-        unsigned seen = 0;
-        MS_GUARD(ms_icp_kw_node(p, parent, "RETURN"));
-        c->pos++;
-        MS_GUARD(ms_cursor_expect(c, '(', "RFC 9051 9 search-return-opts", "expected \"(\""));
-        uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
-        if (!l)
-            return MS_FAIL;
-        if (!ms_cursor_accept(c, ')')) {
-            for (;;) {
-                size_t o = c->pos;
-                int k = ms_icp_keyword(p, opts);
-                if (k < 0)
-                    return ms_fail(c, "RFC 9051 9 search-return-opt",
-                                   "expected MIN, MAX, ALL, COUNT or SAVE");
-                if (seen & (1u << k))
-                    return ms_fail_at(c, o, "RFC 4731 3.1 search-return-opt",
-                                      "return option given twice");
-                seen |= 1u << k;
-                MS_GUARD(ms_icp_kw_node(p, l, opts[k]));
-                if (ms_cursor_accept(c, ')'))
-                    break;
-                MS_GUARD(ms_cursor_expect(c, ' ', "RFC 9051 9 search-return-opts",
-                                          "expected SP or \")\""));
-            }
-        }
+        MS_GUARD(ms_icp_return_opts(p, parent));
         MS_GUARD(ms_icp_sp(p, "RFC 9051 9 search"));
     } else {
         c->pos = at;

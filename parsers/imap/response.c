@@ -382,6 +382,8 @@ static const struct {
     KW("CLOSED"),
     KW("UNKNOWN-CTE"),
     KW("NOMODSEQ"),
+    KW("TOOBIG"),               /* RFC 4469 5 toobig-response-code */
+    KW("NOTIFICATIONOVERFLOW"), /* RFC 5465 8 resp-text-code */
 };
 #undef KW
 
@@ -469,6 +471,44 @@ static enum ms_status resp_code(struct rp *p)
     } else if (name_is(name, "MODIFIED")) {
         MS_GUARD(ms_imap_r_sp(p));
         MS_GUARD(ms_imap_r_seqset(p, 1, "RFC 7162 7 resp-text-code", &kids));
+    } else if (name_is(name, "BADEVENT")) {
+        /* unsupported-events-code = "BADEVENT" SP "(" event *(SP event) ")" (RFC 5465 8);
+         * the events are taken as their names (atoms) */
+        const char *r = "RFC 5465 8 unsupported-events-code";
+        uint32_t l = 0;
+        struct rp_chain ev = {0, 0};
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_open(p, r));
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+        do
+            MS_GUARD(ms_imap_r_atom(p, MS_IMAP_R_NONE, r, &ev));
+        while (ms_imap_r_accept(p, ' '));
+        MS_GUARD(ms_imap_r_close(p, r));
+        p->r->nodes[l].child = ev.first;
+        ms_imap_r_append(p, &kids, l);
+    } else if (name_is(name, "NOUPDATE")) {
+        /* resp-text-code =/ "NOUPDATE" SP quoted (RFC 5267 4.2): the tag of the search */
+        struct ms_slice q;
+        MS_GUARD(ms_imap_r_sp(p));
+        if (ms_imap_r_peek(p) != '"')
+            return ms_fail(c, "RFC 5267 4.2 resp-text-code", "expected the search's tag, quoted");
+        MS_GUARD(ms_imap_r_quoted(p, "RFC 5267 4.2 resp-text-code", &q));
+        MS_GUARD(slice_node(p, MS_IMAP_N_QUOTED, MS_IMAP_R_NONE, q.ptr, q.len, &kids));
+    } else if (name_is(name, "BADURL")) {
+        /* badurl-response-code = "BADURL" SP url-resp-text (RFC 4469 5, errata 2002):
+         * url-resp-text = 1*(%x01-09 / %x0B-0C / %x0E-5C / %x5E-FE), 8-bit included */
+        MS_GUARD(ms_imap_r_sp(p));
+        size_t start = c->pos;
+        while (c->pos < c->len) {
+            unsigned char b = c->p[c->pos];
+            if (b == 0 || b == '\r' || b == '\n' || b == ']' || b == 0xFF)
+                break;
+            c->pos++;
+        }
+        if (c->pos == start)
+            return ms_fail(c, "RFC 4469 5 url-resp-text", "expected the URL that failed");
+        MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_TEXT, (const char *)c->p + start,
+                            c->pos - start, &kids));
     } else if (ms_imap_r_accept(p, ' ')) {
         /* atom [SP 1*<any TEXT-CHAR except "]">] */
         size_t start = c->pos;
@@ -763,7 +803,72 @@ static enum ms_status search_data(struct rp *p, struct rp_chain *data)
     return MS_OK;
 }
 
-/* esearch-response (RFC 9051 9, RFC 4731 3.1) */
+/*
+ * ret-data-addto = "ADDTO" SP "(" context-position SP sequence-set
+ *                  *(SP context-position SP sequence-set) ")"; REMOVEFROM the same;
+ * context-position = number                                            (RFC 5267 4.3)
+ */
+static enum ms_status esearch_context(struct rp *p, struct rp_chain *kv)
+{
+    const char *rule = "RFC 5267 4.3 ret-data-addto";
+    uint32_t l = 0;
+    struct rp_chain kids = {0, 0};
+
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    do {
+        MS_GUARD(ms_imap_r_num_node(p, 0, 0, "RFC 5267 4.3 context-position", &kids));
+        MS_GUARD(ms_imap_r_sp(p));
+        MS_GUARD(ms_imap_r_seqset(p, 0, rule, &kids));
+    } while (ms_imap_r_accept(p, ' '));
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, kv, l);
+    return MS_OK;
+}
+
+/*
+ * ret-data-partial = "PARTIAL" SP "(" partial-range SP partial-results ")"
+ * partial-range = nz-number ":" nz-number; partial-results = sequence-set / "NIL"
+ * (RFC 5267 4.4); RFC 9394 3 adds partial-range-last = "-" nz-number ":" "-" nz-number.
+ */
+static enum ms_status esearch_partial(struct rp *p, struct rp_chain *kv)
+{
+    struct ms_cursor *c = &p->c;
+    const char *rule = "RFC 5267 4.4 ret-data-partial";
+    uint32_t l = 0;
+    uint64_t v = 0;
+    struct rp_chain kids = {0, 0};
+
+    MS_GUARD(ms_imap_r_open(p, rule));
+    MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_LIST, MS_IMAP_R_NONE, &l));
+    size_t start = c->pos;
+    int neg = ms_imap_r_accept(p, '-');
+    const char *rr = neg ? "RFC 9394 3 partial-range-last" : "RFC 5267 4.4 partial-range";
+    MS_GUARD(ms_imap_r_number(p, 1, 0, rr, &v));
+    MS_GUARD(ms_cursor_expect(c, ':', rr, "expected \":\" (partial-range = n:m)"));
+    if (neg && !ms_imap_r_accept(p, '-'))
+        return ms_fail(c, rr, "both ends of a negative range have \"-\"");
+    if (!neg && ms_imap_r_peek(p) == '-')
+        return ms_fail(c, rr, "a range from the start has no \"-\" on its end");
+    MS_GUARD(ms_imap_r_number(p, 1, 0, rr, &v));
+    MS_GUARD(slice_node(p, MS_IMAP_N_ATOM, MS_IMAP_R_NONE, (const char *)c->p + start,
+                        c->pos - start, &kids));
+    MS_GUARD(ms_imap_r_sp(p));
+    if (ms_imap_r_nil(p)) {
+        uint32_t n = 0;
+        MS_GUARD(ms_imap_r_node(p, MS_IMAP_N_NIL, MS_IMAP_R_NONE, &n));
+        ms_imap_r_append(p, &kids, n);
+    } else {
+        MS_GUARD(ms_imap_r_seqset(p, 0, "RFC 5267 4.4 partial-results", &kids));
+    }
+    MS_GUARD(ms_imap_r_close(p, rule));
+    p->r->nodes[l].child = kids.first;
+    ms_imap_r_append(p, kv, l);
+    return MS_OK;
+}
+
+/* esearch-response (RFC 9051 9, RFC 4731 3.1; ADDTO/REMOVEFROM/PARTIAL RFC 5267 4.3, 4.4) */
 static enum ms_status esearch_data(struct rp *p, struct rp_chain *data)
 {
     struct ms_cursor *c = &p->c;
@@ -809,6 +914,10 @@ static enum ms_status esearch_data(struct rp *p, struct rp_chain *data)
             MS_GUARD(ms_imap_r_num_node(p, 0, 0, rule, &kv));
         else if (name_is(n, "MODSEQ"))
             MS_GUARD(ms_imap_r_num_node(p, 1, 1, rule, &kv));
+        else if (name_is(n, "ADDTO") || name_is(n, "REMOVEFROM"))
+            MS_GUARD(esearch_context(p, &kv));
+        else if (name_is(n, "PARTIAL"))
+            MS_GUARD(esearch_partial(p, &kv));
         else if (name_is(n, "UID"))
             return ms_fail_at(c, at, rule, "UID must come first, once");
         else

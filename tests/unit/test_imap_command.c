@@ -982,6 +982,133 @@ static void test_extensions(void **st)
            "0+20 " CMD("a", "COMPRESS") ",\"args\":[{\"atom\":\"DEFLATE\"}]}\n");
 }
 
+/* CATENATE (RFC 4469 5), ESORT/CONTEXT return options and CANCELUPDATE (RFC 5267 3.1, 4.2,
+ * 4.4; RFC 9394 3 negative ranges), NOTIFY (RFC 5465 8): accepted forms, then refused ones. */
+static void test_catenate_context_notify(void **st)
+{
+    (void)st;
+    EXPECT("A003 APPEND Drafts (\\Seen $MDNSent) CATENATE (URL "
+           "\"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {6}\r\n\r\n--\r\n URL "
+           "/Drafts;UIDVALIDITY=385759045/;UID=30)\r\n",
+           "0+167 "
+           "{\"type\":\"command\",\"tag\":\"A003\",\"command\":\"APPEND\",\"args\":[{\"mailbox\":"
+           "\"Drafts\",\"form\":\"atom\"},{\"list\":[{\"flag\":\"\\\\Seen\"},{\"flag\":\"$"
+           "MDNSent\"}]},{\"atom\":\"CATENATE\"},{\"list\":[{\"atom\":\"URL\"},{\"string\":\"/"
+           "Drafts;UIDVALIDITY=385759045/;UID=20/"
+           ";section=HEADER\",\"form\":\"quoted\"},{\"atom\":\"TEXT\"},{\"message\":6,\"form\":"
+           "\"literal\"},{\"atom\":\"URL\"},{\"string\":\"/Drafts;UIDVALIDITY=385759045/"
+           ";UID=30\",\"form\":\"atom\"}]}]}\n");
+    EXPECT("a APPEND x CATENATE (TEXT {2+}\r\nab) (\\Seen) {1}\r\nx\r\n",
+           "0+52 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"APPEND\",\"args\":[{\"mailbox\":"
+           "\"x\",\"form\":\"atom\"},{\"atom\":\"CATENATE\"},{\"list\":[{\"atom\":\"TEXT\"},{"
+           "\"message\":2,\"form\":\"literal+\"}]},{\"list\":[{\"flag\":\"\\\\Seen\"}]},{"
+           "\"message\":1,\"form\":\"literal\"}]}\n");
+    EXPECT("a APPEND x CATENATE (TEXT \"x\")\r\n",
+           "0 ERR 26 RFC 4469 5 text-literal: expected a literal ({n})\n");
+    EXPECT("a APPEND x CATENATE ()\r\n", "0 ERR 21 RFC 4469 5 cat-part: expected TEXT or URL\n");
+    EXPECT("a APPEND x CATENATE (FOO x)\r\n",
+           "0 ERR 21 RFC 4469 5 cat-part: expected TEXT or URL\n");
+    EXPECT("a APPEND x CATENATE (URL)\r\n", "0 ERR 24 RFC 4469 5 cat-part: expected SP\n");
+    EXPECT("a UID SORT RETURN (MIN COUNT PARTIAL 1:100) (REVERSE DATE) UTF-8 ALL\r\n",
+           "0+70 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"SORT\",\"uid\":true,\"args\":[{"
+           "\"atom\":\"RETURN\"},{\"list\":[{\"atom\":\"MIN\"},{\"atom\":\"COUNT\"},{\"atom\":"
+           "\"PARTIAL\"},{\"atom\":\"1:100\"}]},{\"list\":[{\"atom\":\"REVERSE\"},{\"atom\":"
+           "\"DATE\"}]},{\"string\":\"UTF-8\",\"form\":\"atom\"},{\"search\":\"ALL\"}]}\n");
+    EXPECT("a SORT RETURN () (ARRIVAL) UTF-8 ALL\r\n",
+           "0+38 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"SORT\",\"args\":[{\"atom\":"
+           "\"RETURN\"},{\"list\":[]},{\"list\":[{\"atom\":\"ARRIVAL\"}]},{\"string\":\"UTF-8\","
+           "\"form\":\"atom\"},{\"search\":\"ALL\"}]}\n");
+    EXPECT("a SORT RETURN (UPDATE CONTEXT) ARRIVAL UTF-8 ALL\r\n",
+           "0 ERR 31 RFC 5256 5 sort-criteria: expected \"(\"\n");
+    EXPECT("a SEARCH RETURN (PARTIAL -1:-100 UPDATE CONTEXT SAVE) UNSEEN\r\n",
+           "0+62 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"SEARCH\",\"args\":[{\"atom\":"
+           "\"RETURN\"},{\"list\":[{\"atom\":\"PARTIAL\"},{\"atom\":\"-1:-100\"},{\"atom\":"
+           "\"UPDATE\"},{\"atom\":\"CONTEXT\"},{\"atom\":\"SAVE\"}]},{\"search\":\"UNSEEN\"}]}\n");
+    EXPECT("a SEARCH RETURN (PARTIAL 1:-100) ALL\r\n",
+           "0 ERR 27 RFC 5267 4.4 partial-range: a range from the start has no \"-\" on its end\n");
+    EXPECT("a SEARCH RETURN (PARTIAL 0:10) ALL\r\n",
+           "0 ERR 25 RFC 5267 4.4 partial-range: expected a non-zero number (digit-nz *DIGIT)\n");
+    EXPECT("a SEARCH RETURN (PARTIAL) ALL\r\n",
+           "0 ERR 24 RFC 5267 4.4 search-return-opt: expected SP\n");
+    EXPECT("a SEARCH RETURN (UPDATE UPDATE) ALL\r\n",
+           "0 ERR 24 RFC 4731 3.1 search-return-opt: return option given twice\n");
+    EXPECT("a SEARCH RETURN (XFOO) ALL\r\n", "0 ERR 17 RFC 9051 9 search-return-opt: expected MIN, "
+                                             "MAX, ALL, COUNT, SAVE, UPDATE, CONTEXT or PARTIAL\n");
+    EXPECT("b NOTIFY SET STATUS (selected (MessageNew (uid body.peek[header.fields (from to "
+           "subject)]) MessageExpunge)) (subtree Lists (MessageNew))\r\n",
+           "0+138 "
+           "{\"type\":\"command\",\"tag\":\"b\",\"command\":\"NOTIFY\",\"args\":[{\"atom\":\"SET\"}"
+           ",{\"atom\":\"STATUS\"},{\"list\":[{\"atom\":\"selected\"},{\"list\":[{\"atom\":"
+           "\"MessageNew\"},{\"list\":[{\"fetch\":\"UID\"},{\"fetch\":\"BODY.PEEK\",\"section\":{"
+           "\"text\":\"HEADER.FIELDS\",\"headers\":[{\"string\":\"from\",\"form\":\"atom\"},{"
+           "\"string\":\"to\",\"form\":\"atom\"},{\"string\":\"subject\",\"form\":\"atom\"}]}}]},{"
+           "\"atom\":\"MessageExpunge\"}]}]},{\"list\":[{\"atom\":\"subtree\"},{\"mailbox\":"
+           "\"Lists\",\"form\":\"atom\"},{\"list\":[{\"atom\":\"MessageNew\"}]}]}]}\n");
+    EXPECT("c NOTIFY NONE\r\n", "0+15 "
+                                "{\"type\":\"command\",\"tag\":\"c\",\"command\":\"NOTIFY\","
+                                "\"args\":[{\"atom\":\"NONE\"}]}\n");
+    EXPECT("d NOTIFY set (Mailboxes (INBOX Drafts) NONE) (inboxes (XFutureEvent)) "
+           "(selected-delayed (FlagChange AnnotationChange MailboxName SubscriptionChange "
+           "MailboxMetadataChange ServerMetadataChange))\r\n",
+           "0+194 "
+           "{\"type\":\"command\",\"tag\":\"d\",\"command\":\"NOTIFY\",\"args\":[{\"atom\":\"SET\"}"
+           ",{\"list\":[{\"atom\":\"mailboxes\"},{\"list\":[{\"mailbox\":\"INBOX\",\"form\":"
+           "\"atom\"},{\"mailbox\":\"Drafts\",\"form\":\"atom\"}]},{\"atom\":\"NONE\"}]},{\"list\":"
+           "[{\"atom\":\"inboxes\"},{\"list\":[{\"atom\":\"XFutureEvent\"}]}]},{\"list\":[{"
+           "\"atom\":\"selected-delayed\"},{\"list\":[{\"atom\":\"FlagChange\"},{\"atom\":"
+           "\"AnnotationChange\"},{\"atom\":\"MailboxName\"},{\"atom\":\"SubscriptionChange\"},{"
+           "\"atom\":\"MailboxMetadataChange\"},{\"atom\":\"ServerMetadataChange\"}]}]}]}\n");
+    EXPECT("a NOTIFY SET (elsewhere (MessageNew))\r\n",
+           "0 ERR 14 RFC 5465 8 filter-mailboxes: expected selected, selected-delayed, inboxes, "
+           "personal, subscribed, subtree or mailboxes\n");
+    EXPECT("a NOTIFY SET\r\n", "0 ERR 12 RFC 5465 8 notify-set: expected SP\n");
+    EXPECT("a NOTIFY SET (selected ())\r\n",
+           "0 ERR 24 RFC 5465 8 event-ext: expected an event name\n");
+    EXPECT("a NOTIFY SET (mailboxes (MessageNew))\r\n",
+           "0 ERR 36 RFC 5465 8 event-group: expected SP\n");
+    EXPECT("a NOTIFY SET (selected (MessageNew (FOO)))\r\n",
+           "0 ERR 36 RFC 9051 9 fetch-att: unknown FETCH attribute\n");
+    EXPECT("a NOTIFY SET (personal (MessageNew MessageExpunge)) \r\n",
+           "0 ERR 51 RFC 9051 9 command: trailing SP before CRLF\n");
+    EXPECT("a NOTIFY\r\n", "0 ERR 8 RFC 5465 8 notify: expected SP\n");
+    EXPECT("a CANCELUPDATE \"A01\" \"B02\"\r\n",
+           "0+28 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"CANCELUPDATE\",\"args\":[{\"string\":"
+           "\"A01\",\"form\":\"quoted\"},{\"string\":\"B02\",\"form\":\"quoted\"}]}\n");
+    EXPECT("a CANCELUPDATE\r\n",
+           "0+16 {\"type\":\"command\",\"tag\":\"a\",\"command\":\"CANCELUPDATE\"}\n");
+    EXPECT("a CANCELUPDATE A01\r\n",
+           "0 ERR 15 RFC 5267 4.2 cancelupdate: expected the tag of a search, quoted\n");
+    EXPECT("a CANCELUPDATE \"A01\" \r\n", "0 ERR 20 RFC 9051 9 command: trailing SP before CRLF\n");
+    EXPECT("a NOTIFY SET (personal (MessageNew MessageExpunge))(inboxes NONE)\r\n",
+           "0 ERR 51 RFC 5465 8 event-groups: expected SP\n");
+    EXPECT("a NOTIFY SET STATUSX (inboxes NONE)\r\n",
+           "0 ERR 13 RFC 5465 8 event-group: expected \"(\"\n");
+    EXPECT("a NOTIFY SET (subtree (INBOX) NONE)\r\n",
+           "0+37 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"NOTIFY\",\"args\":[{\"atom\":\"SET\"}"
+           ",{\"list\":[{\"atom\":\"subtree\"},{\"list\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}"
+           "]},{\"atom\":\"NONE\"}]}]}\n");
+    EXPECT("a SORT RETURN (ALL) (DATE) UTF-8 ALL\r\n",
+           "0+38 "
+           "{\"type\":\"command\",\"tag\":\"a\",\"command\":\"SORT\",\"args\":[{\"atom\":"
+           "\"RETURN\"},{\"list\":[{\"atom\":\"ALL\"}]},{\"list\":[{\"atom\":\"DATE\"}]},{"
+           "\"string\":\"UTF-8\",\"form\":\"atom\"},{\"search\":\"ALL\"}]}\n");
+    /* canonical forms: keywords upper case, NOTIFY filters and events as RFC 5465 spells them */
+    assert_string_equal(rewrite("a uid sort return (min partial 1:5) (date) utf-8 all\r\n"),
+                        "a UID SORT RETURN (MIN PARTIAL 1:5) (DATE) utf-8 ALL\r\n");
+    assert_string_equal(
+        rewrite(
+            "a notify set status (SELECTED (messagenew (uid) messageexpunge)) (INBOXES none)\r\n"),
+        "a NOTIFY SET STATUS (selected (MessageNew (UID) MessageExpunge)) (inboxes NONE)\r\n");
+    assert_string_equal(rewrite("a append x catenate (text {1+}\r\nx url \"/a\")\r\n"),
+                        "a APPEND x CATENATE (TEXT {1+}\r\nx URL \"/a\")\r\n");
+}
+
 /* The code of every kind of error: syntax, each limit at and one over it,
  * truncated input. */
 static const char *codes(const struct ms_limits *lim, const char *in)
@@ -1071,6 +1198,7 @@ int main(void)
         cmocka_unit_test(test_extensions),
         cmocka_unit_test(test_bare_lf),
         cmocka_unit_test(test_error_codes),
+        cmocka_unit_test(test_catenate_context_notify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1306,6 +1306,119 @@ static void test_error_codes(void **st)
     assert_string_equal(codes(&lim, "* 1 FETCH (FLAGS (\\Seen))\r\n"), "limit");
 }
 
+/* ESORT/CONTEXT return data (RFC 5267 4.3, 4.4; RFC 9394 3 negative ranges), the NOUPDATE
+ * code (5267 4.2), CATENATE's TOOBIG and BADURL (4469 5), NOTIFY's NOTIFICATIONOVERFLOW and
+ * BADEVENT (5465 8): accepted forms, then the ones the grammar refuses. */
+static const struct rcase ext_cases[] = {
+    /* NOTIFY MailboxName: LIST with the OLDNAME extended item (RFC 5465 5.4) */
+    {"* LIST () \"/\" \"NewMailbox\" (\"OLDNAME\" (\"OldMailbox\"))\r\n",
+     sizeof("* LIST () \"/\" \"NewMailbox\" (\"OLDNAME\" (\"OldMailbox\"))\r\n") - 1,
+     "0+55 "
+     "{\"type\":\"list\",\"tag\":\"*\",\"flags\":[],\"delimiter\":\"/"
+     "\",\"mailbox\":\"NewMailbox\",\"extended\":[{\"name\":\"OLDNAME\",\"value\":[\"OldMailbox\"]}"
+     "]}\n"},
+    {"* ESEARCH (TAG \"B01\") UID ADDTO (0 32768:32769)\r\n",
+     sizeof("* ESEARCH (TAG \"B01\") UID ADDTO (0 32768:32769)\r\n") - 1,
+     "0+49 "
+     "{\"type\":\"esearch\",\"tag\":\"*\",\"correlator\":\"B01\",\"uid\":true,\"returns\":[{"
+     "\"name\":\"ADDTO\",\"value\":[0,\"32768:32769\"]}]}\n"},
+    {"* ESEARCH (TAG \"C01\") UID ADDTO (1 2733 1 2732 1 2731) REMOVEFROM (0 1)\r\n",
+     sizeof("* ESEARCH (TAG \"C01\") UID ADDTO (1 2733 1 2732 1 2731) REMOVEFROM (0 1)\r\n") - 1,
+     "0+73 "
+     "{\"type\":\"esearch\",\"tag\":\"*\",\"correlator\":\"C01\",\"uid\":true,\"returns\":[{"
+     "\"name\":\"ADDTO\",\"value\":[1,\"2733\",1,\"2732\",1,\"2731\"]},{\"name\":\"REMOVEFROM\","
+     "\"value\":[0,\"1\"]}]}\n"},
+    {"* ESEARCH (TAG \"A01\") UID PARTIAL (-1:-100 200:250,300) COUNT 2\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID PARTIAL (-1:-100 200:250,300) COUNT 2\r\n") - 1,
+     "0+65 "
+     "{\"type\":\"esearch\",\"tag\":\"*\",\"correlator\":\"A01\",\"uid\":true,\"returns\":[{"
+     "\"name\":\"PARTIAL\",\"value\":[\"-1:-100\",\"200:250,300\"]},{\"name\":\"COUNT\",\"value\":"
+     "2}]}\n"},
+    {"* ESEARCH (TAG \"A01\") UID PARTIAL (1:100 NIL)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID PARTIAL (1:100 NIL)\r\n") - 1,
+     "0+47 "
+     "{\"type\":\"esearch\",\"tag\":\"*\",\"correlator\":\"A01\",\"uid\":true,\"returns\":[{"
+     "\"name\":\"PARTIAL\",\"value\":[\"1:100\",null]}]}\n"},
+    {"a NO [BADEVENT (MessageNew MessageExpunge FlagChange)] no\r\n",
+     sizeof("a NO [BADEVENT (MessageNew MessageExpunge FlagChange)] no\r\n") - 1,
+     "0+59 "
+     "{\"type\":\"no\",\"tag\":\"a\",\"code\":{\"name\":\"BADEVENT\",\"args\":[[\"MessageNew\","
+     "\"MessageExpunge\",\"FlagChange\"]]},\"text\":\"no\"}\n"},
+    {"* OK [NOTIFICATIONOVERFLOW] too many\r\n",
+     sizeof("* OK [NOTIFICATIONOVERFLOW] too many\r\n") - 1,
+     "0+38 "
+     "{\"type\":\"ok\",\"tag\":\"*\",\"code\":{\"name\":\"NOTIFICATIONOVERFLOW\"},\"text\":\"too "
+     "many\"}\n"},
+    {"a NO [TOOBIG] too big\r\n", sizeof("a NO [TOOBIG] too big\r\n") - 1,
+     "0+23 {\"type\":\"no\",\"tag\":\"a\",\"code\":{\"name\":\"TOOBIG\"},\"text\":\"too big\"}\n"},
+    {"a NO [BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330;section=1.5.9] CATENATE append has "
+     "failed\r\n",
+     sizeof("a NO [BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330;section=1.5.9] CATENATE append "
+            "has failed\r\n") -
+         1,
+     "0+97 "
+     "{\"type\":\"no\",\"tag\":\"a\",\"code\":{\"name\":\"BADURL\",\"args\":[\"/"
+     "INBOX;UIDVALIDITY=785799047/;UID=113330;section=1.5.9\"]},\"text\":\"CATENATE append has "
+     "failed\"}\n"},
+    {"a NO [BADURL /INBOX/;UID=1\xc3"
+     "\xa9"
+     "] f\r\n",
+     sizeof("a NO [BADURL /INBOX/;UID=1\xc3"
+            "\xa9"
+            "] f\r\n") -
+         1,
+     "0+33 "
+     "{\"type\":\"no\",\"tag\":\"a\",\"code\":{\"name\":\"BADURL\",\"args\":[\"/INBOX/;UID=1\xc3"
+     "\xa9"
+     "\"]},\"text\":\"f\"}\n"},
+    {"a OK [NOUPDATE \"B02\"] Too many contexts\r\n",
+     sizeof("a OK [NOUPDATE \"B02\"] Too many contexts\r\n") - 1,
+     "0+41 "
+     "{\"type\":\"ok\",\"tag\":\"a\",\"code\":{\"name\":\"NOUPDATE\",\"args\":[\"B02\"]},\"text\":"
+     "\"Too many contexts\"}\n"},
+    {"* ESEARCH (TAG \"A01\") UID ADDTO (1)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID ADDTO (1)\r\n") - 1,
+     "0 ERR 34 RFC 9051 9 SP: expected SP\n"},
+    {"* ESEARCH (TAG \"A01\") UID ADDTO ()\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID ADDTO ()\r\n") - 1,
+     "0 ERR 33 RFC 5267 4.3 context-position: expected a number\n"},
+    {"* ESEARCH (TAG \"A01\") UID REMOVEFROM (1 *)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID REMOVEFROM (1 *)\r\n") - 1,
+     "0 ERR 40 RFC 5267 4.3 ret-data-addto: expected a number\n"},
+    {"* ESEARCH (TAG \"A01\") UID PARTIAL (1:-100 NIL)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID PARTIAL (1:-100 NIL)\r\n") - 1,
+     "0 ERR 37 RFC 5267 4.4 partial-range: a range from the start has no \"-\" on its end\n"},
+    {"* ESEARCH (TAG \"A01\") UID PARTIAL (-1:100 NIL)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID PARTIAL (-1:100 NIL)\r\n") - 1,
+     "0 ERR 38 RFC 9394 3 partial-range-last: both ends of a negative range have \"-\"\n"},
+    {"* ESEARCH (TAG \"A01\") UID PARTIAL (0:100 NIL)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID PARTIAL (0:100 NIL)\r\n") - 1,
+     "0 ERR 35 RFC 5267 4.4 partial-range: expected a non-zero number (nz-number)\n"},
+    {"* ESEARCH (TAG \"A01\") UID PARTIAL (1:100)\r\n",
+     sizeof("* ESEARCH (TAG \"A01\") UID PARTIAL (1:100)\r\n") - 1,
+     "0 ERR 40 RFC 9051 9 SP: expected SP\n"},
+    {"a NO [BADEVENT MessageNew] no\r\n", sizeof("a NO [BADEVENT MessageNew] no\r\n") - 1,
+     "0 ERR 15 RFC 5465 8 unsupported-events-code: expected \"(\"\n"},
+    {"a NO [BADEVENT ()] no\r\n", sizeof("a NO [BADEVENT ()] no\r\n") - 1,
+     "0 ERR 16 RFC 5465 8 unsupported-events-code: expected an atom\n"},
+    {"a NO [TOOBIG 10] too big\r\n", sizeof("a NO [TOOBIG 10] too big\r\n") - 1,
+     "0 ERR 12 RFC 9051 9 resp-text-code: expected \"]\" after the response code\n"},
+    {"* OK [NOTIFICATIONOVERFLOW x] too many\r\n",
+     sizeof("* OK [NOTIFICATIONOVERFLOW x] too many\r\n") - 1,
+     "0 ERR 26 RFC 9051 9 resp-text-code: expected \"]\" after the response code\n"},
+    {"a NO [BADURL] f\r\n", sizeof("a NO [BADURL] f\r\n") - 1,
+     "0 ERR 12 RFC 9051 9 SP: expected SP\n"},
+    {"a OK [NOUPDATE B02] Too many contexts\r\n",
+     sizeof("a OK [NOUPDATE B02] Too many contexts\r\n") - 1,
+     "0 ERR 15 RFC 5267 4.2 resp-text-code: expected the search's tag, quoted\n"},
+};
+
+static void test_context_notify_codes(void **st)
+{
+    (void)st;
+    RUN(ext_cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1324,6 +1437,7 @@ int main(void)
         cmocka_unit_test(test_lenient_flags),
         cmocka_unit_test(test_quoted_scan),
         cmocka_unit_test(test_error_codes),
+        cmocka_unit_test(test_context_notify_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * IMAP client commands (RFC 9051 and RFC 3501, with LITERAL+/LITERAL- 7888,
  * BINARY 3516, MULTIAPPEND 3502, SASL-IR 4959, ID 2971, LIST-EXTENDED 5258,
  * LIST-STATUS 5819, ESEARCH 4731, SEARCHRES 5182, CONDSTORE/QRESYNC 7162,
- * MOVE 6851, UNSELECT 3691, ENABLE 5161, UTF8=ACCEPT 6855, IDLE 2177).
+ * MOVE 6851, UNSELECT 3691, ENABLE 5161, UTF8=ACCEPT 6855, IDLE 2177, CATENATE 4469,
+ * ESORT/CONTEXT 5267, NOTIFY 5465).
  *
  * A command is framed first (ms_imap_frame, client side: the whole command
  * with its literals), then parsed with a cursor bounded to it into a typed,
@@ -75,6 +76,8 @@ enum ms_imap_cmd {
     MS_IMAP_CMD_MYRIGHTS,     /* RFC 4314 */
     MS_IMAP_CMD_SETMETADATA,  /* RFC 5464 */
     MS_IMAP_CMD_GETMETADATA,  /* RFC 5464 */
+    MS_IMAP_CMD_NOTIFY,       /* RFC 5465 */
+    MS_IMAP_CMD_CANCELUPDATE, /* RFC 5267 */
     MS_IMAP_CMD_COUNT_
 };
 

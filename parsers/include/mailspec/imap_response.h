@@ -2,7 +2,7 @@
  * IMAP server responses (RFC 9051 7, RFC 3501 7; CONDSTORE/QRESYNC 7162,
  * ESEARCH 4731, LIST-EXTENDED 5258, NAMESPACE 2342, ID 2971, BINARY 3516,
  * ENABLE 5161, UIDPLUS 4315, SORT/THREAD 5256, QUOTA 9208, ACL 4314,
- * METADATA 5464).
+ * METADATA 5464, CATENATE 4469 codes, ESORT/CONTEXT 5267, NOTIFY 5465 codes).
  *
  * A response is parsed into a fixed-size view: a few header fields and a tree
  * of nodes in an arena inside the view, linked by index (0 = none). Strings
