@@ -278,9 +278,10 @@ enum ms_status ms_icp_string(struct ms_icp *p, uint32_t parent, uint8_t type, un
         }
         if (ms_cursor_peek(c) >= 0x80)
             return ms_fail(c, rule,
-                           p->st->utf8 ? "8-bit byte in an atom (UTF-8 goes in a quoted string or literal)"
-                                       : "8-bit byte in an atom (use a quoted string or literal; "
-                                         "UTF-8 needs UTF8=ACCEPT)");
+                           p->st->utf8
+                               ? "8-bit byte in an atom (UTF-8 goes in a quoted string or literal)"
+                               : "8-bit byte in an atom (use a quoted string or literal; "
+                                 "UTF-8 needs UTF8=ACCEPT)");
         form = MS_IMAP_CF_ATOM;
     }
     uint32_t n = ms_icp_node(p, parent, type);

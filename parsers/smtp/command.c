@@ -74,8 +74,9 @@ static enum ms_status need_end(struct ms_cursor *c, const struct ms_limits *lim,
         c->pos = at;
     }
     MS_ENSURE(ms_cursor_eof(c), c, rule,
-              ms_cursor_peek(c) == ' ' && ms_cursor_left(c) == 1 ? "trailing SP before CRLF"
-                                                                 : "expected CRLF (end of the command)");
+              ms_cursor_peek(c) == ' ' && ms_cursor_left(c) == 1
+                  ? "trailing SP before CRLF"
+                  : "expected CRLF (end of the command)");
     return MS_OK;
 }
 

@@ -149,7 +149,7 @@ static void test_strings(void **st)
     EXPECT("a LOGIN \"j\xe9r\" x\r\n",
            "0 ERR 10 RFC 9051 9 quoted: 8-bit byte that is not UTF-8 in a quoted string\n");
     EXPECT("a LOGIN j\xc3\xa9r x\r\n", "0 ERR 9 RFC 9051 9 userid: 8-bit byte in an atom (use a "
-                                         "quoted string or literal; UTF-8 needs UTF8=ACCEPT)\n");
+                                       "quoted string or literal; UTF-8 needs UTF8=ACCEPT)\n");
     EXPECT("a LOGIN \xc3\xa9 x\r\n",
            "0 ERR 8 RFC 9051 9 userid: 8-bit byte outside a quoted string or literal\n");
     EXPECT("a LOGIN \"a\\b\" x\r\n",

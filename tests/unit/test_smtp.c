@@ -368,7 +368,8 @@ static void test_params(void **st)
     /* a doubled or trailing SP is named as such, at the SP (not as a keyword error) */
     BAD(CMDS, "MAIL FROM:<a@b.org>  X=1\r\n",
         "0 ERR 20 RFC 5321 4.1.2 esmtp-param: exactly one SP expected between words");
-    BAD(CMDS, "MAIL FROM:<a@b> \r\n", "0 ERR 15 RFC 5321 4.1.2 esmtp-param: trailing SP before CRLF");
+    BAD(CMDS, "MAIL FROM:<a@b> \r\n",
+        "0 ERR 15 RFC 5321 4.1.2 esmtp-param: trailing SP before CRLF");
     BAD(CMDS, "RCPT TO:<a@b> NOTIFY=NEVER \r\n",
         "0 ERR 26 RFC 5321 4.1.2 esmtp-param: trailing SP before CRLF");
     BAD(CMDS, "MAIL FROM:<a@b> -X\r\n", "0 ERR 16 RFC 5321 4.1.2 esmtp-keyword");
