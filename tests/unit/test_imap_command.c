@@ -337,6 +337,11 @@ static void test_mailbox(void **st)
                                       "22+20 " CMD("a", "CREATE") ",\"args\":[{\"mailbox\":"
                                                                   "\"caf\xc3\xa9 &\",\"form\":"
                                                                   "\"quoted\"}]}\n");
+    /* UTF-8 still goes in a quoted string or literal, never in an atom */
+    EXPECT("e ENABLE UTF8=ACCEPT\r\na CREATE caf\xc3\xa9\r\n",
+           "0+22 " CMD("e", "ENABLE") ",\"args\":[{\"atom\":\"UTF8=ACCEPT\"}]}\n"
+                                      "22 ERR 34 RFC 3501 5.1.3 mailbox: 8-bit byte in an atom "
+                                      "(UTF-8 goes in a quoted string or literal)\n");
     EXPECT("e ENABLE UTF8=ACCEPT\r\na CREATE {2}\r\n\xc3\x28\r\n",
            "0+22 " CMD("e", "ENABLE") ",\"args\":[{\"atom\":\"UTF8=ACCEPT\"}]}\n"
                                       "22 ERR 36 RFC 6855 3 mailbox: mailbox name is not valid "
