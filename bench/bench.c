@@ -1125,6 +1125,10 @@ int main(int argc, char **argv)
         GOAL("POP3 replies: parser vs memchr", "pop3-replies", M_PARSER, M_MEMCHR, 0.25),
         GOAL("CLI parse imap replies vs library (same speed within noise)", "imap-fetch-envelope",
              M_CLI, M_PARSER, 0.9),
+        /* the whole process (exec, dynamic loading, mapping the file, exit) vs libetpan's
+         * in-memory parse; docs/performance.md gives the figures at --size-mb 20 */
+        GOAL("parse process vs libetpan, 4 KiB literals", "imap-fetch-literal", M_CLI, M_LIBETPAN,
+             2),
     };
 #undef GOAL
     size_t ngoals = sizeof(goals) / sizeof(goals[0]);

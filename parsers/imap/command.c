@@ -1108,7 +1108,7 @@ static enum ms_status parse_command(struct ms_icp *p)
         return ms_fail(c, R_TAG,
                        ch < 0 ? "expected SP and a command after the tag"
                               : "character not allowed in a tag");
-    c->pos++;
+    MS_GUARD(ms_icp_sp(p, R_TAG));
     size_t at = c->pos;
     ms_cursor_span(c, MS_C_IMAP_ATOM, c->len, &name);
     if (name.len == 0)

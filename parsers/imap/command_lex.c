@@ -33,9 +33,18 @@ uint32_t ms_icp_node(struct ms_icp *p, uint32_t parent, uint8_t type)
     return i;
 }
 
+/*
+ * One SP between arguments. A doubled SP is reported at the second one
+ * (no rule of RFC 9051 9 allows two), whatever the argument after it.
+ */
 enum ms_status ms_icp_sp(struct ms_icp *p, const char *rule)
 {
-    return ms_cursor_expect(&p->c, ' ', rule, "expected SP");
+    struct ms_cursor *c = &p->c;
+
+    if (ms_cursor_peek(c) == ' ' && ms_cursor_peek_at(c, 1) == ' ')
+        return ms_fail_at(c, c->pos + 1, "RFC 9051 9 command",
+                          "exactly one SP between arguments (two found)");
+    return ms_cursor_expect(c, ' ', rule, "expected SP");
 }
 
 enum ms_status ms_icp_sp_more(struct ms_icp *p, const char *rule)
@@ -267,6 +276,12 @@ enum ms_status ms_icp_string(struct ms_icp *p, uint32_t parent, uint8_t type, un
                                ? "expected an atom, a quoted string or a literal"
                                : "expected a quoted string or a literal");
         }
+        if (ms_cursor_peek(c) >= 0x80)
+            return ms_fail(c, rule,
+                           p->st->utf8
+                               ? "8-bit byte in an atom (UTF-8 goes in a quoted string or literal)"
+                               : "8-bit byte in an atom (use a quoted string or literal; "
+                                 "UTF-8 needs UTF8=ACCEPT)");
         form = MS_IMAP_CF_ATOM;
     }
     uint32_t n = ms_icp_node(p, parent, type);

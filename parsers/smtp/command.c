@@ -73,7 +73,10 @@ static enum ms_status need_end(struct ms_cursor *c, const struct ms_limits *lim,
         }
         c->pos = at;
     }
-    MS_ENSURE(ms_cursor_eof(c), c, rule, "expected CRLF (end of the command)");
+    MS_ENSURE(ms_cursor_eof(c), c, rule,
+              ms_cursor_peek(c) == ' ' && ms_cursor_left(c) == 1
+                  ? "trailing SP before CRLF"
+                  : "expected CRLF (end of the command)");
     return MS_OK;
 }
 
@@ -307,6 +310,10 @@ static enum ms_status parse_params(struct ms_cursor *c, const struct ms_limits *
                 ms_quirk_add(&v->quirks, at + 1, R_PARAM, "several SP between words");
         } else {
             MS_GUARD(ms_cursor_expect(c, ' ', R_PARAM, "expected SP before a parameter or CRLF"));
+            if (ms_cursor_eof(c))
+                return ms_fail_at(c, c->pos - 1, R_PARAM, "trailing SP before CRLF");
+            if (ms_cursor_peek(c) == ' ')
+                return ms_fail(c, R_PARAM, "exactly one SP expected between words");
         }
         if (v->nparams >= max)
             return ms_fail_limit(c, "RFC 5321 4.5.3.1 parameters", "too many ESMTP parameters");
@@ -439,6 +446,8 @@ static enum ms_status parse_command(struct ms_cursor *c, struct ms_smtp_cstate *
     ms_cursor_span(c, MS_C_ALPHA, 16, &w);
     MS_ENSURE(w.len > 0, c, R_CMD, "expected a command verb");
     v->verb = verb_lookup(w);
+    if (v->verb != MS_SMTP_NONE && ms_cursor_peek(c) == '\t')
+        return ms_fail(c, R_CMD, "SP, not HT, separates the verb from its argument");
     if (v->verb == MS_SMTP_NONE || (!ms_cursor_eof(c) && ms_cursor_peek(c) != ' '))
         return ms_fail_at(c, 0, R_CMD, "unknown command");
     switch (v->verb) {

@@ -233,7 +233,7 @@ static const struct ccase cmd_cases[] = {
     {0, C("MAIL FROM:<a@b.org> -X=1\r\n"),
      "0 ERR 20 RFC 5321 4.1.2 esmtp-keyword: expected a parameter keyword\n"},
     {0, C("MAIL FROM:<a@b.org> \r\n"),
-     "0 ERR 20 RFC 5321 4.1.2 esmtp-keyword: expected a parameter keyword\n"},
+     "0 ERR 19 RFC 5321 4.1.2 esmtp-param: trailing SP before CRLF\n"},
     {0, C("MAIL FROM:<a@b.org> SMTPUTF8 X-V=\xc3\xa9\xc3\xa9\r\n"),
      "0+39 "
      "{\"type\":\"command\",\"verb\":\"MAIL\",\"path\":\"<a@b.org>\",\"local\":\"a\",\"domain\":"

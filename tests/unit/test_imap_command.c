@@ -72,7 +72,9 @@ static void test_simple(void **st)
     /* arguments where none are allowed */
     EXPECT("a NOOP x\r\n", "0 ERR 6 RFC 9051 9 command: expected CRLF (end of the command)\n");
     EXPECT("a NOOP \r\n", "0 ERR 6 RFC 9051 9 command: trailing SP before CRLF\n");
-    EXPECT("a  NOOP\r\n", "0 ERR 2 RFC 9051 9 command: expected a command name\n");
+    EXPECT("a  NOOP\r\n",
+           "0 ERR 2 RFC 9051 9 command: exactly one SP between arguments (two found)\n");
+    EXPECT("a \r\n", "0 ERR 2 RFC 9051 9 command: expected a command name\n");
     /* canonical writer: upper-case command names */
     assert_string_equal(rewrite("t1 noop\r\n"), "t1 NOOP\r\n");
     assert_string_equal(
@@ -146,7 +148,8 @@ static void test_strings(void **st)
                                      "\"quoted\"},{\"string\":\"x\",\"form\":\"atom\"}]}\n");
     EXPECT("a LOGIN \"j\xe9r\" x\r\n",
            "0 ERR 10 RFC 9051 9 quoted: 8-bit byte that is not UTF-8 in a quoted string\n");
-    EXPECT("a LOGIN j\xc3\xa9r x\r\n", "0 ERR 9 RFC 9051 9 login: expected SP\n");
+    EXPECT("a LOGIN j\xc3\xa9r x\r\n", "0 ERR 9 RFC 9051 9 userid: 8-bit byte in an atom (use a "
+                                       "quoted string or literal; UTF-8 needs UTF8=ACCEPT)\n");
     EXPECT("a LOGIN \xc3\xa9 x\r\n",
            "0 ERR 8 RFC 9051 9 userid: 8-bit byte outside a quoted string or literal\n");
     EXPECT("a LOGIN \"a\\b\" x\r\n",
@@ -284,6 +287,13 @@ static void test_idle(void **st)
 static void test_mailbox(void **st)
 {
     (void)st;
+    /* an 8-bit byte ends an atom: named at that byte, with the mailbox rule */
+    EXPECT("a STATUS INBOX\xc3\xa9 (MESSAGES)\r\n",
+           "0 ERR 14 RFC 3501 5.1.3 mailbox: 8-bit byte in an atom (use a quoted string or "
+           "literal; UTF-8 needs UTF8=ACCEPT)\n");
+    EXPECT("a SELECT INBOX\xc3\xa9\r\n",
+           "0 ERR 14 RFC 3501 5.1.3 mailbox: 8-bit byte in an atom (use a quoted string or "
+           "literal; UTF-8 needs UTF8=ACCEPT)\n");
     EXPECT("a SELECT INBOX\r\n",
            "0+16 " CMD("a", "SELECT") ",\"args\":[{\"mailbox\":\"INBOX\",\"form\":\"atom\"}]}\n");
     /* RFC 3501 5.1.3 examples */
@@ -327,6 +337,11 @@ static void test_mailbox(void **st)
                                       "22+20 " CMD("a", "CREATE") ",\"args\":[{\"mailbox\":"
                                                                   "\"caf\xc3\xa9 &\",\"form\":"
                                                                   "\"quoted\"}]}\n");
+    /* UTF-8 still goes in a quoted string or literal, never in an atom */
+    EXPECT("e ENABLE UTF8=ACCEPT\r\na CREATE caf\xc3\xa9\r\n",
+           "0+22 " CMD("e", "ENABLE") ",\"args\":[{\"atom\":\"UTF8=ACCEPT\"}]}\n"
+                                      "22 ERR 34 RFC 3501 5.1.3 mailbox: 8-bit byte in an atom "
+                                      "(UTF-8 goes in a quoted string or literal)\n");
     EXPECT("e ENABLE UTF8=ACCEPT\r\na CREATE {2}\r\n\xc3\x28\r\n",
            "0+22 " CMD("e", "ENABLE") ",\"args\":[{\"atom\":\"UTF8=ACCEPT\"}]}\n"
                                       "22 ERR 36 RFC 6855 3 mailbox: mailbox name is not valid "
@@ -672,6 +687,19 @@ static void test_store(void **st)
            "0 ERR 18 RFC 9051 9 flag: expected a flag (atom or \"\\\" atom)\n");
     EXPECT("a STORE 1 FLAGS (a  b)\r\n",
            "0 ERR 19 RFC 9051 9 flag: expected a flag (atom or \"\\\" atom)\n");
+    /* a doubled SP is named at the second SP, whichever argument follows */
+    EXPECT("a STORE  1 +FLAGS (\\Seen)\r\n",
+           "0 ERR 8 RFC 9051 9 command: exactly one SP between arguments (two found)\n");
+    EXPECT("a STORE 1  +FLAGS (\\Seen)\r\n",
+           "0 ERR 10 RFC 9051 9 command: exactly one SP between arguments (two found)\n");
+    EXPECT("a FETCH 1  FLAGS\r\n",
+           "0 ERR 10 RFC 9051 9 command: exactly one SP between arguments (two found)\n");
+    EXPECT("a UID FETCH  1 FLAGS\r\n",
+           "0 ERR 12 RFC 9051 9 command: exactly one SP between arguments (two found)\n");
+    EXPECT("a RENAME x  y\r\n",
+           "0 ERR 11 RFC 9051 9 command: exactly one SP between arguments (two found)\n");
+    EXPECT("a FETCH 1 FLAGS\r\n",
+           "0+17 " CMD("a", "FETCH") ",\"args\":[{\"seqset\":\"1\"},{\"fetch\":\"FLAGS\"}]}\n");
 }
 
 static void test_append(void **st)

@@ -100,7 +100,8 @@ static void test_verbs(void **st)
     BAD(CMDS, "ETRN\r\n", "RFC 1985 5 ETRN");
     BAD(CMDS, "ETRN #\r\n", "expected a queue name");
     /* trailing SP: strict error, lenient quirk */
-    BAD(CMDS, "QUIT \r\n", "ERR 4 RFC 5321 4.1.1.10 QUIT: expected CRLF");
+    BAD(CMDS, "QUIT \r\n", "ERR 4 RFC 5321 4.1.1.10 QUIT: trailing SP before CRLF");
+    BAD(CMDS, "QUIT  \r\n", "ERR 4 RFC 5321 4.1.1.10 QUIT: expected CRLF");
     r = OKL(CMDS, MS_LENIENT_SPACES, "QUIT \r\n");
     ms_assert_has(r, "\"quirks\":[{\"offset\":4,\"rule\":\"RFC 5321 4.1.1.10 QUIT\","
                      "\"reason\":\"trailing SP before CRLF\"}]");
@@ -139,6 +140,12 @@ static void test_lines(void **st)
     }
     BAD(CMDS, "NOOP \xc3\xa9\r\n", "ERR 5 RFC 6531 3.4: 8-bit byte in a command without SMTPUTF8");
     BAD(CMDS, "QU\xc9T\r\n", "unknown command");
+    /* HT after a known verb: the separator is wrong, not the verb */
+    BAD(CMDS, "EHLO\t[127.0.0.1]\r\n",
+        "0 ERR 4 RFC 5321 4.1.1 command: SP, not HT, separates the verb from its argument");
+    BAD(CMDS, "MAIL\tFROM:<a@b>\r\n", "0 ERR 4 RFC 5321 4.1.1 command: SP, not HT");
+    BAD(CMDS, "EHLX\t[127.0.0.1]\r\n", "0 ERR 0 RFC 5321 4.1.1 command: unknown command");
+    OKN(CMDS, "EHLO [127.0.0.1]\r\n", 1);
     r = BAD(CMDS, "MAIL FROM:<a@b.org>", "0 ERR 19 end of input: input ends inside a message");
     r = BAD(CMDS, "QUIT\r", "end of input");
 }
@@ -358,7 +365,17 @@ static void test_params(void **st)
     BAD(CMDS, "MAIL FROM:<a@b.org> X=\r\n", "ERR 22 RFC 5321 4.1.2 esmtp-value");
     BAD(CMDS, "MAIL FROM:<a@b.org> X=a=b\r\n", "ERR 23 RFC 5321 4.1.2 esmtp-param");
     BAD(CMDS, "MAIL FROM:<a@b.org>X=1\r\n", "ERR 19 RFC 5321 4.1.2 esmtp-param: expected SP");
-    BAD(CMDS, "MAIL FROM:<a@b.org>  X=1\r\n", "ERR 20 RFC 5321 4.1.2 esmtp-keyword");
+    /* a doubled or trailing SP is named as such, at the SP (not as a keyword error) */
+    BAD(CMDS, "MAIL FROM:<a@b.org>  X=1\r\n",
+        "0 ERR 20 RFC 5321 4.1.2 esmtp-param: exactly one SP expected between words");
+    BAD(CMDS, "MAIL FROM:<a@b> \r\n",
+        "0 ERR 15 RFC 5321 4.1.2 esmtp-param: trailing SP before CRLF");
+    BAD(CMDS, "RCPT TO:<a@b> NOTIFY=NEVER \r\n",
+        "0 ERR 26 RFC 5321 4.1.2 esmtp-param: trailing SP before CRLF");
+    BAD(CMDS, "MAIL FROM:<a@b> -X\r\n", "0 ERR 16 RFC 5321 4.1.2 esmtp-keyword");
+    BAD(CMDS, "RSET \r\n", "0 ERR 4 RFC 5321 4.1.1.5 RSET: trailing SP before CRLF");
+    BAD(CMDS, "RSET x\r\n", "0 ERR 4 RFC 5321 4.1.1.5 RSET: expected CRLF");
+    OKN(CMDS, "MAIL FROM:<a@b> X=1\r\nRSET\r\n", 2);
     r = OKL(CMDS, MS_LENIENT_SPACES, "MAIL FROM:<a@b.org>  X=1 \r\n");
     ms_assert_has(r, "several SP between words");
     ms_assert_has(r, "trailing SP before CRLF");
