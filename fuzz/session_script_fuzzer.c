@@ -52,8 +52,8 @@ static size_t run_once(const struct ms_script *s, const char *text, size_t n, st
                        char *out, size_t cap)
 {
     static const char *const values[MS_VAR_BUILTINS] = {
-        "alice", "p\"w", "Entw\xc3\xbcrfe", "AGFsaWNlAHB3", "", "&AOQ-b", "inBox",
-        "a b", "r1", "{3}", "\xe2\x82\xac"};
+        "alice", "p\"w", "Entw\xc3\xbcrfe", "AGFsaWNlAHB3", "", "&AOQ-b", "inBox", "a b",
+        "r1",    "{3}",  "\xe2\x82\xac"};
     size_t h = 0;
 
     ms_vars_init(vs);
