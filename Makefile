@@ -8,6 +8,7 @@
 #   make fuzz-smoke every target for FUZZ_SMOKE_SECONDS each
 #   make lint       clang-format check, banned functions, cppcheck
 #   make coverage   line/branch coverage of parsers/ from unit tests + corpora
+#   make coverage-fuzz  the same from the corpora alone (no unit tests)
 #   make bench      benchmarks (bench/)
 #   make demo       start the lab, certify IMAP/POP3/SMTP on all transports, reports
 #   make install    PREFIX=/usr/local [DESTDIR=...]: binary, man page, suites
@@ -48,7 +49,7 @@ LIBS := -lssl -lcrypto
 .SECONDARY:
 
 .PHONY: all test unit e2e deps fuzz fuzz-run fuzz-smoke fuzz-replay lint bench clean \
-        format coverage demo
+        format coverage coverage-fuzz demo
 
 all: $(BUILD)/mailspec $(BUILD)/libmailspec.a
 
@@ -195,6 +196,19 @@ coverage: $(COV_UNIT) $(COV_REPLAY)
 	llvm-cov show $(firstword $(COV_UNIT)) $(patsubst %,-object %,$(wordlist 2,999,$(COV_UNIT)) $(COV_REPLAY)) \
 	  -instr-profile=$(COV_BUILD)/all.profdata -format=html -output-dir=$(COV_BUILD)/html $(LIB_SRCS)
 	@echo "coverage: $(COV_BUILD)/report.txt, $(COV_BUILD)/html/index.html"
+
+# The corpora alone (no unit tests): what fuzzing reaches, with the same replay drivers.
+coverage-fuzz: $(COV_REPLAY)
+	@rm -rf $(COV_BUILD)/fuzz-prof && mkdir -p $(COV_BUILD)/fuzz-prof
+	@for t in $(FUZZ_NAMES); do dirs=""; for d in corpus/fuzz/$$t corpus/regressions/$$t; do \
+	  [ -d $$d ] && dirs="$$dirs $$d"; done; \
+	  LLVM_PROFILE_FILE=$(COV_BUILD)/fuzz-prof/%p-%m.profraw $(COV_BUILD)/replay/$$t $$dirs 2>/dev/null; done
+	llvm-profdata merge -sparse $(COV_BUILD)/fuzz-prof/*.profraw -o $(COV_BUILD)/fuzz.profdata
+	llvm-cov report $(firstword $(COV_REPLAY)) $(patsubst %,-object %,$(wordlist 2,999,$(COV_REPLAY))) \
+	  -instr-profile=$(COV_BUILD)/fuzz.profdata $(LIB_SRCS) | tee $(COV_BUILD)/fuzz-report.txt
+	llvm-cov show $(firstword $(COV_REPLAY)) $(patsubst %,-object %,$(wordlist 2,999,$(COV_REPLAY))) \
+	  -instr-profile=$(COV_BUILD)/fuzz.profdata -format=html -output-dir=$(COV_BUILD)/fuzz-html $(LIB_SRCS)
+	@echo "coverage-fuzz: $(COV_BUILD)/fuzz-report.txt, $(COV_BUILD)/fuzz-html/index.html"
 
 # ---- quality ----
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^parsers/common/ctype.c$$')

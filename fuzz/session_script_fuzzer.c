@@ -8,7 +8,9 @@
  *  - round trip: every S: pattern written back with ms_script_pattern_text
  *    parses to the same pieces;
  *  - every S: pattern without ${mbox:...} matches the line made of its
- *    literals with every wildcard empty, with and without MS_MATCH_NOCASE.
+ *    literals with every wildcard empty, with and without MS_MATCH_NOCASE;
+ *  - run as the runner runs it (variables kept from line to line, C: lines
+ *    rendered), the script gives the same matches, values and bytes twice.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +38,51 @@ static void foreign_match(const struct ms_script *s, const struct ms_step *st, c
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * The script run as the runner runs it: one set of variables for the whole
+ * script, the built-in ones bound (an ASCII word, a UTF-8 mailbox name, its
+ * modified UTF-7 form, INBOX in another case), every S: line matched against
+ * the input bytes in turn (so a variable captured by one line is compared by
+ * the next: typed ${mbox:...} equality through quoting, literals, INBOX and
+ * modified UTF-7) and every C: line rendered with the values so far. Twice,
+ * with the same results.
+ */
+static size_t run_once(const struct ms_script *s, const char *text, size_t n, struct ms_vars *vs,
+                       char *out, size_t cap)
+{
+    static const char *const values[MS_VAR_BUILTINS] = {
+        "alice", "p\"w", "Entw\xc3\xbcrfe", "AGFsaWNlAHB3", "", "&AOQ-b", "inBox", "a b",
+        "r1",    "{3}",  "\xe2\x82\xac"};
+    size_t h = 0;
+
+    ms_vars_init(vs);
+    for (size_t i = 0; i < MS_VAR_BUILTINS; i++)
+        if (ms_vars_set(vs, i, values[i], strlen(values[i])) != MS_OK)
+            abort();
+    for (size_t i = 0; i < s->nsteps; i++) {
+        const struct ms_step *st = &s->steps[i];
+        if (st->type == MS_STEP_EXPECT) {
+            h = h * 31 + (size_t)(ms_script_match(s, st, vs, text, n, 0) + 2);
+        } else if (st->type == MS_STEP_SEND) {
+            ssize_t k = ms_script_render(s, st, vs, out, cap);
+            h = h * 31 + (size_t)(k + 2);
+            if (k > 0)
+                for (ssize_t j = 0; j < k; j++)
+                    h = h * 31 + (unsigned char)out[j];
+        }
+    }
+    return h;
+}
+
+static void run_match(const struct ms_script *s, const char *text, size_t n)
+{
+    static struct ms_vars v1, v2;
+    static char o1[1 << 16], o2[1 << 16];
+    if (run_once(s, text, n, &v1, o1, sizeof(o1)) != run_once(s, text, n, &v2, o2, sizeof(o2)) ||
+        v1.used != v2.used || memcmp(v1.buf, v2.buf, v1.used) != 0)
+        abort();
+}
 
 static void same_scripts(const struct ms_script *a, const struct ms_script *b)
 {
@@ -155,6 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             self_match(a, &a->steps[i]);
             foreign_match(a, &a->steps[i], (const char *)data, size);
         }
+    run_match(a, (const char *)data, size);
     ms_script_free(a);
     ms_script_free(b);
     return 0;
