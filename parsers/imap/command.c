@@ -195,15 +195,27 @@ static enum ms_status a_create(struct ms_icp *p)
                 if (ms_cursor_accept(c, '(')) {
                     MS_GUARD(ext_comp(p, l, 2));
                 } else {
-                    /* tagged-ext-simple: a number64 beyond 32 bits, or a sequence set */
+                    /* tagged-ext-simple: a number / number64 that is no
+                     * sequence set (leading zeros, or beyond 32 bits) is kept
+                     * as written (an atom node), so it writes back the same;
+                     * else a sequence set */
                     size_t d = c->pos;
+                    uint64_t v;
                     while (d < c->len && ms_is_digit(c->p[d]))
                         d++;
                     if (d > c->pos && (d == c->len || c->p[d] == ' ' || c->p[d] == ')') &&
-                        d - c->pos > 10)
-                        MS_GUARD(ms_icp_number_node(p, l, 0, INT64_MAX,
-                                                    "RFC 4466 2.1 tagged-ext-simple"));
-                    else
+                        (d - c->pos > 10 || c->p[c->pos] == '0')) {
+                        if (ms_number_parse((const char *)c->p + c->pos, d - c->pos, INT64_MAX,
+                                            &v) != MS_OK)
+                            return ms_fail_limit(c, "RFC 4466 2.1 tagged-ext-simple",
+                                                 "number above 2^63-1 (number64)");
+                        uint32_t n = ms_icp_node(p, l, MS_IMAP_CN_ATOM);
+                        if (!n)
+                            return MS_FAIL;
+                        p->v->nodes[n].text =
+                            (struct ms_slice){(const char *)c->p + c->pos, d - c->pos};
+                        c->pos = d;
+                    } else
                         MS_GUARD(ms_icp_seqset(p, l));
                 }
             }

@@ -334,7 +334,7 @@ static void test_driver_small_buffer(void **st)
     seen_msgs = seen_errs = 0;
     ms_stream_init(&s, &toy, &lim, &ts, &tv, buf, sizeof(buf), count_emit, NULL);
     for (size_t i = 0; i < 8; i++)
-        ms_stream_feed(&s, "ab\r\ncd\r\n" + i, 1);
+        ms_stream_feed(&s, &"ab\r\ncd\r\n"[i], 1);
     assert_int_equal(ms_stream_end(&s), 0);
     assert_int_equal(seen_msgs, 2);
     assert_int_equal(seen_errs, 0);

@@ -399,7 +399,13 @@ static void test_mailbox(void **st)
                       "\"form\":\"atom\"}]}]},{\"atom\":\"W\"},{\"seqset\":\"1:3,5\"}]}]}\n");
     EXPECT("c CREATE x (N 12345678901)\r\n",
            "0+28 " CMD("c", "CREATE") ",\"args\":[{\"mailbox\":\"x\",\"form\":\"atom\"},{\"list\":["
-                                      "{\"atom\":\"N\"},{\"number\":12345678901}]}]}\n");
+                                      "{\"atom\":\"N\"},{\"atom\":\"12345678901\"}]}]}\n");
+    /* a number with leading zeros is kept as written (it writes back the same) */
+    EXPECT("c CREATE x (y 00337191949)\r\n",
+           "0+28 " CMD("c", "CREATE") ",\"args\":[{\"mailbox\":\"x\",\"form\":\"atom\"},{\"list\":["
+                                      "{\"atom\":\"y\"},{\"atom\":\"00337191949\"}]}]}\n");
+    EXPECT("c CREATE x (y 99999999999999999999)\r\n",
+           "0 ERR 14 RFC 4466 2.1 tagged-ext-simple: number above 2^63-1 (number64)\n");
     EXPECT(
         "d CREATE x (1)\r\n",
         "0 ERR 12 RFC 4466 2.2 create-param-name: expected a parameter name (tagged-ext-label)\n");
