@@ -217,6 +217,23 @@ static enum ms_status fetch_att(struct ms_icp *p, uint32_t parent)
     return MS_OK;
 }
 
+/* "(" fetch-att *(SP fetch-att) ")": FETCH's list and NOTIFY's MessageNew list */
+static enum ms_status att_list(struct ms_icp *p, uint32_t parent, const char *rule)
+{
+    struct ms_cursor *c = &p->c;
+
+    MS_GUARD(ms_cursor_expect(c, '(', rule, "expected \"(\""));
+    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
+    if (!l)
+        return MS_FAIL;
+    for (;;) {
+        MS_GUARD(fetch_att(p, l));
+        if (ms_cursor_accept(c, ')'))
+            return MS_OK;
+        MS_GUARD(ms_cursor_expect(c, ' ', rule, "expected SP or \")\""));
+    }
+}
+
 /*
  * fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
  *         "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]
@@ -227,16 +244,8 @@ enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent)
 {
     struct ms_cursor *c = &p->c;
 
-    if (ms_cursor_accept(c, '(')) {
-        uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
-        if (!l)
-            return MS_FAIL;
-        for (;;) {
-            MS_GUARD(fetch_att(p, l));
-            if (ms_cursor_accept(c, ')'))
-                break;
-            MS_GUARD(ms_cursor_expect(c, ' ', R_FETCH, "expected SP or \")\""));
-        }
+    if (ms_cursor_peek(c) == '(') {
+        MS_GUARD(att_list(p, parent, R_FETCH));
     } else {
         int m = ms_icp_keyword(p, macros);
         if (m >= 0) {
@@ -290,16 +299,5 @@ enum ms_status ms_icp_fetch_atts(struct ms_icp *p, uint32_t parent)
  * (RFC 5465 8 message-event); no macros and no fetch-modifiers there. */
 enum ms_status ms_icp_fetch_att_list(struct ms_icp *p, uint32_t parent)
 {
-    struct ms_cursor *c = &p->c;
-
-    MS_GUARD(ms_cursor_expect(c, '(', "RFC 5465 8 message-event", "expected \"(\""));
-    uint32_t l = ms_icp_node(p, parent, MS_IMAP_CN_LIST);
-    if (!l)
-        return MS_FAIL;
-    for (;;) {
-        MS_GUARD(fetch_att(p, l));
-        if (ms_cursor_accept(c, ')'))
-            return MS_OK;
-        MS_GUARD(ms_cursor_expect(c, ' ', "RFC 5465 8 message-event", "expected SP or \")\""));
-    }
+    return att_list(p, parent, "RFC 5465 8 message-event");
 }
