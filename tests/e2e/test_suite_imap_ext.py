@@ -92,6 +92,8 @@ CASES = [
     ("imap.ext.namespace.delimiter", rb'^(\* LIST \([^)]*\)) "\."', rb'\1 "/"'),
     ("imap.ext.unselect.no-expunge", rb"\(MESSAGES (1)\)", bump(by=-1)),
     ("imap.ext.sasl-ir.plain", rb"^T1 OK", before(b"+ \r\n")),
+    ("imap.ext.id.nil", rb"^\* ID ", None),
+    ("imap.ext.id.params", rb"^\* ID ", None),
     ("imap.ext.literal-plus.4096", rb"RFC822\.SIZE (4096)", bump(by=-1)),
     ("imap.ext.literal-plus.search", rb"^\* SEARCH (\d+)", bump()),
     ("imap.ext.unselect.state", rb"^T2 (BAD|NO)", b"T2 OK"),
