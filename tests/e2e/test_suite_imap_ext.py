@@ -124,6 +124,7 @@ CASES = [
     ("imap.sem.fetch.range-star", rb"^T1 OK", before(b"* 1 FETCH (UID 1)\r\n")),
     ("imap.sem.uid.store", rb"^\* 2 FETCH \((?=.*FLAGS)[^\r\n]*", b"* 2 FETCH (FLAGS (\\\\Answered))"),
     ("imap.sem.uid.fetch-missing", rb"^T1 OK", b"T1 NO"),
+    ("imap.sem.check.ok", rb"^T1 OK", b"T1 BAD"),
     # Dovecot expunges back to front ("2, 1"): the first names a message
     # that was not \Deleted
     ("imap.sem.expunge.numbering", rb"^\* 2 EXPUNGE", b"* 3 EXPUNGE"),
