@@ -125,6 +125,8 @@ CASES = [
     ("imap.sem.uid.store", rb"^\* 2 FETCH \((?=.*FLAGS)[^\r\n]*", b"* 2 FETCH (FLAGS (\\\\Answered))"),
     ("imap.sem.uid.fetch-missing", rb"^T1 OK", b"T1 NO"),
     ("imap.sem.check.ok", rb"^T1 OK", b"T1 BAD"),
+    ("imap.sem.store.persists", rb"^\* SEARCH 1\r\n", b"* SEARCH\r\n"),
+    ("imap.sem.status.uidvalidity", rb"^\* STATUS .*UIDVALIDITY (\d+)", bump()),
     # Dovecot expunges back to front ("2, 1"): the first names a message
     # that was not \Deleted
     ("imap.sem.expunge.numbering", rb"^\* 2 EXPUNGE", b"* 3 EXPUNGE"),
