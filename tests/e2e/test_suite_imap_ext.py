@@ -223,8 +223,8 @@ def test_every_semantic_test_has_a_case():
 def test_all_pass_through_an_empty_proxy(lab, mailspec):  # noqa: F811
     """Without a fault the same tests pass: the proxy itself changes nothing.
     --jobs 1: Dovecot 2.3 (Maildir) sometimes answers a CREATE of a new,
-    unique name with NO [ALREADYEXISTS] while other sessions create mailboxes
-    at the same time, which leaves a test blocked in its setup."""
+    unique name with NO [ALREADYEXISTS] while another session RENAMEs a
+    mailbox, which leaves a test blocked in its setup."""
     with MutatingProxy(lab.imap_port, [], lifetime=120) as p:
         args = [mailspec, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port",
                 str(p.port), "--user", lab.user, "--password", lab.password, "--timeout", "3",
