@@ -41,7 +41,8 @@ static void certify_usage(FILE *f)
             "  --only PATTERN              only test ids equal to PATTERN, or starting with it\n"
             "                              when it ends in '*' (repeatable)\n"
             "  --expect-fail FILE          allow-list of known deviations: 'TEST-ID REASON'\n"
-            "  --jobs N                    tests run in parallel, 1-16 (default 1)\n"
+            "  --jobs N                    tests run at once, 1-16 (default 4; @serial tests\n"
+            "                              and POP3 tests one at a time after the others)\n"
             "  --list                      list the tests (generated ones too) and exit\n"
             "Reports ('-' is stdout, which then carries nothing else):\n"
             "  --json F, --junit F, --html F\n"
@@ -225,6 +226,12 @@ static int run(struct certify *c)
     return rc;
 }
 
+/* Tests at once by default: scripts never share a mailbox (${run} has a part
+ * of each script's own) and tests that must run alone run after the others
+ * (certify_plan.c), so parallel is safe; 4 sessions of one user is what
+ * servers allow per IP by default (Dovecot mail_max_userip_connections 10). */
+#define CERT_DEFAULT_JOBS 4
+
 int ms_cmd_certify(int argc, char **argv)
 {
     struct certify c;
@@ -233,7 +240,7 @@ int ms_cmd_certify(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     ms_cli_init(&c.cli, "certify");
     ms_cli_args(&c.cli, argc, argv);
-    c.jobs = 1;
+    c.jobs = CERT_DEFAULT_JOBS;
     c.stop = &stop_flag;
     c.cli.ro.stop = &stop_flag;
     if ((rc = parse_options(&c, argc, argv, &html_from)) >= 0)

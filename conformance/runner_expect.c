@@ -294,6 +294,17 @@ long rt_expect(struct rt *t, size_t i)
     }
 }
 
+int rt_msg_matches(struct rt *t, const struct ms_step *st)
+{
+    const char *p;
+    size_t n;
+
+    if (by_lines(t, (size_t)(st - t->s->steps)) >= 0)
+        return 1;
+    key_text(t, st, &p, &n);
+    return match(t, st, p, n) == 1;
+}
+
 /* steps[first..end) are S: lines that may arrive in any order, each a whole message. */
 int rt_unordered(struct rt *t, size_t first, size_t end)
 {

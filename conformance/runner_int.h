@@ -82,8 +82,9 @@ struct rt {
     unsigned variant;     /* the @either branch this run takes */
     struct ms_limits lim;
     struct rt_conn conns[MS_SCRIPT_MAX_CONNS];
-    struct rt_conn *c; /* the current connection */
-    size_t rmax;       /* the bound of one server message */
+    struct rt_conn *c;             /* the current connection */
+    const struct rt_conn *tr_conn; /* the connection of the transcript's last line */
+    size_t rmax;                   /* the bound of one server message */
     struct ms_vars vars;
     /* The password as the content of an IMAP quoted string ('"' and '\\'
      * escaped, RFC 9051 4.3), the form ${mbox:password} may send and a server
@@ -124,7 +125,8 @@ int rt_open(struct rt *t, size_t line);
 void rt_close(struct rt *t);
 /* Close every connection and free their buffers. */
 void rt_close_all(struct rt *t);
-/* "[name] " before each transcript line of a script with named connections. */
+/* Before a transcript line of a script with named connections: "@connection
+ * NAME" when the line is on another connection than the line before. */
 void tr_tag(struct rt *t);
 int rt_tls(struct rt *t, size_t line);
 int rt_send_bytes(struct rt *t, size_t line, const char *buf, size_t n);
@@ -168,5 +170,7 @@ long rt_expect(struct rt *t, size_t i);
 int rt_expect_nocrlf(struct rt *t, const struct ms_step *st);
 int rt_unordered(struct rt *t, size_t first, size_t end);
 int rt_expect_close(struct rt *t, const struct ms_step *st);
+/* The current message is taken by the S: step st (line by line or whole): 1, else 0. */
+int rt_msg_matches(struct rt *t, const struct ms_step *st);
 
 #endif

@@ -216,11 +216,13 @@ static void esc_text(struct rt *t, struct ms_out *o, const char *p, size_t n)
 
 void tr_tag(struct rt *t)
 {
-    if (!t->s->named || !t->c)
+    if (!t->s->named || !t->c || t->tr_conn == t->c)
         return;
-    sb_str(&t->tr, "[");
+    /* the transcript reads as a script: the connection switches as there */
+    sb_str(&t->tr, "@connection ");
     sb_str(&t->tr, t->c->name);
-    sb_str(&t->tr, "] ");
+    sb_add(&t->tr, "\n", 1);
+    t->tr_conn = t->c;
 }
 
 void tr_line(struct rt *t, const char *prefix, const char *p, size_t n)

@@ -37,7 +37,7 @@ struct parser {
                                    * starts from them) */
     uint8_t alt_conn;             /* the connection @either opened on */
     int have_id, have_title, have_rfc, have_level, have_transport, have_protocol, have_quote;
-    int have_tlsfail, have_finding;
+    int have_tlsfail, have_finding, have_serial;
     size_t id_off, title_off, rfc_off, protocol_off, quote_off, finding_off; /* in bytes */
 };
 
@@ -409,6 +409,8 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         flow = MS_STEP_UNSUPPORTED, need_arg = 1;
     else if (LIT_EQ(name, nn, "login"))
         flow = MS_STEP_LOGIN, no_arg = 1;
+    else if (LIT_EQ(name, nn, "serial"))
+        no_arg = 1;
     else if (LIT_EQ(name, nn, "test") || LIT_EQ(name, nn, "title") || LIT_EQ(name, nn, "rfc") ||
              LIT_EQ(name, nn, "protocol") || LIT_EQ(name, nn, "level") ||
              LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk") ||
@@ -536,7 +538,13 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         return 0;
     }
 
-    if (LIT_EQ(name, nn, "test")) {
+    if (LIT_EQ(name, nn, "serial")) {
+        /* the test changes or reads state of the whole account (\\Recent of
+         * INBOX, a maildrop lock): certify runs it when no other test runs */
+        if (meta_once(p, &p->have_serial, line))
+            return -1;
+        s->serial = 1;
+    } else if (LIT_EQ(name, nn, "test")) {
         if (meta_once(p, &p->have_id, line))
             return -1;
         for (size_t i = 0; i < an; i++)

@@ -1011,11 +1011,14 @@ static void test_multi(void **state)
     tc_expect(&c, MS_RES_PASS, NULL, SERVER_DONE);
     assert_int_equal(c.f.conns, 2);
     /* each transcript line names its connection; secrets stay masked */
-    if (!strstr(c.r.transcript, "[two] S: * OK [CAPABILITY IMAP4rev1] second") ||
-        !strstr(c.r.transcript, "[two] C: b1 LOGIN alice ${password}") ||
-        !strstr(c.r.transcript, "[main] C: a2 FETCH 7 FLAGS") ||
-        !strstr(c.r.transcript, "[main] S: a2 OK done"))
-        tc_fail(&c, "the transcript does not tag lines with their connection");
+    static const char first[] = "@connection main\n# mailspec: connected";
+    if (strncmp(c.r.transcript, first, sizeof(first) - 1) != 0 ||
+        !strstr(c.r.transcript, "@connection two\n# mailspec: connected") ||
+        !strstr(c.r.transcript, "S: * OK [CAPABILITY IMAP4rev1] second\n"
+                                "C: b1 LOGIN alice ${password}\n") ||
+        !strstr(c.r.transcript, "@connection main\nC: a2 FETCH 7 FLAGS\nS: * 7 FETCH") ||
+        strstr(c.r.transcript, "@connection main\n@connection"))
+        tc_fail(&c, "the transcript does not show which connection each line is on");
     tc_end(&c);
 
     /* wrong: the first connection's FETCH answer is missing; the message names it */
@@ -1075,8 +1078,9 @@ static void test_multi(void **state)
            "@connection solo\nS: * OK ${*}\nC: x1 NOOP\nS: x1 OK ${*}\n", 0);
     tc_expect(&d, MS_RES_PASS, NULL, SERVER_DONE);
     assert_int_equal(d.f.conns, 1);
-    if (!strstr(d.r.transcript, "[solo] S: * OK hi"))
-        tc_fail(&d, "no [solo] tag");
+    if (!strstr(d.r.transcript, "@connection solo\n# mailspec: connected") ||
+        strstr(d.r.transcript, "@connection main"))
+        tc_fail(&d, "the transcript does not show the connection");
     tc_end(&d);
 
     /* no answer on the second connection within --timeout: blocked, bounded */
@@ -1088,6 +1092,50 @@ static void test_multi(void **state)
         MS_RES_BLOCKED, "no answer within", 0);
 }
 
+/* ---- 13. ${run}: --run-id plus a part of each script's own ---- */
+
+/* The line the script "C: x ${run}" sends, run from file. */
+static void run_value(const char *file, char *out, size_t cap)
+{
+    static const char script[] = "S: 220 ${*}\nC: x ${run}\nS: 250 ${*}\n";
+    const struct fs_step steps[] = {SEND("220 hi\r\n"), LINES(1), SEND("250 ok\r\n")};
+    struct ms_script_error err;
+    struct ms_script *s = ms_script_parse(script, strlen(script), &err);
+    struct ms_run_opts o;
+    struct tc c;
+
+    assert_non_null(s);
+    fs_start(&c.f, steps, NSTEPS(steps));
+    ms_run_opts_default(&o);
+    o.port = c.f.port;
+    o.protocol = "smtp";
+    o.timeout_ms = 3000;
+    o.run_id = "rid7";
+    ms_run_script(s, file, &o, &c.r);
+    fs_join(&c.f);
+    ms_script_free(s);
+    assert_int_equal(c.r.result, MS_RES_PASS);
+    snprintf(out, cap, "%s", c.f.got);
+    ms_test_result_free(&c.r);
+}
+
+static void test_run_unique(void **state)
+{
+    (void)state;
+    char a[64], b[64], a2[64];
+    run_value("suites/imap/one.session", a, sizeof(a));
+    run_value("suites/imap/two.session", b, sizeof(b));
+    run_value("suites/imap/one.session", a2, sizeof(a2));
+    /* "x rid7-" and six hex digits */
+    assert_int_equal(strlen(a), strlen("x rid7-") + 6 + 2);
+    assert_memory_equal(a, "x rid7-", 7);
+    for (size_t i = 7; i < 13; i++)
+        assert_true(strchr("0123456789abcdef", a[i]) != NULL);
+    /* two scripts never share it; one script always gets the same */
+    assert_string_not_equal(a, b);
+    assert_string_equal(a, a2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1097,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_phases),         cmocka_unit_test(test_either),
         cmocka_unit_test(test_case),           cmocka_unit_test(test_logindisabled),
         cmocka_unit_test(test_big_literal),    cmocka_unit_test(test_multi),
+        cmocka_unit_test(test_run_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

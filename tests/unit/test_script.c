@@ -581,6 +581,16 @@ static void test_connections(void **st)
     parse_bad("S: x\n@close\nS: y\n", 3, 1, "closed by @close");
     s = parse_ok("S: x\n@close\n@connection\nS: y\n");
     ms_script_free(s);
+    /* @serial: metadata, once, no argument */
+    s = parse_ok("@serial\nS: x\n");
+    assert_int_equal(s->serial, 1);
+    assert_int_equal(s->nsteps, 1);
+    ms_script_free(s);
+    s = parse_ok("S: x\n");
+    assert_int_equal(s->serial, 0);
+    ms_script_free(s);
+    parse_bad("@serial yes\nS: x\n", 1, 9, "no argument");
+    parse_bad("@serial\n@serial\nS: x\n", 2, 1, "twice");
     /* each @either branch starts from the state before it */
     s = parse_ok("S: x\n@either\n@close\n@or\nC: y\n@end\n");
     ms_script_free(s);

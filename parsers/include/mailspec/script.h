@@ -131,6 +131,7 @@ struct ms_script {
     uint8_t tls_failure_passes; /* @tls-failure pass: a failed @tls handshake passes */
     uint8_t transports;         /* 0 when absent: applies to every transport */
     uint8_t has_tls;            /* the script has an @tls step */
+    uint8_t serial;             /* @serial: runs alone, never beside another test (--jobs) */
     uint32_t lenient;           /* MS_LENIENT_* flags from @quirk lines */
     struct ms_step *steps;
     size_t nsteps;
