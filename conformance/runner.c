@@ -462,24 +462,6 @@ static void tidy_up(struct rt *t)
     }
 }
 
-/* Steps that use the current connection (it is opened for them on first use). */
-static int needs_conn(const struct ms_step *st)
-{
-    switch (st->type) {
-    case MS_STEP_SEND:
-    case MS_STEP_EXPECT:
-    case MS_STEP_TLS:
-    case MS_STEP_SEGMENT:
-    case MS_STEP_UNORDERED:
-    case MS_STEP_CLOSE:
-    case MS_STEP_REQUIRES:
-    case MS_STEP_LOGIN:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static void run_steps(struct rt *t)
 {
     const struct ms_script *s = t->s;
@@ -492,7 +474,8 @@ static void run_steps(struct rt *t)
      * did (its greeting is the first S:); the others on their first use. A
      * script that starts with @connection NAME does not open "main". */
     size_t f = 0;
-    while (f < s->nsteps && !needs_conn(&s->steps[f]) && s->steps[f].type != MS_STEP_SWITCH)
+    while (f < s->nsteps && !ms_step_uses_conn(s->steps[f].type) &&
+           s->steps[f].type != MS_STEP_SWITCH)
         f++;
     if ((f == s->nsteps || s->steps[f].type != MS_STEP_SWITCH) && rt_open(t, 1) != 0)
         return;
@@ -505,7 +488,7 @@ static void run_steps(struct rt *t)
         if (branch_skip(t, st, in_seg, &branch, &depth))
             continue;
         t->phase = st->phase;
-        if (!t->c->open && needs_conn(st)) {
+        if (!t->c->open && ms_step_uses_conn(st->type)) {
             if (t->c->opened) {
                 rt_finish(t, MS_RES_ERROR, st->line,
                           "%s:%zu: the connection was closed by @close; use @connection to open "

@@ -327,14 +327,8 @@ static int conn_name(struct parser *p, const char *a, size_t an, size_t line, si
     return (int)s->nconns++;
 }
 
-/*
- * A step that needs the current connection open, after @close closed it
- * (and no bare @connection opened a new one): the script cannot run.
- */
-static int closed_conn(struct parser *p, uint8_t type, size_t line)
+int ms_step_uses_conn(unsigned type)
 {
-    if (!(p->closed & (1u << p->conn)))
-        return 0;
     switch (type) {
     case MS_STEP_SEND:
     case MS_STEP_EXPECT:
@@ -344,10 +338,20 @@ static int closed_conn(struct parser *p, uint8_t type, size_t line)
     case MS_STEP_CLOSE:
     case MS_STEP_REQUIRES:
     case MS_STEP_LOGIN:
-        break;
+        return 1;
     default:
         return 0;
     }
+}
+
+/*
+ * A step that needs the current connection open, after @close closed it
+ * (and no bare @connection opened a new one): the script cannot run.
+ */
+static int closed_conn(struct parser *p, uint8_t type, size_t line)
+{
+    if (!(p->closed & (1u << p->conn)) || !ms_step_uses_conn(type))
+        return 0;
     return set_err(p, line, 1,
                    p->s->named ? "this connection was closed by @close; a bare @connection opens "
                                  "a new one (or switch with @connection NAME)"

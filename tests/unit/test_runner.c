@@ -988,22 +988,19 @@ static const char multi_script[] = "@protocol imap\n"
                                    "S: * ${n} FETCH (FLAGS ())\n"
                                    "S: a2 OK ${*}\n";
 
+/* The fake's side of multi_script up to the last answer. */
+#define MULTI_EXCHANGE                                                                             \
+    SEND("* OK [CAPABILITY IMAP4rev1 IDLE] first\r\n"), LINE("a1 LOGIN alice s3cretPW9"),          \
+        SEND("a1 OK in\r\n"), ACCEPT, SEND("* OK [CAPABILITY IMAP4rev1] second\r\n"),              \
+        LINE("b1 LOGIN alice s3cretPW9"), SEND("b1 OK in\r\n"), LINE("b2 NOOP"),                   \
+        SEND("* 7 EXISTS\r\nb2 OK done\r\n"), USE(0), LINE("a2 FETCH 7 FLAGS")
+
 static void test_multi(void **state)
 {
     (void)state;
     /* two connections open at once, interleaved; the capture of one is sent on the other */
     const struct fs_step two[] = {
-        SEND("* OK [CAPABILITY IMAP4rev1 IDLE] first\r\n"),
-        LINE("a1 LOGIN alice s3cretPW9"),
-        SEND("a1 OK in\r\n"),
-        ACCEPT,
-        SEND("* OK [CAPABILITY IMAP4rev1] second\r\n"),
-        LINE("b1 LOGIN alice s3cretPW9"),
-        SEND("b1 OK in\r\n"),
-        LINE("b2 NOOP"),
-        SEND("* 7 EXISTS\r\nb2 OK done\r\n"),
-        USE(0),
-        LINE("a2 FETCH 7 FLAGS"),
+        MULTI_EXCHANGE,
         SEND("* 7 FETCH (FLAGS ())\r\na2 OK done\r\n"),
     };
     struct tc c;
@@ -1023,17 +1020,7 @@ static void test_multi(void **state)
 
     /* wrong: the first connection's FETCH answer is missing; the message names it */
     const struct fs_step lost[] = {
-        SEND("* OK [CAPABILITY IMAP4rev1 IDLE] first\r\n"),
-        LINE("a1 LOGIN alice s3cretPW9"),
-        SEND("a1 OK in\r\n"),
-        ACCEPT,
-        SEND("* OK [CAPABILITY IMAP4rev1] second\r\n"),
-        LINE("b1 LOGIN alice s3cretPW9"),
-        SEND("b1 OK in\r\n"),
-        LINE("b2 NOOP"),
-        SEND("* 7 EXISTS\r\nb2 OK done\r\n"),
-        USE(0),
-        LINE("a2 FETCH 7 FLAGS"),
+        MULTI_EXCHANGE,
         SEND("a2 OK done\r\n"),
     };
     one(lost, NSTEPS(lost), "imap", multi_script, CRED, MS_RES_FAIL, "on connection: main", 0);

@@ -81,6 +81,10 @@ enum ms_step_type {
                           * (index into ms_script.conns), opened on first use */
 };
 
+/* A step of this type uses the current connection (it is opened for it on
+ * first use; after @close it is a script error). */
+int ms_step_uses_conn(unsigned type);
+
 /* What a step is for (docs/session-format.md "Phases"). */
 enum ms_phase {
     MS_PHASE_CHECK = 0,   /* the behaviour under test: a mismatch is a failure */
