@@ -182,3 +182,34 @@ def test_all_pass_through_an_empty_proxy(lab, tmp_path):  # noqa: F811
     bad = [(t["id"], t["result"], t["message"]) for t in tests if t["result"] != "pass"]
     assert not bad, bad
     assert proc.returncode == 0
+
+
+def test_serial_runs_alone(lab, tmp_path):  # noqa: F811
+    """certify --jobs 4 (the default) runs the other tests first, then an
+    @serial test alone: the serial test is short and the others long, so in
+    parallel it would finish first; run alone it finishes last."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    body = ("@protocol imap\n@level info\n@quote -\nS: * OK ${*}\n@sleep %d\n"
+            "C: Z1 LOGOUT\nS: * BYE ${*}\nS: Z1 OK${*}\n")
+    for name in ("a", "b", "c"):
+        (suite / ("%s.session" % name)).write_text("@test t.%s\n" % name + body % 700)
+    (suite / "s.session").write_text("@test t.serial\n@serial\n" + body % 50)
+    p = subprocess.run(
+        [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--tls", "none", "--suite", str(suite), "--timeout", "5"],
+        capture_output=True, timeout=120)
+    out = p.stdout.decode()
+    done = [line.split()[2] for line in out.splitlines() if re.match(r"^\[\d/4\] PASS", line)]
+    assert len(done) == 4, out
+    assert done[-1] == "t.serial", out
+    assert sorted(done[:3]) == ["t.a", "t.b", "t.c"], out
+    # and with --jobs 1 it is simply in suite order
+    p = subprocess.run(
+        [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--tls", "none", "--suite", str(suite), "--timeout", "5",
+         "--jobs", "1"],
+        capture_output=True, timeout=120)
+    out = p.stdout.decode()
+    done = [line.split()[2] for line in out.splitlines() if re.match(r"^\[\d/4\] PASS", line)]
+    assert done == ["t.a", "t.b", "t.c", "t.serial"], out
