@@ -47,7 +47,7 @@ void rt_finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, .
     if (l && res != MS_RES_PASS)
         esc_short(t, t->got, sizeof(t->got), t->c->rbuf + l->off, l->len);
     /* several connections: the message says on which one it happened */
-    if (t->s->named && res != MS_RES_PASS && m[0] && t->c) {
+    if (t->s->named && res != MS_RES_PASS && m[0] && t->c && t->c->opened) {
         size_t ml = strnlen(m, sizeof(m));
         snprintf(m + ml, sizeof(m) - ml, "\n  on connection: %s", t->c->name);
     }
