@@ -413,7 +413,7 @@ static int branch_skip(const struct rt *t, const struct ms_step *st, int in_bloc
  * After a run that stopped early, the script's cleanup steps (DELETE the
  * mailbox the test created, LOGOUT) still run, best effort: the verdict is
  * already made and nothing here changes it. Stops at the first step that
- * cannot run (a variable never captured, no answer in 2 s, a close).
+ * cannot run (a variable never captured, no answer within --timeout, a close).
  */
 static void tidy_up(struct rt *t)
 {
@@ -453,7 +453,7 @@ static void tidy_up(struct rt *t)
             /* the message this S: line is for, past any the server sent
              * unasked (a late EXISTS): DELETE is done before the next run
              * creates the mailbox again */
-            uint64_t dl = ms_now_ms() + 2000;
+            uint64_t dl = rt_deadline(t);
             do {
                 if (rt_get_msg(t, dl, st->line) != 1)
                     return;
@@ -631,7 +631,13 @@ static int bind_builtins(struct rt *t)
         uint32_t h = 2166136261u; /* FNV-1a */
         for (const char *c = t->file; *c; c++)
             h = (h ^ (unsigned char)*c) * 16777619u;
-        snprintf(run, sizeof(run), "%.40s-%06x", o->run_id, (unsigned)(h & 0xffffffu));
+        /* a later @either branch runs again from the start: a name of its
+         * own, so a mailbox the last run could not delete does not block it */
+        if (t->variant)
+            snprintf(run, sizeof(run), "%.40s-%06x-%u", o->run_id, (unsigned)(h & 0xffffffu),
+                     t->variant + 1);
+        else
+            snprintf(run, sizeof(run), "%.40s-%06x", o->run_id, (unsigned)(h & 0xffffffu));
         vals[MS_VAR_RUN] = run;
     }
     vals[MS_VAR_RCPT] = o->rcpt;
