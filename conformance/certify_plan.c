@@ -364,7 +364,68 @@ static void one_done(void *ctx, size_t i)
     fflush(c->out);
 }
 
+/* The tests of one pool run: indexes into c->t. */
+struct batch {
+    struct certify *c;
+    size_t *idx;
+};
+
+static void batch_one(void *ctx, size_t i)
+{
+    struct batch *b = ctx;
+    run_one(b->c, b->idx[i]);
+}
+
+static void batch_done(void *ctx, size_t i)
+{
+    struct batch *b = ctx;
+    one_done(b->c, b->idx[i]);
+}
+
+/*
+ * A test that must run alone (docs/certify.md "Parallel runs"): it says
+ * @serial, or it is a POP3 test (a POP3 session holds an exclusive lock on
+ * the maildrop, RFC 1939 8, so a second session of the user may be refused).
+ */
+static int runs_alone(const struct certify *c, const struct cert_test *t)
+{
+    struct ms_script_error se;
+
+    if (strcmp(c->protocol, "pop3") == 0)
+        return 1;
+    struct ms_script *s = load_script(t->path, &se);
+    int alone = s && s->serial;
+    ms_script_free(s);
+    return alone;
+}
+
+/*
+ * --jobs N (default 4): the tests run N at a time, each on connections of
+ * its own and with mailbox names of its own (${run} has a part of each
+ * script's own); then the tests that must run alone, one by one.
+ */
 void certify_run_all(struct certify *c)
 {
-    ms_pool_run(c->n, c->jobs, c->stop, run_one, one_done, c);
+    size_t *idx = malloc((c->n ? c->n : 1) * sizeof(*idx));
+    if (!idx || c->jobs <= 1) {
+        free(idx);
+        ms_pool_run(c->n, c->jobs, c->stop, run_one, one_done, c);
+        return;
+    }
+    size_t np = 0, ns = c->n;
+    for (size_t i = 0; i < c->n; i++) {
+        if (runs_alone(c, &c->t[i]))
+            idx[--ns] = i; /* from the end: reversed below */
+        else
+            idx[np++] = i;
+    }
+    for (size_t a = ns, z = c->n; a + 1 < z; a++, z--) {
+        size_t tmp = idx[a];
+        idx[a] = idx[z - 1];
+        idx[z - 1] = tmp;
+    }
+    struct batch par = {c, idx}, alone = {c, idx + ns};
+    ms_pool_run(np, c->jobs, c->stop, batch_one, batch_done, &par);
+    ms_pool_run(c->n - ns, 1, c->stop, batch_one, batch_done, &alone);
+    free(idx);
 }

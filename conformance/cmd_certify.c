@@ -41,7 +41,8 @@ static void certify_usage(FILE *f)
             "  --only PATTERN              only test ids equal to PATTERN, or starting with it\n"
             "                              when it ends in '*' (repeatable)\n"
             "  --expect-fail FILE          allow-list of known deviations: 'TEST-ID REASON'\n"
-            "  --jobs N                    tests run in parallel, 1-16 (default 1)\n"
+            "  --jobs N                    tests run at once, 1-16 (default 4, with --targets\n"
+            "                              1; @serial and POP3 tests one by one at the end)\n"
             "  --list                      list the tests (generated ones too) and exit\n"
             "Reports ('-' is stdout, which then carries nothing else):\n"
             "  --json F, --junit F, --html F\n"
@@ -225,6 +226,29 @@ static int run(struct certify *c)
     return rc;
 }
 
+/* Tests at once by default: scripts never share a mailbox (${run} has a part
+ * of each script's own) and tests that must run alone run after the others
+ * (certify_plan.c), so parallel is safe; 4 sessions of one user is what
+ * servers allow per IP by default (Dovecot mail_max_userip_connections 10). */
+#define CERT_DEFAULT_JOBS 4
+
+/*
+ * --jobs when not given: CERT_DEFAULT_JOBS, but 1 with --targets (in the
+ * parent and in each target's child, which gets the same arguments): there
+ * the targets run side by side instead, one per host at a time by default
+ * (docs/certify.md "Many servers").
+ */
+static unsigned default_jobs(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--targets") == 0 || strncmp(argv[i], "--targets=", 10) == 0)
+            return 1;
+    }
+    return CERT_DEFAULT_JOBS;
+}
+
 int ms_cmd_certify(int argc, char **argv)
 {
     struct certify c;
@@ -233,11 +257,12 @@ int ms_cmd_certify(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     ms_cli_init(&c.cli, "certify");
     ms_cli_args(&c.cli, argc, argv);
-    c.jobs = 1;
     c.stop = &stop_flag;
     c.cli.ro.stop = &stop_flag;
     if ((rc = parse_options(&c, argc, argv, &html_from)) >= 0)
         return rc;
+    if (!c.jobs)
+        c.jobs = default_jobs(argc, argv);
     if (certify_targets_requested())
         return certify_targets_run(&c, html_from, argc, argv);
     if (html_from) {

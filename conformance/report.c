@@ -796,6 +796,19 @@ static void tail_lines(FILE *f, const char *text, size_t lines)
         i--;
     }
     const char *p = text + i;
+    /* several connections: the tail starts with the connection it is on
+     * (the last "@connection NAME" line before it, docs/session-format.md) */
+    const char *conn = NULL;
+    for (const char *q = text; q < p; q = strchr(q, '\n') + 1) {
+        if (strncmp(q, "@connection ", 12) == 0)
+            conn = q;
+        if (!strchr(q, '\n'))
+            break;
+    }
+    if (conn && strncmp(p, "@connection ", 12) != 0) {
+        const char *e = strchr(conn, '\n');
+        fprintf(f, "      | %.*s\n", (int)(e ? (size_t)(e - conn) : strlen(conn)), conn);
+    }
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t l = e ? (size_t)(e - p) : strlen(p);

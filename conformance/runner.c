@@ -45,7 +45,12 @@ void rt_finish(struct rt *t, enum ms_result res, size_t line, const char *fmt, .
     /* the server's message the verdict is about, for callers that show it alone */
     const struct rt_line *l = rt_key_line(t);
     if (l && res != MS_RES_PASS)
-        esc_short(t, t->got, sizeof(t->got), t->rbuf + l->off, l->len);
+        esc_short(t, t->got, sizeof(t->got), t->c->rbuf + l->off, l->len);
+    /* several connections: the message says on which one it happened */
+    if (t->s->named && res != MS_RES_PASS && m[0] && t->c && t->c->opened) {
+        size_t ml = strnlen(m, sizeof(m));
+        snprintf(m + ml, sizeof(m) - ml, "\n  on connection: %s", t->c->name);
+    }
     t->done = 1;
     t->res = res;
     t->fail_line = line;
@@ -147,9 +152,9 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
     uint64_t vars = rt_step_vars(t->s, st);
     int secret = (vars & RT_SECRET_VARS) != 0;
     int pop3_user = strcmp(t->pname, "pop3") == 0 && (vars & RT_VAR(MS_VAR_USER));
-    if (!t->tls_now && (secret || pop3_user) &&
+    if (!t->c->tls_now && (secret || pop3_user) &&
         (t->o->cleartext_login_refused ||
-         (secret && !t->secret_sent && strcmp(t->pname, "imap") == 0 &&
+         (secret && !t->c->secret_sent && strcmp(t->pname, "imap") == 0 &&
           rt_has_cap(t, "LOGINDISABLED", 13)))) {
         rt_finish(t, MS_RES_NA, st->line,
                   "%s:%zu: the server refuses login over this cleartext connection%s; the "
@@ -180,7 +185,7 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
             if (pt->kind != MS_PART_LIT && pt->kind != MS_PART_ANY && !t->vars.v[pt->var].bound)
                 missing = t->s->vars[pt->var];
         }
-        if (missing && strcmp(missing, "apop_digest") == 0 && t->apop == 1 && t->o->password)
+        if (missing && strcmp(missing, "apop_digest") == 0 && t->c->apop == 1 && t->o->password)
             rt_finish(t, MS_RES_NOT_SUPPORTED, st->line,
                       "%s:%zu: the server's greeting has no <timestamp>: it does not offer APOP "
                       "(RFC 1939 7)",
@@ -199,7 +204,7 @@ static int run_send(struct rt *t, const struct ms_step *st, struct sbuf *seg)
     }
     tr_send(t, st);
     if (secret)
-        t->secret_sent = 1;
+        t->c->secret_sent = 1;
     int rc = 0;
     if (seg)
         sb_add(seg, buf, (size_t)n);
@@ -241,7 +246,7 @@ static int msg_starts(const struct rt *t, const char *prefix)
 {
     size_t n = strlen(prefix);
     const struct rt_line *l = rt_key_line(t);
-    return l && l->len >= n && memcmp(t->rbuf + l->off, prefix, n) == 0;
+    return l && l->len >= n && memcmp(t->c->rbuf + l->off, prefix, n) == 0;
 }
 
 /* --tls starttls with a script that has no @tls: upgrade after the greeting (a setup step). */
@@ -251,7 +256,7 @@ static int auto_starttls(struct rt *t, size_t line)
     uint8_t phase = t->phase;
     int ok = -1;
 
-    t->auto_tls = 0;
+    t->c->auto_tls = 0;
     t->phase = MS_PHASE_SETUP;
     tr_note(t, "mailspec: --tls starttls: upgrading before the script's first command");
     if (!d) {
@@ -302,7 +307,7 @@ static int run_login(struct rt *t, const struct ms_step *st)
         return 0;
     /* the server logs users in only inside TLS (certify's pre-flight): the
      * test, which needs a login here, does not apply on this connection */
-    if (!t->tls_now && t->o->cleartext_login_refused) {
+    if (!t->c->tls_now && t->o->cleartext_login_refused) {
         rt_finish(t, MS_RES_NA, st->line,
                   "%s:%zu: the server refuses login over this cleartext connection; the "
                   "credentials were not sent",
@@ -311,7 +316,7 @@ static int run_login(struct rt *t, const struct ms_step *st)
     }
     if (!rt_has_cap(t, "AUTH=PLAIN", 10))
         return 0;
-    t->secret_sent = 1;
+    t->c->secret_sent = 1;
     const struct ms_vars *v = &t->vars;
     char cmd[4096];
     int k = snprintf(cmd, sizeof(cmd), "AUTH PLAIN %.*s", (int)v->v[MS_VAR_SASL_PLAIN].len,
@@ -358,7 +363,7 @@ static void run_requires(struct rt *t, const struct ms_step *st)
     const struct ms_part *pt = &t->s->parts[st->part0];
     const char *cap = t->s->bytes + pt->off;
 
-    if (!t->caps_seen) {
+    if (!t->c->caps_seen) {
         rt_finish(t, MS_RES_ERROR, st->line,
                   "%s:%zu: @requires before any capability list (put it after CAPABILITY, "
                   "EHLO or CAPA)",
@@ -408,36 +413,51 @@ static int branch_skip(const struct rt *t, const struct ms_step *st, int in_bloc
  * After a run that stopped early, the script's cleanup steps (DELETE the
  * mailbox the test created, LOGOUT) still run, best effort: the verdict is
  * already made and nothing here changes it. Stops at the first step that
- * cannot run (a variable never captured, no answer in 2 s, a close).
+ * cannot run (a variable never captured, no answer within --timeout, a close).
  */
 static void tidy_up(struct rt *t)
 {
     const struct ms_script *s = t->s;
     size_t first = s->nsteps;
 
-    if (!t->open || t->eof || (t->o->stop && *t->o->stop))
+    if (t->o->stop && *t->o->stop)
         return;
     while (first > 0 && s->steps[first - 1].phase == MS_PHASE_CLEANUP)
         first--;
     if (first == s->nsteps || first == 0)
         return;
+    /* the cleanup steps run on the connection of the first of them */
+    t->c = &t->conns[s->steps[first].conn];
+    if (!t->c->open || t->c->eof)
+        return;
     tr_note(t, "mailspec: the run stopped early; its cleanup steps follow (not judged)");
     for (size_t i = first; i < s->nsteps; i++) {
         const struct ms_step *st = &s->steps[i];
-        if (st->type == MS_STEP_SEND) {
+        if (st->type == MS_STEP_SWITCH) {
+            t->c = &t->conns[st->arg];
+            if (!t->c->open || t->c->eof)
+                return; /* never opened, or gone: nothing to tidy there */
+        } else if (st->type == MS_STEP_SEND) {
             char buf[4096];
             ssize_t n = ms_script_render(s, st, &t->vars, buf, sizeof(buf));
             if (n < 0 || (rt_step_vars(s, st) & RT_SECRET_VARS))
                 return;
             tr_send(t, st);
             char err[256];
-            if (ms_conn_write(&t->conn, buf, (size_t)n, ms_now_ms() + 2000, err, sizeof(err)) != 0)
+            if (ms_conn_write(&t->c->conn, buf, (size_t)n, ms_now_ms() + 2000, err, sizeof(err)) !=
+                0)
                 return;
-            if (t->strict)
-                ms_session_feed(&t->ss, 0, st->line, buf, (size_t)n);
+            if (t->c->strict)
+                ms_session_feed(&t->c->ss, 0, st->line, buf, (size_t)n);
         } else if (st->type == MS_STEP_EXPECT && !st->nocrlf) {
-            if (rt_get_msg(t, ms_now_ms() + 2000, st->line) != 1)
-                return;
+            /* the message this S: line is for, past any the server sent
+             * unasked (a late EXISTS): DELETE is done before the next run
+             * creates the mailbox again */
+            uint64_t dl = rt_deadline(t);
+            do {
+                if (rt_get_msg(t, dl, st->line) != 1)
+                    return;
+            } while (!rt_msg_matches(t, st));
         }
     }
 }
@@ -450,7 +470,14 @@ static void run_steps(struct rt *t)
     size_t seg_line = 0;
 
     t->phase = s->nsteps ? s->steps[0].phase : MS_PHASE_CHECK;
-    if (rt_open(t, 1) != 0)
+    /* The first connection opens at once, as a one-connection script always
+     * did (its greeting is the first S:); the others on their first use. A
+     * script that starts with @connection NAME does not open "main". */
+    size_t f = 0;
+    while (f < s->nsteps && !ms_step_uses_conn(s->steps[f].type) &&
+           s->steps[f].type != MS_STEP_SWITCH)
+        f++;
+    if ((f == s->nsteps || s->steps[f].type != MS_STEP_SWITCH) && rt_open(t, 1) != 0)
         return;
     for (size_t i = 0; i < s->nsteps && !t->done; i++) {
         const struct ms_step *st = &s->steps[i];
@@ -461,17 +488,20 @@ static void run_steps(struct rt *t)
         if (branch_skip(t, st, in_seg, &branch, &depth))
             continue;
         t->phase = st->phase;
-        if (!t->open && st->type != MS_STEP_CONNECTION && st->type != MS_STEP_SLEEP &&
-            st->type != MS_STEP_ALLOW && st->type != MS_STEP_FORBID && st->type != MS_STEP_PHASE) {
-            rt_finish(t, MS_RES_ERROR, st->line,
-                      "%s:%zu: the connection was closed by @close; use @connection to open "
-                      "another",
-                      t->file, st->line);
-            break;
+        if (!t->c->open && ms_step_uses_conn(st->type)) {
+            if (t->c->opened) {
+                rt_finish(t, MS_RES_ERROR, st->line,
+                          "%s:%zu: the connection was closed by @close; use @connection to open "
+                          "another",
+                          t->file, st->line);
+                break;
+            }
+            if (rt_open(t, st->line) != 0)
+                break;
         }
         switch (st->type) {
         case MS_STEP_SEND:
-            if (t->auto_tls && auto_starttls(t, st->line) != 0)
+            if (t->c->auto_tls && auto_starttls(t, st->line) != 0)
                 break;
             run_send(t, st, in_seg ? &seg : NULL);
             break;
@@ -489,7 +519,7 @@ static void run_steps(struct rt *t)
             t->nunsup = 0;
             break;
         case MS_STEP_SEGMENT:
-            if (t->auto_tls && auto_starttls(t, st->line) != 0)
+            if (t->c->auto_tls && auto_starttls(t, st->line) != 0)
                 break;
             in_seg = 1;
             seg_line = st->line;
@@ -531,6 +561,9 @@ static void run_steps(struct rt *t)
             tr_note(t, "@connection");
             rt_open(t, st->line);
             break;
+        case MS_STEP_SWITCH:
+            t->c = &t->conns[st->arg];
+            break;
         case MS_STEP_REQUIRES:
             run_requires(t, st);
             break;
@@ -543,7 +576,7 @@ static void run_steps(struct rt *t)
                 t->unsup[t->nunsup++] = st;
             break;
         case MS_STEP_LOGIN:
-            if (t->auto_tls && auto_starttls(t, st->line) != 0)
+            if (t->c->auto_tls && auto_starttls(t, st->line) != 0)
                 break;
             run_login(t, st);
             break;
@@ -590,7 +623,23 @@ static int bind_builtins(struct rt *t)
     vals[MS_VAR_USER] = o->user;
     vals[MS_VAR_PASSWORD] = o->password;
     vals[MS_VAR_HOST] = o->host;
-    vals[MS_VAR_RUN] = o->run_id;
+    /* ${run}: --run-id, then a part of this script's own (its file name
+     * hashed), so scripts that run at once (--jobs) never share a mailbox
+     * name: "ms1a2b3c-5f03e1" */
+    char run[64];
+    if (o->run_id) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *c = t->file; *c; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        /* a later @either branch runs again from the start: a name of its
+         * own, so a mailbox the last run could not delete does not block it */
+        if (t->variant)
+            snprintf(run, sizeof(run), "%.40s-%06x-%u", o->run_id, (unsigned)(h & 0xffffffu),
+                     t->variant + 1);
+        else
+            snprintf(run, sizeof(run), "%.40s-%06x", o->run_id, (unsigned)(h & 0xffffffu));
+        vals[MS_VAR_RUN] = run;
+    }
     vals[MS_VAR_RCPT] = o->rcpt;
     vals[MS_VAR_FROM] = o->mail_from;
     for (size_t i = 0; i < MS_VAR_BUILTINS; i++)
@@ -673,6 +722,9 @@ static struct rt *run_variant(const struct ms_script *s, const char *file,
     t->lim = o->lim;
     t->lim.lenient |= s->lenient;
     t->rmax = o->max_message ? o->max_message : MS_RUN_MESSAGE_MAX;
+    for (size_t i = 0; i < s->nconns && i < MS_SCRIPT_MAX_CONNS; i++)
+        t->conns[i].name = s->conns[i];
+    t->c = &t->conns[0];
     t->tr.max = RT_TRANSCRIPT_MAX;
     ms_vars_init(&t->vars);
     t->pname = o->protocol ? o->protocol : (s->protocol[0] ? s->protocol : NULL);
@@ -692,7 +744,7 @@ static struct rt *run_variant(const struct ms_script *s, const char *file,
             tr_note(t, "mailspec: @either branch %u of %u", variant + 1, s->nalts);
         run_steps(t);
     }
-    rt_close(t);
+    rt_close_all(t);
     return t;
 }
 
@@ -700,16 +752,9 @@ static void rt_free(struct rt *t)
 {
     if (!t)
         return;
-    free(t->rbuf);
-    free(t->lines);
+    rt_close_all(t);
     free(t->tr.p);
     free(t->pw_quoted);
-    free(t->cb);
-    free(t->sb);
-    free(t->cst);
-    free(t->cv);
-    free(t->sst);
-    free(t->sv);
     free(t);
 }
 

@@ -52,7 +52,7 @@ static void key_text(const struct rt *t, const struct ms_step *st, const char **
         rt_msg_text(t, p, n);
         return;
     }
-    *p = t->rbuf + l->off;
+    *p = t->c->rbuf + l->off;
     *n = l->len;
 }
 
@@ -84,9 +84,9 @@ static void got_text(struct rt *t, char *out, size_t cap)
 {
     size_t o = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < t->nlines && o + 16 < cap; i++) {
+    for (size_t i = 0; i < t->c->nlines && o + 16 < cap; i++) {
         char one[1300];
-        esc_short(t, one, sizeof(one), t->rbuf + t->lines[i].off, t->lines[i].len);
+        esc_short(t, one, sizeof(one), t->c->rbuf + t->c->lines[i].off, t->c->lines[i].len);
         int k = snprintf(out + o, cap - o, "%sS: %s", i ? "\n            " : "", one);
         if (k < 0 || (size_t)k >= cap - o) {
             snprintf(out + (cap > 4 ? cap - 4 : 0), cap > 4 ? 4 : cap, "...");
@@ -110,7 +110,7 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
 
     key_text(t, NULL, &p, &n);
     got_text(t, got, sizeof(got));
-    if (t->o->smtp_tls_required && !t->tls_now && strcmp(t->pname, "smtp") == 0 && n >= 3 &&
+    if (t->o->smtp_tls_required && !t->c->tls_now && strcmp(t->pname, "smtp") == 0 && n >= 3 &&
         memcmp(p, "530", 3) == 0) {
         /* RFC 3207 4: a server that requires TLS answers 530 until STARTTLS */
         rt_finish(t, MS_RES_NA, sline,
@@ -130,10 +130,10 @@ static int unexpected(struct rt *t, size_t sline, const char *want)
     if (filter_match(t, t->allow, t->nallow, p, n))
         return 0;
     size_t all = 0;
-    for (size_t i = 0; i < t->nlines; i++)
-        all +=
-            filter_match(t, t->allow, t->nallow, t->rbuf + t->lines[i].off, t->lines[i].len) != 0;
-    if (t->nlines > 1 && all == t->nlines)
+    for (size_t i = 0; i < t->c->nlines; i++)
+        all += filter_match(t, t->allow, t->nallow, t->c->rbuf + t->c->lines[i].off,
+                            t->c->lines[i].len) != 0;
+    if (t->c->nlines > 1 && all == t->c->nlines)
         return 0;
     rt_finish(t, MS_RES_FAIL, sline,
               "%s:%zu: response does not match\n  expected: S: %s\n  got:      %s", t->file, sline,
@@ -157,8 +157,9 @@ static int forbidden(struct rt *t, size_t sline)
         return 0;
     key_text(t, NULL, &p, &n);
     f = filter_match(t, t->forbid, t->nforbid, p, n);
-    for (size_t i = 0; !f && i < t->nlines; i++)
-        f = filter_match(t, t->forbid, t->nforbid, t->rbuf + t->lines[i].off, t->lines[i].len);
+    for (size_t i = 0; !f && i < t->c->nlines; i++)
+        f = filter_match(t, t->forbid, t->nforbid, t->c->rbuf + t->c->lines[i].off,
+                         t->c->lines[i].len);
     if (!f)
         return 0;
     got_text(t, got, sizeof(got));
@@ -174,7 +175,7 @@ static void no_message(struct rt *t, int r, size_t sline, const char *want)
     if (r == -2)
         rt_finish(t, MS_RES_BLOCKED, sline, "%s:%zu: no answer within %u ms (expected S: %s)%s",
                   t->file, sline, t->o->timeout_ms, want, t->lw_note);
-    else if (t->strict && (t->ss.s.len > 0 || t->ss.s.in_msg))
+    else if (t->c->strict && (t->c->ss.s.len > 0 || t->c->ss.s.in_msg))
         rt_finish(t, MS_RES_BLOCKED, sline,
                   "%s:%zu: the server closed the connection in the middle of a response "
                   "(expected S: %s)",
@@ -201,9 +202,9 @@ static long by_lines(struct rt *t, size_t first)
     int last_taken = 0;
 
     memcpy(allow, t->allow, nallow * sizeof(allow[0]));
-    for (size_t j = 0; j < t->nlines; j++) {
-        const char *p = t->rbuf + t->lines[j].off;
-        size_t n = t->lines[j].len;
+    for (size_t j = 0; j < t->c->nlines; j++) {
+        const char *p = t->c->rbuf + t->c->lines[j].off;
+        size_t n = t->c->lines[j].len;
         /* the next S: step of the run, activating the filters on the way */
         while (k < s->nsteps &&
                (s->steps[k].type == MS_STEP_ALLOW || s->steps[k].type == MS_STEP_FORBID)) {
@@ -291,6 +292,17 @@ long rt_expect(struct rt *t, size_t i)
         if (unexpected(t, st->line, want) != 0)
             return -1;
     }
+}
+
+int rt_msg_matches(struct rt *t, const struct ms_step *st)
+{
+    const char *p;
+    size_t n;
+
+    if (by_lines(t, (size_t)(st - t->s->steps)) >= 0)
+        return 1;
+    key_text(t, st, &p, &n);
+    return match(t, st, p, n) == 1;
 }
 
 /* steps[first..end) are S: lines that may arrive in any order, each a whole message. */
@@ -394,14 +406,14 @@ int rt_expect_nocrlf(struct rt *t, const struct ms_step *st)
     pattern_short(t, st, want, sizeof(want));
     rt_compact(t);
     for (;;) {
-        const char *lf = t->rlen ? memchr(t->rbuf, '\n', t->rlen) : NULL;
-        size_t upto = lf ? (size_t)(lf - t->rbuf) : t->rlen;
+        const char *lf = t->c->rlen ? memchr(t->c->rbuf, '\n', t->c->rlen) : NULL;
+        size_t upto = lf ? (size_t)(lf - t->c->rbuf) : t->c->rlen;
         if (fixed != SIZE_MAX && upto >= fixed) {
             take = fixed;
             break;
         }
-        if (lf || t->eof) {
-            take = lf && upto > 0 && t->rbuf[upto - 1] == '\r' ? upto - 1 : upto;
+        if (lf || t->c->eof) {
+            take = lf && upto > 0 && t->c->rbuf[upto - 1] == '\r' ? upto - 1 : upto;
             /* a close ends a variable-length line; a fixed one it cuts short */
             if (lf)
                 end = "then a line end";
@@ -409,47 +421,48 @@ int rt_expect_nocrlf(struct rt *t, const struct ms_step *st)
                 end = "then the connection closed";
             break;
         }
-        if (t->rlen >= t->rmax) {
+        if (t->c->rlen >= t->rmax) {
             rt_finish(t, MS_RES_BLOCKED, st->line,
                       "%s:%zu: the server sent a line longer than %zu bytes without a line end",
                       t->file, st->line, t->rmax);
             return -1;
         }
         uint64_t rdl = dl;
-        if (fixed == SIZE_MAX && t->rlen > 0 && ms_now_ms() + NOCRLF_SETTLE_MS < dl)
+        if (fixed == SIZE_MAX && t->c->rlen > 0 && ms_now_ms() + NOCRLF_SETTLE_MS < dl)
             rdl = ms_now_ms() + NOCRLF_SETTLE_MS;
         int r = rt_read_more(t, rdl, st->line);
         if (r == -1)
             return -1;
         if (r == -2 && rdl < dl) {
-            take = t->rlen; /* the server paused */
+            take = t->c->rlen; /* the server paused */
             break;
         }
         if (r == -2) {
             rt_finish(t, MS_RES_BLOCKED, st->line,
                       "%s:%zu: no answer within %u ms waiting for @nocrlf S: %s (%zu bytes so far)",
-                      t->file, st->line, t->o->timeout_ms, want, t->rlen);
+                      t->file, st->line, t->o->timeout_ms, want, t->c->rlen);
             return -1;
         }
     }
-    if (take == 0 && t->eof && t->rlen == 0) {
+    if (take == 0 && t->c->eof && t->c->rlen == 0) {
         no_message(t, 0, st->line, want);
         return -1;
     }
+    tr_tag(t);
     sb_str(&t->tr, "@nocrlf\n");
-    tr_line(t, "S: ", t->rbuf, take);
-    if (!end && rt_feed_raw(t, st->line, t->rbuf, take) != 0)
+    tr_line(t, "S: ", t->c->rbuf, take);
+    if (!end && rt_feed_raw(t, st->line, t->c->rbuf, take) != 0)
         return -1;
-    int m = match(t, st, t->rbuf, take);
+    int m = match(t, st, t->c->rbuf, take);
     if (m < 0)
         return too_many_captures(t, st->line);
     if (m == 1 && !end) {
-        t->consumed = take;
-        t->scanned = take;
-        t->nlines = 0;
+        t->c->consumed = take;
+        t->c->scanned = take;
+        t->c->nlines = 0;
         return 0;
     }
-    esc_short(t, got, sizeof(got), t->rbuf, take);
+    esc_short(t, got, sizeof(got), t->c->rbuf, take);
     rt_finish(
         t, MS_RES_FAIL, st->line,
         "%s:%zu: response does not match\n  expected: @nocrlf S: %s (no line end)\n  got:      "

@@ -34,28 +34,22 @@ struct rt_line {
     size_t off, len;
 };
 
-struct rt {
-    const struct ms_script *s;
-    const char *file;
-    const struct ms_run_opts *o;
-    const char *pname;
-    const struct ms_proto *proto;
-    unsigned match_flags; /* MS_MATCH_NOCASE for IMAP and SMTP */
-    unsigned variant;     /* the @either branch this run takes */
-    struct ms_limits lim;
+/*
+ * One connection of a script (docs/session-format.md "Several connections"):
+ * its socket, its server bytes and their framing (a session driver of its
+ * own, so each connection's messages are framed by what was sent on it),
+ * and what the server announced on it.
+ */
+struct rt_conn {
+    const char *name; /* ms_script.conns[i] */
     struct ms_conn conn;
     int open, eof;
+    int opened; /* it was opened once (a closed one is not opened again by itself) */
     /* server bytes; rbuf[0..consumed) is the current message */
     char *rbuf;
-    size_t rlen, rcap, rmax, consumed, scanned;
+    size_t rlen, rcap, consumed, scanned;
     struct rt_line *lines; /* the current message's lines */
     size_t nlines, lines_cap;
-    struct ms_vars vars;
-    /* The password as the content of an IMAP quoted string ('"' and '\\'
-     * escaped, RFC 9051 4.3), the form ${mbox:password} may send and a server
-     * may echo; masked like the password. NULL when it is the password. */
-    char *pw_quoted;
-    size_t pw_quoted_len;
     /* strict parsers over both directions; they also frame the messages */
     int strict;
     struct ms_session ss;
@@ -72,6 +66,31 @@ struct rt {
     char caps[RT_CAPS_MAX];
     size_t caps_len;
     int caps_seen;
+    int tls_now;     /* this connection is inside TLS */
+    int secret_sent; /* the password (or a form of it) was sent on this connection */
+    int auto_tls;    /* --tls starttls: upgrade before the first command */
+    int apop;        /* POP3: 0 no greeting yet, 1 no <timestamp> in it, 2 derived */
+};
+
+struct rt {
+    const struct ms_script *s;
+    const char *file;
+    const struct ms_run_opts *o;
+    const char *pname;
+    const struct ms_proto *proto;
+    unsigned match_flags; /* MS_MATCH_NOCASE for IMAP and SMTP */
+    unsigned variant;     /* the @either branch this run takes */
+    struct ms_limits lim;
+    struct rt_conn conns[MS_SCRIPT_MAX_CONNS];
+    struct rt_conn *c;             /* the current connection */
+    const struct rt_conn *tr_conn; /* the connection of the transcript's last line */
+    size_t rmax;                   /* the bound of one server message */
+    struct ms_vars vars;
+    /* The password as the content of an IMAP quoted string ('"' and '\\'
+     * escaped, RFC 9051 4.3), the form ${mbox:password} may send and a server
+     * may echo; masked like the password. NULL when it is the password. */
+    char *pw_quoted;
+    size_t pw_quoted_len;
     struct sbuf tr; /* transcript */
     const struct ms_step *allow[RT_MAX_FILTERS], *forbid[RT_MAX_FILTERS];
     size_t nallow, nforbid;
@@ -86,13 +105,9 @@ struct rt {
     char got[1300];     /* the server's line the verdict is about (escaped, redacted) */
     size_t fail_line;
     struct ms_tls_info tls;
-    int tls_now;                   /* this connection is inside TLS */
-    int secret_sent;               /* the password (or a form of it) was sent on this connection */
     enum ms_conn_error conn_error; /* why connecting or TLS failed */
     int tls_failed;
-    int auto_tls;
     char note[256];
-    int apop; /* POP3: 0 no greeting yet, 1 no <timestamp> in it, 2 derived */
 };
 
 /* The result, once; a mismatch in a setup step blocks, in a cleanup step it is a note. */
@@ -108,6 +123,11 @@ uint64_t rt_deadline(const struct rt *t);
 /* runner_io.c */
 int rt_open(struct rt *t, size_t line);
 void rt_close(struct rt *t);
+/* Close every connection and free their buffers. */
+void rt_close_all(struct rt *t);
+/* Before a transcript line of a script with named connections: "@connection
+ * NAME" when the line is on another connection than the line before. */
+void tr_tag(struct rt *t);
 int rt_tls(struct rt *t, size_t line);
 int rt_send_bytes(struct rt *t, size_t line, const char *buf, size_t n);
 int rt_read_more(struct rt *t, uint64_t dl, size_t sline);
@@ -150,5 +170,7 @@ long rt_expect(struct rt *t, size_t i);
 int rt_expect_nocrlf(struct rt *t, const struct ms_step *st);
 int rt_unordered(struct rt *t, size_t first, size_t end);
 int rt_expect_close(struct rt *t, const struct ms_step *st);
+/* The current message is taken by the S: step st (line by line or whole): 1, else 0. */
+int rt_msg_matches(struct rt *t, const struct ms_step *st);
 
 #endif

@@ -214,8 +214,20 @@ static void esc_text(struct rt *t, struct ms_out *o, const char *p, size_t n)
     }
 }
 
+void tr_tag(struct rt *t)
+{
+    if (!t->s->named || !t->c || t->tr_conn == t->c)
+        return;
+    /* the transcript reads as a script: the connection switches as there */
+    sb_str(&t->tr, "@connection ");
+    sb_str(&t->tr, t->c->name);
+    sb_add(&t->tr, "\n", 1);
+    t->tr_conn = t->c;
+}
+
 void tr_line(struct rt *t, const char *prefix, const char *p, size_t n)
 {
+    tr_tag(t);
     sb_str(&t->tr, prefix);
     esc_text(t, NULL, p, n);
     sb_add(&t->tr, "\n", 1);
@@ -224,8 +236,11 @@ void tr_line(struct rt *t, const char *prefix, const char *p, size_t n)
 /* A C: step as sent, secret variables shown by name. */
 void tr_send(struct rt *t, const struct ms_step *st)
 {
-    if (st->nocrlf)
+    if (st->nocrlf) {
+        tr_tag(t);
         sb_str(&t->tr, "@nocrlf\n");
+    }
+    tr_tag(t);
     sb_str(&t->tr, "C: ");
     for (size_t i = 0; i < st->nparts; i++) {
         const struct ms_part *pt = &t->s->parts[st->part0 + i];
@@ -250,6 +265,7 @@ void tr_note(struct rt *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    tr_tag(t);
     sb_str(&t->tr, "# ");
     sb_str(&t->tr, buf);
     sb_add(&t->tr, "\n", 1);
@@ -294,17 +310,17 @@ static unsigned char caps_upper(unsigned char ch)
 
 static void caps_reset(struct rt *t)
 {
-    t->caps_len = 0;
-    t->caps_seen = 1;
+    t->c->caps_len = 0;
+    t->c->caps_seen = 1;
 }
 
 /* Add "NAME" or "NAME=PARAM" (upper-cased; capability names are case-insensitive). */
 static void caps_add(struct rt *t, struct ms_slice name, struct ms_slice param)
 {
     size_t need = name.len + (param.len ? param.len + 1 : 0) + 1;
-    if (!name.len || need > sizeof(t->caps) - t->caps_len)
+    if (!name.len || need > sizeof(t->c->caps) - t->c->caps_len)
         return;
-    char *o = t->caps + t->caps_len;
+    char *o = t->c->caps + t->c->caps_len;
     for (size_t i = 0; i < name.len; i++)
         *o++ = (char)caps_upper((unsigned char)name.ptr[i]);
     if (param.len) {
@@ -313,7 +329,7 @@ static void caps_add(struct rt *t, struct ms_slice name, struct ms_slice param)
             *o++ = (char)caps_upper((unsigned char)param.ptr[i]);
     }
     *o++ = '\0';
-    t->caps_len += need;
+    t->c->caps_len += need;
 }
 
 /* Each SP-separated word of params as NAME=WORD. */
@@ -332,11 +348,11 @@ static void caps_add_params(struct rt *t, struct ms_slice name, struct ms_slice 
 
 int rt_has_cap(const struct rt *t, const char *cap, size_t n)
 {
-    for (size_t i = 0; i < t->caps_len;) {
-        size_t l = strlen(t->caps + i);
+    for (size_t i = 0; i < t->c->caps_len;) {
+        size_t l = strlen(t->c->caps + i);
         if (l == n) {
             size_t k = 0;
-            while (k < n && t->caps[i + k] == (char)caps_upper((unsigned char)cap[k]))
+            while (k < n && t->c->caps[i + k] == (char)caps_upper((unsigned char)cap[k]))
                 k++;
             if (k == n)
                 return 1;
@@ -348,12 +364,12 @@ int rt_has_cap(const struct rt *t, const char *cap, size_t n)
 
 char *rt_caps_text(const struct rt *t)
 {
-    char *o = malloc(t->caps_len + 1);
+    char *o = malloc(t->c->caps_len + 1);
     if (!o)
         return NULL;
-    for (size_t i = 0; i < t->caps_len; i++)
-        o[i] = t->caps[i] ? t->caps[i] : ' ';
-    o[t->caps_len ? t->caps_len - 1 : 0] = '\0';
+    for (size_t i = 0; i < t->c->caps_len; i++)
+        o[i] = t->c->caps[i] ? t->c->caps[i] : ' ';
+    o[t->c->caps_len ? t->c->caps_len - 1 : 0] = '\0';
     return o;
 }
 
@@ -373,7 +389,7 @@ static void imap_caps(struct rt *t, const struct ms_imap_response *r, uint32_t f
 static void apop_digest(struct rt *t, struct ms_slice ts)
 {
     t->vars.v[MS_VAR_APOP_DIGEST].bound = 0;
-    t->apop = 1;
+    t->c->apop = 1;
     if (!ts.len || !t->o->password)
         return;
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -393,7 +409,7 @@ static void apop_digest(struct rt *t, struct ms_slice ts)
         out[2 * i + 1] = hex[md[i] & 15];
     }
     if (ms_vars_set(&t->vars, MS_VAR_APOP_DIGEST, out, 2 * (size_t)mdlen) == MS_OK)
-        t->apop = 2;
+        t->c->apop = 2;
 }
 
 /* A complete server message: where it ends, and what it announces. */
@@ -401,7 +417,7 @@ static void server_msg(struct rt *t, const void *view)
 {
     if (strcmp(t->pname, "smtp") == 0) {
         const struct ms_smtp_reply *r = view;
-        t->msg_end = 1;
+        t->c->msg_end = 1;
         if (r->is_ehlo && r->code == 250) {
             caps_reset(t);
             for (uint16_t i = 0; i < r->nkeywords; i++) {
@@ -411,7 +427,7 @@ static void server_msg(struct rt *t, const void *view)
         }
     } else if (strcmp(t->pname, "imap") == 0) {
         const struct ms_imap_response *r = view;
-        t->msg_end = 1;
+        t->c->msg_end = 1;
         if (r->type == MS_IMAP_CAPABILITY)
             imap_caps(t, r, r->data);
         else if (r->code && r->nodes[r->code].child) {
@@ -425,9 +441,9 @@ static void server_msg(struct rt *t, const void *view)
         const struct ms_pop3_reply *r = view;
         if (r->type == MS_POP3_R_GREETING) {
             apop_digest(t, r->timestamp);
-            t->msg_end = 1;
+            t->c->msg_end = 1;
         } else if (r->type == MS_POP3_R_STATUS && r->multiline) {
-            t->pop3_open = 1;
+            t->c->pop3_open = 1;
             if (r->answers == MS_POP3_CAPA)
                 caps_reset(t);
         } else if (r->type == MS_POP3_R_CAPABILITY) {
@@ -435,10 +451,10 @@ static void server_msg(struct rt *t, const void *view)
             for (uint8_t i = 0; i < r->nparams; i++)
                 caps_add(t, r->name, r->params[i]);
         } else if (r->type == MS_POP3_R_END || r->type == MS_POP3_R_BODY) {
-            t->pop3_open = 0;
-            t->msg_end = 1;
-        } else if (!t->pop3_open) {
-            t->msg_end = 1;
+            t->c->pop3_open = 0;
+            t->c->msg_end = 1;
+        } else if (!t->c->pop3_open) {
+            t->c->msg_end = 1;
         }
     }
 }
@@ -460,14 +476,14 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
     }
     /* The stream drops the bad message through its line end: the framing
      * goes on from the next line. */
-    t->msg_end = 1;
-    t->pop3_open = 0;
-    if (t->gram)
+    t->c->msg_end = 1;
+    t->c->pop3_open = 0;
+    if (t->c->gram)
         return;
-    t->gram = 1;
+    t->c->gram = 1;
     /* our limit is not a verdict on the server; syntax, state and truncation are */
-    t->gram_code = err->code == MS_ERR_LIMIT ? 2 : 1;
-    snprintf(t->gram_msg, sizeof(t->gram_msg), "%s: %s (server stream offset %llu)",
+    t->c->gram_code = err->code == MS_ERR_LIMIT ? 2 : 1;
+    snprintf(t->c->gram_msg, sizeof(t->c->gram_msg), "%s: %s (server stream offset %llu)",
              err->rule ? err->rule : "?", err->reason ? err->reason : "?",
              (unsigned long long)(err->offset ? err->offset : offset));
 }
@@ -480,24 +496,24 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
  */
 int rt_grammar_verdict(struct rt *t, size_t sline)
 {
-    if (!t->gram)
+    if (!t->c->gram)
         return 0;
-    t->gram = 0;
-    if (t->gram_code == 2) {
+    t->c->gram = 0;
+    if (t->c->gram_code == 2) {
         rt_finish(t, MS_RES_BLOCKED, sline,
                   "%s:%zu: the server's response is beyond this run's limits: %s", t->file, sline,
-                  t->gram_msg);
+                  t->c->gram_msg);
         return -1;
     }
     if (t->phase != MS_PHASE_CHECK) {
         tr_note(t,
                 "mailspec: the response above breaks the grammar (%s); not judged here: a %s "
                 "step",
-                t->gram_msg, t->phase == MS_PHASE_SETUP ? "setup" : "cleanup");
+                t->c->gram_msg, t->phase == MS_PHASE_SETUP ? "setup" : "cleanup");
         return 0;
     }
     rt_finish(t, MS_RES_FAIL, sline, "%s:%zu: the server's response breaks the grammar: %s",
-              t->file, sline, t->gram_msg);
+              t->file, sline, t->c->gram_msg);
     return -1;
 }
 
@@ -505,20 +521,20 @@ static int strict_init(struct rt *t)
 {
     if (!t->proto)
         return 0;
-    if (!t->cb) {
-        t->bcap = ms_stream_buffer_size(&t->lim);
-        t->cb = malloc(t->bcap);
-        t->sb = malloc(t->bcap);
-        t->cst = calloc(1, t->proto->commands->state_size);
-        t->cv = calloc(1, t->proto->commands->view_size);
-        t->sst = calloc(1, t->proto->replies->state_size);
-        t->sv = calloc(1, t->proto->replies->view_size);
-        if (!t->cb || !t->sb || !t->cst || !t->cv || !t->sst || !t->sv)
+    if (!t->c->cb) {
+        t->c->bcap = ms_stream_buffer_size(&t->lim);
+        t->c->cb = malloc(t->c->bcap);
+        t->c->sb = malloc(t->c->bcap);
+        t->c->cst = calloc(1, t->proto->commands->state_size);
+        t->c->cv = calloc(1, t->proto->commands->view_size);
+        t->c->sst = calloc(1, t->proto->replies->state_size);
+        t->c->sv = calloc(1, t->proto->replies->view_size);
+        if (!t->c->cb || !t->c->sb || !t->c->cst || !t->c->cv || !t->c->sst || !t->c->sv)
             return -1;
     }
-    ms_session_init(&t->ss, t->proto, &t->lim, t->cst, t->cv, t->cb, t->bcap, t->sst, t->sv, t->sb,
-                    t->bcap, on_msg, t);
-    t->strict = 1;
+    ms_session_init(&t->c->ss, t->proto, &t->lim, t->c->cst, t->c->cv, t->c->cb, t->c->bcap,
+                    t->c->sst, t->c->sv, t->c->sb, t->c->bcap, on_msg, t);
+    t->c->strict = 1;
     return 0;
 }
 
@@ -526,33 +542,56 @@ static int strict_init(struct rt *t)
 
 void rt_close(struct rt *t)
 {
-    if (t->open)
-        ms_conn_close(&t->conn);
-    t->open = 0;
-    t->eof = 0;
-    t->tls_now = 0;
-    t->rlen = t->consumed = t->scanned = 0;
-    t->nlines = 0;
-    t->pop3_open = 0;
+    if (t->c->open)
+        ms_conn_close(&t->c->conn);
+    t->c->open = 0;
+    t->c->eof = 0;
+    t->c->tls_now = 0;
+    t->c->rlen = t->c->consumed = t->c->scanned = 0;
+    t->c->nlines = 0;
+    t->c->pop3_open = 0;
+}
+
+void rt_close_all(struct rt *t)
+{
+    struct rt_conn *cur = t->c;
+    for (size_t i = 0; i < MS_SCRIPT_MAX_CONNS; i++) {
+        struct rt_conn *c = &t->conns[i];
+        t->c = c;
+        rt_close(t);
+        free(c->rbuf);
+        free(c->lines);
+        free(c->cb);
+        free(c->sb);
+        free(c->cst);
+        free(c->cv);
+        free(c->sst);
+        free(c->sv);
+        c->rbuf = c->cb = c->sb = NULL;
+        c->lines = NULL;
+        c->cst = c->cv = c->sst = c->sv = NULL;
+        c->rcap = c->lines_cap = 0;
+    }
+    t->c = cur;
 }
 
 int rt_tls(struct rt *t, size_t line)
 {
     char err[512];
 
-    if (t->rlen > t->consumed) {
+    if (t->c->rlen > t->c->consumed) {
         rt_finish(t, MS_RES_FAIL, line,
                   "%s:%zu: the server sent %zu bytes after its TLS go-ahead and before the "
                   "handshake (they would be taken as plaintext; RFC 3207 4.2 / RFC 9051 6.2.1 / "
                   "RFC 2595 4)",
-                  t->file, line, t->rlen - t->consumed);
+                  t->file, line, t->c->rlen - t->c->consumed);
         return -1;
     }
-    if (ms_conn_tls(&t->conn, t->o->host, &t->o->tlso, rt_deadline(t), err, sizeof(err)) != 0) {
+    if (ms_conn_tls(&t->c->conn, t->o->host, &t->o->tlso, rt_deadline(t), err, sizeof(err)) != 0) {
         tr_note(t, "mailspec: TLS handshake failed: %s", err);
-        t->conn_error = t->conn.error;
+        t->conn_error = t->c->conn.error;
         t->tls_failed = 1;
-        if (t->s->tls_failure_passes && t->conn.error == MS_CONN_E_TLS_HANDSHAKE) {
+        if (t->s->tls_failure_passes && t->c->conn.error == MS_CONN_E_TLS_HANDSHAKE) {
             /* @tls-failure pass: the server could not run the pipelined
              * plaintext inside TLS, since TLS never started */
             rt_finish(t, MS_RES_PASS, line,
@@ -560,13 +599,13 @@ int rt_tls(struct rt *t, size_t line)
                       "did not run it as a command inside TLS (%s)",
                       err);
         } else {
-            rt_finish(t, t->conn.error == MS_CONN_E_TLS_LOCAL ? MS_RES_ERROR : MS_RES_BLOCKED, line,
-                      "%s:%zu: TLS: %s", t->file, line, err);
+            rt_finish(t, t->c->conn.error == MS_CONN_E_TLS_LOCAL ? MS_RES_ERROR : MS_RES_BLOCKED,
+                      line, "%s:%zu: TLS: %s", t->file, line, err);
         }
         return -1;
     }
-    t->tls = t->conn.tls;
-    t->tls_now = 1;
+    t->tls = t->c->conn.tls;
+    t->c->tls_now = 1;
     tr_note(t, "mailspec: TLS %s %s, certificate %s%s%s", t->tls.version, t->tls.cipher,
             t->tls.verified ? "verified" : "NOT verified", t->tls.verified ? "" : ": ",
             t->tls.verified ? "" : t->tls.verify_error);
@@ -577,15 +616,16 @@ int rt_open(struct rt *t, size_t line)
 {
     char err[512];
 
-    if (ms_conn_open(&t->conn, t->o->host, t->o->port, rt_deadline(t), err, sizeof(err)) != 0) {
-        t->conn_error = t->conn.error;
+    if (ms_conn_open(&t->c->conn, t->o->host, t->o->port, rt_deadline(t), err, sizeof(err)) != 0) {
+        t->conn_error = t->c->conn.error;
         rt_finish(t, MS_RES_BLOCKED, line, "%s", err);
         return -1;
     }
-    t->open = 1;
-    t->secret_sent = 0;
-    t->caps_len = 0; /* capabilities are per connection */
-    t->caps_seen = 0;
+    t->c->open = 1;
+    t->c->opened = 1;
+    t->c->secret_sent = 0;
+    t->c->caps_len = 0; /* capabilities are per connection */
+    t->c->caps_seen = 0;
     tr_note(t, "mailspec: connected to %s port %s", t->o->host, t->o->port);
     if (t->proto && strict_init(t) != 0) {
         rt_finish(t, MS_RES_ERROR, line, "out of memory");
@@ -593,7 +633,7 @@ int rt_open(struct rt *t, size_t line)
     }
     if (t->o->tls == MS_TLS_IMPLICIT && rt_tls(t, line) != 0)
         return -1;
-    t->auto_tls = t->o->tls == MS_TLS_STARTTLS && !t->s->has_tls;
+    t->c->auto_tls = t->o->tls == MS_TLS_STARTTLS && !t->s->has_tls;
     return 0;
 }
 
@@ -601,12 +641,12 @@ int rt_send_bytes(struct rt *t, size_t line, const char *buf, size_t n)
 {
     char err[512];
 
-    if (ms_conn_write(&t->conn, buf, n, rt_deadline(t), err, sizeof(err)) != 0) {
+    if (ms_conn_write(&t->c->conn, buf, n, rt_deadline(t), err, sizeof(err)) != 0) {
         rt_finish(t, MS_RES_BLOCKED, line, "%s:%zu: %s", t->file, line, err);
         return -1;
     }
-    if (t->strict)
-        ms_session_feed(&t->ss, 0, line, buf, n);
+    if (t->c->strict)
+        ms_session_feed(&t->c->ss, 0, line, buf, n);
     return 0;
 }
 
@@ -615,43 +655,44 @@ int rt_send_bytes(struct rt *t, size_t line, const char *buf, size_t n)
 /* Drop the current message; the bytes after it move to the start of rbuf. */
 void rt_compact(struct rt *t)
 {
-    if (t->consumed) {
-        memmove(t->rbuf, t->rbuf + t->consumed, t->rlen - t->consumed);
-        t->rlen -= t->consumed;
-        t->scanned = t->scanned > t->consumed ? t->scanned - t->consumed : 0;
-        t->consumed = 0;
+    if (t->c->consumed) {
+        memmove(t->c->rbuf, t->c->rbuf + t->c->consumed, t->c->rlen - t->c->consumed);
+        t->c->rlen -= t->c->consumed;
+        t->c->scanned = t->c->scanned > t->c->consumed ? t->c->scanned - t->c->consumed : 0;
+        t->c->consumed = 0;
     }
-    t->nlines = 0;
+    t->c->nlines = 0;
 }
 
 /*
- * Read more server bytes into rbuf by dl. Returns 1 (bytes added, or t->eof
+ * Read more server bytes into rbuf by dl. Returns 1 (bytes added, or t->c->eof
  * set), -2 on timeout (result not set), -1 with the result set.
  */
 int rt_read_more(struct rt *t, uint64_t dl, size_t sline)
 {
     char err[512];
 
-    if (t->rcap - t->rlen < READ_CHUNK && t->rcap < t->rmax + READ_CHUNK) {
-        size_t ncap = t->rcap ? t->rcap * 2 : 2 * READ_CHUNK;
+    if (t->c->rcap - t->c->rlen < READ_CHUNK && t->c->rcap < t->rmax + READ_CHUNK) {
+        size_t ncap = t->c->rcap ? t->c->rcap * 2 : 2 * READ_CHUNK;
         if (ncap > t->rmax + READ_CHUNK)
             ncap = t->rmax + READ_CHUNK;
-        char *nb = realloc(t->rbuf, ncap);
+        char *nb = realloc(t->c->rbuf, ncap);
         if (!nb) {
             rt_finish(t, MS_RES_ERROR, sline, "out of memory");
             return -1;
         }
-        t->rbuf = nb;
-        t->rcap = ncap;
+        t->c->rbuf = nb;
+        t->c->rcap = ncap;
     }
-    size_t room = t->rcap - t->rlen;
+    size_t room = t->c->rcap - t->c->rlen;
     if (room > READ_CHUNK)
         room = READ_CHUNK;
-    ssize_t r = ms_conn_read(&t->conn, t->rbuf + t->rlen, room, dl, t->o->stop, err, sizeof(err));
+    ssize_t r =
+        ms_conn_read(&t->c->conn, t->c->rbuf + t->c->rlen, room, dl, t->o->stop, err, sizeof(err));
     if (r > 0) {
-        t->rlen += (size_t)r;
+        t->c->rlen += (size_t)r;
     } else if (r == 0) {
-        t->eof = 1;
+        t->c->eof = 1;
         tr_note(t, "mailspec: the server closed the connection");
     } else if (r == -2) {
         if (t->o->stop && *t->o->stop) {
@@ -686,19 +727,19 @@ static int is_binary(const char *p, size_t n)
 
 static int add_line(struct rt *t, size_t off, size_t len, size_t sline)
 {
-    if (t->nlines == t->lines_cap) {
-        size_t ncap = t->lines_cap ? t->lines_cap * 2 : 16;
-        struct rt_line *nl = realloc(t->lines, ncap * sizeof(*nl));
+    if (t->c->nlines == t->c->lines_cap) {
+        size_t ncap = t->c->lines_cap ? t->c->lines_cap * 2 : 16;
+        struct rt_line *nl = realloc(t->c->lines, ncap * sizeof(*nl));
         if (!nl) {
             rt_finish(t, MS_RES_ERROR, sline, "out of memory");
             return -1;
         }
-        t->lines = nl;
-        t->lines_cap = ncap;
+        t->c->lines = nl;
+        t->c->lines_cap = ncap;
     }
-    t->lines[t->nlines].off = off;
-    t->lines[t->nlines].len = len;
-    t->nlines++;
+    t->c->lines[t->c->nlines].off = off;
+    t->c->lines[t->c->nlines].len = len;
+    t->c->nlines++;
     return 0;
 }
 
@@ -723,21 +764,22 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
 {
     rt_compact(t);
     for (;;) {
-        size_t from = t->consumed;
-        const char *lf =
-            t->rlen > t->scanned ? memchr(t->rbuf + t->scanned, '\n', t->rlen - t->scanned) : NULL;
+        size_t from = t->c->consumed;
+        const char *lf = t->c->rlen > t->c->scanned
+                             ? memchr(t->c->rbuf + t->c->scanned, '\n', t->c->rlen - t->c->scanned)
+                             : NULL;
         if (lf) {
-            size_t total = (size_t)(lf - t->rbuf) + 1;
+            size_t total = (size_t)(lf - t->c->rbuf) + 1;
             size_t len = total - 1 - from;
-            int bare = !(len > 0 && t->rbuf[from + len - 1] == '\r');
+            int bare = !(len > 0 && t->c->rbuf[from + len - 1] == '\r');
             if (!bare)
                 len--;
-            t->consumed = total;
-            t->scanned = total;
-            tr_line(t, "S: ", t->rbuf + from, len);
+            t->c->consumed = total;
+            t->c->scanned = total;
+            tr_line(t, "S: ", t->c->rbuf + from, len);
             if (bare)
                 tr_note(t, "the line above ended with a bare LF");
-            if (is_binary(t->rbuf + from, len)) {
+            if (is_binary(t->c->rbuf + from, len)) {
                 rt_finish(t, MS_RES_BLOCKED, sline,
                           "%s:%zu: the server sent binary data (NUL or many control bytes) that "
                           "cannot be framed as protocol lines",
@@ -746,32 +788,33 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
             }
             if (add_line(t, from, len, sline) != 0)
                 return -1;
-            t->msg_end = !t->strict; /* without a parser, every line is a message */
-            if (t->strict) {
+            t->c->msg_end = !t->c->strict; /* without a parser, every line is a message */
+            if (t->c->strict) {
                 set_lenient(t);
-                ms_session_feed(&t->ss, 1, sline, t->rbuf + from, total - from);
+                ms_session_feed(&t->c->ss, 1, sline, t->c->rbuf + from, total - from);
                 if (rt_grammar_verdict(t, sline) != 0)
                     return -1;
             }
-            if (t->msg_end)
+            if (t->c->msg_end)
                 return 1;
             continue;
         }
-        t->scanned = t->rlen;
-        if (t->rlen >= t->rmax) {
+        t->c->scanned = t->c->rlen;
+        if (t->c->rlen >= t->rmax) {
             rt_finish(t, MS_RES_BLOCKED, sline,
                       "%s:%zu: the server sent a message longer than %zu bytes (this run's "
                       "limit)",
                       t->file, sline, t->rmax);
             return -1;
         }
-        if (t->eof) {
-            if (t->rlen > 0) {
-                tr_line(t, "# incomplete: ", t->rbuf + t->consumed, t->rlen - t->consumed);
+        if (t->c->eof) {
+            if (t->c->rlen > 0) {
+                tr_line(t, "# incomplete: ", t->c->rbuf + t->c->consumed,
+                        t->c->rlen - t->c->consumed);
                 rt_finish(t, MS_RES_BLOCKED, sline,
                           "%s:%zu: the server closed the connection in the middle of a %s "
                           "(%zu bytes)",
-                          t->file, sline, t->consumed ? "message" : "line", t->rlen);
+                          t->file, sline, t->c->consumed ? "message" : "line", t->c->rlen);
                 return -1;
             }
             return 0;
@@ -784,22 +827,23 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
 
 const struct rt_line *rt_key_line(const struct rt *t)
 {
-    if (!t->nlines)
+    if (!t->c->nlines)
         return NULL;
-    return t->pname && strcmp(t->pname, "smtp") == 0 ? &t->lines[t->nlines - 1] : &t->lines[0];
+    return t->pname && strcmp(t->pname, "smtp") == 0 ? &t->c->lines[t->c->nlines - 1]
+                                                     : &t->c->lines[0];
 }
 
 void rt_msg_text(const struct rt *t, const char **p, size_t *n)
 {
-    *p = t->rbuf;
-    *n = t->nlines ? t->lines[t->nlines - 1].off + t->lines[t->nlines - 1].len : 0;
+    *p = t->c->rbuf;
+    *n = t->c->nlines ? t->c->lines[t->c->nlines - 1].off + t->c->lines[t->c->nlines - 1].len : 0;
 }
 
 int rt_feed_raw(struct rt *t, size_t sline, const char *p, size_t n)
 {
-    if (!t->strict)
+    if (!t->c->strict)
         return 0;
     set_lenient(t);
-    ms_session_feed(&t->ss, 1, sline, p, n);
+    ms_session_feed(&t->c->ss, 1, sline, p, n);
     return rt_grammar_verdict(t, sline);
 }

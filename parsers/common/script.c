@@ -24,15 +24,20 @@ struct parser {
     uint8_t known[MS_SCRIPT_MAX_VARS]; /* set before this point of the script */
     int block;                         /* 0, MS_STEP_SEGMENT or MS_STEP_UNORDERED */
     size_t block_line;
-    int tls_in_conn;
+    uint8_t conn;      /* the connection of the next steps (index into s->conns) */
+    uint32_t tls_done; /* connections (bits) that already had their @tls */
+    uint32_t closed;   /* connections (bits) that @close closed */
+    size_t closed_line[MS_SCRIPT_MAX_CONNS];
     size_t nocrlf_line;      /* an @nocrlf waits for its C:/S: line */
     size_t unsupported_line; /* an @unsupported waits for its S: line */
     uint8_t phase;           /* enum ms_phase of the next steps */
     int alt;                 /* inside @either ... @end */
     size_t alt_line;
-    int alt_tls; /* tls_in_conn when @either opened (each branch starts from it) */
+    uint32_t alt_tls, alt_closed; /* tls_done, closed when @either opened (each branch
+                                   * starts from them) */
+    uint8_t alt_conn;             /* the connection @either opened on */
     int have_id, have_title, have_rfc, have_level, have_transport, have_protocol, have_quote;
-    int have_tlsfail, have_finding;
+    int have_tlsfail, have_finding, have_serial;
     size_t id_off, title_off, rfc_off, protocol_off, quote_off, finding_off; /* in bytes */
 };
 
@@ -103,6 +108,7 @@ static struct ms_step *new_step(struct parser *p, uint8_t type, size_t line, siz
     st->line = line;
     st->col = col;
     st->phase = p->phase;
+    st->conn = p->conn;
     st->part0 = p->s->nparts;
     return st;
 }
@@ -293,6 +299,66 @@ static int parse_transports(struct parser *p, const char *a, size_t n, size_t li
     return 0;
 }
 
+/*
+ * The steps after @end are common to every branch: each branch ends on the
+ * connection it started on, so they run on the same one whichever was taken.
+ */
+static const char branch_conn_err[] =
+    "each @either branch must end on the connection it started on (add @connection NAME)";
+
+/* @connection NAME: the index of connection NAME, a new one on its first mention. */
+static int conn_name(struct parser *p, const char *a, size_t an, size_t line, size_t acol)
+{
+    struct ms_script *s = p->s;
+
+    if (an > MS_SCRIPT_MAX_NAME)
+        return set_err(p, line, acol, "a connection name is 1 to 32 characters");
+    for (size_t i = 0; i < an; i++)
+        if (!name_char((unsigned char)a[i]))
+            return set_err(p, line, acol + i,
+                           "a connection name is one word of letters, digits, '_', '-' and '.'");
+    for (size_t i = 0; i < s->nconns; i++)
+        if (lit_eq(a, an, s->conns[i], strnlen(s->conns[i], MS_SCRIPT_MAX_NAME)))
+            return (int)i;
+    if (s->nconns >= MS_SCRIPT_MAX_CONNS)
+        return set_err(p, line, acol, "at most 8 connections in one script");
+    memcpy(s->conns[s->nconns], a, an);
+    s->conns[s->nconns][an] = '\0';
+    return (int)s->nconns++;
+}
+
+int ms_step_uses_conn(unsigned type)
+{
+    switch (type) {
+    case MS_STEP_SEND:
+    case MS_STEP_EXPECT:
+    case MS_STEP_TLS:
+    case MS_STEP_SEGMENT:
+    case MS_STEP_UNORDERED:
+    case MS_STEP_CLOSE:
+    case MS_STEP_REQUIRES:
+    case MS_STEP_LOGIN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * A step that needs the current connection open, after @close closed it
+ * (and no bare @connection opened a new one): the script cannot run.
+ */
+static int closed_conn(struct parser *p, uint8_t type, size_t line)
+{
+    if (!(p->closed & (1u << p->conn)) || !ms_step_uses_conn(type))
+        return 0;
+    return set_err(p, line, 1,
+                   p->s->named ? "this connection was closed by @close; a bare @connection opens "
+                                 "a new one (or switch with @connection NAME)"
+                               : "the connection was closed by @close; @connection opens a new "
+                                 "one");
+}
+
 /* One directive: name[0..nn) at column 2, argument a[0..an) at column acol. */
 static int directive(struct parser *p, const char *name, size_t nn, const char *a, size_t an,
                      size_t line, size_t acol)
@@ -328,7 +394,7 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
     else if (LIT_EQ(name, nn, "close"))
         flow = MS_STEP_CLOSE, no_arg = 1;
     else if (LIT_EQ(name, nn, "connection"))
-        flow = MS_STEP_CONNECTION, no_arg = 1;
+        flow = an ? MS_STEP_SWITCH : MS_STEP_CONNECTION;
     else if (LIT_EQ(name, nn, "sleep"))
         flow = MS_STEP_SLEEP, need_arg = 1;
     else if (LIT_EQ(name, nn, "requires"))
@@ -347,6 +413,8 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
         flow = MS_STEP_UNSUPPORTED, need_arg = 1;
     else if (LIT_EQ(name, nn, "login"))
         flow = MS_STEP_LOGIN, no_arg = 1;
+    else if (LIT_EQ(name, nn, "serial"))
+        no_arg = 1;
     else if (LIT_EQ(name, nn, "test") || LIT_EQ(name, nn, "title") || LIT_EQ(name, nn, "rfc") ||
              LIT_EQ(name, nn, "protocol") || LIT_EQ(name, nn, "level") ||
              LIT_EQ(name, nn, "transport") || LIT_EQ(name, nn, "quirk") ||
@@ -366,11 +434,22 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             return set_err(p, line, 1,
                            "only C: lines (in @segment) or S: lines (in "
                            "@unordered) may appear before @end");
+        if (closed_conn(p, flow, line) != 0)
+            return -1;
+        int target = flow == MS_STEP_SWITCH ? conn_name(p, a, an, line, acol) : 0;
+        if (target < 0)
+            return -1;
         switch (flow) {
+        case MS_STEP_SWITCH:
+            p->conn = (uint8_t)target;
+            s->named = 1;
+            break;
         case MS_STEP_END:
             if (p->block) {
                 p->block = 0;
             } else if (p->alt) {
+                if (p->conn != p->alt_conn)
+                    return set_err(p, line, 1, branch_conn_err);
                 p->alt = 0;
             } else {
                 return set_err(p, line, 1, "@end without @segment, @unordered or @either");
@@ -383,16 +462,21 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
                 return set_err(p, line, 1, "one @either block per script");
             p->alt = 1;
             p->alt_line = line;
-            p->alt_tls = p->tls_in_conn;
+            p->alt_tls = p->tls_done;
+            p->alt_closed = p->closed;
+            p->alt_conn = p->conn;
             s->nalts = 1;
             break;
         case MS_STEP_OR:
             if (!p->alt)
                 return set_err(p, line, 1, "@or outside @either");
+            if (p->conn != p->alt_conn)
+                return set_err(p, line, 1, branch_conn_err);
             if (s->nalts >= 8)
                 return set_err(p, line, 1, "at most 8 branches in @either");
             s->nalts++;
-            p->tls_in_conn = p->alt_tls;
+            p->tls_done = p->alt_tls;
+            p->closed = p->alt_closed;
             break;
         case MS_STEP_PHASE:
             if (LIT_EQ(a, an, "setup"))
@@ -414,13 +498,18 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             p->block_line = line;
             break;
         case MS_STEP_TLS:
-            if (p->tls_in_conn)
+            if (p->tls_done & (1u << p->conn))
                 return set_err(p, line, 1, "@tls twice in one connection");
-            p->tls_in_conn = 1;
+            p->tls_done |= 1u << p->conn;
             s->has_tls = 1;
             break;
         case MS_STEP_CONNECTION:
-            p->tls_in_conn = 0;
+            p->tls_done &= ~(1u << p->conn);
+            p->closed &= ~(1u << p->conn);
+            break;
+        case MS_STEP_CLOSE:
+            p->closed |= 1u << p->conn;
+            p->closed_line[p->conn] = line;
             break;
         default:
             break;
@@ -445,13 +534,21 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             pt->len = an;
         } else if (flow == MS_STEP_PHASE) {
             st->arg = p->phase;
+        } else if (flow == MS_STEP_SWITCH) {
+            st->arg = (uint64_t)target;
         } else if (flow == MS_STEP_ALLOW || flow == MS_STEP_FORBID || flow == MS_STEP_UNSUPPORTED) {
             return parse_pattern(p, st, a, an, line, acol);
         }
         return 0;
     }
 
-    if (LIT_EQ(name, nn, "test")) {
+    if (LIT_EQ(name, nn, "serial")) {
+        /* the test changes or reads state of the whole account (\\Recent of
+         * INBOX, a maildrop lock): certify runs it when no other test runs */
+        if (meta_once(p, &p->have_serial, line))
+            return -1;
+        s->serial = 1;
+    } else if (LIT_EQ(name, nn, "test")) {
         if (meta_once(p, &p->have_id, line))
             return -1;
         for (size_t i = 0; i < an; i++)
@@ -556,6 +653,8 @@ static int parse_line(struct parser *p, const char *ln, size_t n, size_t line)
         return set_err(p, line, 1, "only C: lines may appear inside @segment");
     if (p->block == MS_STEP_UNORDERED && type != MS_STEP_EXPECT)
         return set_err(p, line, 1, "only S: lines may appear inside @unordered");
+    if (closed_conn(p, type, line) != 0)
+        return -1;
     struct ms_step *st = new_step(p, type, line, 1);
     if (!st)
         return -1;
@@ -602,6 +701,8 @@ struct ms_script *ms_script_parse(const char *text, size_t len, struct ms_script
         p.known[i] = 1;
     }
     p.s->nvars = MS_VAR_BUILTINS;
+    memcpy(p.s->conns[0], "main", 5);
+    p.s->nconns = 1;
 
     size_t pos = 0, line = 0;
     int rc = 0;

@@ -716,7 +716,7 @@ def test_sigint_stops_and_reports(mailspec, tmp_path):
     out = tmp_path / "r.json"
     with hostile.Server(imap_that_stalls, lifetime=60) as srv:
         p = subprocess.Popen([MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1",
-                              "--port", str(srv.port), "--timeout", "60",
+                              "--port", str(srv.port), "--timeout", "60", "--jobs", "1",
                               "--json", str(out)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         try:

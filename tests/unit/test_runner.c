@@ -34,6 +34,8 @@ enum fs_op {
     FS_LINES,    /* read until n more CRLF-terminated lines arrived */
     FS_LINE,     /* read one line; it must be s exactly (line end excluded) */
     FS_CONN,     /* close this connection (lingering), accept the next */
+    FS_ACCEPT,   /* accept one more connection, keep the others open; it is current */
+    FS_USE,      /* connection n (0: the first accepted) is current again */
 };
 
 struct fs_step {
@@ -58,7 +60,16 @@ struct fs_step {
     {                                                                                              \
         FS_CONN, NULL, 0                                                                           \
     }
-#define NSTEPS(a) (sizeof(a) / sizeof((a)[0]))
+#define ACCEPT                                                                                     \
+    {                                                                                              \
+        FS_ACCEPT, NULL, 0                                                                         \
+    }
+#define USE(k)                                                                                     \
+    {                                                                                              \
+        FS_USE, NULL, (k)                                                                          \
+    }
+#define NSTEPS(a)  (sizeof(a) / sizeof((a)[0]))
+#define FS_MAX_FDS 4
 
 struct fake {
     int lfd;
@@ -147,27 +158,64 @@ static int fs_lines(struct fake *f, int fd, size_t *rpos, unsigned k, const char
     }
 }
 
+/* The next connection, within FS_WAIT_MS; -1 (noted) when none came. */
+static int fs_accept(struct fake *f, size_t i)
+{
+    struct pollfd pl = {f->lfd, POLLIN, 0};
+    if (poll(&pl, 1, FS_WAIT_MS) != 1) {
+        fs_note(f, "no connection within %d ms (step %zu)", FS_WAIT_MS, i);
+        return -1;
+    }
+    int fd = accept(f->lfd, NULL, NULL);
+    if (fd < 0) {
+        fs_note(f, "accept: %s", strerror(errno));
+        return -1;
+    }
+    f->conns++;
+    return fd;
+}
+
+/* A lingering close: what the client still sends is recorded, then its close. */
+static void fs_close(struct fake *f, int fd)
+{
+    shutdown(fd, SHUT_WR);
+    while (fs_fill(f, fd) == 1)
+        ;
+    close(fd);
+}
+
 static void *fs_main(void *arg)
 {
     struct fake *f = arg;
     size_t i = 0;
 
     for (;;) {
-        struct pollfd pl = {f->lfd, POLLIN, 0};
-        if (poll(&pl, 1, FS_WAIT_MS) != 1) {
-            fs_note(f, "no connection within %d ms (step %zu)", FS_WAIT_MS, i);
+        int fds[FS_MAX_FDS], nfds = 1;
+        int fd = fs_accept(f, i);
+        if (fd < 0)
             break;
-        }
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0) {
-            fs_note(f, "accept: %s", strerror(errno));
-            break;
-        }
-        f->conns++;
+        fds[0] = fd;
         size_t rpos = f->got_len;
         int alive = 1;
         for (; i < f->nsteps && f->steps[i].op != FS_CONN; i++) {
             const struct fs_step *st = &f->steps[i];
+            if (st->op == FS_ACCEPT || st->op == FS_USE) {
+                /* several connections at once: bytes are read only from the
+                 * current one, so each is read in its order */
+                if (st->op == FS_ACCEPT && nfds < FS_MAX_FDS && (fd = fs_accept(f, i)) >= 0)
+                    fds[nfds++] = fd;
+                else if (st->op == FS_USE && st->n < (unsigned)nfds)
+                    fd = fds[st->n];
+                else {
+                    fs_note(f, "step %zu: no such connection", i);
+                    alive = 0;
+                    continue;
+                }
+                rpos = f->got_len;
+                alive = 1;
+                f->done++;
+                continue;
+            }
             if (!alive)
                 continue; /* the client left: on to the next connection's steps */
             if (st->op == FS_SEND) {
@@ -192,11 +240,8 @@ static void *fs_main(void *arg)
             if (alive)
                 f->done++;
         }
-        /* a lingering close: what the client still sends is recorded, then its close */
-        shutdown(fd, SHUT_WR);
-        while (fs_fill(f, fd) == 1)
-            ;
-        close(fd);
+        for (int k = 0; k < nfds; k++)
+            fs_close(f, fds[k]);
         if (i >= f->nsteps)
             break;
         i++; /* the FS_CONN */
@@ -925,6 +970,159 @@ static void test_big_literal(void **state)
     free(over);
 }
 
+/* ---- 12. several connections in one script ---- */
+
+static const char multi_script[] = "@protocol imap\n"
+                                   "S: * OK ${*}\n"
+                                   "C: a1 LOGIN ${user} ${password}\n"
+                                   "S: a1 OK ${*}\n"
+                                   "@connection two\n"
+                                   "S: * OK ${*}\n"
+                                   "C: b1 LOGIN ${user} ${password}\n"
+                                   "S: b1 OK ${*}\n"
+                                   "C: b2 NOOP\n"
+                                   "S: * ${n} EXISTS\n"
+                                   "S: b2 OK ${*}\n"
+                                   "@connection main\n"
+                                   "C: a2 FETCH ${n} FLAGS\n"
+                                   "S: * ${n} FETCH (FLAGS ())\n"
+                                   "S: a2 OK ${*}\n";
+
+/* The fake's side of multi_script up to the last answer. */
+#define MULTI_EXCHANGE                                                                             \
+    SEND("* OK [CAPABILITY IMAP4rev1 IDLE] first\r\n"), LINE("a1 LOGIN alice s3cretPW9"),          \
+        SEND("a1 OK in\r\n"), ACCEPT, SEND("* OK [CAPABILITY IMAP4rev1] second\r\n"),              \
+        LINE("b1 LOGIN alice s3cretPW9"), SEND("b1 OK in\r\n"), LINE("b2 NOOP"),                   \
+        SEND("* 7 EXISTS\r\nb2 OK done\r\n"), USE(0), LINE("a2 FETCH 7 FLAGS")
+
+static void test_multi(void **state)
+{
+    (void)state;
+    /* two connections open at once, interleaved; the capture of one is sent on the other */
+    const struct fs_step two[] = {
+        MULTI_EXCHANGE,
+        SEND("* 7 FETCH (FLAGS ())\r\na2 OK done\r\n"),
+    };
+    struct tc c;
+    tc_run(&c, two, NSTEPS(two), "imap", multi_script, CRED);
+    tc_expect(&c, MS_RES_PASS, NULL, SERVER_DONE);
+    assert_int_equal(c.f.conns, 2);
+    /* each transcript line names its connection; secrets stay masked */
+    static const char first[] = "@connection main\n# mailspec: connected";
+    if (strncmp(c.r.transcript, first, sizeof(first) - 1) != 0 ||
+        !strstr(c.r.transcript, "@connection two\n# mailspec: connected") ||
+        !strstr(c.r.transcript, "S: * OK [CAPABILITY IMAP4rev1] second\n"
+                                "C: b1 LOGIN alice ${password}\n") ||
+        !strstr(c.r.transcript, "@connection main\nC: a2 FETCH 7 FLAGS\nS: * 7 FETCH") ||
+        strstr(c.r.transcript, "@connection main\n@connection"))
+        tc_fail(&c, "the transcript does not show which connection each line is on");
+    tc_end(&c);
+
+    /* wrong: the first connection's FETCH answer is missing; the message names it */
+    const struct fs_step lost[] = {
+        MULTI_EXCHANGE,
+        SEND("a2 OK done\r\n"),
+    };
+    one(lost, NSTEPS(lost), "imap", multi_script, CRED, MS_RES_FAIL, "on connection: main", 0);
+
+    /* framing is per connection: a message the second connection left half
+     * sent does not swallow the first connection's answer */
+    const struct fs_step half[] = {
+        SEND("* OK first\r\n"),
+        LINE("a1 NOOP"),
+        SEND("a1 OK done\r\n"),
+        ACCEPT,
+        SEND("* OK second\r\n"),
+        LINE("b1 NOOP"),
+        SEND("b1 OK done\r\n* 1 FETCH (BODY[] {10}\r\nabc"),
+        USE(0),
+        LINE("a2 NOOP"),
+        SEND("a2 OK done\r\n"),
+    };
+    one(half, NSTEPS(half), "imap",
+        "S: * OK ${*}\nC: a1 NOOP\nS: a1 OK ${*}\n@connection b\nS: * OK second\nC: b1 NOOP\n"
+        "S: b1 OK ${*}\n@connection main\nC: a2 NOOP\nS: a2 OK ${*}\n",
+        0, MS_RES_PASS, NULL, SERVER_DONE);
+
+    /* capabilities are per connection: @requires on the second reads its greeting */
+    const struct fs_step caps[] = {
+        SEND("* OK [CAPABILITY IMAP4rev1 IDLE] first\r\n"),
+        ACCEPT,
+        SEND("* OK [CAPABILITY IMAP4rev1] second\r\n"),
+    };
+    one(caps, NSTEPS(caps), "imap",
+        "S: * OK ${*}\n@requires IDLE\n@connection b\nS: * OK ${*}\n@requires IDLE\n", 0,
+        MS_RES_NOT_SUPPORTED, "does not announce IDLE", SERVER_DONE);
+
+    /* a script that starts with @connection NAME opens only that connection */
+    const struct fs_step only[] = {
+        SEND("* OK hi\r\n"),
+        LINE("x1 NOOP"),
+        SEND("x1 OK done\r\n"),
+    };
+    struct tc d;
+    tc_run(&d, only, NSTEPS(only), "imap",
+           "@connection solo\nS: * OK ${*}\nC: x1 NOOP\nS: x1 OK ${*}\n", 0);
+    tc_expect(&d, MS_RES_PASS, NULL, SERVER_DONE);
+    assert_int_equal(d.f.conns, 1);
+    if (!strstr(d.r.transcript, "@connection solo\n# mailspec: connected") ||
+        strstr(d.r.transcript, "@connection main"))
+        tc_fail(&d, "the transcript does not show the connection");
+    tc_end(&d);
+
+    /* no answer on the second connection within --timeout: blocked, bounded */
+    const struct fs_step silent[] = {
+        SEND("* OK first\r\n"),
+        ACCEPT,
+    };
+    one(silent, NSTEPS(silent), "imap", "S: * OK ${*}\n@connection b\nS: * OK ${*}\n", 0,
+        MS_RES_BLOCKED, "no answer within", 0);
+}
+
+/* ---- 13. ${run}: --run-id plus a part of each script's own ---- */
+
+/* The line the script "C: x ${run}" sends, run from file. */
+static void run_value(const char *file, char *out, size_t cap)
+{
+    static const char script[] = "S: 220 ${*}\nC: x ${run}\nS: 250 ${*}\n";
+    const struct fs_step steps[] = {SEND("220 hi\r\n"), LINES(1), SEND("250 ok\r\n")};
+    struct ms_script_error err;
+    struct ms_script *s = ms_script_parse(script, strlen(script), &err);
+    struct ms_run_opts o;
+    struct tc c;
+
+    assert_non_null(s);
+    fs_start(&c.f, steps, NSTEPS(steps));
+    ms_run_opts_default(&o);
+    o.port = c.f.port;
+    o.protocol = "smtp";
+    o.timeout_ms = 3000;
+    o.run_id = "rid7";
+    ms_run_script(s, file, &o, &c.r);
+    fs_join(&c.f);
+    ms_script_free(s);
+    assert_int_equal(c.r.result, MS_RES_PASS);
+    snprintf(out, cap, "%s", c.f.got);
+    ms_test_result_free(&c.r);
+}
+
+static void test_run_unique(void **state)
+{
+    (void)state;
+    char a[64], b[64], a2[64];
+    run_value("suites/imap/one.session", a, sizeof(a));
+    run_value("suites/imap/two.session", b, sizeof(b));
+    run_value("suites/imap/one.session", a2, sizeof(a2));
+    /* "x rid7-" and six hex digits */
+    assert_int_equal(strlen(a), strlen("x rid7-") + 6 + 2);
+    assert_memory_equal(a, "x rid7-", 7);
+    for (size_t i = 7; i < 13; i++)
+        assert_true(strchr("0123456789abcdef", a[i]) != NULL);
+    /* two scripts never share it; one script always gets the same */
+    assert_string_not_equal(a, b);
+    assert_string_equal(a, a2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -933,7 +1131,8 @@ int main(void)
         cmocka_unit_test(test_pop3_multiline), cmocka_unit_test(test_pop3_partial_run),
         cmocka_unit_test(test_phases),         cmocka_unit_test(test_either),
         cmocka_unit_test(test_case),           cmocka_unit_test(test_logindisabled),
-        cmocka_unit_test(test_big_literal),
+        cmocka_unit_test(test_big_literal),    cmocka_unit_test(test_multi),
+        cmocka_unit_test(test_run_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -526,12 +526,83 @@ static void test_directives_new(void **st)
     parse_bad("@segment\n@login\n@end\n", 2, 1, "before @end");
 }
 
+/* Several connections: @connection NAME switches, opening on first use. */
+static void test_connections(void **st)
+{
+    (void)st;
+    struct ms_script *s = parse_ok("S: * OK x\nC: a NOOP\n@connection two\nS: * OK y\n@tls\n"
+                                   "C: b NOOP\n@connection main\nS: a OK ${v}\n@connection two\n"
+                                   "C: c ${v}\n@connection\n@tls\n");
+    assert_int_equal(s->nconns, 2);
+    assert_string_equal(s->conns[0], "main");
+    assert_string_equal(s->conns[1], "two");
+    assert_int_equal(s->named, 1);
+    assert_int_equal(s->steps[1].conn, 0);
+    assert_int_equal(s->steps[2].type, MS_STEP_SWITCH);
+    assert_int_equal(s->steps[2].arg, 1);
+    assert_int_equal(s->steps[3].conn, 1);
+    assert_int_equal(s->steps[6].arg, 0);
+    assert_int_equal(s->steps[7].conn, 0);
+    /* a capture on one connection is sent on another */
+    assert_int_equal(s->steps[9].conn, 1);
+    assert_int_equal(s->steps[9].type, MS_STEP_SEND);
+    /* the bare @connection still reopens the current one */
+    assert_int_equal(s->steps[10].type, MS_STEP_CONNECTION);
+    assert_int_equal(s->steps[10].conn, 1);
+    ms_script_free(s);
+    /* one-connection scripts are unchanged */
+    s = parse_ok("S: x\n");
+    assert_int_equal(s->nconns, 1);
+    assert_int_equal(s->named, 0);
+    ms_script_free(s);
+    /* @tls is once per connection, counted per name */
+    parse_bad("S: x\n@tls\n@connection b\n@tls\n@connection main\n@tls\n", 6, 1,
+              "twice in one connection");
+    /* names */
+    parse_bad("@connection a b\nS: x\n", 1, 14, "one word");
+    parse_bad("@connection a/b\nS: x\n", 1, 14, "one word");
+    parse_bad("@connection abcdefghijabcdefghijabcdefghijabcdefghij\nS: x\n", 1, 13, "1 to 32");
+    parse_bad("@connection c1\n@connection c2\n@connection c3\n@connection c4\n@connection c5\n"
+              "@connection c6\n@connection c7\n@connection c8\nS: x\n",
+              8, 13, "at most 8 connections");
+    /* inside blocks and branches */
+    parse_bad("@segment\n@connection b\n@end\n", 2, 1, "before @end");
+    parse_bad("@unordered\n@connection b\n@end\n", 2, 1, "before @end");
+    parse_bad("S: x\n@either\n@connection b\nS: y\n@or\nS: z\n@end\n", 5, 1,
+              "must end on the connection it started on");
+    parse_bad("S: x\n@either\nS: y\n@or\n@connection b\nS: z\n@end\n", 7, 1,
+              "must end on the connection it started on");
+    s = parse_ok("S: x\n@either\n@connection b\nS: y\n@connection main\n@or\nS: z\n@end\nS: w\n");
+    assert_int_equal(s->steps[s->nsteps - 1].conn, 0);
+    ms_script_free(s);
+    /* a line for a connection that @close closed, without a new one */
+    parse_bad("S: x\n@close\n@connection b\nS: y\n@connection main\nC: z\n", 6, 1,
+              "closed by @close");
+    parse_bad("S: x\n@close\nS: y\n", 3, 1, "closed by @close");
+    s = parse_ok("S: x\n@close\n@connection\nS: y\n");
+    ms_script_free(s);
+    /* @serial: metadata, once, no argument */
+    s = parse_ok("@serial\nS: x\n");
+    assert_int_equal(s->serial, 1);
+    assert_int_equal(s->nsteps, 1);
+    ms_script_free(s);
+    s = parse_ok("S: x\n");
+    assert_int_equal(s->serial, 0);
+    ms_script_free(s);
+    parse_bad("@serial yes\nS: x\n", 1, 9, "no argument");
+    parse_bad("@serial\n@serial\nS: x\n", 2, 1, "twice");
+    /* each @either branch starts from the state before it */
+    s = parse_ok("S: x\n@either\n@close\n@or\nC: y\n@end\n");
+    ms_script_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata_and_steps),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_connections),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_match_mbox),
         cmocka_unit_test(test_match_nocase),

@@ -27,6 +27,7 @@
 #define MS_SCRIPT_MAX_NAME     32
 #define MS_SCRIPT_MAX_SLEEP_MS 60000u
 #define MS_SCRIPT_VAR_BYTES    16384 /* all variable values of one run together */
+#define MS_SCRIPT_MAX_CONNS    8     /* connections of one script, the first ("main") included */
 
 /*
  * Builtin variables, set from the command line (always the first indices):
@@ -76,7 +77,13 @@ enum ms_step_type {
     MS_STEP_UNSUPPORTED, /* @unsupported PATTERN: the next S: step, answered so, is
                           * not-supported rather than failed */
     MS_STEP_LOGIN,       /* @login: SMTP AUTH PLAIN when credentials and AUTH PLAIN exist */
+    MS_STEP_SWITCH,      /* @connection NAME: the steps after it run on connection arg
+                          * (index into ms_script.conns), opened on first use */
 };
+
+/* A step of this type uses the current connection (it is opened for it on
+ * first use; after @close it is a script error). */
+int ms_step_uses_conn(unsigned type);
 
 /* What a step is for (docs/session-format.md "Phases"). */
 enum ms_phase {
@@ -108,7 +115,8 @@ struct ms_step {
     size_t part0;   /* first part in script->parts */
     size_t nparts;  /* SEND/EXPECT/ALLOW/FORBID: pattern; REQUIRES: one literal */
     uint8_t phase;  /* enum ms_phase in force at this step */
-    uint64_t arg;   /* SLEEP: milliseconds; PHASE: enum ms_phase */
+    uint8_t conn;   /* the connection the step runs on (index into ms_script.conns) */
+    uint64_t arg;   /* SLEEP: milliseconds; PHASE: enum ms_phase; SWITCH: connection */
 };
 
 /* The BCP 14 keyword of the sentence a test quotes; INFO: a sentence without one. */
@@ -127,6 +135,7 @@ struct ms_script {
     uint8_t tls_failure_passes; /* @tls-failure pass: a failed @tls handshake passes */
     uint8_t transports;         /* 0 when absent: applies to every transport */
     uint8_t has_tls;            /* the script has an @tls step */
+    uint8_t serial;             /* @serial: runs alone, never beside another test (--jobs) */
     uint32_t lenient;           /* MS_LENIENT_* flags from @quirk lines */
     struct ms_step *steps;
     size_t nsteps;
@@ -134,6 +143,12 @@ struct ms_script {
     size_t nparts;
     char vars[MS_SCRIPT_MAX_VARS][MS_SCRIPT_MAX_NAME + 1];
     size_t nvars;
+    /* Connection names; conns[0] is "main", the connection a script starts
+     * on. named: the script has an @connection NAME line (transcripts then
+     * tag each line with its connection). */
+    char conns[MS_SCRIPT_MAX_CONNS][MS_SCRIPT_MAX_NAME + 1];
+    size_t nconns;
+    uint8_t named;
     char *bytes; /* decoded literals and metadata */
     size_t nbytes;
 };

@@ -1,0 +1,215 @@
+"""The multi-session IMAP tests (conformance/suites/imap/multi-*.session) fail
+for the right reason: each runs through the mutating proxy (mutproxy.py) in
+front of the lab Dovecot with exactly one fault planted - a lost EXISTS, a
+stale flag, an EXPUNGE in the middle of a FETCH, another UIDVALIDITY - and must
+then fail with the message that names that fault; through the same proxy
+with no fault planted, every one of them passes.
+
+Connections are numbered in the order mailspec opens them: 1 is a script's
+first connection ("main"), 2 its "b", 3 its "c"; an @either branch that runs
+again opens the next numbers (the rules of the IDLE tests name both runs).
+"""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import MAILSPEC, ROOT
+from lab import lab  # noqa: F401
+from mutproxy import MutatingProxy, Rule
+
+SUITE = os.path.join(ROOT, "conformance", "suites", "imap")
+
+# a rule that raises in the proxy's thread would cut the connection: a
+# failure for the wrong reason, so it fails the test instead
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+def run(lab, port, tmp_path, name):  # noqa: F811
+    """Replay one multi test against 127.0.0.1:port; its result object."""
+    out = tmp_path / ("%s.json" % name)
+    p = subprocess.run(
+        [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port", str(port),
+         "--user", lab.user, "--password", lab.password, "--timeout", "5", "--json", str(out),
+         os.path.join(SUITE, "multi-%s.session" % name)],
+        capture_output=True, timeout=120)
+    assert out.exists(), p.stderr.decode("utf-8", "replace")
+    tests = json.loads(out.read_text())["tests"]
+    assert len(tests) == 1
+    return tests[0]
+
+
+def prepend(extra):
+    """A rule replacement that puts the line(s) extra before the matched line."""
+    return lambda line: extra + line
+
+
+def stale_uidnext():
+    """Give the second STATUS UIDNEXT of a connection the value of the first."""
+    seen = {}
+
+    def rewrite(line):
+        m = re.search(rb"\(UIDNEXT (\d+)\)", line)
+        if "first" not in seen:
+            seen["first"] = m.group(1)
+            return line
+        return line[:m.start(1)] + seen["first"] + line[m.end(1):]
+    return rewrite
+
+
+# name -> (rules, what the failure message must contain)
+FAULTS = {
+    "append-exists-noop": ([Rule("s2c", rb"^\* 1 EXISTS", None, connection=1)],
+                           "expected: S: * 1 EXISTS"),
+    "append-exists-examine": ([Rule("s2c", rb"^\* 1 EXISTS", None, connection=1)],
+                              "expected: S: * 1 EXISTS"),
+    "append-two-exists": ([Rule("s2c", rb"^\* 2 EXISTS", b"* 1 EXISTS", connection=1)],
+                          "expected: S: * 2 EXISTS"),
+    "copy-exists": ([Rule("s2c", rb"^\* 1 EXISTS", None, connection=1)],
+                    "expected: S: * 1 EXISTS"),
+    "move-exists": ([Rule("s2c", rb"^\* 1 EXISTS", None, connection=1)],
+                    "expected: S: * 1 EXISTS"),
+    "move-expunge": ([Rule("s2c", rb"^\* 1 EXPUNGE", None, connection=1)],
+                     "expected: S: * 1 EXPUNGE"),
+    # both runs of the @either: main is connection 1, then 3
+    "idle-exists": ([Rule("s2c", rb"^\* 1 EXISTS", None, connection=1),
+                     Rule("s2c", rb"^\* 1 EXISTS", None, connection=3)],
+                    "expected: S: * 1 EXISTS"),
+    "idle-expunge": ([Rule("s2c", rb"^\* 1 EXPUNGE", None, connection=1),
+                      Rule("s2c", rb"^\* 1 EXPUNGE", None, connection=3)],
+                     "expected: S: * 1 EXPUNGE"),
+    "idle-flags": ([Rule("s2c", rb"^\* 1 FETCH .*\\Flagged", None, connection=1),
+                    Rule("s2c", rb"^\* 1 FETCH .*\\Flagged", None, connection=3)],
+                   "expected: S: * 1 FETCH (${*}\\\\Flagged${*})"),
+    "expunge-noop": ([Rule("s2c", rb"^\* 1 EXPUNGE", None, connection=1)],
+                     "expected: S: * 1 EXPUNGE"),
+    # an EXPUNGE in the middle of the answer to FETCH, STORE, SEARCH
+    "expunge-not-during-fetch": ([Rule("s2c", rb"^\* 2 FETCH", prepend(b"* 1 EXPUNGE\r\n"),
+                                       count=1, connection=1)],
+                                 "got:      S: * 1 EXPUNGE"),
+    "expunge-not-during-store": ([Rule("s2c", rb"^\* 2 FETCH \(.*\\Seen",
+                                       prepend(b"* 1 EXPUNGE\r\n"), count=1, connection=1)],
+                                 "got:      S: * 1 EXPUNGE"),
+    "expunge-not-during-search": ([Rule("s2c", rb"^\* SEARCH", prepend(b"* 1 EXPUNGE\r\n"),
+                                        count=1, connection=1)],
+                                  "got:      S: * 1 EXPUNGE"),
+    "expunge-renumber": ([Rule("s2c", rb"^\* 2 FETCH \(UID \d+\)", b"* 2 FETCH (UID 999999)",
+                               connection=1)],
+                         "expected: S: * 2 FETCH (UID ${uid3})"),
+    "flags-flagged-noop": ([Rule("s2c", rb"^\* 1 FETCH .*\\Flagged", None, connection=1)],
+                           "expected: S: * 1 FETCH (${*}\\\\Flagged${*})"),
+    "flags-seen-noop": ([Rule("s2c", rb"^\* 1 FETCH .*\\Seen", None, connection=1)],
+                        "expected: S: * 1 FETCH (${*}\\\\Seen${*})"),
+    "flags-deleted-noop": ([Rule("s2c", rb"^\* 1 FETCH .*\\Deleted", None, connection=1)],
+                           "expected: S: * 1 FETCH (${*}\\\\Deleted${*})"),
+    "flags-keyword-noop": ([Rule("s2c", rb"^\* 1 FETCH .*mailspecKw", None, connection=1)],
+                           "expected: S: * 1 FETCH (${*}mailspecKw${*})"),
+    # a stale flag: the update after the removal still shows \Flagged
+    "flags-removed-noop": ([Rule("s2c", rb"^(\* 1 FETCH \((?:UID \d+ )?FLAGS \()(?!.*Flagged)",
+                                 rb"\1\\Flagged ", count=1, connection=1)],
+                           "forbidden response"),
+    "flags-fetch": ([Rule("s2c", rb"^\* 1 FETCH .*\\Answered", None, connection=1)],
+                    "expected: S: * 1 FETCH (${*}\\\\Answered${*})"),
+    "uidvalidity-select": ([Rule("s2c", rb"\[UIDVALIDITY \d+\]", b"[UIDVALIDITY 1]",
+                                 connection=2)],
+                           "expected: S: * OK [UIDVALIDITY ${uv}]"),
+    "uidnext-select": ([Rule("s2c", rb"\[UIDNEXT \d+\]", b"[UIDNEXT 999999]", connection=2)],
+                       "expected: S: * OK [UIDNEXT ${un}]"),
+    "uidvalidity-status": ([Rule("s2c", rb"UIDVALIDITY \d+\)", b"UIDVALIDITY 1)", connection=2)],
+                           "expected: S: * STATUS ${*} (UIDVALIDITY ${uv})"),
+    "uidnext-status": ([Rule("s2c", rb"UIDNEXT \d+\)", b"UIDNEXT 999999)", connection=2)],
+                       "expected: S: * STATUS ${*} (UIDNEXT ${un})"),
+    "uidnext-after-append": ([Rule("s2c", rb"^\* STATUS .*\(UIDNEXT \d+\)", stale_uidnext(),
+                                   connection=1)],
+                             "forbidden response"),
+    "uid-same": ([Rule("s2c", rb"^\* 1 FETCH \(UID \d+\)", b"* 1 FETCH (UID 999999)",
+                       connection=1)],
+                 "expected: S: * 1 FETCH (UID ${uid})"),
+    "status-messages": ([Rule("s2c", rb"\(MESSAGES 2\)", b"(MESSAGES 1)", connection=1)],
+                        "expected: S: * STATUS ${*} (MESSAGES 2)"),
+    "select-both": ([Rule("s2c", rb"^\* 1 EXISTS", None, connection=2)],
+                    "expected: S: * 1 EXISTS"),
+    # both sessions claim \Recent
+    "recent-one-session": ([Rule("s2c", rb"^\* 1 FETCH \(FLAGS \(\)\)\r\n",
+                                 lambda line: b"* 1 FETCH (FLAGS (\\Recent))\r\n")],
+                           "expected: S: * 1 FETCH (FLAGS ())"),
+    # a deleted mailbox that can still be selected (and, in the second run, a
+    # DELETE that claims to have worked)
+    "delete-selected-elsewhere": ([Rule("s2c", rb"^S2 NO[^\r\n]*", b"S2 OK [READ-WRITE] done")],
+                                  "expected: S: S2 NO${*}"),
+    "create-list": ([Rule("s2c", rb"^\* LIST ", None, connection=1)],
+                    "expected: S: * LIST (${*})"),
+    "delete-list": ([Rule("s2c", rb"^L2 OK", prepend(b'* LIST () "/" "ghost"\r\n'),
+                          connection=1)],
+                    'got:      S: * LIST () "/" "ghost"'),
+}
+
+
+def suite_names():
+    return sorted(f[len("multi-"):-len(".session")] for f in os.listdir(SUITE)
+                  if f.startswith("multi-") and f.endswith(".session"))
+
+
+def test_every_multi_test_has_a_fault():
+    assert suite_names() == sorted(FAULTS)
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fails_for_the_right_reason(lab, tmp_path, name):  # noqa: F811
+    rules, needle = FAULTS[name]
+    with MutatingProxy(lab.imap_port, rules) as p:
+        t = run(lab, p.port, tmp_path, name)
+        changed = p.changed
+    assert any(changed), "the fault was never planted: %s" % changed
+    assert t["result"] == "fail", (t["result"], t["message"], t["transcript"][-3000:])
+    assert needle in t["message"], (needle, t["message"])
+
+
+def test_all_pass_through_an_empty_proxy(lab, tmp_path):  # noqa: F811
+    out = tmp_path / "all.json"
+    with MutatingProxy(lab.imap_port, [], lifetime=300) as p:
+        proc = subprocess.run(
+            [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+             str(p.port), "--user", lab.user, "--password", lab.password, "--timeout", "5",
+             "--jobs", "4", "--json", str(out)]
+            + [os.path.join(SUITE, "multi-%s.session" % n) for n in suite_names()],
+            capture_output=True, timeout=300)
+    tests = json.loads(out.read_text())["tests"]
+    assert len(tests) == len(FAULTS)
+    bad = [(t["id"], t["result"], t["message"]) for t in tests if t["result"] != "pass"]
+    assert not bad, bad
+    assert proc.returncode == 0
+
+
+def test_serial_runs_alone(lab, tmp_path):  # noqa: F811
+    """certify --jobs 4 (the default) runs the other tests first, then an
+    @serial test alone: the serial test is short and the others long, so in
+    parallel it would finish first; run alone it finishes last."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    body = ("@protocol imap\n@level info\n@quote -\nS: * OK ${*}\n@sleep %d\n"
+            "C: Z1 LOGOUT\nS: * BYE ${*}\nS: Z1 OK${*}\n")
+    for name in ("a", "b", "c"):
+        (suite / ("%s.session" % name)).write_text("@test t.%s\n" % name + body % 700)
+    (suite / "s.session").write_text("@test t.serial\n@serial\n" + body % 50)
+    p = subprocess.run(
+        [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--tls", "none", "--suite", str(suite), "--timeout", "5"],
+        capture_output=True, timeout=120)
+    out = p.stdout.decode()
+    done = [line.split()[2] for line in out.splitlines() if re.match(r"^\[\d/4\] PASS", line)]
+    assert len(done) == 4, out
+    assert done[-1] == "t.serial", out
+    assert sorted(done[:3]) == ["t.a", "t.b", "t.c"], out
+    # and with --jobs 1 it is simply in suite order
+    p = subprocess.run(
+        [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--tls", "none", "--suite", str(suite), "--timeout", "5",
+         "--jobs", "1"],
+        capture_output=True, timeout=120)
+    out = p.stdout.decode()
+    done = [line.split()[2] for line in out.splitlines() if re.match(r"^\[\d/4\] PASS", line)]
+    assert done == ["t.a", "t.b", "t.c", "t.serial"], out
