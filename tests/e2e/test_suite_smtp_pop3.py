@@ -313,3 +313,15 @@ def test_injection_refused_and_open_settles_at_once(tmp_path):
     [t] = rep["tests"]
     assert t["result"] == "pass", (t["message"], t["transcript"])
     assert took < 5, "the test waited %.1f s (a --timeout of 10 s) to reach its verdict" % took
+
+
+def test_smtp_plain_preflight_waits_for_nothing(lab):  # noqa: F811
+    """certify's pre-flight on a cleartext SMTP port asks whether mail needs
+    STARTTLS first (RSET answered 530). A server that answers 250 must not cost
+    a wait: before the fix, the probe's cleanup waited 2 s for the 221 of a
+    QUIT it never sent, on every SMTP run over --tls none."""
+    start = time.monotonic()
+    t = certify("smtp", lab.smtp_port, "smtp.noop.250")
+    took = time.monotonic() - start
+    assert t["result"] == "pass", t
+    assert took < 1.5, "certify took %.2f s for one NOOP test" % took
