@@ -48,6 +48,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 eval "$(MAILSPEC_LAB_PORT_BASE=$base scripts/lab env "$labdir")"
 
 # certify PROTO TLS PORT: prints "TLS S.SS s (N tests)" or "TLS error (exit E)"
