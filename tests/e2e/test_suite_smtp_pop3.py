@@ -73,6 +73,27 @@ def first_reply_after_greeting(replacement):
     return Rule("s2c", rb"", rewrite)
 
 
+def header_only_top():
+    """Rules that cut the body off the response to TOP: a server that stops
+    at the blank line whatever the line count."""
+    state = [0]  # 0 idle, 1 in a TOP response's header, 2 in its body
+
+    def note(line):
+        state[0] = 1
+        return line
+
+    def cut(line):
+        if state[0] == 1 and line == b"\r\n":
+            state[0] = 2
+        elif state[0] == 2:
+            if line == b".\r\n":
+                state[0] = 0
+            else:
+                return b""
+        return line
+    return [Rule("c2s", rb"^TOP ", note), Rule("s2c", rb"", cut)]
+
+
 def swap_after(first):
     """Hold a line starting with FIRST and send it after the next matching line:
     the replies of a pipelined group answered out of order."""
@@ -213,9 +234,7 @@ POP3_FAULTS = [
      [Rule("s2c", rb"^-ERR", b"+OK 1 deleted-but-listed\r\n", count=1)], "+OK 1 deleted-but-listed"),
     ("pop3.dele.top-deleted-err",
      [Rule("s2c", rb"^-ERR", b"+OK\r\nSubject: deleted\r\n\r\n.\r\n", count=1)], "Subject: deleted"),
-    ("pop3.top.beyond-body",
-     [Rule("s2c", rb"^Subject: ", nth(2, b"Subject: a different message\r\n"))],
-     "Subject: a different message"),
+    ("pop3.top.beyond-body", header_only_top(), "expected: S: +OK"),
     ("pop3.top.no-such-message",
      [Rule("s2c", rb"^-ERR", EMPTY_LIST, count=1)], "+OK"),
     ("pop3.top.missing-argument-err",
