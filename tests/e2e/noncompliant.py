@@ -169,7 +169,9 @@ class _Conn:
             elif verb == "RCPT":
                 if not self.mail:
                     self.send("503 5.5.1 need MAIL first")
-                elif not arg.upper().startswith("TO:<"):
+                elif not arg.upper().startswith("TO:<") or arg[3:].startswith("<>"):
+                    # RFC 5321 4.1.2: Forward-path = Path, and a Path holds a
+                    # Mailbox: "<>" is only a reverse-path
                     self.send("501 5.5.4 syntax: RCPT TO:<address>")
                 else:
                     self.rcpt += 1

@@ -28,7 +28,7 @@ MOVE RFC 6851, ID RFC 2971, CHILDREN RFC 3348, UNSELECT RFC 3691, SASL-IR RFC
   (\\Flagged))``).
 
 ``SmtpServer`` (RFC 5321 with SIZE, 8BITMIME, PIPELINING, DSN, SMTPUTF8,
-CHUNKING, ENHANCEDSTATUSCODES, STARTTLS, AUTH PLAIN/LOGIN):
+CHUNKING, ENHANCEDSTATUSCODES, STARTTLS, AUTH PLAIN/LOGIN/CRAM-MD5):
 
 * a multi-line greeting, EHLO keywords in another order (one in mixed case),
   a multi-line HELP reply, VRFY answered 252, enhanced status codes, a fixed
@@ -58,6 +58,7 @@ import argparse
 import base64
 import email.utils
 import hashlib
+import hmac
 import os
 import re
 import socket
@@ -248,7 +249,7 @@ class _SmtpConn(_Conn):
         # argument values (e.g., "TO:" or "to:" in the RCPT command and
         # extension name keywords) are not case sensitive, with the sole
         # exception in this specification of a mailbox local-part".
-        kw = ["SMTPUTF8", "DSN", "CHUNKING", "Auth PLAIN LOGIN"]
+        kw = ["SMTPUTF8", "DSN", "CHUNKING", "Auth PLAIN LOGIN CRAM-MD5"]
         if not self.tls:
             kw.append("STARTTLS")
         kw += ["ENHANCEDSTATUSCODES", "8BITMIME", "SIZE %d" % SMTP_SIZE_MAX, "HELP",
@@ -357,6 +358,21 @@ class _SmtpConn(_Conn):
                       base64.b64decode(pw, validate=True).decode() == self.server.password)
             except (ValueError, UnicodeError):
                 ok = None
+        elif mech == "CRAM-MD5" and initial is None:
+            # RFC 2195 2: the challenge is a msg-id style string, base64 in the
+            # 334 reply (RFC 4954 4); the answer is "user SP hex(HMAC-MD5)".
+            stamp = "<%d.%d@mailspec.variants>" % (os.getpid(), int(time.time()))
+            resp = self.challenge(base64.b64encode(stamp.encode()).decode())
+            if resp is None:
+                return
+            try:
+                user, digest = base64.b64decode(resp, validate=True).decode().split(" ", 1)
+            except (ValueError, UnicodeError):
+                ok = None
+            else:
+                want = hmac.new(self.server.password.encode(), stamp.encode(),
+                                hashlib.md5).hexdigest()
+                ok = user == self.server.user and hmac.compare_digest(digest, want)
         else:
             self.reply(504, "5.5.4 unrecognized authentication type")
             return
