@@ -753,8 +753,11 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
                 if (rt_grammar_verdict(t, sline) != 0)
                     return -1;
             }
-            if (t->msg_end)
+            if (t->msg_end) {
+                if (t->o->on_message)
+                    t->o->on_message(t->o->on_message_ctx, t->rbuf, t->consumed);
                 return 1;
+            }
             continue;
         }
         t->scanned = t->rlen;
