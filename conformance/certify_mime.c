@@ -1476,8 +1476,8 @@ static const struct mtest tests[] = {
     {"section.full", "BODY[] is the message as appended", "3501 7.4.2", Q_SECTION, MS_LEVEL_INFO,
      BIT(M_SIMPLE) | BIT(M_NOSEP) | BIT(M_ENCODED) | BIT(M_PARAMS), NULL, NULL, t_full},
     {"section.parts", "BODY[n] of every part of nested multiparts", "3501 6.4.5",
-     "Each part of a message has a part number, and the number of a part within a multipart is "
-     "its position, starting at 1.",
+     "Multipart messages are assigned consecutive part numbers, as are immediate sub-parts of "
+     "multipart messages.",
      MS_LEVEL_INFO, BIT(M_MIXED) | BIT(M_ALT), NULL, NULL, t_parts},
     {"section.rfc822", "BODY[n], n.HEADER, n.TEXT and n.1 of a message/rfc822 part", "3501 6.4.5",
      "The HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, and TEXT part specifiers can be the sole "

@@ -11,18 +11,21 @@ import subprocess
 import pytest
 
 from lab import lab  # noqa: F401  (pytest fixture)
+from matrix import matrix_fixture
 from mutproxy import MutatingProxy, Rule
+
+cyrus = matrix_fixture("cyrus")
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAILSPEC = os.environ.get("MAILSPEC", os.path.join(ROOT, "build", "mailspec"))
 
 
-def certify(lab, port, tmp_path, only, jobs="4"):  # noqa: F811
+def certify(lab, port, tmp_path, only, jobs="4", extra=()):  # noqa: F811
     report = tmp_path / "r.json"
     proc = subprocess.run(
         [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port", str(port),
          "--user", lab.user, "--password", lab.password, "--only", only, "--jobs", jobs,
-         "--timeout", "10", "--json", str(report), "-q"],
+         "--timeout", "10", "--json", str(report), "-q", *extra],
         capture_output=True, text=True, timeout=120)
     assert report.exists(), proc.stderr
     return proc, {t["id"]: t for t in json.loads(report.read_text())["tests"]}
@@ -45,6 +48,23 @@ def test_list_has_the_oracle(mailspec):
 
 def test_all_pass_on_dovecot(lab, tmp_path):  # noqa: F811
     proc, tests = certify(lab, lab.imap_port, tmp_path, "imap.mime.*")
+    assert len(tests) >= 30
+    bad = {i: (t["result"], t["message"]) for i, t in tests.items() if t["result"] != "pass"}
+    assert not bad, bad
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_all_pass_on_dovecot_over_starttls(lab, tmp_path):  # noqa: F811
+    proc, tests = certify(lab, lab.imap_port, tmp_path, "imap.mime.*",
+                          extra=("--tls", "starttls", "--cafile", lab.cafile))
+    bad = {i: (t["result"], t["message"]) for i, t in tests.items() if t["result"] != "pass"}
+    assert not bad, bad
+
+
+def test_all_pass_on_cyrus(cyrus, tmp_path):
+    """Cyrus IMAP 3.6 (folders under INBOX., implicit TLS): no false failure."""
+    proc, tests = certify(cyrus, cyrus.imaps_port, tmp_path, "imap.mime.*",
+                          extra=("--tls", "implicit", "--cafile", cyrus.cafile))
     assert len(tests) >= 30
     bad = {i: (t["result"], t["message"]) for i, t in tests.items() if t["result"] != "pass"}
     assert not bad, bad
