@@ -1265,6 +1265,39 @@ static int field_has(int m, const char *name, const char *needle)
     return bytes_have(v, (size_t)l, needle);
 }
 
+/* The numbers of a SEARCH list (sep ' ') or an ESEARCH ALL sequence set
+ * (sep ',', ranges a:b) as bits 0..30; bit 31 for one beyond. */
+static unsigned seq_bits(struct ms_slice s, char sep)
+{
+    unsigned got = 0;
+    size_t a = 0;
+    for (size_t j = 0; j <= s.len; j++) {
+        if (j < s.len && s.ptr[j] != sep)
+            continue;
+        const char *colon = memchr(s.ptr + a, ':', j - a);
+        uint64_t lo = 0, hi = 0;
+        size_t n1 = colon ? (size_t)(colon - (s.ptr + a)) : j - a;
+        if (j > a && ms_number_parse(s.ptr + a, n1, UINT32_MAX, &lo) == MS_OK &&
+            (!colon || ms_number_parse(colon + 1, j - a - n1 - 1, UINT32_MAX, &hi) == MS_OK)) {
+            if (!colon)
+                hi = lo;
+            if (lo > hi) {
+                uint64_t t = lo;
+                lo = hi;
+                hi = t;
+            }
+            for (uint64_t v = lo; v <= hi && v <= 32; v++)
+                got |= v >= 1 && v <= 31 ? 1u << (v - 1) : 1u << 31;
+            if (hi > 32)
+                got |= 1u << 31;
+        } else if (j > a) {
+            got |= 1u << 31;
+        }
+        a = j + 1;
+    }
+    return got;
+}
+
 static void search_check(struct oracle *o, const char *key, unsigned want)
 {
     size_t k = probe(o, "SEARCH %s", key);
@@ -1273,23 +1306,23 @@ static void search_check(struct oracle *o, const char *key, unsigned want)
     unsigned got = 0;
     int seen = 0;
     for (size_t i = o->from[k]; i < o->to[k]; i++) {
-        if (parse_got(o, i) != 0 || o->resp->type != MS_IMAP_SEARCH)
+        if (parse_got(o, i) != 0)
             continue;
-        seen = 1;
-        uint32_t d = o->resp->data;
-        if (!d || o->resp->nodes[d].role != MS_IMAP_R_NUMLIST)
-            continue;
-        struct ms_slice s = o->resp->nodes[d].s;
-        size_t a = 0;
-        for (size_t j = 0; j <= s.len; j++) {
-            if (j < s.len && s.ptr[j] != ' ')
-                continue;
-            uint64_t v = 0;
-            if (j > a && ms_number_parse(s.ptr + a, j - a, 31, &v) == MS_OK && v >= 1)
-                got |= 1u << (v - 1);
-            else if (j > a)
-                got |= 1u << 31; /* a number beyond the mailbox */
-            a = j + 1;
+        const struct ms_imap_response *r = o->resp;
+        if (r->type == MS_IMAP_SEARCH) {
+            seen = 1;
+            uint32_t d = r->data;
+            if (d && r->nodes[d].role == MS_IMAP_R_NUMLIST)
+                got |= seq_bits(r->nodes[d].s, ' ');
+        } else if (r->type == MS_IMAP_ESEARCH) {
+            /* an IMAP4rev2 server answers ESEARCH (RFC 9051 7.3.4): its ALL */
+            seen = 1;
+            for (uint32_t d = r->data; d; d = r->nodes[d].next) {
+                uint32_t nm = r->nodes[d].role == MS_IMAP_R_ATTR ? r->nodes[d].child : 0;
+                uint32_t v = nm ? r->nodes[nm].next : 0;
+                if (v && ms_slice_ieq(r->nodes[nm].s, "ALL"))
+                    got |= seq_bits(r->nodes[v].s, ',');
+            }
         }
     }
     if (!seen) {
@@ -1298,7 +1331,7 @@ static void search_check(struct oracle *o, const char *key, unsigned want)
     }
     if (got == want)
         return;
-    char g[64] = "", w[64] = "";
+    char g[160] = "", w[160] = "";
     for (unsigned i = 0; i < 32; i++) {
         if (got & (1u << i))
             snprintf(g + strlen(g), sizeof(g) - strlen(g), " %u", i + 1);

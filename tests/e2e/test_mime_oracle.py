@@ -112,6 +112,9 @@ FAULTS = [
      Rule("s2c", rb"^\* SEARCH 1 4\r\n", rb"* SEARCH 1\r\n", count=1),
      ["SEARCH FROM \"example.org\": the server found messages { 1 }",
       "the messages that match are { 1 4 }"]),
+    ("imap.mime.search.header",  # the same wrong answer as an IMAP4rev2 server's ESEARCH
+     Rule("s2c", rb"^\* SEARCH 1 4\r\n", rb'* ESEARCH (TAG "P1") ALL 1:4\r\n', count=1),
+     ["SEARCH FROM \"example.org\": the server found messages { 1 2 3 4 }"]),
     ("imap.mime.body.non-extensible",
      Rule("s2c", rb'(?i)"MIXED"\)\)', rb'"mixed" ("boundary" "x")))', count=1),
      ["BODY carries extension data"]),
@@ -129,3 +132,25 @@ def test_planted_fault_fails_the_right_test(lab, tmp_path, test_id, rule, words)
         assert w in t["message"], (w, t["message"])
     if t["level"] == "MUST":
         assert proc.returncode == 1
+
+
+def test_esearch_answer_is_read(lab, tmp_path):  # noqa: F811
+    """An IMAP4rev2 server answers SEARCH with ESEARCH (RFC 9051 7.3.4): the
+    same set as ESEARCH ALL passes."""
+    rule = Rule("s2c", rb"^\* SEARCH 1 4\r\n", rb'* ESEARCH (TAG "P1") ALL 1,4\r\n', count=1)
+    with MutatingProxy(lab.imap_port, [rule]) as p:
+        _, tests = certify(lab, p.port, tmp_path, "imap.mime.search.header")
+        assert p.changed == [1]
+    t = tests["imap.mime.search.header"]
+    assert t["result"] == "pass", t["message"]
+
+
+def test_docs_list_every_oracle_test(mailspec):
+    out = subprocess.run([mailspec, "certify", "--protocol", "imap", "--list"],
+                         capture_output=True, text=True, timeout=30).stdout
+    with open(os.path.join(ROOT, "docs", "suites.md"), encoding="utf-8") as f:
+        doc = f.read()
+    for line in out.splitlines():
+        if line.startswith("imap.mime."):
+            tid, level, r1, r2 = line.split()[:4]
+            assert "| `%s` | %s | %s %s |" % (tid, level, r1, r2) in doc, tid
