@@ -1435,6 +1435,115 @@ static void t_search_logic(struct oracle *o)
     search_check(o, "1,3:* NOT 4", all & ~2u & ~8u);
 }
 
+/* ---- SORT (RFC 5256) ---- */
+
+/* RFC 5322 3.3 date-time ("[Dow,] D Mon YYYY HH:MM[:SS] +ZZZZ") as minutes
+ * since 1970 in UTC (RFC 5256 2.2: the sent date, by its zone); -1 when it
+ * does not read. Enough for the oracle's own Date fields. */
+static long long date_minutes(const char *v, size_t n)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *comma = memchr(v, ',', n);
+    size_t i = comma ? (size_t)(comma - v) + 1 : 0;
+    uint64_t num[5] = {0}, zone = 0; /* day, year, hour, minute, second */
+    int mon = -1, k = 0, sign = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == ':'))
+            i++;
+        size_t a = i;
+        while (i < n && v[i] != ' ' && v[i] != ':')
+            i++;
+        if (i == a)
+            break;
+        if (k == 1 && mon < 0) { /* the month name, after the day */
+            for (int m = 0; m < 12; m++)
+                if (i - a == 3 && strncasecmp(v + a, months + 3 * m, 3) == 0)
+                    mon = m;
+            if (mon < 0)
+                return -1;
+        } else if (v[a] == '+' || v[a] == '-') { /* the zone ends it */
+            sign = v[a] == '-' ? -1 : 1;
+            if (ms_number_parse(v + a + 1, i - a - 1, 9999, &zone) != MS_OK)
+                return -1;
+            break;
+        } else if (k < 5 && ms_number_parse(v + a, i - a, 9999, &num[k]) == MS_OK) {
+            k++;
+        } else {
+            return -1;
+        }
+    }
+    if (k < 4 || mon < 0 || !sign)
+        return -1;
+    /* days from 1970-01-01 (Howard Hinnant's days_from_civil) */
+    long long y = (long long)num[1] - (mon < 2), m = mon + 1, d = (long long)num[0];
+    long long era = y / 400, yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    long long z = (long long)(zone / 100 * 60 + zone % 100) * sign;
+    return days * 1440 + (long long)num[2] * 60 + (long long)num[3] - z;
+}
+
+static long long sort_key(int m, int by_date)
+{
+    if (!by_date)
+        return (long long)msgs[m].len;
+    char v[200];
+    long l = field_text(ent_header(&msgs[m], &msgs[m].mime.e[0]), "Date", v, sizeof(v));
+    return l < 0 ? -1 : date_minutes(v, (size_t)l);
+}
+
+/* SORT (criterion) US-ASCII ALL against the order the oracle computes (the
+ * messages' keys are distinct, so no tie-break is involved). */
+static void sort_check(struct oracle *o, const char *criterion, int by_date, int reverse)
+{
+    unsigned want[M_COUNT], nw = 0;
+    long long key[M_COUNT];
+    for (int m = 0; m < M_COUNT; m++)
+        if (o->t->msgs & BIT(m)) {
+            key[nw] = sort_key(m, by_date);
+            want[nw++] = seq_of(o, m);
+        }
+    for (unsigned a = 1; a < nw; a++) /* insertion sort: a handful of messages */
+        for (unsigned b = a; b > 0 && (reverse ? key[b] > key[b - 1] : key[b] < key[b - 1]); b--) {
+            long long tk = key[b];
+            unsigned ts = want[b];
+            key[b] = key[b - 1], want[b] = want[b - 1];
+            key[b - 1] = tk, want[b - 1] = ts;
+        }
+    size_t k = probe(o, "SORT (%s) US-ASCII ALL", criterion);
+    if (o->pass != 1 || k >= o->nprobes)
+        return;
+    char g[160] = "", w[160] = "";
+    int seen = 0;
+    for (size_t i = o->from[k]; i < o->to[k]; i++) {
+        if (parse_got(o, i) != 0 || o->resp->type != MS_IMAP_SORT)
+            continue;
+        seen = 1;
+        uint32_t d = o->resp->data;
+        if (d && o->resp->nodes[d].role == MS_IMAP_R_NUMLIST)
+            snprintf(g + strlen(g), sizeof(g) - strlen(g), " %.*s", (int)o->resp->nodes[d].s.len,
+                     o->resp->nodes[d].s.ptr);
+    }
+    for (unsigned j = 0; j < nw; j++)
+        snprintf(w + strlen(w), sizeof(w) - strlen(w), " %u", want[j]);
+    if (!seen)
+        fail(o, "SORT (%s): the server sent no SORT response", criterion);
+    else if (strcmp(g, w) != 0)
+        fail(o, "SORT (%s): the server's order is (%s ); the messages' order is (%s )", criterion,
+             g, w);
+}
+
+static void t_sort_size(struct oracle *o)
+{
+    sort_check(o, "SIZE", 0, 0);
+    sort_check(o, "REVERSE SIZE", 0, 1);
+}
+static void t_sort_date(struct oracle *o)
+{
+    sort_check(o, "DATE", 1, 0);
+    sort_check(o, "REVERSE DATE", 1, 1);
+}
+
 /* ---- the tests ---- */
 
 #define Q_BODYSIZE                                                                                 \
@@ -1453,7 +1562,9 @@ static void t_search_logic(struct oracle *o)
     "In all search keys that use strings, a message matches the key if the string is a "           \
     "substring of the field. The matching is case-insensitive."
 
-#define ALLM      M_ALL
+#define ALLM M_ALL
+/* the Date fields differ in day or zone: no two sort equal */
+#define SORTSET   (BIT(M_SIMPLE) | BIT(M_NOSEP) | BIT(M_8BIT) | BIT(M_MIXED) | BIT(M_RFC822))
 #define SEARCHSET (BIT(M_SIMPLE) | BIT(M_NOSEP) | BIT(M_ENCODED) | BIT(M_MIXED) | BIT(M_ALT))
 
 static const struct mtest tests[] = {
@@ -1568,6 +1679,11 @@ static const struct mtest tests[] = {
     {"search.logic", "SEARCH ALL, NOT, OR and sequence sets", "3501 6.4.4",
      "OR <search-key1> <search-key2> Messages that match either search key.", MS_LEVEL_INFO,
      SEARCHSET, NULL, NULL, t_search_logic},
+    {"sort.size", "SORT (SIZE) and (REVERSE SIZE) order the messages by their size", "5256 3",
+     "SIZE Size of the message in octets.", MS_LEVEL_INFO, SORTSET, "SORT", NULL, t_sort_size},
+    {"sort.date", "SORT (DATE) and (REVERSE DATE) order by the Date field in UTC", "5256 3",
+     "DATE Sent date and time, as described in section 2.2.", MS_LEVEL_INFO, SORTSET, "SORT", NULL,
+     t_sort_date},
 };
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 

@@ -2,7 +2,7 @@
 oracle test passes on the real server, and each fails for the right reason,
 with a message in plain words, when a mutating proxy (mutproxy.py) plants one
 fault: a wrong BODYSTRUCTURE size, RFC822.SIZE, ENVELOPE subject, section
-contents, partial origin, SEARCH result, or extension data in BODY."""
+contents, partial origin, SEARCH result, SORT order, or extension data in BODY."""
 
 import json
 import os
@@ -20,7 +20,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAILSPEC = os.environ.get("MAILSPEC", os.path.join(ROOT, "build", "mailspec"))
 
 
-def certify(lab, port, tmp_path, only, jobs="4", extra=()):  # noqa: F811
+# One test at a time: with parallel sessions the lab Dovecot (2.3) now and then
+# answers CREATE of a new, unique name with NO [ALREADYEXISTS] while another
+# session deletes its own mailbox; the test is then blocked (never failed).
+def certify(lab, port, tmp_path, only, jobs="1", extra=()):  # noqa: F811
     report = tmp_path / "r.json"
     proc = subprocess.run(
         [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port", str(port),
@@ -115,6 +118,9 @@ FAULTS = [
     ("imap.mime.search.header",  # the same wrong answer as an IMAP4rev2 server's ESEARCH
      Rule("s2c", rb"^\* SEARCH 1 4\r\n", rb'* ESEARCH (TAG "P1") ALL 1:4\r\n', count=1),
      ["SEARCH FROM \"example.org\": the server found messages { 1 2 3 4 }"]),
+    ("imap.mime.sort.size",
+     Rule("s2c", rb"^\* SORT (\d+) (\d+)", rb"* SORT \2 \1", count=1),
+     ["SORT (SIZE): the server's order is", "the messages' order is"]),
     ("imap.mime.body.non-extensible",
      Rule("s2c", rb'(?i)"MIXED"\)\)', rb'"mixed" ("boundary" "x")))', count=1),
      ["BODY carries extension data"]),
