@@ -86,6 +86,19 @@ void certify_run_all(struct certify *c);
  * branches of the script's @either, each of which may run); 0 for the others. */
 size_t certify_messages_planned(const struct certify *c);
 
+/* certify_mime.c: the MIME oracle (docs/mime-oracle.md), tests generated
+ * from messages certify builds, named by a path "mime:<id>". */
+/* Append the oracle's tests to the plan (IMAP with the default suite); -1 on
+ * out of memory. */
+int certify_mime_add(struct certify *c);
+/* path names an oracle test. */
+int certify_mime_path(const char *path);
+/* The generated script of oracle test path (NULL with se filled in). */
+struct ms_script *certify_mime_script(const char *path, struct ms_script_error *se);
+/* Run it like ms_run_script, then judge the server's typed FETCH/SEARCH answers. */
+void certify_mime_run(const struct ms_script *s, const char *path, const struct ms_run_opts *o,
+                      struct ms_test_result *r);
+
 /* certify_preflight.c */
 void certify_preflight(struct certify *c);
 void certify_tls_probe(struct certify *c);

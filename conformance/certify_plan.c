@@ -151,7 +151,7 @@ int certify_load_plan(struct certify *c)
         fprintf(stderr, "mailspec certify: no .session tests in %s\n", c->suite_dir);
         return -1;
     }
-    return 0;
+    return certify_mime_add(c); /* the MIME oracle's tests (IMAP, default suite) */
 }
 
 /* Read and parse a test file (NULL with se filled in when it does not parse). */
@@ -161,6 +161,8 @@ static struct ms_script *load_script(const char *path, struct ms_script_error *s
     size_t len = 0;
 
     se->line = se->col = 0;
+    if (certify_mime_path(path)) /* a MIME oracle test: its script is generated */
+        return certify_mime_script(path, se);
     se->reason = "cannot read the file";
     if (ms_read_file(path, &text, &len) != 0)
         return NULL;
@@ -339,7 +341,10 @@ static void run_one(void *ctx, size_t i)
                  se.reason);
         synth_result(&t->r, t->path, MS_RES_ERROR, msg);
     } else {
-        ms_run_script(s, t->path, &c->cli.ro, &t->r);
+        if (certify_mime_path(t->path))
+            certify_mime_run(s, t->path, &c->cli.ro, &t->r);
+        else
+            ms_run_script(s, t->path, &c->cli.ro, &t->r);
         ms_script_free(s);
     }
     t->ran = 1;

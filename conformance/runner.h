@@ -74,6 +74,11 @@ struct ms_run_opts {
     size_t max_message;   /* longest server message accepted; 0: MS_RUN_MESSAGE_MAX */
     struct ms_limits lim; /* parser limits; the script's @quirk flags are added */
     volatile int *stop;   /* set (e.g. by SIGINT) to abandon the run */
+    /* Called with each whole server message as the strict parsers framed it
+     * (CRLF and literals included); NULL: none. certify's MIME oracle
+     * (certify_mime.c) judges the typed FETCH views of these. */
+    void (*on_message)(void *ctx, const char *msg, size_t len);
+    void *on_message_ctx;
 };
 
 /* Fill in defaults: port from protocol and tls, timeout 10 s, runner limits. */

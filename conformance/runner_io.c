@@ -795,8 +795,11 @@ int rt_get_msg(struct rt *t, uint64_t dl, size_t sline)
                 if (rt_grammar_verdict(t, sline) != 0)
                     return -1;
             }
-            if (t->c->msg_end)
+            if (t->c->msg_end) {
+                if (t->o->on_message)
+                    t->o->on_message(t->o->on_message_ctx, t->c->rbuf, t->c->consumed);
                 return 1;
+            }
             continue;
         }
         t->c->scanned = t->c->rlen;

@@ -95,9 +95,12 @@ def test_list(mailspec, proto):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "script error" not in r.stdout
-    # the suite's tests, then the two the TLS-version probe generates
+    # the suite's tests, the MIME oracle's (IMAP, generated: docs/mime-oracle.md), then
+    # the two the TLS-version probe generates
+    n_mime = len([line for line in lines if line.startswith("imap.mime.")])
+    assert (n_mime >= 20) == (proto == "imap")
     assert len(lines) == len([f for f in os.listdir(os.path.join(SUITES, proto))
-                              if f.endswith(".session")]) + 2
+                              if f.endswith(".session")]) + n_mime + 2
     assert lines[-1].startswith(proto + ".tls.rfc8996.no-tls1.1 ")
     assert all(line.startswith(proto + ".") for line in lines)
 
@@ -292,7 +295,11 @@ def test_lab_report_contract(lab, tmp_path_factory, proto, tls):
     assert summ["must_total"] == len(must)
     assert summ["must_ran"] == sum(t["result"] in ("pass", "fail") for t in must)
     # the suite, plus the two RFC 8996 TLS version tests on TLS transports
-    assert len(rep["tests"]) == len(os.listdir(os.path.join(SUITES, proto))) + (tls != "none") * 2
+    # the suite's files, the MIME oracle's generated tests (IMAP), the TLS-version probe's
+    n_mime = len([t for t in rep["tests"] if t["id"].startswith("imap.mime.")])
+    assert (n_mime >= 20) == (proto == "imap")
+    assert len(rep["tests"]) == (len(os.listdir(os.path.join(SUITES, proto))) + n_mime
+                                 + (tls != "none") * 2)
     if tls != "none":
         versions = rep["tls_versions"]
         assert set(versions) == {"TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"}
