@@ -34,6 +34,7 @@ struct cert_test {
     struct ms_test_result r;
     const char *xfail; /* allow-list reason when the id is listed */
     int ran;
+    int rerun; /* blocked while other tests ran beside it: runs again alone */
 };
 
 /* What the pre-flight learnt (certify_preflight.c). */

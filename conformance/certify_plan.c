@@ -388,6 +388,34 @@ static void batch_done(void *ctx, size_t i)
 }
 
 /*
+ * A test blocked while others ran beside it gets a second run alone: a
+ * server may trip over concurrent sessions of one user (Dovecot 2.3 can
+ * refuse a CREATE of a new, unique name with [ALREADYEXISTS] while another
+ * session changes its mailbox list), and blocked is no verdict. Only the
+ * lone run's result is shown and counted.
+ */
+static void par_done(void *ctx, size_t i)
+{
+    struct batch *b = ctx;
+    struct cert_test *t = &b->c->t[b->idx[i]];
+
+    if (t->r.result == MS_RES_BLOCKED && !*b->c->stop) {
+        t->rerun = 1;
+        return;
+    }
+    one_done(b->c, b->idx[i]);
+}
+
+static void rerun_one(void *ctx, size_t i)
+{
+    struct batch *b = ctx;
+    struct cert_test *t = &b->c->t[b->idx[i]];
+
+    ms_test_result_free(&t->r);
+    run_one(b->c, b->idx[i]);
+}
+
+/*
  * A test that must run alone (docs/certify.md "Parallel runs"): it says
  * @serial, or it is a POP3 test (a POP3 session holds an exclusive lock on
  * the maildrop, RFC 1939 8, so a second session of the user may be refused).
@@ -430,7 +458,21 @@ void certify_run_all(struct certify *c)
         idx[z - 1] = tmp;
     }
     struct batch par = {c, idx}, alone = {c, idx + ns};
-    ms_pool_run(np, c->jobs, c->stop, batch_one, batch_done, &par);
+    ms_pool_run(np, c->jobs, c->stop, batch_one, par_done, &par);
+    /* the blocked ones of the parallel part, alone, before the @serial ones */
+    size_t nr = 0;
+    size_t *again = malloc((np ? np : 1) * sizeof(*again));
+    for (size_t k = 0; k < np; k++)
+        if (c->t[idx[k]].rerun) {
+            if (again)
+                again[nr++] = idx[k];
+            else
+                one_done(c, idx[k]); /* no memory for a rerun: the first result stands */
+        }
+    struct batch re = {c, again};
+    if (nr)
+        ms_pool_run(nr, 1, c->stop, rerun_one, batch_done, &re);
+    free(again);
     ms_pool_run(c->n - ns, 1, c->stop, batch_one, batch_done, &alone);
     free(idx);
 }

@@ -213,3 +213,38 @@ def test_serial_runs_alone(lab, tmp_path):  # noqa: F811
     out = p.stdout.decode()
     done = [line.split()[2] for line in out.splitlines() if re.match(r"^\[\d/4\] PASS", line)]
     assert done == ["t.a", "t.b", "t.c", "t.serial"], out
+
+
+def test_blocked_in_parallel_runs_again_alone(lab, tmp_path):  # noqa: F811
+    """A test blocked while others ran beside it (a server tripping over
+    concurrent sessions of one user) runs again alone after the parallel part,
+    and only that run's result counts; with --jobs 1 there is no second run.
+    The proxy refuses the first NOOP of t.c's setup, once."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    slow = ("@protocol imap\n@level info\n@quote -\nS: * OK ${*}\n@sleep 500\n"
+            "C: Z1 LOGOUT\nS: * BYE ${*}\nS: Z1 OK${*}\n")
+    for name in ("a", "b"):
+        (suite / ("%s.session" % name)).write_text("@test t.%s\n" % name + slow)
+    (suite / "c.session").write_text(
+        "@test t.c\n@protocol imap\n@level info\n@quote -\n@phase setup\nS: * OK ${*}\n"
+        "C: K1 NOOP\nS: K1 OK${*}\n@phase check\nC: Z1 LOGOUT\nS: * BYE ${*}\nS: Z1 OK${*}\n")
+
+    def certify(port, jobs):
+        out = tmp_path / ("r%s.json" % jobs)
+        p = subprocess.run(
+            [MAILSPEC, "certify", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+             str(port), "--tls", "none", "--suite", str(suite), "--timeout", "5",
+             "--jobs", jobs, "--json", str(out)], capture_output=True, timeout=120)
+        res = {t["id"]: t for t in json.loads(out.read_text())["tests"]}
+        return p, res
+
+    for jobs, expect in (("4", "pass"), ("1", "blocked")):
+        rule = Rule("s2c", rb"^K1 OK", b"K1 NO planted refusal\r\n", count=1)
+        with MutatingProxy(lab.imap_port, [rule]) as proxy:
+            p, res = certify(proxy.port, jobs)
+        assert rule.changed == 1
+        assert len(res) == 3, res.keys()
+        assert res["t.c"]["result"] == expect, (jobs, res["t.c"])
+        # progress shows each test once
+        assert p.stdout.decode().count(" t.c") == 1, p.stdout.decode()
