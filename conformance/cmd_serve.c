@@ -268,7 +268,7 @@ static void apply_baseline(struct items *it)
     }
     for (size_t i = 0; baseline_failed && i < it->n; i++) {
         struct ms_test_result *r = &it->v[i].r;
-        if (!it->v[i].exit_only || r->result != MS_RES_FAIL)
+        if (!it->v[i].exit_only)
             continue;
         size_t ml = strlen(r->message) + 120;
         char *m = malloc(ml);

@@ -60,10 +60,13 @@ struct sv_opts {
 
 /*
  * Run one script: start the client (if any), serve its connection(s), judge.
- * Returns 1 when the result is a failure only because of the client's exit
- * status (@client-exit ok): the caller may block it when the client fails
- * the baseline test too.
+ * Returns SV_ONLY_EXIT when the result is a failure only because of the
+ * client's exit status (@client-exit ok), SV_ONLY_TLS_REFUSED when it is a
+ * pass only because the client broke off the TLS handshake with the good
+ * certificate (@tls-failure pass without @cert), else 0: the caller blocks
+ * both when the client fails the baseline test too.
  */
+enum { SV_ONLY_EXIT = 1, SV_ONLY_TLS_REFUSED = 2 };
 int sv_run(const struct sv_script *ss, const char *file, const struct sv_opts *o,
            struct ms_test_result *r);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,7 +193,8 @@ struct sv {
     size_t trlen;
     int tr_full;
     int write_failed;
-    size_t sent; /* writes on this connection */
+    size_t sent;     /* writes on this connection */
+    int tls_refused; /* passed because the client broke off the handshake */
 };
 
 static void tr_add(struct sv *v, const char *s, size_t n)
@@ -583,6 +585,11 @@ static void advance(struct sv *v)
                 decide(v, MS_RES_ERROR, st->line, "an S: line uses a variable with no value");
                 return;
             }
+            /* a PREAUTH greeting: the built-in server is in the authenticated
+             * state (RFC 9051 7.1.4) */
+            if (v->sent == 0 && !v->in_segment && v->seglen == 0 && k >= 10 &&
+                strncasecmp(buf, "* PREAUTH ", 10) == 0 && strcmp(v->proto->name, "imap") == 0)
+                v->resp.authed = 1;
             if (v->in_segment) {
                 if (v->seglen + (size_t)k <= 1024 * 1024) {
                     memcpy(v->seg + v->seglen, buf, (size_t)k);
@@ -697,8 +704,10 @@ static int do_tls(struct sv *v)
                                  sizeof(err));
     if (!ssl) {
         tr_note(v, "TLS handshake: %s", err);
-        if (v->s->tls_failure_passes)
+        if (v->s->tls_failure_passes) {
             decide(v, MS_RES_PASS, line, "the client refused the TLS handshake (%s)", err);
+            v->tls_refused = 1;
+        }
         else
             decide(v, MS_RES_BLOCKED, line, "the TLS handshake with the client failed: %s", err);
         return -1;
@@ -1140,7 +1149,8 @@ int sv_run(const struct sv_script *ss, const char *file, const struct sv_opts *o
         } else if (sig) {
             v->decided = was_decided && was != MS_RES_PASS;
             decide(v, MS_RES_FAIL, 0, "the client crashed (signal %d)", sig);
-        } else if (code != 0 && ss->client_exit == SV_EXIT_OK) {
+        } else if (code != 0 && ss->client_exit == SV_EXIT_OK && !v->tls_refused) {
+            /* (a client that broke off the handshake may well exit non-zero) */
             v->decided = was_decided && was != MS_RES_PASS;
             decide(v, MS_RES_FAIL, 0, "the client exited with status %d", code);
             exit_only = !(was_decided && was != MS_RES_PASS);
@@ -1163,7 +1173,10 @@ out:
     free(v->rbuf);
     free(v->tr);
     free(v->log);
+    int ret = exit_only                                              ? SV_ONLY_EXIT
+              : v->tls_refused && !ss->cert[0] && r->result == MS_RES_PASS ? SV_ONLY_TLS_REFUSED
+                                                                           : 0;
     free(v->seg);
     free(v);
-    return exit_only;
+    return ret;
 }
