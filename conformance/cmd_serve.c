@@ -257,18 +257,21 @@ static int write_reports(const struct ms_report *rep, const char *json, const ch
 
 /* A client that fails the baseline test (a session against the compliant
  * built-in server) cannot be judged by its exit status in the other tests. */
-static void apply_baseline(struct items *it)
+static int is_baseline(const struct ms_test_result *r)
+{
+    size_t l = r->id ? strlen(r->id) : 0;
+    return l >= 9 && strcmp(r->id + l - 9, ".baseline") == 0;
+}
+
+static void apply_baseline(struct items *it, size_t done)
 {
     int baseline_failed = 0;
-    for (size_t i = 0; i < it->n; i++) {
-        const char *id = it->v[i].r.id ? it->v[i].r.id : "";
-        size_t l = strlen(id);
-        if (l >= 9 && strcmp(id + l - 9, ".baseline") == 0 && it->v[i].r.result != MS_RES_PASS)
+    for (size_t i = 0; i < done; i++)
+        if (is_baseline(&it->v[i].r) && it->v[i].r.result != MS_RES_PASS)
             baseline_failed = 1;
-    }
-    for (size_t i = 0; baseline_failed && i < it->n; i++) {
+    for (size_t i = 0; baseline_failed && i < done; i++) {
         struct ms_test_result *r = &it->v[i].r;
-        if (!it->v[i].exit_only)
+        if (!it->v[i].exit_only || is_baseline(r))
             continue;
         size_t ml = strlen(r->message) + 120;
         char *m = malloc(ml);
@@ -440,7 +443,7 @@ int ms_cmd_serve(int argc, char **argv)
         if (!cli.quiet)
             ms_report_progress(stderr, &it.v[i].r, done, it.n, color, cli.verbose);
     }
-    apply_baseline(&it);
+    apply_baseline(&it, done);
     struct ms_test_result *res = calloc(done ? done : 1, sizeof(*res));
     if (!res)
         goto out;

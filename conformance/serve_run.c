@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "mailspec/imap_command.h"
 #include "mailspec/pop3.h"
@@ -816,6 +817,47 @@ static void client_finish(struct client *cl, int listen_fd, struct sv *v)
     kill(-cl->pid, SIGKILL); /* anything it left behind in its group */
 }
 
+/* Replace p[0..n) by '*' wherever it stands in buf. */
+static void mask(char *buf, size_t len, const char *p, size_t n)
+{
+    for (size_t i = 0; n && i + n <= len; i++)
+        if (memcmp(buf + i, p, n) == 0)
+            memset(buf + i, '*', n);
+}
+
+/* The client's own output (a log with its commands, say) shows its
+ * credentials: the password and its base64 forms (SASL PLAIN with and
+ * without authzid, LOGIN), padding or not, are masked. */
+static void mask_secrets(const struct sv *v, char *buf, size_t len)
+{
+    const char *u = v->o->user ? v->o->user : "", *pw = v->o->password;
+    if (!pw || !*pw)
+        return;
+    size_t ul = strlen(u), pl = strlen(pw);
+    char plain[1100];
+    unsigned char b64[1600];
+    mask(buf, len, pw, pl);
+    for (int form = 0; form < 3 && ul < 256 && pl < 256; form++) {
+        size_t k = 0;
+        if (form == 1) {
+            memcpy(plain, u, ul);
+            k = ul;
+        }
+        if (form < 2) {
+            plain[k++] = '\0';
+            memcpy(plain + k, u, ul);
+            k += ul;
+            plain[k++] = '\0';
+        }
+        memcpy(plain + k, pw, pl);
+        k += pl;
+        int bl = EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)k);
+        while (bl > 0 && b64[bl - 1] == '=')
+            bl--;
+        mask(buf, len, (const char *)b64, (size_t)bl);
+    }
+}
+
 static void client_output(struct client *cl, struct sv *v)
 {
     if (cl->out_fd < 0)
@@ -828,6 +870,7 @@ static void client_output(struct client *cl, struct sv *v)
     cl->out_fd = -1;
     if (n <= 0)
         return;
+    mask_secrets(v, buf, (size_t)n);
     tr_add(v, "# client output (last bytes):\n", 30);
     size_t i = 0;
     while (i < (size_t)n) {

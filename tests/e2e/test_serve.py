@@ -1,0 +1,256 @@
+"""`mailspec serve` against real mail clients (docs/serve.md).
+
+Each real client runs once per client test (conformance/clients/<proto>/)
+against mailspec on loopback; its verdicts must equal the ones recorded in
+the table of docs/serve.md (RECORDED below), so a change in mailspec or in
+a client shows up. A deliberately vulnerable fixture client
+(clients/starttls_fixture.py) must be flagged by the injection and
+stripping tests and its fixed twin must not. Hostile peers (garbage, huge
+lines, a close mid-command, silence, no connection at all) must give a
+clear result in bounded time.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import MAILSPEC, ROOT
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLIENTS = os.path.join(HERE, "clients")
+sys.path.insert(0, CLIENTS)
+import serve_certs  # noqa: E402
+
+PY = "/usr/bin/python3"
+USER, PASSWORD = "alice", "s3cret-pw"
+SUITE = os.path.join(ROOT, "conformance", "clients")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("serve-certs")
+    paths = serve_certs.make(str(d))
+    paths["dir"] = str(d)
+    msg = d / "msg.txt"
+    msg.write_bytes(b"Subject: serve test\r\n\r\nHello.\r\n.leading dot\r\n")
+    paths["msg"] = str(msg)
+    rc = d / "fetchmailrc"
+    rc.write_text('poll localhost protocol IMAP user "%s" password "%s" sslcertck '
+                  'sslcertfile "%s" sslproto "tls1.2+" keep mda "/bin/cat >/dev/null"\n'
+                  % (USER, PASSWORD, paths["ca"]))
+    rc.chmod(0o600)
+    paths["fetchmailrc"] = str(rc)
+    return paths
+
+
+def serve(certs, tmp_path, proto, client, scripts=None, tls="starttls", timeout=3,
+          client_timeout=20, extra=()):
+    """Run mailspec serve; returns (process, report document or None)."""
+    out = tmp_path / ("report-%d.json" % time.monotonic_ns())
+    args = [MAILSPEC, "serve", "--protocol", proto, "--listen", "127.0.0.1:0",
+            "--tls", tls, "--user", USER, "--password", PASSWORD,
+            "--timeout", str(timeout), "--client-timeout", str(client_timeout),
+            "--json", str(out), "-q"]
+    if tls != "none":
+        args += ["--cert", certs["server"], "--key", certs["server"],
+                 "--cert-dir", certs["dir"]]
+    if client is not None:
+        args += ["--client", client]
+    args += list(extra)
+    args += scripts if scripts is not None else [os.path.join(SUITE, proto)]
+    proc = subprocess.run(args, capture_output=True, timeout=600)
+    doc = json.loads(out.read_text()) if out.exists() else None
+    return proc, doc
+
+
+def verdicts(doc):
+    return {t["id"]: t["result"] for t in doc["tests"]}
+
+
+IMAP_TESTS = ["imap.client.baseline", "imap.client.cert.expired", "imap.client.cert.selfsigned",
+              "imap.client.cert.wrongname", "imap.client.starttls.capability-change",
+              "imap.client.starttls.injection", "imap.client.starttls.preauth",
+              "imap.client.starttls.refused", "imap.client.starttls.untagged-capability"]
+SMTP_TESTS = ["smtp.client.baseline", "smtp.client.cert.expired", "smtp.client.cert.selfsigned",
+              "smtp.client.cert.wrongname", "smtp.client.starttls.ehlo-after-tls",
+              "smtp.client.starttls.injection", "smtp.client.starttls.refused"]
+
+
+def client_command(name, proto, c):
+    """The --client command of each client, configured to require STARTTLS
+    and to trust only the test CA."""
+    ca, u, p = c["ca"], USER, PASSWORD
+    fixture = os.path.join(CLIENTS, "starttls_fixture.py")
+    if name == "python":
+        return "%s %s %s {port} starttls %s %s %s" % (
+            PY, os.path.join(CLIENTS, "serve_py.py"), proto, ca, u, p)
+    if name in ("fixture-vulnerable", "fixture-fixed"):
+        return "%s %s %s %s {port} %s %s %s" % (PY, fixture, name.split("-")[1], proto, ca, u, p)
+    if name == "curl" and proto == "imap":
+        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'imap://localhost:{port}/INBOX;UID=1'"
+                % (ca, u, p))
+    if name == "curl" and proto == "smtp":
+        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s smtp://localhost:{port} "
+                "--mail-from a@example.org --mail-rcpt b@example.org -T %s" % (ca, u, p, c["msg"]))
+    if name == "swaks":
+        return ("swaks --server localhost --port {port} --tls --tls-verify --tls-ca-path %s "
+                "--auth PLAIN --auth-user %s --auth-password %s --from a@example.org "
+                "--to b@example.org" % (ca, u, p))
+    if name == "msmtp":
+        return ("msmtp --host=localhost --port={port} --tls=on --tls-starttls=on "
+                "--tls-trust-file=%s --auth=plain --user=%s --passwordeval='echo %s' "
+                "--from=a@example.org b@example.org < %s" % (ca, u, p, c["msg"]))
+    if name == "fetchmail":
+        home = os.path.dirname(c["fetchmailrc"])
+        return ("FETCHMAILHOME=%s HOME=%s fetchmail --nosyslog -f %s --service {port} localhost"
+                % (home, home, c["fetchmailrc"]))
+    raise AssertionError(name)
+
+
+# The verdicts recorded in docs/serve.md ("Verdicts of real clients"): the
+# tests each client fails; every other test of its protocol passes.
+RECORDED = {
+    ("python", "imap"): set(),
+    ("python", "smtp"): set(),
+    ("curl", "imap"): set(),
+    ("curl", "smtp"): set(),
+    ("swaks", "smtp"): {"smtp.client.starttls.injection", "smtp.client.cert.wrongname"},
+    ("msmtp", "smtp"): set(),
+    ("fetchmail", "imap"): set(),
+    ("fixture-fixed", "imap"): set(),
+    ("fixture-fixed", "smtp"): set(),
+    ("fixture-vulnerable", "imap"): {
+        "imap.client.cert.expired", "imap.client.cert.selfsigned", "imap.client.cert.wrongname",
+        "imap.client.starttls.capability-change", "imap.client.starttls.injection",
+        "imap.client.starttls.preauth", "imap.client.starttls.refused"},
+    ("fixture-vulnerable", "smtp"): {
+        "smtp.client.cert.expired", "smtp.client.cert.selfsigned", "smtp.client.cert.wrongname",
+        "smtp.client.starttls.injection", "smtp.client.starttls.refused"},
+}
+BINARIES = {"curl": "curl", "swaks": "swaks", "msmtp": "msmtp", "fetchmail": "fetchmail"}
+
+
+@pytest.mark.parametrize("name,proto", sorted(RECORDED))
+def test_real_client_verdicts(certs, tmp_path, name, proto):
+    binary = BINARIES.get(name)
+    assert binary is None or shutil.which(binary), \
+        "%s is not installed: run scripts/install-deps.sh" % binary
+    proc, doc = serve(certs, tmp_path, proto, client_command(name, proto, certs))
+    assert doc is not None, proc.stderr.decode()
+    got = verdicts(doc)
+    tests = IMAP_TESTS if proto == "imap" else SMTP_TESTS
+    want = {t: ("fail" if t in RECORDED[(name, proto)] else "pass") for t in tests}
+    assert got == want, "\n".join(
+        "%s: %s %s" % (t["id"], t["result"], t["message"]) for t in doc["tests"])
+    assert proc.returncode == (1 if any(
+        t["result"] == "fail" and t["level"] == "MUST" for t in doc["tests"]) else 0)
+    # the report judges a client; the password appears nowhere in it
+    assert doc["judged"] == "client"
+    text = json.dumps(doc)
+    assert PASSWORD not in text
+
+
+def test_fixture_findings_name_the_bug(certs, tmp_path):
+    """The vulnerable twin's injection and stripping failures say what was found."""
+    proc, doc = serve(certs, tmp_path, "imap",
+                      client_command("fixture-vulnerable", "imap", certs),
+                      scripts=[os.path.join(SUITE, "imap", "starttls-injection.session"),
+                               os.path.join(SUITE, "imap", "starttls-refused.session")])
+    by = {t["id"]: t for t in doc["tests"]}
+    inj = by["imap.client.starttls.injection"]
+    assert inj["result"] == "fail" and inj["message"].startswith("FINDING: vulnerable to "
+                                                                 "STARTTLS response injection")
+    strip = by["imap.client.starttls.refused"]
+    assert strip["result"] == "fail" and "LOGIN" in strip["message"]
+    assert "${password}" in strip["transcript"]  # the cleartext LOGIN, redacted
+    assert proc.returncode == 1
+
+
+def test_baseline_failure_blocks_exit_judgements(certs, tmp_path):
+    """A client that fails against the compliant server too (wrong password)
+    is not accused by the tests that judge its exit status."""
+    bad = "%s %s imap {port} starttls %s %s wrong-password" % (
+        PY, os.path.join(CLIENTS, "serve_py.py"), certs["ca"], USER)
+    proc, doc = serve(certs, tmp_path, "imap", bad,
+                      scripts=[os.path.join(SUITE, "imap", "00-baseline.session"),
+                               os.path.join(SUITE, "imap", "starttls-capability-change.session")])
+    got = verdicts(doc)
+    assert got["imap.client.baseline"] == "fail"
+    assert got["imap.client.starttls.capability-change"] == "blocked"
+
+
+def test_python_pop3_and_implicit_tls(certs, tmp_path):
+    """The built-in server alone (no scripts) serves poplib and IMAP over implicit TLS."""
+    for proto, tls in (("pop3", "starttls"), ("imap", "implicit"), ("smtp", "none")):
+        cmd = "%s %s %s {port} %s %s %s %s" % (PY, os.path.join(CLIENTS, "serve_py.py"), proto,
+                                               tls, certs["ca"], USER, PASSWORD)
+        proc, doc = serve(certs, tmp_path, proto, cmd, scripts=[], tls=tls)
+        assert verdicts(doc) == {"serve.responder": "pass"}, doc["tests"][0]["transcript"]
+
+
+# ---------------------------------------------------------------- hostile --
+
+def hostile(tmp_path, code):
+    """A client command running code with s, a socket connected to mailspec."""
+    f = tmp_path / "hostile.py"
+    f.write_text("import socket, sys, time\n"
+                 "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n" + code + "\n")
+    return "%s %s {port}" % (PY, f)
+
+
+REFUSED = os.path.join(SUITE, "imap", "starttls-refused.session")
+
+
+# The script waits for STARTTLS in its setup phase: whatever else the peer
+# does blocks the test (never a crash, a hang or a made-up verdict), and the
+# transcript says what happened.
+@pytest.mark.parametrize("what,code,result,words,note", [
+    ("garbage", "s.recv(100); s.sendall(bytes(range(256))*40 + b'\\r\\n'); time.sleep(1)",
+     "blocked", "closed", "the client's message breaks"),
+    ("huge-line", "s.recv(100); s.sendall(b'a1 ' + b'A'*(20<<20)); time.sleep(1)",
+     "blocked", "closed", "the client's message breaks"),
+    ("close-mid-command", "s.recv(100); s.sendall(b'a1 STARTT'); s.close()",
+     "blocked", "closed", "inside a message"),
+    ("silent", "time.sleep(30)", "blocked", "sent nothing", "killed after --client-timeout"),
+    ("connects-and-closes", "s.close(); time.sleep(30)", "blocked", "closed",
+     "killed after --client-timeout"),
+])
+def test_hostile_client(certs, tmp_path, what, code, result, words, note):
+    start = time.monotonic()
+    proc, doc = serve(certs, tmp_path, "imap", hostile(tmp_path, code), scripts=[REFUSED],
+                      timeout=2,
+                      client_timeout=6)
+    elapsed = time.monotonic() - start
+    assert proc.returncode in (1, 6), proc.stderr.decode()
+    t = doc["tests"][0]
+    assert t["result"] == result and words in t["message"], t
+    assert note in t["transcript"], t["transcript"]
+    assert elapsed < 30
+
+
+def test_no_client_connects(certs, tmp_path):
+    """--client that never connects, and manual mode with nobody connecting."""
+    proc, doc = serve(certs, tmp_path, "smtp", "sleep 30", timeout=2, client_timeout=4,
+                      scripts=[os.path.join(SUITE, "smtp", "00-baseline.session")])
+    t = doc["tests"][0]
+    assert (t["result"], proc.returncode) == ("blocked", 6)
+    assert "no client connected" in t["message"]
+    start = time.monotonic()
+    proc, doc = serve(certs, tmp_path, "smtp", None, timeout=2,
+                      scripts=[os.path.join(SUITE, "smtp", "00-baseline.session")])
+    assert doc["tests"][0]["result"] == "blocked" and proc.returncode == 6
+    assert time.monotonic() - start < 15
+
+
+def test_usage_errors(certs, tmp_path):
+    r = subprocess.run([MAILSPEC, "serve", "--protocol", "imap"], capture_output=True)
+    assert r.returncode == 2 and b"--listen" in r.stderr
+    bad = tmp_path / "bad.session"
+    bad.write_text("@client-exit maybe\nS: * OK\n")
+    r = subprocess.run([MAILSPEC, "serve", "--protocol", "imap", "--listen", "127.0.0.1:0",
+                        str(bad)], capture_output=True)
+    assert r.returncode == 2 and b"bad.session:1:1: error: @client-exit takes ok or any" in r.stderr
