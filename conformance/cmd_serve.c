@@ -371,8 +371,7 @@ int ms_cmd_serve(int argc, char **argv)
             continue;
         }
         if (sv_script_parse(text, len, &it.v[i].ss, &err) != 0) {
-            fprintf(stderr, "%s:%zu:%zu: error: %s\n", it.v[i].path, err.line, err.col,
-                    err.reason);
+            fprintf(stderr, "%s:%zu:%zu: error: %s\n", it.v[i].path, err.line, err.col, err.reason);
             bad = 1;
         }
         free(text);

@@ -85,7 +85,7 @@ struct sv_resp {
     /* SASL exchange in progress: 1 IMAP AUTHENTICATE / SMTP or POP3 AUTH PLAIN,
      * 2 SMTP AUTH LOGIN waiting for the user, 3 ... for the password */
     int sasl;
-    char sasl_tag[64];
+    char sasl_tag[256];
     char sasl_user[256];
     uint8_t flags[2]; /* IMAP flags of the two messages (SV_F_*) */
     uint8_t gone[2];  /* expunged (IMAP) or deleted (POP3) */

@@ -239,7 +239,7 @@ static void header_fields(const struct ms_imap_command *c, const struct ms_imap_
             if (k == nl && strncasecmp(name, p, nl) == 0)
                 in = 1;
         }
-        if (in != not)
+        if (in != not )
             ms_out_bytes(o, p, (size_t)(eol + 2 - p));
         p = eol + 2;
     }
@@ -265,13 +265,14 @@ static int fetch_item(struct sv_resp *r, const struct ms_imap_command *c,
         outf(o, "ENVELOPE %s", msgs[i].envelope);
     } else if (strcmp(kw, "BODYSTRUCTURE") == 0 ||
                (strcmp(kw, "BODY") == 0 && !(fa->flags & MS_IMAP_CNF_SECTION))) {
-        outf(o, "%s (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" %zu %zu%s)",
-             kw, bl, body_lines(msgs[i].body), kw[4] == 'S' ? " NIL NIL NIL NIL" : "");
+        outf(o, "%s (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" %zu %zu%s)", kw,
+             bl, body_lines(msgs[i].body), kw[4] == 'S' ? " NIL NIL NIL NIL" : "");
     } else if (strcmp(kw, "RFC822") == 0 || strcmp(kw, "RFC822.HEADER") == 0 ||
                strcmp(kw, "RFC822.TEXT") == 0) {
         char all[2048];
-        int n = snprintf(all, sizeof(all), "%s%s", kw[6] == '.' && kw[7] == 'T' ? "" : msgs[i].header,
-                         kw[6] == '.' && kw[7] == 'H' ? "" : msgs[i].body);
+        int n =
+            snprintf(all, sizeof(all), "%s%s", kw[6] == '.' && kw[7] == 'T' ? "" : msgs[i].header,
+                     kw[6] == '.' && kw[7] == 'H' ? "" : msgs[i].body);
         outf(o, "%s ", kw);
         literal(o, all, (size_t)n);
         *seen |= kw[6] != '.' || kw[7] == 'T';
@@ -336,24 +337,24 @@ static void imap_fetch(struct sv_resp *r, const struct ms_imap_command *c, const
     const struct ms_imap_cnode *set = arg(c, 0), *atts = arg(c, 1);
     const struct ms_imap_cnode *list[64];
     size_t nl = 0;
-    static const char *const fast[] = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
-                                       "BODY"};
+    static const char *const fast[] = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"};
     struct ms_imap_cnode macro[5];
     if (!set || !atts) {
         outf(o, "%s BAD FETCH needs a sequence set and items\r\n", tag);
         return;
     }
     if (atts->type == MS_IMAP_CN_ATOM) { /* ALL, FAST, FULL (RFC 9051 6.4.5) */
-        size_t n = atts->text.len == 3 && strncasecmp(atts->text.ptr, "ALL", 3) == 0   ? 4
+        size_t n = atts->text.len == 3 && strncasecmp(atts->text.ptr, "ALL", 3) == 0    ? 4
                    : atts->text.len == 4 && strncasecmp(atts->text.ptr, "FAST", 4) == 0 ? 3
-                                                                                       : 5;
+                                                                                        : 5;
         for (size_t k = 0; k < n; k++) {
             memset(&macro[k], 0, sizeof(macro[k]));
             macro[k].kw = fast[k];
             list[nl++] = &macro[k];
         }
     } else if (atts->type == MS_IMAP_CN_LIST) {
-        for (const struct ms_imap_cnode *a = node(c, atts->child); a && nl < 64; a = node(c, a->next))
+        for (const struct ms_imap_cnode *a = node(c, atts->child); a && nl < 64;
+             a = node(c, a->next))
             list[nl++] = a;
     } else {
         list[nl++] = atts;
@@ -372,7 +373,8 @@ static void imap_fetch(struct sv_resp *r, const struct ms_imap_command *c, const
             if (k)
                 ms_out_str(&mo, " ");
             if (!fetch_item(r, c, list[k], i, &mo, &seen)) {
-                outf(o, "%s NO [CANNOT] mailspec serve does not implement this FETCH item\r\n", tag);
+                outf(o, "%s NO [CANNOT] mailspec serve does not implement this FETCH item\r\n",
+                     tag);
                 return;
             }
             has_uid |= list[k]->kw && strcmp(list[k]->kw, "UID") == 0;
@@ -413,8 +415,9 @@ static int search_key(const struct sv_resp *r, const struct ms_imap_command *c,
     static const struct {
         const char *kw;
         uint8_t flag, set;
-    } fk[] = {{"SEEN", F_SEEN, 1},       {"UNSEEN", F_SEEN, 0},       {"DELETED", F_DELETED, 1},
-              {"UNDELETED", F_DELETED, 0}, {"FLAGGED", F_FLAGGED, 1}, {"UNFLAGGED", F_FLAGGED, 0},
+    } fk[] = {{"SEEN", F_SEEN, 1},         {"UNSEEN", F_SEEN, 0},
+              {"DELETED", F_DELETED, 1},   {"UNDELETED", F_DELETED, 0},
+              {"FLAGGED", F_FLAGGED, 1},   {"UNFLAGGED", F_FLAGGED, 0},
               {"ANSWERED", F_ANSWERED, 1}, {"UNANSWERED", F_ANSWERED, 0}};
     if (strcmp(k->kw, "ALL") == 0)
         return 1;
@@ -483,9 +486,10 @@ static void imap_store(struct sv_resp *r, const struct ms_imap_command *c, const
     int idx[2], n = imap_present(r, idx);
     for (int s = 0; s < n; s++) {
         int i = idx[s];
-        if (!in_set(set->text, c->uid ? (uint64_t)i + 1 : (uint64_t)s + 1, c->uid ? 2 : (uint64_t)n))
+        if (!in_set(set->text, c->uid ? (uint64_t)i + 1 : (uint64_t)s + 1,
+                    c->uid ? 2 : (uint64_t)n))
             continue;
-        r->flags[i] = mode == 1 ? (uint8_t)(r->flags[i] | bits)
+        r->flags[i] = mode == 1   ? (uint8_t)(r->flags[i] | bits)
                       : mode == 2 ? (uint8_t)(r->flags[i] & ~bits)
                                   : bits;
         if (!silent || c->uid) {
@@ -514,9 +518,10 @@ static void imap_select(struct sv_resp *r, const struct ms_imap_command *c, cons
     for (int s = n - 1; s >= 0; s--)
         if (!(r->flags[idx[s]] & F_SEEN))
             unseen = s + 1;
-    outf(o, "* %d EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted "
-            "\\Draft)\r\n* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)] "
-            "Limited\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n* OK [UIDNEXT 3] Predicted next UID\r\n",
+    outf(o,
+         "* %d EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted "
+         "\\Draft)\r\n* OK [PERMANENTFLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)] "
+         "Limited\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n* OK [UIDNEXT 3] Predicted next UID\r\n",
          n);
     if (unseen)
         outf(o, "* OK [UNSEEN %d] First unseen\r\n", unseen);
@@ -527,8 +532,8 @@ static void imap_select(struct sv_resp *r, const struct ms_imap_command *c, cons
 
 static void imap_answer(struct sv_resp *r, const struct ms_imap_command *c, struct ms_out *o)
 {
-    char tag[65];
-    int tl = c->tag.len < 64 ? (int)c->tag.len : 64;
+    char tag[256];
+    int tl = c->tag.len < 255 ? (int)c->tag.len : 255;
     snprintf(tag, sizeof(tag), "%.*s", tl, c->tag.ptr);
 
     if (c->msg == MS_IMAP_MSG_SASL || c->msg == MS_IMAP_MSG_SASL_CANCEL) {
@@ -609,7 +614,7 @@ static void imap_answer(struct sv_resp *r, const struct ms_imap_command *c, stru
                 outf(o, "%s NO [AUTHENTICATIONFAILED] Invalid credentials\r\n", tag);
             return;
         }
-        memcpy(r->sasl_tag, tag, sizeof(tag));
+        memcpy(r->sasl_tag, tag, (size_t)tl + 1);
         r->sasl = 1;
         ms_out_str(o, "+ \r\n");
         return;
@@ -671,7 +676,8 @@ static void imap_answer(struct sv_resp *r, const struct ms_imap_command *c, stru
         ms_out_str(o, "* STATUS INBOX (");
         const struct ms_imap_cnode *l = arg(c, 1);
         int first = 1;
-        for (const struct ms_imap_cnode *a = l ? node(c, l->child) : NULL; a; a = node(c, a->next)) {
+        for (const struct ms_imap_cnode *a = l ? node(c, l->child) : NULL; a;
+             a = node(c, a->next)) {
             char it[32];
             size_t il = a->text.len < 31 ? a->text.len : 31;
             memcpy(it, a->text.ptr, il);
@@ -756,9 +762,8 @@ static void smtp_answer(struct sv_resp *r, const struct ms_smtp_command *c, stru
             ms_out_str(o, "334 UGFzc3dvcmQ6\r\n");
         } else {
             k = b64_decode(c->response.ptr, c->response.len, buf, sizeof(buf));
-            smtp_auth_done(r, k >= 0 && creds_ok(r, r->sasl_user, strlen(r->sasl_user), buf,
-                                                  (size_t)k),
-                           o);
+            smtp_auth_done(
+                r, k >= 0 && creds_ok(r, r->sasl_user, strlen(r->sasl_user), buf, (size_t)k), o);
         }
         return;
     }
@@ -918,8 +923,7 @@ static void pop3_answer(struct sv_resp *r, const struct ms_pop3_command *c, stru
         if (trans)
             ms_out_str(o, "-ERR already logged in\r\n");
         else {
-            snprintf(r->sasl_user, sizeof(r->sasl_user), "%.*s", (int)c->arg[0].len,
-                     c->arg[0].ptr);
+            snprintf(r->sasl_user, sizeof(r->sasl_user), "%.*s", (int)c->arg[0].len, c->arg[0].ptr);
             r->pop3_user_given = 1;
             ms_out_str(o, "+OK send PASS\r\n");
         }

@@ -37,8 +37,7 @@
 
 /* ---------------------------------------------------------- the script -- */
 
-static int directive_is(const char *p, size_t n, const char *name, const char **arg,
-                        size_t *argn)
+static int directive_is(const char *p, size_t n, const char *name, const char **arg, size_t *argn)
 {
     size_t k = strlen(name);
     if (n < k || memcmp(p, name, k) != 0 || (n > k && p[k] != ' '))
@@ -82,8 +81,8 @@ int sv_script_parse(const char *text, size_t len, struct sv_script *out,
                                (an == 3 && memcmp(arg, "any", 3) == 0))) {
                 err->line = line;
                 err->col = 1;
-                err->reason = seen_exit ? "@client-exit given twice"
-                                        : "@client-exit takes ok or any";
+                err->reason =
+                    seen_exit ? "@client-exit given twice" : "@client-exit takes ok or any";
                 free(t);
                 return -1;
             }
@@ -357,8 +356,8 @@ static void r_emit(void *ctx, const struct ms_kind *k, const void *view, const s
 static void advance(struct sv *v);
 
 /* The text a transcript shows for a client message: credentials replaced (by type). */
-static size_t shown_text(const struct sv *v, const void *view, const char *raw, size_t n,
-                         char *out, size_t cap, const char **suffix)
+static size_t shown_text(const struct sv *v, const void *view, const char *raw, size_t n, char *out,
+                         size_t cap, const char **suffix)
 {
     *suffix = "";
     /* The view's slices point into the parser's copy of the message, not
@@ -386,8 +385,8 @@ static size_t shown_text(const struct sv *v, const void *view, const char *raw, 
         if (c->type == MS_SMTP_T_SASL && !c->cancel)
             repl = "${sasl_redacted}";
         else if (c->type == MS_SMTP_T_COMMAND && c->verb == MS_SMTP_AUTH && c->has_response) {
-            int k = snprintf(keep, sizeof(keep), "AUTH %.*s", (int)(c->arg.len < 64 ? c->arg.len : 64),
-                             c->arg.ptr);
+            int k = snprintf(keep, sizeof(keep), "AUTH %.*s",
+                             (int)(c->arg.len < 64 ? c->arg.len : 64), c->arg.ptr);
             keepn = (size_t)k;
             repl = " ${sasl_redacted}";
         }
@@ -466,8 +465,8 @@ static int matches_any(struct sv *v, const size_t *list, size_t n, const char *k
 }
 
 /* One complete client message (view) or a grammar error (err). */
-static void on_message(struct sv *v, const void *view, const struct ms_error *err,
-                       const char *raw, size_t n)
+static void on_message(struct sv *v, const void *view, const struct ms_error *err, const char *raw,
+                       size_t n)
 {
     char shown[2048];
     const char *sfx = "";
@@ -505,8 +504,7 @@ static void on_message(struct sv *v, const void *view, const struct ms_error *er
         tr_note(v, "the client's message breaks %s: %s", err->rule, err->reason);
         if (!v->script_done && v->phase == MS_PHASE_CHECK)
             decide(v, MS_RES_FAIL, v->i < v->s->nsteps ? v->s->steps[v->i].line : 0,
-                   "the client sent \"%s\", which breaks %s: %s", shortx, err->rule,
-                   err->reason);
+                   "the client sent \"%s\", which breaks %s: %s", shortx, err->rule, err->reason);
         respond(v, NULL, raw ? raw : "", raw ? n : 0, 0);
         return;
     }
@@ -672,8 +670,8 @@ static void conn_reset_streams(struct sv *v)
     memset(v->rstate, 0, p->replies->state_size);
     ms_stream_init(&v->cs, p->commands, &v->lim, v->cstate, v->cview, v->cbuf, SV_STREAM_BUF,
                    c_emit, v);
-    ms_stream_init(&v->rs, p->replies, &v->lim, v->rstate, v->rview, v->rbuf, SV_STREAM_BUF,
-                   r_emit, v);
+    ms_stream_init(&v->rs, p->replies, &v->lim, v->rstate, v->rview, v->rbuf, SV_STREAM_BUF, r_emit,
+                   v);
     v->loglen = 0;
     v->logbase = 0;
 }
@@ -701,15 +699,13 @@ static int do_tls(struct sv *v)
                "the client sent plaintext after the STARTTLS go-ahead, before the TLS handshake");
         return -1;
     }
-    SSL *ssl = ms_rec_tls_accept(v->ctx, v->c.fd, ms_now_ms() + v->o->timeout_ms, err,
-                                 sizeof(err));
+    SSL *ssl = ms_rec_tls_accept(v->ctx, v->c.fd, ms_now_ms() + v->o->timeout_ms, err, sizeof(err));
     if (!ssl) {
         tr_note(v, "TLS handshake: %s", err);
         if (v->s->tls_failure_passes) {
             decide(v, MS_RES_PASS, line, "the client refused the TLS handshake (%s)", err);
             v->tls_refused = 1;
-        }
-        else
+        } else
             decide(v, MS_RES_BLOCKED, line, "the TLS handshake with the client failed: %s", err);
         return -1;
     }
@@ -963,8 +959,7 @@ static int serve_conn(struct sv *v, int fd)
         if (v->write_failed) {
             tr_note(v, "the connection broke");
             if (!v->decided && !v->script_done && v->waiting != W_NONE)
-                decide(v, MS_RES_BLOCKED, v->s->steps[v->i].line,
-                       "writing to the client failed");
+                decide(v, MS_RES_BLOCKED, v->s->steps[v->i].line, "writing to the client failed");
             break;
         }
         if (v->tls_pending) {
@@ -997,16 +992,16 @@ static int serve_conn(struct sv *v, int fd)
             break;
         }
         /* closed, failed or silent */
-        const char *what = n == 0 ? "closed the connection" : n == -1 ? "broke the connection"
-                                                                      : "sent nothing";
+        const char *what = n == 0    ? "closed the connection"
+                           : n == -1 ? "broke the connection"
+                                     : "sent nothing";
         if (n == -1)
             tr_note(v, "%s", err);
         if (v->cs.len)
             tr_note(v, "the client %s inside a message (%zu bytes without an end)", what,
                     v->cs.len);
         if (!v->decided && !v->script_done) {
-            const struct ms_step *st =
-                &v->s->steps[v->waiting == W_UNORDERED ? v->ufirst : v->i];
+            const struct ms_step *st = &v->s->steps[v->waiting == W_UNORDERED ? v->ufirst : v->i];
             if (v->waiting == W_CLOSE && n != -2) {
                 tr_add(v, "@close\n", 7);
                 v->i++;
@@ -1179,9 +1174,10 @@ int sv_run(const struct sv_script *ss, const char *file, const struct sv_opts *o
     if (cl.pid > 0) {
         int sig = WIFSIGNALED(cl.status) ? WTERMSIG(cl.status) : 0;
         int code = WIFEXITED(cl.status) ? WEXITSTATUS(cl.status) : -1;
-        tr_note(v, "client %s", cl.timed_out ? "killed after --client-timeout"
-                                : sig     ? "killed by a signal"
-                                          : "exited");
+        tr_note(v, "client %s",
+                cl.timed_out ? "killed after --client-timeout"
+                : sig        ? "killed by a signal"
+                             : "exited");
         client_output(&cl, v);
         enum ms_result was = r->result;
         int was_decided = v->decided;
@@ -1216,7 +1212,7 @@ out:
     free(v->rbuf);
     free(v->tr);
     free(v->log);
-    int ret = exit_only                                              ? SV_ONLY_EXIT
+    int ret = exit_only                                                    ? SV_ONLY_EXIT
               : v->tls_refused && !ss->cert[0] && r->result == MS_RES_PASS ? SV_ONLY_TLS_REFUSED
                                                                            : 0;
     free(v->seg);
