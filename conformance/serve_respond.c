@@ -143,6 +143,19 @@ static const struct ms_imap_cnode *arg(const struct ms_imap_command *c, unsigned
     return n;
 }
 
+/* An atom's text: its canonical keyword when the parser knows it, else as written. */
+static struct ms_slice atom(const struct ms_imap_cnode *n)
+{
+    struct ms_slice a = {"", 0};
+    if (n && n->kw) {
+        a.ptr = n->kw;
+        a.len = strlen(n->kw);
+    } else if (n && n->text.ptr) {
+        a = n->text;
+    }
+    return a;
+}
+
 /* A string argument's value (quoted: escapes removed) into out. */
 static size_t str_value(const struct ms_imap_cnode *n, char *out, size_t cap)
 {
@@ -344,9 +357,10 @@ static void imap_fetch(struct sv_resp *r, const struct ms_imap_command *c, const
         return;
     }
     if (atts->type == MS_IMAP_CN_ATOM) { /* ALL, FAST, FULL (RFC 9051 6.4.5) */
-        size_t n = atts->text.len == 3 && strncasecmp(atts->text.ptr, "ALL", 3) == 0    ? 4
-                   : atts->text.len == 4 && strncasecmp(atts->text.ptr, "FAST", 4) == 0 ? 3
-                                                                                        : 5;
+        struct ms_slice m = atom(atts);
+        size_t n = m.len == 3 && strncasecmp(m.ptr, "ALL", 3) == 0    ? 4
+                   : m.len == 4 && strncasecmp(m.ptr, "FAST", 4) == 0 ? 3
+                                                                      : 5;
         for (size_t k = 0; k < n; k++) {
             memset(&macro[k], 0, sizeof(macro[k]));
             macro[k].kw = fast[k];
@@ -442,8 +456,8 @@ static void imap_search(struct sv_resp *r, const struct ms_imap_command *c, cons
     for (int s = 0; s < n; s++) {
         int m = 1;
         for (const struct ms_imap_cnode *k = arg(c, 0); k && m > 0; k = node(c, k->next)) {
-            if (k->type == MS_IMAP_CN_ATOM && k->text.len == 7 &&
-                strncasecmp(k->text.ptr, "CHARSET", 7) == 0) {
+            if (k->type == MS_IMAP_CN_ATOM && atom(k).len == 7 &&
+                strncasecmp(atom(k).ptr, "CHARSET", 7) == 0) {
                 k = node(c, k->next); /* its argument */
                 if (!k)
                     break;
@@ -471,8 +485,9 @@ static void imap_store(struct sv_resp *r, const struct ms_imap_command *c, const
         return;
     }
     char w[32];
-    size_t wl = what->text.len < 31 ? what->text.len : 31;
-    memcpy(w, what->text.ptr, wl);
+    struct ms_slice wa = atom(what);
+    size_t wl = wa.len < 31 ? wa.len : 31;
+    memcpy(w, wa.ptr, wl);
     w[wl] = '\0';
     int mode = w[0] == '+' ? 1 : w[0] == '-' ? 2 : 0;
     int silent = wl > 7 && strncasecmp(w + wl - 7, ".SILENT", 7) == 0;
@@ -597,7 +612,7 @@ static void imap_answer(struct sv_resp *r, const struct ms_imap_command *c, stru
     }
     case MS_IMAP_CMD_AUTHENTICATE: {
         const struct ms_imap_cnode *m = arg(c, 0), *ir = arg(c, 1);
-        if (r->authed || !m || m->text.len != 5 || strncasecmp(m->text.ptr, "PLAIN", 5) != 0) {
+        if (r->authed || !m || atom(m).len != 5 || strncasecmp(atom(m).ptr, "PLAIN", 5) != 0) {
             outf(o, "%s NO [CANNOT] only AUTHENTICATE PLAIN, before login\r\n", tag);
             return;
         }
@@ -679,8 +694,9 @@ static void imap_answer(struct sv_resp *r, const struct ms_imap_command *c, stru
         for (const struct ms_imap_cnode *a = l ? node(c, l->child) : NULL; a;
              a = node(c, a->next)) {
             char it[32];
-            size_t il = a->text.len < 31 ? a->text.len : 31;
-            memcpy(it, a->text.ptr, il);
+            struct ms_slice as = atom(a);
+            size_t il = as.len < 31 ? as.len : 31;
+            memcpy(it, as.ptr, il);
             it[il] = '\0';
             long v = strcasecmp(it, "MESSAGES") == 0      ? n
                      : strcasecmp(it, "UIDNEXT") == 0     ? 3
