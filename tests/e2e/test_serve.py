@@ -38,12 +38,13 @@ def certs(tmp_path_factory):
     msg = d / "msg.txt"
     msg.write_bytes(b"Subject: serve test\r\n\r\nHello.\r\n.leading dot\r\n")
     paths["msg"] = str(msg)
-    rc = d / "fetchmailrc"
-    rc.write_text('poll localhost protocol IMAP user "%s" password "%s" sslcertck '
-                  'sslcertfile "%s" sslproto "tls1.2+" keep mda "/bin/cat >/dev/null"\n'
-                  % (USER, PASSWORD, paths["ca"]))
-    rc.chmod(0o600)
-    paths["fetchmailrc"] = str(rc)
+    for proto in ("imap", "pop3"):
+        rc = d / ("fetchmailrc-" + proto)
+        rc.write_text('poll localhost protocol %s user "%s" password "%s" sslcertck '
+                      'sslcertfile "%s" sslproto "tls1.2+" keep mda "/bin/cat >/dev/null"\n'
+                      % (proto.upper(), USER, PASSWORD, paths["ca"]))
+        rc.chmod(0o600)
+        paths["fetchmailrc-" + proto] = str(rc)
     return paths
 
 
@@ -78,6 +79,10 @@ IMAP_TESTS = ["imap.client.baseline", "imap.client.cert.expired", "imap.client.c
 SMTP_TESTS = ["smtp.client.baseline", "smtp.client.cert.expired", "smtp.client.cert.selfsigned",
               "smtp.client.cert.wrongname", "smtp.client.starttls.ehlo-after-tls",
               "smtp.client.starttls.injection", "smtp.client.starttls.refused"]
+POP3_TESTS = ["pop3.client.baseline", "pop3.client.cert.expired", "pop3.client.cert.selfsigned",
+              "pop3.client.cert.wrongname", "pop3.client.stls.injection",
+              "pop3.client.stls.refused"]
+TESTS = {"imap": IMAP_TESTS, "smtp": SMTP_TESTS, "pop3": POP3_TESTS}
 
 
 def client_command(name, proto, c):
@@ -104,10 +109,14 @@ def client_command(name, proto, c):
         return ("msmtp --host=localhost --port={port} --tls=on --tls-starttls=on "
                 "--tls-trust-file=%s --auth=plain --user=%s --passwordeval='echo %s' "
                 "--from=a@example.org b@example.org < %s" % (ca, u, p, c["msg"]))
+    if name == "curl" and proto == "pop3":
+        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'pop3://localhost:{port}/1'"
+                % (ca, u, p))
     if name == "fetchmail":
-        home = os.path.dirname(c["fetchmailrc"])
+        rc = c["fetchmailrc-" + proto]
+        home = os.path.dirname(rc)
         return ("FETCHMAILHOME=%s HOME=%s fetchmail --nosyslog -f %s --service {port} localhost"
-                % (home, home, c["fetchmailrc"]))
+                % (home, home, rc))
     raise AssertionError(name)
 
 
@@ -116,6 +125,9 @@ def client_command(name, proto, c):
 RECORDED = {
     ("python", "imap"): set(),
     ("python", "smtp"): set(),
+    ("python", "pop3"): set(),
+    ("curl", "pop3"): set(),
+    ("fetchmail", "pop3"): set(),
     ("curl", "imap"): set(),
     ("curl", "smtp"): set(),
     ("swaks", "smtp"): {"smtp.client.starttls.injection", "smtp.client.cert.wrongname"},
@@ -142,7 +154,7 @@ def test_real_client_verdicts(certs, tmp_path, name, proto):
     proc, doc = serve(certs, tmp_path, proto, client_command(name, proto, certs))
     assert doc is not None, proc.stderr.decode()
     got = verdicts(doc)
-    tests = IMAP_TESTS if proto == "imap" else SMTP_TESTS
+    tests = TESTS[proto]
     want = {t: ("fail" if t in RECORDED[(name, proto)] else "pass") for t in tests}
     assert got == want, "\n".join(
         "%s: %s %s" % (t["id"], t["result"], t["message"]) for t in doc["tests"])
@@ -183,9 +195,9 @@ def test_baseline_failure_blocks_exit_judgements(certs, tmp_path):
     assert got["imap.client.starttls.capability-change"] == "blocked"
 
 
-def test_python_pop3_and_implicit_tls(certs, tmp_path):
-    """The built-in server alone (no scripts) serves poplib and IMAP over implicit TLS."""
-    for proto, tls in (("pop3", "starttls"), ("imap", "implicit"), ("smtp", "none")):
+def test_builtin_server_alone(certs, tmp_path):
+    """The built-in server alone (no scripts) over implicit TLS and in cleartext."""
+    for proto, tls in (("pop3", "implicit"), ("imap", "implicit"), ("smtp", "none")):
         cmd = "%s %s %s {port} %s %s %s %s" % (PY, os.path.join(CLIENTS, "serve_py.py"), proto,
                                                tls, certs["ca"], USER, PASSWORD)
         proc, doc = serve(certs, tmp_path, proto, cmd, scripts=[], tls=tls)
