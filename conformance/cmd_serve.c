@@ -383,7 +383,7 @@ int ms_cmd_serve(int argc, char **argv)
     if (it.n == 0) {
         /* no scripts: the built-in server alone, one connection */
         static const char builtin[] = "@test serve.responder\n@title The built-in server "
-                                      "alone\n@level info\n@allow ${*}\n";
+                                      "alone\n@level info\n@client-exit ok\n@allow ${*}\n";
         struct ms_script_error err;
         if (add_item(&it, "(built-in)") != 0 ||
             sv_script_parse(builtin, sizeof(builtin) - 1, &it.v[0].ss, &err) != 0) {

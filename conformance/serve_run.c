@@ -193,8 +193,9 @@ struct sv {
     size_t trlen;
     int tr_full;
     int write_failed;
-    size_t sent;     /* writes on this connection */
-    int tls_refused; /* passed because the client broke off the handshake */
+    size_t sent;           /* writes on this connection */
+    int tls_refused;       /* passed because the client broke off the handshake */
+    uint64_t lit_go_ahead; /* stream offset of the last literal given a "+" */
 };
 
 static void tr_add(struct sv *v, const char *s, size_t n)
@@ -674,6 +675,7 @@ static void conn_reset_streams(struct sv *v)
                    v);
     v->loglen = 0;
     v->logbase = 0;
+    v->lit_go_ahead = 0;
 }
 
 static void conn_close(struct sv *v)
@@ -907,6 +909,31 @@ static int accept_conn(struct sv *v, struct client *cl)
     }
 }
 
+/*
+ * IMAP: a client that announced a synchronizing literal ("{n}" CRLF at the
+ * end of the bytes so far, RFC 9051 4.3) waits for a command continuation
+ * request before it sends the literal; the built-in server sends it, once
+ * per announcement. ("{n+}" and "{n-}" (RFC 7888) are not waited for.)
+ */
+static void literal_go_ahead(struct sv *v)
+{
+    const char *b = v->cs.buf;
+    size_t n = v->cs.len;
+    uint64_t at = v->cs.offset + n;
+    if (strcmp(v->proto->name, "imap") != 0 || n < 5 || at == v->lit_go_ahead || v->tls_pending ||
+        v->closing || b[n - 1] != '\n' || b[n - 2] != '\r' || b[n - 3] != '}' ||
+        !(b[n - 4] >= '0' && b[n - 4] <= '9'))
+        return;
+    size_t i = n - 4;
+    while (i > 0 && b[i - 1] >= '0' && b[i - 1] <= '9')
+        i--;
+    if (i == 0 || b[i - 1] != '{')
+        return;
+    v->lit_go_ahead = at;
+    static const char go[] = "+ Ready for literal data\r\n";
+    send_bytes(v, go, sizeof(go) - 1);
+}
+
 static void feed_client(struct sv *v, const char *p, size_t n)
 {
     /* keep the bytes of messages not yet complete, and what this chunk adds */
@@ -931,6 +958,7 @@ static void feed_client(struct sv *v, const char *p, size_t n)
     if (k < n)
         v->logbase += n - k;
     ms_stream_feed(&v->cs, p, n);
+    literal_go_ahead(v);
 }
 
 /* Serve one connection until it ends. Returns 1 when the script wants another. */

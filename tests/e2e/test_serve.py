@@ -204,6 +204,27 @@ def test_builtin_server_alone(certs, tmp_path):
         assert verdicts(doc) == {"serve.responder": "pass"}, doc["tests"][0]["transcript"]
 
 
+def test_synchronizing_literal_gets_a_go_ahead(certs, tmp_path):
+    """An IMAP client that announces {n} waits for "+" before the literal
+    (RFC 9051 4.3): the built-in server sends it, once per literal."""
+    f = tmp_path / "literal.py"
+    f.write_text(
+        "import socket, sys\n"
+        "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
+        "r = s.makefile('rb')\n"
+        "assert r.readline().startswith(b'* OK')\n"
+        "s.sendall(b'a1 LOGIN {5}\\r\\n'); assert r.readline().startswith(b'+ ')\n"
+        "s.sendall(b'%s {%d}\\r\\n'); assert r.readline().startswith(b'+ ')\n"
+        "s.sendall(b'%s\\r\\n'); assert r.readline().startswith(b'a1 OK')\n"
+        "s.sendall(b'a2 LOGOUT\\r\\n'); r.readline(); r.readline()\n"
+        % (USER, len(PASSWORD), PASSWORD))
+    proc, doc = serve(certs, tmp_path, "imap", "%s %s {port}" % (PY, f), scripts=[], tls="none")
+    t = doc["tests"][0]
+    assert t["result"] == "pass", t["transcript"]
+    assert t["transcript"].count("S: + Ready for literal data") == 2
+    assert "C: a1 LOGIN {5}\\r\\n%s ${password}" % USER in t["transcript"]
+
+
 # ---------------------------------------------------------------- hostile --
 
 def hostile(tmp_path, code):
