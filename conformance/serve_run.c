@@ -1202,9 +1202,18 @@ int sv_run(const struct sv_script *ss, const char *file, const struct sv_opts *o
     if (cl.pid > 0) {
         int sig = WIFSIGNALED(cl.status) ? WTERMSIG(cl.status) : 0;
         int code = WIFEXITED(cl.status) ? WEXITSTATUS(cl.status) : -1;
+        /* sh -c reports a command killed by a signal as 128 + the signal */
+        if (!sig && code > 128 && code < 160)
+            sig = code - 128;
+        /* a crash: the signals of a program's own fault */
+        if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGABRT) {
+            if (sig)
+                tr_note(v, "the client ended by signal %d", sig);
+            sig = 0;
+        }
         tr_note(v, "client %s",
                 cl.timed_out ? "killed after --client-timeout"
-                : sig        ? "killed by a signal"
+                : sig        ? "crashed"
                              : "exited");
         client_output(&cl, v);
         enum ms_result was = r->result;

@@ -75,10 +75,12 @@ def verdicts(doc):
 IMAP_TESTS = ["imap.client.baseline", "imap.client.cert.expired", "imap.client.cert.selfsigned",
               "imap.client.cert.wrongname", "imap.client.starttls.capability-change",
               "imap.client.starttls.injection", "imap.client.starttls.preauth",
-              "imap.client.starttls.refused", "imap.client.starttls.untagged-capability"]
+              "imap.client.starttls.refused", "imap.client.starttls.untagged-capability",
+              "imap.client.robust.long-line", "imap.client.robust.malformed"]
 SMTP_TESTS = ["smtp.client.baseline", "smtp.client.cert.expired", "smtp.client.cert.selfsigned",
               "smtp.client.cert.wrongname", "smtp.client.starttls.ehlo-after-tls",
-              "smtp.client.starttls.injection", "smtp.client.starttls.refused"]
+              "smtp.client.starttls.injection", "smtp.client.starttls.refused",
+              "smtp.client.robust.long-line", "smtp.client.robust.malformed"]
 POP3_TESTS = ["pop3.client.baseline", "pop3.client.cert.expired", "pop3.client.cert.selfsigned",
               "pop3.client.cert.wrongname", "pop3.client.stls.injection",
               "pop3.client.stls.refused"]
@@ -263,6 +265,20 @@ def test_hostile_client(certs, tmp_path, what, code, result, words, note):
     assert t["result"] == result and words in t["message"], t
     assert note in t["transcript"], t["transcript"]
     assert elapsed < 30
+
+
+@pytest.mark.parametrize("what,code,words", [
+    ("hangs", "s.recv(100000); time.sleep(60)", "did not exit within 5 s (it hung)"),
+    ("crashes", "import os, signal; s.recv(100000); os.kill(os.getpid(), signal.SIGSEGV)",
+     "crashed (signal 11)"),
+])
+def test_robustness_verdicts(certs, tmp_path, what, code, words):
+    """A client that hangs or crashes on the long line fails the robustness test."""
+    proc, doc = serve(certs, tmp_path, "imap", hostile(tmp_path, code), timeout=2,
+                      client_timeout=5,
+                      scripts=[os.path.join(SUITE, "imap", "robust-long-line.session")])
+    t = doc["tests"][0]
+    assert t["result"] == "fail" and words in t["message"], t
 
 
 def test_no_client_connects(certs, tmp_path):
