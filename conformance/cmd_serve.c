@@ -452,7 +452,17 @@ int ms_cmd_serve(int argc, char **argv)
     memset(&rep, 0, sizeof(rep));
     rep.command = "serve";
     rep.protocol = o->protocol;
-    rep.host = listen_spec;
+    /* the address serve listened on, without the port (which is "port") */
+    char host[256];
+    {
+        const char *colon = strrchr(listen_spec, ':');
+        size_t hl = colon ? (size_t)(colon - listen_spec) : strlen(listen_spec);
+        if (hl >= 2 && listen_spec[0] == '[' && listen_spec[hl - 1] == ']')
+            snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), listen_spec + 1);
+        else
+            snprintf(host, sizeof(host), "%.*s", (int)hl, listen_spec);
+    }
+    rep.host = host;
     rep.port = port;
     rep.tls = o->tls;
     rep.tests = res;

@@ -184,6 +184,24 @@ def test_fixture_findings_name_the_bug(certs, tmp_path):
     assert proc.returncode == 1
 
 
+def test_reports(certs, tmp_path):
+    """JSON, JUnit (valid against the xUnit schema) and HTML, as certify writes them."""
+    junit, html = tmp_path / "r.xml", tmp_path / "r.html"
+    proc, doc = serve(certs, tmp_path, "smtp", client_command("fixture-vulnerable", "smtp", certs),
+                      scripts=[os.path.join(SUITE, "smtp", "starttls-refused.session")],
+                      extra=["--junit", str(junit), "--html", str(html)])
+    assert doc["host"] == "127.0.0.1" and doc["port"] > 0 and doc["transport"] == "starttls"
+    assert doc["client"].endswith("alice ${password}")  # the --client command, masked
+    assert PASSWORD not in json.dumps(doc)  # command line, --client, transcripts
+    x = subprocess.run(["xmllint", "--noout", "--schema",
+                        os.path.join(ROOT, "tests", "junit", "junit-10.xsd"), str(junit)],
+                       capture_output=True)
+    assert x.returncode == 0, x.stderr
+    assert "smtp.client.starttls.refused" in junit.read_text()
+    page = html.read_text()
+    assert "smtp.client.starttls.refused" in page and PASSWORD not in page
+
+
 def test_baseline_failure_blocks_exit_judgements(certs, tmp_path):
     """A client that fails against the compliant server too (wrong password)
     is not accused by the tests that judge its exit status."""
