@@ -45,6 +45,15 @@ def certs(tmp_path_factory):
                       % (proto.upper(), USER, PASSWORD, paths["ca"]))
         rc.chmod(0o600)
         paths["fetchmailrc-" + proto] = str(rc)
+    # isync 1.4 (mbsync): PORT and DIR filled in per run
+    mb = d / "mbsyncrc.in"
+    mb.write_text("IMAPAccount serve\nHost localhost\nPort PORT\nUser %s\nPass %s\n"
+                  "SSLType STARTTLS\nCertificateFile %s\nAuthMechs LOGIN PLAIN\n\n"
+                  "IMAPStore remote\nAccount serve\n\n"
+                  "MaildirStore local\nPath DIR/mail/\nInbox DIR/mail/INBOX\n\n"
+                  "Channel inbox\nFar :remote:INBOX\nNear :local:\nCreate Near\nSync Pull\n"
+                  "SyncState *\n" % (USER, PASSWORD, paths["ca"]))
+    paths["mbsyncrc"] = str(mb)
     return paths
 
 
@@ -114,6 +123,10 @@ def client_command(name, proto, c):
     if name == "curl" and proto == "pop3":
         return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'pop3://localhost:{port}/1'"
                 % (ca, u, p))
+    if name == "mbsync":
+        return ("d=$(mktemp -d %s/mbsync.XXXXXX) && mkdir -p $d/mail && "
+                "sed -e s/PORT/{port}/ -e \"s|DIR|$d|\" %s > $d/rc && HOME=$d mbsync -c $d/rc inbox"
+                % (os.path.dirname(c["mbsyncrc"]), c["mbsyncrc"]))
     if name == "fetchmail":
         rc = c["fetchmailrc-" + proto]
         home = os.path.dirname(rc)
@@ -135,6 +148,7 @@ RECORDED = {
     ("swaks", "smtp"): {"smtp.client.starttls.injection", "smtp.client.cert.wrongname"},
     ("msmtp", "smtp"): set(),
     ("fetchmail", "imap"): set(),
+    ("mbsync", "imap"): set(),
     ("fixture-fixed", "imap"): set(),
     ("fixture-fixed", "smtp"): set(),
     ("fixture-vulnerable", "imap"): {
@@ -145,7 +159,8 @@ RECORDED = {
         "smtp.client.cert.expired", "smtp.client.cert.selfsigned", "smtp.client.cert.wrongname",
         "smtp.client.starttls.injection", "smtp.client.starttls.refused"},
 }
-BINARIES = {"curl": "curl", "swaks": "swaks", "msmtp": "msmtp", "fetchmail": "fetchmail"}
+BINARIES = {"curl": "curl", "swaks": "swaks", "msmtp": "msmtp", "fetchmail": "fetchmail",
+            "mbsync": "mbsync"}
 
 
 @pytest.mark.parametrize("name,proto", sorted(RECORDED))
