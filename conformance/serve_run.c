@@ -984,13 +984,7 @@ static int serve_conn(struct sv *v, int fd)
     }
     static char buf[64 * 1024];
     for (;;) {
-        if (v->write_failed) {
-            tr_note(v, "the connection broke");
-            if (!v->decided && !v->script_done && v->waiting != W_NONE)
-                decide(v, MS_RES_BLOCKED, v->s->steps[v->i].line, "writing to the client failed");
-            break;
-        }
-        if (v->tls_pending) {
+        if (v->tls_pending && !v->write_failed) {
             if (v->in_segment)
                 flush_segment(v);
             v->tls_pending = 0;
@@ -1003,13 +997,17 @@ static int serve_conn(struct sv *v, int fd)
             conn_close(v);
             return 1;
         }
-        if (v->closing || (v->decided && v->r->result != MS_RES_PASS && v->o->client == NULL))
+        if (!v->write_failed &&
+            (v->closing || (v->decided && v->r->result != MS_RES_PASS && v->o->client == NULL)))
             break;
         if (v->decided && v->r->result == MS_RES_PASS && v->s->tls_failure_passes)
             break;
         char err[256];
         uint64_t dl = ms_now_ms() + v->o->timeout_ms;
-        ssize_t n = ms_conn_read(&v->c, buf, sizeof(buf), dl, v->o->stop, err, sizeof(err));
+        /* a write that failed: the client closed (or reset) the connection */
+        ssize_t n = v->write_failed
+                        ? 0
+                        : ms_conn_read(&v->c, buf, sizeof(buf), dl, v->o->stop, err, sizeof(err));
         if (n > 0) {
             feed_client(v, buf, (size_t)n);
             continue;

@@ -85,7 +85,9 @@ IMAP_TESTS = ["imap.client.baseline", "imap.client.cert.expired", "imap.client.c
               "imap.client.cert.wrongname", "imap.client.starttls.capability-change",
               "imap.client.starttls.injection", "imap.client.starttls.preauth",
               "imap.client.starttls.refused", "imap.client.starttls.untagged-capability",
-              "imap.client.robust.long-line", "imap.client.robust.malformed"]
+              "imap.client.robust.long-line", "imap.client.robust.malformed",
+              "imap.client.implicit.cert.expired", "imap.client.implicit.cert.selfsigned",
+              "imap.client.implicit.cert.wrongname"]
 SMTP_TESTS = ["smtp.client.baseline", "smtp.client.cert.expired", "smtp.client.cert.selfsigned",
               "smtp.client.cert.wrongname", "smtp.client.starttls.ehlo-after-tls",
               "smtp.client.starttls.injection", "smtp.client.starttls.refused",
@@ -172,7 +174,8 @@ def test_real_client_verdicts(certs, tmp_path, name, proto):
     assert doc is not None, proc.stderr.decode()
     got = verdicts(doc)
     tests = TESTS[proto]
-    want = {t: ("fail" if t in RECORDED[(name, proto)] else "pass") for t in tests}
+    want = {t: ("fail" if t in RECORDED[(name, proto)] else
+                "not-applicable" if ".implicit." in t else "pass") for t in tests}
     assert got == want, "\n".join(
         "%s: %s %s" % (t["id"], t["result"], t["message"]) for t in doc["tests"])
     assert proc.returncode == (1 if any(
@@ -181,6 +184,27 @@ def test_real_client_verdicts(certs, tmp_path, name, proto):
     assert doc["judged"] == "client"
     text = json.dumps(doc)
     assert PASSWORD not in text
+
+
+@pytest.mark.parametrize("name", ["python", "curl"])
+def test_implicit_tls_clients(certs, tmp_path, name):
+    """Over implicit TLS (RFC 8314): the baseline, the certificate and the
+    robustness tests apply, the STARTTLS tests do not."""
+    ca, u, p = certs["ca"], USER, PASSWORD
+    cmd = ("%s %s imap {port} implicit %s %s %s" % (PY, os.path.join(CLIENTS, "serve_py.py"),
+                                                    ca, u, p) if name == "python" else
+           "curl -sS --cacert %s -u %s:%s 'imaps://localhost:{port}/INBOX;UID=1'" % (ca, u, p))
+    d = os.path.join(SUITE, "imap")
+    scripts = [os.path.join(d, f) for f in sorted(os.listdir(d))
+               if f.startswith(("00-", "implicit-", "robust-"))]
+    proc, doc = serve(certs, tmp_path, "imap", cmd, tls="implicit", scripts=scripts)
+    got = verdicts(doc)
+    assert len(got) == 6 and set(got.values()) == {"pass"}, doc["tests"]
+    assert proc.returncode == 0
+    # the STARTTLS tests do not apply over implicit TLS
+    proc, doc = serve(certs, tmp_path, "imap", cmd, tls="implicit",
+                      scripts=[os.path.join(d, "starttls-refused.session")])
+    assert verdicts(doc) == {"imap.client.starttls.refused": "not-applicable"}
 
 
 def test_fixture_findings_name_the_bug(certs, tmp_path):
