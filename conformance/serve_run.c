@@ -970,6 +970,9 @@ static int serve_conn(struct sv *v, int fd)
     conn_reset_streams(v);
     sv_resp_init(&v->resp, v->proto->name, v->o);
     v->tls_pending = v->closing = v->next_conn = 0;
+    /* a session, however busy, ends by --client-timeout (also without
+     * --client: a peer that keeps sending cannot hold serve forever) */
+    uint64_t session_end = ms_now_ms() + v->o->client_timeout_ms;
     if (v->o->tls == MS_TLS_IMPLICIT && do_tls(v) != 0)
         return 0;
     v->sent = 0;
@@ -1003,7 +1006,17 @@ static int serve_conn(struct sv *v, int fd)
         if (v->decided && v->r->result == MS_RES_PASS && v->s->tls_failure_passes)
             break;
         char err[256];
-        uint64_t dl = ms_now_ms() + v->o->timeout_ms;
+        uint64_t now = ms_now_ms(), dl = now + v->o->timeout_ms;
+        if (now >= session_end) {
+            tr_note(v, "the session went on past --client-timeout (%u s); mailspec closes it",
+                    v->o->client_timeout_ms / 1000);
+            if (!v->decided)
+                decide(v, MS_RES_BLOCKED, 0, "the session went on past --client-timeout (%u s)",
+                       v->o->client_timeout_ms / 1000);
+            break;
+        }
+        if (dl > session_end)
+            dl = session_end;
         /* a write that failed: the client closed (or reset) the connection */
         ssize_t n = v->write_failed
                         ? 0
@@ -1012,6 +1025,8 @@ static int serve_conn(struct sv *v, int fd)
             feed_client(v, buf, (size_t)n);
             continue;
         }
+        if (n == -2 && ms_now_ms() >= session_end && !(v->o->stop && *v->o->stop))
+            continue; /* the session's bound, not the client's silence */
         if (n == -2 && v->o->stop && *v->o->stop) {
             decide(v, MS_RES_ERROR, 0, "interrupted");
             v->r->interrupted = 1;

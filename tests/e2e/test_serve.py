@@ -352,6 +352,38 @@ def test_no_client_connects(certs, tmp_path):
     assert time.monotonic() - start < 15
 
 
+def test_busy_peer_is_bounded(certs, tmp_path):
+    """Manual mode (no --client): a peer that sends NOOP forever is cut off
+    at --client-timeout; serve ends with a result."""
+    import re
+    import socket
+    out = tmp_path / "busy.json"
+    p = subprocess.Popen([MAILSPEC, "serve", "--protocol", "imap", "--listen", "127.0.0.1:0",
+                          "--timeout", "5", "--client-timeout", "3", "--json", str(out)],
+                         stderr=subprocess.PIPE)
+    try:
+        line = p.stderr.readline().decode()
+        port = int(re.search(r"port (\d+)", line).group(1))
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        start = time.monotonic()
+        n = 0
+        try:
+            while time.monotonic() - start < 20:
+                s.sendall(b"a%d NOOP\r\n" % n)
+                n += 1
+                time.sleep(0.05)
+                s.recv(65536)
+        except OSError:
+            pass
+        assert time.monotonic() - start < 10, "serve did not cut the session off"
+        assert p.wait(timeout=20) == 6
+    finally:
+        p.kill()
+        p.wait()
+    t = json.loads(out.read_text())["tests"][0]
+    assert t["result"] == "blocked" and "past --client-timeout" in t["message"], t["message"]
+
+
 def test_usage_errors(certs, tmp_path):
     r = subprocess.run([MAILSPEC, "serve", "--protocol", "imap"], capture_output=True)
     assert r.returncode == 2 and b"--listen" in r.stderr
