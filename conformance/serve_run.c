@@ -1000,8 +1000,8 @@ static int serve_conn(struct sv *v, int fd)
             conn_close(v);
             return 1;
         }
-        if (!v->write_failed &&
-            (v->closing || (v->decided && v->r->result != MS_RES_PASS && v->o->client == NULL)))
+        if (!v->write_failed && !v->closing && v->decided && v->r->result != MS_RES_PASS &&
+            v->o->client == NULL)
             break;
         if (v->decided && v->r->result == MS_RES_PASS && v->s->tls_failure_passes)
             break;
@@ -1018,7 +1018,9 @@ static int serve_conn(struct sv *v, int fd)
         if (dl > session_end)
             dl = session_end;
         /* a write that failed: the client closed (or reset) the connection */
-        ssize_t n = v->write_failed
+        /* closing: the client ended the session (LOGOUT, QUIT), which the
+         * built-in server answered; a failed write: the client closed */
+        ssize_t n = v->write_failed || v->closing
                         ? 0
                         : ms_conn_read(&v->c, buf, sizeof(buf), dl, v->o->stop, err, sizeof(err));
         if (n > 0) {
@@ -1033,9 +1035,10 @@ static int serve_conn(struct sv *v, int fd)
             break;
         }
         /* closed, failed or silent */
-        const char *what = n == 0    ? "closed the connection"
-                           : n == -1 ? "broke the connection"
-                                     : "sent nothing";
+        const char *what = v->closing ? "ended the session (LOGOUT or QUIT)"
+                           : n == 0   ? "closed the connection"
+                           : n == -1  ? "broke the connection"
+                                      : "sent nothing";
         if (n == -1)
             tr_note(v, "%s", err);
         if (v->cs.len)

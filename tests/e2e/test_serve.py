@@ -241,6 +241,21 @@ def test_reports(certs, tmp_path):
     assert "smtp.client.starttls.refused" in page and PASSWORD not in page
 
 
+def test_quit_after_refused_starttls_is_a_close(certs, tmp_path):
+    """A client that answers the refused STARTTLS with QUIT (allowed) ends
+    the session: that is the close the stripping test expects, not a
+    failure (a false failure found while writing the tests)."""
+    f = tmp_path / "quit.py"
+    f.write_text("import smtplib, sys\n"
+                 "c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=5)\n"
+                 "c.ehlo()\nc.docmd('STARTTLS')\nc.quit()\n")
+    proc, doc = serve(certs, tmp_path, "smtp", "%s %s {port}" % (PY, f),
+                      scripts=[os.path.join(SUITE, "smtp", "starttls-refused.session")])
+    t = doc["tests"][0]
+    assert t["result"] == "pass", t["message"]
+    assert "C: quit\nS: 221 2.0.0 Bye\n@close" in t["transcript"]
+
+
 def test_baseline_failure_blocks_exit_judgements(certs, tmp_path):
     """A client that fails against the compliant server too (wrong password)
     is not accused by the tests that judge its exit status."""
