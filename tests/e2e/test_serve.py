@@ -54,6 +54,14 @@ def certs(tmp_path_factory):
                   "Channel inbox\nFar :remote:INBOX\nNear :local:\nCreate Near\nSync Pull\n"
                   "SyncState *\n" % (USER, PASSWORD, paths["ca"]))
     paths["mbsyncrc"] = str(mb)
+    # getmail6 (implicit TLS only: it has no STARTTLS); PORT filled in per run
+    gm = d / "getmailrc.in"
+    gm.write_text("[retriever]\ntype = SimpleIMAPSSLRetriever\nserver = localhost\nport = PORT\n"
+                  "username = %s\npassword = %s\nca_certs = %s\nmailboxes = (\"INBOX\",)\n\n"
+                  "[destination]\ntype = MDA_external\npath = /bin/sh\n"
+                  "arguments = (\"-c\", \"cat >/dev/null\")\nallow_root_commands = true\n\n"
+                  "[options]\nread_all = true\ndelete = false\n" % (USER, PASSWORD, paths["ca"]))
+    paths["getmailrc"] = str(gm)
     return paths
 
 
@@ -186,14 +194,21 @@ def test_real_client_verdicts(certs, tmp_path, name, proto):
     assert PASSWORD not in text
 
 
-@pytest.mark.parametrize("name", ["python", "curl"])
+@pytest.mark.parametrize("name", ["python", "curl", "getmail"])
 def test_implicit_tls_clients(certs, tmp_path, name):
     """Over implicit TLS (RFC 8314): the baseline, the certificate and the
     robustness tests apply, the STARTTLS tests do not."""
     ca, u, p = certs["ca"], USER, PASSWORD
-    cmd = ("%s %s imap {port} implicit %s %s %s" % (PY, os.path.join(CLIENTS, "serve_py.py"),
-                                                    ca, u, p) if name == "python" else
-           "curl -sS --cacert %s -u %s:%s 'imaps://localhost:{port}/INBOX;UID=1'" % (ca, u, p))
+    if name == "python":
+        cmd = "%s %s imap {port} implicit %s %s %s" % (
+            PY, os.path.join(CLIENTS, "serve_py.py"), ca, u, p)
+    elif name == "curl":
+        cmd = "curl -sS --cacert %s -u %s:%s 'imaps://localhost:{port}/INBOX;UID=1'" % (ca, u, p)
+    else:
+        assert shutil.which("getmail"), "getmail is not installed: run scripts/install-deps.sh"
+        cmd = ("d=$(mktemp -d %s/getmail.XXXXXX) && sed -e s/PORT/{port}/ %s > $d/getmailrc && "
+               "getmail --getmaildir $d --rcfile getmailrc"
+               % (os.path.dirname(certs["getmailrc"]), certs["getmailrc"]))
     d = os.path.join(SUITE, "imap")
     scripts = [os.path.join(d, f) for f in sorted(os.listdir(d))
                if f.startswith(("00-", "implicit-", "robust-"))]
