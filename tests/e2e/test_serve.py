@@ -414,6 +414,17 @@ def test_busy_peer_is_bounded(certs, tmp_path):
     assert t["result"] == "blocked" and "past --client-timeout" in t["message"], t["message"]
 
 
+def test_make_install_puts_the_client_tests(tmp_path):
+    build = os.path.dirname(os.path.abspath(MAILSPEC))
+    r = subprocess.run(["make", "-s", "install", "BUILD=%s" % build, "PREFIX=%s" % tmp_path],
+                       cwd=ROOT, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for proto in ("imap", "pop3", "smtp"):
+        got = sorted(os.listdir(tmp_path / "share" / "mailspec" / "clients" / proto))
+        assert got == sorted(f for f in os.listdir(os.path.join(SUITE, proto))
+                             if f.endswith(".session"))
+
+
 def test_usage_errors(certs, tmp_path):
     r = subprocess.run([MAILSPEC, "serve", "--protocol", "imap"], capture_output=True)
     assert r.returncode == 2 and b"--listen" in r.stderr
