@@ -93,9 +93,7 @@ IMAP_TESTS = ["imap.client.baseline", "imap.client.cert.expired", "imap.client.c
               "imap.client.cert.wrongname", "imap.client.starttls.capability-change",
               "imap.client.starttls.injection", "imap.client.starttls.preauth",
               "imap.client.starttls.refused", "imap.client.starttls.untagged-capability",
-              "imap.client.robust.long-line", "imap.client.robust.malformed",
-              "imap.client.implicit.cert.expired", "imap.client.implicit.cert.selfsigned",
-              "imap.client.implicit.cert.wrongname"]
+              "imap.client.robust.long-line", "imap.client.robust.malformed"]
 SMTP_TESTS = ["smtp.client.baseline", "smtp.client.cert.expired", "smtp.client.cert.selfsigned",
               "smtp.client.cert.wrongname", "smtp.client.starttls.ehlo-after-tls",
               "smtp.client.starttls.injection", "smtp.client.starttls.refused",
@@ -182,6 +180,8 @@ def test_real_client_verdicts(certs, tmp_path, name, proto):
     assert doc is not None, proc.stderr.decode()
     got = verdicts(doc)
     tests = TESTS[proto]
+    tests = tests + ["%s.client.implicit.cert.%s" % (proto, c)
+                     for c in ("expired", "selfsigned", "wrongname")]
     want = {t: ("fail" if t in RECORDED[(name, proto)] else
                 "not-applicable" if ".implicit." in t else "pass") for t in tests}
     assert got == want, "\n".join(
@@ -194,32 +194,41 @@ def test_real_client_verdicts(certs, tmp_path, name, proto):
     assert PASSWORD not in text
 
 
-@pytest.mark.parametrize("name", ["python", "curl", "getmail"])
-def test_implicit_tls_clients(certs, tmp_path, name):
+IMPLICIT = [("python", "imap"), ("curl", "imap"), ("getmail", "imap"), ("python", "smtp"),
+            ("curl", "smtp"), ("python", "pop3"), ("curl", "pop3")]
+
+
+@pytest.mark.parametrize("name,proto", IMPLICIT)
+def test_implicit_tls_clients(certs, tmp_path, name, proto):
     """Over implicit TLS (RFC 8314): the baseline, the certificate and the
     robustness tests apply, the STARTTLS tests do not."""
     ca, u, p = certs["ca"], USER, PASSWORD
     if name == "python":
-        cmd = "%s %s imap {port} implicit %s %s %s" % (
-            PY, os.path.join(CLIENTS, "serve_py.py"), ca, u, p)
+        cmd = "%s %s %s {port} implicit %s %s %s" % (
+            PY, os.path.join(CLIENTS, "serve_py.py"), proto, ca, u, p)
+    elif name == "curl" and proto == "smtp":
+        cmd = ("curl -sS --cacert %s -u %s:%s smtps://localhost:{port} --mail-from a@example.org "
+               "--mail-rcpt b@example.org -T %s" % (ca, u, p, certs["msg"]))
     elif name == "curl":
-        cmd = "curl -sS --cacert %s -u %s:%s 'imaps://localhost:{port}/INBOX;UID=1'" % (ca, u, p)
+        path = "INBOX;UID=1" if proto == "imap" else "1"
+        cmd = "curl -sS --cacert %s -u %s:%s '%ss://localhost:{port}/%s'" % (ca, u, p, proto, path)
     else:
         assert shutil.which("getmail"), "getmail is not installed: run scripts/install-deps.sh"
         cmd = ("d=$(mktemp -d %s/getmail.XXXXXX) && sed -e s/PORT/{port}/ %s > $d/getmailrc && "
                "getmail --getmaildir $d --rcfile getmailrc"
                % (os.path.dirname(certs["getmailrc"]), certs["getmailrc"]))
-    d = os.path.join(SUITE, "imap")
+    d = os.path.join(SUITE, proto)
     scripts = [os.path.join(d, f) for f in sorted(os.listdir(d))
                if f.startswith(("00-", "implicit-", "robust-"))]
-    proc, doc = serve(certs, tmp_path, "imap", cmd, tls="implicit", scripts=scripts)
+    proc, doc = serve(certs, tmp_path, proto, cmd, tls="implicit", scripts=scripts)
     got = verdicts(doc)
-    assert len(got) == 6 and set(got.values()) == {"pass"}, doc["tests"]
+    assert len(got) == len(scripts) and set(got.values()) == {"pass"}, doc["tests"]
     assert proc.returncode == 0
     # the STARTTLS tests do not apply over implicit TLS
-    proc, doc = serve(certs, tmp_path, "imap", cmd, tls="implicit",
-                      scripts=[os.path.join(d, "starttls-refused.session")])
-    assert verdicts(doc) == {"imap.client.starttls.refused": "not-applicable"}
+    refused = [f for f in os.listdir(d) if f.endswith("-refused.session")]
+    proc, doc = serve(certs, tmp_path, proto, cmd, tls="implicit",
+                      scripts=[os.path.join(d, refused[0])])
+    assert set(verdicts(doc).values()) == {"not-applicable"}
 
 
 def test_fixture_findings_name_the_bug(certs, tmp_path):
