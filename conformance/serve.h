@@ -33,6 +33,7 @@ struct sv_script {
     struct ms_script *s;
     uint8_t client_exit; /* enum sv_exit */
     char cert[33];       /* @cert NAME: serve this certificate ("" : --cert) */
+    uint8_t tricky;      /* @mailbox tricky: message 2 holds response-like lines */
 };
 
 /*
@@ -85,6 +86,7 @@ struct sv_resp {
     /* SASL exchange in progress: 1 IMAP AUTHENTICATE / SMTP or POP3 AUTH PLAIN,
      * 2 SMTP AUTH LOGIN waiting for the user, 3 ... for the password */
     int sasl;
+    int tricky; /* @mailbox tricky */
     char sasl_tag[256];
     char sasl_user[256];
     uint8_t flags[2]; /* IMAP flags of the two messages (SV_F_*) */

@@ -42,6 +42,18 @@ static const struct {
      "\"<2@mailspec.invalid>\")"},
 };
 
+/* @mailbox tricky: message 2's text holds lines that look like responses in
+ * every protocol, and a lone "." (RFC 1939 3: dot-stuffed in RETR); a client
+ * must read them as data (inside an IMAP literal, a POP3 multi-line body). */
+static const char tricky_body[] = "Hi Bob,\r\n* BYE this line is message text\r\n"
+                                  "A001 OK neither is this\r\n.\r\n+OK nor this\r\n"
+                                  "250 nor this\r\n";
+
+static const char *body_of(const struct sv_resp *r, int i)
+{
+    return r->tricky && i == 1 ? tricky_body : msgs[i].body;
+}
+
 enum { F_SEEN = 1, F_ANSWERED = 2, F_FLAGGED = 4, F_DELETED = 8, F_DRAFT = 16 };
 static const char *const flag_names[5] = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
                                           "\\Draft"};
@@ -264,7 +276,7 @@ static int fetch_item(struct sv_resp *r, const struct ms_imap_command *c,
                       const struct ms_imap_cnode *fa, int i, struct ms_out *o, int *seen)
 {
     const char *kw = fa->kw ? fa->kw : "";
-    size_t hl = strlen(msgs[i].header), bl = strlen(msgs[i].body);
+    size_t hl = strlen(msgs[i].header), bl = strlen(body_of(r, i));
     if (strcmp(kw, "FLAGS") == 0) {
         ms_out_str(o, "FLAGS ");
         imap_flags(r->flags[i], o);
@@ -279,13 +291,13 @@ static int fetch_item(struct sv_resp *r, const struct ms_imap_command *c,
     } else if (strcmp(kw, "BODYSTRUCTURE") == 0 ||
                (strcmp(kw, "BODY") == 0 && !(fa->flags & MS_IMAP_CNF_SECTION))) {
         outf(o, "%s (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" %zu %zu%s)", kw,
-             bl, body_lines(msgs[i].body), kw[4] == 'S' ? " NIL NIL NIL NIL" : "");
+             bl, body_lines(body_of(r, i)), kw[4] == 'S' ? " NIL NIL NIL NIL" : "");
     } else if (strcmp(kw, "RFC822") == 0 || strcmp(kw, "RFC822.HEADER") == 0 ||
                strcmp(kw, "RFC822.TEXT") == 0) {
         char all[2048];
         int n =
             snprintf(all, sizeof(all), "%s%s", kw[6] == '.' && kw[7] == 'T' ? "" : msgs[i].header,
-                     kw[6] == '.' && kw[7] == 'H' ? "" : msgs[i].body);
+                     kw[6] == '.' && kw[7] == 'H' ? "" : body_of(r, i));
         outf(o, "%s ", kw);
         literal(o, all, (size_t)n);
         *seen |= kw[6] != '.' || kw[7] == 'T';
@@ -299,15 +311,15 @@ static int fetch_item(struct sv_resp *r, const struct ms_imap_command *c,
         if (fa->text.len && !part1)
             return 0;
         if (part1 && *k2 == '\0')
-            ms_out_str(&po, msgs[i].body);
+            ms_out_str(&po, body_of(r, i));
         else if (part1)
             return 0;
         else if (*k2 == '\0')
-            outf(&po, "%s%s", msgs[i].header, msgs[i].body);
+            outf(&po, "%s%s", msgs[i].header, body_of(r, i));
         else if (strcmp(k2, "HEADER") == 0)
             ms_out_str(&po, msgs[i].header);
         else if (strcmp(k2, "TEXT") == 0)
-            ms_out_str(&po, msgs[i].body);
+            ms_out_str(&po, body_of(r, i));
         else if (strcmp(k2, "HEADER.FIELDS") == 0 || strcmp(k2, "HEADER.FIELDS.NOT") == 0)
             header_fields(c, fa, msgs[i].header, k2[13] == '.', &po);
         else
@@ -879,13 +891,13 @@ static void smtp_answer(struct sv_resp *r, const struct ms_smtp_command *c, stru
 
 /* ------------------------------------------------------------------ POP3 -- */
 
-static void pop3_message(struct ms_out *o, int i, long lines)
+static void pop3_message(const struct sv_resp *r, struct ms_out *o, int i, long lines)
 {
     /* RFC 1939 3: dot-stuffed, ended by "." */
     char all[2048];
-    snprintf(all, sizeof(all), "%s%s", msgs[i].header, lines < 0 ? msgs[i].body : "");
+    snprintf(all, sizeof(all), "%s%s", msgs[i].header, lines < 0 ? body_of(r, i) : "");
     if (lines >= 0) {
-        const char *b = msgs[i].body;
+        const char *b = body_of(r, i);
         for (long k = 0; k < lines && *b; k++) {
             const char *e = strstr(b, "\r\n");
             snprintf(all + strlen(all), sizeof(all) - strlen(all), "%.*s", (int)(e + 2 - b), b);
@@ -904,8 +916,8 @@ static void pop3_message(struct ms_out *o, int i, long lines)
 
 static void pop3_answer(struct sv_resp *r, const struct ms_pop3_command *c, struct ms_out *o)
 {
-    size_t sz[2] = {strlen(msgs[0].header) + strlen(msgs[0].body),
-                    strlen(msgs[1].header) + strlen(msgs[1].body)};
+    size_t sz[2] = {strlen(msgs[0].header) + strlen(body_of(r, 0)),
+                    strlen(msgs[1].header) + strlen(body_of(r, 1))};
     if (c->cmd == MS_POP3_SASL_RESPONSE || c->cmd == MS_POP3_SASL_CANCEL) {
         r->sasl = 0;
         if (c->cmd == MS_POP3_SASL_CANCEL)
@@ -1027,11 +1039,11 @@ static void pop3_answer(struct sv_resp *r, const struct ms_pop3_command *c, stru
         return;
     case MS_POP3_RETR:
         outf(o, "+OK %zu octets\r\n", sz[m - 1]);
-        pop3_message(o, (int)m - 1, -1);
+        pop3_message(r, o, (int)m - 1, -1);
         return;
     case MS_POP3_TOP:
         ms_out_str(o, "+OK\r\n");
-        pop3_message(o, (int)m - 1, c->num[1] > 1000 ? 1000 : (long)c->num[1]);
+        pop3_message(r, o, (int)m - 1, c->num[1] > 1000 ? 1000 : (long)c->num[1]);
         return;
     case MS_POP3_DELE:
         r->flags[m - 1] |= F_DELETED;

@@ -89,6 +89,16 @@ int sv_script_parse(const char *text, size_t len, struct sv_script *out,
             seen_exit = 1;
             out->client_exit = an == 2 ? SV_EXIT_OK : SV_EXIT_ANY;
             t[i] = '#';
+        } else if (directive_is(t + i, e - i, "@mailbox", &arg, &an)) {
+            if (out->tricky || an != 6 || memcmp(arg, "tricky", 6) != 0) {
+                err->line = line;
+                err->col = 1;
+                err->reason = "@mailbox takes tricky, once";
+                free(t);
+                return -1;
+            }
+            out->tricky = 1;
+            t[i] = '#';
         } else if (directive_is(t + i, e - i, "@cert", &arg, &an)) {
             int ok = an > 0 && an < sizeof(out->cert) && !out->cert[0];
             for (size_t k = 0; ok && k < an; k++)
@@ -969,6 +979,7 @@ static int serve_conn(struct sv *v, int fd)
     v->open = 1;
     conn_reset_streams(v);
     sv_resp_init(&v->resp, v->proto->name, v->o);
+    v->resp.tricky = v->ss->tricky;
     v->tls_pending = v->closing = v->next_conn = 0;
     /* a session, however busy, ends by --client-timeout (also without
      * --client: a peer that keeps sending cannot hold serve forever) */

@@ -93,14 +93,15 @@ IMAP_TESTS = ["imap.client.baseline", "imap.client.cert.expired", "imap.client.c
               "imap.client.cert.wrongname", "imap.client.starttls.capability-change",
               "imap.client.starttls.injection", "imap.client.starttls.preauth",
               "imap.client.starttls.refused", "imap.client.starttls.untagged-capability",
-              "imap.client.robust.long-line", "imap.client.robust.malformed"]
+              "imap.client.robust.long-line", "imap.client.robust.malformed",
+              "imap.client.tricky-message"]
 SMTP_TESTS = ["smtp.client.baseline", "smtp.client.cert.expired", "smtp.client.cert.selfsigned",
               "smtp.client.cert.wrongname", "smtp.client.starttls.ehlo-after-tls",
               "smtp.client.starttls.injection", "smtp.client.starttls.refused",
               "smtp.client.robust.long-line", "smtp.client.robust.malformed"]
 POP3_TESTS = ["pop3.client.baseline", "pop3.client.cert.expired", "pop3.client.cert.selfsigned",
               "pop3.client.cert.wrongname", "pop3.client.stls.injection",
-              "pop3.client.stls.refused"]
+              "pop3.client.stls.refused", "pop3.client.tricky-message"]
 TESTS = {"imap": IMAP_TESTS, "smtp": SMTP_TESTS, "pop3": POP3_TESTS}
 
 
@@ -115,7 +116,7 @@ def client_command(name, proto, c):
     if name in ("fixture-vulnerable", "fixture-fixed"):
         return "%s %s %s %s {port} %s %s %s" % (PY, fixture, name.split("-")[1], proto, ca, u, p)
     if name == "curl" and proto == "imap":
-        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'imap://localhost:{port}/INBOX;UID=1'"
+        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'imap://localhost:{port}/INBOX;UID=2'"
                 % (ca, u, p))
     if name == "curl" and proto == "smtp":
         return ("curl -sS --ssl-reqd --cacert %s -u %s:%s smtp://localhost:{port} "
@@ -129,17 +130,19 @@ def client_command(name, proto, c):
                 "--tls-trust-file=%s --auth=plain --user=%s --passwordeval='echo %s' "
                 "--from=a@example.org b@example.org < %s" % (ca, u, p, c["msg"]))
     if name == "curl" and proto == "pop3":
-        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'pop3://localhost:{port}/1'"
+        return ("curl -sS --ssl-reqd --cacert %s -u %s:%s 'pop3://localhost:{port}/2'"
                 % (ca, u, p))
     if name == "mbsync":
         return ("d=$(mktemp -d %s/mbsync.XXXXXX) && mkdir -p $d/mail && "
                 "sed -e s/PORT/{port}/ -e \"s|DIR|$d|\" %s > $d/rc && HOME=$d mbsync -c $d/rc inbox"
                 % (os.path.dirname(c["mbsyncrc"]), c["mbsyncrc"]))
     if name == "fetchmail":
+        # a fresh home per run: fetchmail remembers POP3 UIDs it has seen
+        # (and exits 1, "no mail", when there is nothing new)
         rc = c["fetchmailrc-" + proto]
-        home = os.path.dirname(rc)
-        return ("FETCHMAILHOME=%s HOME=%s fetchmail --nosyslog -f %s --service {port} localhost"
-                % (home, home, rc))
+        return ("d=$(mktemp -d %s/fetchmail.XXXXXX) && FETCHMAILHOME=$d HOME=$d "
+                "fetchmail --nosyslog -f %s --service {port} localhost"
+                % (os.path.dirname(rc), rc))
     raise AssertionError(name)
 
 
@@ -210,7 +213,7 @@ def test_implicit_tls_clients(certs, tmp_path, name, proto):
         cmd = ("curl -sS --cacert %s -u %s:%s smtps://localhost:{port} --mail-from a@example.org "
                "--mail-rcpt b@example.org -T %s" % (ca, u, p, certs["msg"]))
     elif name == "curl":
-        path = "INBOX;UID=1" if proto == "imap" else "1"
+        path = "INBOX;UID=2" if proto == "imap" else "2"
         cmd = "curl -sS --cacert %s -u %s:%s '%ss://localhost:{port}/%s'" % (ca, u, p, proto, path)
     else:
         assert shutil.which("getmail"), "getmail is not installed: run scripts/install-deps.sh"

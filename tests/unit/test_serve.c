@@ -53,9 +53,11 @@ static void test_serve_directives(void **state)
     (void)state;
     struct sv_script ss;
     struct ms_script_error err;
-    assert_int_equal(parse("@client-exit ok\n@cert wrong-name\n@allow ${*}\n", &ss, &err), 0);
+    assert_int_equal(
+        parse("@client-exit ok\n@cert wrong-name\n@mailbox tricky\n@allow ${*}\n", &ss, &err), 0);
     assert_int_equal(ss.client_exit, SV_EXIT_OK);
     assert_string_equal(ss.cert, "wrong-name");
+    assert_int_equal(ss.tricky, 1);
     sv_script_free(&ss);
 
     static const struct {
@@ -69,6 +71,8 @@ static void test_serve_directives(void **state)
         {"S: * OK\n@requires STARTTLS\n", 2},
         {"S: * OK\n@login\n", 2},
         {"S: * OK\n@nocrlf\nC: a\n", 3},
+        {"@allow ${*}\n@mailbox other\n", 2},
+        {"@mailbox tricky\n@mailbox tricky\n@allow ${*}\n", 2},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&err, 0, sizeof(err));
