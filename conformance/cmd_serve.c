@@ -274,11 +274,17 @@ static void apply_baseline(struct items *it, size_t done)
         struct ms_test_result *r = &it->v[i].r;
         if (!it->v[i].exit_only || is_baseline(r))
             continue;
-        size_t ml = strlen(r->message) + 120;
+        /* no finding: the test did not judge (the failure's own words stay) */
+        const char *why = r->message;
+        size_t fl = r->finding ? strlen(r->finding) : 0;
+        if (fl && strncmp(why, "FINDING: ", 9) == 0 && strncmp(why + 9, r->finding, fl) == 0 &&
+            strncmp(why + 9 + fl, ": ", 2) == 0)
+            why += 11 + fl;
+        size_t ml = strlen(why) + 120;
         char *m = malloc(ml);
         if (!m)
             continue;
-        snprintf(m, ml, "%s; not judged: the client fails the baseline test too", r->message);
+        snprintf(m, ml, "%s; not judged: the client fails the baseline test too", why);
         free(r->message);
         r->message = m;
         r->result = MS_RES_BLOCKED;

@@ -294,6 +294,9 @@ def test_baseline_failure_blocks_exit_judgements(certs, tmp_path):
     got = verdicts(doc)
     assert got["imap.client.baseline"] == "fail"
     assert got["imap.client.starttls.capability-change"] == "blocked"
+    t = [t for t in doc["tests"] if t["result"] == "blocked"][0]
+    assert t["message"] == ("the client exited with status 1; not judged: the client fails the "
+                            "baseline test too") and t["finding"] == ""
 
 
 def test_builtin_server_alone(certs, tmp_path):
