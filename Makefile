@@ -259,3 +259,12 @@ REDACT_LIBS := $(shell $(CC) -print-file-name=libcrypto.so)
 $(FUZZ_BUILD)/record_redact_fuzzer: $(REDACT_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(REDACT_LIBS)
 $(SAN_BUILD)/replay/record_redact_fuzzer: $(REDACT_SRCS:%.c=$(SAN_BUILD)/obj/%.o) $(REDACT_LIBS)
 $(COV_BUILD)/replay/record_redact_fuzzer: $(REDACT_SRCS:%.c=$(COV_BUILD)/obj/%.o) $(REDACT_LIBS)
+
+# ---- serve's client tests (docs/serve.md), installed beside the suites ----
+CLIENTDIR = $(DESTDIR)$(PREFIX)/share/mailspec/clients
+.PHONY: install-clients
+install: install-clients
+install-clients:
+	@set -e; for p in imap pop3 smtp; do \
+	  install -d $(CLIENTDIR)/$$p; rm -f $(CLIENTDIR)/$$p/*.session; \
+	  install -m 644 conformance/clients/$$p/*.session $(CLIENTDIR)/$$p/; done

@@ -18,7 +18,8 @@ libcmocka-dev libetpan-dev python3 python3-pytest libxml2-utils \
 dovecot-core dovecot-imapd dovecot-pop3d postfix \
 sasl2-bin libsasl2-modules libsasl2-modules-db libdb5.3 libical3 libicu72 \
 libjansson4 libkrb5-3 libldap-2.5-0 libpcre3 libpq5 libsqlite3-0 libwrap0 \
-libxapian30 libxml2 libidn12 libgnutls30 libgnutls-dane0 libnsl2 libpcre2-8-0"
+libxapian30 libxml2 libidn12 libgnutls30 libgnutls-dane0 libnsl2 libpcre2-8-0 \
+swaks msmtp fetchmail curl python3-cryptography isync getmail6"
 
 # The system user Debian's exim4 binary needs (as exim4-base's postinst makes it).
 exim_user() {
