@@ -14,6 +14,7 @@ static const struct {
     {"record", ms_cmd_record, "proxy a real client and server, write .session files"},
     {"replay", ms_cmd_replay, "run .session scripts against a server, report per test"},
     {"certify", ms_cmd_certify, "run a conformance suite against a server, write reports"},
+    {"fuzz-server", ms_cmd_fuzz_server, "fuzz a live server, write findings as .session files"},
 };
 
 static void usage(FILE *f)
