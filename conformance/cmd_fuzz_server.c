@@ -45,6 +45,7 @@ enum {
     OPT_JOBS,
     OPT_YES,
     OPT_PROBE_EVERY,
+    OPT_MAX_FINDINGS,
 };
 
 static const struct option options[] = {
@@ -56,6 +57,7 @@ static const struct option options[] = {
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"yes", no_argument, NULL, OPT_YES},
     {"probe-every", required_argument, NULL, OPT_PROBE_EVERY},
+    {"max-findings", required_argument, NULL, OPT_MAX_FINDINGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -82,6 +84,7 @@ static void usage(FILE *f)
             "  --out DIR                   findings, corpus and summary.json (required)\n"
             "  --duration SECONDS          stop after this long (default 60)\n"
             "  --max-sessions N            stop after N cases\n"
+            "  --max-findings N            stop after N findings\n"
             "  --seed N                    the generator's seed (default: from the clock)\n"
             "  --jobs N                    connections at once (default 8, at most 64)\n"
             "  --probe-every N             liveness probe after every N cases per job\n"
@@ -106,7 +109,7 @@ struct camp {
     struct fz_vals vals;
     const char *out;
     unsigned jobs, probe_every, quiet;
-    uint64_t seed, max_sessions, duration_s;
+    uint64_t seed, max_sessions, duration_s, max_findings;
     uint64_t t0, deadline;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -482,7 +485,8 @@ struct worker {
 static int time_up(struct camp *c)
 {
     return stop_flag || ms_now_ms() >= c->deadline ||
-           (c->max_sessions && c->sessions >= c->max_sessions);
+           (c->max_sessions && c->sessions >= c->max_sessions) ||
+           (c->max_findings && c->nfound >= c->max_findings);
 }
 
 static void *worker_main(void *arg)
@@ -854,6 +858,14 @@ int ms_cmd_fuzz_server(int argc, char **argv)
                 goto out;
             }
             c->probe_every = (unsigned)v;
+            break;
+        case OPT_MAX_FINDINGS:
+            if (ms_number_parse(optarg, strlen(optarg), MAX_FINDINGS, &v) != MS_OK || v == 0) {
+                fprintf(stderr, "mailspec fuzz-server: --max-findings: takes 1 to %u\n",
+                        MAX_FINDINGS);
+                goto out;
+            }
+            c->max_findings = v;
             break;
         case OPT_YES:
             yes = 1;

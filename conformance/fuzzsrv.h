@@ -124,6 +124,7 @@ struct fz_reply {
     uint32_t shape;  /* hash of the reply's kind: code, tag status, untagged kind */
     uint8_t final;   /* SMTP/POP3: any reply; IMAP: tagged or continuation */
     uint8_t tagged;  /* IMAP tagged response */
+    uint8_t bad;     /* a message the strict parser rejected (not judged, or the finding) */
     char key[24];    /* what the .session expects: "250", "a1", "+", "*", "+OK" */
 };
 

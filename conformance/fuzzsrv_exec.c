@@ -203,6 +203,15 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
         e->judging = 0; /* the framing after a bad message is not sure */
         e->msgs++;
         e->finals++;
+        if (r->nreplies < FZ_MAX_REPLIES) { /* a message all the same: the .session expects it */
+            struct fz_reply *rp = &r->replies[r->nreplies];
+            memset(rp, 0, sizeof(*rp));
+            rp->shape = 2;
+            rp->final = 1;
+            rp->bad = 1;
+            snprintf(rp->key, sizeof(rp->key), "?");
+            r->step_of[r->nreplies++] = e->cur_step;
+        }
         return;
     }
     e->msgs++;

@@ -88,14 +88,21 @@ static void put_send(struct sb *b, const struct fz_target *t, const char *p, siz
 
 /* The expectations of the replies that answered step k (loose: the shape is not judged). */
 static void put_replies(struct sb *b, const struct fz_target *t, const struct fz_result *r,
-                        size_t step)
+                        size_t step, const struct fz_step *st)
 {
     int imap = strcmp(t->proto, "imap") == 0;
+    if (!r && st) {
+        /* a corpus entry: no run to copy; an answer where the seed had one, so that the
+         * entry read back as a seed waits for its replies again */
+        if (!(st->flags & FZ_NOREPLY))
+            sb_str(b, "S: ${*}\n");
+        return;
+    }
     for (size_t i = 0; r && i < r->nreplies; i++) {
         if (r->step_of[i] != step)
             continue;
         const struct fz_reply *rp = &r->replies[i];
-        if (!imap) {
+        if (!imap || rp->bad) {
             sb_str(b, "S: ${*}\n");
         } else if (rp->tagged) {
             sb_str(b, "S: ");
@@ -179,7 +186,7 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c,
                 put_send(&b, t, c->steps[k].data, c->steps[k].len);
             sb_str(&b, "@end\n");
             for (size_t k = 0; k < j; k++)
-                put_replies(&b, t, r, k + 1);
+                put_replies(&b, t, r, k + 1, kind ? NULL : &c->steps[k]);
             last_line = c->steps[j - 1].data;
             last_len = c->steps[j - 1].len;
             i = j;
@@ -201,7 +208,7 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c,
         }
         last_line = st->data;
         last_len = st->len;
-        put_replies(&b, t, r, i + 1);
+        put_replies(&b, t, r, i + 1, kind ? NULL : st);
     }
     if (kind == FZ_LIVENESS && !has_close) {
         /* a correct server answers the last command, and a new connection */
