@@ -111,7 +111,7 @@ struct fz_target {
     const char *host, *port;
     enum ms_tls_mode tls;
     const struct ms_tls_opts *tlso;
-    void *ssl_ctx; /* shared SSL_CTX (ms_tls_ctx_new) */
+    void *ssl_ctx;          /* shared SSL_CTX (ms_tls_ctx_new) */
     unsigned timeout_ms;    /* connect, handshake, probe */
     unsigned reply_wait_ms; /* how long a step waits for its reply */
     struct ms_limits lim;
@@ -121,11 +121,11 @@ struct fz_target {
 
 /* One server message a step got, reduced to its shape (for feedback and the .session). */
 struct fz_reply {
-    uint32_t shape;  /* hash of the reply's kind: code, tag status, untagged kind */
-    uint8_t final;   /* SMTP/POP3: any reply; IMAP: tagged or continuation */
-    uint8_t tagged;  /* IMAP tagged response */
-    uint8_t bad;     /* a message the strict parser rejected (not judged, or the finding) */
-    char key[24];    /* what the .session expects: "250", "a1", "+", "*", "+OK" */
+    uint32_t shape; /* hash of the reply's kind: code, tag status, untagged kind */
+    uint8_t final;  /* SMTP/POP3: any reply; IMAP: tagged or continuation */
+    uint8_t tagged; /* IMAP tagged response */
+    uint8_t bad;    /* a message the strict parser rejected (not judged, or the finding) */
+    char key[24];   /* what the .session expects: "250", "a1", "+", "*", "+OK" */
 };
 
 #define FZ_MAX_REPLIES 256
@@ -164,7 +164,7 @@ int fz_probe(struct fz_exec *e, uint64_t *ms, char *detail, size_t cap);
  * liveness a new connection that must answer NOOP). Secrets replaced by
  * their variables. Malloc'd text, or NULL.
  */
-char *fz_session_text(const struct fz_target *t, const struct fz_case *c,
-                      const struct fz_result *r, int kind, const char *id, const char *detail);
+char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const struct fz_result *r,
+                      int kind, const char *id, const char *detail);
 
 #endif

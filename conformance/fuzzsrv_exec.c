@@ -18,9 +18,9 @@
 #include "proto_desc.h"
 #include "transport.h"
 
-#define RX_CAP (256u * 1024) /* server bytes kept per connection, for shapes and echo checks */
-#define TX_CAP (256u * 1024) /* client bytes kept per connection */
-#define QUIET_MS 5           /* after a reply, how long more replies may follow at once */
+#define RX_CAP   (256u * 1024) /* server bytes kept per connection, for shapes and echo checks */
+#define TX_CAP   (256u * 1024) /* client bytes kept per connection */
+#define QUIET_MS 5             /* after a reply, how long more replies may follow at once */
 
 struct fz_exec {
     const struct fz_target *t;
@@ -193,8 +193,7 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
     }
     if (err) {
         uint64_t at = err->offset ? err->offset : offset;
-        if (e->judging && err->code == MS_ERR_SYNTAX && r->kind == FZ_NONE && !is_echo(e, at))
-        {
+        if (e->judging && err->code == MS_ERR_SYNTAX && r->kind == FZ_NONE && !is_echo(e, at)) {
             r->kind = FZ_GRAMMAR;
             snprintf(r->detail, sizeof(r->detail), "%s: %s (server stream offset %llu)",
                      err->rule ? err->rule : "?", err->reason ? err->reason : "?",
@@ -593,13 +592,14 @@ int fz_probe(struct fz_exec *e, uint64_t *ms, char *detail, size_t cap)
     run(e, &c, r, e->t->timeout_ms);
     *ms = r->ms;
     /* alive: a greeting, and the last reply answers the NOOP */
-    int answered = r->nreplies >= 2 && r->step_of[r->nreplies - 1] == c.n &&
-                   r->replies[r->nreplies - 1].final;
+    int answered =
+        r->nreplies >= 2 && r->step_of[r->nreplies - 1] == c.n && r->replies[r->nreplies - 1].final;
     if (r->conn_failed)
         snprintf(detail, cap, "a new connection failed: %s", r->detail);
     else if (!answered)
-        snprintf(detail, cap, "a new connection got a greeting but no answer to NOOP within "
-                              "%u ms%s",
+        snprintf(detail, cap,
+                 "a new connection got a greeting but no answer to NOOP within "
+                 "%u ms%s",
                  e->t->timeout_ms, r->closed ? " (closed)" : "");
     else
         rc = 0;

@@ -250,7 +250,8 @@ static long pick_send(const struct fz_case *c, struct fz_rng *r)
     return -1;
 }
 
-/* Token boundaries: the k-th run of bytes between SP, "=", ":", "<", ">", "(", ")", "[", "]", "{", "}", CR, LF. */
+/* Token boundaries: the k-th run of bytes between SP, "=", ":", "<", ">", "(", ")", "[", "]", "{",
+ * "}", CR, LF. */
 static int is_sep(char ch)
 {
     return ch == ' ' || ch == '=' || ch == ':' || ch == '<' || ch == '>' || ch == '(' ||
@@ -285,15 +286,48 @@ static int pick_token(const struct fz_step *st, struct fz_rng *r, size_t *off, s
 static size_t hostile_value(struct fz_rng *r, char *out, size_t cap)
 {
     static const char *const fixed[] = {
-        "0", "-1", "4294967295", "4294967296", "18446744073709551615",
-        "99999999999999999999999", "*", "1:*", "*:1", "4294967295:1", "1,2,3,1:2,*",
-        "0:0", "1:4294967296", "{4294967295}", "{4294967296+}", "{0}", "~{10}", "{-1}",
-        "\"\"", "\"\\\"", "()", "((((((((((((((((", "=", "==", "*", "AGZvbwBiYXI=", "=====",
-        "%", "\\", "NIL", "<>", "<<>>", "@", ".", "..", "\xff\xfe", "\xc3\xa9", "&AOk-",
+        "0",
+        "-1",
+        "4294967295",
+        "4294967296",
+        "18446744073709551615",
+        "99999999999999999999999",
+        "*",
+        "1:*",
+        "*:1",
+        "4294967295:1",
+        "1,2,3,1:2,*",
+        "0:0",
+        "1:4294967296",
+        "{4294967295}",
+        "{4294967296+}",
+        "{0}",
+        "~{10}",
+        "{-1}",
+        "\"\"",
+        "\"\\\"",
+        "()",
+        "((((((((((((((((",
+        "=",
+        "==",
+        "*",
+        "AGZvbwBiYXI=",
+        "=====",
+        "%",
+        "\\",
+        "NIL",
+        "<>",
+        "<<>>",
+        "@",
+        ".",
+        "..",
+        "\xff\xfe",
+        "\xc3\xa9",
+        "&AOk-",
         "\"unterminated",
     };
-    static const size_t lengths[] = {63, 64, 65, 255, 256, 257, 511, 512, 513, 1000, 1001, 4096,
-                                     12289, 65536};
+    static const size_t lengths[] = {63,  64,  65,   255,  256,  257,   511,
+                                     512, 513, 1000, 1001, 4096, 12289, 65536};
     size_t kind = fz_rng_below(r, 3);
     if (kind == 0) {
         const char *v = fixed[fz_rng_below(r, sizeof(fixed) / sizeof(fixed[0]))];
@@ -335,8 +369,8 @@ static const char *mut_bytes(struct fz_case *c, struct fz_rng *r)
         return NULL;
     struct fz_step *st = &c->steps[i];
     size_t off = fz_rng_below(r, st->len + 1);
-    static const char *const ins[] = {"\r", "\n", "\r\n", "\0", "\xff", "\x80", "\r\r\n",
-                                      "\n.\n", "\r\n.\r\n", "\x1b", "\t", " "};
+    static const char *const ins[] = {"\r",     "\n",    "\r\n",      "\0",   "\xff", "\x80",
+                                      "\r\r\n", "\n.\n", "\r\n.\r\n", "\x1b", "\t",   " "};
     switch (fz_rng_below(r, 5)) {
     case 0: /* bit flip */
         if (!st->len)
@@ -452,7 +486,7 @@ static int has_tls(const struct fz_case *c)
 /* The STARTTLS command line of proto. */
 static const char *starttls_line(const char *proto)
 {
-    return strcmp(proto, "imap") == 0 ? "st1 STARTTLS\r\n"
+    return strcmp(proto, "imap") == 0   ? "st1 STARTTLS\r\n"
            : strcmp(proto, "pop3") == 0 ? "STLS\r\n"
                                         : "STARTTLS\r\n";
 }
@@ -505,8 +539,7 @@ static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *
                 char tmp[FZ_MAX_STEP_DATA];
                 size_t n = c->steps[j].len;
                 memcpy(tmp, c->steps[j].data, n);
-                return step_splice(&c->steps[i], c->steps[i].len, 0, tmp, n) == 0 ? "inject"
-                                                                                   : NULL;
+                return step_splice(&c->steps[i], c->steps[i].len, 0, tmp, n) == 0 ? "inject" : NULL;
             }
         return NULL;
     }

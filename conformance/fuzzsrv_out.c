@@ -129,8 +129,8 @@ static void imap_tag(const char *p, size_t n, char *tag, size_t cap)
     tag[k] = '\0';
 }
 
-char *fz_session_text(const struct fz_target *t, const struct fz_case *c,
-                      const struct fz_result *r, int kind, const char *id, const char *detail)
+char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const struct fz_result *r,
+                      int kind, const char *id, const char *detail)
 {
     struct sb b = {0};
     int imap = strcmp(t->proto, "imap") == 0;
@@ -147,12 +147,14 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c,
     sb_str(&b, "\n@level MUST\n@protocol ");
     sb_str(&b, t->proto);
     sb_str(&b, "\n@transport ");
-    sb_str(&b, t->tls == MS_TLS_IMPLICIT ? "implicit" : has_tls ? "none starttls" : ms_tls_mode_name(t->tls));
+    sb_str(&b, t->tls == MS_TLS_IMPLICIT ? "implicit"
+               : has_tls                 ? "none starttls"
+                                         : ms_tls_mode_name(t->tls));
     sb_str(&b, kind ? "\n@finding " : "");
     if (kind)
-        sb_str(&b, kind == FZ_GRAMMAR    ? "the server sent a reply that breaks the protocol grammar"
-               : kind == FZ_LATENCY ? "the server became slow to answer a new connection"
-                                    : "the server stopped answering or accepting connections");
+        sb_str(&b, kind == FZ_GRAMMAR   ? "the server sent a reply that breaks the protocol grammar"
+                   : kind == FZ_LATENCY ? "the server became slow to answer a new connection"
+                                        : "the server stopped answering or accepting connections");
     /* the fuzzer did not judge 8-bit bytes and over-long lines (servers echo commands) */
     sb_str(&b, "\n@quirk 8bit\n@quirk long-lines\n# found by mailspec fuzz-server: ");
     {
