@@ -186,3 +186,75 @@ class SmtpFixture(LoopbackServer):
                 sock.close()
             except OSError:
                 pass
+
+
+class _ImapConn:
+    """Just enough IMAP for the seeds: CAPABILITY, NOOP, LOGIN, SELECT, LOGOUT."""
+
+    def __init__(self, server, sock):
+        self.server = server
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def line(self):
+        while b"\n" not in self.buf:
+            if len(self.buf) > 1 << 20:
+                raise EOFError
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r").decode("latin-1")
+
+    def run(self):
+        self.send("* OK [CAPABILITY IMAP4rev1] fixture ready")
+        while True:
+            words = self.line().split(" ")
+            tag = words[0]
+            if not tag or any(c in tag for c in "*+(){%\"\\]") or len(words) < 2:
+                self.send("* BAD Missing or invalid tag")
+                continue
+            cmd = words[1].upper()
+            if cmd == "CAPABILITY":
+                self.send("* CAPABILITY IMAP4rev1")
+                self.send(tag + " OK CAPABILITY completed")
+            elif cmd in ("NOOP", "LOGIN", "CHECK"):
+                self.send(tag + " OK " + cmd + " completed")
+            elif cmd in ("SELECT", "EXAMINE"):
+                name = words[2] if len(words) > 2 else ""
+                self.send("* 1 EXISTS")
+                if self.server.bug == "grammar" and len(name) > 200:
+                    self.send("* OK [UIDVALIDITY none] UIDs valid")  # not a nz-number
+                else:
+                    self.send("* OK [UIDVALIDITY 7] UIDs valid")
+                self.send(tag + " OK [READ-WRITE] " + cmd + " completed")
+            elif cmd == "LOGOUT":
+                self.send("* BYE fixture logging out")
+                self.send(tag + " OK LOGOUT completed")
+                return
+            else:
+                self.send(tag + " BAD Unknown command")
+
+
+class ImapFixture(LoopbackServer):
+    """IMAP on loopback; bug="grammar": SELECT of a name longer than 200 octets is
+    answered with [UIDVALIDITY none] (RFC 9051 7.1: nz-number)."""
+
+    def __init__(self, bug=None, lifetime=180):
+        super().__init__(lifetime=lifetime, io_timeout=10, backlog=64)
+        self.bug = bug
+
+    def handle_connection(self, sock):
+        try:
+            _ImapConn(self, sock).run()
+        except (EOFError, OSError, ValueError):
+            pass
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass

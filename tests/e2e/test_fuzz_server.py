@@ -15,7 +15,7 @@ import pytest
 
 import hostile
 from conftest import MAILSPEC
-from fuzzfix import SmtpFixture
+from fuzzfix import ImapFixture, SmtpFixture
 
 FIND_WITHIN_S = 60
 
@@ -155,6 +155,38 @@ def test_fixed_twin_of_grammar_gives_no_finding(tmp_path, cert):
     summary, _ = findings(out)
     assert summary["findings"] == []
     assert summary["sessions_per_second"] > 0 and summary["reply_shapes"] > 5
+
+
+IMAP_SEED = ["@protocol imap", "S: * OK ${*}", "C: a1 CAPABILITY", "S: * CAPABILITY ${*}",
+             "S: a1 OK ${*}", "C: a2 LOGIN alice secret", "S: a2 OK ${*}",
+             "C: a3 SELECT INBOX", "@allow * ${*}", "S: a3 OK ${*}", "C: a4 LOGOUT",
+             "S: * BYE ${*}", "S: a4 OK ${*}"]
+
+
+def test_imap_long_mailbox_name_breaks_response_grammar(tmp_path):
+    seed = tmp_path / "imap-seed.session"
+    seed.write_text("\n".join(IMAP_SEED) + "\n")
+    out = tmp_path / "imap"
+    with ImapFixture(bug="grammar") as srv:
+        rc, err, took = fuzz(["--protocol", "imap", "--port", srv.port, "--duration",
+                              FIND_WITHIN_S, "--out", out, "--seed", 5, "--max-findings", 1,
+                              "--timeout", 3, seed])
+        assert rc == 1, err
+        assert took < FIND_WITHIN_S + 5, err
+        summary, files = findings(out)
+        assert [f["kind"] for f in summary["findings"]] == ["grammar"], summary
+        assert "9051" in summary["findings"][0]["detail"] or "3501" in summary["findings"][0][
+            "detail"], summary
+        text = open(files[0]).read()
+        assert "@allow * ${*}" in text and "SELECT" in text.upper(), text
+        rc1, log1 = replay(["--protocol", "imap", "--port", srv.port, "--timeout", 5, files[0]])
+        assert rc1 == 1, log1
+    with ImapFixture(bug=None) as twin:
+        rc0, log0 = replay(["--protocol", "imap", "--port", twin.port, "--timeout", 5, files[0]])
+        assert rc0 == 0, log0
+        rc2, err2, _ = fuzz(["--protocol", "imap", "--port", twin.port, "--duration", 10,
+                             "--out", tmp_path / "imap-fixed", "--seed", 5, seed])
+        assert rc2 == 0, err2
 
 
 def test_lab_dovecot_and_postfix_no_finding(lab, tmp_path):
