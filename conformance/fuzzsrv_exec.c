@@ -40,7 +40,8 @@ struct fz_exec {
     uint16_t cur_step;
     size_t finals, msgs;
     int judging;
-    int sent_ctl; /* the client sent NUL, bare CR/LF or other control bytes */
+    int stls_pause; /* not judging since a STARTTLS/STLS was sent: TLS bytes may follow */
+    int sent_ctl;   /* the client sent NUL, bare CR/LF or other control bytes */
 };
 
 const char *fz_kind_name(int kind)
@@ -400,6 +401,23 @@ static void await(struct fz_exec *e, size_t want, unsigned wait_ms)
     }
 }
 
+/* Do the bytes hold a STARTTLS or STLS command word (any case)? */
+static int has_starttls(const char *p, size_t n)
+{
+    static const char *const words[] = {"starttls", "stls"};
+    for (size_t w = 0; w < 2; w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t k = 0; k + wl <= n; k++) {
+            size_t m = 0;
+            while (m < wl && ms_lower((unsigned char)p[k + m]) == (unsigned char)words[w][m])
+                m++;
+            if (m == wl)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static int wr(struct fz_exec *e, const char *p, size_t n, int bytewise)
 {
     char err[256];
@@ -415,6 +433,12 @@ static int wr(struct fz_exec *e, const char *p, size_t n, int bytewise)
             e->sent_ctl = 1;
     }
     ms_session_feed(&e->ss, 0, 0, p, n);
+    if (e->judging && has_starttls(p, n)) {
+        /* after a go-ahead the server speaks TLS (an alert when the client sends
+         * cleartext): those bytes are no reply; judged again after our handshake */
+        e->judging = 0;
+        e->stls_pause = 1;
+    }
     for (size_t off = 0; off < n;) {
         size_t chunk = bytewise ? 1 : n - off;
         if (e->tls_closed) {
@@ -457,6 +481,7 @@ static int conn_open(struct fz_exec *e, struct fz_result *r)
     e->finals = e->msgs = 0;
     e->sent_ctl = 0;
     e->judging = 1;
+    e->stls_pause = 0;
     e->cur_step = 0;
     ms_session_init(&e->ss, t->p, &t->lim, e->cst, e->cv, e->cb, e->bcap, e->sst, e->sv, e->sb,
                     e->bcap, on_msg, e);
@@ -540,6 +565,10 @@ static void run(struct fz_exec *e, const struct fz_case *c, struct fz_result *r,
             uint64_t dl = ms_now_ms() + e->t->timeout_ms;
             if (handshake(e, dl, err, sizeof(err)) != 0)
                 break; /* refused upgrade, or not TLS: the case ends */
+            if (e->stls_pause) {
+                e->stls_pause = 0;
+                e->judging = 1;
+            }
         } else if (st->op == FZ_TLS_CLOSE) {
             if (!e->tls_on || e->tls_closed)
                 continue;

@@ -74,6 +74,12 @@ class _Conn:
     def starttls(self):
         self.send("220 2.0.0 Ready to start TLS")
         self.buf = b""
+        # Like Exim (GnuTLS): bytes that are not a TLS handshake get a fatal
+        # alert record (unexpected_message) - TLS, not an SMTP reply.
+        first = self.sock.recv(1, socket.MSG_PEEK)
+        if first and first[0] != 0x16:
+            self.sock.sendall(b"\x15\x03\x03\x00\x02\x02\x0a")
+            raise EOFError
         self.sock = self.server.ctx.wrap_socket(self.sock, server_side=True)
         self.tls = True
         self.mail = self.rcpt = False

@@ -130,6 +130,21 @@ def test_fixed_twin_of_bdat_gives_no_finding(tmp_path, cert):
     assert summary["findings"] == [] and files == []
 
 
+def test_tls_bytes_after_a_starttls_go_ahead_are_no_reply(tmp_path, cert):
+    """Cleartext after a STARTTLS go-ahead gets a TLS alert from the server (Exim,
+    Python's ssl): TLS bytes, not an SMTP reply; no grammar finding."""
+    seed = write_seed(tmp_path / "stls-seed.session",
+                      ["S: 220 ${*}", "C: EHLO fuzz.test", "S: 250 ${*}", "C: STARTTLS",
+                       "S: 220 ${*}", "C: NOOP", "S: ${*}"])
+    out = tmp_path / "stls"
+    with SmtpFixture(cert[0], cert[1], bug=None) as srv:
+        rc, err, _ = fuzz(["--protocol", "smtp", "--port", srv.port, "--max-sessions", 1,
+                           "--jobs", 1, "--out", out, "--timeout", 3, seed])
+    assert rc == 0, err
+    summary, files = findings(out)
+    assert summary["sessions"] == 1 and summary["findings"] == [], summary
+
+
 def test_long_parameter_breaks_reply_grammar(tmp_path, cert):
     rc, err, took, out, _ = campaign(tmp_path, "gram", "grammar", SMTP_SEED, "none", cert)
     assert rc == 1, err
