@@ -401,11 +401,12 @@ static void await(struct fz_exec *e, size_t want, unsigned wait_ms)
     }
 }
 
-/* Do the bytes hold a STARTTLS or STLS command word (any case)? */
+/* Do the bytes hold a command that may switch the connection's encoding:
+ * STARTTLS, STLS, or IMAP COMPRESS (RFC 4978: DEFLATE after the OK)? */
 static int has_starttls(const char *p, size_t n)
 {
-    static const char *const words[] = {"starttls", "stls"};
-    for (size_t w = 0; w < 2; w++) {
+    static const char *const words[] = {"starttls", "stls", "compress"};
+    for (size_t w = 0; w < 3; w++) {
         size_t wl = strlen(words[w]);
         for (size_t k = 0; k + wl <= n; k++) {
             size_t m = 0;
@@ -435,7 +436,8 @@ static int wr(struct fz_exec *e, const char *p, size_t n, int bytewise)
     ms_session_feed(&e->ss, 0, 0, p, n);
     if (e->judging && has_starttls(p, n)) {
         /* after a go-ahead the server speaks TLS (an alert when the client sends
-         * cleartext): those bytes are no reply; judged again after our handshake */
+         * cleartext) or DEFLATE: those bytes are no reply; judged again after our
+         * TLS handshake */
         e->judging = 0;
         e->stls_pause = 1;
     }
