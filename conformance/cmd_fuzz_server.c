@@ -216,7 +216,8 @@ static void rule_of(const char *detail, char *out, size_t cap)
 static int already(struct camp *c, int kind, const char *rule)
 {
     for (size_t i = 0; i < c->nfound; i++)
-        if (c->found[i].kind == kind && (kind != FZ_GRAMMAR || strcmp(c->found[i].rule, rule) == 0))
+        if (c->found[i].kind == kind &&
+            ((kind != FZ_GRAMMAR && kind != FZ_STATE) || strcmp(c->found[i].rule, rule) == 0))
             return 1;
     return 0;
 }
@@ -236,7 +237,7 @@ static void report(struct camp *c, int kind, const struct fz_case *k, const stru
                    const char *detail, const char *how)
 {
     char rule[256] = "", id[64], path[4096];
-    if (kind == FZ_GRAMMAR)
+    if (kind == FZ_GRAMMAR || kind == FZ_STATE)
         rule_of(detail, rule, sizeof(rule));
     if (already(c, kind, rule) || c->nfound >= MAX_FINDINGS)
         return;
@@ -316,9 +317,9 @@ static int still_fires(void *ctx, const struct fz_case *k)
     if (stop_flag)
         return 0;
     fz_exec(s->e, k, s->r);
-    if (s->kind == FZ_GRAMMAR) {
+    if (s->kind == FZ_GRAMMAR || s->kind == FZ_STATE) {
         rule_of(s->r->detail, rule, sizeof(rule));
-        return s->r->kind == FZ_GRAMMAR && strcmp(rule, s->rule) == 0;
+        return s->r->kind == s->kind && strcmp(rule, s->rule) == 0;
     }
     int dead = fz_probe(s->e, &ms, d, sizeof(d)) != 0;
     if (dead)
@@ -326,15 +327,15 @@ static int still_fires(void *ctx, const struct fz_case *k)
     return dead;
 }
 
-/* A grammar violation: re-run, minimize, report. */
-static void grammar_found(struct camp *c, struct fz_exec *e, const struct fz_case *k,
-                          const struct fz_result *r0)
+/* A grammar violation or a state contradiction: re-run, minimize, report. */
+static void reply_found(struct camp *c, struct fz_exec *e, const struct fz_case *k,
+                        const struct fz_result *r0)
 {
-    struct still_ctx s = {c, e, FZ_GRAMMAR, "", NULL};
+    struct still_ctx s = {c, e, r0->kind, "", NULL};
     struct fz_case m;
     rule_of(r0->detail, s.rule, sizeof(s.rule));
     pthread_mutex_lock(&c->mu);
-    int dup = already(c, FZ_GRAMMAR, s.rule);
+    int dup = already(c, s.kind, s.rule);
     pthread_mutex_unlock(&c->mu);
     if (dup)
         return;
@@ -353,8 +354,8 @@ static void grammar_found(struct camp *c, struct fz_exec *e, const struct fz_cas
         char how[64];
         snprintf(how, sizeof(how), "%zu re-runs", tries);
         pthread_mutex_lock(&c->mu);
-        report(c, FZ_GRAMMAR, &m, s.r->kind == FZ_GRAMMAR ? s.r : NULL,
-               s.r->kind == FZ_GRAMMAR ? s.r->detail : r0->detail, how);
+        report(c, s.kind, &m, s.r->kind == s.kind ? s.r : NULL,
+               s.r->kind == s.kind ? s.r->detail : r0->detail, how);
         pthread_mutex_unlock(&c->mu);
     }
     fz_case_free(&m);
@@ -550,8 +551,8 @@ static void *worker_main(void *arg)
         if (!r->conn_failed && feedback(c, &k, r) && !fresh_seed)
             (void)corpus_add(c, &k);
         pthread_mutex_unlock(&c->mu);
-        if (r->kind == FZ_GRAMMAR)
-            grammar_found(c, e, &k, r);
+        if (r->kind == FZ_GRAMMAR || r->kind == FZ_STATE)
+            reply_found(c, e, &k, r);
         if (r->conn_failed || r->closed_silently || ++since_probe >= c->probe_every) {
             uint64_t ms;
             char d[600];

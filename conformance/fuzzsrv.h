@@ -102,6 +102,7 @@ enum fz_kind {
     FZ_GRAMMAR = 1,  /* a reply that breaks the grammar (strict parser, echoes excluded) */
     FZ_LIVENESS = 2, /* afterwards, a fresh connection got no greeting or no NOOP answer */
     FZ_LATENCY = 3,  /* the probe after it took > 10x the baseline and > 1 s */
+    FZ_STATE = 4,    /* IMAP: a tagged OK to a command the state forbids (before login) */
 };
 const char *fz_kind_name(int kind);
 
@@ -133,6 +134,7 @@ struct fz_reply {
 struct fz_result {
     int kind;            /* enum fz_kind (FZ_GRAMMAR only from fz_exec) */
     char detail[512];    /* rule and reason, or what the probe saw */
+    char state_tag[24];  /* FZ_STATE: the tag of the OK that contradicts the state */
     int conn_failed;     /* could not connect, greet or hand-shake: not judged */
     int closed;          /* the server closed the connection */
     int closed_silently; /* ... without answering the last step */

@@ -42,6 +42,13 @@ struct fz_exec {
     int judging;
     int stls_pause; /* not judging since a STARTTLS/STLS was sent: TLS bytes may follow */
     int sent_ctl;   /* the client sent NUL, bare CR/LF or other control bytes */
+    /* IMAP state: authenticated (PREAUTH, or a tagged OK to LOGIN/AUTHENTICATE), and
+     * the tag and command word of every line sent on the connection */
+    int imap_auth;
+    size_t ntags;
+    struct {
+        char tag[24], verb[24];
+    } tags[64];
 };
 
 const char *fz_kind_name(int kind)
@@ -53,6 +60,8 @@ const char *fz_kind_name(int kind)
         return "liveness";
     case FZ_LATENCY:
         return "latency";
+    case FZ_STATE:
+        return "state";
     default:
         return "none";
     }
@@ -168,6 +177,23 @@ static int is_echo(const struct fz_exec *e, uint64_t off)
     unsigned char eb = (unsigned char)e->rx[o];
     if ((eb == '\r' || eb == '\n' || eb == 0) && e->sent_ctl)
         return 1;
+    /* the word that holds the error, when the client sent it: a tag or argument
+     * echoed (Cyrus answers with the tag it got, docs/differential.md); words of
+     * plain letters and digits only when long enough not to be common words */
+    size_t ws = o, we = o;
+    while (ws > ls && e->rx[ws - 1] != ' ')
+        ws--;
+    while (we < le && e->rx[we] != ' ' && e->rx[we] != '\r')
+        we++;
+    if (we > ws) {
+        int odd = 0;
+        for (size_t k = ws; k < we; k++)
+            odd |= !ms_is((unsigned char)e->rx[k], MS_C_ALPHA | MS_C_DIGIT);
+        if (odd || we - ws >= 6)
+            for (size_t k = 0; k + (we - ws) <= e->txlen; k++)
+                if (memcmp(e->tx + k, e->rx + ws, we - ws) == 0)
+                    return 1;
+    }
     /* the bytes around the error in what the client sent */
     size_t a = o >= ls + 3 ? o - 3 : ls, b = o + 4 <= le ? o + 4 : le;
     if (b > a && b - a >= 3)
@@ -175,6 +201,86 @@ static int is_echo(const struct fz_exec *e, uint64_t off)
             if (memcmp(e->tx + k, e->rx + a, b - a) == 0)
                 return 1;
     return 0;
+}
+
+/* Commands RFC 9051 6.3 and 6.4 allow only in the authenticated or selected state. */
+static int needs_auth(const char *verb)
+{
+    static const char *const v[] = {
+        "SELECT", "EXAMINE", "CREATE",  "DELETE", "RENAME",    "SUBSCRIBE",   "UNSUBSCRIBE",
+        "LIST",   "LSUB",    "STATUS",  "APPEND", "FETCH",     "STORE",       "SEARCH",
+        "COPY",   "MOVE",    "EXPUNGE", "UID",    "NAMESPACE", "GETQUOTAROOT"};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        if (strcmp(verb, v[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The state oracle (IMAP): a tagged OK to a command of the authenticated state
+ * while the session is not authenticated (no PREAUTH greeting, no OK to LOGIN or
+ * AUTHENTICATE) contradicts RFC 9051 6.3. Only where the tag names exactly one
+ * command sent on this connection, and while the framing is sure.
+ */
+static void imap_state(struct fz_exec *e, uint64_t off, uint64_t len, const struct fz_reply *rp)
+{
+    char w1[24], w2[24];
+    size_t i = 0;
+    if (off >= e->rxlen)
+        return;
+    const char *p = e->rx + off;
+    size_t n = (size_t)(off + len <= e->rxlen ? len : e->rxlen - off);
+    word(p, n, &i, w1, sizeof(w1));
+    word(p, n, &i, w2, sizeof(w2));
+    if (e->msgs == 1 && strcmp(w1, "*") == 0 && strcmp(w2, "PREAUTH") == 0)
+        e->imap_auth = 1;
+    if (!rp->tagged || strcmp(w2, "OK") != 0)
+        return;
+    size_t hits = 0, at = 0;
+    for (size_t k = 0; k < e->ntags; k++)
+        if (strcmp(e->tags[k].tag, rp->key) == 0) {
+            hits++;
+            at = k;
+        }
+    if (hits != 1 || e->ntags >= sizeof(e->tags) / sizeof(e->tags[0])) {
+        /* an OK to a command we cannot name may have been a login: from here on the
+         * state is not known, so nothing more is judged */
+        e->imap_auth = 1;
+        return;
+    }
+    const char *verb = e->tags[at].verb;
+    if (strcmp(verb, "LOGIN") == 0 || strcmp(verb, "AUTHENTICATE") == 0) {
+        e->imap_auth = 1;
+    } else if (!e->imap_auth && e->judging && needs_auth(verb) && e->r->kind == FZ_NONE) {
+        e->r->kind = FZ_STATE;
+        snprintf(e->r->state_tag, sizeof(e->r->state_tag), "%s", rp->key);
+        snprintf(e->r->detail, sizeof(e->r->detail),
+                 "tagged OK to %s before authentication (RFC 9051 6.3: a command of the "
+                 "authenticated state)",
+                 verb);
+    }
+}
+
+/* Note the tag and command word of each line sent (IMAP), for the state oracle. */
+static void imap_tags(struct fz_exec *e, const char *p, size_t n)
+{
+    for (size_t ls = 0; ls < n;) {
+        size_t le = ls;
+        while (le < n && p[le] != '\n')
+            le++;
+        size_t i = ls;
+        char tag[24], verb[24];
+        word(p, le, &i, tag, sizeof(tag));
+        word(p, le, &i, verb, sizeof(verb));
+        if (e->ntags < sizeof(e->tags) / sizeof(e->tags[0])) {
+            snprintf(e->tags[e->ntags].tag, sizeof(e->tags[0].tag), "%s", tag);
+            snprintf(e->tags[e->ntags].verb, sizeof(e->tags[0].verb), "%s", verb);
+            e->ntags++;
+        } else {
+            e->ntags = sizeof(e->tags) / sizeof(e->tags[0]); /* full: no more judgements */
+        }
+        ls = le + 1;
+    }
 }
 
 static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *k, const void *view,
@@ -220,6 +326,8 @@ static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *
         shape_of(e, offset, length, rp);
         r->step_of[r->nreplies] = e->cur_step;
         r->nreplies++;
+        if (strcmp(e->t->proto, "imap") == 0)
+            imap_state(e, offset, length, rp);
         if (rp->final)
             e->finals++;
     } else {
@@ -434,6 +542,8 @@ static int wr(struct fz_exec *e, const char *p, size_t n, int bytewise)
             e->sent_ctl = 1;
     }
     ms_session_feed(&e->ss, 0, 0, p, n);
+    if (strcmp(e->t->proto, "imap") == 0)
+        imap_tags(e, p, n);
     if (e->judging && has_starttls(p, n)) {
         /* after a go-ahead the server speaks TLS (an alert when the client sends
          * cleartext) or DEFLATE: those bytes are no reply; judged again after our
@@ -484,6 +594,8 @@ static int conn_open(struct fz_exec *e, struct fz_result *r)
     e->sent_ctl = 0;
     e->judging = 1;
     e->stls_pause = 0;
+    e->imap_auth = 0;
+    e->ntags = 0;
     e->cur_step = 0;
     ms_session_init(&e->ss, t->p, &t->lim, e->cst, e->cv, e->cb, e->bcap, e->sst, e->sv, e->sb,
                     e->bcap, on_msg, e);

@@ -104,6 +104,8 @@ static void put_replies(struct sb *b, const struct fz_target *t, const struct fz
         const struct fz_reply *rp = &r->replies[i];
         if (!imap || rp->bad) {
             sb_str(b, "S: ${*}\n");
+        } else if (rp->tagged && r->kind == FZ_STATE && strcmp(rp->key, r->state_tag) == 0) {
+            /* the contradicting OK: @forbid at the top of the script judges it */
         } else if (rp->tagged) {
             sb_str(b, "S: ");
             put_escaped(b, t, rp->key, strlen(rp->key));
@@ -154,6 +156,7 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
     if (kind)
         sb_str(&b, kind == FZ_GRAMMAR   ? "the server sent a reply that breaks the protocol grammar"
                    : kind == FZ_LATENCY ? "the server became slow to answer a new connection"
+                   : kind == FZ_STATE   ? "the server accepted a command its state forbids"
                                         : "the server stopped answering or accepting connections");
     /* the fuzzer did not judge 8-bit bytes and over-long lines (servers echo commands) */
     sb_str(&b, "\n@quirk 8bit\n@quirk long-lines\n# found by mailspec fuzz-server: ");
@@ -174,6 +177,14 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
         sb_str(&b, "# Timing is not judged by replay: run the script and compare the time.\n");
     if (imap)
         sb_str(&b, "@allow * ${*}\n");
+    if (kind == FZ_STATE && r && r->state_tag[0]) {
+        /* the command's answer may be anything but OK */
+        sb_str(&b, "@forbid ");
+        put_escaped(&b, t, r->state_tag, strlen(r->state_tag));
+        sb_str(&b, " OK${*}\n@allow ");
+        put_escaped(&b, t, r->state_tag, strlen(r->state_tag));
+        sb_str(&b, " ${*}\n");
+    }
     sb_str(&b, "S: ${*}\n");
     size_t i = 0;
     const char *last_line = NULL;
@@ -245,6 +256,8 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
         else
             sb_str(&b, "C: NOOP\nS: 250 ${*}\n");
     }
+    if (kind == FZ_STATE)
+        sb_str(&b, "C: msstate NOOP\nS: msstate ${*}\n");
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -201,6 +201,7 @@ class _ImapConn:
         self.server = server
         self.sock = sock
         self.buf = b""
+        self.auth = False
 
     def send(self, text):
         self.sock.sendall(text.encode() + b"\r\n")
@@ -229,7 +230,10 @@ class _ImapConn:
                 self.send("* CAPABILITY IMAP4rev1")
                 self.send(tag + " OK CAPABILITY completed")
             elif cmd in ("NOOP", "LOGIN", "CHECK"):
+                self.auth = self.auth or cmd == "LOGIN"
                 self.send(tag + " OK " + cmd + " completed")
+            elif cmd in ("SELECT", "EXAMINE") and not self.auth and self.server.bug != "state":
+                self.send(tag + " NO Log in first")
             elif cmd in ("SELECT", "EXAMINE"):
                 name = words[2] if len(words) > 2 else ""
                 self.send("* 1 EXISTS")
@@ -248,7 +252,8 @@ class _ImapConn:
 
 class ImapFixture(LoopbackServer):
     """IMAP on loopback; bug="grammar": SELECT of a name longer than 200 octets is
-    answered with [UIDVALIDITY none] (RFC 9051 7.1: nz-number)."""
+    answered with [UIDVALIDITY none] (RFC 9051 7.1: nz-number); bug="state":
+    SELECT before LOGIN is answered OK (RFC 9051 6.3: authenticated state only)."""
 
     def __init__(self, bug=None, lifetime=180):
         super().__init__(lifetime=lifetime, io_timeout=10, backlog=64)

@@ -204,6 +204,30 @@ def test_imap_long_mailbox_name_breaks_response_grammar(tmp_path):
         assert rc2 == 0, err2
 
 
+def test_imap_select_before_login_contradicts_state(tmp_path):
+    seed = tmp_path / "imap-seed.session"
+    seed.write_text("\n".join(IMAP_SEED) + "\n")
+    out = tmp_path / "state"
+    with ImapFixture(bug="state") as srv:
+        rc, err, took = fuzz(["--protocol", "imap", "--port", srv.port, "--duration",
+                              FIND_WITHIN_S, "--out", out, "--seed", 11, "--max-findings", 1,
+                              "--timeout", 3, seed])
+        assert rc == 1, err
+        assert took < FIND_WITHIN_S + 5, err
+        summary, files = findings(out)
+        assert [f["kind"] for f in summary["findings"]] == ["state"], summary
+        text = open(files[0]).read()
+        assert "@forbid" in text and "LOGIN" not in text.upper().split("@FORBID")[1], text
+        rc1, log1 = replay(["--protocol", "imap", "--port", srv.port, "--timeout", 5, files[0]])
+        assert rc1 == 1, log1
+    with ImapFixture(bug=None) as twin:
+        rc0, log0 = replay(["--protocol", "imap", "--port", twin.port, "--timeout", 5, files[0]])
+        assert rc0 == 0, log0
+        rc2, err2, _ = fuzz(["--protocol", "imap", "--port", twin.port, "--duration", 10,
+                             "--out", tmp_path / "state-fixed", "--seed", 11, seed])
+        assert rc2 == 0, err2
+
+
 def test_lab_dovecot_and_postfix_no_finding(lab, tmp_path):
     for proto, port, tls in (("imap", lab.imap_port, "none"), ("smtp", lab.smtp_port, "none"),
                              ("pop3", lab.pop3_port, "none")):
