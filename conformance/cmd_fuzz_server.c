@@ -322,7 +322,7 @@ static int still_fires(void *ctx, const struct fz_case *k)
         rule_of(s->r->detail, rule, sizeof(rule));
         return s->r->kind == s->kind && strcmp(rule, s->rule) == 0;
     }
-    int dead = fz_probe(s->e, &ms, d, sizeof(d)) != 0;
+    int dead = fz_probe(s->e, &ms, d, sizeof(d)) == -1;
     if (dead)
         (void)recover(s->c, s->e);
     return dead;
@@ -399,6 +399,10 @@ static void triage(struct camp *c, struct fz_exec *e, int kind, const char *why)
     int dup = already(c, kind, "");
     pthread_mutex_unlock(&c->mu);
     if (recover(c, e) != 0) {
+        if (stop_flag) { /* interrupted: no verdict */
+            resume_all(c);
+            return;
+        }
         /* the server never came back: the most recent case is the finding, unminimized */
         pthread_mutex_lock(&c->mu);
         if (c->ring_n && !dup) {
@@ -475,7 +479,7 @@ static void triage(struct camp *c, struct fz_exec *e, int kind, const char *why)
             hit = 1;
         }
     }
-    if (!hit) {
+    if (!hit && !stop_flag) {
         pthread_mutex_lock(&c->mu);
         c->unreproduced++;
         pthread_mutex_unlock(&c->mu);
@@ -561,9 +565,10 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&c->mu);
             c->probes++;
             pthread_mutex_unlock(&c->mu);
-            if (fz_probe(e, &ms, d, sizeof(d)) != 0) {
+            int pr = fz_probe(e, &ms, d, sizeof(d));
+            if (pr == -1 && !stop_flag) {
                 triage(c, e, FZ_LIVENESS, d);
-            } else {
+            } else if (pr == 0) {
                 pthread_mutex_lock(&c->mu);
                 uint64_t median = c->nbase ? c->base_ms[c->nbase / 2] : 0;
                 int full = c->nbase >= 8;

@@ -155,7 +155,8 @@ void fz_exec(struct fz_exec *e, const struct fz_case *c, struct fz_result *r);
 /*
  * The liveness probe: a fresh connection (TLS as --tls says, STARTTLS done
  * when --tls starttls) must give a greeting and answer a NOOP. Returns 0
- * (alive, *ms set), -1 (dead: why in detail).
+ * (alive, *ms set), -1 (dead: why in detail), -2 (interrupted by the stop
+ * flag: no verdict).
  */
 int fz_probe(struct fz_exec *e, uint64_t *ms, char *detail, size_t cap);
 

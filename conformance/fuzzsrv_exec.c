@@ -493,6 +493,8 @@ static void await(struct fz_exec *e, size_t want, unsigned wait_ms)
     uint64_t end = ms_now_ms() + wait_ms;
     for (;;) {
         size_t got_f = e->finals - f0;
+        if (e->t->stop && *e->t->stop)
+            return;
         if (got_f >= want)
             return;
         uint64_t now = ms_now_ms();
@@ -611,7 +613,7 @@ static int conn_open(struct fz_exec *e, struct fz_result *r)
         return -1;
     }
     /* the greeting: any first message */
-    while (e->msgs == 0 && ms_now_ms() < dl) {
+    while (e->msgs == 0 && ms_now_ms() < dl && !(t->stop && *t->stop)) {
         int k = rd(e, dl);
         if (k == 0 || k == -1 || (k == -2 && ms_now_ms() >= dl))
             break;
@@ -737,7 +739,9 @@ int fz_probe(struct fz_exec *e, uint64_t *ms, char *detail, size_t cap)
     /* alive: a greeting, and the last reply answers the NOOP */
     int answered =
         r->nreplies >= 2 && r->step_of[r->nreplies - 1] == c.n && r->replies[r->nreplies - 1].final;
-    if (r->conn_failed)
+    if (e->t->stop && *e->t->stop)
+        rc = -2; /* interrupted: no verdict */
+    else if (r->conn_failed)
         snprintf(detail, cap, "a new connection failed: %s", r->detail);
     else if (!answered)
         snprintf(detail, cap,

@@ -8,6 +8,7 @@ against the fixed twin (exit 0); a campaign against the twin finds nothing.
 import glob
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -143,6 +144,26 @@ def test_tls_bytes_after_a_starttls_go_ahead_are_no_reply(tmp_path, cert):
     assert rc == 0, err
     summary, files = findings(out)
     assert summary["sessions"] == 1 and summary["findings"] == [], summary
+
+
+def test_sigint_ends_the_campaign_without_a_finding(tmp_path, cert):
+    """SIGINT stops the probes in flight: an interrupted probe is no liveness finding."""
+    seed = write_seed(tmp_path / "int-seed.session", SMTP_SEED)
+    out = tmp_path / "int"
+    with SmtpFixture(cert[0], cert[1], bug=None) as srv:
+        t0 = time.monotonic()
+        proc = subprocess.Popen([MAILSPEC, "fuzz-server", "--protocol", "smtp", "--port",
+                                 str(srv.port), "--duration", "60", "--out", str(out),
+                                 "--probe-every", "1", seed], stderr=subprocess.PIPE)
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+    assert proc.returncode == 0, err
+    assert took < 10, took
+    summary, files = findings(out)
+    assert summary["findings"] == [] and not files, summary
+    assert summary["unreproduced"] == 0 and summary["sessions"] > 0
 
 
 def test_long_parameter_breaks_reply_grammar(tmp_path, cert):
