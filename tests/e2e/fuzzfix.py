@@ -12,7 +12,9 @@ NOOP, VRFY, QUIT) and answers every reply in the RFC 5321 grammar. With
 - ``"close_notify"``: a TLS close_notify in the middle of a BDAT chunk is
   answered with cleartext garbage (not a reply) instead of closing;
 - ``"grammar"``: a MAIL SIZE parameter longer than 255 octets is answered
-  with ``2500 Ok`` (four digits: not a Reply-code line, RFC 5321 4.2).
+  with ``2500 Ok`` (four digits: not a Reply-code line, RFC 5321 4.2);
+- ``"slow"``: two RSET in a row make the next new connection wait 1.5 s
+  for its greeting.
 
 Bounded: a socket timeout per connection and a lifetime for the server.
 """
@@ -88,7 +90,8 @@ class _Conn:
         self.send("220 fixture.test ESMTP")
         while True:
             line = self.line()
-            verb = line.split(b" ", 1)[0].upper()
+            self.last, verb = getattr(self, "verb", b""), line.split(b" ", 1)[0].upper()
+            self.verb = verb
             arg = line[len(verb) + 1:] if b" " in line else b""
             if verb in (b"EHLO",):
                 ext = ["PIPELINING", "CHUNKING", "SIZE 1000000", "8BITMIME"]
@@ -153,6 +156,8 @@ class _Conn:
                     continue
                 self.send("250 2.0.0 %d octets received" % n)
             elif verb == b"RSET":
+                if self.server.bug == "slow" and self.last == b"RSET":
+                    self.server.slow_next = True
                 self.mail = self.rcpt = False
                 self.send("250 2.0.0 Ok")
             elif verb == b"NOOP":
@@ -170,6 +175,7 @@ class SmtpFixture(LoopbackServer):
         self.bug = bug
         self.down_s = down_s
         self.down_until = 0.0
+        self.slow_next = False
         self.crashes = 0
         self.lock = threading.Lock()
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -184,6 +190,10 @@ class SmtpFixture(LoopbackServer):
         try:
             if time.monotonic() < self.down_until:
                 return  # "not running": closed before any greeting
+            with self.lock:
+                slow, self.slow_next = self.slow_next, False
+            if slow:
+                time.sleep(1.5)
             _Conn(self, sock).run()
         except (EOFError, OSError, ssl.SSLError, ValueError):
             pass

@@ -166,6 +166,18 @@ def test_sigint_ends_the_campaign_without_a_finding(tmp_path, cert):
     assert summary["unreproduced"] == 0 and summary["sessions"] > 0
 
 
+def test_slow_after_a_command_is_a_latency_finding(tmp_path, cert):
+    rc, err, took, out, _ = campaign(tmp_path, "slow", "slow", SMTP_SEED, "none", cert,
+                                     extra=("--jobs", 1, "--probe-every", 1))
+    assert rc == 1, err
+    assert took < FIND_WITHIN_S + 5, err
+    summary, files = findings(out)
+    assert [f["kind"] for f in summary["findings"]] == ["latency"], summary
+    rec = summary["findings"][0]
+    assert rec["replayable"] is False and "timing" in rec["not_replayable_because"]
+    assert "RSET" in open(files[0]).read().upper()
+
+
 def test_long_parameter_breaks_reply_grammar(tmp_path, cert):
     rc, err, took, out, _ = campaign(tmp_path, "gram", "grammar", SMTP_SEED, "none", cert)
     assert rc == 1, err
