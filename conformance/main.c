@@ -15,6 +15,7 @@ static const struct {
     {"replay", ms_cmd_replay, "run .session scripts against a server, report per test"},
     {"certify", ms_cmd_certify, "run a conformance suite against a server, write reports"},
     {"serve", ms_cmd_serve, "play the server for a mail client, judge the client"},
+    {"fuzz-server", ms_cmd_fuzz_server, "fuzz a live server, write findings as .session files"},
 };
 
 static void usage(FILE *f)

@@ -161,18 +161,14 @@ static int is_ip(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o, uint64_t deadline,
-                char *err, size_t errcap)
+void *ms_tls_ctx_new(const struct ms_tls_opts *o, char *err, size_t errcap)
 {
-    const char *name = o->sni ? o->sni : host;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
-    c->error = MS_CONN_E_TLS_LOCAL; /* until the handshake starts */
     if (!ctx) {
         ms_tls_error(err, errcap, "cannot create a TLS context");
-        return -1;
+        return NULL;
     }
-    c->ctx = ctx;
     /* Many servers close after BYE/QUIT without close_notify; the protocols
      * frame their own messages, so a bare EOF is a close, and an EOF inside
      * a message is caught by the framing (OpenSSL 3 would report an error). */
@@ -185,7 +181,8 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
         SSL_CTX_set_security_level(ctx, 0);
         if (!SSL_CTX_set_min_proto_version(ctx, v) || !SSL_CTX_set_max_proto_version(ctx, v)) {
             ms_tls_error(err, errcap, "this OpenSSL cannot offer the TLS version");
-            return -1;
+            SSL_CTX_free(ctx);
+            return NULL;
         }
     } else if (o->min_version == 13) {
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
@@ -195,25 +192,53 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
     if (o->cafile) {
         if (SSL_CTX_load_verify_locations(ctx, o->cafile, NULL) != 1) {
             ms_tls_error(err, errcap, "cannot load --cafile");
-            return -1;
+            SSL_CTX_free(ctx);
+            return NULL;
         }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
         ms_tls_error(err, errcap, "cannot load the system certificate store");
-        return -1;
+        SSL_CTX_free(ctx);
+        return NULL;
     }
     if (o->cert) {
         if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
             ms_tls_error(err, errcap, "cannot load --cert");
-            return -1;
+            SSL_CTX_free(ctx);
+            return NULL;
         }
         if (SSL_CTX_use_PrivateKey_file(ctx, o->key ? o->key : o->cert, SSL_FILETYPE_PEM) != 1) {
             ms_tls_error(err, errcap, "cannot load --key");
-            return -1;
+            SSL_CTX_free(ctx);
+            return NULL;
         }
     }
     /* Verify always, fail the handshake only when not --insecure: the report
      * says whether the chain and name were good either way. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    return ctx;
+}
+
+void ms_tls_ctx_free(void *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o, uint64_t deadline,
+                char *err, size_t errcap)
+{
+    c->error = MS_CONN_E_TLS_LOCAL; /* until the handshake starts */
+    c->ctx = ms_tls_ctx_new(o, err, errcap);
+    if (!c->ctx)
+        return -1;
+    return ms_conn_tls_ctx(c, c->ctx, NULL, host, o, deadline, err, errcap);
+}
+
+int ms_conn_tls_ctx(struct ms_conn *c, void *ctx, void *session, const char *host,
+                    const struct ms_tls_opts *o, uint64_t deadline, char *err, size_t errcap)
+{
+    const char *name = o->sni ? o->sni : host;
+
+    c->error = MS_CONN_E_TLS_LOCAL; /* until the handshake starts */
     SSL *ssl = SSL_new(ctx);
     if (!ssl) {
         ms_tls_error(err, errcap, "cannot create a TLS session");
@@ -221,6 +246,8 @@ int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o
     }
     c->ssl = ssl;
     SSL_set_fd(ssl, c->fd);
+    if (session)
+        (void)SSL_set_session(ssl, session);
     if (!is_ip(name))
         SSL_set_tlsext_host_name(ssl, name);
     X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);

@@ -75,6 +75,16 @@ int ms_conn_open(struct ms_conn *c, const char *host, const char *port, uint64_t
 int ms_conn_tls(struct ms_conn *c, const char *host, const struct ms_tls_opts *o, uint64_t deadline,
                 char *err, size_t errcap);
 
+/*
+ * The same handshake on a context made once (ms_tls_ctx_new) and shared by
+ * many connections (fuzz-server); session (SSL_SESSION *, or NULL) is
+ * offered for resumption. c->ctx stays NULL: the caller frees the context.
+ */
+void *ms_tls_ctx_new(const struct ms_tls_opts *o, char *err, size_t errcap);
+void ms_tls_ctx_free(void *ctx);
+int ms_conn_tls_ctx(struct ms_conn *c, void *ctx, void *session, const char *host,
+                    const struct ms_tls_opts *o, uint64_t deadline, char *err, size_t errcap);
+
 /* Write all of buf by the deadline. Returns 0 or -1 (err). */
 int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadline, char *err,
                   size_t errcap);
