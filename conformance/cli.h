@@ -20,6 +20,7 @@ int ms_cmd_parse(int argc, char **argv);
 int ms_cmd_record(int argc, char **argv);
 int ms_cmd_replay(int argc, char **argv);
 int ms_cmd_certify(int argc, char **argv);
+int ms_cmd_stress(int argc, char **argv);
 
 /*
  * Read a whole file ("-" or NULL: stdin) into a malloc'd buffer, NUL added

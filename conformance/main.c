@@ -14,6 +14,7 @@ static const struct {
     {"record", ms_cmd_record, "proxy a real client and server, write .session files"},
     {"replay", ms_cmd_replay, "run .session scripts against a server, report per test"},
     {"certify", ms_cmd_certify, "run a conformance suite against a server, write reports"},
+    {"stress", ms_cmd_stress, "many clients on one mailbox, server state checked against a model"},
 };
 
 static void usage(FILE *f)
