@@ -256,9 +256,8 @@ static void on_issue(void *ctx, const struct ms_stress_issue *is)
 
     st->nissues++;
     if (st->quiet < 2)
-        fprintf(stderr, "mailspec stress: inconsistency (%s, session %d%s): %s [%s %s]\n",
-                ms_stress_kind_name(is->kind), is->session, is->other >= 0 ? " and others" : "",
-                is->text, is->rfc, is->level);
+        fprintf(stderr, "mailspec stress: inconsistency (%s, session %d): %s [%s %s]\n",
+                ms_stress_kind_name(is->kind), is->session, is->text, is->rfc, is->level);
     if (st->nissues > MAX_ISSUES_KEPT)
         return;
     struct ms_json *o = ms_json_new(MS_JSON_OBJECT), *tr = ms_json_new(MS_JSON_OBJECT);

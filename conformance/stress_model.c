@@ -338,7 +338,7 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
             report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
                    "RFC 9051 2.3.1.1", "MUST", "UID %u: RFC822.SIZE %u, earlier %u", uid, f->size,
                    s->size);
-        else if (!s->have_size) {
+        if (!s->have_size || s->size != f->size) { /* report a change once */
             s->have_size = 1;
             s->size = f->size;
         }
@@ -348,7 +348,7 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
             report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
                    "RFC 9051 2.3.1.1", "MUST", "UID %u: BODYSTRUCTURE differs from an earlier one",
                    uid);
-        else if (!s->have_bs) {
+        if (!s->have_bs || s->bs_hash != f->bs_hash) {
             s->have_bs = 1;
             s->bs_hash = f->bs_hash;
         }
@@ -360,7 +360,7 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
                    s->appended ? "UID %u: BODY[] differs from the message APPENDed as this UID"
                                : "UID %u: BODY[] differs from an earlier BODY[]",
                    uid);
-        else if (!s->have_body) {
+        if (!s->have_body || s->body_hash != f->body_hash) {
             s->have_body = 1;
             s->body_hash = f->body_hash;
         }
