@@ -1,0 +1,362 @@
+/* Unit tests of the stress model (conformance/stress_model.c): every check
+ * fires on what no correct server can show, and stays quiet on what IMAP
+ * allows (late announcements, data of a message expunged meanwhile). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#include "stress.h"
+
+struct seen {
+    unsigned n;
+    enum ms_stress_kind kind[32];
+};
+
+static void collect(void *ctx, const struct ms_stress_issue *is)
+{
+    struct seen *s = ctx;
+    if (s->n < 32)
+        s->kind[s->n] = is->kind;
+    s->n++;
+    assert_true(is->text[0] != '\0');
+    assert_non_null(is->rfc);
+    assert_non_null(is->level);
+}
+
+struct env {
+    struct seen seen;
+    struct ms_stress_mbox mb;
+    struct ms_stress_view v[3];
+};
+
+static void setup_env(struct env *e, uint32_t exists)
+{
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(ms_stress_mbox_init(&e->mb, 1024, collect, &e->seen), 0);
+    for (int i = 0; i < 3; i++) {
+        ms_stress_view_init(&e->v[i], &e->mb, i);
+        assert_int_equal(ms_stress_view_exists(&e->v[i], exists), 0);
+    }
+}
+
+static void free_env(struct env *e)
+{
+    for (int i = 0; i < 3; i++)
+        ms_stress_view_free(&e->v[i]);
+    ms_stress_mbox_free(&e->mb);
+}
+
+static struct ms_stress_fetch fuid(uint32_t seq, uint32_t uid)
+{
+    struct ms_stress_fetch f;
+    memset(&f, 0, sizeof(f));
+    f.seq = seq;
+    f.uid = uid;
+    return f;
+}
+
+static void flags_of(struct ms_stress_fetch *f, const char *list)
+{
+    /* space-separated flags */
+    f->has_flags = 1;
+    memset(&f->flags, 0, sizeof(f->flags));
+    while (*list) {
+        const char *sp = strchr(list, ' ');
+        size_t n = sp ? (size_t)(sp - list) : strlen(list);
+        if (n)
+            ms_stress_flags_add(&f->flags, list, n);
+        list += n + (sp != NULL);
+    }
+}
+
+static void test_seq_before_exists(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 2);
+    struct ms_stress_fetch f = fuid(2, 10);
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 0);
+    f = fuid(3, 11); /* only 2 announced */
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_SEQ_BEFORE_EXISTS);
+    ms_stress_view_expunge(&e.v[0], 5);
+    assert_int_equal(e.seen.n, 2);
+    assert_int_equal(e.seen.kind[1], MS_SK_SEQ_BEFORE_EXISTS);
+    /* after EXISTS the number is fine */
+    assert_int_equal(ms_stress_view_exists(&e.v[0], 3), 0);
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 2);
+    free_env(&e);
+}
+
+static void test_exists_down(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 5);
+    assert_int_equal(ms_stress_view_exists(&e.v[0], 5), 0); /* the same count again: fine */
+    assert_int_equal(e.seen.n, 0);
+    assert_int_equal(ms_stress_view_exists(&e.v[0], 4), 0);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_EXISTS_DOWN);
+    /* a new SELECT starts over: a smaller count is no decrease */
+    ms_stress_view_reset(&e.v[1]);
+    assert_int_equal(ms_stress_view_exists(&e.v[1], 1), 0);
+    assert_int_equal(e.seen.n, 1);
+    free_env(&e);
+}
+
+static void test_uid_map(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 3);
+    struct ms_stress_fetch f = fuid(1, 10);
+    ms_stress_view_fetch(&e.v[0], &f);
+    f = fuid(3, 30);
+    ms_stress_view_fetch(&e.v[0], &f);
+    f = fuid(2, 20);
+    ms_stress_view_fetch(&e.v[0], &f);
+    f = fuid(2, 20); /* the same again: fine */
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 0);
+    /* EXPUNGE 1 shifts: message 1 is now UID 20 */
+    ms_stress_view_expunge(&e.v[0], 1);
+    f = fuid(1, 20);
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 0);
+    f = fuid(1, 21); /* a changed UID */
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_UID_CHANGED);
+    free_env(&e);
+}
+
+static void test_uid_order(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 4);
+    struct ms_stress_fetch f = fuid(1, 10);
+    ms_stress_view_fetch(&e.v[0], &f);
+    f = fuid(4, 40);
+    ms_stress_view_fetch(&e.v[0], &f);
+    f = fuid(3, 35); /* between: fine */
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 0);
+    f = fuid(2, 36); /* above message 3's UID */
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_UID_ORDER);
+    /* another session: below message 1's UID */
+    f = fuid(1, 10);
+    ms_stress_view_fetch(&e.v[1], &f);
+    f = fuid(2, 9);
+    ms_stress_view_fetch(&e.v[1], &f);
+    assert_int_equal(e.seen.n, 2);
+    assert_int_equal(e.seen.kind[1], MS_SK_UID_ORDER);
+    free_env(&e);
+}
+
+static void test_content(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 1);
+    struct ms_stress_fetch f = fuid(1, 7);
+    f.has_size = 1;
+    f.size = 100;
+    f.has_bs = 1;
+    f.bs_hash = 55;
+    ms_stress_view_fetch(&e.v[0], &f);
+    ms_stress_view_fetch(&e.v[1], &f); /* another session, the same message */
+    assert_int_equal(e.seen.n, 0);
+    f.size = 101;
+    ms_stress_view_fetch(&e.v[2], &f);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_CONTENT_CHANGED);
+    ms_stress_view_fetch(&e.v[2], &f); /* reported once */
+    assert_int_equal(e.seen.n, 1);
+    f.bs_hash = 56;
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 2);
+    assert_int_equal(e.seen.kind[1], MS_SK_CONTENT_CHANGED);
+    free_env(&e);
+}
+
+static void test_appended(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 1);
+    ms_stress_appended(&e.mb, 0, 5, 1111);
+    struct ms_stress_fetch f = fuid(1, 5);
+    f.has_body = 1;
+    f.body_hash = 1111;
+    ms_stress_view_fetch(&e.v[1], &f);
+    assert_int_equal(e.seen.n, 0);
+    /* the message was expunged by someone before our APPEND OK arrived:
+     * not a reuse (the same message) */
+    ms_stress_view_expunge(&e.v[1], 1);
+    ms_stress_appended(&e.mb, 2, 6, 2222);
+    struct ms_stress_fetch g = fuid(1, 6);
+    assert_int_equal(ms_stress_view_exists(&e.v[1], 1), 0);
+    ms_stress_view_fetch(&e.v[1], &g);
+    assert_int_equal(e.seen.n, 0);
+    /* another APPEND gets UID 5 again */
+    ms_stress_appended(&e.mb, 1, 5, 3333);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_UID_REUSED);
+    /* BODY[] that differs from the appended bytes */
+    g.has_body = 1;
+    g.body_hash = 9;
+    ms_stress_view_fetch(&e.v[0], &g);
+    assert_int_equal(e.seen.n, 2);
+    assert_int_equal(e.seen.kind[1], MS_SK_CONTENT_CHANGED);
+    free_env(&e);
+}
+
+static void test_modseq(void **st)
+{
+    struct env e;
+    (void)st;
+    setup_env(&e, 1);
+    struct ms_stress_fetch f = fuid(1, 3);
+    f.modseq = 10;
+    ms_stress_view_fetch(&e.v[0], &f);
+    f.modseq = 12;
+    ms_stress_view_fetch(&e.v[0], &f);
+    /* another session may still see the older value (announced late) */
+    f.modseq = 10;
+    ms_stress_view_fetch(&e.v[1], &f);
+    assert_int_equal(e.seen.n, 0);
+    f.modseq = 11;
+    ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_MODSEQ_BACK);
+    free_env(&e);
+}
+
+static void test_flags_parse(void **st)
+{
+    struct ms_stress_fetch a, b;
+    (void)st;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    flags_of(&a, "\\Seen $Junk mskw3 \\Recent Foo");
+    flags_of(&b, "foo \\SEEN MSKW3 $junk");
+    assert_int_equal(a.flags.sys, MS_SF_SEEN);
+    assert_true(a.flags.own == (1ull << 3));
+    /* case-insensitive, order-independent, \Recent ignored */
+    assert_true(memcmp(&a.flags, &b.flags, sizeof(a.flags)) == 0);
+    flags_of(&b, "\\Seen $Junk mskw03 Foo"); /* mskw03 is not an own keyword */
+    assert_true(b.flags.own == 0);
+    flags_of(&b, "\\Seen mskw64");
+    assert_true(b.flags.own == 0 && b.flags.other != 0);
+}
+
+/* Three sessions with the same two messages and flags. */
+static void quiet_views(struct env *e, const char *f1, const char *f2)
+{
+    for (int i = 0; i < 3; i++) {
+        struct ms_stress_fetch f = fuid(1, 1);
+        flags_of(&f, i == 2 && f2 ? f2 : f1);
+        ms_stress_view_fetch(&e->v[i], &f);
+        f = fuid(2, 2);
+        flags_of(&f, "\\Seen");
+        ms_stress_view_fetch(&e->v[i], &f);
+    }
+}
+
+static void test_checkpoint(void **st)
+{
+    struct env e;
+    struct ms_stress_view *vs[3];
+    (void)st;
+
+    setup_env(&e, 2);
+    for (int i = 0; i < 3; i++)
+        vs[i] = &e.v[i];
+    quiet_views(&e, "\\Flagged mskw1", NULL);
+    ms_stress_own_store(&e.mb, 1, 1, 1, 1, 1); /* session 1 set mskw1 on UID 1 */
+    ms_stress_checkpoint(&e.mb, vs, 3);
+    assert_int_equal(e.seen.n, 0);
+    assert_true(e.mb.n_checkpoint_views == 3 && e.mb.n_owner_checks > 0);
+
+    /* a flag change one session never sees */
+    quiet_views(&e, "\\Flagged mskw1", "mskw1");
+    ms_stress_checkpoint(&e.mb, vs, 3);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_CHECKPOINT);
+
+    /* session 1's completed +FLAGS lost in every session */
+    quiet_views(&e, "\\Flagged", NULL);
+    ms_stress_checkpoint(&e.mb, vs, 3);
+    assert_int_equal(e.seen.n, 2);
+    assert_int_equal(e.seen.kind[1], MS_SK_LOST_FLAG);
+
+    /* a different message count */
+    assert_int_equal(ms_stress_view_exists(&e.v[2], 3), 0);
+    struct ms_stress_fetch f = fuid(3, 3);
+    flags_of(&f, "");
+    ms_stress_view_fetch(&e.v[2], &f);
+    quiet_views(&e, "\\Flagged", NULL);
+    ms_stress_checkpoint(&e.mb, vs, 3);
+    assert_int_equal(e.seen.n, 3);
+    assert_int_equal(e.seen.kind[2], MS_SK_CHECKPOINT);
+
+    /* a view with a gap (a message without UID) is left out */
+    assert_int_equal(ms_stress_view_exists(&e.v[0], 3), 0);
+    assert_int_equal(ms_stress_view_exists(&e.v[1], 3), 0);
+    ms_stress_view_fetch(&e.v[1], &f);
+    e.v[1].have_flags[0] = 0;
+    ms_stress_checkpoint(&e.mb, vs, 3);
+    assert_int_equal(e.seen.n, 3);
+    free_env(&e);
+}
+
+static void test_store_result(void **st)
+{
+    struct env e;
+    struct ms_stress_view *vs[1];
+    (void)st;
+
+    setup_env(&e, 2);
+    vs[0] = &e.v[0];
+    /* +FLAGS returned flags without the keyword: suspect only */
+    ms_stress_own_store(&e.mb, 2, 1, 1, 1, 0);
+    /* -FLAGS with no FETCH at all (expunged meanwhile): nothing */
+    ms_stress_own_store(&e.mb, 2, 2, 0, 0, 0);
+    assert_int_equal(e.seen.n, 0);
+    /* the message is gone at the checkpoint: the STORE may have run on an
+     * expunged message, nothing to report */
+    ms_stress_view_reset(&e.v[0]);
+    assert_int_equal(ms_stress_view_exists(&e.v[0], 1), 0);
+    struct ms_stress_fetch f = fuid(1, 2);
+    flags_of(&f, "");
+    ms_stress_view_fetch(&e.v[0], &f);
+    ms_stress_checkpoint(&e.mb, vs, 1);
+    assert_int_equal(e.seen.n, 0);
+    /* the same on a message that still exists at the checkpoint */
+    ms_stress_own_store(&e.mb, 2, 2, 1, 1, 0);
+    ms_stress_checkpoint(&e.mb, vs, 1);
+    assert_int_equal(e.seen.n, 1);
+    assert_int_equal(e.seen.kind[0], MS_SK_STORE_RESULT);
+    free_env(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seq_before_exists), cmocka_unit_test(test_exists_down),
+        cmocka_unit_test(test_uid_map),           cmocka_unit_test(test_uid_order),
+        cmocka_unit_test(test_content),           cmocka_unit_test(test_appended),
+        cmocka_unit_test(test_modseq),            cmocka_unit_test(test_flags_parse),
+        cmocka_unit_test(test_checkpoint),        cmocka_unit_test(test_store_result),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
