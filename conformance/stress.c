@@ -983,6 +983,10 @@ static int send_random(struct stress *st, struct client *c)
     case K_STORE_REMOVE:
     case K_STORE_DELETED: {
         seq = pick_known(st, c);
+        /* the newest message now and then: expunging the last message is
+         * where a server that reuses UIDs shows it */
+        if (k == K_STORE_DELETED && e && c->view.uid[e - 1] && rnd_below(st, 3) == 0)
+            seq = e;
         if (!seq) {
             k = K_FETCH;
             snprintf(line, sizeof(line), "FETCH 1:* (UID FLAGS)\r\n");
