@@ -848,11 +848,25 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
             snprintf(err, errcap, "CAPABILITY was not answered");
             return -1;
         }
-        char mb[300];
-        quoted(mb, sizeof(mb), st->mailbox);
-        snprintf(line, sizeof(line), "CREATE %s\r\n", mb);
-        if (sync_command(st, c, K_NOOP, line, NULL, &ok) != 0) {
-            snprintf(err, errcap, "CREATE was not answered");
+        /* servers that keep every mailbox under INBOX (Cyrus without
+         * altnamespace) refuse a top-level name: try INBOX's children */
+        static const char *const prefixes[] = {"", "INBOX.", "INBOX/"};
+        char base[256];
+        snprintf(base, sizeof(base), "%s", st->mailbox);
+        for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
+            char mb[300];
+            snprintf(st->mailbox, sizeof(st->mailbox), "%s%s", prefixes[k], base);
+            quoted(mb, sizeof(mb), st->mailbox);
+            snprintf(line, sizeof(line), "CREATE %s\r\n", mb);
+            if (sync_command(st, c, K_NOOP, line, NULL, &ok) != 0) {
+                snprintf(err, errcap, "CREATE was not answered");
+                return -1;
+            }
+            if (ok || st->o->mailbox)
+                break; /* --mailbox: used as given (it may exist) */
+        }
+        if (!ok && !st->o->mailbox) {
+            snprintf(err, errcap, "CREATE %s (or under INBOX) was refused", base);
             return -1;
         }
     }

@@ -249,8 +249,9 @@ int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
 void ms_stress_view_expunge(struct ms_stress_view *v, uint32_t seq)
 {
     if (seq == 0 || seq > v->exists) {
-        report(v->mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, 0, "RFC 9051 7.5.1", "MUST",
-               "EXPUNGE %u with only %u messages announced", seq, v->exists);
+        report(v->mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, 0, "RFC 9051 5.2", "MUST",
+               "EXPUNGE %u when EXISTS and EXPUNGE responses left %u messages in this session",
+               seq, v->exists);
         return;
     }
     uint32_t uid = v->uid[seq - 1];
@@ -296,8 +297,13 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
     struct ms_stress_mbox *mb = v->mb;
 
     if (f->seq == 0 || f->seq > v->exists) {
-        report(mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, f->uid, "RFC 9051 7.5.2", "MUST",
-               "FETCH response for message %u with only %u messages announced by EXISTS",
+        /* RFC 9051 5.2: the server MUST send mailbox size updates when it
+         * observes a size change while processing a command; 2.3.1.2:
+         * sequence numbers run from 1 to the number of messages, which
+         * EXISTS and EXPUNGE told this session. */
+        report(mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, f->uid, "RFC 9051 5.2", "MUST",
+               "FETCH response for message %u when EXISTS and EXPUNGE responses left %u messages "
+               "in this session",
                f->seq, v->exists);
         return 0;
     }
