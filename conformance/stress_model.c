@@ -227,9 +227,9 @@ static int view_grow(struct ms_stress_view *v, size_t need)
 int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
 {
     if (n < v->exists) {
-        /* RFC 9051 7.4.1: only EXPUNGE reduces the count; an EXISTS that
+        /* RFC 9051 7.5.1: only EXPUNGE reduces the count; an EXISTS that
          * would is not permitted. The view keeps its count. */
-        report(v->mb, MS_SK_EXISTS_DOWN, v->session, -1, 0, "RFC 9051 7.4.1", "MUST",
+        report(v->mb, MS_SK_EXISTS_DOWN, v->session, -1, 0, "RFC 9051 7.5.1", "MUST",
                "EXISTS announced %u messages after %u without an EXPUNGE in between", n,
                v->exists);
         return 0;
@@ -327,7 +327,7 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
     if (f->modseq) {
         mb->n_modseq_checks += uid && v->modseq[i];
         if (uid && v->modseq[i] && f->modseq < v->modseq[i])
-            report(mb, MS_SK_MODSEQ_BACK, v->session, -1, uid, "RFC 7162 3.1.1", "MUST",
+            report(mb, MS_SK_MODSEQ_BACK, v->session, -1, uid, "RFC 7162 2", "MUST",
                    "UID %u: MODSEQ %llu after %llu in the same session", uid,
                    (unsigned long long)f->modseq, (unsigned long long)v->modseq[i]);
         if (f->modseq > v->modseq[i])
