@@ -65,8 +65,8 @@ static void usage(FILE *f)
 static int number(const char *opt, const char *arg, uint64_t max, uint64_t min, uint64_t *out)
 {
     if (ms_number_parse(arg, strlen(arg), max, out) != MS_OK || *out < min) {
-        fprintf(stderr, "mailspec stress: --%s: takes %llu to %llu\n", opt,
-                (unsigned long long)min, (unsigned long long)max);
+        fprintf(stderr, "mailspec stress: --%s: takes %llu to %llu\n", opt, (unsigned long long)min,
+                (unsigned long long)max);
         return -1;
     }
     return 0;

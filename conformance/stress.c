@@ -46,17 +46,16 @@ enum kind {
 };
 
 static const char *const kind_names[K_COUNT] = {
-    "NOOP",  "FETCH",   "FETCH-STRUCTURE", "FETCH-BODY", "UID-FETCH",      "STORE+",
-    "STORE-", "STORE-DELETED", "EXPUNGE", "APPEND", "SEARCH", "COPY", "SELECT",
-    "CHECKPOINT-NOOP", "CHECKPOINT-FETCH",
+    "NOOP",   "FETCH",  "FETCH-STRUCTURE", "FETCH-BODY",      "UID-FETCH",
+    "STORE+", "STORE-", "STORE-DELETED",   "EXPUNGE",         "APPEND",
+    "SEARCH", "COPY",   "SELECT",          "CHECKPOINT-NOOP", "CHECKPOINT-FETCH",
 };
 
 /* Weights of the random mix (imaptest-like: mostly FETCH and STORE). */
 static const unsigned weights[K_COUNT] = {
-    [K_NOOP] = 5,        [K_FETCH] = 20,        [K_FETCH_STRUCT] = 8,
-    [K_FETCH_BODY] = 5,  [K_UID_FETCH] = 10,    [K_STORE_ADD] = 15,
-    [K_STORE_REMOVE] = 10, [K_STORE_DELETED] = 4, [K_EXPUNGE] = 4,
-    [K_APPEND] = 8,      [K_SEARCH] = 5,        [K_COPY] = 2,
+    [K_NOOP] = 5,       [K_FETCH] = 20,     [K_FETCH_STRUCT] = 8,  [K_FETCH_BODY] = 5,
+    [K_UID_FETCH] = 10, [K_STORE_ADD] = 15, [K_STORE_REMOVE] = 10, [K_STORE_DELETED] = 4,
+    [K_EXPUNGE] = 4,    [K_APPEND] = 8,     [K_SEARCH] = 5,        [K_COPY] = 2,
     [K_SELECT] = 1,
 };
 
@@ -134,8 +133,8 @@ struct client {
     uint32_t st_uid;
     int st_own, st_add, st_seen, st_haskw;
     int bye;
-    int setup;          /* setup commands: not in the statistics */
-    int last_type;      /* the last tagged response's type */
+    int setup;     /* setup commands: not in the statistics */
+    int last_type; /* the last tagged response's type */
     uint64_t appended;
     struct ms_stress_view view;
     char ring[RING_LINES][RING_WIDTH];
@@ -293,8 +292,7 @@ static void on_issue(void *ctx, const struct ms_stress_issue *is)
     ms_json_append(st->issues, o);
 }
 
-static void syntax_issue(struct stress *st, struct client *c, const struct ms_error *err,
-                         size_t at)
+static void syntax_issue(struct stress *st, struct client *c, const struct ms_error *err, size_t at)
 {
     struct ms_stress_issue is;
     memset(&is, 0, sizeof(is));
@@ -375,7 +373,8 @@ static int node_u32(const struct ms_imap_node *n, uint32_t *out)
         return -1;
     if (n->type == MS_IMAP_N_NUMBER)
         v = n->num;
-    else if (n->type != MS_IMAP_N_ATOM || ms_number_parse(n->s.ptr, n->s.len, UINT32_MAX, &v) != MS_OK)
+    else if (n->type != MS_IMAP_N_ATOM ||
+             ms_number_parse(n->s.ptr, n->s.len, UINT32_MAX, &v) != MS_OK)
         return -1;
     if (v > UINT32_MAX)
         return -1;
@@ -609,8 +608,8 @@ static int client_parse(struct stress *st, struct client *c)
 
     while (off < c->len) {
         struct ms_error err = {0};
-        ssize_t n = ms_imap_response_parse(&st->ro->lim, c->buf + off, c->len - off, st->resp,
-                                           &err);
+        ssize_t n =
+            ms_imap_response_parse(&st->ro->lim, c->buf + off, c->len - off, st->resp, &err);
         if (n == MS_PARTIAL)
             break;
         if (n < 0) {
@@ -643,8 +642,8 @@ static int client_read(struct stress *st, struct client *c)
             c->buf = b;
             c->cap = cap;
         }
-        ssize_t n = ms_conn_read(&c->conn, c->buf + c->len, c->cap - c->len, 0, NULL, err,
-                                 sizeof(err));
+        ssize_t n =
+            ms_conn_read(&c->conn, c->buf + c->len, c->cap - c->len, 0, NULL, err, sizeof(err));
         if (n == -2)
             return 0;
         if (n <= 0)
@@ -782,8 +781,8 @@ static int read_greeting(struct stress *st, struct client *c, char *err, size_t 
             c->buf = b;
             c->cap = cap;
         }
-        ssize_t n = ms_conn_read(&c->conn, c->buf + c->len, c->cap - c->len, deadline, NULL, err,
-                                 errcap);
+        ssize_t n =
+            ms_conn_read(&c->conn, c->buf + c->len, c->cap - c->len, deadline, NULL, err, errcap);
         if (n == -2)
             snprintf(err, errcap, "no greeting within --timeout");
         if (n == 0)
@@ -827,8 +826,8 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
             snprintf(err, errcap, "the server sent data after its STARTTLS answer, before TLS");
             return -1;
         }
-        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err,
-                        errcap) != 0)
+        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) !=
+            0)
             return -1;
     }
     quoted(u, sizeof(u), ro->user);
@@ -1082,16 +1081,19 @@ static void write_log_line(struct stress *st, double t, double secs)
 {
     if (!st->log)
         return;
-    fprintf(st->log, "{\"t\":%.3f,\"commands\":%llu,\"commands_per_second\":%.1f,\"errors\":%llu,"
-                     "\"inconsistencies\":%u,\"latency_ms\":{",
-            t, (unsigned long long)st->sec_commands, secs > 0 ? (double)st->sec_commands / secs : 0.0,
-            (unsigned long long)st->sec_errors, st->nissues);
+    fprintf(st->log,
+            "{\"t\":%.3f,\"commands\":%llu,\"commands_per_second\":%.1f,\"errors\":%llu,"
+            "\"inconsistencies\":%u,\"latency_ms\":{",
+            t, (unsigned long long)st->sec_commands,
+            secs > 0 ? (double)st->sec_commands / secs : 0.0, (unsigned long long)st->sec_errors,
+            st->nissues);
     int firstk = 1;
     for (int k = 0; k < K_COUNT; k++) {
         const struct hist *h = &st->sec_lat[k];
         if (!h->n)
             continue;
-        fprintf(st->log, "%s\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+        fprintf(st->log,
+                "%s\"%s\":{\"n\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
                 firstk ? "" : ",", kind_names[k], (unsigned long long)h->n,
                 (double)hist_pct(h, 50) / 1000.0, (double)hist_pct(h, 90) / 1000.0,
                 (double)hist_pct(h, 99) / 1000.0, (double)h->max_us / 1000.0);
@@ -1292,7 +1294,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
         if (now >= next_sec) {
             double secs = (double)(now - sec_start) / 1e6;
             if (st->quiet == 0)
-                fprintf(stderr, "\rstress: %3llus %7.0f commands/s  %llu errors  %u inconsistencies ",
+                fprintf(stderr,
+                        "\rstress: %3llus %7.0f commands/s  %llu errors  %u inconsistencies ",
                         (unsigned long long)((now - start) / 1000000u),
                         secs > 0 ? (double)st->sec_commands / secs : 0.0,
                         (unsigned long long)st->errors, st->nissues);

@@ -74,7 +74,7 @@ struct ms_stress_slot {
     uint8_t expunged, have_size, have_bs, have_body, appended;
     uint32_t size;
     uint64_t bs_hash, body_hash;
-    int first_session; /* who saw the remembered values first */
+    int first_session;           /* who saw the remembered values first */
     uint64_t own_known, own_set; /* owner keyword state after completed STOREs */
 };
 
@@ -168,8 +168,7 @@ void ms_stress_own_unknown(struct ms_stress_mbox *mb, int session, uint32_t uid)
  * and settles the suspects. Views with a gap (a message without UID or
  * flags) are left out.
  */
-void ms_stress_checkpoint(struct ms_stress_mbox *mb, struct ms_stress_view *const *views,
-                          size_t n);
+void ms_stress_checkpoint(struct ms_stress_mbox *mb, struct ms_stress_view *const *views, size_t n);
 
 /* FNV-1a 64, for bodies and canonical BODYSTRUCTUREs. */
 uint64_t ms_stress_hash(uint64_t h, const void *p, size_t n);

@@ -137,8 +137,7 @@ static void report(struct ms_stress_mbox *mb, enum ms_stress_kind kind, int sess
         mb->report(mb->ctx, &is);
 }
 
-int ms_stress_mbox_init(struct ms_stress_mbox *mb, size_t nslots, ms_stress_report_fn fn,
-                        void *ctx)
+int ms_stress_mbox_init(struct ms_stress_mbox *mb, size_t nslots, ms_stress_report_fn fn, void *ctx)
 {
     size_t n = 1;
     while (n < nslots)
@@ -230,8 +229,7 @@ int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
         /* RFC 9051 7.5.1: only EXPUNGE reduces the count; an EXISTS that
          * would is not permitted. The view keeps its count. */
         report(v->mb, MS_SK_EXISTS_DOWN, v->session, -1, 0, "RFC 9051 7.5.1", "MUST",
-               "EXISTS announced %u messages after %u without an EXPUNGE in between", n,
-               v->exists);
+               "EXISTS announced %u messages after %u without an EXPUNGE in between", n, v->exists);
         return 0;
     }
     if (view_grow(v, n) != 0)
@@ -250,8 +248,8 @@ void ms_stress_view_expunge(struct ms_stress_view *v, uint32_t seq)
 {
     if (seq == 0 || seq > v->exists) {
         report(v->mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, 0, "RFC 9051 5.2", "MUST",
-               "EXPUNGE %u when EXISTS and EXPUNGE responses left %u messages in this session",
-               seq, v->exists);
+               "EXPUNGE %u when EXISTS and EXPUNGE responses left %u messages in this session", seq,
+               v->exists);
         return;
     }
     uint32_t uid = v->uid[seq - 1];
@@ -341,9 +339,8 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
     mb->n_content_checks++;
     if (f->has_size) {
         if (s->have_size && s->size != f->size)
-            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
-                   "RFC 9051 2.3.1.1", "MUST", "UID %u: RFC822.SIZE %u, earlier %u", uid, f->size,
-                   s->size);
+            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid, "RFC 9051 2.3.1.1",
+                   "MUST", "UID %u: RFC822.SIZE %u, earlier %u", uid, f->size, s->size);
         if (!s->have_size || s->size != f->size) { /* report a change once */
             s->have_size = 1;
             s->size = f->size;
@@ -351,9 +348,8 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
     }
     if (f->has_bs) {
         if (s->have_bs && s->bs_hash != f->bs_hash)
-            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
-                   "RFC 9051 2.3.1.1", "MUST", "UID %u: BODYSTRUCTURE differs from an earlier one",
-                   uid);
+            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid, "RFC 9051 2.3.1.1",
+                   "MUST", "UID %u: BODYSTRUCTURE differs from an earlier one", uid);
         if (!s->have_bs || s->bs_hash != f->bs_hash) {
             s->have_bs = 1;
             s->bs_hash = f->bs_hash;
@@ -361,8 +357,8 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
     }
     if (f->has_body) {
         if (s->have_body && s->body_hash != f->body_hash)
-            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
-                   "RFC 9051 2.3.1.1", "MUST",
+            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid, "RFC 9051 2.3.1.1",
+                   "MUST",
                    s->appended ? "UID %u: BODY[] differs from the message APPENDed as this UID"
                                : "UID %u: BODY[] differs from an earlier BODY[]",
                    uid);
@@ -484,8 +480,7 @@ void ms_stress_checkpoint(struct ms_stress_mbox *mb, struct ms_stress_view *cons
              * EXPUNGE and FETCH for another agent's changes: after NOOP on a
              * quiet mailbox every session shows the same messages. */
             if (v->exists != ref->exists) {
-                report(mb, MS_SK_CHECKPOINT, v->session, ref->session, 0, "RFC 9051 5.2",
-                       "SHOULD",
+                report(mb, MS_SK_CHECKPOINT, v->session, ref->session, 0, "RFC 9051 5.2", "SHOULD",
                        "checkpoint: with no command running, after NOOP session %d shows %u "
                        "messages and session %d shows %u",
                        v->session, v->exists, ref->session, ref->exists);

@@ -10,15 +10,15 @@
 #include "cli_common.h"
 
 struct ms_stress_opts {
-    struct ms_cli *cli;       /* connection, TLS, credentials, --json, -q, -v */
-    unsigned clients;         /* --clients (1..MS_STRESS_MAX_CLIENTS) */
-    unsigned duration_s;      /* --duration */
-    unsigned checkpoint_s;    /* --checkpoint (0: only the final one) */
-    uint64_t seed;            /* --seed */
+    struct ms_cli *cli;    /* connection, TLS, credentials, --json, -q, -v */
+    unsigned clients;      /* --clients (1..MS_STRESS_MAX_CLIENTS) */
+    unsigned duration_s;   /* --duration */
+    unsigned checkpoint_s; /* --checkpoint (0: only the final one) */
+    uint64_t seed;         /* --seed */
     int seed_given;
-    const char *log;          /* --log FILE: JSONL, one line a second */
-    const char *mailbox;      /* --mailbox (default: mailspec-stress-<run id>) */
-    int keep;                 /* --keep: do not delete the mailbox at the end */
+    const char *log;     /* --log FILE: JSONL, one line a second */
+    const char *mailbox; /* --mailbox (default: mailspec-stress-<run id>) */
+    int keep;            /* --keep: do not delete the mailbox at the end */
 };
 
 #define MS_STRESS_MAX_CLIENTS 500

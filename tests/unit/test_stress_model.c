@@ -352,11 +352,16 @@ static void test_store_result(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seq_before_exists), cmocka_unit_test(test_exists_down),
-        cmocka_unit_test(test_uid_map),           cmocka_unit_test(test_uid_order),
-        cmocka_unit_test(test_content),           cmocka_unit_test(test_appended),
-        cmocka_unit_test(test_modseq),            cmocka_unit_test(test_flags_parse),
-        cmocka_unit_test(test_checkpoint),        cmocka_unit_test(test_store_result),
+        cmocka_unit_test(test_seq_before_exists),
+        cmocka_unit_test(test_exists_down),
+        cmocka_unit_test(test_uid_map),
+        cmocka_unit_test(test_uid_order),
+        cmocka_unit_test(test_content),
+        cmocka_unit_test(test_appended),
+        cmocka_unit_test(test_modseq),
+        cmocka_unit_test(test_flags_parse),
+        cmocka_unit_test(test_checkpoint),
+        cmocka_unit_test(test_store_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
