@@ -144,11 +144,11 @@ int ms_cmd_stress(int argc, char **argv)
         goto out;
     }
     if (!cli.ro.protocol) {
-        fprintf(stderr, "mailspec stress: --protocol is required (imap)\n");
+        fprintf(stderr, "mailspec stress: --protocol is required (imap or pop3)\n");
         goto out;
     }
-    if (strcmp(cli.ro.protocol, "imap") != 0) {
-        fprintf(stderr, "mailspec stress: --protocol %s: only imap is implemented so far\n",
+    if (strcmp(cli.ro.protocol, "imap") != 0 && strcmp(cli.ro.protocol, "pop3") != 0) {
+        fprintf(stderr, "mailspec stress: --protocol %s: only imap and pop3 are implemented so far\n",
                 cli.ro.protocol);
         goto out;
     }

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "mailspec/imap_response.h"
 #include "mailspec/mailspec.h"
+#include "mailspec/pop3.h"
 #include "report.h"
 #include "stress.h"
 #include "stress_run.h"
@@ -42,6 +43,16 @@ enum kind {
     K_SELECT,
     K_CP_NOOP,
     K_CP_FETCH,
+    /* POP3 */
+    K_P3_STAT,
+    K_P3_LIST,
+    K_P3_LIST1,
+    K_P3_UIDL,
+    K_P3_UIDL1,
+    K_P3_RETR,
+    K_P3_TOP,
+    K_P3_NOOP,
+    K_P3_QUIT,
     K_COUNT
 };
 
@@ -49,6 +60,15 @@ static const char *const kind_names[K_COUNT] = {
     "NOOP",   "FETCH",  "FETCH-STRUCTURE", "FETCH-BODY",      "UID-FETCH",
     "STORE+", "STORE-", "STORE-DELETED",   "EXPUNGE",         "APPEND",
     "SEARCH", "COPY",   "SELECT",          "CHECKPOINT-NOOP", "CHECKPOINT-FETCH",
+    "STAT", "LIST", "LIST-ONE", "UIDL", "UIDL-ONE", "RETR", "TOP", "POP3-NOOP", "QUIT",
+};
+
+/* The POP3 mix: listings, one-message queries, bodies; QUIT now and then
+ * (a new session then compares unique-ids, sizes and bodies across
+ * sessions). No DELE: the maildrop is the user's. */
+static const unsigned p3_weights[K_COUNT] = {
+    [K_P3_STAT] = 10, [K_P3_LIST] = 10, [K_P3_LIST1] = 10, [K_P3_UIDL] = 15, [K_P3_UIDL1] = 10,
+    [K_P3_RETR] = 10, [K_P3_TOP] = 10,  [K_P3_NOOP] = 10,  [K_P3_QUIT] = 2,
 };
 
 /* Weights of the random mix (imaptest-like: mostly FETCH and STORE). */
@@ -137,6 +157,11 @@ struct client {
     int last_type; /* the last tagged response's type */
     uint64_t appended;
     struct ms_stress_view view;
+    /* POP3 */
+    struct ms_pop3_reply_state p3s;
+    struct ms_stress_p3view p3v;
+    int p3_cmd, p3_ok, p3_quit, p3_counted;
+    uint64_t p3_msg, p3_hash;
     char ring[RING_LINES][RING_WIDTH];
     unsigned ring_next, ring_n;
 };
@@ -150,6 +175,9 @@ struct stress {
     struct ms_imap_response *resp;
     char mailbox[256];
     int literal_plus, uidplus, condstore, own_keywords;
+    int pop3;
+    struct ms_stress_p3slot *p3slots;
+    struct ms_pop3_reply *p3r;
     uint64_t rng;
     /* statistics */
     uint64_t commands, sec_commands, errors, sec_errors;
@@ -600,11 +628,120 @@ static void finish_command(struct stress *st, struct client *c, const struct ms_
     c->selecting = 0;
 }
 
+/* ---- POP3 ---- */
+
+#define P3_SLOTS 4096 /* POP3 unique-ids remembered across sessions */
+
+/* A POP3 command's reply is complete. */
+static void p3_done(struct stress *st, struct client *c, int ok)
+{
+    if (!c->busy)
+        return;
+    uint64_t us = now_us() - c->sent_us;
+    c->busy = 0;
+    c->last_type = ok ? MS_IMAP_OK : MS_IMAP_NO;
+    if (c->p3_cmd == MS_POP3_QUIT)
+        c->p3_quit = 1;
+    if (c->setup)
+        return;
+    st->commands++;
+    st->sec_commands++;
+    st->count[c->kind]++;
+    hist_add(&st->lat[c->kind], us);
+    hist_add(&st->sec_lat[c->kind], us);
+    if (!ok)
+        st->err_no++;
+}
+
+static void on_p3(struct stress *st, struct client *c, const struct ms_pop3_reply *r)
+{
+    struct ms_stress_p3view *v = &c->p3v;
+
+    if (r->type != MS_POP3_R_BODY)
+        ring_add(c, 'S', r->raw.ptr, r->raw.len);
+    switch (r->type) {
+    case MS_POP3_R_GREETING:
+        c->busy = 0;
+        c->last_type = r->ok ? MS_IMAP_OK : MS_IMAP_NO;
+        break;
+    case MS_POP3_R_STATUS:
+        c->p3_ok = r->ok;
+        if (r->ok && r->answers == MS_POP3_STAT && r->count <= UINT32_MAX) {
+            if (!c->p3_counted) {
+                if (ms_stress_p3_begin(v, (uint32_t)r->count) != 0)
+                    c->bye = 1;
+                c->p3_counted = 1;
+            } else {
+                ms_stress_p3_stat(v, (uint32_t)r->count);
+            }
+        } else if (r->ok && r->answers == MS_POP3_LIST && r->has_arg && c->p3_counted) {
+            ms_stress_p3_size(v, r->msg, r->octets);
+        } else if (r->ok && r->answers == MS_POP3_UIDL && r->has_arg && c->p3_counted) {
+            ms_stress_p3_uid(v, r->msg, r->uid.ptr, r->uid.len);
+        }
+        if (!r->multiline)
+            p3_done(st, c, r->ok);
+        break;
+    case MS_POP3_R_SCAN:
+        if (c->p3_counted)
+            ms_stress_p3_size(v, r->msg, r->octets);
+        break;
+    case MS_POP3_R_UID:
+        if (c->p3_counted)
+            ms_stress_p3_uid(v, r->msg, r->uid.ptr, r->uid.len);
+        break;
+    case MS_POP3_R_BODY:
+        ring_add(c, 'S', ".", 1);
+        if (r->answers == MS_POP3_RETR && c->p3_counted)
+            ms_stress_p3_body(v, c->p3_msg, c->p3_hash);
+        p3_done(st, c, 1);
+        break;
+    case MS_POP3_R_END:
+        p3_done(st, c, 1);
+        break;
+    default:
+        break;
+    }
+}
+
+static int p3_parse(struct stress *st, struct client *c)
+{
+    size_t off = 0;
+    int rc = 0;
+
+    while (off < c->len) {
+        struct ms_error err = {0};
+        int done = 0;
+        ssize_t n = ms_pop3_replies_kind.parse(&c->p3s, &st->ro->lim, c->buf + off, c->len - off,
+                                               st->p3r, &done, &err);
+        if (n == MS_PARTIAL)
+            break;
+        if (n < 0) {
+            syntax_issue(st, c, &err, off);
+            rc = -1;
+            break;
+        }
+        if (!done) /* a body line, as sent (dot-stuffed) */
+            c->p3_hash = ms_stress_hash(c->p3_hash, c->buf + off, (size_t)n);
+        else
+            on_p3(st, c, st->p3r);
+        off += (size_t)n;
+    }
+    if (off) {
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+    return c->bye ? -1 : rc;
+}
+
 /* Parse what is buffered. Returns -1 when the session must be dropped. */
 static int client_parse(struct stress *st, struct client *c)
 {
     size_t off = 0;
     int rc = 0;
+
+    if (st->pop3)
+        return p3_parse(st, c);
 
     while (off < c->len) {
         struct ms_error err = {0};
@@ -656,6 +793,16 @@ static int client_read(struct stress *st, struct client *c)
     }
 }
 
+/* Send bytes as command k (one in flight). */
+static int send_raw(struct stress *st, struct client *c, enum kind k, const char *b, size_t n,
+                    const char *shown)
+{
+    c->kind = k;
+    c->busy = 1;
+    c->sent_us = now_us();
+    return client_send(st, c, b, n, shown);
+}
+
 /* Send one command (tag added). shown: the transcript's form, or NULL. */
 static int send_command(struct stress *st, struct client *c, enum kind k, const char *line,
                         size_t n, const char *shown)
@@ -685,10 +832,7 @@ static int send_command(struct stress *st, struct client *c, enum kind k, const 
         shown_buf[fl] = '\0';
         sh = shown_buf;
     }
-    c->kind = k;
-    c->busy = 1;
-    c->sent_us = now_us();
-    int rc = client_send(st, c, b, total, sh);
+    int rc = send_raw(st, c, k, b, total, sh);
     if (b != stackbuf)
         free(b);
     return rc;
@@ -881,6 +1025,138 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
     return 0;
 }
 
+/* Send a POP3 command line (CRLF added). */
+static int p3_send(struct stress *st, struct client *c, enum kind k, enum ms_pop3_cmd cmd,
+                   int has_arg, const char *line, const char *shown)
+{
+    char b[600];
+    int n = snprintf(b, sizeof(b), "%s\r\n", line);
+    if (n < 0 || (size_t)n >= sizeof(b))
+        return -1;
+    ms_pop3_replies_expect(&c->p3s, cmd, has_arg);
+    c->p3_cmd = cmd;
+    c->p3_ok = 0;
+    c->p3_hash = MS_STRESS_HASH_INIT;
+    int rc = send_raw(st, c, k, b, (size_t)n, shown ? shown : line);
+    memset(b, 0, sizeof(b));
+    return rc;
+}
+
+static int p3_sync(struct stress *st, struct client *c, enum ms_pop3_cmd cmd, int has_arg,
+                   const char *line, const char *shown, int *ok)
+{
+    c->setup = 1;
+    int rc = p3_send(st, c, K_P3_NOOP, cmd, has_arg, line, shown) != 0 ? -1 : wait_tagged(st, c, ok);
+    c->setup = 0;
+    return rc;
+}
+
+/* Connect, greeting, STLS, USER/PASS, STAT (the session's count). */
+static int p3_setup(struct stress *st, struct client *c, char *err, size_t errcap)
+{
+    const struct ms_run_opts *ro = st->ro;
+    char line[600], shown[300];
+    int ok;
+
+    c->len = 0;
+    c->busy = 0;
+    c->bye = 0;
+    c->p3_quit = 0;
+    c->p3_counted = 0;
+    ms_pop3_replies_kind.init(&c->p3s, &ro->lim);
+    if (ms_conn_open(&c->conn, ro->host, ro->port, ms_now_ms() + ro->timeout_ms, err, errcap) != 0)
+        return -1;
+    if (ro->tls == MS_TLS_IMPLICIT &&
+        ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) != 0)
+        return -1;
+    c->busy = 1;
+    c->setup = 1;
+    int rc = wait_tagged(st, c, &ok);
+    c->setup = 0;
+    if (rc != 0 || !ok) {
+        snprintf(err, errcap, "no POP3 greeting (+OK) within --timeout");
+        return -1;
+    }
+    if (ro->tls == MS_TLS_STARTTLS) {
+        if (p3_sync(st, c, MS_POP3_STLS, 0, "STLS", NULL, &ok) != 0 || !ok) {
+            snprintf(err, errcap, "STLS was refused or not answered");
+            return -1;
+        }
+        if (c->len) {
+            snprintf(err, errcap, "the server sent data after its STLS answer, before TLS");
+            return -1;
+        }
+        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err,
+                        errcap) != 0)
+            return -1;
+    }
+    snprintf(line, sizeof(line), "USER %s", ro->user);
+    if (p3_sync(st, c, MS_POP3_USER, 1, line, NULL, &ok) != 0 || !ok) {
+        snprintf(err, errcap, "USER %s was refused or not answered", ro->user);
+        return -1;
+    }
+    snprintf(line, sizeof(line), "PASS %s", ro->password);
+    snprintf(shown, sizeof(shown), "PASS ${password}");
+    rc = p3_sync(st, c, MS_POP3_PASS, 1, line, shown, &ok);
+    memset(line, 0, sizeof(line));
+    if (rc != 0 || !ok) {
+        snprintf(err, errcap, "PASS for %s was refused or not answered", ro->user);
+        return -1;
+    }
+    if (p3_sync(st, c, MS_POP3_STAT, 0, "STAT", NULL, &ok) != 0 || !ok || !c->p3_counted) {
+        snprintf(err, errcap, "STAT was refused or not answered");
+        return -1;
+    }
+    c->up = 1;
+    return 0;
+}
+
+static int p3_send_random(struct stress *st, struct client *c)
+{
+    char line[64];
+    unsigned total = 0;
+    for (int k = 0; k < K_COUNT; k++)
+        total += p3_weights[k];
+    unsigned r = rnd_below(st, total);
+    enum kind k = K_P3_NOOP;
+    for (int i = 0; i < K_COUNT; i++) {
+        if (r < p3_weights[i]) {
+            k = (enum kind)i;
+            break;
+        }
+        r -= p3_weights[i];
+    }
+    uint32_t count = c->p3v.count;
+    if (count == 0 && (k == K_P3_LIST1 || k == K_P3_UIDL1 || k == K_P3_RETR || k == K_P3_TOP))
+        k = K_P3_UIDL;
+    uint32_t msg = count ? rnd_below(st, count) + 1 : 1;
+    c->p3_msg = msg;
+    switch (k) {
+    case K_P3_STAT:
+        return p3_send(st, c, k, MS_POP3_STAT, 0, "STAT", NULL);
+    case K_P3_LIST:
+        return p3_send(st, c, k, MS_POP3_LIST, 0, "LIST", NULL);
+    case K_P3_LIST1:
+        snprintf(line, sizeof(line), "LIST %u", msg);
+        return p3_send(st, c, k, MS_POP3_LIST, 1, line, NULL);
+    case K_P3_UIDL:
+        return p3_send(st, c, k, MS_POP3_UIDL, 0, "UIDL", NULL);
+    case K_P3_UIDL1:
+        snprintf(line, sizeof(line), "UIDL %u", msg);
+        return p3_send(st, c, k, MS_POP3_UIDL, 1, line, NULL);
+    case K_P3_RETR:
+        snprintf(line, sizeof(line), "RETR %u", msg);
+        return p3_send(st, c, k, MS_POP3_RETR, 1, line, NULL);
+    case K_P3_TOP:
+        snprintf(line, sizeof(line), "TOP %u 0", msg);
+        return p3_send(st, c, k, MS_POP3_TOP, 1, line, NULL);
+    case K_P3_QUIT:
+        return p3_send(st, c, k, MS_POP3_QUIT, 0, "QUIT", NULL);
+    default:
+        return p3_send(st, c, K_P3_NOOP, MS_POP3_NOOP, 0, "NOOP", NULL);
+    }
+}
+
 /* ---- the command mix ---- */
 
 #define MSG_TARGET_MAX 60 /* expunge more when the mailbox grows past this */
@@ -1064,12 +1340,16 @@ enum cp_phase { CP_NONE, CP_DRAIN, CP_NOOP, CP_FETCH };
 static void restart_client(struct stress *st, struct client *c, const char *why)
 {
     char err[300];
-    if (st->quiet < 2 && st->verbose)
+    if (st->quiet < 2 && st->verbose && !c->p3_quit)
         fprintf(stderr, "mailspec stress: session %d: %s; reconnecting\n", c->id, why);
     client_drop(c);
-    st->errors++;
-    st->sec_errors++;
-    if (client_setup(st, c, 0, err, sizeof(err)) != 0) {
+    if (!c->p3_quit) {
+        st->errors++;
+        st->sec_errors++;
+    }
+    c->p3_quit = 0;
+    if ((st->pop3 ? p3_setup(st, c, err, sizeof(err)) : client_setup(st, c, 0, err, sizeof(err))) !=
+        0) {
         client_drop(c);
         st->err_reconnect++;
         if (st->quiet < 2)
@@ -1233,6 +1513,13 @@ int ms_stress_run(const struct ms_stress_opts *o)
         snprintf(st->mailbox, sizeof(st->mailbox), "%s", o->mailbox);
     else
         snprintf(st->mailbox, sizeof(st->mailbox), "mailspec-stress-%s", ro->run_id);
+    st->pop3 = strcmp(ro->protocol, "pop3") == 0;
+    st->p3slots = calloc(P3_SLOTS, sizeof(*st->p3slots));
+    st->p3r = malloc(sizeof(*st->p3r));
+    if (!st->p3slots || !st->p3r) {
+        fprintf(stderr, "mailspec stress: out of memory\n");
+        goto out;
+    }
     st->resp = malloc(sizeof(*st->resp));
     st->c = calloc(st->n, sizeof(*st->c));
     st->issues = ms_json_new(MS_JSON_ARRAY);
@@ -1259,7 +1546,12 @@ int ms_stress_run(const struct ms_stress_opts *o)
         c->id = (int)i;
         c->conn.fd = -1;
         ms_stress_view_init(&c->view, &st->mb, (int)i);
-        if (client_setup(st, c, i == 0, err, sizeof(err)) != 0) {
+        c->p3v.session = (int)i;
+        c->p3v.mb = &st->mb;
+        c->p3v.slots = st->p3slots;
+        c->p3v.nslots = P3_SLOTS;
+        if ((st->pop3 ? p3_setup(st, c, err, sizeof(err))
+                      : client_setup(st, c, i == 0, err, sizeof(err))) != 0) {
             fprintf(stderr, "mailspec stress: session %u: %s\n", i, err);
             goto out;
         }
@@ -1268,7 +1560,9 @@ int ms_stress_run(const struct ms_stress_opts *o)
     double cpu0 = cpu_seconds();
     uint64_t start = now_us(), end = start + (uint64_t)o->duration_s * 1000000u;
     uint64_t next_sec = start + 1000000u, sec_start = start;
-    uint64_t next_cp = o->checkpoint_s ? start + (uint64_t)o->checkpoint_s * 1000000u : UINT64_MAX;
+    uint64_t next_cp = o->checkpoint_s && !st->pop3
+                           ? start + (uint64_t)o->checkpoint_s * 1000000u
+                           : UINT64_MAX;
     uint64_t timeout_us = (uint64_t)ro->timeout_ms * 1000u;
     enum cp_phase cp = CP_NONE;
     int stopping = 0, final_cp_done = 0;
@@ -1284,8 +1578,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
         uint64_t now = now_us();
         if (!stopping && (now >= end || stop_flag)) {
             stopping = 1;
-            if (cp == CP_NONE)
-                cp = CP_DRAIN; /* the final checkpoint */
+            if (cp == CP_NONE && !st->pop3)
+                cp = CP_DRAIN; /* the final checkpoint (IMAP) */
         }
         if (cp == CP_NONE && now >= next_cp) {
             cp = CP_DRAIN;
@@ -1351,7 +1645,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
         if (cp == CP_NONE && !stopping)
             for (unsigned i = 0; i < st->n; i++) {
                 struct client *c = &st->c[i];
-                if (c->up && !c->busy && send_random(st, c) != 0)
+                if (c->up && !c->busy &&
+                    (st->pop3 ? p3_send_random(st, c) : send_random(st, c)) != 0)
                     restart_client(st, c, "write failed");
             }
         /* read what is there; poll only when TLS holds nothing back */
@@ -1381,9 +1676,12 @@ int ms_stress_run(const struct ms_stress_opts *o)
                 }
                 continue;
             }
-            if (client_read(st, c) != 0) {
-                st->err_disconnect++;
-                restart_client(st, c, c->bye ? "the server said BYE" : "connection closed");
+            if (client_read(st, c) != 0 || c->p3_quit) {
+                if (!c->p3_quit)
+                    st->err_disconnect++;
+                restart_client(st, c,
+                               c->p3_quit ? "QUIT"
+                                          : c->bye ? "the server said BYE" : "connection closed");
             }
         }
     }
@@ -1401,6 +1699,10 @@ int ms_stress_run(const struct ms_stress_opts *o)
         int ok;
         if (!c->up)
             continue;
+        if (st->pop3) {
+            (void)p3_send(st, c, K_P3_QUIT, MS_POP3_QUIT, 0, "QUIT", NULL);
+            continue;
+        }
         if (!deleted) {
             char line[400], mb[300];
             quoted(mb, sizeof(mb), st->mailbox);
@@ -1427,9 +1729,12 @@ out:
             client_drop(&st->c[i]);
             free(st->c[i].buf);
             ms_stress_view_free(&st->c[i].view);
+            ms_stress_p3_free(&st->c[i].p3v);
         }
     free(st->c);
     free(st->resp);
+    free(st->p3r);
+    free(st->p3slots);
     ms_json_free(st->issues);
     ms_stress_mbox_free(&st->mb);
     if (st->log && st->log != stdout)

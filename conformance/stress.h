@@ -170,6 +170,38 @@ void ms_stress_own_unknown(struct ms_stress_mbox *mb, int session, uint32_t uid)
  */
 void ms_stress_checkpoint(struct ms_stress_mbox *mb, struct ms_stress_view *const *views, size_t n);
 
+/*
+ * POP3 (RFC 1939): within a session the message numbers, their sizes and
+ * unique-ids are fixed (stress never sends DELE); across sessions a
+ * unique-id names one message, so its size and content never change.
+ */
+#define MS_STRESS_P3_UID 70 /* RFC 1939 7: 1 to 70 characters */
+struct ms_stress_p3slot {
+    char uid[MS_STRESS_P3_UID + 1]; /* "": empty */
+    uint8_t have_size, have_body;
+    int first_session;
+    uint64_t size, body_hash;
+};
+struct ms_stress_p3view {
+    int session;
+    struct ms_stress_mbox *mb;
+    struct ms_stress_p3slot *slots; /* shared by every session */
+    size_t nslots;                  /* a power of two */
+    uint32_t count;                 /* STAT at login */
+    size_t cap;
+    char (*uid)[MS_STRESS_P3_UID + 1]; /* [msg - 1], "" unknown */
+    uint64_t *size;                    /* [msg - 1], with have_size */
+    uint8_t *have_size;
+};
+/* A session logged in and STAT said count. Returns 0, or -1 (memory). */
+int ms_stress_p3_begin(struct ms_stress_p3view *v, uint32_t count);
+void ms_stress_p3_free(struct ms_stress_p3view *v);
+void ms_stress_p3_stat(struct ms_stress_p3view *v, uint32_t count);
+void ms_stress_p3_size(struct ms_stress_p3view *v, uint64_t msg, uint64_t size);
+void ms_stress_p3_uid(struct ms_stress_p3view *v, uint64_t msg, const char *uid, size_t n);
+/* RETR msg gave a body (as sent, dot-stuffed) hashing to hash. */
+void ms_stress_p3_body(struct ms_stress_p3view *v, uint64_t msg, uint64_t hash);
+
 /* FNV-1a 64, for bodies and canonical BODYSTRUCTUREs. */
 uint64_t ms_stress_hash(uint64_t h, const void *p, size_t n);
 #define MS_STRESS_HASH_INIT 0xcbf29ce484222325ull

@@ -543,3 +543,149 @@ void ms_stress_checkpoint(struct ms_stress_mbox *mb, struct ms_stress_view *cons
         }
     mb->nsuspects = 0;
 }
+
+/* ---- POP3 ---- */
+
+int ms_stress_p3_begin(struct ms_stress_p3view *v, uint32_t count)
+{
+    if (count > v->cap) {
+        size_t cap = count < 64 ? 64 : count;
+        void *u = realloc(v->uid, cap * sizeof(*v->uid));
+        if (u)
+            v->uid = u;
+        uint64_t *z = realloc(v->size, cap * sizeof(*z));
+        if (z)
+            v->size = z;
+        uint8_t *h = realloc(v->have_size, cap);
+        if (h)
+            v->have_size = h;
+        if (!u || !z || !h)
+            return -1;
+        v->cap = cap;
+    }
+    v->count = count;
+    for (uint32_t i = 0; i < count; i++) {
+        v->uid[i][0] = '\0';
+        v->have_size[i] = 0;
+    }
+    return 0;
+}
+
+void ms_stress_p3_free(struct ms_stress_p3view *v)
+{
+    free(v->uid);
+    free(v->size);
+    free(v->have_size);
+    v->uid = NULL;
+    v->size = NULL;
+    v->have_size = NULL;
+    v->cap = 0;
+}
+
+static struct ms_stress_p3slot *p3_slot(struct ms_stress_p3view *v, const char *uid, int claim)
+{
+    uint64_t h = ms_stress_hash(MS_STRESS_HASH_INIT, uid, strlen(uid));
+    struct ms_stress_p3slot *s = &v->slots[h & (v->nslots - 1)];
+    if (strcmp(s->uid, uid) == 0)
+        return s;
+    if (!claim)
+        return NULL;
+    memset(s, 0, sizeof(*s));
+    snprintf(s->uid, sizeof(s->uid), "%s", uid);
+    s->first_session = v->session;
+    return s;
+}
+
+/* A message number outside the session's STAT count: ignored, not judged
+ * (RFC 1939 locks the maildrop against removal and change, but does not
+ * say that new mail stays out of a session). */
+static int p3_bad_msg(const struct ms_stress_p3view *v, uint64_t msg)
+{
+    return msg < 1 || msg > v->count;
+}
+
+void ms_stress_p3_stat(struct ms_stress_p3view *v, uint32_t count)
+{
+    /* RFC 1939 4: the lock keeps messages from being removed before the
+     * UPDATE state; stress sends no DELE, so the count cannot go down. */
+    if (count < v->count)
+        report(v->mb, MS_SK_POP3, v->session, -1, 0, "RFC 1939 4", "MUST",
+               "STAT counted %u messages and %u earlier in the same session (no DELE was sent)",
+               count, v->count);
+}
+
+/* Compare what the session knows of msg with what its unique-id named. */
+static void p3_cross(struct ms_stress_p3view *v, uint64_t msg)
+{
+    uint32_t i = (uint32_t)(msg - 1);
+    if (!v->uid[i][0] || !v->have_size[i])
+        return;
+    struct ms_stress_p3slot *s = p3_slot(v, v->uid[i], 1);
+    v->mb->n_content_checks++;
+    if (s->have_size && s->size != v->size[i])
+        report(v->mb, MS_SK_POP3, v->session, s->first_session, 0, "RFC 1939 7", "MUST",
+               "unique-id %s: message size %llu, earlier %llu (a unique-id names one message "
+               "across sessions)",
+               v->uid[i], (unsigned long long)v->size[i], (unsigned long long)s->size);
+    s->have_size = 1;
+    s->size = v->size[i];
+}
+
+void ms_stress_p3_size(struct ms_stress_p3view *v, uint64_t msg, uint64_t size)
+{
+    if (p3_bad_msg(v, msg))
+        return;
+    uint32_t i = (uint32_t)(msg - 1);
+    if (v->have_size[i] && v->size[i] != size)
+        report(v->mb, MS_SK_POP3, v->session, -1, 0, "RFC 1939 4", "MUST",
+               "LIST: message %llu has %llu octets and %llu earlier in the same session",
+               (unsigned long long)msg, (unsigned long long)size,
+               (unsigned long long)v->size[i]);
+    v->have_size[i] = 1;
+    v->size[i] = size;
+    p3_cross(v, msg);
+}
+
+void ms_stress_p3_uid(struct ms_stress_p3view *v, uint64_t msg, const char *uid, size_t n)
+{
+    char u[MS_STRESS_P3_UID + 1];
+    if (p3_bad_msg(v, msg) || n == 0 || n > MS_STRESS_P3_UID)
+        return;
+    memcpy(u, uid, n);
+    u[n] = '\0';
+    uint32_t i = (uint32_t)(msg - 1);
+    v->mb->n_uid_checks++;
+    if (v->uid[i][0] && strcmp(v->uid[i], u) != 0) {
+        report(v->mb, MS_SK_POP3, v->session, -1, 0, "RFC 1939 7", "MUST",
+               "UIDL: message %llu has unique-id %s and %s earlier in the same session",
+               (unsigned long long)msg, u, v->uid[i]);
+        return;
+    }
+    if (!v->uid[i][0] && v->count <= 4096)
+        for (uint32_t k = 0; k < v->count; k++)
+            if (k != i && strcmp(v->uid[k], u) == 0) {
+                report(v->mb, MS_SK_POP3, v->session, -1, 0, "RFC 1939 7", "MUST",
+                       "UIDL: messages %u and %llu have the same unique-id %s", k + 1,
+                       (unsigned long long)msg, u);
+                break;
+            }
+    memcpy(v->uid[i], u, n + 1);
+    p3_cross(v, msg);
+}
+
+void ms_stress_p3_body(struct ms_stress_p3view *v, uint64_t msg, uint64_t hash)
+{
+    if (p3_bad_msg(v, msg))
+        return;
+    uint32_t i = (uint32_t)(msg - 1);
+    if (!v->uid[i][0])
+        return;
+    struct ms_stress_p3slot *s = p3_slot(v, v->uid[i], 1);
+    v->mb->n_content_checks++;
+    if (s->have_body && s->body_hash != hash)
+        report(v->mb, MS_SK_POP3, v->session, s->first_session, 0, "RFC 1939 7", "MUST",
+               "unique-id %s: RETR gave other bytes than before (a unique-id names one message)",
+               v->uid[i]);
+    s->have_body = 1;
+    s->body_hash = hash;
+}
