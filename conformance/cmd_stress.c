@@ -36,19 +36,21 @@ static const struct option stress_options[] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mailspec stress --protocol imap --user U --password-file F [OPTIONS]\n\n"
-            "Run many clients at once against one mailbox of an IMAP server, with a\n"
-            "weighted random mix of commands; parse every response strictly and check\n"
-            "the server's state against a model of what each session may legally see\n"
-            "(UIDs, sequence numbers, message contents, flags, MODSEQ, checkpoints).\n\n"
+            "usage: mailspec stress --protocol imap|pop3 --user U --password-file F [OPTIONS]\n\n"
+            "Run many clients at once against a server, with a weighted random mix of\n"
+            "commands; parse every response strictly and check the server's state against\n"
+            "a model of what each session may legally see. IMAP: one mailbox shared by all\n"
+            "sessions (UIDs, sequence numbers, message contents, flags, MODSEQ,\n"
+            "checkpoints). POP3: the user's maildrop, read only (unique-ids, sizes and\n"
+            "bodies stable within and across sessions).\n\n"
             "%s"
             "Stress:\n"
             "  --clients N                 concurrent sessions (default 10, max %d)\n"
             "  --duration SECONDS          how long to run (default 10)\n"
-            "  --checkpoint SECONDS        pause every client and compare their views this\n"
-            "                              often (default 5; 0: only at the end)\n"
+            "  --checkpoint SECONDS        IMAP: pause every client and compare their views\n"
+            "                              this often (default 5; 0: only at the end)\n"
             "  --seed N                    random seed, for a reproducible command mix\n"
-            "  --mailbox NAME              the mailbox to create and use (default\n"
+            "  --mailbox NAME              IMAP: the mailbox to create and use (default\n"
             "                              mailspec-stress-<run id>); deleted at the end\n"
             "  --keep                      keep the mailbox\n"
             "  --json FILE                 summary: commands, seconds, commands_per_second,\n"
@@ -148,7 +150,8 @@ int ms_cmd_stress(int argc, char **argv)
         goto out;
     }
     if (strcmp(cli.ro.protocol, "imap") != 0 && strcmp(cli.ro.protocol, "pop3") != 0) {
-        fprintf(stderr, "mailspec stress: --protocol %s: only imap and pop3 are implemented so far\n",
+        fprintf(stderr,
+                "mailspec stress: --protocol %s: only imap and pop3 are implemented so far\n",
                 cli.ro.protocol);
         goto out;
     }

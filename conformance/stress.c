@@ -57,10 +57,30 @@ enum kind {
 };
 
 static const char *const kind_names[K_COUNT] = {
-    "NOOP",   "FETCH",  "FETCH-STRUCTURE", "FETCH-BODY",      "UID-FETCH",
-    "STORE+", "STORE-", "STORE-DELETED",   "EXPUNGE",         "APPEND",
-    "SEARCH", "COPY",   "SELECT",          "CHECKPOINT-NOOP", "CHECKPOINT-FETCH",
-    "STAT", "LIST", "LIST-ONE", "UIDL", "UIDL-ONE", "RETR", "TOP", "POP3-NOOP", "QUIT",
+    "NOOP",
+    "FETCH",
+    "FETCH-STRUCTURE",
+    "FETCH-BODY",
+    "UID-FETCH",
+    "STORE+",
+    "STORE-",
+    "STORE-DELETED",
+    "EXPUNGE",
+    "APPEND",
+    "SEARCH",
+    "COPY",
+    "SELECT",
+    "CHECKPOINT-NOOP",
+    "CHECKPOINT-FETCH",
+    "STAT",
+    "LIST",
+    "LIST-ONE",
+    "UIDL",
+    "UIDL-ONE",
+    "RETR",
+    "TOP",
+    "POP3-NOOP",
+    "QUIT",
 };
 
 /* The POP3 mix: listings, one-message queries, bodies; QUIT now and then
@@ -1046,7 +1066,8 @@ static int p3_sync(struct stress *st, struct client *c, enum ms_pop3_cmd cmd, in
                    const char *line, const char *shown, int *ok)
 {
     c->setup = 1;
-    int rc = p3_send(st, c, K_P3_NOOP, cmd, has_arg, line, shown) != 0 ? -1 : wait_tagged(st, c, ok);
+    int rc =
+        p3_send(st, c, K_P3_NOOP, cmd, has_arg, line, shown) != 0 ? -1 : wait_tagged(st, c, ok);
     c->setup = 0;
     return rc;
 }
@@ -1086,8 +1107,8 @@ static int p3_setup(struct stress *st, struct client *c, char *err, size_t errca
             snprintf(err, errcap, "the server sent data after its STLS answer, before TLS");
             return -1;
         }
-        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err,
-                        errcap) != 0)
+        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) !=
+            0)
             return -1;
     }
     snprintf(line, sizeof(line), "USER %s", ro->user);
@@ -1560,9 +1581,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
     double cpu0 = cpu_seconds();
     uint64_t start = now_us(), end = start + (uint64_t)o->duration_s * 1000000u;
     uint64_t next_sec = start + 1000000u, sec_start = start;
-    uint64_t next_cp = o->checkpoint_s && !st->pop3
-                           ? start + (uint64_t)o->checkpoint_s * 1000000u
-                           : UINT64_MAX;
+    uint64_t next_cp =
+        o->checkpoint_s && !st->pop3 ? start + (uint64_t)o->checkpoint_s * 1000000u : UINT64_MAX;
     uint64_t timeout_us = (uint64_t)ro->timeout_ms * 1000u;
     enum cp_phase cp = CP_NONE;
     int stopping = 0, final_cp_done = 0;
@@ -1681,7 +1701,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
                     st->err_disconnect++;
                 restart_client(st, c,
                                c->p3_quit ? "QUIT"
-                                          : c->bye ? "the server said BYE" : "connection closed");
+                               : c->bye   ? "the server said BYE"
+                                          : "connection closed");
             }
         }
     }

@@ -639,8 +639,7 @@ void ms_stress_p3_size(struct ms_stress_p3view *v, uint64_t msg, uint64_t size)
     if (v->have_size[i] && v->size[i] != size)
         report(v->mb, MS_SK_POP3, v->session, -1, 0, "RFC 1939 4", "MUST",
                "LIST: message %llu has %llu octets and %llu earlier in the same session",
-               (unsigned long long)msg, (unsigned long long)size,
-               (unsigned long long)v->size[i]);
+               (unsigned long long)msg, (unsigned long long)size, (unsigned long long)v->size[i]);
     v->have_size[i] = 1;
     v->size[i] = size;
     p3_cross(v, msg);

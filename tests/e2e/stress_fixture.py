@@ -290,3 +290,70 @@ class StressImap(LoopbackServer):
 
 if __name__ == "__main__":
     StressImap(sys.argv[1] if len(sys.argv) > 1 else None, lifetime=600).serve_by_hand()
+
+
+class StressPop3(LoopbackServer):
+    """A POP3 maildrop of a few messages. ``bug="uidl-by-position"`` gives a
+    message's position as its unique-id and lists the maildrop in another
+    order in every session, so one unique-id names different messages in
+    different sessions (RFC 1939 7); ``None`` is the fixed twin."""
+
+    def __init__(self, bug=None, lifetime=120, count=6):
+        super().__init__(lifetime=lifetime, io_timeout=30, backlog=64)
+        self.bug = bug
+        self.msgs = [("Subject: pop3 %d\r\n\r\n%s\r\n" % (i, "line\r\n" * (i + 1))).encode()
+                     for i in range(count)]
+        self.sessions = 0
+        self.lock = threading.Lock()
+
+    def handle_connection(self, sock):
+        try:
+            self.serve(sock)
+        except (OSError, ValueError, IndexError):
+            pass
+        finally:
+            sock.close()
+
+    def serve(self, sock):
+        with self.lock:
+            self.sessions += 1
+            k = self.sessions
+        order = list(range(len(self.msgs)))
+        if self.bug == "uidl-by-position":
+            order = order[k % len(order):] + order[:k % len(order)]
+        drop = [self.msgs[i] for i in order]
+        uids = [str(n + 1) if self.bug == "uidl-by-position" else "m%d" % i
+                for n, i in enumerate(order)]
+        rfile = sock.makefile("rb")
+        sock.sendall(b"+OK stress pop3 fixture\r\n")
+        while True:
+            line = rfile.readline()
+            if not line:
+                return
+            words = line.decode("latin-1").split()
+            cmd = words[0].upper() if words else ""
+            arg = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+            if cmd in ("USER", "PASS", "NOOP"):
+                out = "+OK\r\n"
+            elif cmd == "STAT":
+                out = "+OK %d %d\r\n" % (len(drop), sum(len(m) for m in drop))
+            elif cmd in ("LIST", "UIDL") and arg is None:
+                out = "+OK\r\n" + "".join(
+                    "%d %s\r\n" % (n + 1, len(m) if cmd == "LIST" else uids[n])
+                    for n, m in enumerate(drop)) + ".\r\n"
+            elif cmd in ("LIST", "UIDL", "RETR", "TOP") and arg and 1 <= arg <= len(drop):
+                m = drop[arg - 1]
+                if cmd == "LIST":
+                    out = "+OK %d %d\r\n" % (arg, len(m))
+                elif cmd == "UIDL":
+                    out = "+OK %d %s\r\n" % (arg, uids[arg - 1])
+                else:
+                    body = m if cmd == "RETR" else m.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+                    sock.sendall(b"+OK\r\n" + body + b".\r\n")
+                    continue
+            elif cmd == "QUIT":
+                sock.sendall(b"+OK bye\r\n")
+                return
+            else:
+                out = "-ERR no\r\n"
+            sock.sendall(out.encode())

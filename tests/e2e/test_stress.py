@@ -98,6 +98,7 @@ def test_usage_errors(mailspec, tmp_path):
     assert rc("--protocol", "imap", "--clients", "0", "--user", "u", "--password", "p") == 2
     assert rc("--protocol", "imap", "--duration", "x", "--user", "u", "--password", "p") == 2
     assert rc("--protocol", "imap") == 2                                  # no credentials
+    assert rc("--protocol", "smtp", "--user", "u", "--password", "p") == 2  # not implemented
     assert rc("--protocol", "imap", "--user", "u", "--password", "p", "--bogus") == 2
     assert rc("--protocol", "imap", "--user", "u", "--password", "p", "extra") == 2
     # nothing listens there
@@ -114,3 +115,41 @@ def test_refused_login_is_a_connection_error(mailspec, tmp_path, lab):
                     "--duration", "2", timeout=60)
     assert proc.returncode == 2
     assert b"LOGIN" in proc.stderr and b"wrong-pw" not in proc.stderr
+
+
+def pop3_fixture_run(mailspec, tmp_path, bug, seconds):
+    from stress_fixture import StressPop3
+    with StressPop3(bug=bug, lifetime=seconds + 60) as srv:
+        return run(mailspec, tmp_path, "--protocol", "pop3", "--host", "127.0.0.1", "--port",
+                   str(srv.port), "--user", "tester", "--password", PASSWORD, "--clients", "5",
+                   "--duration", str(seconds), "--seed", "1", "-q")
+
+
+def test_pop3_unique_id_naming_two_messages_is_found(mailspec, tmp_path):
+    proc, doc = pop3_fixture_run(mailspec, tmp_path, "uidl-by-position", 8)
+    assert proc.returncode == 1, proc.stderr
+    kinds = {i["kind"] for i in doc["inconsistencies"]}
+    assert kinds == {"pop3"}, kinds
+    assert any("unique-id" in i["message"] for i in doc["inconsistencies"])
+    assert PASSWORD not in proc.stderr.decode() + json.dumps(doc)
+
+
+def test_pop3_fixed_twin_is_clean(mailspec, tmp_path):
+    proc, doc = pop3_fixture_run(mailspec, tmp_path, None, 6)
+    assert proc.returncode == 0, proc.stderr
+    check_doc(doc)
+    assert doc["inconsistencies"] == []
+    assert doc["checks"]["uid"] > 0 and doc["checks"]["content"] > 0
+    assert doc["by_command"]["QUIT"]["count"] > 0  # sessions were compared
+
+
+@pytest.mark.parametrize("tls", ["none", "implicit"])
+def test_lab_dovecot_pop3_no_inconsistency(mailspec, tmp_path, lab, tls):
+    port = lab.pop3s_port if tls == "implicit" else lab.pop3_port
+    proc, doc = run(mailspec, tmp_path, "--protocol", "pop3", "--host", lab.host, "--port",
+                    str(port), "--tls", tls, "--cafile", lab.cafile, "--user", lab.user,
+                    "--password", lab.password, "--clients", "5", "--duration", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    check_doc(doc)
+    assert doc["inconsistencies"] == [] and doc["protocol"] == "pop3"
+    assert doc["checks"]["content"] > 0

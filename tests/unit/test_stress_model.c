@@ -349,6 +349,57 @@ static void test_store_result(void **st)
     free_env(&e);
 }
 
+static void test_pop3(void **st)
+{
+    struct seen seen;
+    struct ms_stress_mbox mb;
+    struct ms_stress_p3slot slots[16];
+    struct ms_stress_p3view a, b;
+    (void)st;
+
+    memset(&seen, 0, sizeof(seen));
+    memset(slots, 0, sizeof(slots));
+    assert_int_equal(ms_stress_mbox_init(&mb, 16, collect, &seen), 0);
+    memset(&a, 0, sizeof(a));
+    a.mb = &mb;
+    a.slots = slots;
+    a.nslots = 16;
+    b = a;
+    b.session = 1;
+    assert_int_equal(ms_stress_p3_begin(&a, 3), 0);
+    assert_int_equal(ms_stress_p3_begin(&b, 4), 0); /* a new message in a later session: fine */
+    ms_stress_p3_uid(&a, 1, "u1", 2);
+    ms_stress_p3_size(&a, 1, 100);
+    ms_stress_p3_body(&a, 1, 77);
+    ms_stress_p3_uid(&a, 2, "u2", 2);
+    ms_stress_p3_size(&a, 5, 1); /* beyond the count: not judged */
+    ms_stress_p3_stat(&a, 4);    /* new mail: not judged */
+    /* the other session lists in another order: same unique-id, same message */
+    ms_stress_p3_uid(&b, 3, "u1", 2);
+    ms_stress_p3_size(&b, 3, 100);
+    ms_stress_p3_body(&b, 3, 77);
+    assert_int_equal(seen.n, 0);
+    /* the same unique-id with another size, another body */
+    ms_stress_p3_uid(&b, 4, "u2", 2); /* duplicate of nothing yet in b */
+    ms_stress_p3_size(&b, 1, 50);
+    ms_stress_p3_uid(&b, 1, "u1", 2); /* u1 is message 3 in b: duplicate */
+    assert_int_equal(seen.n, 2);      /* duplicate; and u1 with 50 octets */
+    ms_stress_p3_body(&b, 3, 78);
+    assert_int_equal(seen.n, 3);
+    /* within a session: a changed unique-id, a changed size, a lower count */
+    ms_stress_p3_uid(&a, 2, "zz", 2);
+    ms_stress_p3_size(&a, 2, 10);
+    ms_stress_p3_size(&a, 2, 11);
+    ms_stress_p3_stat(&a, 2);
+    /* 11 octets: within the session and against u2's 10 from before */
+    assert_int_equal(seen.n, 7);
+    for (unsigned i = 0; i < 7; i++)
+        assert_int_equal(seen.kind[i], MS_SK_POP3);
+    ms_stress_p3_free(&a);
+    ms_stress_p3_free(&b);
+    ms_stress_mbox_free(&mb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_flags_parse),
         cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_store_result),
+        cmocka_unit_test(test_pop3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
