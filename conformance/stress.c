@@ -1256,6 +1256,10 @@ static int send_random(struct stress *st, struct client *c)
         }
         r -= weights[i];
     }
+    /* the server referred to a message it never announced: select again
+     * so that the model has a map it can judge by */
+    if (c->view.desync)
+        k = K_SELECT;
     /* keep the mailbox between a few and MSG_TARGET_MAX messages */
     if (e > MSG_TARGET_MAX && (k == K_APPEND || k == K_COPY))
         k = rnd_below(st, 2) ? K_STORE_DELETED : K_EXPUNGE;

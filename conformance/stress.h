@@ -118,6 +118,10 @@ struct ms_stress_view {
     uint64_t *modseq;              /* [seq - 1]: 0 unknown */
     struct ms_stress_flags *flags; /* [seq - 1] */
     uint8_t *have_flags;           /* [seq - 1] */
+    /* The server referred to a message this session was never told about:
+     * the map may be off from there on, so per-session checks rest until
+     * the next SELECT (the driver selects again at once). */
+    int desync;
 };
 
 int ms_stress_view_init(struct ms_stress_view *v, struct ms_stress_mbox *mb, int session);

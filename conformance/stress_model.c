@@ -196,6 +196,7 @@ void ms_stress_view_free(struct ms_stress_view *v)
 void ms_stress_view_reset(struct ms_stress_view *v)
 {
     v->exists = 0;
+    v->desync = 0;
 }
 
 static int view_grow(struct ms_stress_view *v, size_t need)
@@ -225,6 +226,10 @@ static int view_grow(struct ms_stress_view *v, size_t need)
 
 int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
 {
+    if (n < v->exists && v->desync) {
+        v->exists = n; /* the server's count, unjudged */
+        return 0;
+    }
     if (n < v->exists) {
         /* RFC 9051 7.5.1: only EXPUNGE reduces the count; an EXISTS that
          * would is not permitted. The view keeps its count. */
@@ -247,6 +252,9 @@ int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
 void ms_stress_view_expunge(struct ms_stress_view *v, uint32_t seq)
 {
     if (seq == 0 || seq > v->exists) {
+        if (v->desync)
+            return;
+        v->desync = 1;
         report(v->mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, 0, "RFC 9051 5.2", "MUST",
                "EXPUNGE %u when EXISTS and EXPUNGE responses left %u messages in this session", seq,
                v->exists);
@@ -290,48 +298,13 @@ static void check_order(struct ms_stress_view *v, uint32_t seq, uint32_t uid)
         }
 }
 
-uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_fetch *f)
+/* RFC 9051 2.3.1.1: a UID names one message for the life of the
+ * UIDVALIDITY; its size, structure and body never change. */
+static uint32_t content_check(struct ms_stress_view *v, const struct ms_stress_fetch *f,
+                              uint32_t uid)
 {
     struct ms_stress_mbox *mb = v->mb;
-
-    if (f->seq == 0 || f->seq > v->exists) {
-        /* RFC 9051 5.2: the server MUST send mailbox size updates when it
-         * observes a size change while processing a command; 2.3.1.2:
-         * sequence numbers run from 1 to the number of messages, which
-         * EXISTS and EXPUNGE told this session. */
-        report(mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, f->uid, "RFC 9051 5.2", "MUST",
-               "FETCH response for message %u when EXISTS and EXPUNGE responses left %u messages "
-               "in this session",
-               f->seq, v->exists);
-        return 0;
-    }
-    uint32_t i = f->seq - 1;
-    uint32_t uid = v->uid[i];
-    if (f->uid) {
-        mb->n_uid_checks++;
-        if (uid && uid != f->uid) {
-            report(mb, MS_SK_UID_CHANGED, v->session, -1, f->uid, "RFC 9051 2.3.1.1", "MUST",
-                   "message %u had UID %u and now has UID %u in the same session", f->seq, uid,
-                   f->uid);
-        } else if (!uid) {
-            check_order(v, f->seq, f->uid);
-        }
-        v->uid[i] = uid = f->uid;
-    }
-    if (f->has_flags) {
-        v->flags[i] = f->flags;
-        v->have_flags[i] = 1;
-    }
-    if (f->modseq) {
-        mb->n_modseq_checks += uid && v->modseq[i];
-        if (uid && v->modseq[i] && f->modseq < v->modseq[i])
-            report(mb, MS_SK_MODSEQ_BACK, v->session, -1, uid, "RFC 7162 2", "MUST",
-                   "UID %u: MODSEQ %llu after %llu in the same session", uid,
-                   (unsigned long long)f->modseq, (unsigned long long)v->modseq[i]);
-        if (f->modseq > v->modseq[i])
-            v->modseq[i] = f->modseq;
-    }
-    if (!uid || !(f->has_size || f->has_bs || f->has_body))
+    if (!(f->has_size || f->has_bs || f->has_body))
         return uid;
     /* RFC 9051 2.3.1.1: a UID names one message for the life of the
      * UIDVALIDITY; the message's content is immutable (2.3 "static"). */
@@ -370,6 +343,69 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
     if (s->first_session < 0)
         s->first_session = v->session;
     return uid;
+}
+
+uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_fetch *f)
+{
+    struct ms_stress_mbox *mb = v->mb;
+
+    if (f->seq == 0 || f->seq > v->exists) {
+        if (v->desync)
+            return f->uid; /* the map is off: only what the response says */
+        v->desync = 1;
+        /* RFC 9051 5.2: the server MUST send mailbox size updates when it
+         * observes a size change while processing a command; 2.3.1.2:
+         * sequence numbers run from 1 to the number of messages, which
+         * EXISTS and EXPUNGE told this session. */
+        report(mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, f->uid, "RFC 9051 5.2", "MUST",
+               "FETCH response for message %u when EXISTS and EXPUNGE responses left %u messages "
+               "in this session",
+               f->seq, v->exists);
+        /* take the server's count from here on, so that one missing EXISTS
+         * is reported once and does not shift every later check */
+        if (f->seq == 0 || ms_stress_view_exists(v, f->seq) != 0)
+            return 0;
+    }
+    uint32_t i = f->seq - 1;
+    if (v->desync) {
+        /* the map may be off: keep it, judge nothing per session, and
+         * check contents only by the UID the response carries */
+        if (f->uid)
+            v->uid[i] = f->uid;
+        if (!f->uid)
+            return 0;
+        struct ms_stress_fetch g = *f;
+        g.modseq = 0;
+        return content_check(v, &g, f->uid);
+    }
+    uint32_t uid = v->uid[i];
+    if (f->uid) {
+        mb->n_uid_checks++;
+        if (uid && uid != f->uid) {
+            report(mb, MS_SK_UID_CHANGED, v->session, -1, f->uid, "RFC 9051 2.3.1.1", "MUST",
+                   "message %u had UID %u and now has UID %u in the same session", f->seq, uid,
+                   f->uid);
+        } else if (!uid) {
+            check_order(v, f->seq, f->uid);
+        }
+        v->uid[i] = uid = f->uid;
+    }
+    if (f->has_flags) {
+        v->flags[i] = f->flags;
+        v->have_flags[i] = 1;
+    }
+    if (f->modseq) {
+        mb->n_modseq_checks += uid && v->modseq[i];
+        if (uid && v->modseq[i] && f->modseq < v->modseq[i])
+            report(mb, MS_SK_MODSEQ_BACK, v->session, -1, uid, "RFC 7162 2", "MUST",
+                   "UID %u: MODSEQ %llu after %llu in the same session", uid,
+                   (unsigned long long)f->modseq, (unsigned long long)v->modseq[i]);
+        if (f->modseq > v->modseq[i])
+            v->modseq[i] = f->modseq;
+    }
+    if (!uid)
+        return uid;
+    return content_check(v, f, uid);
 }
 
 void ms_stress_appended(struct ms_stress_mbox *mb, int session, uint32_t uid, uint64_t body_hash)
@@ -441,6 +477,8 @@ void ms_stress_own_store(struct ms_stress_mbox *mb, int session, uint32_t uid, i
 /* A view fit for a checkpoint: every message has its UID and fresh flags. */
 static int view_complete(const struct ms_stress_view *v)
 {
+    if (v->desync)
+        return 0;
     for (uint32_t i = 0; i < v->exists; i++)
         if (!v->uid[i] || !v->have_flags[i])
             return 0;
