@@ -614,6 +614,7 @@ static void finish_command(struct stress *st, struct client *c, const struct ms_
     uint64_t us = now_us() - c->sent_us;
     c->busy = 0;
     c->last_type = r->type;
+    ms_stress_view_command_done(&c->view);
     if (c->setup) {
         c->selecting = 0;
         return;

@@ -122,6 +122,9 @@ struct ms_stress_view {
      * the map may be off from there on, so per-session checks rest until
      * the next SELECT (the driver selects again at once). */
     int desync;
+    /* A FETCH for a number beyond the count: judged when the command
+     * completes (an EXISTS later in the same response clears it). */
+    uint32_t pending_seq, pending_had;
 };
 
 int ms_stress_view_init(struct ms_stress_view *v, struct ms_stress_mbox *mb, int session);
@@ -130,6 +133,9 @@ void ms_stress_view_free(struct ms_stress_view *v);
 void ms_stress_view_reset(struct ms_stress_view *v);
 /* "* n EXISTS". Returns 0, or -1 when out of memory. */
 int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n);
+/* The command's tagged response came: a sequence number still beyond what
+ * EXISTS announced is reported now. */
+void ms_stress_view_command_done(struct ms_stress_view *v);
 /* "* n EXPUNGE". */
 void ms_stress_view_expunge(struct ms_stress_view *v, uint32_t seq);
 

@@ -197,6 +197,7 @@ void ms_stress_view_reset(struct ms_stress_view *v)
 {
     v->exists = 0;
     v->desync = 0;
+    v->pending_seq = 0;
 }
 
 static int view_grow(struct ms_stress_view *v, size_t need)
@@ -224,8 +225,26 @@ static int view_grow(struct ms_stress_view *v, size_t need)
     return 0;
 }
 
+/* Grow the view to n messages (new ones unknown). 0, or -1 (memory). */
+static int view_grow_to(struct ms_stress_view *v, uint32_t n)
+{
+    if (view_grow(v, n) != 0)
+        return -1;
+    for (uint32_t i = v->exists; i < n; i++) {
+        v->uid[i] = 0;
+        v->modseq[i] = 0;
+        v->have_flags[i] = 0;
+        memset(&v->flags[i], 0, sizeof(v->flags[i]));
+    }
+    if (n > v->exists)
+        v->exists = n;
+    return 0;
+}
+
 int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
 {
+    if (v->desync && v->pending_seq && n >= v->pending_seq)
+        v->pending_seq = 0; /* announced late, but within the same response */
     if (n < v->exists && v->desync) {
         v->exists = n; /* the server's count, unjudged */
         return 0;
@@ -237,16 +256,22 @@ int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
                "EXISTS announced %u messages after %u without an EXPUNGE in between", n, v->exists);
         return 0;
     }
-    if (view_grow(v, n) != 0)
-        return -1;
-    for (uint32_t i = v->exists; i < n; i++) {
-        v->uid[i] = 0;
-        v->modseq[i] = 0;
-        v->have_flags[i] = 0;
-        memset(&v->flags[i], 0, sizeof(v->flags[i]));
-    }
-    v->exists = n;
-    return 0;
+    return view_grow_to(v, n);
+}
+
+void ms_stress_view_command_done(struct ms_stress_view *v)
+{
+    if (!v->pending_seq)
+        return;
+    /* RFC 9051 5.2: the server MUST send mailbox size updates when it
+     * observes a size change while processing a command; 2.3.1.2: sequence
+     * numbers run from 1 to the number of messages, which EXISTS and
+     * EXPUNGE told this session. The command ended without announcing it. */
+    report(v->mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, 0, "RFC 9051 5.2", "MUST",
+           "FETCH response for message %u when EXISTS and EXPUNGE responses left %u messages in "
+           "this session, and the command completed without an EXISTS for it",
+           v->pending_seq, v->pending_had);
+    v->pending_seq = 0;
 }
 
 void ms_stress_view_expunge(struct ms_stress_view *v, uint32_t seq)
@@ -349,21 +374,18 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
 {
     struct ms_stress_mbox *mb = v->mb;
 
-    if (f->seq == 0 || f->seq > v->exists) {
-        if (v->desync)
-            return f->uid; /* the map is off: only what the response says */
-        v->desync = 1;
-        /* RFC 9051 5.2: the server MUST send mailbox size updates when it
-         * observes a size change while processing a command; 2.3.1.2:
-         * sequence numbers run from 1 to the number of messages, which
-         * EXISTS and EXPUNGE told this session. */
-        report(mb, MS_SK_SEQ_BEFORE_EXISTS, v->session, -1, f->uid, "RFC 9051 5.2", "MUST",
-               "FETCH response for message %u when EXISTS and EXPUNGE responses left %u messages "
-               "in this session",
-               f->seq, v->exists);
-        /* take the server's count from here on, so that one missing EXISTS
-         * is reported once and does not shift every later check */
-        if (f->seq == 0 || ms_stress_view_exists(v, f->seq) != 0)
+    if (f->seq == 0)
+        return 0;
+    if (f->seq > v->exists) {
+        /* RFC 9051 5.2 (judged at the end of the command, below): the map
+         * is the server's word from here on, per-session checks rest */
+        if (!v->desync) {
+            v->desync = 1;
+            v->pending_had = v->exists;
+        }
+        if (v->pending_seq < f->seq)
+            v->pending_seq = f->seq;
+        if (view_grow_to(v, f->seq) != 0)
             return 0;
     }
     uint32_t i = f->seq - 1;

@@ -81,22 +81,31 @@ static void test_seq_before_exists(void **st)
     assert_int_equal(e.seen.n, 0);
     f = fuid(3, 11); /* only 2 announced */
     ms_stress_view_fetch(&e.v[0], &f);
+    assert_int_equal(e.seen.n, 0); /* judged when the command completes */
+    ms_stress_view_command_done(&e.v[0]);
     assert_int_equal(e.seen.n, 1);
     assert_int_equal(e.seen.kind[0], MS_SK_SEQ_BEFORE_EXISTS);
     /* reported once: the view takes the server's count, and rests its
      * per-session checks until the next SELECT */
     ms_stress_view_fetch(&e.v[0], &f);
+    ms_stress_view_command_done(&e.v[0]);
     assert_int_equal(e.seen.n, 1);
     assert_int_equal(e.v[0].exists, 3);
     assert_int_equal(e.v[0].desync, 1);
     ms_stress_view_expunge(&e.v[0], 5);
     assert_int_equal(ms_stress_view_exists(&e.v[0], 1), 0);
     assert_int_equal(e.seen.n, 1);
+    /* an EXISTS later in the same response: not reported */
+    f = fuid(3, 11);
+    ms_stress_view_fetch(&e.v[1], &f);
+    assert_int_equal(ms_stress_view_exists(&e.v[1], 3), 0);
+    ms_stress_view_command_done(&e.v[1]);
+    assert_int_equal(e.seen.n, 1);
     /* a content change is still found by the UID the response carries */
     struct ms_stress_fetch g = fuid(1, 40);
     g.has_size = 1;
     g.size = 5;
-    ms_stress_view_fetch(&e.v[1], &g);
+    ms_stress_view_fetch(&e.v[2], &g);
     g.size = 6;
     ms_stress_view_fetch(&e.v[0], &g);
     assert_int_equal(e.seen.n, 2);
