@@ -1007,11 +1007,18 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
         snprintf(err, errcap, "LOGIN as %s was refused or not answered", ro->user);
         return -1;
     }
+    if (first && sync_command(st, c, K_NOOP, "CAPABILITY\r\n", NULL, &ok) != 0) {
+        snprintf(err, errcap, "CAPABILITY was not answered");
+        return -1;
+    }
+    /* CONDSTORE on from the start of the session (RFC 7162 3.1), not by
+     * the first FETCH MODSEQ; its result does not matter */
+    c->view.modseq_armed = c->view.modseq_in_cmd = 0;
+    if (st->condstore && sync_command(st, c, K_NOOP, "ENABLE CONDSTORE\r\n", NULL, &ok) != 0) {
+        snprintf(err, errcap, "ENABLE was not answered");
+        return -1;
+    }
     if (first) {
-        if (sync_command(st, c, K_NOOP, "CAPABILITY\r\n", NULL, &ok) != 0) {
-            snprintf(err, errcap, "CAPABILITY was not answered");
-            return -1;
-        }
         /* servers that keep every mailbox under INBOX (Cyrus without
          * altnamespace) refuse a top-level name: try INBOX's children */
         static const char *const prefixes[] = {"", "INBOX.", "INBOX/"};

@@ -125,6 +125,10 @@ struct ms_stress_view {
     /* A FETCH for a number beyond the count: judged when the command
      * completes (an EXISTS later in the same response clears it). */
     uint32_t pending_seq, pending_had;
+    /* MODSEQ is judged from the second command that carried it on: the
+     * values of the command that enabled CONDSTORE are not (Dovecot reports
+     * the highest mod-sequence there for a fresh message, then its own). */
+    int modseq_armed, modseq_in_cmd;
 };
 
 int ms_stress_view_init(struct ms_stress_view *v, struct ms_stress_mbox *mb, int session);

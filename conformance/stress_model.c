@@ -261,6 +261,8 @@ int ms_stress_view_exists(struct ms_stress_view *v, uint32_t n)
 
 void ms_stress_view_command_done(struct ms_stress_view *v)
 {
+    if (v->modseq_in_cmd)
+        v->modseq_armed = 1;
     if (!v->pending_seq)
         return;
     /* RFC 9051 5.2: the server MUST send mailbox size updates when it
@@ -416,7 +418,9 @@ uint32_t ms_stress_view_fetch(struct ms_stress_view *v, const struct ms_stress_f
         v->flags[i] = f->flags;
         v->have_flags[i] = 1;
     }
-    if (f->modseq) {
+    if (f->modseq && !v->modseq_armed)
+        v->modseq_in_cmd = 1;
+    else if (f->modseq) {
         mb->n_modseq_checks += uid && v->modseq[i];
         if (uid && v->modseq[i] && f->modseq < v->modseq[i])
             report(mb, MS_SK_MODSEQ_BACK, v->session, -1, uid, "RFC 7162 2", "MUST",

@@ -79,7 +79,7 @@ def test_lab_dovecot_no_inconsistency(mailspec, tmp_path, lab, tls):
                     str(port), "--tls", tls, "--cafile", lab.cafile, "--user", lab.user,
                     "--password-file", str(pw), "--clients", "5", "--duration", "4",
                     "--checkpoint", "1", "--log", str(log), "-q")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:6000]
     check_doc(doc)
     assert doc["inconsistencies"] == []
     assert doc["tls"] == tls and doc["errors"]["timeout"] == 0

@@ -258,6 +258,13 @@ static void test_modseq(void **st)
     (void)st;
     setup_env(&e, 1);
     struct ms_stress_fetch f = fuid(1, 3);
+    /* the command that enabled CONDSTORE is not judged */
+    f.modseq = 50;
+    ms_stress_view_fetch(&e.v[0], &f);
+    ms_stress_view_fetch(&e.v[1], &f);
+    ms_stress_view_command_done(&e.v[0]);
+    ms_stress_view_command_done(&e.v[1]);
+    assert_int_equal(e.seen.n, 0);
     f.modseq = 10;
     ms_stress_view_fetch(&e.v[0], &f);
     f.modseq = 12;
