@@ -78,12 +78,16 @@ struct ms_stress_slot {
     uint64_t own_known, own_set; /* owner keyword state after completed STOREs */
 };
 
-/* A STORE whose returned flags did not show its own change: reported at the
- * next checkpoint if the message still exists then (it might have been
- * expunged by another session before the STORE ran). */
+/* What a correct server may show for a message another session expunged
+ * (RFC 2180 4.1: a STORE without effect, fake or empty FETCH data, e.g.
+ * RFC822.SIZE 0), but not for a live one: a STORE whose returned flags lack
+ * its change, a size, structure or body that differs from before. Reported
+ * at the next checkpoint if the message still exists then (an expunge is
+ * permanent, so it existed when the data was sent). */
 struct ms_stress_suspect {
+    enum ms_stress_kind kind;
     uint32_t uid;
-    int session;
+    int session, other;
     char text[200];
 };
 #define MS_STRESS_SUSPECTS 64

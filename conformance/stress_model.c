@@ -4,6 +4,7 @@
  * names the RFC sentence that makes the observation impossible on a correct
  * server; whatever a correct server may legally do is accepted.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,6 @@ static void report(struct ms_stress_mbox *mb, enum ms_stress_kind kind, int sess
                    uint32_t uid, const char *rfc, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 
-#include <stdarg.h>
 static void report(struct ms_stress_mbox *mb, enum ms_stress_kind kind, int session, int other,
                    uint32_t uid, const char *rfc, const char *level, const char *fmt, ...)
 {
@@ -325,47 +325,62 @@ static void check_order(struct ms_stress_view *v, uint32_t seq, uint32_t uid)
         }
 }
 
+/* Remember a suspect (one per message and kind; the rest are dropped). */
+static void suspect(struct ms_stress_mbox *mb, enum ms_stress_kind kind, int session, int other,
+                    uint32_t uid, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void suspect(struct ms_stress_mbox *mb, enum ms_stress_kind kind, int session, int other,
+                    uint32_t uid, const char *fmt, ...)
+{
+    va_list ap;
+    for (unsigned k = 0; k < mb->nsuspects; k++)
+        if (mb->suspects[k].uid == uid && mb->suspects[k].kind == kind)
+            return;
+    if (mb->nsuspects >= MS_STRESS_SUSPECTS)
+        return;
+    struct ms_stress_suspect *x = &mb->suspects[mb->nsuspects++];
+    x->kind = kind;
+    x->uid = uid;
+    x->session = session;
+    x->other = other;
+    va_start(ap, fmt);
+    vsnprintf(x->text, sizeof(x->text), fmt, ap);
+    va_end(ap);
+}
+
 /* RFC 9051 2.3.1.1: a UID names one message for the life of the
- * UIDVALIDITY; its size, structure and body never change. */
+ * UIDVALIDITY; its size, structure and body never change. The first values
+ * seen are kept; a difference is a suspect until a checkpoint shows the
+ * message alive (fake data for an expunged message is legal, RFC 2180 4.1). */
 static uint32_t content_check(struct ms_stress_view *v, const struct ms_stress_fetch *f,
                               uint32_t uid)
 {
     struct ms_stress_mbox *mb = v->mb;
     if (!(f->has_size || f->has_bs || f->has_body))
         return uid;
-    /* RFC 9051 2.3.1.1: a UID names one message for the life of the
-     * UIDVALIDITY; the message's content is immutable (2.3 "static"). */
     struct ms_stress_slot *s = ms_stress_slot_get(mb, uid);
     mb->n_content_checks++;
-    if (f->has_size) {
-        if (s->have_size && s->size != f->size)
-            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid, "RFC 9051 2.3.1.1",
-                   "MUST", "UID %u: RFC822.SIZE %u, earlier %u", uid, f->size, s->size);
-        if (!s->have_size || s->size != f->size) { /* report a change once */
-            s->have_size = 1;
-            s->size = f->size;
-        }
+    if (f->has_size && s->have_size && s->size != f->size)
+        suspect(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
+                "UID %u: RFC822.SIZE %u, earlier %u", uid, f->size, s->size);
+    else if (f->has_size && !s->have_size) {
+        s->have_size = 1;
+        s->size = f->size;
     }
-    if (f->has_bs) {
-        if (s->have_bs && s->bs_hash != f->bs_hash)
-            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid, "RFC 9051 2.3.1.1",
-                   "MUST", "UID %u: BODYSTRUCTURE differs from an earlier one", uid);
-        if (!s->have_bs || s->bs_hash != f->bs_hash) {
-            s->have_bs = 1;
-            s->bs_hash = f->bs_hash;
-        }
+    if (f->has_bs && s->have_bs && s->bs_hash != f->bs_hash)
+        suspect(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
+                "UID %u: BODYSTRUCTURE differs from an earlier one", uid);
+    else if (f->has_bs && !s->have_bs) {
+        s->have_bs = 1;
+        s->bs_hash = f->bs_hash;
     }
-    if (f->has_body) {
-        if (s->have_body && s->body_hash != f->body_hash)
-            report(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid, "RFC 9051 2.3.1.1",
-                   "MUST",
-                   s->appended ? "UID %u: BODY[] differs from the message APPENDed as this UID"
-                               : "UID %u: BODY[] differs from an earlier BODY[]",
-                   uid);
-        if (!s->have_body || s->body_hash != f->body_hash) {
-            s->have_body = 1;
-            s->body_hash = f->body_hash;
-        }
+    if (f->has_body && s->have_body && s->body_hash != f->body_hash)
+        suspect(mb, MS_SK_CONTENT_CHANGED, v->session, s->first_session, uid,
+                s->appended ? "UID %u: BODY[] differs from the message APPENDed as this UID"
+                            : "UID %u: BODY[] differs from an earlier BODY[]",
+                uid);
+    else if (f->has_body && !s->have_body) {
+        s->have_body = 1;
+        s->body_hash = f->body_hash;
     }
     if (s->first_session < 0)
         s->first_session = v->session;
@@ -438,13 +453,22 @@ void ms_stress_appended(struct ms_stress_mbox *mb, int session, uint32_t uid, ui
 {
     struct ms_stress_slot *s = slot_find(mb, uid);
     /* RFC 9051 2.3.1.1: UIDs are assigned in strictly ascending order and
-     * never reused. Only a different message under this UID proves reuse:
-     * its EXPUNGE alone does not (another session may have fetched and
-     * expunged this very message before our tagged OK arrived). */
-    if (s && ((s->have_body && s->body_hash != body_hash) || s->appended)) {
+     * never reused: two APPENDs that got the same UID prove reuse. A BODY[]
+     * seen under this UID that differs may be fake data of an expunged
+     * message (RFC 2180 4.1): a suspect until a checkpoint. Its EXPUNGE
+     * alone proves nothing (another session may have fetched and expunged
+     * this very message before our tagged OK arrived). */
+    if (s && s->appended) {
         report(mb, MS_SK_UID_REUSED, session, s->first_session, uid, "RFC 9051 2.3.1.1", "MUST",
-               "APPEND got [APPENDUID] UID %u, which already named another message%s", uid,
+               "APPEND got [APPENDUID] UID %u, which an earlier APPEND got too%s", uid,
                s->expunged ? " (expunged since)" : "");
+        return;
+    }
+    if (s && s->have_body && s->body_hash != body_hash) {
+        suspect(mb, MS_SK_UID_REUSED, session, s->first_session, uid,
+                "APPEND got [APPENDUID] UID %u, but a BODY[] fetched under that UID earlier is "
+                "another message",
+                uid);
         return;
     }
     s = ms_stress_slot_get(mb, uid);
@@ -482,15 +506,9 @@ void ms_stress_own_store(struct ms_stress_mbox *mb, int session, uint32_t uid, i
          * before this STORE ran may legally keep its old flags: suspect
          * until a checkpoint shows the message still exists. */
         s->own_known &= ~bit;
-        if (mb->nsuspects < MS_STRESS_SUSPECTS) {
-            struct ms_stress_suspect *x = &mb->suspects[mb->nsuspects++];
-            x->uid = uid;
-            x->session = session;
-            snprintf(x->text, sizeof(x->text),
-                     "UID STORE %u %cFLAGS (mskw%d) completed OK but the FLAGS it returned %s "
-                     "mskw%d",
-                     uid, add ? '+' : '-', session, add ? "lack" : "still have", session);
-        }
+        suspect(mb, MS_SK_STORE_RESULT, session, -1, uid,
+                "UID STORE %u %cFLAGS (mskw%d) completed OK but the FLAGS it returned %s mskw%d",
+                uid, add ? '+' : '-', session, add ? "lack" : "still have", session);
         return;
     }
     s->own_known |= bit;
@@ -602,8 +620,9 @@ void ms_stress_checkpoint(struct ms_stress_mbox *mb, struct ms_stress_view *cons
         for (unsigned k = 0; k < mb->nsuspects; k++) {
             const struct ms_stress_suspect *x = &mb->suspects[k];
             if (uid_index(ref, x->uid) >= 0)
-                report(mb, MS_SK_STORE_RESULT, x->session, -1, x->uid, "RFC 9051 6.4.6", "MUST",
-                       "%s, and the message still exists", x->text);
+                report(mb, x->kind, x->session, x->other, x->uid,
+                       x->kind == MS_SK_STORE_RESULT ? "RFC 9051 6.4.6" : "RFC 9051 2.3.1.1",
+                       "MUST", "%s, and the message still exists at a checkpoint", x->text);
         }
     mb->nsuspects = 0;
 }
