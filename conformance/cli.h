@@ -22,6 +22,7 @@ int ms_cmd_replay(int argc, char **argv);
 int ms_cmd_certify(int argc, char **argv);
 int ms_cmd_serve(int argc, char **argv);
 int ms_cmd_fuzz_server(int argc, char **argv);
+int ms_cmd_stress(int argc, char **argv);
 
 /*
  * Read a whole file ("-" or NULL: stdin) into a malloc'd buffer, NUL added

@@ -16,6 +16,7 @@ static const struct {
     {"certify", ms_cmd_certify, "run a conformance suite against a server, write reports"},
     {"serve", ms_cmd_serve, "play the server for a mail client, judge the client"},
     {"fuzz-server", ms_cmd_fuzz_server, "fuzz a live server, write findings as .session files"},
+    {"stress", ms_cmd_stress, "many clients on one mailbox, server state checked against a model"},
 };
 
 static void usage(FILE *f)
@@ -24,7 +25,7 @@ static void usage(FILE *f)
                "Conformance test and fuzzing harness for SMTP, IMAP and POP3.\n\n"
                "Commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'mailspec COMMAND --help' for a command's options.\n"
                "Exit status: 0 success, 1 invalid input or failed test, 2 usage or I/O "
                "error.\n");

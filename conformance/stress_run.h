@@ -1,0 +1,30 @@
+/*
+ * The stress run (stress.c): options, the event loop over N nonblocking
+ * connections, statistics and the report. cmd_stress.c fills the options.
+ */
+#ifndef MAILSPEC_STRESS_RUN_H
+#define MAILSPEC_STRESS_RUN_H
+
+#include <stdint.h>
+
+#include "cli_common.h"
+
+struct ms_stress_opts {
+    struct ms_cli *cli;    /* connection, TLS, credentials, --json, -q, -v */
+    unsigned clients;      /* --clients (1..MS_STRESS_MAX_CLIENTS) */
+    unsigned duration_s;   /* --duration */
+    unsigned checkpoint_s; /* --checkpoint (0: only the final one) */
+    uint64_t seed;         /* --seed */
+    int seed_given;
+    const char *log;     /* --log FILE: JSONL, one line a second */
+    const char *mailbox; /* --mailbox (default: mailspec-stress-<run id>) */
+    int keep;            /* --keep: do not delete the mailbox at the end */
+};
+
+#define MS_STRESS_MAX_CLIENTS 500
+
+/* Run; returns the exit status (0 no inconsistency, 1 one found, 2 usage or
+ * connection error). */
+int ms_stress_run(const struct ms_stress_opts *o);
+
+#endif

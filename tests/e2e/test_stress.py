@@ -1,0 +1,155 @@
+"""mailspec stress: planted state bugs found, their fixed twin and the lab's
+Dovecot left alone, usage errors (docs/stress.md)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from stress_fixture import StressImap
+
+PASSWORD = "s3cret-Stress"
+
+
+def run(mailspec, tmp_path, *args, timeout=120, env=None):
+    out = tmp_path / "stress.json"
+    proc = subprocess.run([mailspec, "stress", "--json", str(out), *args], capture_output=True,
+                          timeout=timeout, env=env)
+    doc = json.loads(out.read_text()) if out.exists() else None
+    return proc, doc
+
+
+def fixture_run(mailspec, tmp_path, bug, seconds):
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    with StressImap(bug=bug, lifetime=seconds + 60) as srv:
+        return run(mailspec, tmp_path, "--protocol", "imap", "--host", "127.0.0.1", "--port",
+                   str(srv.port), "--user", "tester", "--password-file", str(pw), "--clients",
+                   "10", "--duration", str(seconds), "--checkpoint", "2", "--seed", "1", "-q")
+
+
+def check_doc(doc):
+    for key in ("commands", "seconds", "commands_per_second", "inconsistencies"):
+        assert key in doc, key
+    assert isinstance(doc["inconsistencies"], list)
+    assert doc["commands"] > 0 and doc["commands_per_second"] > 0
+
+
+def test_planted_uid_reuse_is_found(mailspec, tmp_path):
+    proc, doc = fixture_run(mailspec, tmp_path, "uid-reuse", 20)
+    assert proc.returncode == 1, proc.stderr
+    check_doc(doc)
+    kinds = {i["kind"] for i in doc["inconsistencies"]}
+    assert kinds & {"uid-reused", "content-changed"}, kinds
+    first = doc["inconsistencies"][0]
+    assert first["rfc"].startswith("RFC 9051") and first["level"] == "MUST"
+    # the sessions' last lines come along, the password never does
+    assert any("C: " in t and "S: " in t for t in first["transcripts"].values())
+    blob = proc.stderr.decode() + json.dumps(doc)
+    assert PASSWORD not in blob
+    assert "${password}" in json.dumps(doc) or "LOGIN" not in json.dumps(doc)
+
+
+def test_planted_lost_flag_update_is_found(mailspec, tmp_path):
+    proc, doc = fixture_run(mailspec, tmp_path, "lost-flag", 20)
+    assert proc.returncode == 1, proc.stderr
+    kinds = {i["kind"] for i in doc["inconsistencies"]}
+    assert "lost-flag-update" in kinds, kinds
+    assert not kinds & {"uid-reused", "content-changed", "uid-order", "uid-changed"}, kinds
+
+
+def test_fixed_twin_is_clean(mailspec, tmp_path):
+    proc, doc = fixture_run(mailspec, tmp_path, None, 15)
+    assert proc.returncode == 0, proc.stderr
+    check_doc(doc)
+    assert doc["inconsistencies"] == []
+    # the model did check: UIDs, contents, STORE results, checkpoints
+    assert doc["checkpoints"] >= 3
+    for key in ("uid", "content", "store_result", "checkpoint_views", "owner_keywords"):
+        assert doc["checks"][key] > 0, key
+
+
+@pytest.mark.parametrize("tls", ["none", "implicit", "starttls"])
+def test_lab_dovecot_no_inconsistency(mailspec, tmp_path, lab, tls):
+    pw = tmp_path / "pw"
+    pw.write_text(lab.password + "\n")
+    port = lab.imaps_port if tls == "implicit" else lab.imap_port
+    log = tmp_path / "log.jsonl"
+    proc, doc = run(mailspec, tmp_path, "--protocol", "imap", "--host", lab.host, "--port",
+                    str(port), "--tls", tls, "--cafile", lab.cafile, "--user", lab.user,
+                    "--password-file", str(pw), "--clients", "5", "--duration", "4",
+                    "--checkpoint", "1", "--log", str(log), "-q")
+    assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:6000]
+    check_doc(doc)
+    assert doc["inconsistencies"] == []
+    assert doc["tls"] == tls and doc["errors"]["timeout"] == 0
+    assert doc["checks"]["checkpoint_views"] > 0
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) >= 3
+    assert "commands_per_second" in lines[0] and "latency_ms" in lines[0]
+    assert lab.password not in proc.stderr.decode() + json.dumps(doc)
+
+
+def test_usage_errors(mailspec, tmp_path):
+    def rc(*args, env=None):
+        return run(mailspec, tmp_path, *args, timeout=30, env=env)[0].returncode
+
+    assert rc("--user", "u", "--password", "p") == 2                      # no --protocol
+    assert rc("--protocol", "imap", "--clients", "0", "--user", "u", "--password", "p") == 2
+    assert rc("--protocol", "imap", "--duration", "x", "--user", "u", "--password", "p") == 2
+    assert rc("--protocol", "imap") == 2                                  # no credentials
+    assert rc("--protocol", "smtp", "--user", "u", "--password", "p") == 2  # not implemented
+    assert rc("--protocol", "imap", "--user", "u", "--password", "p", "--bogus") == 2
+    assert rc("--protocol", "imap", "--user", "u", "--password", "p", "extra") == 2
+    # nothing listens there
+    env = dict(os.environ, MAILSPEC_PASSWORD="p")
+    assert rc("--protocol", "imap", "--port", "1", "--user", "u", "--timeout", "2",
+              env=env) == 2
+    out = subprocess.run([mailspec, "stress", "--help"], capture_output=True, timeout=10)
+    assert out.returncode == 0 and b"--clients" in out.stdout and b"--duration" in out.stdout
+
+
+def test_refused_login_is_a_connection_error(mailspec, tmp_path, lab):
+    proc, doc = run(mailspec, tmp_path, "--protocol", "imap", "--host", lab.host, "--port",
+                    str(lab.imap_port), "--user", lab.user, "--password", "wrong-pw",
+                    "--duration", "2", timeout=60)
+    assert proc.returncode == 2
+    assert b"LOGIN" in proc.stderr and b"wrong-pw" not in proc.stderr
+
+
+def pop3_fixture_run(mailspec, tmp_path, bug, seconds):
+    from stress_fixture import StressPop3
+    with StressPop3(bug=bug, lifetime=seconds + 60) as srv:
+        return run(mailspec, tmp_path, "--protocol", "pop3", "--host", "127.0.0.1", "--port",
+                   str(srv.port), "--user", "tester", "--password", PASSWORD, "--clients", "5",
+                   "--duration", str(seconds), "--seed", "1", "-q")
+
+
+def test_pop3_unique_id_naming_two_messages_is_found(mailspec, tmp_path):
+    proc, doc = pop3_fixture_run(mailspec, tmp_path, "uidl-by-position", 8)
+    assert proc.returncode == 1, proc.stderr
+    kinds = {i["kind"] for i in doc["inconsistencies"]}
+    assert kinds == {"pop3"}, kinds
+    assert any("unique-id" in i["message"] for i in doc["inconsistencies"])
+    assert PASSWORD not in proc.stderr.decode() + json.dumps(doc)
+
+
+def test_pop3_fixed_twin_is_clean(mailspec, tmp_path):
+    proc, doc = pop3_fixture_run(mailspec, tmp_path, None, 6)
+    assert proc.returncode == 0, proc.stderr
+    check_doc(doc)
+    assert doc["inconsistencies"] == []
+    assert doc["checks"]["uid"] > 0 and doc["checks"]["content"] > 0
+    assert doc["by_command"]["QUIT"]["count"] > 0  # sessions were compared
+
+
+@pytest.mark.parametrize("tls", ["none", "implicit"])
+def test_lab_dovecot_pop3_no_inconsistency(mailspec, tmp_path, lab, tls):
+    port = lab.pop3s_port if tls == "implicit" else lab.pop3_port
+    proc, doc = run(mailspec, tmp_path, "--protocol", "pop3", "--host", lab.host, "--port",
+                    str(port), "--tls", tls, "--cafile", lab.cafile, "--user", lab.user,
+                    "--password", lab.password, "--clients", "5", "--duration", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    check_doc(doc)
+    assert doc["inconsistencies"] == [] and doc["protocol"] == "pop3"
+    assert doc["checks"]["content"] > 0
