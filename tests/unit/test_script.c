@@ -532,11 +532,11 @@ static void test_tls_close(void **st)
     (void)st;
     struct ms_script *s = parse_ok("S: x\n@tls\nC: BDAT 4\n@tls-close\n@nocrlf\nC: x\n@close\n"
                                    "@connection\nS: y\n@tls\n@tls-close\nC: z\n");
-    assert_int_equal(s->nsteps, 12);
+    assert_int_equal(s->nsteps, 11);
     assert_int_equal(s->steps[3].type, MS_STEP_TLS_CLOSE);
     assert_int_equal(s->steps[3].line, 4);
     assert_int_equal(s->steps[4].type, MS_STEP_SEND);
-    assert_int_equal(s->steps[10].type, MS_STEP_TLS_CLOSE);
+    assert_int_equal(s->steps[9].type, MS_STEP_TLS_CLOSE);
     assert_true(ms_step_uses_conn(MS_STEP_TLS_CLOSE));
     ms_script_free(s);
     /* without @tls in the script: --tls implicit or the automatic upgrade (the runner checks) */
