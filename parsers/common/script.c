@@ -24,10 +24,10 @@ struct parser {
     uint8_t known[MS_SCRIPT_MAX_VARS]; /* set before this point of the script */
     int block;                         /* 0, MS_STEP_SEGMENT or MS_STEP_UNORDERED */
     size_t block_line;
-    uint8_t conn;      /* the connection of the next steps (index into s->conns) */
-    uint32_t tls_done; /* connections (bits) that already had their @tls */
+    uint8_t conn;        /* the connection of the next steps (index into s->conns) */
+    uint32_t tls_done;   /* connections (bits) that already had their @tls */
     uint32_t tls_closed; /* connections (bits) after their @tls-close */
-    uint32_t closed;   /* connections (bits) that @close closed */
+    uint32_t closed;     /* connections (bits) that @close closed */
     size_t closed_line[MS_SCRIPT_MAX_CONNS];
     size_t nocrlf_line;      /* an @nocrlf waits for its C:/S: line */
     size_t unsupported_line; /* an @unsupported waits for its S: line */

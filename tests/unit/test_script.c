@@ -551,7 +551,8 @@ static void test_tls_close(void **st)
     parse_bad("S: x\n@tls\n@tls-close now\n", 3, 12, "takes no argument");
     parse_bad("S: x\n@tls\n@tls-close\n@tls\n", 4, 1, "@tls twice");
     /* the script upgrades with @tls, but this connection has not yet */
-    parse_bad("S: x\n@tls\n@connection b\nS: y\n@tls-close\n", 5, 1, "before this connection's @tls");
+    parse_bad("S: x\n@tls\n@connection b\nS: y\n@tls-close\n", 5, 1,
+              "before this connection's @tls");
     parse_bad("S: x\n@tls\n@close\n@tls-close\n", 4, 1, "closed by @close");
     parse_bad("@segment\nC: x\n@tls-close\n@end\n", 3, 1, "before @end");
 }
