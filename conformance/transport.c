@@ -423,16 +423,18 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
                      volatile int *stop, char *err, size_t errcap)
 {
     int chunk = cap > (1u << 30) ? (1 << 30) : (int)cap;
+    int in_record = 0; /* after our close_notify: the next bytes were seen to be TLS */
 
     for (;;) {
         if (stop && *stop)
             return -2;
-        if (c->ssl && c->tls_closing && !SSL_has_pending(c->ssl)) {
+        if (c->ssl && c->tls_closing && !in_record && !SSL_has_pending(c->ssl)) {
             int k = tls_record_next(c, deadline, stop);
             if (k == -2)
                 return -2;
             if (k == 0)
-                drop_ssl(c); /* cleartext (or EOF) follows */
+                drop_ssl(c);    /* cleartext (or EOF) follows */
+            in_record = k == 1; /* OpenSSL may take the header and wait for the rest */
         }
         if (c->ssl) {
             ERR_clear_error();
