@@ -251,9 +251,6 @@ static void report(struct camp *c, int kind, const struct fz_case *k, const stru
     if (write_file(path, text, strlen(text)) != 0)
         fprintf(stderr, "mailspec fuzz-server: cannot write %s: %s\n", path, strerror(errno));
     free(text);
-    int tls_close = 0;
-    for (size_t i = 0; i < k->n; i++)
-        tls_close |= k->steps[i].op == FZ_TLS_CLOSE;
     struct ms_json *rec = ms_json_new(MS_JSON_OBJECT);
     char base[96];
     snprintf(base, sizeof(base), "finding-%03zu-%s.session", no, fz_kind_name(kind));
@@ -264,11 +261,8 @@ static void report(struct camp *c, int kind, const struct fz_case *k, const stru
         ms_json_set_str(rec, "session", base);
         ms_json_set_num(rec, "steps", k->n);
         ms_json_set_str(rec, "minimized", how);
-        ms_json_set(rec, "replayable", ms_json_new_bool(!tls_close && kind != FZ_LATENCY));
-        if (tls_close)
-            ms_json_set_str(rec, "not_replayable_because",
-                            "the case sends a TLS close_notify, which a .session cannot express");
-        else if (kind == FZ_LATENCY)
+        ms_json_set(rec, "replayable", ms_json_new_bool(kind != FZ_LATENCY));
+        if (kind == FZ_LATENCY)
             ms_json_set_str(rec, "not_replayable_because", "replay does not judge timing");
         size_t tn = 0;
         char *rt = ms_json_text(rec, &tn);

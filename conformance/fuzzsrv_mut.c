@@ -201,6 +201,9 @@ int fz_case_from_script(struct fz_case *c, const struct ms_script *s, const stru
         } else if (st->type == MS_STEP_TLS) {
             if (fz_case_add(c, FZ_TLS, NULL, 0) != 0)
                 break;
+        } else if (st->type == MS_STEP_TLS_CLOSE) {
+            if (fz_case_add(c, FZ_TLS_CLOSE, NULL, 0) != 0)
+                break;
         }
     }
     free(buf);

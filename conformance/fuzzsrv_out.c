@@ -170,9 +170,8 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
     }
     sb_str(&b, "\n");
     if (has_close)
-        sb_str(&b, "# The case sends a TLS close_notify, then cleartext; the session language has\n"
-                   "# no directive for a close_notify, so this script stops before it (the\n"
-                   "# JSON record and docs/fuzz-server.md say how to re-run the case).\n");
+        sb_str(&b, "# The case sends a TLS close_notify (@tls-close), then cleartext; a correct\n"
+                   "# server may answer in its grammar but must then close the connection.\n");
     if (kind == FZ_LATENCY)
         sb_str(&b, "# Timing is not judged by replay: run the script and compare the time.\n");
     if (imap)
@@ -207,8 +206,16 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
     }
     for (; i < c->n; i++) {
         const struct fz_step *st = &c->steps[i];
-        if (st->op == FZ_TLS_CLOSE)
+        if (st->op == FZ_TLS_CLOSE) {
+            /* the rest goes out in cleartext; what comes back is judged by the grammar,
+             * and the server must close (it cannot go on after a close_notify) */
+            sb_str(&b, "@tls-close\n");
+            for (i++; i < c->n; i++)
+                if (c->steps[i].op == FZ_SEND)
+                    put_send(&b, t, c->steps[i].data, c->steps[i].len);
+            sb_str(&b, "@allow ${*}\n@close\n");
             break;
+        }
         if (st->op == FZ_TLS) {
             sb_str(&b, "@tls\n");
             continue;
@@ -223,9 +230,10 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
         last_len = st->len;
         put_replies(&b, t, r, i + 1, kind ? NULL : st);
     }
-    if (kind == FZ_LIVENESS && !has_close) {
-        /* a correct server answers the last command, and a new connection */
-        if (last_line && last_len >= 2 && last_line[last_len - 1] == '\n' &&
+    if (kind == FZ_LIVENESS) {
+        /* a correct server answers the last command (closed after a close_notify), and a
+         * new connection */
+        if (!has_close && last_line && last_len >= 2 && last_line[last_len - 1] == '\n' &&
             (r == NULL || r->nreplies == 0 || r->step_of[r->nreplies - 1] != c->n)) {
             if (!imap) {
                 sb_str(&b, "S: ${*}\n");
@@ -256,7 +264,7 @@ char *fz_session_text(const struct fz_target *t, const struct fz_case *c, const 
         else
             sb_str(&b, "C: NOOP\nS: 250 ${*}\n");
     }
-    if (kind == FZ_STATE)
+    if (kind == FZ_STATE && !has_close)
         sb_str(&b, "C: msstate NOOP\nS: msstate ${*}\n");
     if (b.oom) {
         free(b.p);

@@ -550,6 +550,11 @@ static void run_steps(struct rt *t)
         case MS_STEP_TLS:
             rt_tls(t, st->line);
             break;
+        case MS_STEP_TLS_CLOSE:
+            if (t->c->auto_tls && auto_starttls(t, st->line) != 0)
+                break;
+            rt_tls_close(t, st->line);
+            break;
         case MS_STEP_CLOSE:
             rt_expect_close(t, st);
             break;

@@ -129,6 +129,8 @@ void rt_close_all(struct rt *t);
  * NAME" when the line is on another connection than the line before. */
 void tr_tag(struct rt *t);
 int rt_tls(struct rt *t, size_t line);
+/* @tls-close: a TLS close_notify, then cleartext on the same connection. */
+int rt_tls_close(struct rt *t, size_t line);
 int rt_send_bytes(struct rt *t, size_t line, const char *buf, size_t n);
 int rt_read_more(struct rt *t, uint64_t dl, size_t sline);
 void rt_compact(struct rt *t);

@@ -612,6 +612,27 @@ int rt_tls(struct rt *t, size_t line)
     return 0;
 }
 
+int rt_tls_close(struct rt *t, size_t line)
+{
+    char err[512];
+
+    if (!t->c->tls_now) {
+        rt_finish(t, MS_RES_ERROR, line,
+                  "%s:%zu: @tls-close: the connection is not in TLS (no @tls before it, and "
+                  "this run is not --tls implicit or an automatic STARTTLS)",
+                  t->file, line);
+        return -1;
+    }
+    if (ms_conn_tls_close_notify(&t->c->conn, rt_deadline(t), err, sizeof(err)) != 0) {
+        rt_finish(t, MS_RES_BLOCKED, line, "%s:%zu: @tls-close: %s", t->file, line, err);
+        return -1;
+    }
+    t->c->tls_now = 0;
+    tr_note(t, "mailspec: TLS close_notify sent; cleartext from here (the server's TLS records "
+               "are read until its close_notify)");
+    return 0;
+}
+
 int rt_open(struct rt *t, size_t line)
 {
     char err[512];

@@ -132,6 +132,9 @@ int sv_script_parse(const char *text, size_t len, struct sv_script *out,
         case MS_STEP_OR:
             why = "not available in serve scripts (@requires, @unsupported, @login, @either)";
             break;
+        case MS_STEP_TLS_CLOSE:
+            why = "@tls-close is not available in serve scripts";
+            break;
         case MS_STEP_EXPECT:
             if (st->nocrlf)
                 why = "@nocrlf on a C: line is not available in serve scripts";

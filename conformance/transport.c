@@ -314,13 +314,71 @@ int ms_conn_tls_ctx(struct ms_conn *c, void *ctx, void *session, const char *hos
     return 0;
 }
 
+static void drop_ssl(struct ms_conn *c)
+{
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+}
+
+/*
+ * After our close_notify: 1 when the next bytes on the socket start a TLS
+ * record (content type 20..23, version major 3), 0 when they do not (or the
+ * peer closed), -2 on timeout or stop.
+ */
+static int tls_record_next(struct ms_conn *c, uint64_t deadline, volatile int *stop)
+{
+    for (;;) {
+        unsigned char hd[2];
+        ssize_t k = recv(c->fd, hd, sizeof(hd), MSG_PEEK);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return 0;
+        if (k > 0)
+            return hd[0] >= 0x14 && hd[0] <= 0x17 && (k < 2 || hd[1] == 0x03);
+        if (wait_fd(c->fd, POLLIN, deadline, stop) != 1)
+            return -2;
+    }
+}
+
+int ms_conn_tls_close_notify(struct ms_conn *c, uint64_t deadline, char *err, size_t errcap)
+{
+    if (!c->ssl || c->tls_closing) {
+        snprintf(err, errcap, "the connection is not in TLS (no close_notify to send)");
+        c->error = MS_CONN_E_IO;
+        return -1;
+    }
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_shutdown(c->ssl);
+        if (r == 1) { /* the peer's close_notify had come already */
+            c->tls_closing = 1;
+            drop_ssl(c);
+            return 0;
+        }
+        if (r == 0)
+            break;
+        int w = ssl_wait(c, r, deadline, NULL);
+        if (w == 0) {
+            snprintf(err, errcap, "sending the TLS close_notify timed out");
+            c->error = MS_CONN_E_TIMEOUT;
+            return -1;
+        }
+        if (w < 0) {
+            ms_tls_error(err, errcap, "cannot send the TLS close_notify");
+            c->error = MS_CONN_E_IO;
+            return -1;
+        }
+    }
+    c->tls_closing = 1;
+    return 0;
+}
+
 int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadline, char *err,
                   size_t errcap)
 {
     size_t off = 0;
 
     while (off < n) {
-        if (c->ssl) {
+        if (c->ssl && !c->tls_closing) {
             ERR_clear_error();
             int chunk = n - off > (1u << 30) ? (1 << 30) : (int)(n - off);
             int r = SSL_write(c->ssl, buf + off, chunk);
@@ -365,16 +423,29 @@ ssize_t ms_conn_read(struct ms_conn *c, char *buf, size_t cap, uint64_t deadline
                      volatile int *stop, char *err, size_t errcap)
 {
     int chunk = cap > (1u << 30) ? (1 << 30) : (int)cap;
+    int in_record = 0; /* after our close_notify: the next bytes were seen to be TLS */
 
     for (;;) {
         if (stop && *stop)
             return -2;
+        if (c->ssl && c->tls_closing && !in_record && !SSL_has_pending(c->ssl)) {
+            int k = tls_record_next(c, deadline, stop);
+            if (k == -2)
+                return -2;
+            if (k == 0)
+                drop_ssl(c);    /* cleartext (or EOF) follows */
+            in_record = k == 1; /* OpenSSL may take the header and wait for the rest */
+        }
         if (c->ssl) {
             ERR_clear_error();
             int r = SSL_read(c->ssl, buf, chunk);
             if (r > 0)
                 return r;
             int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_ZERO_RETURN && c->tls_closing) {
+                drop_ssl(c); /* the peer's close_notify: raw from here */
+                continue;
+            }
             if (e == SSL_ERROR_ZERO_RETURN)
                 return 0;
             if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)

@@ -59,6 +59,7 @@ struct ms_conn {
     void *ssl;                /* SSL *, or NULL on a plain connection */
     void *ctx;                /* SSL_CTX * */
     struct ms_tls_info tls;
+    int tls_closing; /* our close_notify went out (ms_conn_tls_close_notify) */
 };
 
 /* Monotonic milliseconds. */
@@ -84,6 +85,15 @@ void *ms_tls_ctx_new(const struct ms_tls_opts *o, char *err, size_t errcap);
 void ms_tls_ctx_free(void *ctx);
 int ms_conn_tls_ctx(struct ms_conn *c, void *ctx, void *session, const char *host,
                     const struct ms_tls_opts *o, uint64_t deadline, char *err, size_t errcap);
+
+/*
+ * Send a TLS close_notify (once; the peer's is not awaited) and go on in
+ * cleartext on the same socket: writes go out raw; reads still take TLS
+ * records (data, the peer's close_notify) until the peer's close_notify or
+ * the first byte that does not start a TLS record, then raw. Returns 0, or
+ * -1 (err) when the connection is not in TLS or the alert cannot be sent.
+ */
+int ms_conn_tls_close_notify(struct ms_conn *c, uint64_t deadline, char *err, size_t errcap);
 
 /* Write all of buf by the deadline. Returns 0 or -1 (err). */
 int ms_conn_write(struct ms_conn *c, const char *buf, size_t n, uint64_t deadline, char *err,

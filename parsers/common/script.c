@@ -24,15 +24,17 @@ struct parser {
     uint8_t known[MS_SCRIPT_MAX_VARS]; /* set before this point of the script */
     int block;                         /* 0, MS_STEP_SEGMENT or MS_STEP_UNORDERED */
     size_t block_line;
-    uint8_t conn;      /* the connection of the next steps (index into s->conns) */
-    uint32_t tls_done; /* connections (bits) that already had their @tls */
-    uint32_t closed;   /* connections (bits) that @close closed */
+    uint8_t conn;        /* the connection of the next steps (index into s->conns) */
+    uint32_t tls_done;   /* connections (bits) that already had their @tls */
+    uint32_t tls_closed; /* connections (bits) after their @tls-close */
+    uint32_t closed;     /* connections (bits) that @close closed */
     size_t closed_line[MS_SCRIPT_MAX_CONNS];
     size_t nocrlf_line;      /* an @nocrlf waits for its C:/S: line */
     size_t unsupported_line; /* an @unsupported waits for its S: line */
     uint8_t phase;           /* enum ms_phase of the next steps */
     int alt;                 /* inside @either ... @end */
     size_t alt_line;
+    uint32_t alt_tls_closed;      /* tls_closed when @either opened */
     uint32_t alt_tls, alt_closed; /* tls_done, closed when @either opened (each branch
                                    * starts from them) */
     uint8_t alt_conn;             /* the connection @either opened on */
@@ -333,6 +335,7 @@ int ms_step_uses_conn(unsigned type)
     case MS_STEP_SEND:
     case MS_STEP_EXPECT:
     case MS_STEP_TLS:
+    case MS_STEP_TLS_CLOSE:
     case MS_STEP_SEGMENT:
     case MS_STEP_UNORDERED:
     case MS_STEP_CLOSE:
@@ -385,6 +388,8 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
     }
     if (LIT_EQ(name, nn, "tls"))
         flow = MS_STEP_TLS, no_arg = 1;
+    else if (LIT_EQ(name, nn, "tls-close"))
+        flow = MS_STEP_TLS_CLOSE, no_arg = 1;
     else if (LIT_EQ(name, nn, "segment"))
         flow = MS_STEP_SEGMENT, no_arg = 1;
     else if (LIT_EQ(name, nn, "unordered"))
@@ -463,6 +468,7 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             p->alt = 1;
             p->alt_line = line;
             p->alt_tls = p->tls_done;
+            p->alt_tls_closed = p->tls_closed;
             p->alt_closed = p->closed;
             p->alt_conn = p->conn;
             s->nalts = 1;
@@ -476,6 +482,7 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
                 return set_err(p, line, 1, "at most 8 branches in @either");
             s->nalts++;
             p->tls_done = p->alt_tls;
+            p->tls_closed = p->alt_tls_closed;
             p->closed = p->alt_closed;
             break;
         case MS_STEP_PHASE:
@@ -503,8 +510,21 @@ static int directive(struct parser *p, const char *name, size_t nn, const char *
             p->tls_done |= 1u << p->conn;
             s->has_tls = 1;
             break;
+        case MS_STEP_TLS_CLOSE:
+            /* without an @tls before it the connection is in TLS only over
+             * --tls implicit or an automatic STARTTLS: the runner checks */
+            if (p->tls_closed & (1u << p->conn))
+                return set_err(p, line, 1,
+                               "@tls-close twice in one connection (it is in cleartext after "
+                               "the first)");
+            if (s->has_tls && !(p->tls_done & (1u << p->conn)))
+                return set_err(p, line, 1,
+                               "@tls-close before this connection's @tls (it is not in TLS)");
+            p->tls_closed |= 1u << p->conn;
+            break;
         case MS_STEP_CONNECTION:
             p->tls_done &= ~(1u << p->conn);
+            p->tls_closed &= ~(1u << p->conn);
             p->closed &= ~(1u << p->conn);
             break;
         case MS_STEP_CLOSE:

@@ -448,3 +448,7 @@ def test_usage_errors(certs, tmp_path):
     r = subprocess.run([MAILSPEC, "serve", "--protocol", "imap", "--listen", "127.0.0.1:0",
                         str(bad)], capture_output=True)
     assert r.returncode == 2 and b"bad.session:1:1: error: @client-exit takes ok or any" in r.stderr
+    bad.write_text("@protocol smtp\nS: 220 x\n@tls\n@tls-close\nC: NOOP\n")
+    r = subprocess.run([MAILSPEC, "serve", "--protocol", "smtp", "--listen", "127.0.0.1:0",
+                        str(bad)], capture_output=True, timeout=30)
+    assert r.returncode == 2 and b"bad.session:4:1: error: @tls-close is not available" in r.stderr

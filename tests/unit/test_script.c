@@ -527,6 +527,36 @@ static void test_directives_new(void **st)
 }
 
 /* Several connections: @connection NAME switches, opening on first use. */
+static void test_tls_close(void **st)
+{
+    (void)st;
+    struct ms_script *s = parse_ok("S: x\n@tls\nC: BDAT 4\n@tls-close\n@nocrlf\nC: x\n@close\n"
+                                   "@connection\nS: y\n@tls\n@tls-close\nC: z\n");
+    assert_int_equal(s->nsteps, 11);
+    assert_int_equal(s->steps[3].type, MS_STEP_TLS_CLOSE);
+    assert_int_equal(s->steps[3].line, 4);
+    assert_int_equal(s->steps[4].type, MS_STEP_SEND);
+    assert_int_equal(s->steps[9].type, MS_STEP_TLS_CLOSE);
+    assert_true(ms_step_uses_conn(MS_STEP_TLS_CLOSE));
+    ms_script_free(s);
+    /* without @tls in the script: --tls implicit or the automatic upgrade (the runner checks) */
+    s = parse_ok("S: x\n@tls-close\nC: y\n");
+    assert_int_equal(s->steps[1].type, MS_STEP_TLS_CLOSE);
+    assert_int_equal(s->has_tls, 0);
+    ms_script_free(s);
+    /* @tls-close on each connection once, in each @either branch */
+    s = parse_ok("S: x\n@tls\n@either\n@tls-close\nC: a\n@or\n@tls-close\nC: b\n@end\n");
+    ms_script_free(s);
+    parse_bad("S: x\n@tls\n@tls-close\n@tls-close\n", 4, 1, "@tls-close twice");
+    parse_bad("S: x\n@tls\n@tls-close now\n", 3, 12, "takes no argument");
+    parse_bad("S: x\n@tls\n@tls-close\n@tls\n", 4, 1, "@tls twice");
+    /* the script upgrades with @tls, but this connection has not yet */
+    parse_bad("S: x\n@tls\n@connection b\nS: y\n@tls-close\n", 5, 1,
+              "before this connection's @tls");
+    parse_bad("S: x\n@tls\n@close\n@tls-close\n", 4, 1, "closed by @close");
+    parse_bad("@segment\nC: x\n@tls-close\n@end\n", 3, 1, "before @end");
+}
+
 static void test_connections(void **st)
 {
     (void)st;
@@ -603,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_connections),
+        cmocka_unit_test(test_tls_close),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_match_mbox),
         cmocka_unit_test(test_match_nocase),

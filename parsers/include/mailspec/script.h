@@ -79,6 +79,7 @@ enum ms_step_type {
     MS_STEP_LOGIN,       /* @login: SMTP AUTH PLAIN when credentials and AUTH PLAIN exist */
     MS_STEP_SWITCH,      /* @connection NAME: the steps after it run on connection arg
                           * (index into ms_script.conns), opened on first use */
+    MS_STEP_TLS_CLOSE,   /* @tls-close: send a TLS close_notify, go on in cleartext */
 };
 
 /* A step of this type uses the current connection (it is opened for it on
