@@ -285,3 +285,23 @@ void ms_pool_run(size_t n, unsigned jobs, volatile int *stop, void (*work)(void 
         pthread_join(th[j], NULL);
     pthread_mutex_destroy(&p.mu);
 }
+
+void ms_rng_seed(struct ms_rng *r, uint64_t seed)
+{
+    r->s = seed ? seed : 0x9E3779B97F4A7C15ull;
+}
+
+uint64_t ms_rng_next(struct ms_rng *r)
+{
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+size_t ms_rng_below(struct ms_rng *r, size_t n)
+{
+    return n ? (size_t)(ms_rng_next(r) % n) : 0;
+}

@@ -120,4 +120,15 @@ void ms_cli_bad_option(const char *cmd, int argc, char **argv);
 void ms_pool_run(size_t n, unsigned jobs, volatile int *stop, void (*work)(void *, size_t),
                  void (*done)(void *, size_t), void *ctx);
 
+/* A deterministic generator (xorshift64*) for runs repeatable with --seed
+ * (fuzz-server's mutations, stress's command mix); seed 0 is replaced by a
+ * fixed non-zero value. */
+struct ms_rng {
+    uint64_t s;
+};
+void ms_rng_seed(struct ms_rng *r, uint64_t seed);
+uint64_t ms_rng_next(struct ms_rng *r);
+/* Uniform enough in [0, n); 0 when n is 0. */
+size_t ms_rng_below(struct ms_rng *r, size_t n);
+
 #endif

@@ -500,12 +500,12 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct camp *c = w->c;
-    struct fz_rng rng;
+    struct ms_rng rng;
     struct fz_exec *e = fz_exec_new(&c->t);
     struct fz_result *r = malloc(sizeof(*r));
     unsigned since_probe = 0;
 
-    fz_rng_seed(&rng, c->seed * 1000003u + w->idx + 1);
+    ms_rng_seed(&rng, c->seed * 1000003u + w->idx + 1);
     if (!e || !r) {
         fz_exec_free(e);
         free(r);
@@ -532,9 +532,9 @@ static void *worker_main(void *arg)
         }
         c->sessions++;
         int fresh_seed = c->next_seed < c->nseeds;
-        size_t pick = fresh_seed ? c->next_seed++ : fz_rng_below(&rng, c->ncorpus);
+        size_t pick = fresh_seed ? c->next_seed++ : ms_rng_below(&rng, c->ncorpus);
         int ok = fz_case_copy(&k, &c->corpus[pick]) == 0;
-        const struct fz_case *other = &c->corpus[fz_rng_below(&rng, c->ncorpus)];
+        const struct fz_case *other = &c->corpus[ms_rng_below(&rng, c->ncorpus)];
         if (ok && !fresh_seed)
             (void)fz_mutate(&k, other, c->t.proto, &rng);
         pthread_mutex_unlock(&c->mu);

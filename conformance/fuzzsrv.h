@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli_common.h"
+
 #include "mailspec/common.h"
 #include "mailspec/script.h"
 #include "runner.h"
@@ -41,15 +43,6 @@ struct fz_case {
     size_t n;
     uint8_t pipeline; /* every FZ_SEND of the case before the first TLS step written at once */
 };
-
-/* A deterministic generator (xorshift64*): the campaign is repeatable with --seed. */
-struct fz_rng {
-    uint64_t s;
-};
-void fz_rng_seed(struct fz_rng *r, uint64_t seed);
-uint64_t fz_rng_next(struct fz_rng *r);
-/* Uniform in [0, n) (n > 0). */
-size_t fz_rng_below(struct fz_rng *r, size_t n);
 
 void fz_case_free(struct fz_case *c);
 /* Deep copy; 0 or -1 (out of memory). */
@@ -82,7 +75,7 @@ int fz_case_from_script(struct fz_case *c, const struct ms_script *s, const stru
  * the last mutation (static).
  */
 const char *fz_mutate(struct fz_case *c, const struct fz_case *other, const char *proto,
-                      struct fz_rng *r);
+                      struct ms_rng *r);
 
 /*
  * Minimization: still(ctx, candidate) says whether the oracle still fires.

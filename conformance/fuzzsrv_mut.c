@@ -9,26 +9,6 @@
 #include "fuzzsrv.h"
 #include "transport.h"
 
-void fz_rng_seed(struct fz_rng *r, uint64_t seed)
-{
-    r->s = seed ? seed : 0x9E3779B97F4A7C15ull;
-}
-
-uint64_t fz_rng_next(struct fz_rng *r)
-{
-    uint64_t x = r->s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-size_t fz_rng_below(struct fz_rng *r, size_t n)
-{
-    return n ? (size_t)(fz_rng_next(r) % n) : 0;
-}
-
 void fz_case_free(struct fz_case *c)
 {
     for (size_t i = 0; i < c->n; i++)
@@ -239,14 +219,14 @@ static int step_splice(struct fz_step *st, size_t off, size_t del, const char *r
 }
 
 /* A send step at random, or -1. */
-static long pick_send(const struct fz_case *c, struct fz_rng *r)
+static long pick_send(const struct fz_case *c, struct ms_rng *r)
 {
     size_t nsend = 0;
     for (size_t i = 0; i < c->n; i++)
         nsend += c->steps[i].op == FZ_SEND;
     if (!nsend)
         return -1;
-    size_t k = fz_rng_below(r, nsend);
+    size_t k = ms_rng_below(r, nsend);
     for (size_t i = 0; i < c->n; i++)
         if (c->steps[i].op == FZ_SEND && k-- == 0)
             return (long)i;
@@ -263,7 +243,7 @@ static int is_sep(char ch)
 }
 
 /* A random token of st: [*off, *off + *len). 0, or -1 when there is none. */
-static int pick_token(const struct fz_step *st, struct fz_rng *r, size_t *off, size_t *len)
+static int pick_token(const struct fz_step *st, struct ms_rng *r, size_t *off, size_t *len)
 {
     size_t count = 0;
     for (size_t i = 0; i < st->len; i++)
@@ -271,7 +251,7 @@ static int pick_token(const struct fz_step *st, struct fz_rng *r, size_t *off, s
             count++;
     if (!count)
         return -1;
-    size_t k = fz_rng_below(r, count);
+    size_t k = ms_rng_below(r, count);
     for (size_t i = 0; i < st->len; i++)
         if (!is_sep(st->data[i]) && (i == 0 || is_sep(st->data[i - 1])) && k-- == 0) {
             size_t e = i;
@@ -286,7 +266,7 @@ static int pick_token(const struct fz_step *st, struct fz_rng *r, size_t *off, s
 
 /* Hostile values for a token: lengths at and around the protocols' limits, numbers at
  * the integer widths, literal sizes, sequence sets, SASL-like blobs. */
-static size_t hostile_value(struct fz_rng *r, char *out, size_t cap)
+static size_t hostile_value(struct ms_rng *r, char *out, size_t cap)
 {
     static const char *const fixed[] = {
         "0",
@@ -331,20 +311,20 @@ static size_t hostile_value(struct fz_rng *r, char *out, size_t cap)
     };
     static const size_t lengths[] = {63,  64,  65,   255,  256,  257,   511,
                                      512, 513, 1000, 1001, 4096, 12289, 65536};
-    size_t kind = fz_rng_below(r, 3);
+    size_t kind = ms_rng_below(r, 3);
     if (kind == 0) {
-        const char *v = fixed[fz_rng_below(r, sizeof(fixed) / sizeof(fixed[0]))];
+        const char *v = fixed[ms_rng_below(r, sizeof(fixed) / sizeof(fixed[0]))];
         size_t n = strlen(v);
         if (n > cap)
             n = cap;
         memcpy(out, v, n);
         return n;
     }
-    size_t n = lengths[fz_rng_below(r, sizeof(lengths) / sizeof(lengths[0]))];
+    size_t n = lengths[ms_rng_below(r, sizeof(lengths) / sizeof(lengths[0]))];
     if (n > cap)
         n = cap;
     static const char fill[] = "A9xZ=+/.";
-    char ch = fill[fz_rng_below(r, sizeof(fill) - 1)];
+    char ch = fill[ms_rng_below(r, sizeof(fill) - 1)];
     if (kind == 1) {
         memset(out, ch, n);
     } else { /* a run of digits: a number far beyond any width */
@@ -354,7 +334,7 @@ static size_t hostile_value(struct fz_rng *r, char *out, size_t cap)
     return n;
 }
 
-static const char *mut_value(struct fz_case *c, struct fz_rng *r)
+static const char *mut_value(struct fz_case *c, struct ms_rng *r)
 {
     long i = pick_send(c, r);
     size_t off, len;
@@ -365,30 +345,30 @@ static const char *mut_value(struct fz_case *c, struct fz_rng *r)
     return step_splice(&c->steps[i], off, len, v, n) == 0 ? "value" : NULL;
 }
 
-static const char *mut_bytes(struct fz_case *c, struct fz_rng *r)
+static const char *mut_bytes(struct fz_case *c, struct ms_rng *r)
 {
     long i = pick_send(c, r);
     if (i < 0)
         return NULL;
     struct fz_step *st = &c->steps[i];
-    size_t off = fz_rng_below(r, st->len + 1);
+    size_t off = ms_rng_below(r, st->len + 1);
     static const char *const ins[] = {"\r",     "\n",    "\r\n",      "\0",   "\xff", "\x80",
                                       "\r\r\n", "\n.\n", "\r\n.\r\n", "\x1b", "\t",   " "};
-    switch (fz_rng_below(r, 5)) {
+    switch (ms_rng_below(r, 5)) {
     case 0: /* bit flip */
         if (!st->len)
             return NULL;
-        off = fz_rng_below(r, st->len);
-        st->data[off] = (char)(st->data[off] ^ (char)(1u << fz_rng_below(r, 8)));
+        off = ms_rng_below(r, st->len);
+        st->data[off] = (char)(st->data[off] ^ (char)(1u << ms_rng_below(r, 8)));
         return "bitflip";
     case 1: { /* insert a control or 8-bit sequence */
-        const char *s = ins[fz_rng_below(r, sizeof(ins) / sizeof(ins[0]))];
+        const char *s = ins[ms_rng_below(r, sizeof(ins) / sizeof(ins[0]))];
         size_t n = s[0] ? strlen(s) : 1;
         return step_splice(st, off, 0, s, n) == 0 ? "insert" : NULL;
     }
     case 2: { /* CRLF variants: the step's line ends become LF, CR or nothing */
         static const char *const ends[] = {"\n", "\r", "\r\r\n", ""};
-        const char *e = ends[fz_rng_below(r, 4)];
+        const char *e = ends[ms_rng_below(r, 4)];
         for (size_t k = 0; k + 1 < st->len; k++)
             if (st->data[k] == '\r' && st->data[k + 1] == '\n') {
                 if (step_splice(st, k, 2, e, strlen(e)) != 0)
@@ -400,13 +380,13 @@ static const char *mut_bytes(struct fz_case *c, struct fz_rng *r)
     case 3: /* delete a range */
         if (st->len < 2)
             return NULL;
-        return step_splice(st, off, 1 + fz_rng_below(r, 8), "", 0) == 0 ? "delete" : NULL;
+        return step_splice(st, off, 1 + ms_rng_below(r, 8), "", 0) == 0 ? "delete" : NULL;
     default: /* duplicate a range */
         if (!st->len)
             return NULL;
         {
-            off = fz_rng_below(r, st->len);
-            size_t n = 1 + fz_rng_below(r, st->len - off);
+            off = ms_rng_below(r, st->len);
+            size_t n = 1 + ms_rng_below(r, st->len - off);
             char tmp[FZ_MAX_STEP_DATA];
             memcpy(tmp, st->data + off, n);
             return step_splice(st, off, 0, tmp, n) == 0 ? "dup-bytes" : NULL;
@@ -414,12 +394,12 @@ static const char *mut_bytes(struct fz_case *c, struct fz_rng *r)
     }
 }
 
-static const char *mut_steps(struct fz_case *c, const struct fz_case *other, struct fz_rng *r)
+static const char *mut_steps(struct fz_case *c, const struct fz_case *other, struct ms_rng *r)
 {
     long i = pick_send(c, r);
     if (i < 0)
         return NULL;
-    switch (fz_rng_below(r, 4)) {
+    switch (ms_rng_below(r, 4)) {
     case 0: /* duplicate a step */
         return case_insert(c, (size_t)i + 1, FZ_SEND, c->steps[i].data, c->steps[i].len) == 0
                    ? "dup-step"
@@ -445,7 +425,7 @@ static const char *mut_steps(struct fz_case *c, const struct fz_case *other, str
         long j = pick_send(other, r);
         if (j < 0)
             return NULL;
-        return case_insert(c, (size_t)i + fz_rng_below(r, 2), FZ_SEND, other->steps[j].data,
+        return case_insert(c, (size_t)i + ms_rng_below(r, 2), FZ_SEND, other->steps[j].data,
                            other->steps[j].len) == 0
                    ? "splice-step"
                    : NULL;
@@ -454,20 +434,20 @@ static const char *mut_steps(struct fz_case *c, const struct fz_case *other, str
 }
 
 /* Byte-level splice: the head of one of our steps, the tail of one of other's. */
-static const char *mut_splice(struct fz_case *c, const struct fz_case *other, struct fz_rng *r)
+static const char *mut_splice(struct fz_case *c, const struct fz_case *other, struct ms_rng *r)
 {
     long i = pick_send(c, r), j = other ? pick_send(other, r) : -1;
     if (i < 0 || j < 0)
         return NULL;
     struct fz_step *a = &c->steps[i];
     const struct fz_step *b = &other->steps[j];
-    size_t ka = fz_rng_below(r, a->len + 1), kb = fz_rng_below(r, b->len + 1);
+    size_t ka = ms_rng_below(r, a->len + 1), kb = ms_rng_below(r, b->len + 1);
     return step_splice(a, ka, a->len - ka, b->data + kb, b->len - kb) == 0 ? "splice" : NULL;
 }
 
-static const char *mut_segments(struct fz_case *c, struct fz_rng *r)
+static const char *mut_segments(struct fz_case *c, struct ms_rng *r)
 {
-    if (fz_rng_below(r, 2)) {
+    if (ms_rng_below(r, 2)) {
         c->pipeline = (uint8_t)!c->pipeline;
         return "pipeline";
     }
@@ -494,7 +474,7 @@ static const char *starttls_line(const char *proto)
                                         : "STARTTLS\r\n";
 }
 
-static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *r)
+static const char *mut_tls(struct fz_case *c, const char *proto, struct ms_rng *r)
 {
     size_t tls_at = c->n;
     for (size_t i = 0; i < c->n; i++)
@@ -502,7 +482,7 @@ static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *
             tls_at = i;
             break;
         }
-    switch (fz_rng_below(r, 3)) {
+    switch (ms_rng_below(r, 3)) {
     case 0: { /* close_notify in the middle of a step after TLS, then one cleartext byte */
         if (tls_at >= c->n)
             return NULL;
@@ -511,16 +491,16 @@ static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *
             cand += c->steps[i].op == FZ_SEND;
         if (!cand)
             return NULL;
-        size_t k = fz_rng_below(r, cand), i = tls_at + 1;
+        size_t k = ms_rng_below(r, cand), i = tls_at + 1;
         for (; i < c->n; i++)
             if (c->steps[i].op == FZ_SEND && k-- == 0)
                 break;
         struct fz_step *st = &c->steps[i];
         /* cut the step: inside a BDAT chunk, a DATA body or a literal when there is one */
-        size_t cut = st->len ? 1 + fz_rng_below(r, st->len) : 0;
+        size_t cut = st->len ? 1 + ms_rng_below(r, st->len) : 0;
         for (size_t q = 0; q + 1 < st->len; q++)
             if (st->data[q] == '\r' && st->data[q + 1] == '\n' && q + 2 < st->len) {
-                cut = q + 2 + fz_rng_below(r, st->len - q - 1);
+                cut = q + 2 + ms_rng_below(r, st->len - q - 1);
                 break;
             }
         if (cut < st->len)
@@ -528,7 +508,7 @@ static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *
         while (c->n > i + 1)
             fz_case_remove(c, c->n - 1);
         static const char bytes[] = "x\r\n.Q\x15";
-        char b = bytes[fz_rng_below(r, sizeof(bytes) - 1)];
+        char b = bytes[ms_rng_below(r, sizeof(bytes) - 1)];
         if (fz_case_add(c, FZ_TLS_CLOSE, NULL, 0) != 0 || fz_case_add(c, FZ_SEND, &b, 1) != 0)
             return NULL;
         return "close-notify";
@@ -548,7 +528,7 @@ static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *
     }
     default: { /* STARTTLS (again, or for the first time) somewhere */
         const char *l = starttls_line(proto);
-        size_t at = 1 + fz_rng_below(r, c->n);
+        size_t at = 1 + ms_rng_below(r, c->n);
         if (case_insert(c, at, FZ_SEND, l, strlen(l)) != 0)
             return NULL;
         if (!has_tls(c) && case_insert(c, at + 1, FZ_TLS, NULL, 0) != 0)
@@ -559,14 +539,14 @@ static const char *mut_tls(struct fz_case *c, const char *proto, struct fz_rng *
 }
 
 const char *fz_mutate(struct fz_case *c, const struct fz_case *other, const char *proto,
-                      struct fz_rng *r)
+                      struct ms_rng *r)
 {
     const char *last = "none";
-    size_t rounds = 1 + fz_rng_below(r, 3);
+    size_t rounds = 1 + ms_rng_below(r, 3);
     for (size_t k = 0; k < rounds; k++) {
         const char *m = NULL;
         for (int tries = 0; tries < 4 && !m; tries++) {
-            size_t w = fz_rng_below(r, 100);
+            size_t w = ms_rng_below(r, 100);
             if (w < 30)
                 m = mut_value(c, r);
             else if (w < 55)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "json.h"
 #include "mailspec/imap_response.h"
 #include "mailspec/mailspec.h"
@@ -198,7 +199,7 @@ struct stress {
     int pop3;
     struct ms_stress_p3slot *p3slots;
     struct ms_pop3_reply *p3r;
-    uint64_t rng;
+    struct ms_rng rng;
     /* statistics */
     uint64_t commands, sec_commands, errors, sec_errors;
     uint64_t err_timeout, err_no, err_bad, err_disconnect, err_reconnect;
@@ -226,20 +227,9 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* xorshift64*: reproducible with --seed */
-static uint64_t rnd(struct stress *st)
-{
-    uint64_t x = st->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    st->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static uint32_t rnd_below(struct stress *st, uint32_t n)
 {
-    return n ? (uint32_t)(rnd(st) % n) : 0;
+    return (uint32_t)ms_rng_below(&st->rng, n);
 }
 
 /* One transcript line, escaped, cut to the ring's width. */
@@ -1535,9 +1525,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
     st->n = o->clients;
     st->quiet = o->cli->quiet;
     st->verbose = o->cli->verbose;
-    st->rng = o->seed_given ? o->seed : (uint64_t)time(NULL) ^ ((uint64_t)now_us() << 20);
-    if (!st->rng)
-        st->rng = 0x9E3779B97F4A7C15ull;
+    ms_rng_seed(&st->rng,
+                o->seed_given ? o->seed : (uint64_t)time(NULL) ^ ((uint64_t)now_us() << 20));
     if (strpbrk(ro->password, "\r\n") || strpbrk(ro->user, "\r\n")) {
         fprintf(stderr, "mailspec stress: the user name and password must be one line each\n");
         return MS_EXIT_USAGE;

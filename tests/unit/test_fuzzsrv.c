@@ -26,17 +26,17 @@ static int step_is(const struct fz_step *st, uint8_t op, const char *data)
 static void test_rng(void **state)
 {
     (void)state;
-    struct fz_rng a, b;
-    fz_rng_seed(&a, 42);
-    fz_rng_seed(&b, 42);
+    struct ms_rng a, b;
+    ms_rng_seed(&a, 42);
+    ms_rng_seed(&b, 42);
     for (int i = 0; i < 1000; i++) {
-        assert_int_equal(fz_rng_next(&a), fz_rng_next(&b));
-        assert_true(fz_rng_below(&a, 7) < 7);
-        (void)fz_rng_below(&b, 7);
+        assert_int_equal(ms_rng_next(&a), ms_rng_next(&b));
+        assert_true(ms_rng_below(&a, 7) < 7);
+        (void)ms_rng_below(&b, 7);
     }
-    fz_rng_seed(&b, 43);
-    assert_int_not_equal(fz_rng_next(&a), fz_rng_next(&b));
-    assert_int_equal(fz_rng_below(&a, 0), 0);
+    ms_rng_seed(&b, 43);
+    assert_int_not_equal(ms_rng_next(&a), ms_rng_next(&b));
+    assert_int_equal(ms_rng_below(&a, 0), 0);
 }
 
 static void test_seed_from_script(void **state)
@@ -101,11 +101,11 @@ static void test_mutate_bounded_and_deterministic(void **state)
 {
     (void)state;
     struct fz_case base, other, a, b;
-    struct fz_rng ra, rb;
+    struct ms_rng ra, rb;
     make_case(&base);
     make_case(&other);
-    fz_rng_seed(&ra, 7);
-    fz_rng_seed(&rb, 7);
+    ms_rng_seed(&ra, 7);
+    ms_rng_seed(&rb, 7);
     size_t close_notify = 0;
     for (int i = 0; i < 3000; i++) {
         assert_int_equal(fz_case_copy(&a, &base), 0);
