@@ -77,7 +77,9 @@ def test_suite_metadata(proto):
         assert meta["test"] not in ids, meta["test"]
         ids.add(meta["test"])
         assert meta.get("title"), name
-        assert re.match(r"^\d{3,4} \d+(\.\d+)*$", meta.get("rfc", "")), (name, meta.get("rfc"))
+        # a section number, or the abstract (RFC 2971's only statement of what ID is for)
+        assert re.match(r"^\d{3,4} (\d+(\.\d+)*|abstract)$", meta.get("rfc", "")), \
+            (name, meta.get("rfc"))
         assert meta.get("level") in LEVELS, name
         assert meta.get("quote"), name
         assert meta.get("protocol") == proto, name
