@@ -328,9 +328,8 @@ static void synth_result(struct ms_test_result *r, const char *path, enum ms_res
     r->caps = strdup("");
 }
 
-static void run_one(void *ctx, size_t i)
+static void run_with(struct certify *c, size_t i, const struct ms_run_opts *ro)
 {
-    struct certify *c = ctx;
     struct cert_test *t = &c->t[i];
     struct ms_script_error se;
     struct ms_script *s = load_script(t->path, &se);
@@ -342,12 +341,18 @@ static void run_one(void *ctx, size_t i)
         synth_result(&t->r, t->path, MS_RES_ERROR, msg);
     } else {
         if (certify_mime_path(t->path))
-            certify_mime_run(s, t->path, &c->cli.ro, &t->r);
+            certify_mime_run(s, t->path, ro, &t->r);
         else
-            ms_run_script(s, t->path, &c->cli.ro, &t->r);
+            ms_run_script(s, t->path, ro, &t->r);
         ms_script_free(s);
     }
     t->ran = 1;
+}
+
+static void run_one(void *ctx, size_t i)
+{
+    struct certify *c = ctx;
+    run_with(c, i, &c->cli.ro);
 }
 
 static void one_done(void *ctx, size_t i)
@@ -411,8 +416,16 @@ static void rerun_one(void *ctx, size_t i)
     struct batch *b = ctx;
     struct cert_test *t = &b->c->t[b->idx[i]];
 
+    /* a run id of its own: a mailbox the first run left (Dovecot's
+     * refused CREATE may still create it) does not block the second */
+    struct ms_run_opts ro = b->c->cli.ro;
+    char id[96];
+    if (ro.run_id) {
+        snprintf(id, sizeof(id), "%.80sr", ro.run_id);
+        ro.run_id = id;
+    }
     ms_test_result_free(&t->r);
-    run_one(b->c, b->idx[i]);
+    run_with(b->c, b->idx[i], &ro);
 }
 
 /*

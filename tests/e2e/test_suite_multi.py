@@ -248,3 +248,31 @@ def test_blocked_in_parallel_runs_again_alone(lab, tmp_path):  # noqa: F811
         assert res["t.c"]["result"] == expect, (jobs, res["t.c"])
         # progress shows each test once
         assert p.stdout.decode().count(" t.c") == 1, p.stdout.decode()
+
+
+def test_cleanup_goes_on_after_a_refused_step(lab, tmp_path):  # noqa: F811
+    """After a setup that stopped early, a cleanup step the server refuses
+    (CLOSE with nothing selected: "T9 BAD") does not end the tidying: the
+    DELETE after it still runs, so no mailbox is left behind."""
+    script = tmp_path / "t.session"
+    script.write_text(
+        "@test t.tidy\n@protocol imap\n@level info\n@quote -\n@phase setup\nS: * OK ${*}\n"
+        "@allow * ${*}\nC: L1 LOGIN \"${user}\" \"${password}\"\nS: L1 OK${*}\n"
+        "C: C1 CREATE \"mailspec-${run}-tidy\"\nS: C1 OK${*}\n"
+        "C: S1 SELECT \"mailspec-${run}-tidy-missing\"\nS: S1 OK${*}\n"
+        "@phase check\nC: N1 NOOP\nS: N1 OK${*}\n"
+        "@phase cleanup\nC: T9 CLOSE\nS: T9 OK${*}\nC: D9 DELETE \"mailspec-${run}-tidy\"\n"
+        "S: D9 OK${*}\nC: Z9 LOGOUT\nS: * BYE ${*}\nS: Z9 OK${*}\n")
+    p = subprocess.run(
+        [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--user", lab.user, "--password", lab.password, "--timeout", "5",
+         "--run-id", "tidycheck", "-v", str(script)], capture_output=True, timeout=60)
+    out = p.stdout.decode() + p.stderr.decode()
+    assert "BLOCK t.tidy" in out, out
+    assert "D9 OK" in out, out
+    import imaplib
+    m = imaplib.IMAP4("127.0.0.1", lab.imap_port, timeout=10)
+    m.login(lab.user, lab.password)
+    left = [x for x in m.list()[1] if b"tidycheck" in x]
+    m.logout()
+    assert not left, left
