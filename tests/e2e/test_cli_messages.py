@@ -243,7 +243,7 @@ def test_smtp_certify_says_how_many_messages_and_to_whom(lab):
     n = planned_messages("none", "smtp.")
     assert n >= 8
     r = certify("--protocol", "smtp", "--host", lab.host, "--port", str(lab.smtp_port),
-                "--only", "smtp.noop*", timeout=120)
+                "--only", "smtp.noop.250", "--only", "smtp.noop.before-ehlo", timeout=120)
     assert "submit" not in r.stderr  # no transaction among the chosen tests
     r = certify("--protocol", "smtp", "--host", lab.host, "--port", str(lab.smtp_port),
                 "--only", "smtp.data*", timeout=120)

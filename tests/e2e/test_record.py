@@ -73,7 +73,7 @@ def test_imap_plain_login(lab, tmp_path, mailspec):
     ls = lines(text)
     assert ls[0] == "@protocol imap"
     assert ls[1].startswith("S: * OK [CAPABILITY IMAP4rev1") and ls[1].endswith("${*}")
-    login = [l for l in ls if " LOGIN " in l]
+    login = [l for l in ls if l.startswith("C: ") and " LOGIN " in l]
     assert len(login) == 1 and login[0].endswith(' LOGIN ${user} "${password}"'), login
     assert "S: * OK [UIDVALIDITY ${*}] UIDs valid" in ls
     assert any(l.startswith("S: * 1 FETCH (UID 1 FLAGS (") for l in ls)
