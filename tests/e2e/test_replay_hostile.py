@@ -4,7 +4,9 @@ gave no answer that can be judged; never the harness's `error`, never a
 memory under 64 MiB. A blocked MUST test makes the run incomplete: exit 6."""
 import json
 import os
+import signal
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -18,16 +20,66 @@ if "ASAN_OPTIONS" in os.environ:  # a sanitizer build's shadow memory is not our
     MAX_RSS_KIB = 1024 * 1024
 
 
-def run_rss(args, timeout):
-    """Like run_measured, but reaps the child with wait4 to get its max RSS."""
+# The max RSS of a process exec'd straight from pytest is at least pytest's
+# own peak: Linux carries the high-water mark of the address space a process
+# leaves through execve into its ru_maxrss, and pytest's grows with the suite
+# (about 70 MiB in the whole e2e run, over MAX_RSS_KIB whatever mailspec
+# does). So a small launcher (a fresh interpreter without site) forks the
+# measured program and reports that child's own ru_maxrss on a pipe; the
+# floor is then the launcher's few MiB.
+LAUNCHER = r"""
+import os, signal, sys
+w = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(w)
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, st, ru = os.wait4(pid, 0)
+os.write(w, b"%d" % ru.ru_maxrss)
+if os.WIFSIGNALED(st):
+    signal.signal(os.WTERMSIG(st), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(st))
+os._exit(os.waitstatus_to_exitcode(st))
+"""
+
+
+def spawn_rss(argv, **kw):
+    """Start argv under the launcher (its own process group); returns the
+    process and the pipe end its max RSS in KiB arrives on."""
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, str(w), *argv],
+                                pass_fds=(w,), start_new_session=True, **kw)
+    finally:
+        os.close(w)
+    return proc, r
+
+
+def reap_rss(proc, r, options=0):
+    """wait4 the launcher: (pid, exit code, max RSS in KiB); pid 0 while it runs."""
+    pid, status, _ = os.wait4(proc.pid, options)
+    if not pid:
+        return 0, None, None
+    with os.fdopen(r, "rb") as f:
+        got = f.read()
+    assert got, "the launcher reported no RSS"
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return pid, proc.returncode, int(got)
+
+
+def run_rss(args, timeout, exe=None):
+    """Like run_measured, but measures the child's own max RSS (see LAUNCHER)."""
     t0 = time.monotonic()
-    proc = subprocess.Popen([MAILSPEC, *map(str, args)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc, r = spawn_rss([exe or MAILSPEC, *map(str, args)], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
     err = b""
     deadline = t0 + timeout
     os.set_blocking(proc.stderr.fileno(), False)
     while True:
-        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        pid, _, rss = reap_rss(proc, r, os.WNOHANG)
         try:
             chunk = proc.stderr.read()
             if chunk:
@@ -37,15 +89,15 @@ def run_rss(args, timeout):
         if pid:
             break
         if time.monotonic() > deadline:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             os.wait4(proc.pid, 0)
+            os.close(r)
             pytest.fail("mailspec hung (killed after %ss)" % timeout)
         time.sleep(0.05)
     rest = proc.stderr.read() or b""
     err += rest
-    proc.returncode = os.waitstatus_to_exitcode(status)
     proc.err = err.decode("utf-8", "replace")
-    return proc, time.monotonic() - t0, ru.ru_maxrss
+    return proc, time.monotonic() - t0, rss
 
 
 def session(tmp_path, proto, text):
@@ -130,19 +182,34 @@ def test_several_hostile_in_parallel(tmp_path):
                 p = d / ("extra%d.session" % k)
                 p.write_text("@protocol imap\n" + IMAP)
                 scripts.append(str(p))
-            procs.append(subprocess.Popen(
+            procs.append(spawn_rss(
                 [MAILSPEC, "replay", "--port", str(s.port), "--jobs", "4", "--timeout", "3",
                  "--json", str(d / "r.json"), *scripts],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         t0 = time.monotonic()
-        for i, p in enumerate(procs):
-            _, status, ru = os.wait4(p.pid, 0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            assert p.returncode == 6
-            assert ru.ru_maxrss < MAX_RSS_KIB, ru.ru_maxrss
+        for i, (p, r) in enumerate(procs):
+            _, code, rss = reap_rss(p, r)
+            assert code == 6
+            assert rss < MAX_RSS_KIB, rss
             r = json.loads((tmp_path / ("d%d" % i) / "r.json").read_text())
             assert [t["result"] for t in r["tests"]] == ["blocked"] * 4
         assert time.monotonic() - t0 < 15
     finally:
         for s in servers:
             s.stop()
+
+
+def test_rss_is_the_childs_own():
+    """The measurement is the child's memory, not pytest's: with this process
+    grown past 80 MiB a small child still measures small, and a child that
+    touches 80 MiB measures at least that."""
+    touch = "b = bytearray(80 << 20); b[::4096] = b'\\1' * len(range(0, len(b), 4096))"
+    big = bytearray(80 << 20)
+    big[::4096] = b"\1" * len(range(0, len(big), 4096))
+    proc, _, small = run_rss(["-I", "-S", "-c", "pass"], timeout=30, exe=sys.executable)
+    del big
+    assert proc.returncode == 0, proc.err
+    assert small < 64 * 1024, "max RSS %d KiB" % small
+    proc, _, rss = run_rss(["-I", "-S", "-c", touch], timeout=30, exe=sys.executable)
+    assert proc.returncode == 0, proc.err
+    assert rss >= 80 * 1024, "max RSS %d KiB" % rss
