@@ -55,7 +55,9 @@ eval "$(MAILSPEC_LAB_PORT_BASE=$base scripts/lab env "$labdir")"
 timed() {
     local proto=$1 tls=$2 port=$3 json="$work/$1-$2.json" t0 t1 rc n
     t0=$(date +%s.%N)
-    "$exe" certify --protocol "$proto" --suite "conformance/suites/$proto" \
+    # the default suite: the source tree's conformance/suites/<proto>, and
+    # for IMAP the generated MIME-oracle tests with it
+    MAILSPEC_SUITES=conformance/suites "$exe" certify --protocol "$proto" \
         --host "$MAILSPEC_LAB_HOST" --port "$port" --tls "$tls" \
         --user "$MAILSPEC_LAB_USER" --password "$MAILSPEC_LAB_PASSWORD" \
         --cafile "$MAILSPEC_LAB_CAFILE" --rcpt "$MAILSPEC_LAB_USER@$MAILSPEC_LAB_DOMAIN" \

@@ -424,8 +424,19 @@ static void rerun_one(void *ctx, size_t i)
         snprintf(id, sizeof(id), "%.80sr", ro.run_id);
         ro.run_id = id;
     }
+    /* what the first run met stays in the result, after the lone run's own */
+    char first[600];
+    snprintf(first, sizeof(first), "first run, beside other tests (%llu ms): blocked: %.480s",
+             (unsigned long long)t->r.duration_ms, t->r.message ? t->r.message : "");
     ms_test_result_free(&t->r);
     run_with(b->c, b->idx[i], &ro);
+    size_t n = t->r.message ? strlen(t->r.message) : 0;
+    char *m = malloc(n + strlen(first) + 2);
+    if (m) {
+        snprintf(m, n + strlen(first) + 2, "%s%s%s", n ? t->r.message : "", n ? "\n" : "", first);
+        free(t->r.message);
+        t->r.message = m;
+    }
 }
 
 /*
