@@ -1076,17 +1076,69 @@ def _field(header, name):
     return None
 
 
+def _mime_value(value):
+    """A Content-Type/-Disposition value by RFC 2045 5.1 (RFC 2183 2):
+    (the value before the parameters, {attribute in lower case: value}).
+    Parameter values are tokens or quoted strings (a ";" inside quotes is
+    text, a quoted-pair is unescaped); comments are dropped (RFC 822 3.4.3)."""
+    toks, i, n = [], 0, len(value)
+    while i < n:
+        c = value[i]
+        if c in " \t\r\n":
+            i += 1
+        elif c == "(":  # comment, nested, with quoted-pairs
+            depth = 0
+            while i < n:
+                if value[i] == "\\":
+                    i += 1
+                elif value[i] == "(":
+                    depth += 1
+                elif value[i] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        i += 1
+                        break
+                i += 1
+        elif c == '"':
+            out, i = [], i + 1
+            while i < n and value[i] != '"':
+                if value[i] == "\\" and i + 1 < n:
+                    i += 1
+                out.append(value[i])
+                i += 1
+            toks.append(("q", "".join(out)))
+            i += 1
+        elif c in ";=":
+            toks.append((c, c))
+            i += 1
+        else:
+            j = i
+            while j < n and value[j] not in ' \t\r\n();="':
+                j += 1
+            toks.append(("t", value[i:j]))
+            i = j
+    groups, cur = [], []
+    for t in toks:
+        if t[0] == ";":
+            groups.append(cur)
+            cur = []
+        else:
+            cur.append(t)
+    groups.append(cur)
+    main = "".join(t[1] for t in groups[0])
+    params = {}
+    for g in groups[1:]:
+        if len(g) >= 3 and g[0][0] == "t" and g[1][0] == "=":
+            params[g[0][1].lower()] = "".join(t[1] for t in g[2:])
+    return main, params
+
+
 def _ctype(header, default=("text", "plain")):
     value = _field(header, "Content-Type")
     if not value:
         return default[0], default[1], ({"charset": "us-ascii"} if default[0] == "text" else {})
-    parts = value.split(";")
-    t, _, st = parts[0].strip().partition("/")
-    params = {}
-    for p in parts[1:]:
-        k, _, v = p.strip().partition("=")
-        if k:
-            params[k.strip().lower()] = v.strip().strip('"')
+    main, params = _mime_value(value)
+    t, _, st = main.partition("/")
     if not t or not st:
         return "text", "plain", {"charset": "us-ascii"}
     return t.lower(), st.lower(), params
@@ -1154,18 +1206,36 @@ def _envelope(header):
         _nstring(_field(header, "In-Reply-To")), _nstring(_field(header, "Message-ID"))])
 
 
+def _params(params):
+    """body-fld-param (RFC 3501 9): NIL or ("NAME" value ...)."""
+    if not params:
+        return "NIL"
+    return "(%s)" % " ".join("%s %s" % (_quote(k.upper()), _nstring(v)) for k, v in params.items())
+
+
+def _ext_tail(e):
+    """body-fld-dsp SP body-fld-lang SP body-fld-loc (RFC 3501 7.4.2, 9) from the
+    entity's Content-Disposition (RFC 2183), Content-Language (RFC 3282) and
+    Content-Location (RFC 2557)."""
+    dsp = _field(e.header, "Content-Disposition")
+    if dsp:
+        kind, dparams = _mime_value(dsp)
+        dsp = "(%s %s)" % (_quote(kind.upper()), _params(dparams)) if kind else "NIL"
+    lang = _field(e.header, "Content-Language")
+    langs = [x.strip() for x in (lang or "").split(",") if x.strip()]
+    lang = "(%s)" % " ".join(_nstring(x) for x in langs) if langs else "NIL"
+    return "%s %s %s" % (dsp or "NIL", lang, _nstring(_field(e.header, "Content-Location")))
+
+
 def _bodystructure(e, ext):
     if e.parts:
         s = "(" + "".join(_bodystructure(p, ext) for p in e.parts) + " " + _quote(e.subtype.upper())
         if ext:
-            params = " ".join("%s %s" % (_quote(k.upper()), _quote(v)) for k, v in e.params.items())
-            s += " (%s) NIL NIL NIL" % params if params else " NIL NIL NIL NIL"
+            s += " %s %s" % (_params(e.params), _ext_tail(e))
         return s + ")"
-    params = " ".join("%s %s" % (_quote(k.upper()), _quote(v)) for k, v in e.params.items())
     enc = (_field(e.header, "Content-Transfer-Encoding") or "7BIT").upper()
     s = "(%s %s %s %s %s %s %d" % (
-        _quote(e.type.upper()), _quote(e.subtype.upper()),
-        "(%s)" % params if params else "NIL",
+        _quote(e.type.upper()), _quote(e.subtype.upper()), _params(e.params),
         _nstring(_field(e.header, "Content-ID")),
         _nstring(_field(e.header, "Content-Description")), _quote(enc), len(e.body))
     if e.type == "message" and e.subtype == "rfc822" and e.inner is not None:
@@ -1174,7 +1244,7 @@ def _bodystructure(e, ext):
     elif e.type == "text":
         s += " %d" % e.body.count(b"\n")
     if ext:
-        s += " NIL NIL NIL NIL"
+        s += " %s %s" % (_nstring(_field(e.header, "Content-MD5")), _ext_tail(e))
     return s + ")"
 
 
@@ -1283,6 +1353,16 @@ class _ImapConn(_Conn):
         pass
 
     # -- output --
+    def send(self, text):
+        # Response text holds message bytes as latin-1 code points (_literal);
+        # only text with other characters is UTF-8.
+        if isinstance(text, str):
+            try:
+                text = text.encode("latin-1")
+            except UnicodeEncodeError:
+                text = text.encode("utf-8")
+        _Conn.send(self, text)
+
     def untagged(self, text):
         self.send("* " + text)
 
@@ -2177,8 +2257,9 @@ class _ImapConn(_Conn):
                 raise _Bad("number expected")
             return len(m.data) > int(n) if k == "LARGER" else len(m.data) < int(n)
         if k in ("BCC", "CC", "FROM", "SUBJECT", "TO"):
+            needle = _text(arg())  # consumed even when the field is absent
             v = _field(m.entity.header, k.capitalize() if k != "BCC" else "Bcc")
-            return v is not None and _text(arg()).lower() in v.lower()
+            return v is not None and needle.lower() in v.lower()
         if k == "HEADER":
             name, needle = _text(arg()), _text(arg())
             v = _field(m.entity.header, name)
