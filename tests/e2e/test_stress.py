@@ -117,9 +117,9 @@ def test_refused_login_is_a_connection_error(mailspec, tmp_path, lab):
     assert b"LOGIN" in proc.stderr and b"wrong-pw" not in proc.stderr
 
 
-def pop3_fixture_run(mailspec, tmp_path, bug, seconds):
+def pop3_fixture_run(mailspec, tmp_path, bug, seconds, messy=False):
     from stress_fixture import StressPop3
-    with StressPop3(bug=bug, lifetime=seconds + 60) as srv:
+    with StressPop3(bug=bug, lifetime=seconds + 60, messy=messy) as srv:
         return run(mailspec, tmp_path, "--protocol", "pop3", "--host", "127.0.0.1", "--port",
                    str(srv.port), "--user", "tester", "--password", PASSWORD, "--clients", "5",
                    "--duration", str(seconds), "--seed", "1", "-q")
@@ -141,6 +141,16 @@ def test_pop3_fixed_twin_is_clean(mailspec, tmp_path):
     assert doc["inconsistencies"] == []
     assert doc["checks"]["uid"] > 0 and doc["checks"]["content"] > 0
     assert doc["by_command"]["QUIT"]["count"] > 0  # sessions were compared
+
+
+def test_pop3_message_content_is_not_judged(mailspec, tmp_path):
+    """RETR/TOP relay the stored message: its 1200-octet lines, NUL and bare
+    CR are the message's syntax, not the server's (only framing is judged)."""
+    proc, doc = pop3_fixture_run(mailspec, tmp_path, None, 4, messy=True)
+    assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:3000]
+    check_doc(doc)
+    assert doc["inconsistencies"] == []
+    assert doc["checks"]["content"] > 0
 
 
 @pytest.mark.parametrize("tls", ["none", "implicit"])
