@@ -3,6 +3,7 @@ Dovecot left alone, usage errors (docs/stress.md)."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -163,3 +164,31 @@ def test_lab_dovecot_pop3_no_inconsistency(mailspec, tmp_path, lab, tls):
     check_doc(doc)
     assert doc["inconsistencies"] == [] and doc["protocol"] == "pop3"
     assert doc["checks"]["content"] > 0
+
+
+def test_lab_dovecot_pop3_message_with_long_lines(mailspec, tmp_path, lab):
+    """A delivered message with a 1200-octet line (Postfix takes it, Dovecot
+    relays it as stored) is no syntax inconsistency of the POP3 server. As
+    the second user: the first user's maildrop stays as other tests left it."""
+    import poplib
+    import smtplib
+
+    body = "Subject: stress long line\r\n\r\n" + "x" * 1200 + "\r\n"
+    with smtplib.SMTP(lab.host, lab.smtp_port, timeout=30) as s:
+        s.sendmail("", [lab.address2], body.encode())
+    for _ in range(100):  # delivery is asynchronous
+        p = poplib.POP3(lab.host, lab.pop3_port, timeout=30)
+        p.user(lab.user2)
+        p.pass_(lab.password2)
+        found = any(b"x" * 1200 in b"\r\n".join(p.retr(i + 1)[1])
+                    for i in range(p.stat()[0]))
+        p.quit()
+        if found:
+            break
+        time.sleep(0.1)
+    assert found, "the message was not delivered"
+    proc, doc = run(mailspec, tmp_path, "--protocol", "pop3", "--host", lab.host, "--port",
+                    str(lab.pop3_port), "--user", lab.user2, "--password", lab.password2,
+                    "--clients", "3", "--duration", "2", "-q")
+    assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:3000]
+    assert doc["inconsistencies"] == [] and doc["checks"]["content"] > 0
