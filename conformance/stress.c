@@ -715,18 +715,38 @@ static void on_p3(struct stress *st, struct client *c, const struct ms_pop3_repl
     }
 }
 
+/*
+ * A RETR/TOP body is the stored message, relayed: its own syntax (lines over
+ * 1000 octets, NUL, a bare CR inside a CRLF-ended line) is the message's, not
+ * the server's. Only the POP3 framing is judged there: CRLF line ends, dot
+ * stuffing and the "." that ends the response.
+ */
+static int p3_content_fault(const struct ms_error *err, const char *line, size_t avail)
+{
+    int stuffed_ok = line[0] != '.' || (avail > 1 && line[1] == '.');
+    return err->skip > 0 && err->offset < avail && stuffed_ok &&
+           (line[err->offset] == '\0' || line[err->offset] == '\r');
+}
+
 static int p3_parse(struct stress *st, struct client *c)
 {
     size_t off = 0;
     int rc = 0;
+    struct ms_limits body_lim = st->ro->lim;
 
+    /* body lines may be as long as a message (client_read bounds the buffer) */
+    if (body_lim.pop3_text_line < st->ro->max_message)
+        body_lim.pop3_text_line = st->ro->max_message;
     while (off < c->len) {
         struct ms_error err = {0};
         int done = 0;
-        ssize_t n = ms_pop3_replies_kind.parse(&c->p3s, &st->ro->lim, c->buf + off, c->len - off,
-                                               st->p3r, &done, &err);
+        int body = c->p3s.multi == MS_POP3_RETR || c->p3s.multi == MS_POP3_TOP;
+        ssize_t n = ms_pop3_replies_kind.parse(&c->p3s, body ? &body_lim : &st->ro->lim,
+                                               c->buf + off, c->len - off, st->p3r, &done, &err);
         if (n == MS_PARTIAL)
             break;
+        if (n < 0 && body && p3_content_fault(&err, c->buf + off, c->len - off))
+            n = (ssize_t)err.skip; /* a body line all the same */
         if (n < 0) {
             syntax_issue(st, c, &err, off);
             rc = -1;

@@ -298,11 +298,17 @@ class StressPop3(LoopbackServer):
     order in every session, so one unique-id names different messages in
     different sessions (RFC 1939 7); ``None`` is the fixed twin."""
 
-    def __init__(self, bug=None, lifetime=120, count=6):
+    def __init__(self, bug=None, lifetime=120, count=6, messy=False):
         super().__init__(lifetime=lifetime, io_timeout=30, backlog=64)
         self.bug = bug
         self.msgs = [("Subject: pop3 %d\r\n\r\n%s\r\n" % (i, "line\r\n" * (i + 1))).encode()
                      for i in range(count)]
+        if messy:
+            # a stored message that is not RFC 5322-clean, relayed as it is (a
+            # correct POP3 server does not repair the message): lines of 1200
+            # octets in the header and the body, a NUL, a bare CR
+            self.msgs.append(b"Subject: messy " + b"h" * 1200 + b"\r\n\r\n" + b"b" * 1200 +
+                             b"\r\nnul\x00here\r\nbare\rcr\r\n..stuffed\r\n")
         self.sessions = 0
         self.lock = threading.Lock()
 

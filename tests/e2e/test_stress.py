@@ -3,6 +3,7 @@ Dovecot left alone, usage errors (docs/stress.md)."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -117,9 +118,9 @@ def test_refused_login_is_a_connection_error(mailspec, tmp_path, lab):
     assert b"LOGIN" in proc.stderr and b"wrong-pw" not in proc.stderr
 
 
-def pop3_fixture_run(mailspec, tmp_path, bug, seconds):
+def pop3_fixture_run(mailspec, tmp_path, bug, seconds, messy=False):
     from stress_fixture import StressPop3
-    with StressPop3(bug=bug, lifetime=seconds + 60) as srv:
+    with StressPop3(bug=bug, lifetime=seconds + 60, messy=messy) as srv:
         return run(mailspec, tmp_path, "--protocol", "pop3", "--host", "127.0.0.1", "--port",
                    str(srv.port), "--user", "tester", "--password", PASSWORD, "--clients", "5",
                    "--duration", str(seconds), "--seed", "1", "-q")
@@ -143,6 +144,16 @@ def test_pop3_fixed_twin_is_clean(mailspec, tmp_path):
     assert doc["by_command"]["QUIT"]["count"] > 0  # sessions were compared
 
 
+def test_pop3_message_content_is_not_judged(mailspec, tmp_path):
+    """RETR/TOP relay the stored message: its 1200-octet lines, NUL and bare
+    CR are the message's syntax, not the server's (only framing is judged)."""
+    proc, doc = pop3_fixture_run(mailspec, tmp_path, None, 4, messy=True)
+    assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:3000]
+    check_doc(doc)
+    assert doc["inconsistencies"] == []
+    assert doc["checks"]["content"] > 0
+
+
 @pytest.mark.parametrize("tls", ["none", "implicit"])
 def test_lab_dovecot_pop3_no_inconsistency(mailspec, tmp_path, lab, tls):
     port = lab.pop3s_port if tls == "implicit" else lab.pop3_port
@@ -153,3 +164,31 @@ def test_lab_dovecot_pop3_no_inconsistency(mailspec, tmp_path, lab, tls):
     check_doc(doc)
     assert doc["inconsistencies"] == [] and doc["protocol"] == "pop3"
     assert doc["checks"]["content"] > 0
+
+
+def test_lab_dovecot_pop3_message_with_long_lines(mailspec, tmp_path, lab):
+    """A delivered message with a 1200-octet line (Postfix takes it, Dovecot
+    relays it as stored) is no syntax inconsistency of the POP3 server. As
+    the second user: the first user's maildrop stays as other tests left it."""
+    import poplib
+    import smtplib
+
+    body = "Subject: stress long line\r\n\r\n" + "x" * 1200 + "\r\n"
+    with smtplib.SMTP(lab.host, lab.smtp_port, timeout=30) as s:
+        s.sendmail("", [lab.address2], body.encode())
+    for _ in range(100):  # delivery is asynchronous
+        p = poplib.POP3(lab.host, lab.pop3_port, timeout=30)
+        p.user(lab.user2)
+        p.pass_(lab.password2)
+        found = any(b"x" * 1200 in b"\r\n".join(p.retr(i + 1)[1])
+                    for i in range(p.stat()[0]))
+        p.quit()
+        if found:
+            break
+        time.sleep(0.1)
+    assert found, "the message was not delivered"
+    proc, doc = run(mailspec, tmp_path, "--protocol", "pop3", "--host", lab.host, "--port",
+                    str(lab.pop3_port), "--user", lab.user2, "--password", lab.password2,
+                    "--clients", "3", "--duration", "2", "-q")
+    assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:3000]
+    assert doc["inconsistencies"] == [] and doc["checks"]["content"] > 0
