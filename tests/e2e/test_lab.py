@@ -125,8 +125,9 @@ def test_imap_plain_login_without_tls_is_allowed_on_loopback(lab):
         assert typ == "OK"
         typ, data = conn.select("INBOX", readonly=True)
         assert typ == "OK"
-        # Nothing in the tests delivers to bob: his INBOX is exactly the seed.
-        assert int(data[0]) == lab.seed_count
+        # bob's INBOX holds the seed; other tests sharing the lab (fuzz-server,
+        # stress) may have delivered more to bob since
+        assert int(data[0]) >= lab.seed_count
     finally:
         conn.logout()
 
@@ -239,8 +240,8 @@ def test_pop3_stls_stat(lab):
         conn.user(lab.user2)
         assert conn.pass_(lab.password2).startswith(b"+OK")
         count, size = conn.stat()
-        assert count == lab.seed_count
-        assert 2000 < size < 20000
+        assert count >= lab.seed_count  # the seed, and what other tests delivered to bob
+        assert size > 2000
         resp, lines, _ = conn.retr(1)
         assert resp.startswith(b"+OK")
         assert any(line.startswith(b"Subject: mailspec seed") for line in lines)
@@ -254,11 +255,11 @@ def test_pop3s_stat_and_uidl(lab):
         conn.user(lab.user2)
         conn.pass_(lab.password2)
         count, _ = conn.stat()
-        assert count == lab.seed_count
+        assert count >= lab.seed_count  # the seed, and what other tests delivered to bob
         resp, uidls, _ = conn.uidl()
         assert resp.startswith(b"+OK")
-        assert len(uidls) == lab.seed_count
-        assert len({u.split()[1] for u in uidls}) == lab.seed_count
+        assert len(uidls) == count
+        assert len({u.split()[1] for u in uidls}) == count
     finally:
         conn.quit()
 
