@@ -715,6 +715,16 @@ static void on_p3(struct stress *st, struct client *c, const struct ms_pop3_repl
     }
 }
 
+/* Drop the off parsed bytes from c->buf; rc, or -1 once the server said BYE. */
+static int drop_parsed(struct client *c, size_t off, int rc)
+{
+    if (off) {
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+    return c->bye ? -1 : rc;
+}
+
 /*
  * A RETR/TOP body is the stored message, relayed: its own syntax (lines over
  * 1000 octets, NUL, a bare CR inside a CRLF-ended line) is the message's, not
@@ -758,11 +768,7 @@ static int p3_parse(struct stress *st, struct client *c)
             on_p3(st, c, st->p3r);
         off += (size_t)n;
     }
-    if (off) {
-        memmove(c->buf, c->buf + off, c->len - off);
-        c->len -= off;
-    }
-    return c->bye ? -1 : rc;
+    return drop_parsed(c, off, rc);
 }
 
 /* Parse what is buffered. Returns -1 when the session must be dropped. */
@@ -788,11 +794,7 @@ static int client_parse(struct stress *st, struct client *c)
         on_response(st, c, st->resp);
         off += (size_t)n;
     }
-    if (off) {
-        memmove(c->buf, c->buf + off, c->len - off);
-        c->len -= off;
-    }
-    return c->bye ? -1 : rc;
+    return drop_parsed(c, off, rc);
 }
 
 /* Read what the connection has now (no waiting). 0, or -1 closed/failed. */
