@@ -52,8 +52,8 @@ rate() {
     local name=$1 proto=$2 port=$3 tls=$4 out="$work/$1"
     rm -rf "$out"
     if ! timeout $((secs + 60)) "$exe" fuzz-server --protocol "$proto" --host "$MAILSPEC_LAB_HOST" \
-        --port "$port" --tls "$tls" --cafile "$MAILSPEC_LAB_CAFILE" --user "$MAILSPEC_LAB_USER" \
-        --password "$MAILSPEC_LAB_PASSWORD" --duration "$secs" --jobs "$jobs" --seed 1 -q \
+        --port "$port" --tls "$tls" --cafile "$MAILSPEC_LAB_CAFILE" --user "$MAILSPEC_LAB_USER3" \
+        --password "$MAILSPEC_LAB_PASSWORD3" --duration "$secs" --jobs "$jobs" --seed 1 -q \
         --out "$out" >"$out.log" 2>&1; then
         skip "mailspec fuzz-server $name failed or found something (see $out.log, $out)"
     fi

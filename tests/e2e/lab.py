@@ -59,6 +59,8 @@ class Lab(ScriptedServer):
     password: str
     user2: str
     password2: str
+    user3: str = "carol"
+    password3: str = "carol-secret"
     domain: str = "localhost"
     seed_count: int = 4
     env: dict = field(default_factory=dict, repr=False)
@@ -70,6 +72,11 @@ class Lab(ScriptedServer):
     @property
     def address2(self):
         return "%s@%s" % (self.user2, self.domain)
+
+    @property
+    def address3(self):
+        """The scratch user's: for runs that delete and deliver at random."""
+        return "%s@%s" % (self.user3, self.domain)
 
     def log_files(self):
         return ("dovecot.log", "lda.log", "postfix.log")
@@ -111,6 +118,8 @@ def lab_from_env(env):
         password=env["MAILSPEC_LAB_PASSWORD"],
         user2=env.get("MAILSPEC_LAB_USER2", "bob"),
         password2=env.get("MAILSPEC_LAB_PASSWORD2", "bob-secret"),
+        user3=env.get("MAILSPEC_LAB_USER3", "carol"),
+        password3=env.get("MAILSPEC_LAB_PASSWORD3", "carol-secret"),
         domain=env.get("MAILSPEC_LAB_DOMAIN", "localhost"),
         seed_count=int(env.get("MAILSPEC_LAB_SEED_COUNT", "4")),
         env=env,

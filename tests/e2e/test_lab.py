@@ -82,6 +82,8 @@ def test_lab_env_describes_ports(lab):
     assert lab.host == "127.0.0.1"
     assert lab.user == "alice" and lab.password == "alice-secret"
     assert lab.user2 == "bob" and lab.password2 == "bob-secret"
+    assert lab.user3 == "carol" and lab.password3 == "carol-secret"
+    assert lab.env["MAILSPEC_LAB_USER3"] == "carol"
     assert lab.seed_count == 4
     assert os.path.isfile(lab.cafile)
     base = lab.imap_port - 143
@@ -125,11 +127,33 @@ def test_imap_plain_login_without_tls_is_allowed_on_loopback(lab):
         assert typ == "OK"
         typ, data = conn.select("INBOX", readonly=True)
         assert typ == "OK"
-        # bob's INBOX holds the seed; other tests sharing the lab (fuzz-server,
-        # stress) may have delivered more to bob since
+        # bob's INBOX holds the seed; other tests sharing the lab (stress)
+        # may have delivered more to bob since
         assert int(data[0]) >= lab.seed_count
     finally:
         conn.logout()
+
+
+def test_scratch_user_logs_in_and_takes_mail(lab):
+    """carol, the scratch user of fuzz-server and stress campaigns, exists in
+    Dovecot (seeded INBOX) and in Postfix's recipient table."""
+    conn = imaplib.IMAP4(lab.host, lab.imap_port, timeout=TIMEOUT)
+    try:
+        typ, _ = conn.login(lab.user3, lab.password3)
+        assert typ == "OK"
+        typ, data = conn.select("INBOX", readonly=True)
+        assert typ == "OK"
+    finally:
+        conn.logout()
+    with smtplib.SMTP(lab.host, lab.smtp_port, timeout=TIMEOUT) as s:
+        s.ehlo("test.invalid")
+        code, _ = s.docmd("MAIL FROM:<>")
+        assert code == 250
+        code, _ = s.docmd("RCPT TO:<%s>" % lab.address3)
+        assert code == 250
+        code, _ = s.docmd("RCPT TO:<nobody@%s>" % lab.domain)
+        assert code // 100 == 5
+        s.rset()
 
 
 def test_imaps_seeded_mailboxes(lab):
