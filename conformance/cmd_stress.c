@@ -19,6 +19,10 @@ enum {
     OPT_CHECKPOINT,
     OPT_MAILBOX,
     OPT_KEEP,
+    OPT_CHECK_PORT,
+    OPT_CHECK_TLS,
+    OPT_AUTH,
+    OPT_SETTLE,
 };
 
 static const struct option stress_options[] = {
@@ -30,19 +34,27 @@ static const struct option stress_options[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"mailbox", required_argument, NULL, OPT_MAILBOX},
     {"keep", no_argument, NULL, OPT_KEEP},
+    {"check-port", required_argument, NULL, OPT_CHECK_PORT},
+    {"check-tls", required_argument, NULL, OPT_CHECK_TLS},
+    {"auth", no_argument, NULL, OPT_AUTH},
+    {"settle", required_argument, NULL, OPT_SETTLE},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mailspec stress --protocol imap|pop3 --user U --password-file F [OPTIONS]\n\n"
+            "usage: mailspec stress --protocol imap|pop3 --user U --password-file F [OPTIONS]\n"
+            "       mailspec stress --protocol smtp --rcpt ADDR --check-port N --user U\n"
+            "                       --password-file F [OPTIONS]\n\n"
             "Run many clients at once against a server, with a weighted random mix of\n"
             "commands; parse every response strictly and check the server's state against\n"
             "a model of what each session may legally see. IMAP: one mailbox shared by all\n"
             "sessions (UIDs, sequence numbers, message contents, flags, MODSEQ,\n"
             "checkpoints). POP3: the user's maildrop, read only (unique-ids, sizes and\n"
-            "bodies stable within and across sessions).\n\n"
+            "bodies stable within and across sessions). SMTP: every session submits\n"
+            "messages to --rcpt; each accepted one is read back over IMAP (as --user) and\n"
+            "must arrive exactly once, as sent, after added trace fields.\n\n"
             "%s"
             "Stress:\n"
             "  --clients N                 concurrent sessions (default 10, max %d)\n"
@@ -53,6 +65,16 @@ static void usage(FILE *f)
             "  --mailbox NAME              IMAP: the mailbox to create and use (default\n"
             "                              mailspec-stress-<run id>); deleted at the end\n"
             "  --keep                      keep the mailbox\n"
+            "SMTP:\n"
+            "  --rcpt ADDR                 the recipient of every message (required); the\n"
+            "                              reverse-path is ADDR too unless --mail-from\n"
+            "  --check-port PORT           IMAP port of ADDR's mailbox, read as --user\n"
+            "                              (required); --mailbox: where mail is delivered\n"
+            "                              (default INBOX)\n"
+            "  --check-tls MODE            TLS of the IMAP port (default: --tls)\n"
+            "  --auth                      AUTH PLAIN as --user before sending\n"
+            "  --settle SECONDS            after the run, wait this long at most for\n"
+            "                              accepted messages to arrive (default 60)\n"
             "  --json FILE                 summary: commands, seconds, commands_per_second,\n"
             "                              inconsistencies, ... ('-': stdout)\n"
             "  --log FILE                  one JSON line a second: commands/s, latency\n"
@@ -79,7 +101,7 @@ int ms_cmd_stress(int argc, char **argv)
     struct ms_cli cli;
     struct ms_stress_opts so;
     uint64_t v;
-    int code, rc = MS_EXIT_USAGE;
+    int code, rc = MS_EXIT_USAGE, check_tls_given = 0;
 
     ms_cli_init(&cli, "stress");
     ms_cli_args(&cli, argc, argv);
@@ -88,6 +110,7 @@ int ms_cmd_stress(int argc, char **argv)
     so.clients = 10;
     so.duration_s = 10;
     so.checkpoint_s = 5;
+    so.settle_s = 60;
     optind = 1;
     while ((code = getopt_long(argc, argv, "qvh", stress_options, NULL)) != -1) {
         int r = ms_cli_option(&cli, code, optarg);
@@ -131,6 +154,26 @@ int ms_cmd_stress(int argc, char **argv)
         case OPT_KEEP:
             so.keep = 1;
             break;
+        case OPT_CHECK_PORT:
+            if (number("check-port", optarg, 65535, 1, &v) != 0)
+                goto out;
+            so.check_port = optarg;
+            break;
+        case OPT_CHECK_TLS:
+            if (ms_tls_mode_parse(optarg, &so.check_tls) != 0) {
+                fprintf(stderr, "mailspec stress: --check-tls: takes none, starttls or implicit\n");
+                goto out;
+            }
+            check_tls_given = 1;
+            break;
+        case OPT_AUTH:
+            so.auth = 1;
+            break;
+        case OPT_SETTLE:
+            if (number("settle", optarg, 3600, 1, &v) != 0)
+                goto out;
+            so.settle_s = (unsigned)v;
+            break;
         default:
             ms_cli_bad_option("stress", argc, argv);
             goto out;
@@ -146,13 +189,18 @@ int ms_cmd_stress(int argc, char **argv)
         goto out;
     }
     if (!cli.ro.protocol) {
-        fprintf(stderr, "mailspec stress: --protocol is required (imap or pop3)\n");
+        fprintf(stderr, "mailspec stress: --protocol is required (imap, pop3 or smtp)\n");
         goto out;
     }
-    if (strcmp(cli.ro.protocol, "imap") != 0 && strcmp(cli.ro.protocol, "pop3") != 0) {
-        fprintf(stderr,
-                "mailspec stress: --protocol %s: only imap and pop3 are implemented so far\n",
-                cli.ro.protocol);
+    int smtp = strcmp(cli.ro.protocol, "smtp") == 0;
+    if (smtp && (!cli.ro.rcpt || !so.check_port)) {
+        fprintf(stderr, "mailspec stress: --protocol smtp needs --rcpt ADDR and --check-port "
+                        "(the IMAP port where ADDR's mail is read back)\n");
+        goto out;
+    }
+    if (!smtp && (so.check_port || check_tls_given || so.auth)) {
+        fprintf(stderr, "mailspec stress: --check-port, --check-tls and --auth are for "
+                        "--protocol smtp\n");
         goto out;
     }
     if (cli.junit) {
@@ -161,6 +209,8 @@ int ms_cmd_stress(int argc, char **argv)
     }
     if (ms_cli_finish(&cli) != 0)
         goto out;
+    if (!check_tls_given)
+        so.check_tls = cli.ro.tls;
     if (!cli.ro.user || !cli.ro.password) {
         fprintf(stderr, "mailspec stress: --user and a password (--password-file, --password or "
                         "MAILSPEC_PASSWORD) are required\n");

@@ -15,12 +15,15 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "cli.h"
 #include "cli_common.h"
 #include "json.h"
 #include "mailspec/imap_response.h"
 #include "mailspec/mailspec.h"
 #include "mailspec/pop3.h"
+#include "mailspec/smtp.h"
 #include "report.h"
 #include "stress.h"
 #include "stress_run.h"
@@ -54,6 +57,15 @@ enum kind {
     K_P3_TOP,
     K_P3_NOOP,
     K_P3_QUIT,
+    /* SMTP: one kind a command of the transaction */
+    K_SM_MAIL,
+    K_SM_RCPT,
+    K_SM_DATA,
+    K_SM_BODY,
+    K_SM_RSET,
+    K_SM_NOOP,
+    K_SM_QUIT,
+    K_CHECK, /* the delivery checker's UID FETCH (not in the statistics) */
     K_COUNT
 };
 
@@ -82,6 +94,14 @@ static const char *const kind_names[K_COUNT] = {
     "TOP",
     "POP3-NOOP",
     "QUIT",
+    "MAIL",
+    "RCPT",
+    "DATA",
+    "DATA-END",
+    "RSET",
+    "SMTP-NOOP",
+    "SMTP-QUIT",
+    "CHECK-FETCH",
 };
 
 /* The POP3 mix: listings, one-message queries, bodies; QUIT now and then
@@ -183,6 +203,10 @@ struct client {
     struct ms_stress_p3view p3v;
     int p3_cmd, p3_ok, p3_quit, p3_counted;
     uint64_t p3_msg, p3_hash;
+    /* SMTP */
+    int checker;  /* the IMAP session that reads delivered mail back */
+    int sm_abort; /* this transaction ends with RSET after RCPT */
+    uint64_t sm_serial;
     char ring[RING_LINES][RING_WIDTH];
     unsigned ring_next, ring_n;
 };
@@ -200,6 +224,20 @@ struct stress {
     struct ms_stress_p3slot *p3slots;
     struct ms_pop3_reply *p3r;
     struct ms_rng rng;
+    /* SMTP */
+    int smtp;
+    unsigned nall; /* sessions, the checker included */
+    struct ms_smtp_reply *smr;
+    struct ms_stress_ledger led;
+    char *mk, *wire; /* a message made, and its DATA form */
+    size_t mkcap, wirecap;
+    const char *from;
+    uint32_t chk_from, chk_max_uid; /* the checker fetches UIDs from chk_from on */
+    uint32_t chk_cmd_from;          /* ... and the current UID FETCH from this one */
+    double settle_secs;             /* waited after the run for the last messages */
+    uint64_t last_accept_us, chk_fetches, verified, arrived_unaccepted, arrived_unknown;
+    unsigned nreported[4]; /* lost, duplicate, altered, no-trace: shown one by one up to 10 */
+    uint64_t nfound[4];
     /* statistics */
     uint64_t commands, sec_commands, errors, sec_errors;
     uint64_t err_timeout, err_no, err_bad, err_disconnect, err_reconnect;
@@ -207,7 +245,7 @@ struct stress {
     struct hist lat[K_COUNT], sec_lat[K_COUNT];
     uint64_t count[K_COUNT];
     struct ms_json *issues;
-    unsigned nissues;
+    unsigned nissues, ninfo; /* ninfo: of level info (no effect on the exit status) */
     FILE *log;
     int quiet, verbose;
 };
@@ -292,6 +330,8 @@ static void on_issue(void *ctx, const struct ms_stress_issue *is)
     struct stress *st = ctx;
 
     st->nissues++;
+    if (strcmp(is->level, "info") == 0)
+        st->ninfo++;
     if (st->quiet < 2)
         fprintf(stderr, "mailspec stress: inconsistency (%s, session %d): %s [%s %s]\n",
                 ms_stress_kind_name(is->kind), is->session, is->text, is->rfc, is->level);
@@ -314,7 +354,7 @@ static void on_issue(void *ctx, const struct ms_stress_issue *is)
         ms_json_set_num(o, "uid", is->uid);
     int who[2] = {is->session, is->other};
     for (int k = 0; k < 2; k++) {
-        if (who[k] < 0 || (unsigned)who[k] >= st->n || (k == 1 && who[1] == who[0]))
+        if (who[k] < 0 || (unsigned)who[k] >= st->nall || (k == 1 && who[1] == who[0]))
             continue;
         char *t = ring_text(&st->c[who[k]]);
         char key[16];
@@ -337,7 +377,10 @@ static void syntax_issue(struct stress *st, struct client *c, const struct ms_er
     is.kind = MS_SK_SYNTAX;
     is.session = c->id;
     is.other = -1;
-    is.rfc = err->rule ? err->rule : "RFC 9051 9";
+    is.rfc = err->rule                 ? err->rule
+             : st->smtp && !c->checker ? "RFC 5321 4.2"
+             : st->pop3                ? "RFC 1939 3"
+                                       : "RFC 9051 9";
     is.level = "MUST";
     size_t show = c->len - at < 60 ? c->len - at : 60;
     char esc[256];
@@ -464,15 +507,13 @@ static uint64_t hash_tree(const struct ms_imap_response *r, uint32_t i, uint64_t
     return h;
 }
 
-static void on_fetch(struct client *c, const struct ms_imap_response *r)
+/* The items of a FETCH response into f (zeroed by the caller); the BODY[]
+ * value is also returned (NULL: none). */
+static const struct ms_imap_node *fetch_items(const struct ms_imap_response *r,
+                                              struct ms_stress_fetch *fp)
 {
-    struct ms_stress_fetch f;
-    const struct ms_imap_node *list = node(r, r->data);
-
-    memset(&f, 0, sizeof(f));
-    if (r->number > UINT32_MAX)
-        return;
-    f.seq = (uint32_t)r->number;
+    struct ms_stress_fetch f = *fp;
+    const struct ms_imap_node *list = node(r, r->data), *body = NULL;
     for (const struct ms_imap_node *a = list ? node(r, list->child) : NULL; a;
          a = node(r, a->next)) {
         const struct ms_imap_node *name = node(r, a->child);
@@ -493,12 +534,26 @@ static void on_fetch(struct client *c, const struct ms_imap_response *r)
         } else if (kw(name->s, "BODY[]") && a->num == 0 && val->type != MS_IMAP_N_NIL) {
             f.has_body = 1;
             f.body_hash = hash_string(MS_STRESS_HASH_INIT, val, 0);
+            body = val;
         } else if (kw(name->s, "MODSEQ")) {
             const struct ms_imap_node *m = node(r, val->child);
             if (m && m->type == MS_IMAP_N_NUMBER)
                 f.modseq = m->num;
         }
     }
+    *fp = f;
+    return body;
+}
+
+static void on_fetch(struct client *c, const struct ms_imap_response *r)
+{
+    struct ms_stress_fetch f;
+
+    memset(&f, 0, sizeof(f));
+    if (r->number > UINT32_MAX)
+        return;
+    f.seq = (uint32_t)r->number;
+    (void)fetch_items(r, &f);
     uint32_t uid = ms_stress_view_fetch(&c->view, &f);
     if (c->busy && c->st_own && f.has_flags && uid && uid == c->st_uid) {
         c->st_seen = 1;
@@ -532,6 +587,7 @@ static void on_capability(struct stress *st, const struct ms_imap_response *r, u
 }
 
 static void finish_command(struct stress *st, struct client *c, const struct ms_imap_response *r);
+static void chk_response(struct stress *st, struct client *c, const struct ms_imap_response *r);
 
 /* One parsed server message. */
 static void on_response(struct stress *st, struct client *c, const struct ms_imap_response *r)
@@ -554,6 +610,10 @@ static void on_response(struct stress *st, struct client *c, const struct ms_ima
     }
     if (r->kind == MS_IMAP_TAGGED) {
         finish_command(st, c, r);
+        return;
+    }
+    if (c->checker) {
+        chk_response(st, c, r);
         return;
     }
     switch (r->type) {
@@ -643,18 +703,15 @@ static void finish_command(struct stress *st, struct client *c, const struct ms_
 
 #define P3_SLOTS 4096 /* POP3 unique-ids remembered across sessions */
 
-/* A POP3 command's reply is complete. */
-static void p3_done(struct stress *st, struct client *c, int ok)
+/* A command's answer is complete (POP3, SMTP): the statistics, setup steps
+ * aside. Returns 1 when it was a setup step. */
+static int command_done(struct stress *st, struct client *c, int ok)
 {
-    if (!c->busy)
-        return;
     uint64_t us = now_us() - c->sent_us;
     c->busy = 0;
     c->last_type = ok ? MS_IMAP_OK : MS_IMAP_NO;
-    if (c->p3_cmd == MS_POP3_QUIT)
-        c->p3_quit = 1;
     if (c->setup)
-        return;
+        return 1;
     st->commands++;
     st->sec_commands++;
     st->count[c->kind]++;
@@ -662,6 +719,17 @@ static void p3_done(struct stress *st, struct client *c, int ok)
     hist_add(&st->sec_lat[c->kind], us);
     if (!ok)
         st->err_no++;
+    return 0;
+}
+
+/* A POP3 command's reply is complete. */
+static void p3_done(struct stress *st, struct client *c, int ok)
+{
+    if (!c->busy)
+        return;
+    if (c->p3_cmd == MS_POP3_QUIT)
+        c->p3_quit = 1;
+    (void)command_done(st, c, ok);
 }
 
 static void on_p3(struct stress *st, struct client *c, const struct ms_pop3_reply *r)
@@ -771,6 +839,25 @@ static int p3_parse(struct stress *st, struct client *c)
     return drop_parsed(c, off, rc);
 }
 
+static void on_sm(struct stress *st, struct client *c, const struct ms_smtp_reply *r);
+
+/* One IMAP response or SMTP reply at p: parsed and handled. */
+static ssize_t one_message(struct stress *st, struct client *c, const char *p, size_t n,
+                           struct ms_error *err)
+{
+    ssize_t k;
+    if (st->smtp && !c->checker) {
+        k = ms_smtp_reply_parse(&st->ro->lim, p, n, st->smr, err);
+        if (k > 0)
+            on_sm(st, c, st->smr);
+    } else {
+        k = ms_imap_response_parse(&st->ro->lim, p, n, st->resp, err);
+        if (k > 0)
+            on_response(st, c, st->resp);
+    }
+    return k;
+}
+
 /* Parse what is buffered. Returns -1 when the session must be dropped. */
 static int client_parse(struct stress *st, struct client *c)
 {
@@ -782,8 +869,7 @@ static int client_parse(struct stress *st, struct client *c)
 
     while (off < c->len) {
         struct ms_error err = {0};
-        ssize_t n =
-            ms_imap_response_parse(&st->ro->lim, c->buf + off, c->len - off, st->resp, &err);
+        ssize_t n = one_message(st, c, c->buf + off, c->len - off, &err);
         if (n == MS_PARTIAL)
             break;
         if (n < 0) {
@@ -791,7 +877,6 @@ static int client_parse(struct stress *st, struct client *c)
             rc = -1;
             break;
         }
-        on_response(st, c, st->resp);
         off += (size_t)n;
     }
     return drop_parsed(c, off, rc);
@@ -970,6 +1055,41 @@ static int read_greeting(struct stress *st, struct client *c, char *err, size_t 
     }
 }
 
+/* After a positive STARTTLS (STLS) answer: nothing may come before TLS. */
+static int tls_upgrade(struct stress *st, struct client *c, const char *what, char *err,
+                       size_t errcap)
+{
+    if (c->len) {
+        snprintf(err, errcap, "the server sent data after its %s answer, before TLS", what);
+        return -1;
+    }
+    return ms_conn_tls(&c->conn, st->ro->host, &st->ro->tlso, ms_now_ms() + st->ro->timeout_ms, err,
+                       errcap);
+}
+
+/* POP3 and SMTP: connect (implicit TLS if asked) and wait for the greeting,
+ * the first reply. 0 when it is positive, 1 when not, -1 on an error. */
+static int line_open(struct stress *st, struct client *c, char *err, size_t errcap)
+{
+    const struct ms_run_opts *ro = st->ro;
+    int ok;
+
+    c->len = 0;
+    c->busy = 0;
+    c->bye = 0;
+    c->p3_quit = 0;
+    if (ms_conn_open(&c->conn, ro->host, ro->port, ms_now_ms() + ro->timeout_ms, err, errcap) != 0)
+        return -1;
+    if (ro->tls == MS_TLS_IMPLICIT &&
+        ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) != 0)
+        return -1;
+    c->busy = 1;
+    c->setup = 1;
+    int rc = wait_tagged(st, c, &ok);
+    c->setup = 0;
+    return rc != 0 || !ok ? 1 : 0;
+}
+
 /*
  * Connect, greet, STARTTLS, LOGIN, CAPABILITY, SELECT. first: the first
  * session of the run, which also creates the mailbox. Returns 0, or -1 with
@@ -987,24 +1107,22 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
     c->bye = 0;
     c->selecting = 0;
     c->st_own = 0;
-    if (ms_conn_open(&c->conn, ro->host, ro->port, deadline, err, errcap) != 0)
+    /* the checker of an SMTP run: the recipient's IMAP port */
+    const char *port = c->checker ? st->o->check_port : ro->port;
+    enum ms_tls_mode tls = c->checker ? st->o->check_tls : ro->tls;
+    if (ms_conn_open(&c->conn, ro->host, port, deadline, err, errcap) != 0)
         return -1;
-    if (ro->tls == MS_TLS_IMPLICIT &&
+    if (tls == MS_TLS_IMPLICIT &&
         ms_conn_tls(&c->conn, ro->host, &ro->tlso, deadline, err, errcap) != 0)
         return -1;
     if (read_greeting(st, c, err, errcap) != 0)
         return -1;
-    if (ro->tls == MS_TLS_STARTTLS) {
+    if (tls == MS_TLS_STARTTLS) {
         if (sync_command(st, c, K_NOOP, "STARTTLS\r\n", NULL, &ok) != 0 || !ok) {
             snprintf(err, errcap, "STARTTLS was refused or not answered");
             return -1;
         }
-        if (c->len) {
-            snprintf(err, errcap, "the server sent data after its STARTTLS answer, before TLS");
-            return -1;
-        }
-        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) !=
-            0)
+        if (tls_upgrade(st, c, "STARTTLS", err, errcap) != 0)
             return -1;
     }
     quoted(u, sizeof(u), ro->user);
@@ -1055,7 +1173,7 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
     }
     char mb[300];
     quoted(mb, sizeof(mb), st->mailbox);
-    snprintf(line, sizeof(line), "SELECT %s\r\n", mb);
+    snprintf(line, sizeof(line), "%s %s\r\n", c->checker ? "EXAMINE" : "SELECT", mb);
     c->selecting = 1;
     if (sync_command(st, c, K_SELECT, line, NULL, &ok) != 0 || !ok) {
         snprintf(err, errcap, "SELECT %s was refused or not answered", st->mailbox);
@@ -1099,23 +1217,12 @@ static int p3_setup(struct stress *st, struct client *c, char *err, size_t errca
     char line[600], shown[300];
     int ok;
 
-    c->len = 0;
-    c->busy = 0;
-    c->bye = 0;
-    c->p3_quit = 0;
     c->p3_counted = 0;
     ms_pop3_replies_kind.init(&c->p3s, &ro->lim);
-    if (ms_conn_open(&c->conn, ro->host, ro->port, ms_now_ms() + ro->timeout_ms, err, errcap) != 0)
-        return -1;
-    if (ro->tls == MS_TLS_IMPLICIT &&
-        ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) != 0)
-        return -1;
-    c->busy = 1;
-    c->setup = 1;
-    int rc = wait_tagged(st, c, &ok);
-    c->setup = 0;
-    if (rc != 0 || !ok) {
-        snprintf(err, errcap, "no POP3 greeting (+OK) within --timeout");
+    int rc = line_open(st, c, err, errcap);
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf(err, errcap, "no POP3 greeting (+OK) within --timeout");
         return -1;
     }
     if (ro->tls == MS_TLS_STARTTLS) {
@@ -1123,12 +1230,7 @@ static int p3_setup(struct stress *st, struct client *c, char *err, size_t errca
             snprintf(err, errcap, "STLS was refused or not answered");
             return -1;
         }
-        if (c->len) {
-            snprintf(err, errcap, "the server sent data after its STLS answer, before TLS");
-            return -1;
-        }
-        if (ms_conn_tls(&c->conn, ro->host, &ro->tlso, ms_now_ms() + ro->timeout_ms, err, errcap) !=
-            0)
+        if (tls_upgrade(st, c, "STLS", err, errcap) != 0)
             return -1;
     }
     snprintf(line, sizeof(line), "USER %s", ro->user);
@@ -1378,6 +1480,334 @@ static int send_random(struct stress *st, struct client *c)
     return send_command(st, c, k, line, strlen(line), NULL);
 }
 
+/* ---- SMTP: sessions that submit mail, and the checker that reads it back ---- */
+
+#define SM_MAX_MESSAGE 70000 /* the largest message ms_stress_mail_make makes */
+#define SM_SHOW_EACH   10    /* delivery findings shown one by one; then counted */
+
+/* Send one SMTP command line (CRLF added) as command k. */
+static int sm_send(struct stress *st, struct client *c, enum kind k, const char *line,
+                   const char *shown)
+{
+    char b[600];
+    int n = snprintf(b, sizeof(b), "%s\r\n", line);
+    if (n < 0 || (size_t)n >= sizeof(b))
+        return -1;
+    int rc = send_raw(st, c, k, b, (size_t)n, shown ? shown : line);
+    memset(b, 0, sizeof(b));
+    return rc;
+}
+
+static int sm_sync(struct stress *st, struct client *c, const char *line, const char *shown,
+                   int *ok)
+{
+    c->setup = 1;
+    int rc = sm_send(st, c, K_SM_NOOP, line, shown) != 0 ? -1 : wait_tagged(st, c, ok);
+    c->setup = 0;
+    return rc;
+}
+
+/* The message of this transaction, dot-stuffed, then ".". */
+static int sm_send_body(struct stress *st, struct client *c)
+{
+    size_t n = ms_stress_mail_make(st->o->seed, st->ro->run_id, st->from, st->ro->rcpt,
+                                   (unsigned)c->id, c->sm_serial, st->mk, st->mkcap);
+    size_t w = n ? ms_stress_mail_stuff(st->mk, n, st->wire, st->wirecap) : 0;
+    char shown[80];
+    if (!w)
+        return -1;
+    snprintf(shown, sizeof(shown), "(message %llu, %zu octets) .", (unsigned long long)c->sm_serial,
+             n);
+    return send_raw(st, c, K_SM_BODY, st->wire, w, shown);
+}
+
+/* One complete reply: the transaction's next step. */
+static void on_sm(struct stress *st, struct client *c, const struct ms_smtp_reply *r)
+{
+    const char *lf = memchr(r->raw.ptr, '\n', r->raw.len);
+    ring_add(c, 'S', r->raw.ptr, lf ? (size_t)(lf - r->raw.ptr) + 1 : r->raw.len);
+    if (r->code == 421)
+        c->bye = 1; /* the server closes the session (RFC 5321 3.8) */
+    if (!c->busy || command_done(st, c, r->code / 100 == 2 || r->code / 100 == 3))
+        return;
+    int rc = 0;
+    switch (c->kind) {
+    case K_SM_MAIL:
+        rc = r->code == 250 ? 0 : 1;
+        if (!rc) {
+            char line[300];
+            snprintf(line, sizeof(line), "RCPT TO:<%s>", st->ro->rcpt);
+            rc = sm_send(st, c, K_SM_RCPT, line, NULL);
+        }
+        break;
+    case K_SM_RCPT:
+        rc = r->code == 250 || r->code == 251 ? 0 : 1;
+        if (!rc)
+            rc = c->sm_abort ? 1 : sm_send(st, c, K_SM_DATA, "DATA", NULL);
+        break;
+    case K_SM_DATA:
+        rc = r->code == 354 ? sm_send_body(st, c) : 1;
+        if (rc)
+            ms_stress_ledger_accepted(&st->led, c->sm_serial, 0);
+        break;
+    case K_SM_BODY:
+        /* RFC 5321 4.1.1.4: 250 after the end of data takes responsibility */
+        ms_stress_ledger_accepted(&st->led, c->sm_serial, r->code == 250);
+        if (r->code == 250)
+            st->last_accept_us = now_us();
+        break;
+    case K_SM_QUIT:
+        c->p3_quit = 1;
+        break;
+    default:
+        break;
+    }
+    if (rc > 0 && !c->bye) /* refused in the middle: end the transaction */
+        rc = sm_send(st, c, K_SM_RSET, "RSET", NULL);
+    if (rc < 0)
+        c->bye = 1;
+}
+
+/* Connect, greeting, EHLO, STARTTLS and EHLO again, AUTH PLAIN (--auth). */
+static int sm_setup(struct stress *st, struct client *c, char *err, size_t errcap)
+{
+    const struct ms_run_opts *ro = st->ro;
+    int ok;
+
+    int rc = line_open(st, c, err, errcap);
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf(err, errcap, "no SMTP greeting (220) within --timeout");
+        return -1;
+    }
+    if (sm_sync(st, c, "EHLO mailspec.invalid", NULL, &ok) != 0 || !ok) {
+        snprintf(err, errcap, "EHLO was refused or not answered");
+        return -1;
+    }
+    if (ro->tls == MS_TLS_STARTTLS) {
+        if (sm_sync(st, c, "STARTTLS", NULL, &ok) != 0 || !ok) {
+            snprintf(err, errcap, "STARTTLS was refused or not answered");
+            return -1;
+        }
+        if (tls_upgrade(st, c, "STARTTLS", err, errcap) != 0)
+            return -1;
+        if (sm_sync(st, c, "EHLO mailspec.invalid", NULL, &ok) != 0 || !ok) {
+            snprintf(err, errcap, "EHLO after STARTTLS was refused or not answered");
+            return -1;
+        }
+    }
+    if (st->o->auth) {
+        /* RFC 4616: authzid NUL authcid NUL passwd, base64 (RFC 4954) */
+        unsigned char raw[520];
+        char line[720];
+        size_t ul = strlen(ro->user), pl = strlen(ro->password);
+        if (ul + pl + 2 > sizeof(raw)) {
+            snprintf(err, errcap, "the user name and password are too long for AUTH PLAIN");
+            return -1;
+        }
+        raw[0] = 0;
+        memcpy(raw + 1, ro->user, ul);
+        raw[1 + ul] = 0;
+        memcpy(raw + 2 + ul, ro->password, pl);
+        memcpy(line, "AUTH PLAIN ", 11);
+        EVP_EncodeBlock((unsigned char *)line + 11, raw, (int)(ul + pl + 2));
+        rc = sm_sync(st, c, line, "AUTH PLAIN ${sasl_plain}", &ok);
+        memset(raw, 0, sizeof(raw));
+        memset(line, 0, sizeof(line));
+        if (rc != 0 || !ok) {
+            snprintf(err, errcap, "AUTH PLAIN as %s was refused or not answered", ro->user);
+            return -1;
+        }
+    }
+    c->up = 1;
+    return 0;
+}
+
+/* The SMTP mix: mostly whole transactions; one in six of them ends with
+ * RSET after RCPT; NOOP, RSET, and now and then QUIT and a new session. */
+static int sm_send_random(struct stress *st, struct client *c)
+{
+    unsigned r = rnd_below(st, 20);
+    if (r < 16) {
+        uint64_t serial = ms_stress_ledger_next(&st->led);
+        if (serial == UINT64_MAX) /* the ledger is full: no new messages */
+            return sm_send(st, c, K_SM_NOOP, "NOOP", NULL);
+        char line[300];
+        c->sm_serial = serial;
+        c->sm_abort = r < 2;
+        snprintf(line, sizeof(line), "MAIL FROM:<%s>", st->from);
+        return sm_send(st, c, K_SM_MAIL, line, NULL);
+    }
+    if (r < 18)
+        return sm_send(st, c, K_SM_NOOP, "NOOP", NULL);
+    if (r < 19)
+        return sm_send(st, c, K_SM_RSET, "RSET", NULL);
+    return sm_send(st, c, K_SM_QUIT, "QUIT", NULL);
+}
+
+/* A delivery finding: shown one by one up to SM_SHOW_EACH of a kind, then
+ * counted only (the summary has every count). */
+static void delivery_issue(struct stress *st, struct client *sender, enum ms_stress_kind kind,
+                           const char *rfc, const char *level, uint32_t uid, const char *text)
+{
+    unsigned k = kind == MS_SK_LOST        ? 0
+                 : kind == MS_SK_DUPLICATE ? 1
+                 : kind == MS_SK_ALTERED   ? 2
+                                           : 3;
+    st->nfound[k]++;
+    if (st->nreported[k] >= SM_SHOW_EACH)
+        return;
+    st->nreported[k]++;
+    struct ms_stress_issue is;
+    memset(&is, 0, sizeof(is));
+    is.kind = kind;
+    is.session = sender ? sender->id : (int)st->n;
+    is.other = (int)st->n; /* the checker */
+    is.uid = uid;
+    is.rfc = rfc;
+    is.level = level;
+    snprintf(is.text, sizeof(is.text), "%s", text);
+    on_issue(st, &is);
+}
+
+/* One message the checker fetched: recognise it, check it against the
+ * message made again from its tag. */
+static void chk_message(struct stress *st, uint32_t uid, const char *m, size_t n)
+{
+    struct ms_stress_mail_found f;
+    char text[320];
+
+    (void)ms_stress_mail_find(st->ro->run_id, m, n, &f);
+    if (f.kind == MS_MAIL_NOT_OURS)
+        return;
+    enum ms_stress_arrival a =
+        ms_stress_ledger_arrived(&st->led, f.serial, f.kind == MS_MAIL_BOUNCE);
+    if (f.kind == MS_MAIL_BOUNCE)
+        return; /* a notification (RFC 5321 6.1): the message is not lost */
+    if (a == MS_ARRIVED_UNKNOWN) {
+        st->arrived_unknown++;
+        return;
+    }
+    if (a == MS_ARRIVED_NOT_ACCEPTED)
+        st->arrived_unaccepted++; /* DATA refused or unanswered, delivered all the same: not judged
+                                   */
+    struct client *sender = f.session < st->n ? &st->c[f.session] : NULL;
+    if (a == MS_ARRIVED_AGAIN) {
+        snprintf(text, sizeof(text),
+                 "message %llu (session %u) was delivered a second time, as UID %u; mailspec "
+                 "sent it once (RFC 5321 has no MUST against duplicates: reported, not judged)",
+                 (unsigned long long)f.serial, f.session, uid);
+        delivery_issue(st, sender, MS_SK_DUPLICATE, "RFC 5321 6.1", "info", uid, text);
+        return;
+    }
+    size_t wn = ms_stress_mail_make(st->o->seed, st->ro->run_id, st->from, st->ro->rcpt, f.session,
+                                    f.serial, st->mk, st->mkcap);
+    size_t d = ms_stress_mail_diff(st->mk, wn, m + f.start, n - f.start);
+    if (d != (size_t)-1) {
+        size_t line = 1;
+        for (size_t i = 0; i < d && i < wn; i++)
+            line += st->mk[i] == '\n';
+        snprintf(text, sizeof(text),
+                 "message %llu (UID %u) is not stored as sent: the first difference is at octet "
+                 "%zu (line %zu) of the %zu octets sent; the stored copy has %zu octets from the "
+                 "tag line on",
+                 (unsigned long long)f.serial, uid, d, line, wn, n - f.start);
+        delivery_issue(st, sender, MS_SK_ALTERED, "RFC 5321 4.5.2", "info", uid, text);
+    } else if (!f.prefix_fields) {
+        snprintf(text, sizeof(text),
+                 "message %llu (UID %u): what was put before the message as sent is not header "
+                 "fields (%zu octets)",
+                 (unsigned long long)f.serial, uid, f.start);
+        delivery_issue(st, sender, MS_SK_ALTERED, "RFC 5321 4.4", "info", uid, text);
+    } else {
+        st->verified++;
+    }
+    if (f.prefix_fields && !f.has_received) {
+        snprintf(text, sizeof(text),
+                 "message %llu (UID %u) was delivered without a Received: field before it (%zu "
+                 "octets were added before the message as sent)",
+                 (unsigned long long)f.serial, uid, f.start);
+        delivery_issue(st, sender, MS_SK_NO_TRACE, "RFC 5321 4.4", "MUST", uid, text);
+    }
+}
+
+/* The checker's untagged responses: FETCH (UID BODY[]), UIDNEXT, BYE. */
+static void chk_response(struct stress *st, struct client *c, const struct ms_imap_response *r)
+{
+    if (r->type == MS_IMAP_BYE) {
+        c->bye = 1;
+        return;
+    }
+    if (r->type == MS_IMAP_OK) {
+        const struct ms_imap_node *u = code_arg(r, "UIDNEXT", 0);
+        uint32_t next;
+        if (u && node_u32(u, &next) == 0 && st->chk_from == 0)
+            st->chk_from = next ? next : 1; /* mail from before the run is not read */
+        return;
+    }
+    if (r->type != MS_IMAP_FETCH)
+        return;
+    struct ms_stress_fetch f;
+    memset(&f, 0, sizeof(f));
+    const struct ms_imap_node *body = fetch_items(r, &f);
+    uint32_t uid = f.uid;
+    /* "u:*" names the last message even when its UID is below u (RFC 9051 6.4.9) */
+    if (!body || !uid || uid < st->chk_cmd_from)
+        return;
+    if (uid > st->chk_max_uid)
+        st->chk_max_uid = uid;
+    if (body->type != MS_IMAP_N_QUOTED) {
+        chk_message(st, uid, body->s.ptr, body->s.len);
+        return;
+    }
+    char *q = malloc(body->s.len + 1); /* a quoted body: unescaped */
+    size_t k = 0;
+    if (!q)
+        return;
+    for (size_t i = 0; i < body->s.len; i++) {
+        if (body->s.ptr[i] == '\\' && i + 1 < body->s.len)
+            i++;
+        q[k++] = body->s.ptr[i];
+    }
+    chk_message(st, uid, q, k);
+    free(q);
+}
+
+/* Fetch what arrived since the last check. */
+static int chk_send(struct stress *st, struct client *c)
+{
+    char line[80];
+    uint32_t from = st->chk_max_uid >= st->chk_from ? st->chk_max_uid + 1 : st->chk_from;
+    if (from == 0)
+        from = 1;
+    snprintf(line, sizeof(line), "UID FETCH %u:* (UID BODY.PEEK[])\r\n", from);
+    st->chk_cmd_from = from;
+    c->setup = 1; /* not in the statistics */
+    int rc = send_command(st, c, K_CHECK, line, strlen(line), NULL);
+    if (rc == 0)
+        st->chk_fetches++;
+    return rc;
+}
+
+/* The end of an SMTP run: accepted messages neither delivered nor bounced. */
+static void report_lost(struct stress *st, double settled_s, int bounces_return)
+{
+    uint64_t from = 0, serial;
+    char text[320];
+    while ((serial = ms_stress_ledger_lost(&st->led, from)) != UINT64_MAX) {
+        from = serial + 1;
+        snprintf(text, sizeof(text),
+                 "message %llu was accepted (250 after DATA) and was neither delivered to %s "
+                 "nor %s within %.0f s after the last message was accepted",
+                 (unsigned long long)serial, st->ro->rcpt,
+                 bounces_return ? "bounced back to it (the reverse-path)"
+                                : "seen again (bounces go to --mail-from, not read)",
+                 settled_s);
+        delivery_issue(st, NULL, MS_SK_LOST, "RFC 5321 6.1", bounces_return ? "MUST" : "info", 0,
+                       text);
+    }
+}
+
 /* ---- the loop ---- */
 
 enum cp_phase { CP_NONE, CP_DRAIN, CP_NOOP, CP_FETCH };
@@ -1393,8 +1823,9 @@ static void restart_client(struct stress *st, struct client *c, const char *why)
         st->sec_errors++;
     }
     c->p3_quit = 0;
-    if ((st->pop3 ? p3_setup(st, c, err, sizeof(err)) : client_setup(st, c, 0, err, sizeof(err))) !=
-        0) {
+    if ((st->pop3                  ? p3_setup(st, c, err, sizeof(err))
+         : st->smtp && !c->checker ? sm_setup(st, c, err, sizeof(err))
+                                   : client_setup(st, c, 0, err, sizeof(err))) != 0) {
         client_drop(c);
         st->err_reconnect++;
         if (st->quiet < 2)
@@ -1526,7 +1957,28 @@ static int write_summary(struct stress *st, double secs, double cpu, const char 
         ms_json_set(by, kind_names[k], o);
     }
     ms_json_set(d, "by_command", by);
+    if (st->smtp) {
+        struct ms_json *dl = ms_json_new(MS_JSON_OBJECT);
+        if (dl) {
+            ms_json_set_str(dl, "rcpt", ro->rcpt);
+            ms_json_set_num(dl, "sent", st->led.next);
+            ms_json_set_num(dl, "accepted", st->led.accepted);
+            ms_json_set_num(dl, "delivered", st->led.seen);
+            ms_json_set_num(dl, "as_sent", st->verified);
+            ms_json_set_num(dl, "bounced", st->led.bounced);
+            ms_json_set_num(dl, "missing", ms_stress_ledger_missing(&st->led));
+            ms_json_set_num(dl, "duplicates", st->led.duplicates);
+            ms_json_set_num(dl, "lost", st->nfound[0]);
+            ms_json_set_num(dl, "altered", st->nfound[2]);
+            ms_json_set_num(dl, "without_trace", st->nfound[3]);
+            ms_json_set_num(dl, "delivered_not_accepted", st->arrived_unaccepted);
+            ms_json_set_num(dl, "checks", st->chk_fetches);
+            ms_json_set(dl, "settle_seconds", fnum(st->settle_secs, 3));
+            ms_json_set(d, "delivery", dl);
+        }
+    }
     ms_json_set_num(d, "inconsistency_count", st->nissues);
+    ms_json_set_num(d, "info_count", st->ninfo);
     ms_json_set(d, "inconsistencies", st->issues);
     st->issues = NULL;
     int rc = ms_report_write_json(d, path);
@@ -1558,6 +2010,22 @@ int ms_stress_run(const struct ms_stress_opts *o)
     else
         snprintf(st->mailbox, sizeof(st->mailbox), "mailspec-stress-%s", ro->run_id);
     st->pop3 = strcmp(ro->protocol, "pop3") == 0;
+    st->smtp = strcmp(ro->protocol, "smtp") == 0;
+    st->nall = st->n + (st->smtp ? 1 : 0); /* SMTP: the checker is the last session */
+    if (st->smtp) {
+        snprintf(st->mailbox, sizeof(st->mailbox), "%s", o->mailbox ? o->mailbox : "INBOX");
+        /* notifications of failed delivery come back to the mailbox read */
+        st->from = ro->mail_from && *ro->mail_from ? ro->mail_from : ro->rcpt;
+        st->mkcap = SM_MAX_MESSAGE;
+        st->wirecap = 2 * SM_MAX_MESSAGE + 8;
+        st->mk = malloc(st->mkcap);
+        st->wire = malloc(st->wirecap);
+        st->smr = malloc(sizeof(*st->smr));
+        if (!st->mk || !st->wire || !st->smr || ms_stress_ledger_init(&st->led, 1u << 22) != 0) {
+            fprintf(stderr, "mailspec stress: out of memory\n");
+            goto out;
+        }
+    }
     st->p3slots = calloc(P3_SLOTS, sizeof(*st->p3slots));
     st->p3r = malloc(sizeof(*st->p3r));
     if (!st->p3slots || !st->p3r) {
@@ -1565,7 +2033,7 @@ int ms_stress_run(const struct ms_stress_opts *o)
         goto out;
     }
     st->resp = malloc(sizeof(*st->resp));
-    st->c = calloc(st->n, sizeof(*st->c));
+    st->c = calloc(st->n + 1, sizeof(*st->c));
     st->issues = ms_json_new(MS_JSON_ARRAY);
     if (!st->resp || !st->c || !st->issues ||
         ms_stress_mbox_init(&st->mb, 1u << 16, on_issue, st) != 0) {
@@ -1585,18 +2053,25 @@ int ms_stress_run(const struct ms_stress_opts *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    for (unsigned i = 0; i < st->n; i++) {
+    for (unsigned i = 0; i < st->nall; i++) {
         struct client *c = &st->c[i];
         c->id = (int)i;
         c->conn.fd = -1;
+        c->checker = st->smtp && i == st->n;
         ms_stress_view_init(&c->view, &st->mb, (int)i);
         c->p3v.session = (int)i;
         c->p3v.mb = &st->mb;
         c->p3v.slots = st->p3slots;
         c->p3v.nslots = P3_SLOTS;
         if ((st->pop3 ? p3_setup(st, c, err, sizeof(err))
-                      : client_setup(st, c, i == 0, err, sizeof(err))) != 0) {
-            fprintf(stderr, "mailspec stress: session %u: %s\n", i, err);
+             : st->smtp && !c->checker
+                 ? sm_setup(st, c, err, sizeof(err))
+                 : client_setup(st, c, i == 0 && !st->smtp, err, sizeof(err))) != 0) {
+            if (c->checker)
+                fprintf(stderr, "mailspec stress: the IMAP session that reads %s's mail: %s\n",
+                        ro->rcpt, err);
+            else
+                fprintf(stderr, "mailspec stress: session %u: %s\n", i, err);
             goto out;
         }
     }
@@ -1604,13 +2079,15 @@ int ms_stress_run(const struct ms_stress_opts *o)
     double cpu0 = cpu_seconds();
     uint64_t start = now_us(), end = start + (uint64_t)o->duration_s * 1000000u;
     uint64_t next_sec = start + 1000000u, sec_start = start;
-    uint64_t next_cp =
-        o->checkpoint_s && !st->pop3 ? start + (uint64_t)o->checkpoint_s * 1000000u : UINT64_MAX;
+    uint64_t next_cp = o->checkpoint_s && !st->pop3 && !st->smtp
+                           ? start + (uint64_t)o->checkpoint_s * 1000000u
+                           : UINT64_MAX;
     uint64_t timeout_us = (uint64_t)ro->timeout_ms * 1000u;
     enum cp_phase cp = CP_NONE;
-    int stopping = 0, final_cp_done = 0;
-    struct pollfd *pfd = calloc(st->n, sizeof(*pfd));
-    unsigned *pidx = calloc(st->n, sizeof(*pidx));
+    int stopping = 0, final_cp_done = 0, settled = 0;
+    uint64_t next_check = start, settle_end = 0, sent_end = 0;
+    struct pollfd *pfd = calloc(st->nall, sizeof(*pfd));
+    unsigned *pidx = calloc(st->nall, sizeof(*pidx));
     if (!pfd || !pidx) {
         free(pfd);
         free(pidx);
@@ -1621,7 +2098,7 @@ int ms_stress_run(const struct ms_stress_opts *o)
         uint64_t now = now_us();
         if (!stopping && (now >= end || stop_flag)) {
             stopping = 1;
-            if (cp == CP_NONE && !st->pop3)
+            if (cp == CP_NONE && !st->pop3 && !st->smtp)
                 cp = CP_DRAIN; /* the final checkpoint (IMAP) */
         }
         if (cp == CP_NONE && now >= next_cp) {
@@ -1630,7 +2107,15 @@ int ms_stress_run(const struct ms_stress_opts *o)
         }
         if (now >= next_sec) {
             double secs = (double)(now - sec_start) / 1e6;
-            if (st->quiet == 0)
+            if (st->quiet == 0 && settle_end)
+                fprintf(stderr,
+                        "\rstress: %3llus waiting for %llu accepted messages to arrive (%llus "
+                        "at most)  %u inconsistencies ",
+                        (unsigned long long)((now - start) / 1000000u),
+                        (unsigned long long)ms_stress_ledger_missing(&st->led),
+                        (unsigned long long)(now < settle_end ? (settle_end - now) / 1000000u : 0),
+                        st->nissues);
+            else if (st->quiet == 0)
                 fprintf(stderr,
                         "\rstress: %3llus %7.0f commands/s  %llu errors  %u inconsistencies ",
                         (unsigned long long)((now - start) / 1000000u),
@@ -1683,19 +2168,44 @@ int ms_stress_run(const struct ms_stress_opts *o)
                 break;
             }
         }
-        if (stopping && busy == 0 && cp == CP_NONE && !final_cp_done)
-            break;
+        if (stopping && busy == 0 && cp == CP_NONE && !final_cp_done) {
+            if (!st->smtp)
+                break;
+            /* SMTP: every transaction has ended; wait (--settle at most)
+             * until each accepted message has arrived or bounced */
+            struct client *k = &st->c[st->n];
+            if (!settle_end) {
+                sent_end = now; /* commands/s: over the time commands were sent */
+                settle_end = now + (uint64_t)o->settle_s * 1000000u;
+                next_check = now;
+            }
+            if (!k->busy && ms_stress_ledger_missing(&st->led) == 0) {
+                settled = 1;
+                break;
+            }
+            if (!k->busy && (now >= settle_end || !k->up))
+                break;
+        }
         if (cp == CP_NONE && !stopping)
             for (unsigned i = 0; i < st->n; i++) {
                 struct client *c = &st->c[i];
                 if (c->up && !c->busy &&
-                    (st->pop3 ? p3_send_random(st, c) : send_random(st, c)) != 0)
+                    (st->pop3   ? p3_send_random(st, c)
+                     : st->smtp ? sm_send_random(st, c)
+                                : send_random(st, c)) != 0)
                     restart_client(st, c, "write failed");
             }
+        if (st->smtp && st->c[st->n].up && !st->c[st->n].busy && now >= next_check) {
+            /* the checker reads what arrived, twice a second (more often
+             * while waiting for the last messages) */
+            if (chk_send(st, &st->c[st->n]) != 0)
+                restart_client(st, &st->c[st->n], "write failed");
+            next_check = now + (settle_end ? 200000u : 500000u);
+        }
         /* read what is there; poll only when TLS holds nothing back */
         unsigned np = 0;
         int pending = 0;
-        for (unsigned i = 0; i < st->n; i++) {
+        for (unsigned i = 0; i < st->nall; i++) {
             struct client *c = &st->c[i];
             if (!c->up)
                 continue;
@@ -1734,17 +2244,36 @@ int ms_stress_run(const struct ms_stress_opts *o)
     if (st->quiet == 0)
         fprintf(stderr, "\n");
 
-    double secs = (double)(now_us() - start) / 1e6;
+    double secs = (double)((sent_end ? sent_end : now_us()) - start) / 1e6;
+    st->settle_secs = sent_end ? (double)(now_us() - sent_end) / 1e6 : 0;
     double cpu = cpu_seconds() - cpu0;
+    int unchecked = 0;
+    if (st->smtp) {
+        /* judged only if the checker read the mailbox to the end */
+        const struct client *k = &st->c[st->n];
+        double waited = st->last_accept_us ? (double)(now_us() - st->last_accept_us) / 1e6 : 0;
+        int bounces_return = strcmp(st->from, ro->rcpt) == 0;
+        if (k->up && !k->busy)
+            report_lost(st, waited, bounces_return); /* none when settled */
+        else if (!settled && (unchecked = 1) && st->quiet < 2)
+            fprintf(stderr,
+                    "mailspec stress: the IMAP session that reads %s's mail is down: "
+                    "delivery was not checked to the end (no message is reported lost)\n",
+                    ro->rcpt);
+    }
     /* log out; the first session that is up deletes the mailbox */
-    int deleted = o->keep;
-    for (unsigned i = 0; i < st->n; i++) {
+    int deleted = o->keep || st->smtp;
+    for (unsigned i = 0; i < st->nall; i++) {
         struct client *c = &st->c[i];
         int ok;
         if (!c->up)
             continue;
         if (st->pop3) {
             (void)p3_send(st, c, K_P3_QUIT, MS_POP3_QUIT, 0, "QUIT", NULL);
+            continue;
+        }
+        if (st->smtp && !c->checker) {
+            (void)sm_send(st, c, K_SM_QUIT, "QUIT", NULL);
             continue;
         }
         if (!deleted) {
@@ -1764,12 +2293,24 @@ int ms_stress_run(const struct ms_stress_opts *o)
                 "errors, mailspec CPU %.0f%%\n",
                 (unsigned long long)st->commands, secs, secs > 0 ? (double)st->commands / secs : 0,
                 st->nissues, (unsigned long long)st->errors, secs > 0 ? 100 * cpu / secs : 0.0);
-    rc = st->nissues ? MS_EXIT_FAIL : MS_EXIT_OK;
+    if (st->smtp && st->quiet < 2)
+        fprintf(stderr,
+                "stress: %llu messages accepted, %llu delivered (%llu as sent), %llu bounced, "
+                "%llu missing, %llu duplicates\n",
+                (unsigned long long)st->led.accepted, (unsigned long long)st->led.seen,
+                (unsigned long long)st->verified, (unsigned long long)st->led.bounced,
+                (unsigned long long)ms_stress_ledger_missing(&st->led),
+                (unsigned long long)st->led.duplicates);
+    /* info findings (no MUST broken) do not change the exit status; an SMTP
+     * run whose mail could not be read back to the end has no verdict */
+    rc = st->nissues > st->ninfo ? MS_EXIT_FAIL : MS_EXIT_OK;
+    if (rc == MS_EXIT_OK && st->smtp && unchecked)
+        rc = MS_EXIT_USAGE;
     if (o->cli->json && write_summary(st, secs, cpu, o->cli->json) != 0)
         rc = MS_EXIT_USAGE;
 out:
     if (st->c)
-        for (unsigned i = 0; i < st->n; i++) {
+        for (unsigned i = 0; i < st->nall; i++) {
             client_drop(&st->c[i]);
             free(st->c[i].buf);
             ms_stress_view_free(&st->c[i].view);
@@ -1779,6 +2320,10 @@ out:
     free(st->resp);
     free(st->p3r);
     free(st->p3slots);
+    free(st->smr);
+    free(st->mk);
+    free(st->wire);
+    ms_stress_ledger_free(&st->led);
     ms_json_free(st->issues);
     ms_stress_mbox_free(&st->mb);
     if (st->log && st->log != stdout)

@@ -53,6 +53,10 @@ enum ms_stress_kind {
     MS_SK_CHECKPOINT,            /* sessions disagree on a quiet mailbox */
     MS_SK_SYNTAX,                /* a response the strict parser rejects */
     MS_SK_POP3,                  /* POP3: UIDL, count or size inconsistent */
+    MS_SK_LOST,                  /* SMTP: accepted (250), neither delivered nor bounced */
+    MS_SK_DUPLICATE,             /* SMTP: delivered twice (info: no MUST forbids it) */
+    MS_SK_ALTERED,               /* SMTP: delivered, not as sent (info, RFC 5321 4.5.2) */
+    MS_SK_NO_TRACE,              /* SMTP: delivered without a Received: field added */
 };
 
 const char *ms_stress_kind_name(enum ms_stress_kind k);
@@ -222,6 +226,62 @@ void ms_stress_p3_body(struct ms_stress_p3view *v, uint64_t msg, uint64_t hash);
 
 /* FNV-1a 64, for bodies and canonical BODYSTRUCTUREs. */
 uint64_t ms_stress_hash(uint64_t h, const void *p, size_t n);
+
+/* ---- SMTP stress: the messages and the delivery ledger (stress_mail.c) ---- */
+
+/* The message of (session, serial), CRLF lines, not dot-stuffed: its first
+ * line is "X-Mailspec-Stress: <run id> <session> <serial>", a full header
+ * follows (Date, From, To, Message-ID: nothing an MTA adds when missing),
+ * then printable ASCII lines of up to 998 octets and lines that try
+ * transparency (RFC 5321 4.5.2). The same arguments give the same bytes.
+ * Returns the length, or 0 if cap is too small. */
+size_t ms_stress_mail_make(uint64_t seed, const char *run_id, const char *from, const char *rcpt,
+                           unsigned session, uint64_t serial, char *out, size_t cap);
+/* The DATA form: dot-stuffed, ended by ".\r\n". 0 if cap is too small. */
+size_t ms_stress_mail_stuff(const char *msg, size_t n, char *out, size_t cap);
+
+enum ms_stress_mail_kind { MS_MAIL_NOT_OURS = 0, MS_MAIL_COPY, MS_MAIL_BOUNCE };
+struct ms_stress_mail_found {
+    enum ms_stress_mail_kind kind;
+    unsigned session;
+    uint64_t serial;
+    size_t start;      /* where the message as sent begins (COPY) */
+    int prefix_fields; /* everything before start is header fields */
+    int has_received;  /* ... and a Received: field is among them */
+};
+/* Recognise a stored message: a copy of one of run_id's messages (its tag
+ * line in the top-level header), a notification quoting one (the tag line
+ * further in), or neither. Returns 0. */
+int ms_stress_mail_find(const char *run_id, const char *m, size_t n,
+                        struct ms_stress_mail_found *f);
+/* The first offset where got differs from want, or (size_t)-1 if equal. */
+size_t ms_stress_mail_diff(const char *want, size_t wn, const char *got, size_t gn);
+
+/* What happened to each serial number: a byte each in a table of fixed
+ * size (memory does not grow with the run). */
+struct ms_stress_ledger {
+    uint8_t *st;
+    uint64_t cap, next;
+    uint64_t accepted, seen, bounced, duplicates;
+};
+enum ms_stress_arrival {
+    MS_ARRIVED_FIRST,        /* a copy of an accepted message, or a notification */
+    MS_ARRIVED_AGAIN,        /* a second copy */
+    MS_ARRIVED_NOT_ACCEPTED, /* a copy of a message whose DATA was refused or unanswered */
+    MS_ARRIVED_UNKNOWN,      /* a serial never handed out */
+};
+int ms_stress_ledger_init(struct ms_stress_ledger *l, uint64_t cap);
+void ms_stress_ledger_free(struct ms_stress_ledger *l);
+/* A new serial, or UINT64_MAX when the table is full. */
+uint64_t ms_stress_ledger_next(struct ms_stress_ledger *l);
+/* DATA of serial ended: ok, accepted (250); else refused or unanswered. */
+void ms_stress_ledger_accepted(struct ms_stress_ledger *l, uint64_t serial, int ok);
+enum ms_stress_arrival ms_stress_ledger_arrived(struct ms_stress_ledger *l, uint64_t serial,
+                                                int bounce);
+/* Accepted messages neither delivered nor bounced yet. */
+uint64_t ms_stress_ledger_missing(const struct ms_stress_ledger *l);
+/* The next such serial from `from` on, marked reported; UINT64_MAX: none. */
+uint64_t ms_stress_ledger_lost(struct ms_stress_ledger *l, uint64_t from);
 #define MS_STRESS_HASH_INIT 0xcbf29ce484222325ull
 
 #endif

@@ -36,6 +36,14 @@ const char *ms_stress_kind_name(enum ms_stress_kind k)
         return "checkpoint";
     case MS_SK_SYNTAX:
         return "syntax";
+    case MS_SK_LOST:
+        return "smtp-lost";
+    case MS_SK_DUPLICATE:
+        return "smtp-duplicate";
+    case MS_SK_ALTERED:
+        return "smtp-altered";
+    case MS_SK_NO_TRACE:
+        return "smtp-no-trace";
     case MS_SK_POP3:
         return "pop3";
     default:

@@ -19,6 +19,11 @@ struct ms_stress_opts {
     const char *log;     /* --log FILE: JSONL, one line a second */
     const char *mailbox; /* --mailbox (default: mailspec-stress-<run id>) */
     int keep;            /* --keep: do not delete the mailbox at the end */
+    /* SMTP: delivery checked over IMAP (docs/stress.md, "SMTP") */
+    const char *check_port;     /* --check-port: the recipient's IMAP port */
+    enum ms_tls_mode check_tls; /* --check-tls (default: --tls) */
+    int auth;                   /* --auth: AUTH PLAIN as --user before sending */
+    unsigned settle_s;          /* --settle: wait this long for accepted mail to arrive */
 };
 
 #define MS_STRESS_MAX_CLIENTS 500

@@ -16,9 +16,13 @@ Planted bugs (``bug=``):
 - ``"lost-flag"``: STORE is a read-modify-write without the lock, so two
   sessions changing flags of the same message at once lose one change.
 
+``StressSmtp`` delivers what it accepts into a ``StressImap``'s mailbox,
+for ``stress --protocol smtp``; its bugs are in its docstring.
+
 Run by hand: ``python3 stress_fixture.py [BUG]`` prints the port.
 """
 
+import bisect
 import re
 import sys
 import threading
@@ -58,10 +62,8 @@ class Mailbox:
         return m.uid
 
     def by_uid(self, uid):
-        for m in self.msgs:
-            if m.uid == uid:
-                return m
-        return None
+        i = bisect.bisect_left(self.msgs, uid, key=lambda m: m.uid)  # msgs are in UID order
+        return self.msgs[i] if i < len(self.msgs) and self.msgs[i].uid == uid else None
 
 
 def fmt_flags(flags):
@@ -192,7 +194,7 @@ class Session:
         if cmd == "STARTTLS":
             return "%s NO no TLS here\r\n" % tag
         with mb.lock:
-            if cmd == "SELECT":
+            if cmd in ("SELECT", "EXAMINE"):
                 self.selected = True
                 self.view = [m.uid for m in mb.msgs]
                 self.seen_ver = {m.uid: m.ver for m in mb.msgs}
@@ -223,10 +225,10 @@ class Session:
                 items = " ".join(args[1:]).strip("()").replace("(", " ").replace(")", " ").split()
                 items = [i.upper() for i in items]
                 seqs = self.uid_seqs(args[0]) if uid_cmd else self.seqs(args[0])
-                out = self.sync(expunge=False).encode()
+                out = [self.sync(expunge=False).encode()]
                 for seq in seqs:
-                    out += self.fetch_line(seq, items, uid_cmd)
-                return out + ("%s OK FETCH done\r\n" % tag).encode()
+                    out.append(self.fetch_line(seq, items, uid_cmd))
+                return b"".join(out) + ("%s OK FETCH done\r\n" % tag).encode()
             if cmd in ("SEARCH", "UID SEARCH"):
                 key = args[0].upper() if args else "ALL"
                 hits = []
@@ -363,3 +365,81 @@ class StressPop3(LoopbackServer):
             else:
                 out = "-ERR no\r\n"
             sock.sendall(out.encode())
+
+
+class StressSmtp(LoopbackServer):
+    """An SMTP server that delivers every accepted message into ``imap``'s
+    mailbox (a StressImap), a Received: field put before it. Planted bugs
+    (``bug=``), each on every 20th accepted message unless said otherwise:
+
+    - ``None``: the fixed twin.
+    - ``"lose"``: answered 250, then dropped (RFC 5321 6.1).
+    - ``"dup"``: stored twice.
+    - ``"dot"``: no dot-unstuffing, on every message (RFC 5321 4.5.2).
+    - ``"notrace"``: no Received: field, on every message (RFC 5321 4.4).
+    - ``"bounce"``: not delivered; a notification quoting its header is put
+      in the mailbox instead (RFC 5321 6.1: compliant, nothing is lost).
+    """
+
+    def __init__(self, imap, bug=None, lifetime=120):
+        super().__init__(lifetime=lifetime, io_timeout=30, backlog=64)
+        self.imap = imap
+        self.bug = bug
+        self.lock = threading.Lock()
+        self.accepted = 0
+
+    def deliver(self, data):
+        with self.lock:
+            self.accepted += 1
+            n = self.accepted
+        if self.bug == "lose" and n % 20 == 0:
+            return
+        if self.bug == "bounce" and n % 20 == 0:
+            head = data.split(b"\r\n\r\n", 1)[0]
+            data = (b"From: MAILER-DAEMON@fixture\r\nSubject: Undelivered Mail Returned to "
+                    b"Sender\r\n\r\nThe message below could not be delivered.\r\n\r\n" + head +
+                    b"\r\n")
+        if self.bug != "notrace":
+            data = b"Received: from client by fixture; Thu, 1 Jan 2026 00:00:00 +0000\r\n" + data
+        mb = self.imap.mailbox
+        with mb.lock:
+            mb.add(data)
+            if self.bug == "dup" and n % 20 == 0:
+                mb.add(data)
+
+    def handle_connection(self, sock):
+        rfile = sock.makefile("rb")
+        try:
+            sock.sendall(b"220 stress fixture ESMTP\r\n")
+            while True:
+                line = rfile.readline()
+                if not line:
+                    return
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    sock.sendall(b"250-fixture\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    sock.sendall(b"354 go ahead\r\n")
+                    data = []
+                    while True:
+                        dl = rfile.readline()
+                        if not dl or dl == b".\r\n":
+                            break
+                        if dl.startswith(b".") and self.bug != "dot":
+                            dl = dl[1:]
+                        data.append(dl)
+                    if not dl:
+                        return
+                    self.deliver(b"".join(data))
+                    sock.sendall(b"250 accepted\r\n")
+                elif verb == b"QUIT":
+                    sock.sendall(b"221 bye\r\n")
+                    return
+                elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                    sock.sendall(b"250 ok\r\n")
+                else:
+                    sock.sendall(b"502 not implemented\r\n")
+        except (OSError, ValueError):
+            pass
+        finally:
+            sock.close()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from stress_fixture import StressImap
+from stress_fixture import StressImap, StressSmtp
 
 PASSWORD = "s3cret-Stress"
 
@@ -99,7 +99,11 @@ def test_usage_errors(mailspec, tmp_path):
     assert rc("--protocol", "imap", "--clients", "0", "--user", "u", "--password", "p") == 2
     assert rc("--protocol", "imap", "--duration", "x", "--user", "u", "--password", "p") == 2
     assert rc("--protocol", "imap") == 2                                  # no credentials
-    assert rc("--protocol", "smtp", "--user", "u", "--password", "p") == 2  # not implemented
+    assert rc("--protocol", "smtp", "--user", "u", "--password", "p") == 2  # no --rcpt
+    assert rc("--protocol", "smtp", "--rcpt", "a@b", "--user", "u", "--password", "p") == 2
+    assert rc("--protocol", "imap", "--check-port", "143", "--user", "u", "--password", "p") == 2
+    assert rc("--protocol", "smtp", "--rcpt", "a@b", "--check-port", "143", "--check-tls", "x",
+              "--user", "u", "--password", "p") == 2
     assert rc("--protocol", "imap", "--user", "u", "--password", "p", "--bogus") == 2
     assert rc("--protocol", "imap", "--user", "u", "--password", "p", "extra") == 2
     # nothing listens there
@@ -193,3 +197,84 @@ def test_lab_dovecot_pop3_message_with_long_lines(mailspec, tmp_path, lab):
                     "--clients", "3", "--duration", "2", "-q")
     assert proc.returncode == 0, json.dumps(doc and doc["inconsistencies"], indent=1)[:3000]
     assert doc["inconsistencies"] == [] and doc["checks"]["content"] > 0
+
+
+# ---- SMTP: delivery read back over IMAP ----
+
+def smtp_fixture_run(mailspec, tmp_path, bug, seconds=2, settle=3):
+    """stress --protocol smtp against StressSmtp, which delivers into a
+    StressImap's mailbox (read back by the checker)."""
+    with StressImap(bug=None, lifetime=seconds + settle + 60) as imap, \
+            StressSmtp(imap, bug=bug, lifetime=seconds + settle + 60) as smtp:
+        return run(mailspec, tmp_path, "--protocol", "smtp", "--host", "127.0.0.1", "--port",
+                   str(smtp.port), "--rcpt", "tester@fixture.test", "--check-port", str(imap.port),
+                   "--user", "tester", "--password", PASSWORD, "--clients", "3", "--duration",
+                   str(seconds), "--settle", str(settle), "--seed", "5", "-q")
+
+
+def test_smtp_fixed_twin_delivers_every_message_as_sent(mailspec, tmp_path):
+    proc, doc = smtp_fixture_run(mailspec, tmp_path, None)
+    assert proc.returncode == 0, proc.stderr
+    check_doc(doc)
+    d = doc["delivery"]
+    assert doc["inconsistencies"] == [] and doc["protocol"] == "smtp"
+    assert d["accepted"] > 50 and d["accepted"] == d["delivered"] == d["as_sent"], d
+    assert d["missing"] == d["lost"] == d["duplicates"] == d["altered"] == 0, d
+    for k in ("MAIL", "RCPT", "DATA", "DATA-END"):
+        assert doc["by_command"][k]["count"] > 0, k
+
+
+@pytest.mark.parametrize("bug,kind,level,rc", [
+    ("lose", "smtp-lost", "MUST", 1),         # 250, then dropped: RFC 5321 6.1
+    ("notrace", "smtp-no-trace", "MUST", 1),  # no Received: RFC 5321 4.4
+    ("dup", "smtp-duplicate", "info", 0),     # no MUST forbids it: reported, not judged
+    ("dot", "smtp-altered", "info", 0),       # leading dots kept: RFC 5321 4.5.2 (no keyword)
+])
+def test_smtp_planted_delivery_bugs(mailspec, tmp_path, bug, kind, level, rc):
+    proc, doc = smtp_fixture_run(mailspec, tmp_path, bug)
+    assert proc.returncode == rc, proc.stderr
+    kinds = {(i["kind"], i["level"]) for i in doc["inconsistencies"]}
+    assert kinds == {(kind, level)}, kinds
+    assert doc["info_count"] == (len(doc["inconsistencies"]) if level == "info" else 0)
+    first = doc["inconsistencies"][0]
+    assert first["rfc"].startswith("RFC 5321")
+    d = doc["delivery"]
+    counts = {"smtp-lost": d["lost"], "smtp-no-trace": d["without_trace"],
+              "smtp-duplicate": d["duplicates"], "smtp-altered": d["altered"]}
+    assert counts[kind] > 0 and sum(counts.values()) == counts[kind], d
+    if bug == "lose":  # every 20th accepted message
+        assert abs(d["lost"] - d["accepted"] // 20) <= 1, d
+    assert PASSWORD not in proc.stderr.decode() + json.dumps(doc)
+
+
+def test_smtp_notification_is_not_a_lost_message(mailspec, tmp_path):
+    """A message that bounced (a notification quoting it reaches the mailbox
+    of the reverse-path, which is --rcpt's) is not lost: RFC 5321 6.1."""
+    proc, doc = smtp_fixture_run(mailspec, tmp_path, "bounce")
+    assert proc.returncode == 0, proc.stderr
+    d = doc["delivery"]
+    assert doc["inconsistencies"] == [], doc["inconsistencies"][:2]
+    assert d["bounced"] > 0 and d["missing"] == 0 and d["lost"] == 0, d
+    assert d["delivered"] + d["bounced"] == d["accepted"], d
+
+
+@pytest.mark.parametrize("smtp,tls,imap,check_tls,auth", [
+    ("smtp_port", "none", "imap_port", "none", False),
+    ("submission_port", "starttls", "imaps_port", "implicit", True),
+])
+def test_lab_postfix_delivers_to_dovecot(mailspec, tmp_path, lab, smtp, tls, imap, check_tls,
+                                         auth):
+    """Postfix (pipe to dovecot-lda) into the scratch user's INBOX: every
+    accepted message arrives once, as sent, after Return-Path and Received."""
+    args = ["--protocol", "smtp", "--host", lab.host, "--port", str(getattr(lab, smtp)), "--tls",
+            tls, "--cafile", lab.cafile, "--rcpt", lab.address3, "--check-port",
+            str(getattr(lab, imap)), "--check-tls", check_tls, "--user", lab.user3, "--password",
+            lab.password3, "--clients", "4", "--duration", "2", "--settle", "60", "-q"]
+    if auth:
+        args.append("--auth")
+    proc, doc = run(mailspec, tmp_path, *args, timeout=180)
+    assert proc.returncode == 0, proc.stderr.decode() + json.dumps(doc and doc["inconsistencies"])
+    d = doc["delivery"]
+    assert d["accepted"] > 20 and d["accepted"] == d["delivered"] == d["as_sent"], d
+    assert doc["inconsistencies"] == []
+    assert lab.password3 not in proc.stderr.decode() + json.dumps(doc)
