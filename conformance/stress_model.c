@@ -295,6 +295,12 @@ void ms_stress_view_expunge(struct ms_stress_view *v, uint32_t seq)
                v->exists);
         return;
     }
+    /* a number not yet announced moves down with the messages before it:
+     * "* 44 FETCH", "* 2 EXPUNGE", "* 43 EXISTS" announce the same message */
+    if (v->pending_seq && seq < v->pending_seq)
+        v->pending_seq--;
+    if (v->pending_seq && seq <= v->pending_had)
+        v->pending_had--;
     uint32_t uid = v->uid[seq - 1];
     if (uid) {
         struct ms_stress_slot *s = slot_find(v->mb, uid);
