@@ -71,6 +71,10 @@ static const char *skip_reason(const struct ms_imap_response *r, const char *msg
         return r->kind == MS_IMAP_UNTAGGED ? "untagged BYE before a tagged response" : NULL;
     case MS_IMAP_ESEARCH:
         return "ESEARCH (RFC 4731) is not implemented by libetpan";
+    case MS_IMAP_ID:
+        /* RFC 2971 4: "(" #(string SPACE nstring) ")", and RFC 822's "#"
+         * allows zero elements; libetpan wants at least one pair */
+        return contains_ci(msg, n, "()") ? "ID with an empty parameter list (RFC 2971 4)" : NULL;
     case MS_IMAP_SEARCH:
     case MS_IMAP_SORT:
         return contains_ci(msg, n, "(MODSEQ") ? "SEARCH/SORT ... (MODSEQ n) (RFC 7162 3.1.5)"
