@@ -25,7 +25,7 @@
 struct fz_exec {
     const struct fz_target *t;
     struct ms_conn conn;
-    int open, tls_on, tls_closed, peer_tls_closed, eof;
+    int open, tls_on, tls_closed, eof;
     void *sess; /* SSL_SESSION * kept for resumption */
     /* the strict parsers, both directions */
     struct ms_session ss;
@@ -424,53 +424,7 @@ static int rd(struct fz_exec *e, uint64_t dl)
     char buf[16384], err[256];
     if (e->eof)
         return 0;
-    if (e->tls_closed && !e->peer_tls_closed) {
-        /* after our close_notify: TLS records go to TLS (the peer's close_notify ends it),
-         * anything else is cleartext the server wrote on the socket */
-        struct pollfd pf = {e->conn.fd, POLLIN, 0};
-        uint64_t now = ms_now_ms();
-        if (!SSL_has_pending(e->conn.ssl)) {
-            int pr = poll(&pf, 1, dl > now ? (int)(dl - now) : 0);
-            if (pr <= 0)
-                return -2;
-            unsigned char hd[2];
-            ssize_t k = recv(e->conn.fd, hd, 2, MSG_PEEK);
-            if (k <= 0) {
-                e->eof = 1;
-                return 0;
-            }
-            if (!(hd[0] >= 0x14 && hd[0] <= 0x17 && (k < 2 || hd[1] == 0x03))) {
-                e->peer_tls_closed = 1;
-                return rd(e, dl);
-            }
-        }
-        int n = SSL_read(e->conn.ssl, buf, (int)sizeof(buf));
-        if (n > 0) {
-            got(e, buf, (size_t)n);
-            return 1;
-        }
-        int se = SSL_get_error(e->conn.ssl, n);
-        if (se == SSL_ERROR_WANT_READ)
-            return 1;
-        e->peer_tls_closed = 1; /* close_notify (or a broken record): raw from here */
-        return 1;
-    }
-    if (e->tls_closed) { /* cleartext on the socket after TLS */
-        struct pollfd pf = {e->conn.fd, POLLIN, 0};
-        uint64_t now = ms_now_ms();
-        int pr = poll(&pf, 1, dl > now ? (int)(dl - now) : 0);
-        if (pr <= 0)
-            return -2;
-        ssize_t n = recv(e->conn.fd, buf, sizeof(buf), 0);
-        if (n > 0) {
-            got(e, buf, (size_t)n);
-            return 1;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return 1;
-        e->eof = 1;
-        return 0;
-    }
+    /* after our close_notify the transport tells TLS records from cleartext */
     ssize_t n = ms_conn_read(&e->conn, buf, sizeof(buf), dl, e->t->stop, err, sizeof(err));
     if (n > 0) {
         got(e, buf, (size_t)n);
@@ -501,7 +455,7 @@ static void await(struct fz_exec *e, size_t want, unsigned wait_ms)
         uint64_t dl = got_f ? now + QUIET_MS : end;
         if (dl > end)
             dl = end;
-        if (now >= dl && !(e->conn.ssl && !e->tls_closed && SSL_has_pending(e->conn.ssl)))
+        if (now >= dl && !ms_conn_pending(&e->conn))
             return;
         int k = rd(e, dl);
         if (k == 0 || k == -1)
@@ -590,7 +544,7 @@ static int conn_open(struct fz_exec *e, struct fz_result *r)
     char err[512];
     uint64_t dl = ms_now_ms() + t->timeout_ms;
 
-    e->tls_on = e->tls_closed = e->peer_tls_closed = e->eof = 0;
+    e->tls_on = e->tls_closed = e->eof = 0;
     e->rxlen = e->txlen = 0;
     e->finals = e->msgs = 0;
     e->sent_ctl = 0;
@@ -688,7 +642,9 @@ static void run(struct fz_exec *e, const struct fz_case *c, struct fz_result *r,
         } else if (st->op == FZ_TLS_CLOSE) {
             if (!e->tls_on || e->tls_closed)
                 continue;
-            (void)SSL_shutdown(e->conn.ssl);
+            char cerr[256];
+            (void)ms_conn_tls_close_notify(&e->conn, ms_now_ms() + e->t->timeout_ms, cerr,
+                                           sizeof(cerr));
             e->tls_closed = 1;
             await(e, 0, QUIET_MS * 4);
         }
