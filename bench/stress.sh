@@ -88,5 +88,25 @@ for mode in none implicit; do
         printf "%s: %.0f commands/s = %.2fx imaptest (%d/s), mailspec CPU %.1f us/command, %.0f%% of one core, %d inconsistencies (exit %d); ",
                n, c, c / r, r, u, 100 * s, i, rc }')"
 done
+# SMTP: Postfix to the lab's scratch user, every accepted message read back
+# over IMAP (no imaptest figure to compare with: it has no SMTP)
+json="$work.smtp.json"
+rm -f "$json"
+"$exe" stress --protocol smtp --host "$MAILSPEC_LAB_HOST" --port "$MAILSPEC_LAB_SMTP_PORT" \
+    --rcpt "$MAILSPEC_LAB_USER3@localhost" --check-port "$MAILSPEC_LAB_IMAP_PORT" \
+    --user "$MAILSPEC_LAB_USER3" --password "$MAILSPEC_LAB_PASSWORD3" --clients "$clients" \
+    --duration "$secs" --settle 120 -q --json "$json" >"$work.smtp.log" 2>&1
+rc=$?
+if [ -s "$json" ]; then
+    cps=$(field "$json" commands_per_second)
+    acc=$(field "$json" accepted)
+    asent=$(field "$json" as_sent)
+    wait=$(field "$json" settle_seconds)
+    out="$out; $(awk -v c="$cps" -v a="$acc" -v d="$asent" -v s="$secs" -v w="$wait" -v rc="$rc" 'BEGIN {
+        printf "SMTP: %.0f commands/s, %.0f messages/s accepted, %d of %d read back as sent (%.1f s after the run; exit %d)",
+               c, a / s, d, a, w, rc }')"
+else
+    out="$out; SMTP: mailspec stress failed (exit $rc, see $work.smtp.log)"
+fi
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 echo "${out%; } ($clients clients, ${secs} s each, Dovecot in a private lab on 127.0.0.1, load $load)"

@@ -19,6 +19,7 @@ enum {
     OPT_CHECKPOINT,
     OPT_MAILBOX,
     OPT_KEEP,
+    OPT_CHECK_HOST,
     OPT_CHECK_PORT,
     OPT_CHECK_TLS,
     OPT_AUTH,
@@ -34,6 +35,7 @@ static const struct option stress_options[] = {
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"mailbox", required_argument, NULL, OPT_MAILBOX},
     {"keep", no_argument, NULL, OPT_KEEP},
+    {"check-host", required_argument, NULL, OPT_CHECK_HOST},
     {"check-port", required_argument, NULL, OPT_CHECK_PORT},
     {"check-tls", required_argument, NULL, OPT_CHECK_TLS},
     {"auth", no_argument, NULL, OPT_AUTH},
@@ -71,10 +73,11 @@ static void usage(FILE *f)
             "  --check-port PORT           IMAP port of ADDR's mailbox, read as --user\n"
             "                              (required); --mailbox: where mail is delivered\n"
             "                              (default INBOX)\n"
+            "  --check-host HOST           host of that IMAP port (default: --host)\n"
             "  --check-tls MODE            TLS of the IMAP port (default: --tls)\n"
             "  --auth                      AUTH PLAIN as --user before sending\n"
-            "  --settle SECONDS            after the run, wait this long at most for\n"
-            "                              accepted messages to arrive (default 60)\n"
+            "  --settle SECONDS            after the run, wait for accepted messages until\n"
+            "                              none has arrived for this long (default 60)\n"
             "  --json FILE                 summary: commands, seconds, commands_per_second,\n"
             "                              inconsistencies, ... ('-': stdout)\n"
             "  --log FILE                  one JSON line a second: commands/s, latency\n"
@@ -154,6 +157,13 @@ int ms_cmd_stress(int argc, char **argv)
         case OPT_KEEP:
             so.keep = 1;
             break;
+        case OPT_CHECK_HOST:
+            if (!*optarg || strpbrk(optarg, " \r\n")) {
+                fprintf(stderr, "mailspec stress: --check-host: takes a host name or address\n");
+                goto out;
+            }
+            so.check_host = optarg;
+            break;
         case OPT_CHECK_PORT:
             if (number("check-port", optarg, 65535, 1, &v) != 0)
                 goto out;
@@ -198,9 +208,9 @@ int ms_cmd_stress(int argc, char **argv)
                         "(the IMAP port where ADDR's mail is read back)\n");
         goto out;
     }
-    if (!smtp && (so.check_port || check_tls_given || so.auth)) {
-        fprintf(stderr, "mailspec stress: --check-port, --check-tls and --auth are for "
-                        "--protocol smtp\n");
+    if (!smtp && (so.check_port || so.check_host || check_tls_given || so.auth)) {
+        fprintf(stderr, "mailspec stress: --check-host, --check-port, --check-tls and --auth are "
+                        "for --protocol smtp\n");
         goto out;
     }
     if (cli.junit) {

@@ -53,7 +53,7 @@ enum ms_stress_kind {
     MS_SK_CHECKPOINT,            /* sessions disagree on a quiet mailbox */
     MS_SK_SYNTAX,                /* a response the strict parser rejects */
     MS_SK_POP3,                  /* POP3: UIDL, count or size inconsistent */
-    MS_SK_LOST,                  /* SMTP: accepted (250), neither delivered nor bounced */
+    MS_SK_LOST,                  /* SMTP: accepted (250), neither delivered nor bounced (info) */
     MS_SK_DUPLICATE,             /* SMTP: delivered twice (info: no MUST forbids it) */
     MS_SK_ALTERED,               /* SMTP: delivered, not as sent (info, RFC 5321 4.5.2) */
     MS_SK_NO_TRACE,              /* SMTP: delivered without a Received: field added */

@@ -37,7 +37,7 @@ const char *ms_stress_kind_name(enum ms_stress_kind k)
     case MS_SK_SYNTAX:
         return "syntax";
     case MS_SK_LOST:
-        return "smtp-lost";
+        return "smtp-undelivered";
     case MS_SK_DUPLICATE:
         return "smtp-duplicate";
     case MS_SK_ALTERED:

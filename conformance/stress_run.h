@@ -20,6 +20,7 @@ struct ms_stress_opts {
     const char *mailbox; /* --mailbox (default: mailspec-stress-<run id>) */
     int keep;            /* --keep: do not delete the mailbox at the end */
     /* SMTP: delivery checked over IMAP (docs/stress.md, "SMTP") */
+    const char *check_host;     /* --check-host (default: --host) */
     const char *check_port;     /* --check-port: the recipient's IMAP port */
     enum ms_tls_mode check_tls; /* --check-tls (default: --tls) */
     int auth;                   /* --auth: AUTH PLAIN as --user before sending */
