@@ -256,3 +256,76 @@ def test_stop_leaves_nothing_listening(tmp_path):
         with socket.socket() as s:
             s.settimeout(2)
             assert s.connect_ex((srv.host, port)) != 0, "port %d still open" % port
+
+
+def test_exim_delivers_alice_to_tlsonly_imaps():
+    """Exim and dovecot-tlsonly started from one DIR (Exim first, as in
+    'scripts/matrix start DIR'): mail Exim accepts for alice@localhost arrives
+    over LMTP in alice's INBOX of dovecot-tlsonly, read back over IMAPS where
+    DIR/env says (MAILSPEC_MATRIX_EXIM_READ_*); postmaster's mail still goes
+    to Exim's maildir."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    import tempfile
+
+    from matrix import free_port_base, read_env, start_server, stop_server
+
+    busy = {int(os.environ.get("MAILSPEC_MATRIX_PORT_BASE", "0"))}
+    directory = tempfile.mkdtemp(prefix="mailspec-matrix-eximlmtp-", dir="/tmp")
+    try:
+        srv = start_server("exim", directory, port_base=free_port_base("exim", busy))
+        start_server("dovecot-tlsonly", directory,
+                     port_base=free_port_base("dovecot-tlsonly", busy))
+        env = read_env(directory)
+        assert env.get("MAILSPEC_MATRIX_EXIM_READ_HOST") == "127.0.0.2", env
+        host = env["MAILSPEC_MATRIX_EXIM_READ_HOST"]
+        port = int(env["MAILSPEC_MATRIX_EXIM_READ_IMAPS_PORT"])
+        assert port == int(env["MAILSPEC_MATRIX_DOVECOT_TLSONLY_IMAPS_PORT"]), env
+        ctx = srv.ssl_context()
+
+        token = "lmtp-%d-%d" % (os.getpid(), time.time_ns())
+        conn = smtplib.SMTP(srv.host, srv.smtp_port, timeout=TIMEOUT)
+        try:
+            conn.ehlo("client.mailspec.test")
+            assert conn.starttls(context=ctx)[0] == 220
+            conn.ehlo("client.mailspec.test")
+            msg = ("From: postmaster@localhost\r\nTo: alice@localhost\r\n"
+                   "Subject: mailspec matrix exim to tlsonly %s\r\n"
+                   "Message-ID: <%s@mailspec.matrix>\r\n\r\nbody %s\r\n" % (token, token, token))
+            assert conn.sendmail("postmaster@localhost", ["alice@localhost"], msg) == {}
+            stamp = smtp_send(srv, conn, "smtp")  # to postmaster: Exim's maildir
+        finally:
+            conn.quit()
+
+        found = None
+        deadline = time.monotonic() + 20
+        while found is None and time.monotonic() < deadline:
+            imap = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=TIMEOUT)
+            try:
+                typ, data = imap.login(env["MAILSPEC_MATRIX_EXIM_READ_USER"],
+                                       env["MAILSPEC_MATRIX_EXIM_READ_PASSWORD"])
+                assert typ == "OK", data
+                assert imap.select("INBOX", readonly=True)[0] == "OK"
+                typ, data = imap.search(None, "SUBJECT", token)
+                assert typ == "OK", data
+                if data[0]:
+                    nums = data[0].split()
+                    assert len(nums) == 1, "delivered %d times" % len(nums)
+                    typ, data = imap.fetch(nums[0], "(BODY.PEEK[])")
+                    assert typ == "OK", data
+                    found = data[0][1]
+            finally:
+                imap.logout()
+            if found is None:
+                time.sleep(0.5)
+        logs = "\n".join(open(os.path.join(directory, f), errors="replace").read()[-3000:]
+                         for f in ("exim/log/mainlog", "dovecot-tlsonly/dovecot.log")
+                         if os.path.exists(os.path.join(directory, f)))
+        assert found is not None, "message %s not readable over IMAPS\n%s" % (token, logs)
+        assert ("Subject: mailspec matrix exim to tlsonly %s" % token).encode() in found
+        assert found.endswith(("\r\n\r\nbody %s\r\n" % token).encode()), found
+        assert b"with LMTP" in found, found  # Dovecot's own trace field
+        assert delivered(srv, stamp), "postmaster's mail not in Exim's maildir\n" + logs
+    finally:
+        stop_server(directory)
+        shutil.rmtree(directory, ignore_errors=True)
