@@ -6,11 +6,13 @@ postmaster), and the refusals of the Dovecot that wants TLS before login.
 """
 
 import imaplib
+import json
 import os
 import poplib
 import shutil
 import smtplib
 import socket
+import subprocess
 import time
 
 import pytest
@@ -326,6 +328,21 @@ def test_exim_delivers_alice_to_tlsonly_imaps():
         assert found.endswith(("\r\n\r\nbody %s\r\n" % token).encode()), found
         assert b"with LMTP" in found, found  # Dovecot's own trace field
         assert delivered(srv, stamp), "postmaster's mail not in Exim's maildir\n" + logs
+
+        # mailspec stress --protocol smtp against Exim, read back on the
+        # other host (--check-host): every accepted message once, as sent
+        out = os.path.join(directory, "stress.json")
+        proc = subprocess.run(
+            [os.environ["MAILSPEC"], "stress", "--protocol", "smtp", "--host", srv.host, "--port",
+             str(srv.smtp_port), "--tls", "starttls", "--cafile", srv.cafile, "--rcpt",
+             "alice@localhost", "--check-host", host, "--check-port", str(port), "--check-tls",
+             "implicit", "--user", env["MAILSPEC_MATRIX_EXIM_READ_USER"], "--password",
+             env["MAILSPEC_MATRIX_EXIM_READ_PASSWORD"], "--clients", "3", "--duration", "3",
+             "-q", "--json", out], capture_output=True, timeout=180)
+        assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+        with open(out) as f:
+            d = json.load(f)["delivery"]
+        assert d["accepted"] > 5 and d["accepted"] == d["delivered"] == d["as_sent"], d
     finally:
         stop_server(directory)
         shutil.rmtree(directory, ignore_errors=True)
