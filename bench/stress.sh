@@ -102,11 +102,11 @@ if [ -s "$json" ]; then
     acc=$(field "$json" accepted)
     asent=$(field "$json" as_sent)
     wait=$(field "$json" settle_seconds)
-    out="$out; $(awk -v c="$cps" -v a="$acc" -v d="$asent" -v s="$secs" -v w="$wait" -v rc="$rc" 'BEGIN {
+    out="${out%; }; $(awk -v c="$cps" -v a="$acc" -v d="$asent" -v s="$secs" -v w="$wait" -v rc="$rc" 'BEGIN {
         printf "SMTP: %.0f commands/s, %.0f messages/s accepted, %d of %d read back as sent (%.1f s after the run; exit %d)",
                c, a / s, d, a, w, rc }')"
 else
-    out="$out; SMTP: mailspec stress failed (exit $rc, see $work.smtp.log)"
+    out="${out%; }; SMTP: mailspec stress failed (exit $rc, see $work.smtp.log)"
 fi
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 echo "${out%; } ($clients clients, ${secs} s each, Dovecot in a private lab on 127.0.0.1, load $load)"
