@@ -2199,6 +2199,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
                 settled = 1;
                 break;
             }
+            if (stop_flag) /* interrupted while waiting: not checked to the end */
+                break;
             if (!k->busy &&
                 (now >= settle_end || quiet >= (uint64_t)o->settle_s * 1000000u || !k->up))
                 break;
@@ -2271,13 +2273,13 @@ int ms_stress_run(const struct ms_stress_opts *o)
         uint64_t last = st->last_arrival_us > sent_end ? st->last_arrival_us : sent_end;
         double quiet = last ? (double)(now_us() - last) / 1e6 : 0;
         int bounces_return = strcmp(st->from, ro->rcpt) == 0;
-        if (k->up && !k->busy)
+        if (k->up && !k->busy && !stop_flag)
             report_undelivered(st, quiet, bounces_return); /* none when settled */
         else if (!settled && (unchecked = 1) && st->quiet < 2)
             fprintf(stderr,
-                    "mailspec stress: the IMAP session that reads %s's mail is down: "
-                    "delivery was not checked to the end (no message is reported undelivered)\n",
-                    ro->rcpt);
+                    "mailspec stress: %s: delivery was not checked to the end (no message is "
+                    "reported undelivered)\n",
+                    stop_flag ? "interrupted" : "the IMAP session that reads the mail is down");
     }
     /* log out; the first session that is up deletes the mailbox */
     int deleted = o->keep || st->smtp;

@@ -278,3 +278,26 @@ def test_lab_postfix_delivers_to_dovecot(mailspec, tmp_path, lab, smtp, tls, ima
     assert d["accepted"] > 20 and d["accepted"] == d["delivered"] == d["as_sent"], d
     assert doc["inconsistencies"] == []
     assert lab.password3 not in proc.stderr.decode() + json.dumps(doc)
+
+
+def test_smtp_interrupted_wait_ends_at_once_without_verdict(mailspec, tmp_path):
+    """SIGINT while waiting for the last messages ends the run at once; the
+    messages still missing are not reported, and the exit status says the
+    delivery was not checked to the end (2)."""
+    import signal
+    with StressImap(bug=None, lifetime=90) as imap, StressSmtp(imap, bug="lose", lifetime=90) as smtp:
+        out = tmp_path / "stress.json"
+        proc = subprocess.Popen(
+            [mailspec, "stress", "--json", str(out), "--protocol", "smtp", "--host", "127.0.0.1",
+             "--port", str(smtp.port), "--rcpt", "t@fixture.test", "--check-port", str(imap.port),
+             "--user", "tester", "--password", PASSWORD, "--clients", "2", "--duration", "2",
+             "--settle", "60", "-q"], stderr=subprocess.PIPE)
+        time.sleep(5)  # 2 s of sending, then the wait for the dropped messages
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - t0 < 5
+        assert proc.returncode == 2, err
+        assert b"interrupted" in err, err
+        doc = json.loads(out.read_text())
+        assert doc["delivery"]["missing"] > 0 and doc["delivery"]["undelivered"] == 0
