@@ -448,27 +448,34 @@ static void tidy_up(struct rt *t)
         first--;
     if (first == s->nsteps || first == 0)
         return;
-    /* the cleanup steps run on the connection of the first of them */
+    /* the cleanup steps run on the connection of the first of them; the
+     * steps of a connection never opened (or gone) are skipped, those of
+     * the others still run: a connection opened late in the setup must not
+     * keep the first one from deleting what it created */
     t->c = &t->conns[s->steps[first].conn];
-    if (!t->c->open || t->c->eof)
-        return;
-    tr_note(t, "mailspec: the run stopped early; its cleanup steps follow (not judged)");
+    int skip = !t->c->open || t->c->eof, noted = 0;
     for (size_t i = first; i < s->nsteps; i++) {
         const struct ms_step *st = &s->steps[i];
         if (st->type == MS_STEP_SWITCH) {
             t->c = &t->conns[st->arg];
-            if (!t->c->open || t->c->eof)
-                return; /* never opened, or gone: nothing to tidy there */
+            skip = !t->c->open || t->c->eof;
+        } else if (skip) {
+            continue;
         } else if (st->type == MS_STEP_SEND) {
             char buf[4096];
             ssize_t n = ms_script_render(s, st, &t->vars, buf, sizeof(buf));
             if (n < 0 || (rt_step_vars(s, st) & RT_SECRET_VARS))
                 return;
+            if (!noted++)
+                tr_note(t,
+                        "mailspec: the run stopped early; its cleanup steps follow (not judged)");
             tr_send(t, st);
             char err[256];
             if (ms_conn_write(&t->c->conn, buf, (size_t)n, ms_now_ms() + 2000, err, sizeof(err)) !=
-                0)
-                return;
+                0) {
+                skip = 1; /* this connection is gone */
+                continue;
+            }
             if (t->c->strict)
                 ms_session_feed(&t->c->ss, 0, st->line, buf, (size_t)n);
         } else if (st->type == MS_STEP_EXPECT && !st->nocrlf) {
@@ -477,8 +484,10 @@ static void tidy_up(struct rt *t)
              * creates the mailbox again */
             uint64_t dl = rt_deadline(t);
             do {
-                if (rt_get_msg(t, dl, st->line) != 1)
-                    return;
+                if (rt_get_msg(t, dl, st->line) != 1) {
+                    skip = 1; /* no answer: go on with the other connections */
+                    break;
+                }
             } while (!rt_msg_matches(t, st) && !tidy_answered(t, st));
         }
     }

@@ -278,3 +278,34 @@ def test_cleanup_goes_on_after_a_refused_step(lab, tmp_path):  # noqa: F811
     left = [x for x in m.list()[1] if b"tidycheck" in x]
     m.logout()
     assert not left, left
+
+
+def test_cleanup_skips_a_connection_never_opened(lab, tmp_path):  # noqa: F811
+    """A setup that stopped before its second connection opened: the
+    cleanup steps of that connection are skipped, those of the first still
+    run, so the mailbox it created is deleted (multi-flags-fetch left one
+    behind in a CI run: the tidying stopped at "@connection b")."""
+    script = tmp_path / "t.session"
+    script.write_text(
+        "@test t.tidy2\n@protocol imap\n@level info\n@quote -\n@phase setup\nS: * OK ${*}\n"
+        "@allow * ${*}\nC: L1 LOGIN \"${user}\" \"${password}\"\nS: L1 OK${*}\n"
+        "C: C1 CREATE \"mailspec-${run}-tidy2\"\nS: C1 OK${*}\n"
+        "C: S1 SELECT \"mailspec-${run}-tidy2-missing\"\nS: S1 OK${*}\n"
+        "@connection b\nS: * OK ${*}\nC: L1 LOGIN \"${user}\" \"${password}\"\nS: L1 OK${*}\n"
+        "@connection main\n@phase check\nC: N1 NOOP\nS: N1 OK${*}\n"
+        "@phase cleanup\n@connection b\nC: Z8 LOGOUT\nS: * BYE ${*}\nS: Z8 OK${*}\n"
+        "@connection main\nC: D9 DELETE \"mailspec-${run}-tidy2\"\nS: D9 OK${*}\n"
+        "C: Z9 LOGOUT\nS: * BYE ${*}\nS: Z9 OK${*}\n")
+    p = subprocess.run(
+        [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--user", lab.user, "--password", lab.password, "--timeout", "5",
+         "--run-id", "tidycheck2", "-v", str(script)], capture_output=True, timeout=60)
+    out = p.stdout.decode() + p.stderr.decode()
+    assert "BLOCK t.tidy2" in out, out
+    assert "D9 OK" in out and "Z8 LOGOUT" not in out, out
+    import imaplib
+    m = imaplib.IMAP4("127.0.0.1", lab.imap_port, timeout=10)
+    m.login(lab.user, lab.password)
+    left = [x for x in m.list()[1] if b"tidycheck2" in x]
+    m.logout()
+    assert not left, left
