@@ -22,6 +22,7 @@
 #include "json.h"
 #include "mailspec/imap_response.h"
 #include "mailspec/mailspec.h"
+#include "mailspec/mime.h"
 #include "mailspec/pop3.h"
 #include "mailspec/smtp.h"
 #include "report.h"
@@ -235,9 +236,8 @@ struct stress {
     uint32_t chk_from, chk_max_uid; /* the checker fetches UIDs from chk_from on */
     uint32_t chk_cmd_from;          /* ... and the current UID FETCH from this one */
     double settle_secs;             /* waited after the run for the last messages */
-    uint64_t last_accept_us, last_arrival_us, chk_fetches, verified, arrived_unaccepted,
-        arrived_unknown;
-    unsigned nreported[4]; /* lost, duplicate, altered, no-trace: shown one by one up to 10 */
+    uint64_t last_arrival_us, chk_fetches, verified, arrived_unaccepted;
+    unsigned nreported[4]; /* undelivered, duplicate, altered, no-trace: shown up to 10 each */
     uint64_t nfound[4];
     /* statistics */
     uint64_t commands, sec_commands, errors, sec_errors;
@@ -1560,8 +1560,6 @@ static void on_sm(struct stress *st, struct client *c, const struct ms_smtp_repl
     case K_SM_BODY:
         /* RFC 5321 4.1.1.4: 250 after the end of data takes responsibility */
         ms_stress_ledger_accepted(&st->led, c->sm_serial, r->code == 250);
-        if (r->code == 250)
-            st->last_accept_us = now_us();
         break;
     case K_SM_QUIT:
         c->p3_quit = 1;
@@ -1657,7 +1655,7 @@ static int sm_send_random(struct stress *st, struct client *c)
 static void delivery_issue(struct stress *st, struct client *sender, enum ms_stress_kind kind,
                            const char *rfc, const char *level, uint32_t uid, const char *text)
 {
-    unsigned k = kind == MS_SK_LOST        ? 0
+    unsigned k = kind == MS_SK_UNDELIVERED ? 0
                  : kind == MS_SK_DUPLICATE ? 1
                  : kind == MS_SK_ALTERED   ? 2
                                            : 3;
@@ -1692,10 +1690,8 @@ static void chk_message(struct stress *st, uint32_t uid, const char *m, size_t n
     st->last_arrival_us = now_us();
     if (f.kind == MS_MAIL_BOUNCE)
         return; /* a notification (RFC 5321 6.1): the message is not lost */
-    if (a == MS_ARRIVED_UNKNOWN) {
-        st->arrived_unknown++;
-        return;
-    }
+    if (a == MS_ARRIVED_UNKNOWN)
+        return; /* a serial never handed out: not this run's message */
     if (a == MS_ARRIVED_NOT_ACCEPTED)
         st->arrived_unaccepted++; /* DATA refused or unanswered, delivered all the same: not judged
                                    */
@@ -1769,15 +1765,9 @@ static void chk_response(struct stress *st, struct client *c, const struct ms_im
         return;
     }
     char *q = malloc(body->s.len + 1); /* a quoted body: unescaped */
-    size_t k = 0;
     if (!q)
         return;
-    for (size_t i = 0; i < body->s.len; i++) {
-        if (body->s.ptr[i] == '\\' && i + 1 < body->s.len)
-            i++;
-        q[k++] = body->s.ptr[i];
-    }
-    chk_message(st, uid, q, k);
+    chk_message(st, uid, q, ms_mime_unquote(body->s, q, body->s.len));
     free(q);
 }
 
@@ -1806,7 +1796,7 @@ static void report_undelivered(struct stress *st, double quiet_s, int bounces_re
 {
     uint64_t from = 0, serial;
     char text[320];
-    while ((serial = ms_stress_ledger_lost(&st->led, from)) != UINT64_MAX) {
+    while ((serial = ms_stress_ledger_undelivered(&st->led, from)) != UINT64_MAX) {
         from = serial + 1;
         snprintf(text, sizeof(text),
                  "message %llu was accepted (250 after DATA) but neither delivered to %s nor %s "
@@ -1816,7 +1806,7 @@ static void report_undelivered(struct stress *st, double quiet_s, int bounces_re
                  bounces_return ? "bounced back to it (the reverse-path)"
                                 : "seen again (bounces go to --mail-from, not read)",
                  quiet_s);
-        delivery_issue(st, NULL, MS_SK_LOST, "RFC 5321 6.1", "info", 0, text);
+        delivery_issue(st, NULL, MS_SK_UNDELIVERED, "RFC 5321 6.1", "info", 0, text);
     }
 }
 
@@ -1978,7 +1968,7 @@ static int write_summary(struct stress *st, double secs, double cpu, const char 
             ms_json_set_num(dl, "delivered", st->led.seen);
             ms_json_set_num(dl, "as_sent", st->verified);
             ms_json_set_num(dl, "bounced", st->led.bounced);
-            ms_json_set_num(dl, "missing", ms_stress_ledger_missing(&st->led));
+            ms_json_set_num(dl, "missing", st->led.missing);
             ms_json_set_num(dl, "duplicates", st->led.duplicates);
             ms_json_set_num(dl, "undelivered", st->nfound[0]);
             ms_json_set_num(dl, "altered", st->nfound[2]);
@@ -2124,7 +2114,7 @@ int ms_stress_run(const struct ms_stress_opts *o)
                         "\rstress: %3llus waiting for %llu accepted messages to arrive (%llus "
                         "at most)  %u findings ",
                         (unsigned long long)((now - start) / 1000000u),
-                        (unsigned long long)ms_stress_ledger_missing(&st->led),
+                        (unsigned long long)st->led.missing,
                         (unsigned long long)(now < settle_end ? (settle_end - now) / 1000000u : 0),
                         st->nissues);
             else if (st->quiet == 0)
@@ -2195,7 +2185,7 @@ int ms_stress_run(const struct ms_stress_opts *o)
             }
             uint64_t quiet =
                 now - (st->last_arrival_us > sent_end ? st->last_arrival_us : sent_end);
-            if (!k->busy && ms_stress_ledger_missing(&st->led) == 0) {
+            if (!k->busy && st->led.missing == 0) {
                 settled = 1;
                 break;
             }
@@ -2275,7 +2265,9 @@ int ms_stress_run(const struct ms_stress_opts *o)
         int bounces_return = strcmp(st->from, ro->rcpt) == 0;
         if (k->up && !k->busy && !stop_flag)
             report_undelivered(st, quiet, bounces_return); /* none when settled */
-        else if (!settled && (unchecked = 1) && st->quiet < 2)
+        else if (!settled)
+            unchecked = 1;
+        if (unchecked && st->quiet < 2)
             fprintf(stderr,
                     "mailspec stress: %s: delivery was not checked to the end (no message is "
                     "reported undelivered)\n",
@@ -2319,8 +2311,7 @@ int ms_stress_run(const struct ms_stress_opts *o)
                 "%llu missing, %llu duplicates\n",
                 (unsigned long long)st->led.accepted, (unsigned long long)st->led.seen,
                 (unsigned long long)st->verified, (unsigned long long)st->led.bounced,
-                (unsigned long long)ms_stress_ledger_missing(&st->led),
-                (unsigned long long)st->led.duplicates);
+                (unsigned long long)st->led.missing, (unsigned long long)st->led.duplicates);
     /* info findings (no MUST broken) do not change the exit status; an SMTP
      * run whose mail could not be read back to the end has no verdict */
     rc = st->nissues > st->ninfo ? MS_EXIT_FAIL : MS_EXIT_OK;

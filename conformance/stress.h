@@ -53,7 +53,7 @@ enum ms_stress_kind {
     MS_SK_CHECKPOINT,            /* sessions disagree on a quiet mailbox */
     MS_SK_SYNTAX,                /* a response the strict parser rejects */
     MS_SK_POP3,                  /* POP3: UIDL, count or size inconsistent */
-    MS_SK_LOST,                  /* SMTP: accepted (250), neither delivered nor bounced (info) */
+    MS_SK_UNDELIVERED,           /* SMTP: accepted (250), neither delivered nor bounced (info) */
     MS_SK_DUPLICATE,             /* SMTP: delivered twice (info: no MUST forbids it) */
     MS_SK_ALTERED,               /* SMTP: delivered, not as sent (info, RFC 5321 4.5.2) */
     MS_SK_NO_TRACE,              /* SMTP: delivered without a Received: field added */
@@ -263,6 +263,7 @@ struct ms_stress_ledger {
     uint8_t *st;
     uint64_t cap, next;
     uint64_t accepted, seen, bounced, duplicates;
+    uint64_t missing; /* accepted messages neither delivered nor bounced yet */
 };
 enum ms_stress_arrival {
     MS_ARRIVED_FIRST,        /* a copy of an accepted message, or a notification */
@@ -278,10 +279,9 @@ uint64_t ms_stress_ledger_next(struct ms_stress_ledger *l);
 void ms_stress_ledger_accepted(struct ms_stress_ledger *l, uint64_t serial, int ok);
 enum ms_stress_arrival ms_stress_ledger_arrived(struct ms_stress_ledger *l, uint64_t serial,
                                                 int bounce);
-/* Accepted messages neither delivered nor bounced yet. */
-uint64_t ms_stress_ledger_missing(const struct ms_stress_ledger *l);
-/* The next such serial from `from` on, marked reported; UINT64_MAX: none. */
-uint64_t ms_stress_ledger_lost(struct ms_stress_ledger *l, uint64_t from);
+/* The next serial from `from` on that is accepted and neither delivered nor
+ * bounced (counted in l->missing), marked reported; UINT64_MAX: none. */
+uint64_t ms_stress_ledger_undelivered(struct ms_stress_ledger *l, uint64_t from);
 #define MS_STRESS_HASH_INIT 0xcbf29ce484222325ull
 
 #endif

@@ -216,11 +216,29 @@ uint64_t ms_stress_ledger_next(struct ms_stress_ledger *l)
     return l->next < l->cap ? l->next++ : UINT64_MAX;
 }
 
+/* Accepted and neither delivered nor bounced (yet). */
+static int pending(uint8_t s)
+{
+    return (s & (L_ACCEPTED | L_SEEN | L_BOUNCED)) == L_ACCEPTED;
+}
+
+/* Set bits of a serial, keeping the count of pending ones. */
+static void mark(struct ms_stress_ledger *l, uint64_t serial, uint8_t bits)
+{
+    uint8_t *s = &l->st[serial];
+    int was = pending(*s);
+    *s |= bits;
+    if (pending(*s) && !was)
+        l->missing++;
+    else if (!pending(*s) && was)
+        l->missing--;
+}
+
 void ms_stress_ledger_accepted(struct ms_stress_ledger *l, uint64_t serial, int ok)
 {
     if (serial >= l->cap)
         return;
-    l->st[serial] |= ok ? L_ACCEPTED : L_REFUSED;
+    mark(l, serial, ok ? L_ACCEPTED : L_REFUSED);
     if (ok)
         l->accepted++;
 }
@@ -230,34 +248,26 @@ enum ms_stress_arrival ms_stress_ledger_arrived(struct ms_stress_ledger *l, uint
 {
     if (serial >= l->next)
         return MS_ARRIVED_UNKNOWN;
-    uint8_t *s = &l->st[serial];
+    uint8_t s = l->st[serial];
     if (bounce) {
-        if (!(*s & L_BOUNCED))
+        if (!(s & L_BOUNCED))
             l->bounced++;
-        *s |= L_BOUNCED;
+        mark(l, serial, L_BOUNCED);
         return MS_ARRIVED_FIRST;
     }
-    if (*s & L_SEEN) {
+    if (s & L_SEEN) {
         l->duplicates++;
         return MS_ARRIVED_AGAIN;
     }
-    *s |= L_SEEN;
+    mark(l, serial, L_SEEN);
     l->seen++;
-    return (*s & L_ACCEPTED) ? MS_ARRIVED_FIRST : MS_ARRIVED_NOT_ACCEPTED;
+    return (s & L_ACCEPTED) ? MS_ARRIVED_FIRST : MS_ARRIVED_NOT_ACCEPTED;
 }
 
-uint64_t ms_stress_ledger_missing(const struct ms_stress_ledger *l)
-{
-    uint64_t n = 0;
-    for (uint64_t i = 0; i < l->next; i++)
-        n += (l->st[i] & (L_ACCEPTED | L_SEEN | L_BOUNCED)) == L_ACCEPTED;
-    return n;
-}
-
-uint64_t ms_stress_ledger_lost(struct ms_stress_ledger *l, uint64_t from)
+uint64_t ms_stress_ledger_undelivered(struct ms_stress_ledger *l, uint64_t from)
 {
     for (uint64_t i = from; i < l->next; i++)
-        if ((l->st[i] & (L_ACCEPTED | L_SEEN | L_BOUNCED | L_REPORTED)) == L_ACCEPTED) {
+        if (pending(l->st[i]) && !(l->st[i] & L_REPORTED)) {
             l->st[i] |= L_REPORTED;
             return i;
         }

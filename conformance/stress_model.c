@@ -36,7 +36,7 @@ const char *ms_stress_kind_name(enum ms_stress_kind k)
         return "checkpoint";
     case MS_SK_SYNTAX:
         return "syntax";
-    case MS_SK_LOST:
+    case MS_SK_UNDELIVERED:
         return "smtp-undelivered";
     case MS_SK_DUPLICATE:
         return "smtp-duplicate";
