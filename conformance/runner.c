@@ -104,6 +104,27 @@ static int pt_is_builtin(const struct ms_script *s, const char *name)
     return 0;
 }
 
+int ms_sasl_plain_b64(const char *authz, const char *user, const char *pw, char *out, size_t cap)
+{
+    size_t al = strlen(authz), ul = strlen(user), pl = strlen(pw), n = 0;
+    unsigned char raw[3 * MS_SASL_FIELD_MAX + 2];
+    if (al > MS_SASL_FIELD_MAX || ul > MS_SASL_FIELD_MAX || pl > MS_SASL_FIELD_MAX)
+        return -1;
+    if (cap < 4 * ((al + ul + pl + 2 + 2) / 3) + 1)
+        return -1;
+    memcpy(raw, authz, al);
+    n = al;
+    raw[n++] = '\0';
+    memcpy(raw + n, user, ul);
+    n += ul;
+    raw[n++] = '\0';
+    memcpy(raw + n, pw, pl);
+    n += pl;
+    int k = EVP_EncodeBlock((unsigned char *)out, raw, (int)n);
+    memset(raw, 0, n);
+    return k;
+}
+
 /* Bind variable v to base64(p[0..n)). */
 static int set_b64(struct ms_vars *vs, size_t v, const char *p, size_t n)
 {
@@ -121,21 +142,12 @@ static int set_b64(struct ms_vars *vs, size_t v, const char *p, size_t n)
 static int set_sasl_vars(struct ms_vars *vs, const char *user, const char *pw)
 {
     size_t ul = strlen(user), pl = strlen(pw);
-    if (ul > 1024 || pl > 1024)
+    char b64[4 * ((3 * MS_SASL_FIELD_MAX + 2 + 2) / 3) + 1];
+    int k = ms_sasl_plain_b64("", user, pw, b64, sizeof(b64));
+    if (k < 0 || ms_vars_set(vs, MS_VAR_SASL_PLAIN, b64, (size_t)k) != MS_OK)
         return -1;
-    char buf[2 * 1024 + 1024 + 3];
-    size_t n = 0;
-    buf[n++] = '\0';
-    memcpy(buf + n, user, ul);
-    n += ul;
-    buf[n++] = '\0';
-    memcpy(buf + n, pw, pl);
-    n += pl;
-    if (set_b64(vs, MS_VAR_SASL_PLAIN, buf, n) != 0)
-        return -1;
-    memmove(buf + ul, buf, n);
-    memcpy(buf, user, ul);
-    if (set_b64(vs, MS_VAR_SASL_PLAIN_AUTHZ, buf, n + ul) != 0)
+    k = ms_sasl_plain_b64(user, user, pw, b64, sizeof(b64));
+    if (k < 0 || ms_vars_set(vs, MS_VAR_SASL_PLAIN_AUTHZ, b64, (size_t)k) != MS_OK)
         return -1;
     if (set_b64(vs, MS_VAR_SASL_USER, user, ul) != 0 ||
         set_b64(vs, MS_VAR_SASL_PASSWORD, pw, pl) != 0)

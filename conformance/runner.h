@@ -122,4 +122,13 @@ void ms_test_result_free(struct ms_test_result *r);
 
 const char *ms_result_name(enum ms_result r);
 
+/*
+ * SASL PLAIN's message (RFC 4616: authzid NUL authcid NUL passwd), base64,
+ * NUL-terminated in out[0..cap). Each of the three is at most
+ * MS_SASL_FIELD_MAX bytes. Returns the base64 length, or -1 (too long, or
+ * cap too small). The plain form is wiped before returning.
+ */
+#define MS_SASL_FIELD_MAX 1024
+int ms_sasl_plain_b64(const char *authz, const char *user, const char *pw, char *out, size_t cap);
+
 #endif

@@ -845,27 +845,17 @@ static void mask_secrets(const struct sv *v, char *buf, size_t len)
     if (!pw || !*pw)
         return;
     size_t ul = strlen(u), pl = strlen(pw);
-    char plain[1100];
-    unsigned char b64[1600];
+    char b64[1600];
     mask(buf, len, pw, pl);
     for (int form = 0; form < 3 && ul < 256 && pl < 256; form++) {
-        size_t k = 0;
-        if (form == 1) {
-            memcpy(plain, u, ul);
-            k = ul;
-        }
-        if (form < 2) {
-            plain[k++] = '\0';
-            memcpy(plain + k, u, ul);
-            k += ul;
-            plain[k++] = '\0';
-        }
-        memcpy(plain + k, pw, pl);
-        k += pl;
-        int bl = EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)k);
+        /* SASL PLAIN without and with authzid, then LOGIN's password */
+        int bl = form < 2
+                     ? ms_sasl_plain_b64(form ? u : "", u, pw, b64, sizeof(b64))
+                     : EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)pw, (int)pl);
         while (bl > 0 && b64[bl - 1] == '=')
             bl--;
-        mask(buf, len, (const char *)b64, (size_t)bl);
+        if (bl > 0)
+            mask(buf, len, b64, (size_t)bl);
     }
 }
 

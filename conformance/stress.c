@@ -15,8 +15,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "cli.h"
 #include "cli_common.h"
 #include "json.h"
@@ -1602,22 +1600,15 @@ static int sm_setup(struct stress *st, struct client *c, char *err, size_t errca
         }
     }
     if (st->o->auth) {
-        /* RFC 4616: authzid NUL authcid NUL passwd, base64 (RFC 4954) */
-        unsigned char raw[520];
-        char line[720];
-        size_t ul = strlen(ro->user), pl = strlen(ro->password);
-        if (ul + pl + 2 > sizeof(raw)) {
+        /* RFC 4954: AUTH PLAIN with the initial response (RFC 4616) */
+        char line[600];
+        memcpy(line, "AUTH PLAIN ", 11);
+        int k = ms_sasl_plain_b64("", ro->user, ro->password, line + 11, sizeof(line) - 11 - 2);
+        if (k < 0) {
             snprintf(err, errcap, "the user name and password are too long for AUTH PLAIN");
             return -1;
         }
-        raw[0] = 0;
-        memcpy(raw + 1, ro->user, ul);
-        raw[1 + ul] = 0;
-        memcpy(raw + 2 + ul, ro->password, pl);
-        memcpy(line, "AUTH PLAIN ", 11);
-        EVP_EncodeBlock((unsigned char *)line + 11, raw, (int)(ul + pl + 2));
         rc = sm_sync(st, c, line, "AUTH PLAIN ${sasl_plain}", &ok);
-        memset(raw, 0, sizeof(raw));
         memset(line, 0, sizeof(line));
         if (rc != 0 || !ok) {
             snprintf(err, errcap, "AUTH PLAIN as %s was refused or not answered", ro->user);
