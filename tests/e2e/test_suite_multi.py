@@ -252,31 +252,37 @@ def test_blocked_in_parallel_runs_again_alone(lab, tmp_path):  # noqa: F811
         assert p.stdout.decode().count(" t.c") == 1, p.stdout.decode()
 
 
+def replay_tidy(lab, tmp_path, text, run_id):
+    """Replay a script whose setup stops early (blocked) against the lab:
+    its output, and the mailboxes named after run_id left behind."""
+    script = tmp_path / "t.session"
+    script.write_text(text)
+    p = subprocess.run(
+        [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port",
+         str(lab.imap_port), "--user", lab.user, "--password", lab.password, "--timeout", "5",
+         "--run-id", run_id, "-v", str(script)], capture_output=True, timeout=60)
+    import imaplib
+    m = imaplib.IMAP4("127.0.0.1", lab.imap_port, timeout=10)
+    m.login(lab.user, lab.password)
+    left = [x for x in m.list()[1] if run_id.encode() in x]
+    m.logout()
+    return p.stdout.decode() + p.stderr.decode(), left
+
+
 def test_cleanup_goes_on_after_a_refused_step(lab, tmp_path):  # noqa: F811
     """After a setup that stopped early, a cleanup step the server refuses
     (CLOSE with nothing selected: "T9 BAD") does not end the tidying: the
     DELETE after it still runs, so no mailbox is left behind."""
-    script = tmp_path / "t.session"
-    script.write_text(
+    out, left = replay_tidy(lab, tmp_path, (
         "@test t.tidy\n@protocol imap\n@level info\n@quote -\n@phase setup\nS: * OK ${*}\n"
         "@allow * ${*}\nC: L1 LOGIN \"${user}\" \"${password}\"\nS: L1 OK${*}\n"
         "C: C1 CREATE \"mailspec-${run}-tidy\"\nS: C1 OK${*}\n"
         "C: S1 SELECT \"mailspec-${run}-tidy-missing\"\nS: S1 OK${*}\n"
         "@phase check\nC: N1 NOOP\nS: N1 OK${*}\n"
         "@phase cleanup\nC: T9 CLOSE\nS: T9 OK${*}\nC: D9 DELETE \"mailspec-${run}-tidy\"\n"
-        "S: D9 OK${*}\nC: Z9 LOGOUT\nS: * BYE ${*}\nS: Z9 OK${*}\n")
-    p = subprocess.run(
-        [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port",
-         str(lab.imap_port), "--user", lab.user, "--password", lab.password, "--timeout", "5",
-         "--run-id", "tidycheck", "-v", str(script)], capture_output=True, timeout=60)
-    out = p.stdout.decode() + p.stderr.decode()
+        "S: D9 OK${*}\nC: Z9 LOGOUT\nS: * BYE ${*}\nS: Z9 OK${*}\n"), "tidycheck")
     assert "BLOCK t.tidy" in out, out
     assert "D9 OK" in out, out
-    import imaplib
-    m = imaplib.IMAP4("127.0.0.1", lab.imap_port, timeout=10)
-    m.login(lab.user, lab.password)
-    left = [x for x in m.list()[1] if b"tidycheck" in x]
-    m.logout()
     assert not left, left
 
 
@@ -285,8 +291,7 @@ def test_cleanup_skips_a_connection_never_opened(lab, tmp_path):  # noqa: F811
     cleanup steps of that connection are skipped, those of the first still
     run, so the mailbox it created is deleted (multi-flags-fetch left one
     behind in a CI run: the tidying stopped at "@connection b")."""
-    script = tmp_path / "t.session"
-    script.write_text(
+    out, left = replay_tidy(lab, tmp_path, (
         "@test t.tidy2\n@protocol imap\n@level info\n@quote -\n@phase setup\nS: * OK ${*}\n"
         "@allow * ${*}\nC: L1 LOGIN \"${user}\" \"${password}\"\nS: L1 OK${*}\n"
         "C: C1 CREATE \"mailspec-${run}-tidy2\"\nS: C1 OK${*}\n"
@@ -295,17 +300,7 @@ def test_cleanup_skips_a_connection_never_opened(lab, tmp_path):  # noqa: F811
         "@connection main\n@phase check\nC: N1 NOOP\nS: N1 OK${*}\n"
         "@phase cleanup\n@connection b\nC: Z8 LOGOUT\nS: * BYE ${*}\nS: Z8 OK${*}\n"
         "@connection main\nC: D9 DELETE \"mailspec-${run}-tidy2\"\nS: D9 OK${*}\n"
-        "C: Z9 LOGOUT\nS: * BYE ${*}\nS: Z9 OK${*}\n")
-    p = subprocess.run(
-        [MAILSPEC, "replay", "--protocol", "imap", "--host", "127.0.0.1", "--port",
-         str(lab.imap_port), "--user", lab.user, "--password", lab.password, "--timeout", "5",
-         "--run-id", "tidycheck2", "-v", str(script)], capture_output=True, timeout=60)
-    out = p.stdout.decode() + p.stderr.decode()
+        "C: Z9 LOGOUT\nS: * BYE ${*}\nS: Z9 OK${*}\n"), "tidycheck2")
     assert "BLOCK t.tidy2" in out, out
     assert "D9 OK" in out and "Z8 LOGOUT" not in out, out
-    import imaplib
-    m = imaplib.IMAP4("127.0.0.1", lab.imap_port, timeout=10)
-    m.login(lab.user, lab.password)
-    left = [x for x in m.list()[1] if b"tidycheck2" in x]
-    m.logout()
     assert not left, left
