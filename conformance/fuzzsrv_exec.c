@@ -18,9 +18,10 @@
 #include "proto_desc.h"
 #include "transport.h"
 
-#define RX_CAP   (256u * 1024) /* server bytes kept per connection, for shapes and echo checks */
-#define TX_CAP   (256u * 1024) /* client bytes kept per connection */
-#define QUIET_MS 5             /* after a reply, how long more replies may follow at once */
+#define RX_CAP    (256u * 1024) /* server bytes kept per connection, for shapes and echo checks */
+#define TX_CAP    (256u * 1024) /* client bytes kept per connection */
+#define QUIET_MS  5             /* after a reply, how long more replies may follow at once */
+#define LINGER_MS 1000u         /* after our close_notify, how long the server has to react */
 
 struct fz_exec {
     const struct fz_target *t;
@@ -42,10 +43,11 @@ struct fz_exec {
     int judging;
     int stls_pause; /* not judging since a STARTTLS/STLS was sent: TLS bytes may follow */
     int sent_ctl;   /* the client sent NUL, bare CR/LF or other control bytes */
-    /* IMAP state: authenticated (PREAUTH, or a tagged OK to LOGIN/AUTHENTICATE), and
-     * the tag and command word of every line sent on the connection */
+    /* IMAP state: authenticated (PREAUTH, or a tagged OK to a command that may have
+     * logged in), and the tag and command word of every whole line sent on the
+     * connection; tx[tags_from] starts the line not yet ended */
     int imap_auth;
-    size_t ntags;
+    size_t ntags, tags_from;
     struct {
         char tag[24], verb[24];
     } tags[64];
@@ -216,11 +218,25 @@ static int needs_auth(const char *verb)
     return 0;
 }
 
+/* Commands of any state that do not change it (RFC 9051 6.1, STARTTLS 6.2.1, ID RFC
+ * 2971): an OK to one of them leaves the session as it was. */
+static int keeps_state(const char *verb)
+{
+    static const char *const v[] = {"CAPABILITY", "NOOP", "STARTTLS", "ID"};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        if (strcmp(verb, v[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /*
  * The state oracle (IMAP): a tagged OK to a command of the authenticated state
- * while the session is not authenticated (no PREAUTH greeting, no OK to LOGIN or
- * AUTHENTICATE) contradicts RFC 9051 6.3. Only where the tag names exactly one
- * command sent on this connection, and while the framing is sure.
+ * while the session is not authenticated contradicts RFC 9051 6.3. Authenticated
+ * means a PREAUTH greeting or a tagged OK to any command that may have logged in:
+ * LOGIN, AUTHENTICATE, and every command mailspec cannot tell apart from them (a
+ * verb it does not know, a mangled line a lenient server read as LOGIN). Judged
+ * only where the tag names exactly one whole line sent on this connection, and
+ * while the framing is sure; when in doubt, the state is taken as authenticated.
  */
 static void imap_state(struct fz_exec *e, uint64_t off, uint64_t len, const struct fz_reply *rp)
 {
@@ -249,38 +265,53 @@ static void imap_state(struct fz_exec *e, uint64_t off, uint64_t len, const stru
         return;
     }
     const char *verb = e->tags[at].verb;
-    if (strcmp(verb, "LOGIN") == 0 || strcmp(verb, "AUTHENTICATE") == 0) {
+    if (needs_auth(verb)) {
+        if (!e->imap_auth && e->judging && e->r->kind == FZ_NONE) {
+            e->r->kind = FZ_STATE;
+            snprintf(e->r->state_tag, sizeof(e->r->state_tag), "%s", rp->key);
+            snprintf(e->r->detail, sizeof(e->r->detail),
+                     "tagged OK to %s before authentication (RFC 9051 6.3: a command of the "
+                     "authenticated state)",
+                     verb);
+        }
+    } else if (!keeps_state(verb)) {
         e->imap_auth = 1;
-    } else if (!e->imap_auth && e->judging && needs_auth(verb) && e->r->kind == FZ_NONE) {
-        e->r->kind = FZ_STATE;
-        snprintf(e->r->state_tag, sizeof(e->r->state_tag), "%s", rp->key);
-        snprintf(e->r->detail, sizeof(e->r->detail),
-                 "tagged OK to %s before authentication (RFC 9051 6.3: a command of the "
-                 "authenticated state)",
-                 verb);
     }
 }
 
-/* Note the tag and command word of each line sent (IMAP), for the state oracle. */
-static void imap_tags(struct fz_exec *e, const char *p, size_t n)
+/* Note the tag and command word of a whole line sent (IMAP), for the state oracle. */
+static void imap_tag_line(struct fz_exec *e, const char *p, size_t n)
 {
-    for (size_t ls = 0; ls < n;) {
-        size_t le = ls;
-        while (le < n && p[le] != '\n')
-            le++;
-        size_t i = ls;
-        char tag[24], verb[24];
-        word(p, le, &i, tag, sizeof(tag));
-        word(p, le, &i, verb, sizeof(verb));
-        if (e->ntags < sizeof(e->tags) / sizeof(e->tags[0])) {
-            snprintf(e->tags[e->ntags].tag, sizeof(e->tags[0].tag), "%s", tag);
-            snprintf(e->tags[e->ntags].verb, sizeof(e->tags[0].verb), "%s", verb);
-            e->ntags++;
-        } else {
-            e->ntags = sizeof(e->tags) / sizeof(e->tags[0]); /* full: no more judgements */
-        }
-        ls = le + 1;
+    size_t i = 0;
+    char tag[24], verb[24];
+    if (e->ntags >= sizeof(e->tags) / sizeof(e->tags[0]))
+        return; /* full: no more judgements */
+    word(p, n, &i, tag, sizeof(tag));
+    word(p, n, &i, verb, sizeof(verb));
+    /* a byte a server may take for a separator or drop (TAB, NUL, a bare CR): the
+     * command word is not sure */
+    for (size_t k = 0; k < n; k++)
+        if ((unsigned char)p[k] < 0x20 && !(p[k] == '\r' && k + 1 == n))
+            snprintf(verb, sizeof(verb), "?");
+    snprintf(e->tags[e->ntags].tag, sizeof(e->tags[0].tag), "%s", tag);
+    snprintf(e->tags[e->ntags].verb, sizeof(e->tags[0].verb), "%s", verb);
+    e->ntags++;
+}
+
+/* After a write: the lines it ended, read from the whole sent stream (a step may end
+ * inside a line that the next one finishes). Bytes past TX_CAP are not kept: from
+ * there on no line is known. */
+static void imap_tags(struct fz_exec *e, size_t kept, size_t n)
+{
+    if (kept < n) {
+        e->ntags = sizeof(e->tags) / sizeof(e->tags[0]);
+        return;
     }
+    for (size_t k = e->tags_from; k < e->txlen; k++)
+        if (e->tx[k] == '\n') {
+            imap_tag_line(e, e->tx + e->tags_from, k - e->tags_from);
+            e->tags_from = k + 1;
+        }
 }
 
 static void on_msg(void *ctx, int is_server, size_t line, const struct ms_kind *k, const void *view,
@@ -465,6 +496,34 @@ static void await(struct fz_exec *e, size_t want, unsigned wait_ms)
     }
 }
 
+/*
+ * After our close_notify: what the server does, bounded by wait_ms. A server
+ * closes (the read ends at once) or answers something, which is judged like any
+ * reply (cleartext garbage is a grammar finding); the wait ends at the close, a
+ * quiet gap after the first bytes, or wait_ms. No reply is owed, so await's count
+ * of replies cannot say when to stop.
+ */
+static void linger(struct fz_exec *e, unsigned wait_ms)
+{
+    uint64_t end = ms_now_ms() + wait_ms;
+    int got_any = 0;
+    while (!(e->t->stop && *e->t->stop)) {
+        uint64_t now = ms_now_ms();
+        uint64_t dl = got_any ? now + QUIET_MS : end;
+        if (dl > end)
+            dl = end;
+        if (now >= dl && !ms_conn_pending(&e->conn))
+            return;
+        int k = rd(e, dl);
+        if (k == 0 || k == -1)
+            return;
+        if (k == 1)
+            got_any = 1;
+        else if (got_any || ms_now_ms() >= end)
+            return;
+    }
+}
+
 /* Do the bytes hold a command that may switch the connection's encoding:
  * STARTTLS, STLS, or IMAP COMPRESS (RFC 4978: DEFLATE after the OK)? */
 static int has_starttls(const char *p, size_t n)
@@ -499,7 +558,7 @@ static int wr(struct fz_exec *e, const char *p, size_t n, int bytewise)
     }
     ms_session_feed(&e->ss, 0, 0, p, n);
     if (strcmp(e->t->proto, "imap") == 0)
-        imap_tags(e, p, n);
+        imap_tags(e, keep, n);
     if (e->judging && has_starttls(p, n)) {
         /* after a go-ahead the server speaks TLS (an alert when the client sends
          * cleartext) or DEFLATE: those bytes are no reply; judged again after our
@@ -551,7 +610,7 @@ static int conn_open(struct fz_exec *e, struct fz_result *r)
     e->judging = 1;
     e->stls_pause = 0;
     e->imap_auth = 0;
-    e->ntags = 0;
+    e->ntags = e->tags_from = 0;
     e->cur_step = 0;
     ms_session_init(&e->ss, t->p, &t->lim, e->cst, e->cv, e->cb, e->bcap, e->sst, e->sv, e->sb,
                     e->bcap, on_msg, e);
@@ -646,7 +705,7 @@ static void run(struct fz_exec *e, const struct fz_case *c, struct fz_result *r,
             (void)ms_conn_tls_close_notify(&e->conn, ms_now_ms() + e->t->timeout_ms, cerr,
                                            sizeof(cerr));
             e->tls_closed = 1;
-            await(e, 0, QUIET_MS * 4);
+            linger(e, e->t->timeout_ms < LINGER_MS ? e->t->timeout_ms : LINGER_MS);
         }
     }
     r->closed = e->eof;

@@ -263,6 +263,39 @@ def test_imap_select_before_login_contradicts_state(tmp_path):
         assert rc2 == 0, err2
 
 
+# A LOGIN whose line is written in two steps (a mutation can end a step inside a
+# line: a deleted CRLF, a splice). The server reads one line "a2 LOGIN alice secret"
+# and logs in; the state oracle must see the same line, not "a2" and " LOGIN ...".
+# Before the oracle read lines from the whole sent stream, this seed alone gave a
+# false "tagged OK to SELECT before authentication" on the compliant fixture (CI).
+SPLIT_LOGIN_SEED = ["@protocol imap", "S: * OK ${*}", "@nocrlf", "C: a2",
+                    "C:  LOGIN alice secret", "S: a2 OK ${*}", "C: a3 SELECT INBOX",
+                    "@allow * ${*}", "S: a3 OK ${*}", "C: a4 LOGOUT", "S: * BYE ${*}",
+                    "S: a4 OK ${*}"]
+
+
+def test_imap_login_split_across_writes_is_no_state_finding(tmp_path):
+    seed = tmp_path / "split-seed.session"
+    seed.write_text("\n".join(SPLIT_LOGIN_SEED) + "\n")
+    with ImapFixture(bug=None) as twin:
+        rc, err, _ = fuzz(["--protocol", "imap", "--port", twin.port, "--max-sessions", 1,
+                           "--jobs", 1, "--out", tmp_path / "split", "--seed", 1, seed])
+    assert rc == 0, err
+    summary, files = findings(tmp_path / "split")
+    assert summary["findings"] == [] and not files and summary["sessions"] == 1, summary
+    # the same bytes with the fixture's planted bug: SELECT before any LOGIN is
+    # still found (the oracle did not go blind)
+    seed.write_text("\n".join(l for l in SPLIT_LOGIN_SEED if "LOGIN" not in l and
+                              l not in ("@nocrlf", "C: a2", "S: a2 OK ${*}")) + "\n")
+    with ImapFixture(bug="state") as srv:
+        rc, err, _ = fuzz(["--protocol", "imap", "--port", srv.port, "--max-sessions", 1,
+                           "--jobs", 1, "--out", tmp_path / "nologin", "--seed", 1, seed])
+    assert rc == 1, err
+    summary, _ = findings(tmp_path / "nologin")
+    assert [f["kind"] for f in summary["findings"]] == ["state"], summary
+
+
+
 def test_lab_dovecot_and_postfix_no_finding(lab, tmp_path):
     # The campaign leaves random mailboxes and messages behind and may delete
     # messages (a mutated POP3 DELE, then QUIT): it runs as the lab's scratch
