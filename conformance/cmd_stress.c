@@ -24,6 +24,7 @@ enum {
     OPT_CHECK_TLS,
     OPT_AUTH,
     OPT_SETTLE,
+    OPT_REPRO,
 };
 
 static const struct option stress_options[] = {
@@ -40,6 +41,7 @@ static const struct option stress_options[] = {
     {"check-tls", required_argument, NULL, OPT_CHECK_TLS},
     {"auth", no_argument, NULL, OPT_AUTH},
     {"settle", required_argument, NULL, OPT_SETTLE},
+    {"repro", required_argument, NULL, OPT_REPRO},
     {NULL, 0, NULL, 0},
 };
 
@@ -67,6 +69,9 @@ static void usage(FILE *f)
             "  --mailbox NAME              IMAP: the mailbox to create and use (default\n"
             "                              mailspec-stress-<run id>); deleted at the end\n"
             "  --keep                      keep the mailbox\n"
+            "  --repro DIR                 IMAP: write a reproducer .session into DIR for\n"
+            "                              each kind of inconsistency that has one, and\n"
+            "                              run it once to say whether it reproduces\n"
             "SMTP:\n"
             "  --rcpt ADDR                 the recipient of every message (required); the\n"
             "                              reverse-path is ADDR too unless --mail-from\n"
@@ -156,6 +161,13 @@ int ms_cmd_stress(int argc, char **argv)
             break;
         case OPT_KEEP:
             so.keep = 1;
+            break;
+        case OPT_REPRO:
+            if (!*optarg) {
+                fprintf(stderr, "mailspec stress: --repro: takes a directory\n");
+                goto out;
+            }
+            so.repro_dir = optarg;
             break;
         case OPT_CHECK_HOST:
             if (!*optarg || strpbrk(optarg, " \r\n")) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -22,6 +23,7 @@
 #include "mailspec/mailspec.h"
 #include "mailspec/mime.h"
 #include "mailspec/pop3.h"
+#include "mailspec/script.h"
 #include "mailspec/smtp.h"
 #include "report.h"
 #include "stress.h"
@@ -210,6 +212,8 @@ struct client {
     unsigned ring_next, ring_n;
 };
 
+#define MAX_ISSUES_KEPT 100 /* inconsistencies in the summary (all are counted) */
+
 struct stress {
     const struct ms_stress_opts *o;
     const struct ms_run_opts *ro;
@@ -245,6 +249,11 @@ struct stress {
     uint64_t count[K_COUNT];
     struct ms_json *issues;
     unsigned nissues, ninfo; /* ninfo: of level info (no effect on the exit status) */
+    /* --repro: the kept issues' JSON objects and kinds, and the run's mailbox prefix */
+    struct ms_json *issue_obj[MAX_ISSUES_KEPT];
+    enum ms_stress_kind issue_kind[MAX_ISSUES_KEPT];
+    unsigned nissue_obj;
+    char prefix[16];
     FILE *log;
     int quiet, verbose;
 };
@@ -322,8 +331,6 @@ static char *ring_text(const struct client *c)
 
 /* ---- inconsistencies ---- */
 
-#define MAX_ISSUES_KEPT 100
-
 static void on_issue(void *ctx, const struct ms_stress_issue *is)
 {
     struct stress *st = ctx;
@@ -366,6 +373,16 @@ static void on_issue(void *ctx, const struct ms_stress_issue *is)
         free(t);
     }
     ms_json_set(o, "transcripts", tr);
+    if (st->o->repro_dir) {
+        const char *why = ms_stress_repro_why_not(is->kind, !st->pop3 && !st->smtp);
+        if (why) {
+            ms_json_set(o, "replayable", ms_json_new_bool(0));
+            ms_json_set_str(o, "not_replayable_because", why);
+        } else if (st->nissue_obj < MAX_ISSUES_KEPT) { /* its reproducer runs at the end */
+            st->issue_obj[st->nissue_obj] = o;
+            st->issue_kind[st->nissue_obj++] = is->kind;
+        }
+    }
     ms_json_append(st->issues, o);
 }
 
@@ -1168,6 +1185,7 @@ static int client_setup(struct stress *st, struct client *c, int first, char *er
                 snprintf(err, errcap, "CREATE was not answered");
                 return -1;
             }
+            snprintf(st->prefix, sizeof(st->prefix), "%s", prefixes[k]);
             if (ok || st->o->mailbox)
                 break; /* --mailbox: used as given (it may exist) */
         }
@@ -1979,6 +1997,83 @@ static int write_summary(struct stress *st, double secs, double cpu, const char 
     return rc;
 }
 
+/* ---- reproducers (--repro, stress_repro.c) ---- */
+
+/*
+ * For each kind of inconsistency kept that has a reproducer: write it into
+ * --repro DIR, run it once against the server (a new mailbox, a run id of its
+ * own) and mark the kind's issues with the file and whether it reproduces
+ * (the server fails it). Returns 0, or -1 when DIR or a file cannot be written.
+ */
+static int run_repros(struct stress *st)
+{
+    const char *dir = st->o->repro_dir;
+    int done[MS_SK_NO_TRACE + 1] = {0}, rc = 0;
+    if (!dir || !st->nissue_obj)
+        return 0;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mailspec stress: --repro %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0; i < st->nissue_obj; i++) {
+        enum ms_stress_kind k = st->issue_kind[i];
+        if ((unsigned)k > MS_SK_NO_TRACE || done[k])
+            continue;
+        done[k] = 1;
+        char text[4096], path[4096], run_id[96], why[400];
+        size_t n = ms_stress_repro(k, st->prefix, st->literal_plus, text, sizeof(text));
+        int reproduces = 0;
+        snprintf(path, sizeof(path), "%s/repro-%s.session", dir, ms_stress_kind_name(k));
+        snprintf(why, sizeof(why), "no reproducer could be built for this server");
+        if (n) {
+            FILE *f = fopen(path, "w");
+            int wrote = f && fwrite(text, 1, n, f) == n;
+            if (f && fclose(f) != 0)
+                wrote = 0;
+            if (!wrote) {
+                fprintf(stderr, "mailspec stress: %s: %s\n", path, strerror(errno));
+                rc = -1;
+                continue;
+            }
+            struct ms_script_error se;
+            struct ms_script *sc = ms_script_parse(text, n, &se);
+            if (!sc) {
+                snprintf(why, sizeof(why), "the reproducer does not parse (line %zu: %s)", se.line,
+                         se.reason);
+            } else {
+                struct ms_run_opts ro = *st->ro;
+                struct ms_test_result r;
+                snprintf(run_id, sizeof(run_id), "%s-r", st->ro->run_id);
+                ro.run_id = run_id;
+                ro.stop = NULL;
+                ms_run_script(sc, path, &ro, &r);
+                reproduces = r.result == MS_RES_FAIL;
+                snprintf(why, sizeof(why),
+                         "its reproducer did not fail here (%s%s%s): the inconsistency needs "
+                         "more than the one sequence it replays",
+                         ms_result_name(r.result), r.message && *r.message ? ": " : "",
+                         r.message ? r.message : "");
+                ms_test_result_free(&r);
+                ms_script_free(sc);
+            }
+            if (st->quiet < 2)
+                fprintf(stderr, "stress: %s: reproducer %s %s\n", ms_stress_kind_name(k), path,
+                        reproduces ? "reproduces it (replay fails)"
+                                   : "does not reproduce it: not replayable");
+        }
+        for (unsigned j = i; j < st->nissue_obj; j++) {
+            if (st->issue_kind[j] != k)
+                continue;
+            if (n)
+                ms_json_set_str(st->issue_obj[j], "session", path);
+            ms_json_set(st->issue_obj[j], "replayable", ms_json_new_bool(reproduces));
+            if (!reproduces)
+                ms_json_set_str(st->issue_obj[j], "not_replayable_because", why);
+        }
+    }
+    return rc;
+}
+
 int ms_stress_run(const struct ms_stress_opts *o)
 {
     struct stress sst, *st = &sst;
@@ -2307,6 +2402,8 @@ int ms_stress_run(const struct ms_stress_opts *o)
      * run whose mail could not be read back to the end has no verdict */
     rc = st->nissues > st->ninfo ? MS_EXIT_FAIL : MS_EXIT_OK;
     if (rc == MS_EXIT_OK && st->smtp && unchecked)
+        rc = MS_EXIT_USAGE;
+    if (!stop_flag && run_repros(st) != 0)
         rc = MS_EXIT_USAGE;
     if (o->cli->json && write_summary(st, secs, cpu, o->cli->json) != 0)
         rc = MS_EXIT_USAGE;

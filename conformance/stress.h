@@ -284,4 +284,16 @@ enum ms_stress_arrival ms_stress_ledger_arrived(struct ms_stress_ledger *l, uint
 uint64_t ms_stress_ledger_undelivered(struct ms_stress_ledger *l, uint64_t from);
 #define MS_STRESS_HASH_INIT 0xcbf29ce484222325ull
 
+/* ---- reproducers (stress_repro.c) ---- */
+
+/* Why an inconsistency of kind k (IMAP when imap) has no reproducer, or NULL
+ * when ms_stress_repro builds one. */
+const char *ms_stress_repro_why_not(enum ms_stress_kind k, int imap);
+/* The reproducer of kind k as .session text in out[0..cap), NUL-terminated:
+ * one session on a new mailbox under prefix (the run's: "", "INBOX.", ...),
+ * APPEND with LITERAL+ when literal_plus. Returns its length, or 0 (no
+ * reproducer for k, a prefix that cannot be quoted, cap too small). */
+size_t ms_stress_repro(enum ms_stress_kind k, const char *prefix, int literal_plus, char *out,
+                       size_t cap);
+
 #endif

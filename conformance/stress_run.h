@@ -16,9 +16,10 @@ struct ms_stress_opts {
     unsigned checkpoint_s; /* --checkpoint (0: only the final one) */
     uint64_t seed;         /* --seed */
     int seed_given;
-    const char *log;     /* --log FILE: JSONL, one line a second */
-    const char *mailbox; /* --mailbox (default: mailspec-stress-<run id>) */
-    int keep;            /* --keep: do not delete the mailbox at the end */
+    const char *log;       /* --log FILE: JSONL, one line a second */
+    const char *mailbox;   /* --mailbox (default: mailspec-stress-<run id>) */
+    int keep;              /* --keep: do not delete the mailbox at the end */
+    const char *repro_dir; /* --repro DIR: reproducers (stress_repro.c) written there */
     /* SMTP: delivery checked over IMAP (docs/stress.md, "SMTP") */
     const char *check_host;     /* --check-host (default: --host) */
     const char *check_port;     /* --check-port: the recipient's IMAP port */

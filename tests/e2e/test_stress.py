@@ -51,6 +51,57 @@ def test_planted_uid_reuse_is_found(mailspec, tmp_path):
     assert "${password}" in json.dumps(doc) or "LOGIN" not in json.dumps(doc)
 
 
+def test_uid_reuse_reproducer_replays(mailspec, tmp_path):
+    # --repro: the uid-reused inconsistency gets a one-session reproducer, run
+    # once by stress (it reproduces: the JSON says replayable); mailspec replay
+    # fails it on the buggy server and passes it on the fixed twin. A kind that
+    # needs sessions racing says why it has none.
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    repro = tmp_path / "repro"
+    with StressImap(bug="uid-reuse", lifetime=90) as srv:
+        proc, doc = run(mailspec, tmp_path, "--protocol", "imap", "--host", "127.0.0.1",
+                        "--port", str(srv.port), "--user", "tester", "--password-file", str(pw),
+                        "--clients", "10", "--duration", "20", "--checkpoint", "2", "--seed", "1",
+                        "--repro", str(repro), "-q")
+        assert proc.returncode == 1, proc.stderr
+        reused = [i for i in doc["inconsistencies"] if i["kind"] == "uid-reused"]
+        assert reused, doc["inconsistencies"]
+        assert all(i["replayable"] is True for i in reused), reused
+        session = reused[0]["session"]
+        assert session == str(repro / "repro-uid-reused.session")
+        others = [i for i in doc["inconsistencies"] if i["kind"] != "uid-reused"]
+        assert all(i["replayable"] is False and i["not_replayable_because"] for i in others)
+        text = open(session).read()
+        assert PASSWORD not in text and "${password}" in text
+        bad = subprocess.run([mailspec, "replay", "--port", str(srv.port), "--user", "tester",
+                              "--password-file", str(pw), "--timeout", "5", session],
+                             capture_output=True, timeout=60)
+        assert bad.returncode == 1, bad.stdout.decode() + bad.stderr.decode()
+        assert b"forbidden" in bad.stdout + bad.stderr
+    with StressImap(bug=None, lifetime=60) as twin:
+        good = subprocess.run([mailspec, "replay", "--port", str(twin.port), "--user", "tester",
+                               "--password-file", str(pw), "--timeout", "5", session],
+                              capture_output=True, timeout=60)
+        assert good.returncode == 0, good.stdout.decode() + good.stderr.decode()
+
+
+def test_reproducer_that_does_not_reproduce_says_so(mailspec, tmp_path):
+    # lost-flag-update needs two sessions racing: no reproducer, and the reason
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    with StressImap(bug="lost-flag", lifetime=60) as srv:
+        proc, doc = run(mailspec, tmp_path, "--protocol", "imap", "--host", "127.0.0.1",
+                        "--port", str(srv.port), "--user", "tester", "--password-file", str(pw),
+                        "--clients", "10", "--duration", "20", "--checkpoint", "2", "--seed", "1",
+                        "--repro", str(tmp_path / "repro"), "-q")
+    assert proc.returncode == 1, proc.stderr
+    lost = [i for i in doc["inconsistencies"] if i["kind"] == "lost-flag-update"]
+    assert lost and all(i["replayable"] is False and "racing" in i["not_replayable_because"]
+                        for i in lost), lost
+    assert not (tmp_path / "repro").exists() or not list((tmp_path / "repro").iterdir())
+
+
 def test_planted_lost_flag_update_is_found(mailspec, tmp_path):
     proc, doc = fixture_run(mailspec, tmp_path, "lost-flag", 20)
     assert proc.returncode == 1, proc.stderr

@@ -7,6 +7,7 @@
 
 #include "harness.h"
 
+#include "mailspec/script.h"
 #include "stress.h"
 
 struct seen {
@@ -495,6 +496,41 @@ static void test_pop3(void **st)
     ms_stress_mbox_free(&mb);
 }
 
+/* Reproducers (stress_repro.c): only uid-reused has one; it parses, with and
+ * without LITERAL+, under a prefix; the password stays a variable; a prefix
+ * that cannot be quoted, or a buffer too small, gives none. */
+static void test_repro(void **state)
+{
+    (void)state;
+    char text[4096];
+    assert_null(ms_stress_repro_why_not(MS_SK_UID_REUSED, 1));
+    assert_non_null(ms_stress_repro_why_not(MS_SK_UID_REUSED, 0));
+    for (int k = MS_SK_SEQ_BEFORE_EXISTS; k <= MS_SK_NO_TRACE; k++) {
+        if (k == MS_SK_UID_REUSED)
+            continue;
+        assert_non_null(ms_stress_repro_why_not((enum ms_stress_kind)k, 1));
+        assert_int_equal(ms_stress_repro((enum ms_stress_kind)k, "", 1, text, sizeof(text)), 0);
+    }
+    for (int lp = 0; lp < 2; lp++) {
+        size_t n = ms_stress_repro(MS_SK_UID_REUSED, lp ? "INBOX." : "", lp, text, sizeof(text));
+        assert_true(n > 0 && n == strlen(text));
+        struct ms_script_error se;
+        struct ms_script *s = ms_script_parse(text, n, &se);
+        if (!s)
+            fail_msg("line %zu: %s", se.line, se.reason);
+        ms_script_free(s);
+        assert_non_null(strstr(text, lp ? "APPEND \"INBOX.mailspec-${run}-repro-uid\" {20+}"
+                                        : "APPEND \"mailspec-${run}-repro-uid\" {20}"));
+        assert_true((strstr(text, "S: + ${*}") != NULL) == !lp);
+        assert_non_null(strstr(text, "@forbid * ${*} FETCH (UID ${uid1})"));
+        assert_non_null(strstr(text, "\"${password}\""));
+        /* every length short of the whole text gives none, not a cut script */
+        assert_int_equal(ms_stress_repro(MS_SK_UID_REUSED, lp ? "INBOX." : "", lp, text, n), 0);
+    }
+    assert_int_equal(ms_stress_repro(MS_SK_UID_REUSED, "a\"b", 1, text, sizeof(text)), 0);
+    assert_int_equal(ms_stress_repro(MS_SK_UID_REUSED, NULL, 1, text, sizeof(text)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_store_result),
         cmocka_unit_test(test_pop3),
+        cmocka_unit_test(test_repro),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
