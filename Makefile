@@ -153,13 +153,15 @@ fuzz-run: $(FUZZ_BUILD)/$(TARGET)
 	BUILD=$(BUILD) scripts/fuzz-run $(TARGET) $(SECONDS)
 
 FUZZ_SMOKE_SECONDS ?= 20
-# a fixed seed: the smoke run is a gate that repeats (a slower machine runs a
-# prefix of the same inputs); open-ended search is make fuzz-run's
+# a fixed seed and a cap on inputs: the smoke run is a gate that repeats (a
+# faster machine stops at the same input, a slower one runs a prefix of the
+# same inputs); open-ended search is make fuzz-run's
 FUZZ_SMOKE_SEED ?= 1
+FUZZ_SMOKE_RUNS ?= 100000
 fuzz-smoke: $(FUZZ_BINS)
 	@mkdir -p $(FUZZ_BUILD)/smoke; pass=0; fail=0; for t in $(FUZZ_NAMES) $(DIFF_NAMES); do \
 	  rm -rf $(FUZZ_BUILD)/smoke/corpus-$$t; \
-	  if BUILD=$(BUILD) FUZZ_SEED=$(FUZZ_SMOKE_SEED) FUZZ_WORK=$(FUZZ_BUILD)/smoke/corpus-$$t scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS) > $(FUZZ_BUILD)/smoke/$$t.log 2>&1; \
+	  if BUILD=$(BUILD) FUZZ_SEED=$(FUZZ_SMOKE_SEED) FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) FUZZ_WORK=$(FUZZ_BUILD)/smoke/corpus-$$t scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS) > $(FUZZ_BUILD)/smoke/$$t.log 2>&1; \
 	  then pass=$$((pass+1)); \
 	    echo "fuzz-smoke: $$t ok ($$(grep -E '^#[0-9]+' $(FUZZ_BUILD)/smoke/$$t.log | tail -1 | cut -c1-90))"; \
 	  else fail=$$((fail+1)); echo "fuzz-smoke: $$t FAILED"; tail -40 $(FUZZ_BUILD)/smoke/$$t.log; fi; \

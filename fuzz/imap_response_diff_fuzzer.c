@@ -84,10 +84,11 @@ static const char *skip_reason(const struct ms_imap_response *r, const char *msg
     case MS_IMAP_FETCH:
         if (contains_ci(msg, n, "BINARY"))
             return "BINARY fetch data (RFC 3516)";
-        /* libetpan special-cases an address host "qq.com\"" (a workaround
-         * for a server's broken quoting) and then fails on the valid string */
-        return contains_ci(msg, n, "\"qq.com\\\"\"") ? "libetpan's qq.com address-host workaround"
-                                                     : NULL;
+        /* libetpan special-cases an address host that starts "qq.com\" (a
+         * workaround for a server's broken quoting) and then fails on the
+         * valid string: "qq.com\"", "qq.com\"x", "QQ.COM\"* " */
+        return contains_ci(msg, n, "\"qq.com\\\"") ? "libetpan's qq.com address-host workaround"
+                                                   : NULL;
     case MS_IMAP_LIST:
     case MS_IMAP_LSUB:
         /* mbox-list-extended (RFC 5258 9) ends the line with ")" */
