@@ -470,46 +470,27 @@ static int rd(struct fz_exec *e, uint64_t dl)
 
 /*
  * Wait for the answer to what was just sent: want final messages, or (once
- * one came) a short quiet gap, or nothing for wait_ms, or the close.
+ * one came) a short quiet gap, or nothing for wait_ms, or the close. With want
+ * ANY_BYTES no count of replies says when to stop (after our close_notify no
+ * reply is owed: the server closes, or answers something, which is judged like
+ * any reply - cleartext garbage is a grammar finding): the first bytes, then a
+ * quiet gap.
  */
+#define ANY_BYTES SIZE_MAX
 static void await(struct fz_exec *e, size_t want, unsigned wait_ms)
 {
     size_t f0 = e->finals;
     uint64_t end = ms_now_ms() + wait_ms;
+    int got_bytes = 0;
     for (;;) {
         size_t got_f = e->finals - f0;
+        int got = want == ANY_BYTES ? got_bytes : got_f > 0;
         if (e->t->stop && *e->t->stop)
             return;
-        if (got_f >= want)
+        if (want != ANY_BYTES && got_f >= want)
             return;
         uint64_t now = ms_now_ms();
-        uint64_t dl = got_f ? now + QUIET_MS : end;
-        if (dl > end)
-            dl = end;
-        if (now >= dl && !ms_conn_pending(&e->conn))
-            return;
-        int k = rd(e, dl);
-        if (k == 0 || k == -1)
-            return;
-        if (k == -2 && (got_f || ms_now_ms() >= end))
-            return;
-    }
-}
-
-/*
- * After our close_notify: what the server does, bounded by wait_ms. A server
- * closes (the read ends at once) or answers something, which is judged like any
- * reply (cleartext garbage is a grammar finding); the wait ends at the close, a
- * quiet gap after the first bytes, or wait_ms. No reply is owed, so await's count
- * of replies cannot say when to stop.
- */
-static void linger(struct fz_exec *e, unsigned wait_ms)
-{
-    uint64_t end = ms_now_ms() + wait_ms;
-    int got_any = 0;
-    while (!(e->t->stop && *e->t->stop)) {
-        uint64_t now = ms_now_ms();
-        uint64_t dl = got_any ? now + QUIET_MS : end;
+        uint64_t dl = got ? now + QUIET_MS : end;
         if (dl > end)
             dl = end;
         if (now >= dl && !ms_conn_pending(&e->conn))
@@ -518,8 +499,8 @@ static void linger(struct fz_exec *e, unsigned wait_ms)
         if (k == 0 || k == -1)
             return;
         if (k == 1)
-            got_any = 1;
-        else if (got_any || ms_now_ms() >= end)
+            got_bytes = 1;
+        else if (k == -2 && (got || ms_now_ms() >= end))
             return;
     }
 }
@@ -705,7 +686,7 @@ static void run(struct fz_exec *e, const struct fz_case *c, struct fz_result *r,
             (void)ms_conn_tls_close_notify(&e->conn, ms_now_ms() + e->t->timeout_ms, cerr,
                                            sizeof(cerr));
             e->tls_closed = 1;
-            linger(e, e->t->timeout_ms < LINGER_MS ? e->t->timeout_ms : LINGER_MS);
+            await(e, ANY_BYTES, e->t->timeout_ms < LINGER_MS ? e->t->timeout_ms : LINGER_MS);
         }
     }
     r->closed = e->eof;
