@@ -205,6 +205,15 @@ static int is_echo(const struct fz_exec *e, uint64_t off)
     return 0;
 }
 
+/* Is verb one of the n words of v? */
+static int verb_in(const char *verb, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(verb, v[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Commands RFC 9051 6.3 and 6.4 allow only in the authenticated or selected state. */
 static int needs_auth(const char *verb)
 {
@@ -212,10 +221,7 @@ static int needs_auth(const char *verb)
         "SELECT", "EXAMINE", "CREATE",  "DELETE", "RENAME",    "SUBSCRIBE",   "UNSUBSCRIBE",
         "LIST",   "LSUB",    "STATUS",  "APPEND", "FETCH",     "STORE",       "SEARCH",
         "COPY",   "MOVE",    "EXPUNGE", "UID",    "NAMESPACE", "GETQUOTAROOT"};
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        if (strcmp(verb, v[i]) == 0)
-            return 1;
-    return 0;
+    return verb_in(verb, v, sizeof(v) / sizeof(v[0]));
 }
 
 /* Commands of any state that do not change it (RFC 9051 6.1, STARTTLS 6.2.1, ID RFC
@@ -223,10 +229,7 @@ static int needs_auth(const char *verb)
 static int keeps_state(const char *verb)
 {
     static const char *const v[] = {"CAPABILITY", "NOOP", "STARTTLS", "ID"};
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        if (strcmp(verb, v[i]) == 0)
-            return 1;
-    return 0;
+    return verb_in(verb, v, sizeof(v) / sizeof(v[0]));
 }
 
 /*
@@ -291,8 +294,10 @@ static void imap_tag_line(struct fz_exec *e, const char *p, size_t n)
     /* a byte a server may take for a separator or drop (TAB, NUL, a bare CR): the
      * command word is not sure */
     for (size_t k = 0; k < n; k++)
-        if ((unsigned char)p[k] < 0x20 && !(p[k] == '\r' && k + 1 == n))
+        if ((unsigned char)p[k] < 0x20 && !(p[k] == '\r' && k + 1 == n)) {
             snprintf(verb, sizeof(verb), "?");
+            break;
+        }
     snprintf(e->tags[e->ntags].tag, sizeof(e->tags[0].tag), "%s", tag);
     snprintf(e->tags[e->ntags].verb, sizeof(e->tags[0].verb), "%s", verb);
     e->ntags++;

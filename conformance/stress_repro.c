@@ -50,7 +50,8 @@ size_t ms_stress_repro(enum ms_stress_kind k, const char *prefix, int literal_pl
                        size_t cap)
 {
     char mb[300], a1[600], a2[600];
-    if (k != MS_SK_UID_REUSED || !prefix || !out || cap == 0)
+    /* one answer to "which kinds have one": ms_stress_repro_why_not */
+    if (ms_stress_repro_why_not(k, 1) || !prefix || !out || cap == 0)
         return 0;
     /* the prefix is the stress run's (Cyrus: INBOX.), ${run} makes the name new per replay */
     if ((size_t)snprintf(mb, sizeof(mb), "%smailspec-${run}-repro-uid", prefix) >= sizeof(mb) ||
